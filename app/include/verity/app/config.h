@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "verity/core/status.h"
+#include "verity/core/units.h"
+#include "verity/ingest/field_mapping.h"
+#include "verity/ingest/http_server.h"
+#include "verity/ingest/tcp_input.h"
+#include "verity/store/store.h"
+
+namespace verity::app {
+
+// The whole configuration. Its defaults are the embedded defaults `verity serve` runs on without a
+// file; config/verity.yaml spells the same values out.
+struct Config {
+  std::string data_dir = "./data";
+
+  size_t io_threads = 2;              // server.io_threads
+  Duration shutdown_timeout{30'000};  // server.shutdown_timeout: most time to drain on SIGTERM
+  std::string log_level = "info";     // log.level
+
+  store::StoreOptions store;  // store.* (data_dir comes from the top level)
+
+  bool tcp_enabled = true;      // inputs.tcp.enabled
+  ingest::TcpInputOptions tcp;  // inputs.tcp.*
+  HostPort beats_listen{"127.0.0.1",
+                        5044};    // inputs.beats.listen (the Beats input is not built yet)
+  bool beats_listen_set = false;  // set by --beats-listen: warn that it is not served yet
+
+  ingest::HttpServerOptions http;  // http.*
+
+  ingest::FieldMappingSet fields;  // fields.* and models.<name>.fields.*
+};
+
+// Parses YAML text. Every problem is reported, one per line, each with its key path.
+Result<Config> parse_config(const std::string& yaml_text);
+// Reads and parses a file. Errors name the file.
+Result<Config> load_config_file(const std::string& path);
+// The effective configuration as YAML (what check-config --print shows).
+std::string render_config(const Config& config);
+
+}  // namespace verity::app

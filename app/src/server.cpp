@@ -1,0 +1,202 @@
+#include "verity/app/server.h"
+
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+
+#include "verity/ingest/http_server.h"
+#include "verity/ingest/input_metrics.h"
+#include "verity/ingest/tcp_input.h"
+#include "verity/query/metrics_exposition.h"
+#include "verity/query/read_api.h"
+#include "verity/store/store.h"
+
+namespace verity::app {
+namespace asio = boost::asio;
+
+struct Server::Impl {
+  Impl(Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
+
+  Config config;
+  const Clock& clock;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<store::Store> store;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  std::unique_ptr<ingest::InputMetrics> tcp_metrics;
+  std::unique_ptr<ingest::TcpInput> tcp;
+  std::unique_ptr<ingest::HttpServer> http;
+  std::unique_ptr<query::ReadApi> read_api;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop_requested = false;  // guarded by mu
+  std::atomic<bool> draining{false};
+
+  void add_routes();
+};
+
+Server::Server(Config config, const Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(config), clock)) {}
+
+Server::~Server() {
+  if (!impl_->threads.empty()) {
+    request_stop();
+    run_until_stopped();
+  }
+}
+
+void Server::Impl::add_routes() {
+  http->route("GET", "/v1/predictions/*",
+              [this](const HttpRequest& r) { return read_api->get_prediction(r); });
+  http->route("GET", "/metrics",
+              [this](const HttpRequest&) { return query::metrics_response(*registry); });
+  http->route("GET", "/healthz",
+              [](const HttpRequest&) { return HttpResponse::json(200, "{\"status\":\"ok\"}\n"); });
+  http->route("GET", "/readyz", [this](const HttpRequest&) {
+    std::string reasons;
+    auto add = [&reasons](std::string_view why) {
+      if (!reasons.empty()) reasons += ',';
+      append_json_string(reasons, why);
+    };
+    if (draining.load()) add("shutting down");
+    if (!store->writable()) add("store not writable: " + store->unavailable_reason());
+    if (store->backlogged()) add("store commit queue is full");
+    if (reasons.empty()) return HttpResponse::json(200, "{\"status\":\"ready\"}\n");
+    return HttpResponse::json(503, "{\"status\":\"not_ready\",\"reasons\":[" + reasons + "]}\n");
+  });
+}
+
+Status Server::start() {
+  Impl& im = *impl_;
+  std::error_code ec;
+  std::filesystem::create_directories(im.config.data_dir, ec);
+  if (ec) {
+    return Status::unavailable("cannot create data_dir " + im.config.data_dir + ": " + ec.message(),
+                               false);
+  }
+  store::StoreOptions so = im.config.store;
+  so.data_dir = im.config.data_dir;
+  auto opened = store::Store::open(so, im.clock, *im.registry);
+  if (!opened) return opened.status();
+  im.store = std::move(opened).value();
+
+  auto mappings = std::make_shared<const ingest::FieldMappingSet>(im.config.fields);
+  if (im.config.tcp_enabled) {
+    im.tcp_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "tcp");
+    im.tcp = std::make_unique<ingest::TcpInput>(im.io, im.config.tcp, *im.store, mappings, im.clock,
+                                                *im.tcp_metrics);
+    if (auto s = im.tcp->start(); !s) return s;
+    spdlog::info("tcp input listening on {}", im.tcp->local_endpoint().to_string());
+  }
+  if (im.config.beats_listen_set) {
+    spdlog::warn("inputs.beats.listen ({}) is accepted but this build has no Beats input yet",
+                 im.config.beats_listen.to_string());
+  }
+  im.read_api = std::make_unique<query::ReadApi>(*im.store);
+  im.http = std::make_unique<ingest::HttpServer>(im.io, im.config.http);
+  im.add_routes();
+  if (auto s = im.http->start(); !s) return s;
+  spdlog::info("http listening on {}", im.http->local_endpoint().to_string());
+
+  im.work.emplace(im.io.get_executor());
+  for (size_t i = 0; i < im.config.io_threads; ++i) {
+    im.threads.emplace_back([&im] { im.io.run(); });
+  }
+  return Status::ok();
+}
+
+std::string Server::bound_addresses_json() const {
+  std::string out = "{";
+  if (impl_->tcp) out += "\"tcp\":\"" + impl_->tcp->local_endpoint().to_string() + "\",";
+  out += "\"http\":\"" + impl_->http->local_endpoint().to_string() + "\"}";
+  return out;
+}
+
+void Server::request_stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stop_requested = true;
+  }
+  impl_->cv.notify_all();
+}
+
+void Server::run_until_stopped() {
+  Impl& im = *impl_;
+  {
+    std::unique_lock lock(im.mu);
+    im.cv.wait(lock, [&] { return im.stop_requested; });
+  }
+  if (im.threads.empty()) return;
+  im.draining = true;
+  spdlog::info("shutting down: no new connections; committing what was read");
+  if (im.tcp) im.tcp->stop();
+  im.store->stop(im.config.shutdown_timeout);
+  im.http->stop();
+  im.work.reset();
+  im.io.stop();
+  for (auto& t : im.threads) t.join();
+  im.threads.clear();
+  const auto st = im.store->stats();
+  spdlog::info("stopped; next sequence {}", st.next_sequence);
+}
+
+int run_serve(Config config, const std::string& port_file) {
+  SystemClock clock;
+  Server server(std::move(config), clock);
+
+  // Signals: the first asks for an orderly stop, the second exits at once. Installed before start()
+  // so a signal during start-up is not fatal.
+  asio::io_context signal_io;
+  asio::signal_set signals(signal_io, SIGINT, SIGTERM);
+  int received = 0;
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (++received == 1) {
+          spdlog::info("received signal {}; stopping (send it again to exit at once)", sig);
+          server.request_stop();
+          signals.async_wait(on_signal);
+        } else {
+          spdlog::warn("second signal: exiting at once");
+          std::_Exit(130);
+        }
+      };
+  signals.async_wait(on_signal);
+  std::thread signal_thread([&] { signal_io.run(); });
+  auto stop_signals = [&] {
+    signal_io.stop();
+    signal_thread.join();
+  };
+
+  if (auto s = server.start(); !s) {
+    spdlog::critical("cannot start: {}", s.message());
+    stop_signals();
+    return 1;
+  }
+  if (!port_file.empty()) {
+    const std::string tmp = port_file + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << server.bound_addresses_json() << "\n";
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, port_file, ec);
+    if (ec) spdlog::warn("cannot write the port file {}: {}", port_file, ec.message());
+  }
+  server.run_until_stopped();
+  stop_signals();
+  return 0;
+}
+
+}  // namespace verity::app

@@ -1,0 +1,149 @@
+// Micro-benchmarks (Google Benchmark) of the per-event CPU path against simdjson's own floor:
+//   simdjson_iterate_all    simdjson On-Demand visiting every value of the document (the baseline)
+//   decode_document         Verity's decoder: full validation + field capture + Event
+//   frame_and_decode        NDJSON framing + decoding, as a TCP read drives it
+//   sha256_document         the record digest the store computes per event
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <functional>
+
+#include <simdjson.h>
+
+#include "prediction_generator.h"
+#include "verity/core/sha256.h"
+#include "verity/ingest/line_batcher.h"
+
+namespace {
+
+using namespace verity;
+
+std::vector<std::string> documents(size_t n) {
+  bench::PredictionGenerator gen(7);
+  std::vector<std::string> docs(n);
+  for (auto& d : docs) {
+    gen.next(d);
+    d.reserve(d.size() + simdjson::SIMDJSON_PADDING);
+  }
+  return docs;
+}
+
+size_t total_bytes(const std::vector<std::string>& docs) {
+  size_t n = 0;
+  for (const auto& d : docs) n += d.size();
+  return n;
+}
+
+void visit(simdjson::ondemand::value v, size_t& count) {
+  using simdjson::ondemand::json_type;
+  json_type t;
+  if (v.type().get(t)) return;
+  switch (t) {
+    case json_type::object:
+      for (auto f : v.get_object()) {
+        std::string_view key;
+        if (f.unescaped_key().get(key)) return;
+        visit(f.value(), count);
+      }
+      break;
+    case json_type::array:
+      for (auto e : v.get_array()) visit(e.value(), count);
+      break;
+    case json_type::string:
+      (void)v.get_string();
+      ++count;
+      break;
+    case json_type::number:
+      (void)v.get_double();
+      ++count;
+      break;
+    case json_type::boolean:
+      (void)v.get_bool();
+      ++count;
+      break;
+    case json_type::null:
+      (void)v.is_null();
+      ++count;
+      break;
+  }
+}
+
+void simdjson_iterate_all(benchmark::State& state) {
+  const auto docs = documents(1024);
+  simdjson::ondemand::parser parser;
+  size_t i = 0, count = 0;
+  for (auto _ : state) {
+    const std::string& d = docs[i++ % docs.size()];
+    auto doc = parser.iterate(d.data(), d.size(), d.capacity());
+    simdjson::ondemand::object obj;
+    if (doc.get_object().get(obj)) state.SkipWithError("parse");
+    for (auto f : obj) {
+      std::string_view key;
+      if (f.unescaped_key().get(key)) break;
+      visit(f.value(), count);
+    }
+  }
+  benchmark::DoNotOptimize(count);
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * total_bytes(docs) / docs.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(simdjson_iterate_all);
+
+void decode_document(benchmark::State& state) {
+  const auto docs = documents(1024);
+  ManualClock clock(0);
+  ingest::DocumentDecoder decoder(std::make_shared<const ingest::FieldMappingSet>(), clock);
+  Event event;
+  Reject reject;
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::string& d = docs[i++ % docs.size()];
+    if (!decoder.decode(d, d.capacity(), 1, event, reject)) state.SkipWithError("reject");
+    benchmark::DoNotOptimize(event.request_id.data());
+  }
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * total_bytes(docs) / docs.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(decode_document);
+
+void frame_and_decode(benchmark::State& state) {
+  const auto docs = documents(1024);
+  std::string stream;
+  for (const auto& d : docs) stream += d + "\n";
+  ManualClock clock(0);
+  ingest::LineBatcher batcher("bench", std::make_shared<const ingest::FieldMappingSet>(), clock,
+                              ingest::DecoderLimits{});
+  ingest::NdjsonFramer framer(1 << 20);
+  for (auto _ : state) {
+    size_t pos = 0;
+    while (pos < stream.size()) {
+      auto area = framer.write_area();
+      const size_t n = std::min(area.size(), stream.size() - pos);
+      std::memcpy(area.data(), stream.data() + pos, n);
+      framer.commit(n);
+      pos += n;
+      framer.drain([&](const ingest::FramedLine& l) { batcher.add(l); });
+      auto batch = batcher.take();
+      benchmark::DoNotOptimize(batch.events.data());
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * stream.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * docs.size()));
+}
+BENCHMARK(frame_and_decode);
+
+void sha256_document(benchmark::State& state) {
+  const auto docs = documents(1024);
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(sha256(docs[i++ % docs.size()]));
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * total_bytes(docs) / docs.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(sha256_document);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,213 @@
+// verity-bench-tcp: durable-ingest throughput over loopback TCP against a real `verity serve`.
+//
+// Generates N realistic prediction logs, sends them over C connections to a fresh verity (its own
+// data dir and free ports), and waits until the stored counter reaches N. Prints events/s, MB/s,
+// server CPU, server peak RSS, and commit latency p50/p99 (from verity's histogram). As a baseline
+// measured in the same run, the same bytes are first sent to an in-process discard server, so the
+// ratio shows what Verity costs relative to the loopback and load generator alone.
+//
+//   build/bench/verity-bench-tcp --events 1000000 --connections 4 --sync group
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
+
+#include "prediction_generator.h"
+#include "server_process.h"
+#include "test_client.h"
+#include "verity/app/http_client.h"
+
+namespace {
+
+using namespace verity;
+using Clock = std::chrono::steady_clock;
+namespace asio = boost::asio;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Server CPU seconds (user + system) from /proc/<pid>/stat.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(s.substr(s.rfind(')') + 2));
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) stime = std::stoull(f);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Peak resident set (VmHWM) in MiB.
+double peak_rss_mib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+// A quantile from a Prometheus histogram's cumulative buckets, interpolated within the bucket.
+double histogram_quantile(const std::string& metrics, const std::string& name, double q) {
+  std::vector<std::pair<double, double>> buckets;  // (le, cumulative count)
+  std::istringstream in(metrics);
+  const std::string prefix = name + "_bucket{le=\"";
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const size_t end = line.find('"', prefix.size());
+    const std::string le = line.substr(prefix.size(), end - prefix.size());
+    const double bound = le == "+Inf" ? INFINITY : std::stod(le);
+    buckets.emplace_back(bound, std::stod(line.substr(line.rfind(' ') + 1)));
+  }
+  if (buckets.empty() || buckets.back().second == 0) return NAN;
+  const double target = q * buckets.back().second;
+  double prev_bound = 0, prev_count = 0;
+  for (const auto& [bound, count] : buckets) {
+    if (count >= target) {
+      if (std::isinf(bound)) return prev_bound;
+      const double in_bucket = count - prev_count;
+      return in_bucket == 0 ? bound
+                            : prev_bound + (bound - prev_bound) * (target - prev_count) / in_bucket;
+    }
+    prev_bound = bound;
+    prev_count = count;
+  }
+  return prev_bound;
+}
+
+// Sends each connection's bytes on its own thread; returns when the server has read everything.
+void send_all(const HostPort& to, const std::vector<std::string>& per_connection) {
+  std::vector<std::thread> threads;
+  for (const auto& data : per_connection) {
+    threads.emplace_back([&to, &data] { testing::send_ndjson(to, data, 256 * 1024); });
+  }
+  for (auto& t : threads) t.join();
+}
+
+// Baseline: a server that reads and discards, on 2 threads like verity's default io_threads.
+double discard_baseline_seconds(const std::vector<std::string>& per_connection) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const HostPort to{"127.0.0.1", acceptor.local_endpoint().port()};
+  std::atomic<size_t> open{per_connection.size()};
+  std::function<void()> accept = [&] {
+    acceptor.async_accept([&](boost::system::error_code ec, asio::ip::tcp::socket s) {
+      if (ec) return;
+      auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(s));
+      auto buf = std::make_shared<std::vector<char>>(64 * 1024);
+      auto read = std::make_shared<std::function<void()>>();
+      *read = [sock, buf, read, &open] {
+        sock->async_read_some(asio::buffer(*buf),
+                              [sock, buf, read, &open](boost::system::error_code e, size_t) {
+                                if (e) {
+                                  sock->close();
+                                  --open;
+                                  *read = nullptr;  // break the cycle
+                                  return;
+                                }
+                                (*read)();
+                              });
+      };
+      (*read)();
+      accept();
+    });
+  };
+  accept();
+  std::vector<std::thread> io_threads;
+  for (int i = 0; i < 2; ++i) io_threads.emplace_back([&] { io.run(); });
+  const auto t0 = Clock::now();
+  send_all(to, per_connection);
+  const double secs = seconds_since(t0);
+  io.stop();
+  for (auto& t : io_threads) t.join();
+  return secs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Durable ingest throughput of verity over loopback TCP"};
+  uint64_t events = 200'000;
+  size_t connections = 4;
+  std::string sync = "group";
+  std::string extra;
+  app.add_option("--events,-n", events, "Events to send");
+  app.add_option("--connections,-c", connections, "Concurrent TCP connections");
+  app.add_option("--sync", sync, "store.sync: always | group | none")
+      ->check(CLI::IsMember({"always", "group", "none"}));
+  app.add_option("--config-extra", extra, "Extra YAML for the server config");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<std::string> per_connection(connections);
+  bench::PredictionGenerator gen(42);
+  uint64_t bytes = 0;
+  for (uint64_t i = 0; i < events; ++i) {
+    std::string& out = per_connection[i % connections];
+    const size_t before = out.size();
+    gen.next(out);
+    out += '\n';
+    bytes += out.size() - before;
+  }
+  std::printf("workload: %llu events, %.1f MB, %.0f bytes/event, %zu connections, sync=%s\n",
+              static_cast<unsigned long long>(events), bytes / 1e6,
+              static_cast<double>(bytes) / static_cast<double>(events), connections, sync.c_str());
+
+  const double baseline = discard_baseline_seconds(per_connection);
+
+  testing::TempDir dir;
+  testing::ServerProcess server(dir.path() / "data",
+                                "log: {level: warn}\nstore: {sync: " + sync + "}\n" + extra);
+  server.start();
+  const std::string stored_series = R"(verity_ingest_events_stored_total{input="tcp"})";
+  const double cpu0 = cpu_seconds(server.pid());
+  const auto t0 = Clock::now();
+  send_all(server.tcp(), per_connection);
+  const double sent_secs = seconds_since(t0);
+  const double stored = testing::wait_for_metric(
+      server.http_url(), stored_series, static_cast<double>(events), std::chrono::seconds(600));
+  const double secs = seconds_since(t0);
+  const double cpu = cpu_seconds(server.pid()) - cpu0;
+  const double rss = peak_rss_mib(server.pid());
+  auto metrics = app::http_get(server.http_url() + "/metrics");
+  const std::string m = metrics ? metrics->body : "";
+  const double p50 = histogram_quantile(m, "verity_store_commit_latency_seconds", 0.50) * 1000;
+  const double p99 = histogram_quantile(m, "verity_store_commit_latency_seconds", 0.99) * 1000;
+  const double groups =
+      testing::metric_value(m, "verity_store_commit_group_events_count").value_or(0);
+  const int exit_code = server.terminate();
+
+  if (stored != static_cast<double>(events)) {
+    std::fprintf(stderr, "only %.0f of %llu events were stored\n", stored,
+                 static_cast<unsigned long long>(events));
+    return 1;
+  }
+  const double eps = static_cast<double>(events) / secs;
+  const double base_eps = static_cast<double>(events) / baseline;
+  std::printf("baseline (loopback -> discard):  %10.0f events/s  %7.1f MB/s\n", base_eps,
+              bytes / baseline / 1e6);
+  std::printf("verity (durable, sync=%-6s):   %10.0f events/s  %7.1f MB/s  (%.2fx of baseline)\n",
+              sync.c_str(), eps, bytes / secs / 1e6, eps / base_eps);
+  std::printf("  all bytes read by server after %.2f s, all stored after %.2f s\n", sent_secs,
+              secs);
+  std::printf("  server CPU: %.2f s (%.2f cores; %.1f us/event)\n", cpu, cpu / secs,
+              cpu / static_cast<double>(events) * 1e6);
+  std::printf("  server peak RSS: %.0f MiB\n", rss);
+  std::printf(
+      "  commit groups: %.0f (%.0f events/group), commit latency p50 %.2f ms, p99 %.2f ms\n",
+      groups, groups > 0 ? static_cast<double>(events) / groups : 0.0, p50, p99);
+  std::printf("  server exit code on SIGTERM: %d\n", exit_code);
+  return exit_code == 0 ? 0 : 1;
+}

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "verity/core/time_format.h"
+
+namespace verity {
+
+// What a decoded document is. DESIGN.md: a document with a ground truth and no outputs is a label.
+enum class EventKind : uint8_t { kPrediction = 1, kLabel = 2 };
+
+// One decoded, validated document on its way to the store. `document` holds the document as it will
+// be stored: the original JSON text (masked, once masking is configured). Plain value type,
+// movable.
+struct Event {
+  EventKind kind = EventKind::kPrediction;
+  std::string request_id;        // 1..256 bytes
+  EpochMillis timestamp_ms = 0;  // prediction time (labels: label time, or ingest time if absent)
+  std::string model_name;        // required for predictions, "" allowed for labels
+  std::string model_version;     // "" if absent
+  std::string document;
+  uint64_t line = 0;  // 1-based line (or item) number within its source, for error reports
+};
+
+// An input that could not become an Event. `type` is a stable machine name (invalid_json,
+// missing_field, invalid_field, line_too_long, ...); `reason` names the field path and line, never
+// a payload value. `document` is the parsed JSON text when it was valid JSON, otherwise empty:
+// unparseable bytes are kept only as their length and SHA-256 digest.
+struct Reject {
+  std::string type;
+  std::string reason;
+  uint64_t line = 0;
+  std::string document;
+  uint64_t raw_length = 0;
+  std::string raw_sha256_hex;
+};
+
+}  // namespace verity

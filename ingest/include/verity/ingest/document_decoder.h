@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "verity/core/clock.h"
+#include "verity/core/event.h"
+#include "verity/ingest/field_mapping.h"
+
+namespace verity::ingest {
+
+// Bytes simdjson may read past the end of a document. A caller that can guarantee this many
+// readable bytes after a document passes them as `readable` to decode() and saves a copy.
+inline constexpr size_t kJsonPadding = 64;
+
+// Limits on one document, enforced before and while parsing.
+struct DecoderLimits {
+  size_t max_document_bytes = 1 << 20;
+  int max_depth = 64;
+  size_t max_id_bytes = 256;
+};
+
+// Decodes one JSON document (one NDJSON line, one bulk source) into an Event, or explains in a
+// Reject why it cannot. Uses simdjson On-Demand with error codes; visits every value once, so the
+// whole document is validated, and captures the mapped fields in the same pass.
+//
+// Not thread-safe: it owns a parser. Use one per thread. The mapping set is shared and immutable.
+class DocumentDecoder {
+ public:
+  DocumentDecoder(std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+                  DecoderLimits limits = {});
+  ~DocumentDecoder();
+  DocumentDecoder(const DocumentDecoder&) = delete;
+  DocumentDecoder& operator=(const DocumentDecoder&) = delete;
+
+  // Decodes `json` (line `line` of its source). On success fills `event` and returns true;
+  // otherwise fills `reject` and returns false. `readable` is how many bytes from json.data() may
+  // be read
+  // (>= json.size() + kJsonPadding avoids a copy; pass json.size() when unsure).
+  bool decode(std::string_view json, size_t readable, uint64_t line, Event& event, Reject& reject);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace verity::ingest

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "verity/core/http.h"
+#include "verity/core/status.h"
+#include "verity/core/units.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace verity::ingest {
+
+struct HttpServerOptions {
+  HostPort listen{"127.0.0.1", 9280};
+  ByteSize max_body{16ull << 20};  // larger request bodies are answered 413
+  Duration idle_timeout{60'000};   // keep-alive connections silent this long are closed
+  size_t max_connections = 1024;
+};
+
+// HTTP/1.1 server (Boost.Beast) with keep-alive, dispatching to handlers by method and path.
+// Handlers run on io_context threads, one request at a time per connection.
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, HttpServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Registers a handler. `path` is exact ("/healthz") or a prefix ending in '*'
+  // ("/v1/predictions/*"). Exact routes win over prefixes; longer prefixes over shorter. REQUIRES:
+  // before start().
+  void route(std::string method, std::string path, HttpHandler handler);
+
+  // Binds and starts accepting. Errors: kInvalidArgument (bad address), kUnavailable (in use).
+  Status start();
+  HostPort local_endpoint() const;
+  // Stops accepting and closes every connection; a response being written is abandoned.
+  // REQUIRES: not called from an io_context thread.
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Decodes %XX escapes (and '+' as space when `form`). Invalid escapes are kept as written.
+std::string percent_decode(std::string_view s, bool form);
+
+}  // namespace verity::ingest

@@ -1,0 +1,453 @@
+#include "verity/ingest/document_decoder.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "verity/core/sha256.h"
+
+namespace verity::ingest {
+namespace od = simdjson::ondemand;
+
+namespace {
+
+// A trie over the member names of every configured pointer. Node 0 is the document root.
+struct TrieNode {
+  std::vector<std::pair<std::string, uint32_t>> children;
+  std::vector<std::pair<Field, uint8_t>> leaves;  // field captured here, and the pointer's priority
+};
+
+class PointerTrie {
+ public:
+  explicit PointerTrie(const FieldMapping& m) : nodes_(1) {
+    for (size_t f = 0; f < kFieldCount; ++f) {
+      const auto& ptrs = m.pointers(static_cast<Field>(f));
+      for (size_t prio = 0; prio < ptrs.size() && prio < 255; ++prio) {
+        uint32_t n = 0;
+        for (const std::string& tok : ptrs[prio].tokens) n = child_or_add(n, tok);
+        nodes_[n].leaves.emplace_back(static_cast<Field>(f), static_cast<uint8_t>(prio));
+      }
+    }
+  }
+  const TrieNode* root() const { return &nodes_[0]; }
+  const TrieNode* child(const TrieNode* n, std::string_view key) const {
+    for (const auto& [k, idx] : n->children) {
+      if (k == key) return &nodes_[idx];
+    }
+    return nullptr;
+  }
+
+ private:
+  uint32_t child_or_add(uint32_t n, const std::string& key) {
+    for (const auto& [k, idx] : nodes_[n].children) {
+      if (k == key) return idx;
+    }
+    nodes_.emplace_back();
+    const auto idx = static_cast<uint32_t>(nodes_.size() - 1);
+    nodes_[n].children.emplace_back(key, idx);
+    return idx;
+  }
+  std::vector<TrieNode> nodes_;
+};
+
+struct Captured {
+  bool present = false;
+  uint8_t priority = 255;
+  od::json_type type = od::json_type::null;
+  std::string_view str;  // string value, or the raw token of a number; valid until the next parse
+  double number = 0;
+  bool is_integer = false;
+  int64_t integer = 0;
+};
+
+struct Capture {
+  std::array<Captured, kFieldCount> fields;
+  Captured& operator[](Field f) { return fields[static_cast<size_t>(f)]; }
+};
+
+}  // namespace
+
+struct DocumentDecoder::Impl {
+  std::shared_ptr<const FieldMappingSet> mappings;
+  const Clock& clock;
+  DecoderLimits limits;
+  od::parser parser;
+  PointerTrie default_trie;
+  std::vector<std::pair<std::string, PointerTrie>> model_tries;
+  std::string padded;  // scratch copy when the caller cannot guarantee padding
+
+  Impl(std::shared_ptr<const FieldMappingSet> m, const Clock& c, DecoderLimits l)
+      : mappings(std::move(m)),
+        clock(c),
+        limits(l),
+        parser(l.max_document_bytes + kJsonPadding),
+        default_trie(mappings->default_mapping) {
+    for (const auto& [model, mapping] : mappings->per_model)
+      model_tries.emplace_back(model, mapping);
+  }
+
+  const PointerTrie* trie_for(std::string_view model) const {
+    for (const auto& [name, trie] : model_tries) {
+      if (name == model) return &trie;
+    }
+    return nullptr;
+  }
+
+  // Visits `v` and everything under it; captures leaves of `node` (may be null).
+  simdjson::error_code walk(od::value v, const PointerTrie& trie, const TrieNode* node, int depth,
+                            Capture& cap) {
+    if (depth > limits.max_depth) return simdjson::DEPTH_ERROR;
+    od::json_type type;
+    if (auto e = v.type().get(type)) return e;
+    Captured scratch;
+    Captured* slot = nullptr;
+    if (node != nullptr && !node->leaves.empty()) slot = &scratch;
+    switch (type) {
+      case od::json_type::object: {
+        od::object obj;
+        if (auto e = v.get_object().get(obj)) return e;
+        for (auto field : obj) {
+          std::string_view key;
+          if (auto e = field.unescaped_key().get(key)) return e;
+          const TrieNode* child = node != nullptr ? trie.child(node, key) : nullptr;
+          od::value fv;
+          if (auto e = field.value().get(fv)) return e;
+          if (auto e = walk(fv, trie, child, depth + 1, cap)) return e;
+        }
+        break;
+      }
+      case od::json_type::array: {
+        od::array arr;
+        if (auto e = v.get_array().get(arr)) return e;
+        for (auto el : arr) {
+          od::value ev;
+          if (auto e = el.get(ev)) return e;
+          if (auto e = walk(ev, trie, nullptr, depth + 1, cap)) return e;
+        }
+        break;
+      }
+      case od::json_type::string: {
+        std::string_view s;
+        if (auto e = v.get_string().get(s)) return e;
+        scratch.str = s;
+        break;
+      }
+      case od::json_type::number: {
+        std::string_view raw = v.raw_json_token();
+        od::number n;
+        if (auto e = v.get_number().get(n)) return e;
+        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
+                                raw.back() == '\r')) {
+          raw.remove_suffix(1);
+        }
+        scratch.str = raw;
+        scratch.number = n.as_double();
+        scratch.is_integer = n.is_int64();
+        if (scratch.is_integer) scratch.integer = n.get_int64();
+        break;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if (auto e = v.get_bool().get(b)) return e;
+        scratch.number = b ? 1 : 0;
+        break;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if (auto e = v.is_null().get(is_null)) return e;
+        if (!is_null) return simdjson::N_ATOM_ERROR;
+        break;
+      }
+    }
+    if (slot != nullptr) {
+      scratch.present = true;
+      scratch.type = type;
+      for (const auto& [f, prio] : node->leaves) {
+        Captured& c = cap[f];
+        if (!c.present || prio < c.priority) {
+          c = scratch;
+          c.priority = prio;
+        }
+      }
+    }
+    return simdjson::SUCCESS;
+  }
+
+  simdjson::error_code validate_non_object(od::document& doc, od::json_type type) {
+    Capture ignored;
+    switch (type) {
+      case od::json_type::array: {
+        od::array arr;
+        if (auto e = doc.get_array().get(arr)) return e;
+        for (auto el : arr) {
+          od::value ev;
+          if (auto e = el.get(ev)) return e;
+          if (auto e = walk(ev, default_trie, nullptr, 1, ignored)) return e;
+        }
+        break;
+      }
+      case od::json_type::string: {
+        std::string_view s;
+        if (auto e = doc.get_string().get(s)) return e;
+        break;
+      }
+      case od::json_type::number: {
+        od::number n;
+        if (auto e = doc.get_number().get(n)) return e;
+        break;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if (auto e = doc.get_bool().get(b)) return e;
+        break;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if (auto e = doc.is_null().get(is_null)) return e;
+        if (!is_null) return simdjson::N_ATOM_ERROR;
+        break;
+      }
+      case od::json_type::object:
+        break;
+    }
+    const char* loc = nullptr;
+    if (doc.current_location().get(loc) == simdjson::SUCCESS) return simdjson::TRAILING_CONTENT;
+    return simdjson::SUCCESS;
+  }
+
+  // Parses the whole document with `trie`. Returns an error code and a byte offset when invalid.
+  simdjson::error_code parse(simdjson::padded_string_view json, const PointerTrie& trie,
+                             Capture& cap, bool& not_object) {
+    od::document doc;
+    if (auto e = parser.iterate(json).get(doc)) return e;
+    od::json_type type;
+    if (auto e = doc.type().get(type)) return e;
+    if (type != od::json_type::object) {
+      // Still tell invalid JSON ("nope") from valid JSON that is not an object ("[1]", "42").
+      if (auto e = validate_non_object(doc, type)) return e;
+      not_object = true;
+      return simdjson::SUCCESS;
+    }
+    od::object obj;
+    if (auto e = doc.get_object().get(obj)) return e;
+    for (auto field : obj) {
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return e;
+      const TrieNode* child = trie.child(trie.root(), key);
+      od::value fv;
+      if (auto e = field.value().get(fv)) return e;
+      if (auto e = walk(fv, trie, child, 1, cap)) return e;
+    }
+    // Anything after the top-level object is an error ("{...} x", "{...}{...}").
+    const char* loc = nullptr;
+    if (doc.current_location().get(loc) == simdjson::SUCCESS) return simdjson::TRAILING_CONTENT;
+    return simdjson::SUCCESS;
+  }
+};
+
+DocumentDecoder::DocumentDecoder(std::shared_ptr<const FieldMappingSet> mappings,
+                                 const Clock& clock, DecoderLimits limits)
+    : impl_(std::make_unique<Impl>(std::move(mappings), clock, limits)) {}
+
+DocumentDecoder::~DocumentDecoder() = default;
+
+namespace {
+
+std::string line_prefix(uint64_t line) { return "line " + std::to_string(line) + ": "; }
+
+void set_reject(Reject& r, uint64_t line, std::string type, std::string reason) {
+  r.type = std::move(type);
+  r.reason = line_prefix(line) + reason;
+  r.line = line;
+}
+
+std::string pointer_list(const std::vector<JsonPointer>& ptrs) {
+  std::string out;
+  for (const auto& p : ptrs) {
+    if (!out.empty()) out += ", ";
+    out += p.text;
+  }
+  return out;
+}
+
+const JsonPointer& winning_pointer(const FieldMapping& m, Field f, const Captured& c) {
+  return m.pointers(f)[c.priority];
+}
+
+// An identifier-like field: a non-empty string, or an integer rendered in decimal.
+bool text_of(const Captured& c, size_t max_bytes, std::string& out) {
+  if (c.type == od::json_type::string) {
+    if (c.str.empty() || c.str.size() > max_bytes) return false;
+    out.assign(c.str);
+    return true;
+  }
+  if (c.type == od::json_type::number && c.is_integer) {
+    out.assign(c.str);
+    return true;
+  }
+  return false;
+}
+
+constexpr EpochMillis kMaxEpochMillis = 253402300799999;  // 9999-12-31T23:59:59.999Z
+
+}  // namespace
+
+bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t line, Event& event,
+                             Reject& reject) {
+  Impl& im = *impl_;
+  reject = Reject{};
+  if (json.size() > im.limits.max_document_bytes) {
+    set_reject(reject, line, "document_too_large",
+               "document of " + std::to_string(json.size()) + " bytes exceeds the limit of " +
+                   std::to_string(im.limits.max_document_bytes));
+    reject.raw_length = json.size();
+    reject.raw_sha256_hex = sha256_hex(json);
+    return false;
+  }
+  simdjson::padded_string_view padded;
+  if (readable >= json.size() + kJsonPadding) {
+    padded = simdjson::padded_string_view(json.data(), json.size(), readable);
+  } else {
+    im.padded.assign(json);
+    im.padded.resize(json.size() + kJsonPadding, ' ');
+    padded = simdjson::padded_string_view(im.padded.data(), json.size(), im.padded.size());
+  }
+
+  Capture cap;
+  bool not_object = false;
+  const FieldMapping* mapping = &im.mappings->default_mapping;
+  simdjson::error_code err = im.parse(padded, im.default_trie, cap, not_object);
+  if (err == simdjson::SUCCESS && !not_object && !im.model_tries.empty()) {
+    const Captured& model = cap[Field::kModelName];
+    if (model.present && model.type == od::json_type::string) {
+      auto it = im.mappings->per_model.find(model.str);
+      if (it != im.mappings->per_model.end()) {
+        const std::string model_name(model.str);  // the next parse invalidates model.str
+        cap = Capture{};
+        mapping = &it->second;
+        err = im.parse(padded, *im.trie_for(model_name), cap, not_object);
+      }
+    }
+  }
+  if (err != simdjson::SUCCESS) {
+    std::string reason = "invalid JSON (";
+    reason += simdjson::error_message(err);
+    reason += ")";
+    if (err == simdjson::DEPTH_ERROR) {
+      reason = "JSON nesting is deeper than " + std::to_string(im.limits.max_depth) + " levels";
+    }
+    set_reject(reject, line, "invalid_json", std::move(reason));
+    reject.raw_length = json.size();
+    reject.raw_sha256_hex = sha256_hex(json);
+    return false;
+  }
+  if (not_object) {
+    set_reject(reject, line, "not_an_object", "the document is not a JSON object");
+    reject.raw_length = json.size();
+    reject.raw_sha256_hex = sha256_hex(json);
+    return false;
+  }
+
+  // From here on the document is valid JSON: a reject keeps it (it is masked with everything else).
+  auto invalid = [&](Field f, std::string what) {
+    const Captured& c = cap[f];
+    set_reject(
+        reject, line, "invalid_field",
+        winning_pointer(*mapping, f, c).text + " (" + std::string(field_name(f)) + ") " + what);
+    reject.document.assign(json);
+    reject.raw_length = json.size();
+    return false;
+  };
+  auto missing = [&](Field f) {
+    set_reject(reject, line, "missing_field",
+               "missing required field " + std::string(field_name(f)) + " (looked at " +
+                   pointer_list(mapping->pointers(f)) + ")");
+    reject.document.assign(json);
+    reject.raw_length = json.size();
+    return false;
+  };
+
+  event = Event{};
+  event.line = line;
+
+  const Captured& rid = cap[Field::kRequestId];
+  if (!rid.present) return missing(Field::kRequestId);
+  if (!text_of(rid, im.limits.max_id_bytes, event.request_id)) {
+    return invalid(Field::kRequestId, "must be a string of 1 to " +
+                                          std::to_string(im.limits.max_id_bytes) +
+                                          " bytes or an integer");
+  }
+
+  const Captured& outputs = cap[Field::kOutputs];
+  const Captured& truth = cap[Field::kGroundTruth];
+  const bool has_outputs = outputs.present && outputs.type != od::json_type::null;
+  const bool has_truth = truth.present && truth.type != od::json_type::null;
+  event.kind = has_truth && !has_outputs ? EventKind::kLabel : EventKind::kPrediction;
+  const bool is_label = event.kind == EventKind::kLabel;
+
+  const Captured& ts = cap[Field::kTimestamp];
+  if (!ts.present) {
+    if (!is_label) return missing(Field::kTimestamp);
+    event.timestamp_ms = im.clock.now_ms();
+  } else if (ts.type == od::json_type::string) {
+    auto parsed = parse_rfc3339(ts.str);
+    if (!parsed) return invalid(Field::kTimestamp, "is " + parsed.status().message());
+    event.timestamp_ms = *parsed;
+  } else if (ts.type == od::json_type::number && ts.is_integer) {
+    if (ts.integer < 0 || ts.integer > kMaxEpochMillis) {
+      return invalid(Field::kTimestamp, "as epoch milliseconds is outside years 1970..9999");
+    }
+    event.timestamp_ms = ts.integer;
+  } else {
+    return invalid(Field::kTimestamp, "must be an RFC 3339 string or integer epoch milliseconds");
+  }
+
+  const Captured& model = cap[Field::kModelName];
+  if (!model.present) {
+    if (!is_label) return missing(Field::kModelName);
+  } else if (model.type != od::json_type::string || model.str.empty() ||
+             model.str.size() > im.limits.max_id_bytes) {
+    return invalid(Field::kModelName,
+                   "must be a string of 1 to " + std::to_string(im.limits.max_id_bytes) + " bytes");
+  } else {
+    event.model_name.assign(model.str);
+  }
+
+  const Captured& version = cap[Field::kModelVersion];
+  if (version.present && version.type != od::json_type::null) {
+    if (!(version.type == od::json_type::string || version.type == od::json_type::number) ||
+        version.str.size() > im.limits.max_id_bytes) {
+      return invalid(Field::kModelVersion, "must be a string or a number");
+    }
+    event.model_version.assign(version.str);
+  }
+
+  const Captured& inputs = cap[Field::kInputs];
+  if (inputs.present && inputs.type != od::json_type::object) {
+    return invalid(Field::kInputs, "must be an object");
+  }
+  const Captured& expl = cap[Field::kExplanations];
+  if (expl.present && expl.type != od::json_type::object && expl.type != od::json_type::array &&
+      expl.type != od::json_type::null) {
+    return invalid(Field::kExplanations, "must be an object or an array");
+  }
+  for (Field f : {Field::kConfidence, Field::kScore}) {
+    const Captured& c = cap[f];
+    if (c.present && c.type != od::json_type::null &&
+        (c.type != od::json_type::number || !(c.number >= 0.0 && c.number <= 1.0))) {
+      return invalid(f, "must be a number from 0 to 1");
+    }
+  }
+  const Captured& latency = cap[Field::kLatency];
+  if (latency.present && latency.type != od::json_type::null &&
+      (latency.type != od::json_type::number || !(latency.number >= 0.0))) {
+    return invalid(Field::kLatency, "must be a number >= 0");
+  }
+
+  event.document.assign(json);
+  return true;
+}
+
+}  // namespace verity::ingest

@@ -1,0 +1,317 @@
+#include "verity/ingest/http_server.h"
+
+#include <algorithm>
+#include <future>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace verity::ingest {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+std::string percent_decode(std::string_view s, bool form) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else if (form && s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+namespace {
+
+struct Route {
+  std::string method;
+  std::string path;  // without the trailing '*' for prefixes
+  bool prefix = false;
+  HttpHandler handler;
+};
+
+class Session;
+
+}  // namespace
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Impl(asio::io_context& io_, HttpServerOptions o)
+      : io(io_), options(std::move(o)), acceptor(asio::make_strand(io_)) {}
+
+  asio::io_context& io;
+  const HttpServerOptions options;
+  tcp::acceptor acceptor;
+  HostPort bound;
+  std::vector<Route> routes;  // immutable after start()
+
+  std::mutex mu;
+  std::unordered_set<std::shared_ptr<Session>> sessions;  // guarded by mu
+  bool stopped = false;                                   // guarded by mu
+
+  void accept();
+  HttpResponse dispatch(const HttpRequest& req) const;
+  void remove(const std::shared_ptr<Session>& s) {
+    std::lock_guard lock(mu);
+    sessions.erase(s);
+  }
+};
+
+namespace {
+
+HttpRequest to_request(http::request<http::string_body>& r) {
+  HttpRequest req;
+  req.method = std::string(r.method_string());
+  const std::string_view target(r.target().data(), r.target().size());
+  const size_t q = target.find('?');
+  req.path = percent_decode(target.substr(0, q), false);
+  if (q != std::string_view::npos) {
+    std::string_view qs = target.substr(q + 1);
+    while (!qs.empty()) {
+      const size_t amp = qs.find('&');
+      const std::string_view pair = qs.substr(0, amp);
+      if (!pair.empty()) {
+        const size_t eq = pair.find('=');
+        req.query.emplace_back(
+            percent_decode(pair.substr(0, eq), true),
+            eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), true));
+      }
+      if (amp == std::string_view::npos) break;
+      qs.remove_prefix(amp + 1);
+    }
+  }
+  for (const auto& f : r) {
+    std::string name(f.name_string());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    req.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  req.body = std::move(r.body());
+  return req;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server), owner_(server.shared_from_this()) {}
+
+  void start() { read(); }
+  void stop() { close(); }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(server_.options.max_body.bytes);
+    parser_->header_limit(64 * 1024);
+    stream_.expires_after(server_.options.idle_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (closed_) return;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+      close();
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      respond(HttpResponse::error(413, "content_too_long_exception",
+                                  "request body exceeds max_body of " +
+                                      std::to_string(server_.options.max_body.bytes) + " bytes"),
+              false, 11, "POST");
+      return;
+    }
+    if (ec) {
+      respond(
+          HttpResponse::error(400, "parse_exception", "malformed HTTP request: " + ec.message()),
+          false, 11, "GET");
+      return;
+    }
+    auto& msg = parser_->get();
+    const bool keep_alive = msg.keep_alive();
+    const unsigned version = msg.version();
+    HttpRequest req = to_request(msg);
+    HttpResponse res = server_.dispatch(req);
+    respond(std::move(res), keep_alive, version, req.method);
+  }
+
+  void respond(HttpResponse res, bool keep_alive, unsigned version, const std::string& method) {
+    auto msg = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(res.status), version);
+    msg->set(http::field::server, "verity");
+    msg->set(http::field::content_type, res.content_type);
+    for (auto& [k, v] : res.headers) msg->set(k, v);
+    msg->keep_alive(keep_alive);
+    if (method == "HEAD") {
+      msg->content_length(res.body.size());
+    } else {
+      msg->body() = std::move(res.body);
+      msg->prepare_payload();
+    }
+    http::async_write(stream_, *msg,
+                      [self = shared_from_this(), msg, keep_alive](beast::error_code ec, size_t) {
+                        if (ec || !keep_alive) {
+                          self->close();
+                          return;
+                        }
+                        self->read();
+                      });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+    server_.remove(shared_from_this());
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  HttpServer::Impl& server_;
+  std::shared_ptr<HttpServer::Impl> owner_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+HttpResponse HttpServer::Impl::dispatch(const HttpRequest& req) const {
+  const Route* best = nullptr;
+  bool path_known = false;
+  // HEAD is answered by the GET handler (the server sends the headers only).
+  const std::string_view method = req.method == "HEAD" ? std::string_view("GET") : req.method;
+  for (const auto& r : routes) {
+    const bool match = r.prefix ? req.path.compare(0, r.path.size(), r.path) == 0 &&
+                                      req.path.size() > r.path.size()
+                                : req.path == r.path;
+    if (!match) continue;
+    path_known = true;
+    if (r.method != method && r.method != req.method) continue;
+    if (best == nullptr || (!r.prefix && best->prefix) ||
+        (r.prefix == best->prefix && r.path.size() > best->path.size())) {
+      best = &r;
+    }
+  }
+  if (best == nullptr) {
+    if (path_known) {
+      return HttpResponse::error(405, "method_not_allowed",
+                                 "method " + req.method + " is not allowed on " + req.path);
+    }
+    return HttpResponse::error(404, "not_found", "no handler for " + req.path);
+  }
+  return best->handler(req);
+}
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept(asio::make_strand(io),
+                        [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
+                          if (ec == asio::error::operation_aborted) return;
+                          if (ec) {
+                            spdlog::warn("http: accept failed: {}", ec.message());
+                          } else {
+                            std::shared_ptr<Session> session;
+                            {
+                              std::lock_guard lock(self->mu);
+                              if (self->stopped) return;
+                              if (self->sessions.size() >= self->options.max_connections) {
+                                boost::system::error_code ignored;
+                                s.close(ignored);
+                              } else {
+                                session = std::make_shared<Session>(std::move(s), *self);
+                                self->sessions.insert(session);
+                              }
+                            }
+                            if (session)
+                              asio::dispatch(session->executor(), [session] { session->start(); });
+                          }
+                          self->accept();
+                        });
+}
+
+HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options)
+    : impl_(std::make_shared<Impl>(io, std::move(options))) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::route(std::string method, std::string path, HttpHandler handler) {
+  Route r;
+  r.method = std::move(method);
+  r.prefix = !path.empty() && path.back() == '*';
+  if (r.prefix) path.pop_back();
+  r.path = std::move(path);
+  r.handler = std::move(handler);
+  impl_->routes.push_back(std::move(r));
+}
+
+Status HttpServer::start() {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(impl_->options.listen.host, ec);
+  if (ec) {
+    return Status::invalid_argument("http: listen address '" + impl_->options.listen.host +
+                                    "' is not an IP address");
+  }
+  tcp::endpoint ep(address, impl_->options.listen.port);
+  auto& a = impl_->acceptor;
+  if (a.open(ep.protocol(), ec); !ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::unavailable(
+        "http: cannot listen on " + impl_->options.listen.to_string() + ": " + ec.message(), false);
+  }
+  const auto local = a.local_endpoint();
+  impl_->bound = HostPort{local.address().to_string(), local.port()};
+  asio::dispatch(a.get_executor(), [impl = impl_] { impl->accept(); });
+  return Status::ok();
+}
+
+HostPort HttpServer::local_endpoint() const { return impl_->bound; }
+
+void HttpServer::stop() {
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    sessions.assign(impl_->sessions.begin(), impl_->sessions.end());
+  }
+  std::promise<void> closed;
+  asio::post(impl_->acceptor.get_executor(), [&] {
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  for (auto& s : sessions) {
+    std::promise<void> done;
+    asio::post(s->executor(), [&] {
+      s->stop();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+}
+
+}  // namespace verity::ingest

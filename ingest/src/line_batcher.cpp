@@ -1,0 +1,38 @@
+#include "verity/ingest/line_batcher.h"
+
+namespace verity::ingest {
+
+LineBatcher::LineBatcher(std::string input, std::shared_ptr<const FieldMappingSet> mappings,
+                         const Clock& clock, DecoderLimits limits)
+    : input_(std::move(input)),
+      max_line_(limits.max_document_bytes),
+      decoder_(std::move(mappings), clock, limits) {
+  batch_.input = input_;
+}
+
+void LineBatcher::add(const FramedLine& line) {
+  if (line.too_long) {
+    Reject r;
+    r.type = "line_too_long";
+    r.reason = "line " + std::to_string(line.number) + ": " + std::to_string(line.length) +
+               " bytes exceed max_line of " + std::to_string(max_line_) + " bytes";
+    r.line = line.number;
+    r.raw_length = line.length;
+    batch_.rejects.push_back(std::move(r));
+    return;
+  }
+  if (decoder_.decode(line.text, line.readable, line.number, event_, reject_)) {
+    batch_.events.push_back(std::move(event_));
+  } else {
+    batch_.rejects.push_back(std::move(reject_));
+  }
+}
+
+store::IngestBatch LineBatcher::take() {
+  store::IngestBatch out = std::move(batch_);
+  batch_ = store::IngestBatch{};
+  batch_.input = input_;
+  return out;
+}
+
+}  // namespace verity::ingest

@@ -1,0 +1,287 @@
+#include "verity/ingest/tcp_input.h"
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+
+#include "verity/ingest/line_batcher.h"
+#include "verity/ingest/ndjson_framer.h"
+#include "verity/store/store.h"
+
+namespace verity::ingest {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+class Connection;
+
+}  // namespace
+
+struct TcpInput::Impl : std::enable_shared_from_this<TcpInput::Impl> {
+  Impl(asio::io_context& io_, TcpInputOptions o, store::Store& s,
+       std::shared_ptr<const FieldMappingSet> m, const Clock& c, InputMetrics& mt)
+      : io(io_),
+        options(std::move(o)),
+        store(s),
+        mappings(std::move(m)),
+        clock(c),
+        metrics(mt),
+        acceptor(asio::make_strand(io_)) {}
+
+  asio::io_context& io;
+  const TcpInputOptions options;
+  store::Store& store;
+  std::shared_ptr<const FieldMappingSet> mappings;
+  const Clock& clock;
+  InputMetrics& metrics;
+  tcp::acceptor acceptor;
+  HostPort bound;
+
+  std::mutex mu;
+  std::unordered_set<std::shared_ptr<Connection>> connections;  // guarded by mu
+  bool stopped = false;                                         // guarded by mu
+
+  void accept();
+  void remove(const std::shared_ptr<Connection>& c) {
+    std::lock_guard lock(mu);
+    connections.erase(c);
+  }
+};
+
+namespace {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, TcpInput::Impl& input)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        input_(input),
+        owner_(input.shared_from_this()),
+        batcher_(input.metrics.input(), input.mappings, input.clock,
+                 DecoderLimits{input.options.max_line.bytes, 64, 256}),
+        framer_(input.options.max_line.bytes, input.options.read_chunk.bytes) {}
+
+  void start() {
+    input_.metrics.connection_opened();
+    touch();
+    read();
+  }
+
+  // Runs on the connection's strand.
+  void stop() {
+    if (closed_) return;
+    close("server stopping");
+  }
+
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+
+ private:
+  // Records activity; the idle timer re-arms itself from the last activity until the connection has
+  // been silent (and has nothing uncommitted) for idle_timeout.
+  void touch() {
+    last_activity_ = std::chrono::steady_clock::now();
+    if (!timer_armed_) arm_idle_timer(last_activity_ + input_.options.idle_timeout);
+  }
+
+  void arm_idle_timer(std::chrono::steady_clock::time_point when) {
+    timer_armed_ = true;
+    timer_.expires_at(when);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      self->timer_armed_ = false;
+      if (ec || self->closed_) return;
+      const auto deadline = self->last_activity_ + self->input_.options.idle_timeout;
+      if (std::chrono::steady_clock::now() >= deadline && self->in_flight_ == 0) {
+        self->close("idle timeout");
+      } else {
+        self->arm_idle_timer(
+            std::max(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+      }
+    });
+  }
+
+  bool should_pause() const {
+    if (in_flight_ > input_.options.max_in_flight.bytes) return true;
+    return in_flight_ > 0 && input_.store.backlogged();
+  }
+
+  void read() {
+    if (closed_ || reading_) return;
+    if (should_pause()) {
+      paused_ = true;
+      return;
+    }
+    paused_ = false;
+    reading_ = true;
+    auto area = framer_.write_area();
+    socket_.async_read_some(asio::buffer(area.data(), area.size()),
+                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                              self->on_read(ec, n);
+                            });
+  }
+
+  void on_read(boost::system::error_code ec, size_t n) {
+    reading_ = false;
+    if (closed_) return;
+    if (n > 0) {
+      framer_.commit(n);
+      input_.metrics.bytes(n);
+      touch();
+      framer_.drain([this](const FramedLine& line) { batcher_.add(line); });
+    }
+    if (ec == asio::error::eof) {
+      framer_.finish([this](const FramedLine& line) { batcher_.add(line); });
+      submit();
+      close("");
+      return;
+    }
+    if (ec) {
+      submit();
+      close(ec.message());
+      return;
+    }
+    submit();
+    read();
+  }
+
+  void submit() {
+    if (batcher_.empty()) return;
+    store::IngestBatch batch = batcher_.take();
+    input_.metrics.received(batch.events.size() + batch.rejects.size());
+    const size_t bytes = batch.bytes();
+    in_flight_ += bytes;
+    auto rejects = InputMetrics::count_rejects(batch);
+    input_.store.submit(
+        std::move(batch), [self = shared_from_this(), bytes,
+                           rejects = std::move(rejects)](const store::CommitResult& result) {
+          self->input_.metrics.committed(result, rejects);
+          asio::post(self->socket_.get_executor(), [self, bytes] { self->on_committed(bytes); });
+        });
+  }
+
+  void on_committed(size_t bytes) {
+    in_flight_ -= bytes;
+    if (paused_) read();
+  }
+
+  void close(const std::string& why) {
+    if (closed_) return;
+    closed_ = true;
+    if (!why.empty() && why != "server stopping") {
+      spdlog::debug("tcp input: closing connection: {}", why);
+    }
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    timer_.cancel();
+    input_.metrics.connection_closed();
+    input_.remove(shared_from_this());
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  TcpInput::Impl& input_;
+  std::shared_ptr<TcpInput::Impl> owner_;  // keeps the input alive while callbacks are pending
+  LineBatcher batcher_;
+  NdjsonFramer framer_;
+  size_t in_flight_ = 0;
+  bool reading_ = false;
+  bool paused_ = false;
+  bool closed_ = false;
+  bool timer_armed_ = false;
+  std::chrono::steady_clock::time_point last_activity_;
+};
+
+}  // namespace
+
+void TcpInput::Impl::accept() {
+  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
+                                                   boost::system::error_code ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {
+      spdlog::warn("tcp input: accept failed: {}", ec.message());
+    } else {
+      std::shared_ptr<Connection> conn;
+      {
+        std::lock_guard lock(self->mu);
+        if (self->stopped) return;
+        if (self->connections.size() >= self->options.max_connections) {
+          self->metrics.connection_refused();
+          spdlog::warn("tcp input {}: connection limit {} reached, refusing a connection",
+                       self->bound.to_string(), self->options.max_connections);
+          boost::system::error_code ignored;
+          s.close(ignored);
+        } else {
+          conn = std::make_shared<Connection>(std::move(s), *self);
+          self->connections.insert(conn);
+        }
+      }
+      if (conn) asio::dispatch(conn->executor(), [conn] { conn->start(); });
+    }
+    self->accept();
+  });
+}
+
+TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, store::Store& store,
+                   std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+                   InputMetrics& metrics)
+    : impl_(std::make_shared<Impl>(io, std::move(options), store, std::move(mappings), clock,
+                                   metrics)) {}
+
+TcpInput::~TcpInput() = default;
+
+Status TcpInput::start() {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(impl_->options.listen.host, ec);
+  if (ec) {
+    return Status::invalid_argument("tcp input: listen address '" + impl_->options.listen.host +
+                                    "' is not an IP address");
+  }
+  tcp::endpoint ep(address, impl_->options.listen.port);
+  auto& a = impl_->acceptor;
+  if (a.open(ep.protocol(), ec); !ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::unavailable(
+        "tcp input: cannot listen on " + impl_->options.listen.to_string() + ": " + ec.message(),
+        false);
+  }
+  const auto local = a.local_endpoint();
+  impl_->bound = HostPort{local.address().to_string(), local.port()};
+  asio::dispatch(a.get_executor(), [impl = impl_] { impl->accept(); });
+  return Status::ok();
+}
+
+HostPort TcpInput::local_endpoint() const { return impl_->bound; }
+
+void TcpInput::stop() {
+  std::vector<std::shared_ptr<Connection>> conns;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    conns.assign(impl_->connections.begin(), impl_->connections.end());
+  }
+  std::promise<void> acceptor_closed;
+  asio::post(impl_->acceptor.get_executor(), [&] {
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+    acceptor_closed.set_value();
+  });
+  acceptor_closed.get_future().wait();
+  for (auto& c : conns) {
+    std::promise<void> done;
+    asio::post(c->executor(), [&] {
+      c->stop();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+}
+
+}  // namespace verity::ingest

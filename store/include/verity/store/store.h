@@ -1,0 +1,99 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "verity/core/clock.h"
+#include "verity/core/status.h"
+#include "verity/core/units.h"
+#include "verity/store/ingest_batch.h"
+#include "verity/store/stored_record.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace verity::store {
+
+enum class SyncPolicy {
+  kAlways,  // every submitted batch is its own fsynced write
+  kGroup,   // batches queued while a write is in flight are written together, then one fsync
+  kNone,    // no fsync: survives a process crash (kill -9), not a power loss
+};
+
+struct StoreOptions {
+  std::string data_dir = "./data";
+  SyncPolicy sync = SyncPolicy::kGroup;
+  // Most events in one commit group.
+  size_t max_group_events = 16384;
+  // Queued bytes beyond which backlogged() says inputs should stop reading.
+  ByteSize max_queue_bytes{64ull << 20};
+  // Shared RocksDB block cache.
+  ByteSize block_cache{64ull << 20};
+  // Memtable budget across all column families.
+  ByteSize write_buffer{64ull << 20};
+  // How long the commit thread waits before retrying a failed write (disk full, I/O error).
+  Duration retry_interval{1000};
+};
+
+struct StoreStats {
+  uint64_t next_sequence = 0;
+  uint64_t queued_events = 0;
+  uint64_t queued_bytes = 0;
+  std::vector<std::string> partitions;  // "p_YYYYMMDD", sorted
+};
+
+// The RocksDB-backed store. Layout (column families):
+//   p_YYYYMMDD  sequence -> prediction record (one per UTC day of prediction time)
+//   ids         request id -> partition day, sequence, digest (the request-id index)
+//   labels      request id -> latest label record
+//   deadletter  sequence -> JSON {input, type, reason, line, ...}
+//   default     store metadata (next sequence)
+// Writes happen only on the commit thread, so the read-check-write of idempotency needs no locks.
+// Reads are thread-safe and may run on any thread.
+class Store {
+ public:
+  // Opens or creates the store under options.data_dir and starts the commit thread. Errors:
+  // kUnavailable (cannot open: locked by another process, I/O error, unreadable data).
+  static Result<std::unique_ptr<Store>> open(const StoreOptions& options, const Clock& clock,
+                                             prometheus::Registry& registry);
+  ~Store();  // stop(), then closes the database
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Queues a batch. Thread-safe; never blocks. `done` runs exactly once: on the commit thread once
+  // the batch is durable under the sync policy, or inline with kUnavailable after stop().
+  void submit(IngestBatch batch, CommitCallback done);
+
+  // True while more than max_queue_bytes are queued: inputs should pause reading. Thread-safe.
+  bool backlogged() const;
+
+  // The prediction stored under `request_id`, or nullopt. Thread-safe.
+  Result<std::optional<StoredRecord>> get_prediction(std::string_view request_id) const;
+  // The latest label stored under `request_id`, or nullopt. Thread-safe.
+  Result<std::optional<StoredRecord>> get_label(std::string_view request_id) const;
+  // Dead-letter entries (JSON text) in append order, starting at sequence `from`, at most `limit`.
+  Result<std::vector<std::string>> dead_letters(uint64_t from, size_t limit) const;
+
+  // True when the last commit succeeded (or none was tried). Thread-safe.
+  bool writable() const;
+  // Why the store is not writable, for /readyz and logs ("" when writable).
+  std::string unavailable_reason() const;
+  StoreStats stats() const;
+
+  // Stops accepting batches, commits everything queued (retrying a failing disk for at most
+  // `drain_deadline`), and joins the commit thread. Idempotent.
+  void stop(Duration drain_deadline = Duration(30'000));
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace verity::store

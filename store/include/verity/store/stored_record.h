@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "verity/core/event.h"
+#include "verity/core/sha256.h"
+
+namespace verity::store {
+
+// A record as stored: the document plus the metadata Verity keeps beside it.
+struct StoredRecord {
+  EventKind kind = EventKind::kPrediction;
+  std::string request_id;
+  EpochMillis timestamp_ms = 0;
+  EpochMillis ingest_time_ms = 0;
+  std::string model_name;
+  std::string model_version;
+  std::string input;      // the input it arrived on
+  std::string partition;  // "p_YYYYMMDD" (predictions) or "labels"
+  uint64_t sequence = 0;  // global append order
+  Sha256Digest digest{};  // SHA-256 of `document`
+  std::string document;   // JSON text
+
+  // {"request_id":..., "kind":..., "model":..., "version":..., "timestamp":..., "ingest_time":...,
+  //  "partition":..., "sequence":..., "input":..., "digest":..., "document": <document>}
+  std::string to_json() const;
+};
+
+}  // namespace verity::store

@@ -1,0 +1,250 @@
+// The commit thread: takes queued batches, checks idempotency, and writes them as one RocksDB
+// WriteBatch per commit group, synced according to the policy, before reporting any of them.
+
+#include <chrono>
+#include <unordered_map>
+
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "record_codec.h"
+#include "store_impl.h"
+#include "verity/core/http.h"
+
+namespace verity::store {
+namespace {
+
+std::string dead_letter_json(uint64_t seq, std::string_view input, EpochMillis now,
+                             std::string_view type, std::string_view reason, uint64_t line,
+                             std::string_view request_id, std::string_view document,
+                             uint64_t raw_length, std::string_view raw_sha256_hex) {
+  std::string out;
+  out.reserve(document.size() + reason.size() + 200);
+  out += "{\"sequence\":" + std::to_string(seq);
+  out += ",\"input\":";
+  append_json_string(out, input);
+  out += ",\"ingest_time\":\"" + format_rfc3339(now) + "\"";
+  out += ",\"type\":";
+  append_json_string(out, type);
+  out += ",\"reason\":";
+  append_json_string(out, reason);
+  out += ",\"line\":" + std::to_string(line);
+  if (!request_id.empty()) {
+    out += ",\"request_id\":";
+    append_json_string(out, request_id);
+  }
+  out += ",\"raw_length\":" + std::to_string(raw_length);
+  if (!raw_sha256_hex.empty()) {
+    out += ",\"raw_sha256\":\"";
+    out += raw_sha256_hex;
+    out += '"';
+  }
+  if (!document.empty()) {
+    out += ",\"document\":";
+    out += document;
+  }
+  out += '}';
+  return out;
+}
+
+// The digest of what is already stored under a request id, from this group or the database.
+struct Existing {
+  bool found = false;
+  Sha256Digest digest{};
+};
+
+}  // namespace
+
+Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitResult>& results) {
+  results.assign(group.size(), CommitResult{});
+
+  // One MultiGet per kind for every request id in the group.
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  std::vector<rocksdb::Slice> keys;
+  for (const auto& p : group) {
+    for (const auto& e : p.batch.events) {
+      cfs.push_back(e.kind == EventKind::kLabel ? labels : ids);
+      keys.emplace_back(e.request_id);
+    }
+  }
+  std::vector<std::string> values;
+  std::vector<rocksdb::Status> statuses;
+  if (!keys.empty()) statuses = db->MultiGet(rocksdb::ReadOptions(), cfs, keys, &values);
+
+  std::unordered_map<std::string_view, Sha256Digest> in_group_predictions;
+  std::unordered_map<std::string_view, Sha256Digest> in_group_labels;
+  const EpochMillis now = clock.now_ms();
+  uint64_t seq = next_sequence;
+  rocksdb::WriteBatch wb;
+  std::string value;
+  size_t k = 0;
+
+  for (size_t g = 0; g < group.size(); ++g) {
+    const IngestBatch& batch = group[g].batch;
+    CommitResult& r = results[g];
+    r.outcomes.resize(batch.events.size());
+    for (size_t i = 0; i < batch.events.size(); ++i, ++k) {
+      const Event& e = batch.events[i];
+      const bool is_label = e.kind == EventKind::kLabel;
+      auto& seen = is_label ? in_group_labels : in_group_predictions;
+      const Sha256Digest digest = sha256(e.document);
+
+      Existing existing;
+      if (auto it = seen.find(e.request_id); it != seen.end()) {
+        existing = {true, it->second};
+      } else if (statuses[k].ok()) {
+        existing.found = true;
+        if (is_label) {
+          auto rec = decode_record(values[k]);
+          if (!rec) return Status::internal("corrupt label record for a request id in this group");
+          existing.digest = rec->digest;
+        } else {
+          auto entry = decode_id_entry(values[k]);
+          if (!entry) return Status::internal("corrupt request-id index entry");
+          existing.digest = entry->digest;
+        }
+      } else if (!statuses[k].IsNotFound()) {
+        return from_rocksdb(statuses[k], "reading the request-id index");
+      }
+
+      if (existing.found && existing.digest == digest) {
+        r.outcomes[i] = EventOutcome::kDuplicate;
+        ++r.duplicates;
+        continue;
+      }
+      if (existing.found && !is_label) {
+        const uint64_t s = seq++;
+        value =
+            dead_letter_json(s, batch.input, now, "duplicate_conflict",
+                             "line " + std::to_string(e.line) +
+                                 ": a different document is already stored under this request id",
+                             e.line, e.request_id, e.document, e.document.size(), to_hex(digest));
+        if (auto st = wb.Put(deadletter, sequence_key(s), value); !st.ok()) {
+          return from_rocksdb(st, "building the commit group");
+        }
+        r.outcomes[i] = EventOutcome::kDuplicateConflict;
+        ++r.dead_lettered;
+        continue;
+      }
+
+      // New prediction, or a new or corrected label.
+      StoredRecord rec;
+      rec.kind = e.kind;
+      rec.request_id = e.request_id;
+      rec.timestamp_ms = e.timestamp_ms;
+      rec.ingest_time_ms = now;
+      rec.model_name = e.model_name;
+      rec.model_version = e.model_version;
+      rec.input = batch.input;
+      rec.sequence = seq++;
+      rec.digest = digest;
+      rec.document = e.document;
+      encode_record(rec, value);
+      rocksdb::Status st;
+      if (is_label) {
+        st = wb.Put(labels, e.request_id, value);
+      } else {
+        const uint32_t day = utc_day(e.timestamp_ms);
+        auto cf = partition_cf(day);
+        if (!cf) return cf.status();
+        st = wb.Put(*cf, sequence_key(rec.sequence), value);
+        if (st.ok()) st = wb.Put(ids, e.request_id, encode_id_entry({day, rec.sequence, digest}));
+      }
+      if (!st.ok()) return from_rocksdb(st, "building the commit group");
+      seen[e.request_id] = digest;
+      r.outcomes[i] = EventOutcome::kStored;
+      ++r.stored;
+    }
+    for (const Reject& rj : batch.rejects) {
+      const uint64_t s = seq++;
+      value = dead_letter_json(s, batch.input, now, rj.type, rj.reason, rj.line, {}, rj.document,
+                               rj.raw_length, rj.raw_sha256_hex);
+      if (auto st = wb.Put(deadletter, sequence_key(s), value); !st.ok()) {
+        return from_rocksdb(st, "building the commit group");
+      }
+      ++r.rejects_written;
+    }
+  }
+  if (seq == next_sequence) return Status::ok();  // only duplicates: nothing to write
+
+  if (auto st = wb.Put(meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
+    return from_rocksdb(st, "building the commit group");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = options.sync != SyncPolicy::kNone;
+  auto st = db->Write(wo, &wb);
+  if (!st.ok()) return from_rocksdb(st, "writing a commit group");
+  next_sequence = seq;
+  next_sequence_seen = seq;
+  return Status::ok();
+}
+
+void Store::Impl::run_commit_loop() {
+  std::vector<Pending> group;
+  std::vector<CommitResult> results;
+  while (true) {
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return !queue.empty() || stopping; });
+      if (queue.empty()) break;  // stopping, and everything is committed
+      size_t events = 0;
+      while (!queue.empty()) {
+        const size_t n = queue.front().batch.events.size() + queue.front().batch.rejects.size();
+        if (!group.empty() &&
+            (options.sync == SyncPolicy::kAlways || events + n > options.max_group_events)) {
+          break;
+        }
+        events += n;
+        group.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+    }
+
+    size_t group_items = 0, group_bytes = 0;
+    for (const auto& p : group) {
+      group_items += p.batch.events.size() + p.batch.rejects.size();
+      group_bytes += p.bytes;
+    }
+    Status status;
+    while (true) {
+      const auto start = std::chrono::steady_clock::now();
+      status = write_group(group, results);
+      if (status) {
+        commit_latency->Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        group_events->Observe(static_cast<double>(group_items));
+        if (!writable.load()) set_writable(true, "");
+        break;
+      }
+      commit_failures->Increment();
+      set_writable(false, status.message());
+      std::unique_lock lock(mu);
+      if (stopping && clock.now_ms() >= drain_deadline_ms) break;
+      cv.wait_for(lock, options.retry_interval);
+      lock.unlock();
+      // Clears a background error (e.g. after the disk had no space) so the next write may succeed.
+      auto resumed = db->Resume();
+      if (!resumed.ok()) spdlog::debug("store: resume: {}", resumed.ToString());
+    }
+
+    queued_bytes -= group_bytes;
+    queued_events -= group_items;
+    queue_depth_events->Set(static_cast<double>(queued_events.load()));
+    queue_depth_bytes->Set(static_cast<double>(queued_bytes.load()));
+    for (size_t g = 0; g < group.size(); ++g) {
+      if (!status) {
+        CommitResult failed;
+        failed.status = status;
+        failed.outcomes.assign(group[g].batch.events.size(), EventOutcome::kFailed);
+        failed.failed =
+            static_cast<uint32_t>(group[g].batch.events.size() + group[g].batch.rejects.size());
+        group[g].done(failed);
+      } else {
+        group[g].done(results[g]);
+      }
+    }
+    group.clear();
+  }
+}
+
+}  // namespace verity::store

@@ -1,0 +1,130 @@
+#include "record_codec.h"
+
+#include <cstring>
+
+namespace verity::store {
+namespace {
+
+constexpr uint8_t kFormat = 1;
+
+uint64_t zigzag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+void put_bytes(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s);
+}
+
+bool get_bytes(std::string_view& in, std::string& out) {
+  uint64_t n;
+  if (!get_varint(in, n) || n > in.size()) return false;
+  out.assign(in.substr(0, n));
+  in.remove_prefix(n);
+  return true;
+}
+
+void put_be(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint64_t get_be(std::string_view in, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+}  // namespace
+
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+bool get_varint(std::string_view& in, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    const auto b = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+void encode_record(const StoredRecord& r, std::string& out) {
+  out.clear();
+  out.reserve(r.document.size() + r.request_id.size() + r.model_name.size() + 80);
+  out += static_cast<char>(kFormat);
+  out += static_cast<char>(r.kind);
+  put_varint(out, zigzag(r.timestamp_ms));
+  put_varint(out, zigzag(r.ingest_time_ms));
+  put_varint(out, r.sequence);
+  put_bytes(out, r.request_id);
+  put_bytes(out, r.model_name);
+  put_bytes(out, r.model_version);
+  put_bytes(out, r.input);
+  out.append(reinterpret_cast<const char*>(r.digest.data()), r.digest.size());
+  out.append(r.document);
+}
+
+std::optional<StoredRecord> decode_record(std::string_view in) {
+  if (in.size() < 2 || static_cast<uint8_t>(in[0]) != kFormat) return std::nullopt;
+  StoredRecord r;
+  const auto kind = static_cast<uint8_t>(in[1]);
+  if (kind != static_cast<uint8_t>(EventKind::kPrediction) &&
+      kind != static_cast<uint8_t>(EventKind::kLabel)) {
+    return std::nullopt;
+  }
+  r.kind = static_cast<EventKind>(kind);
+  in.remove_prefix(2);
+  uint64_t ts, ingest;
+  if (!get_varint(in, ts) || !get_varint(in, ingest) || !get_varint(in, r.sequence)) {
+    return std::nullopt;
+  }
+  r.timestamp_ms = unzigzag(ts);
+  r.ingest_time_ms = unzigzag(ingest);
+  if (!get_bytes(in, r.request_id) || !get_bytes(in, r.model_name) ||
+      !get_bytes(in, r.model_version) || !get_bytes(in, r.input) || in.size() < r.digest.size()) {
+    return std::nullopt;
+  }
+  std::memcpy(r.digest.data(), in.data(), r.digest.size());
+  in.remove_prefix(r.digest.size());
+  r.document.assign(in);
+  return r;
+}
+
+std::string sequence_key(uint64_t seq) {
+  std::string k;
+  put_be(k, seq, 8);
+  return k;
+}
+
+std::optional<uint64_t> parse_sequence_key(std::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  return get_be(key, 8);
+}
+
+std::string encode_id_entry(const IdEntry& e) {
+  std::string out;
+  out.reserve(44);
+  put_be(out, e.day, 4);
+  put_be(out, e.sequence, 8);
+  out.append(reinterpret_cast<const char*>(e.digest.data()), e.digest.size());
+  return out;
+}
+
+std::optional<IdEntry> decode_id_entry(std::string_view in) {
+  if (in.size() != 44) return std::nullopt;
+  IdEntry e;
+  e.day = static_cast<uint32_t>(get_be(in, 4));
+  e.sequence = get_be(in.substr(4), 8);
+  std::memcpy(e.digest.data(), in.data() + 12, 32);
+  return e;
+}
+
+}  // namespace verity::store

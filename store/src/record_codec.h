@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "verity/store/stored_record.h"
+
+namespace verity::store {
+
+// Binary value format of a record (format 1):
+//   u8 format | u8 kind | zigzag-varint timestamp_ms | zigzag-varint ingest_time_ms | varint
+//   sequence | varint-len request_id | varint-len model | varint-len version | varint-len input |
+//   32-byte digest | document (the rest)
+// The partition is not stored: it is the column family the record lives in.
+void encode_record(const StoredRecord& r, std::string& out);
+// Fills everything but `partition`. nullopt when the bytes are not a record of a known format.
+std::optional<StoredRecord> decode_record(std::string_view bytes);
+
+// Keys: 8-byte big-endian sequence numbers sort in append order.
+std::string sequence_key(uint64_t seq);
+std::optional<uint64_t> parse_sequence_key(std::string_view key);
+
+// Value of the request-id index: where a prediction lives and its digest.
+struct IdEntry {
+  uint32_t day = 0;  // YYYYMMDD of the partition
+  uint64_t sequence = 0;
+  Sha256Digest digest{};
+};
+std::string encode_id_entry(const IdEntry& e);
+std::optional<IdEntry> decode_id_entry(std::string_view bytes);
+
+void put_varint(std::string& out, uint64_t v);
+bool get_varint(std::string_view& in, uint64_t& v);
+
+}  // namespace verity::store

@@ -1,0 +1,331 @@
+#include "verity/store/store.h"
+
+#include <algorithm>
+
+#include <prometheus/registry.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
+#include <spdlog/spdlog.h>
+
+#include "record_codec.h"
+#include "store_impl.h"
+#include "verity/store/partition.h"
+
+namespace verity::store {
+
+Status from_rocksdb(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::ok();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsNoSpace() || s.IsIOError() || s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) {
+    return Status::unavailable(std::move(msg));
+  }
+  if (s.IsNotFound()) return Status::not_found(std::move(msg));
+  return Status::internal(std::move(msg));
+}
+
+namespace {
+
+rocksdb::BlockBasedTableOptions table_options(const std::shared_ptr<rocksdb::Cache>& cache,
+                                              bool bloom) {
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.block_size = 16 * 1024;
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  t.format_version = 5;
+  if (bloom) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+    t.whole_key_filtering = true;
+  }
+  return t;
+}
+
+}  // namespace
+
+Status Store::Impl::open_db() {
+  auto cache = rocksdb::NewLRUCache(options.block_cache.bytes);
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.max_background_jobs = 2;
+  db_opts.wal_compression = rocksdb::kZSTD;
+  db_opts.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer.bytes, cache);
+  db_opts.enable_pipelined_write = false;
+  db_opts.info_log_level = rocksdb::WARN_LEVEL;
+  db_opts.keep_log_file_num = 4;
+  db_opts.max_total_wal_size = 256ull << 20;
+
+  rocksdb::ColumnFamilyOptions base;
+  base.write_buffer_size = std::min<uint64_t>(options.write_buffer.bytes / 2, 32ull << 20);
+  base.max_write_buffer_number = 3;
+  base.compression = rocksdb::kLZ4Compression;
+  base.bottommost_compression = rocksdb::kZSTD;
+  base.level_compaction_dynamic_level_bytes = true;
+
+  partition_options = base;
+  partition_options.table_factory.reset(
+      rocksdb::NewBlockBasedTableFactory(table_options(cache, false)));
+
+  rocksdb::ColumnFamilyOptions ids_options = base;
+  ids_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options(cache, true)));
+  ids_options.optimize_filters_for_hits = false;
+
+  rocksdb::ColumnFamilyOptions meta_options = base;
+  meta_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options(cache, false)));
+
+  std::vector<std::string> names;
+  rocksdb::Options probe(db_opts, base);
+  auto listed = rocksdb::DB::ListColumnFamilies(probe, options.data_dir, &names);
+  if (!listed.ok()) names = {rocksdb::kDefaultColumnFamilyName};  // a new store
+  for (const char* required : {kIdsCf, kLabelsCf, kDeadLetterCf}) {
+    if (std::find(names.begin(), names.end(), required) == names.end())
+      names.emplace_back(required);
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) {
+    if (name == kIdsCf || name == kLabelsCf) {
+      descriptors.emplace_back(name, ids_options);
+    } else if (parse_partition_name(name)) {
+      descriptors.emplace_back(name, partition_options);
+    } else {
+      descriptors.emplace_back(name, meta_options);
+    }
+  }
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db_opts, options.data_dir, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    return Status::unavailable("cannot open the store at " + options.data_dir + ": " + s.ToString(),
+                               false);
+  }
+  db.reset(raw);
+  for (auto* h : handles) {
+    const std::string& name = h->GetName();
+    if (name == rocksdb::kDefaultColumnFamilyName)
+      meta = h;
+    else if (name == kIdsCf)
+      ids = h;
+    else if (name == kLabelsCf)
+      labels = h;
+    else if (name == kDeadLetterCf)
+      deadletter = h;
+    else if (auto day = parse_partition_name(name))
+      partitions[*day] = h;
+  }
+
+  std::string seq;
+  s = db->Get(rocksdb::ReadOptions(), meta, kNextSequenceKey, &seq);
+  if (s.ok()) {
+    auto v = parse_sequence_key(seq);
+    if (!v) return Status::internal("the store's next_sequence record is corrupt");
+    next_sequence = *v;
+  } else if (!s.IsNotFound()) {
+    return from_rocksdb(s, "reading next_sequence");
+  }
+  next_sequence_seen = next_sequence;
+  return Status::ok();
+}
+
+void Store::Impl::register_metrics(prometheus::Registry& registry) {
+  commit_latency = &prometheus::BuildHistogram()
+                        .Name("verity_store_commit_latency_seconds")
+                        .Help("Time to write and sync one commit group")
+                        .Register(registry)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{
+                                     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02,
+                                     0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+  group_events = &prometheus::BuildHistogram()
+                      .Name("verity_store_commit_group_events")
+                      .Help("Events and rejects written per commit group")
+                      .Register(registry)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 500, 1000, 2000,
+                                                                       5000, 10000, 20000});
+  auto& depth = prometheus::BuildGauge()
+                    .Name("verity_store_queue_depth")
+                    .Help("Events and bytes waiting for the commit thread")
+                    .Register(registry);
+  queue_depth_events = &depth.Add({{"unit", "events"}});
+  queue_depth_bytes = &depth.Add({{"unit", "bytes"}});
+  commit_failures = &prometheus::BuildCounter()
+                         .Name("verity_store_commit_failures_total")
+                         .Help("Commit group writes that failed and were retried")
+                         .Register(registry)
+                         .Add({});
+  partition_count = &prometheus::BuildGauge()
+                         .Name("verity_store_partitions")
+                         .Help("Partitions (one per UTC day of prediction time)")
+                         .Register(registry)
+                         .Add({});
+  writable_gauge = &prometheus::BuildGauge()
+                        .Name("verity_store_writable")
+                        .Help("1 when the last commit succeeded, 0 while writes are failing")
+                        .Register(registry)
+                        .Add({});
+  writable_gauge->Set(1);
+  partition_count->Set(static_cast<double>(partitions.size()));
+}
+
+rocksdb::ColumnFamilyHandle* Store::Impl::find_partition(uint32_t day) const {
+  std::shared_lock lock(partitions_mu);
+  auto it = partitions.find(day);
+  return it == partitions.end() ? nullptr : it->second;
+}
+
+Result<rocksdb::ColumnFamilyHandle*> Store::Impl::partition_cf(uint32_t day) {
+  if (auto* h = find_partition(day)) return h;
+  rocksdb::ColumnFamilyHandle* h = nullptr;
+  const std::string name = partition_name(day);
+  auto s = db->CreateColumnFamily(partition_options, name, &h);
+  if (!s.ok()) return from_rocksdb(s, "creating partition " + name);
+  std::unique_lock lock(partitions_mu);
+  partitions[day] = h;
+  handles.push_back(h);
+  partition_count->Set(static_cast<double>(partitions.size()));
+  return h;
+}
+
+void Store::Impl::set_writable(bool ok, const std::string& error) {
+  const bool was = writable.exchange(ok);
+  writable_gauge->Set(ok ? 1 : 0);
+  std::lock_guard lock(error_mu);
+  last_error = ok ? "" : error;
+  if (was && !ok) spdlog::error("store: commit failed, retrying: {}", error);
+  if (!was && ok) spdlog::info("store: commits succeed again");
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Clock& clock,
+                                           prometheus::Registry& registry) {
+  auto impl = std::make_unique<Impl>(options, clock);
+  if (auto s = impl->open_db(); !s) return s;
+  impl->register_metrics(registry);
+  Impl* raw = impl.get();
+  impl->commit_thread = std::thread([raw] { raw->run_commit_loop(); });
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Store::~Store() {
+  stop();
+  for (auto* h : impl_->handles) {
+    // Ignored on purpose: closing a handle only fails for an already-dropped family.
+    (void)impl_->db->DestroyColumnFamilyHandle(h);
+  }
+  impl_->handles.clear();
+  if (impl_->db) {
+    auto s = impl_->db->Close();
+    if (!s.ok()) spdlog::warn("store: close: {}", s.ToString());
+  }
+}
+
+void Store::stop(Duration drain_deadline) {
+  std::call_once(impl_->stop_once, [&] {
+    {
+      std::lock_guard lock(impl_->mu);
+      impl_->stopping = true;
+      impl_->drain_deadline_ms = impl_->clock.now_ms() + drain_deadline.count();
+    }
+    impl_->cv.notify_all();
+    if (impl_->commit_thread.joinable()) impl_->commit_thread.join();
+  });
+}
+
+void Store::submit(IngestBatch batch, CommitCallback done) {
+  const size_t bytes = batch.bytes();
+  const size_t events = batch.events.size() + batch.rejects.size();
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->stopping) {
+      impl_->queue.push_back(Pending{std::move(batch), std::move(done), bytes});
+      impl_->queued_bytes += bytes;
+      impl_->queued_events += events;
+      impl_->queue_depth_events->Set(static_cast<double>(impl_->queued_events.load()));
+      impl_->queue_depth_bytes->Set(static_cast<double>(impl_->queued_bytes.load()));
+      impl_->cv.notify_one();
+      return;
+    }
+  }
+  CommitResult r;
+  r.status = Status::unavailable("the store is shutting down", false);
+  r.outcomes.assign(batch.events.size(), EventOutcome::kFailed);
+  r.failed = static_cast<uint32_t>(events);
+  done(r);
+}
+
+bool Store::backlogged() const {
+  return impl_->queued_bytes.load() > impl_->options.max_queue_bytes.bytes;
+}
+
+bool Store::writable() const { return impl_->writable.load(); }
+
+std::string Store::unavailable_reason() const {
+  std::lock_guard lock(impl_->error_mu);
+  return impl_->last_error;
+}
+
+Result<std::optional<StoredRecord>> Store::get_prediction(std::string_view request_id) const {
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->ids, request_id, &value);
+  if (s.IsNotFound()) return std::optional<StoredRecord>();
+  if (!s.ok()) return from_rocksdb(s, "reading the request-id index");
+  auto entry = decode_id_entry(value);
+  if (!entry) return Status::internal("corrupt request-id index entry");
+  auto* cf = impl_->find_partition(entry->day);
+  const std::string partition = partition_name(entry->day);
+  if (cf == nullptr) return Status::internal("the index names a missing partition " + partition);
+  s = impl_->db->Get(rocksdb::ReadOptions(), cf, sequence_key(entry->sequence), &value);
+  if (s.IsNotFound()) {
+    return Status::internal("partition " + partition + " lacks sequence " +
+                            std::to_string(entry->sequence) + " that the index names");
+  }
+  if (!s.ok()) return from_rocksdb(s, "reading partition " + partition);
+  auto rec = decode_record(value);
+  if (!rec)
+    return Status::internal("corrupt record at sequence " + std::to_string(entry->sequence));
+  rec->partition = partition;
+  return std::optional<StoredRecord>(std::move(*rec));
+}
+
+Result<std::optional<StoredRecord>> Store::get_label(std::string_view request_id) const {
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->labels, request_id, &value);
+  if (s.IsNotFound()) return std::optional<StoredRecord>();
+  if (!s.ok()) return from_rocksdb(s, "reading labels");
+  auto rec = decode_record(value);
+  if (!rec) return Status::internal("corrupt label record");
+  rec->partition = kLabelsCf;
+  return std::optional<StoredRecord>(std::move(*rec));
+}
+
+Result<std::vector<std::string>> Store::dead_letters(uint64_t from, size_t limit) const {
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->deadletter));
+  for (it->Seek(sequence_key(from)); it->Valid() && out.size() < limit; it->Next()) {
+    out.emplace_back(it->value().ToString());
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "reading the dead-letter store");
+  return out;
+}
+
+StoreStats Store::stats() const {
+  StoreStats st;
+  st.next_sequence = impl_->next_sequence_seen.load();
+  st.queued_events = impl_->queued_events.load();
+  st.queued_bytes = impl_->queued_bytes.load();
+  std::shared_lock lock(impl_->partitions_mu);
+  for (const auto& [day, h] : impl_->partitions) st.partitions.push_back(partition_name(day));
+  return st;
+}
+
+size_t IngestBatch::bytes() const {
+  size_t n = 0;
+  for (const auto& e : events) n += e.document.size() + e.request_id.size() + 64;
+  for (const auto& r : rejects) n += r.document.size() + r.reason.size() + 64;
+  return n;
+}
+
+}  // namespace verity::store

@@ -1,0 +1,97 @@
+#include "verity/app/config.h"
+
+#include <gtest/gtest.h>
+
+namespace verity::app {
+namespace {
+
+std::string errors_of(const std::string& yaml) {
+  auto c = parse_config(yaml);
+  EXPECT_FALSE(c.is_ok()) << yaml;
+  return c.is_ok() ? "" : c.status().message();
+}
+
+TEST(Config, EmptyFileIsTheEmbeddedDefaults) {
+  auto c = parse_config("").value();
+  EXPECT_EQ(c.data_dir, "./data");
+  EXPECT_EQ(c.tcp.listen, (HostPort{"127.0.0.1", 5170}));
+  EXPECT_EQ(c.http.listen, (HostPort{"127.0.0.1", 9280}));
+  EXPECT_EQ(c.tcp.max_line.bytes, 1ull << 20);
+  EXPECT_EQ(c.store.sync, store::SyncPolicy::kGroup);
+}
+
+TEST(Config, ShippedExampleEqualsTheEmbeddedDefaults) {
+  auto shipped = load_config_file(std::string(VERITY_SOURCE_DIR) + "/config/verity.yaml");
+  ASSERT_TRUE(shipped.is_ok()) << shipped.status().message();
+  EXPECT_EQ(render_config(*shipped), render_config(parse_config("").value()));
+}
+
+TEST(Config, RenderedConfigParsesBackToItself) {
+  const std::string yaml = R"(
+data_dir: /var/lib/verity
+store: {sync: always, max_group_events: 100}
+inputs: {tcp: {listen: "0.0.0.0:6000", max_line: 2MiB, idle_timeout: 30s}}
+fields: {request_id: [/trace_id, /request_id]}
+models:
+  churn:
+    fields: {predicted_value: /out/churned, score: [/out/p]}
+)";
+  auto c = parse_config(yaml).value();
+  EXPECT_EQ(c.store.sync, store::SyncPolicy::kAlways);
+  EXPECT_EQ(c.tcp.listen.port, 6000);
+  EXPECT_EQ(c.tcp.idle_timeout, Duration(30'000));
+  ASSERT_EQ(c.fields.default_mapping.pointers(ingest::Field::kRequestId).size(), 2u);
+  ASSERT_TRUE(c.fields.per_model.count("churn"));
+  EXPECT_EQ(c.fields.per_model.at("churn").pointers(ingest::Field::kScore)[0].text, "/out/p");
+  // The model inherits the top-level request_id override.
+  EXPECT_EQ(c.fields.per_model.at("churn").pointers(ingest::Field::kRequestId)[0].text,
+            "/trace_id");
+  auto again = parse_config(render_config(c));
+  ASSERT_TRUE(again.is_ok()) << again.status().message();
+  EXPECT_EQ(render_config(*again), render_config(c));
+}
+
+TEST(Config, UnknownKeysAreErrorsWithTheirPath) {
+  const auto e =
+      errors_of("inputs:\n  tcp:\n    listen: 127.0.0.1:1\n    max_lines: 5\nbogus: 1\n");
+  EXPECT_NE(e.find("inputs.tcp.max_lines: unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("bogus: unknown key"), std::string::npos) << e;
+}
+
+TEST(Config, EveryBadValueIsReported) {
+  const auto e = errors_of(R"(
+store: {sync: sometimes, write_buffer: 1KiB}
+inputs: {tcp: {listen: nowhere, max_line: 10 bananas, max_connections: -1}}
+http: {idle_timeout: soon}
+server: {io_threads: 0}
+log: {level: loud}
+fields: {request_id: [request_id], timestamp: []}
+models: {m: {fields: {model_name: /x, bogus: /y}}}
+)");
+  for (const char* expected :
+       {"store.sync: must be one of: always, group, none", "store.write_buffer: must be at least",
+        "inputs.tcp.listen: expected host:port", "inputs.tcp.max_line: unknown size unit",
+        "inputs.tcp.max_connections: expected a whole number",
+        "http.idle_timeout: expected a duration", "server.io_threads: must be from 1 to 64",
+        "log.level: must be one of",
+        "fields.request_id: 'request_id': a JSON pointer starts with '/'",
+        "fields.timestamp: needs at least one JSON pointer",
+        "models.m.fields.model_name: the model name is located with the top-level",
+        "models.m.fields.bogus: unknown key"}) {
+    EXPECT_NE(e.find(expected), std::string::npos) << "missing: " << expected << "\nin:\n" << e;
+  }
+}
+
+TEST(Config, InvalidYamlNamesTheLine) {
+  const auto e = errors_of("store:\n  sync: [unclosed\n");
+  EXPECT_NE(e.find("invalid YAML at line"), std::string::npos) << e;
+}
+
+TEST(Config, FileErrorsNameTheFile) {
+  auto c = load_config_file("/nonexistent/verity.yaml");
+  ASSERT_FALSE(c.is_ok());
+  EXPECT_NE(c.status().message().find("/nonexistent/verity.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace verity::app

@@ -1,0 +1,83 @@
+// The verity command line: check-config and get, as an operator runs them.
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "server_process.h"
+#include "test_client.h"
+
+namespace verity::testing {
+namespace {
+
+struct Run {
+  int code;
+  std::string output;  // stdout and stderr
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = std::string(VERITY_BINARY) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(Cli, CheckConfigAcceptsTheShippedConfig) {
+  auto r = run("check-config --config " + std::string(VERITY_SOURCE_DIR) + "/config/verity.yaml");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(": ok"), std::string::npos);
+}
+
+TEST(Cli, CheckConfigListsEveryProblemByKeyPath) {
+  TempDir dir;
+  const auto path = dir.path() / "bad.yaml";
+  std::ofstream(path)
+      << "store:\n  sync: maybe\ninputs:\n  tcp:\n    listen: nowhere\n    colour: red\n";
+  auto r = run("check-config --config " + path.string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("store.sync: must be one of: always, group, none"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("inputs.tcp.listen: expected host:port"), std::string::npos);
+  EXPECT_NE(r.output.find("inputs.tcp.colour: unknown key"), std::string::npos);
+  EXPECT_NE(r.output.find(path.string()), std::string::npos);
+}
+
+TEST(Cli, ServeRefusesABadConfigBeforeStarting) {
+  TempDir dir;
+  const auto path = dir.path() / "bad.yaml";
+  std::ofstream(path) << "nonsense: true\n";
+  auto r = run("serve --config " + path.string() + " --data-dir " + (dir.path() / "d").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("nonsense: unknown key"), std::string::npos) << r.output;
+}
+
+TEST(Cli, GetPrintsTheStoredDocumentOrExitsOneWhenAbsent) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  send_ndjson(
+      server.tcp(),
+      R"({"request_id":"r1","@timestamp":"2026-11-20T10:30:00Z","model_name":"fraud","input_features":{"amount":12.5},"prediction":{"label":"fraud","score":0.91},"confidence":0.91})"
+      "\n");
+  ASSERT_EQ(
+      wait_for_metric(server.http_url(), R"(verity_ingest_events_stored_total{input="tcp"})", 1),
+      1);
+  auto r = run("get r1 --server " + server.http_url());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(R"("partition":"p_20261120")"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(R"("sequence":1)"), std::string::npos);
+  EXPECT_NE(r.output.find(R"("input_features":{"amount":12.5})"), std::string::npos);
+  auto absent = run("get nope --server " + server.http_url());
+  EXPECT_EQ(absent.code, 1);
+  EXPECT_NE(absent.output.find("not_found"), std::string::npos);
+  auto down = run("get r1 --server http://127.0.0.1:1");
+  EXPECT_EQ(down.code, 3);
+}
+
+}  // namespace
+}  // namespace verity::testing

@@ -1,0 +1,221 @@
+// The real binary, real sockets: NDJSON over TCP in, HTTP reads and /metrics out.
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "server_process.h"
+#include "test_client.h"
+#include "verity/app/http_client.h"
+
+namespace verity::testing {
+namespace {
+
+const std::string kStored = R"(verity_ingest_events_stored_total{input="tcp"})";
+const std::string kReceived = R"(verity_ingest_events_received_total{input="tcp"})";
+const std::string kDuplicates = R"(verity_ingest_events_duplicate_total{input="tcp"})";
+const std::string kConflicts =
+    R"(verity_ingest_events_dead_lettered_total{input="tcp",reason="duplicate_conflict"})";
+
+std::string rejected(const std::string& reason) {
+  return R"(verity_ingest_events_rejected_total{input="tcp",reason=")" + reason + "\"}";
+}
+
+// received = stored + duplicates + dead-lettered + rejected, read from one scrape.
+void expect_reconciled(const std::string& url) {
+  auto res = app::http_get(url + "/metrics");
+  ASSERT_TRUE(res.is_ok());
+  const std::string& m = res->body;
+  double rejected_sum = 0;
+  for (const char* r : {"invalid_json", "missing_field", "invalid_field", "not_an_object",
+                        "line_too_long", "document_too_large", "store_unavailable"}) {
+    rejected_sum += metric_value(m, rejected(r)).value_or(0);
+  }
+  const double received = metric_value(m, kReceived).value_or(0);
+  const double accounted = metric_value(m, kStored).value_or(0) +
+                           metric_value(m, kDuplicates).value_or(0) +
+                           metric_value(m, kConflicts).value_or(0) + rejected_sum;
+  EXPECT_EQ(received, accounted) << m;
+}
+
+void expect_stored(const ServerProcess& s, const std::string& id) {
+  auto res = app::http_get(s.http_url() + "/v1/predictions/" + id);
+  ASSERT_TRUE(res.is_ok());
+  ASSERT_EQ(res->status, 200) << id << ": " << res->body;
+  EXPECT_NE(res->body.find("\"request_id\":\"" + id + "\""), std::string::npos);
+  EXPECT_NE(res->body.find("\"partition\":\"p_20261120\""), std::string::npos);
+  EXPECT_NE(res->body.find("\"sequence\":"), std::string::npos);
+  EXPECT_NE(res->body.find("\"ingest_time\":"), std::string::npos);
+}
+
+TEST(TcpIngest, ManyEventsOverSeveralConnectionsAreAllStoredAndRetrievable) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  constexpr int kConnections = 6, kPerConnection = 700;
+  std::vector<std::thread> senders;
+  for (int c = 0; c < kConnections; ++c) {
+    senders.emplace_back([&, c] {
+      std::string data;
+      for (int i = 0; i < kPerConnection; ++i) {
+        data += prediction_line("c" + std::to_string(c) + "-" + std::to_string(i)) + "\n";
+      }
+      // Odd pieces split lines across reads.
+      send_ndjson(server.tcp(), data, c % 2 == 0 ? 0 : 997);
+    });
+  }
+  for (auto& t : senders) t.join();
+  constexpr double kTotal = kConnections * kPerConnection;
+  ASSERT_EQ(wait_for_metric(server.http_url(), kStored, kTotal), kTotal) << server.log();
+  for (int c = 0; c < kConnections; ++c) {
+    for (int i = 0; i < kPerConnection; ++i) {
+      expect_stored(server, "c" + std::to_string(c) + "-" + std::to_string(i));
+    }
+  }
+  expect_reconciled(server.http_url());
+  EXPECT_EQ(server.terminate(), 0) << server.log();
+}
+
+TEST(TcpIngest, BadLinesAreRejectedAloneAndCountersReconcile) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", "inputs: {tcp: {max_line: 2KiB}}");
+  server.start();
+  std::string data;
+  data += prediction_line("g1") + "\n";
+  data += "{\"request_id\":\"broken\",\n";  // invalid JSON
+  data += prediction_line("g2") + "\r\n";   // CRLF
+  data += R"({"@timestamp":"2026-11-20T10:30:00Z","model_name":"m"})"
+          "\n";                           // no request id
+  data += std::string(5000, 'x') + "\n";  // too long
+  data += "\n";                           // blank: ignored
+  data += R"({"request_id":"bad-ts","@timestamp":"tuesday","model_name":"m"})"
+          "\n";
+  data += "[1,2,3]\n";
+  data += prediction_line("g3");  // no final newline: still a line at end of stream
+  send_ndjson(server.tcp(), data, 61);
+
+  ASSERT_EQ(wait_for_metric(server.http_url(), kStored, 3), 3) << server.log();
+  ASSERT_EQ(wait_for_metric(server.http_url(), rejected("not_an_object"), 1), 1);
+  EXPECT_EQ(scrape(server.http_url(), kReceived), 8);
+  EXPECT_EQ(scrape(server.http_url(), rejected("invalid_json")), 1);
+  EXPECT_EQ(scrape(server.http_url(), rejected("missing_field")), 1);
+  EXPECT_EQ(scrape(server.http_url(), rejected("line_too_long")), 1);
+  EXPECT_EQ(scrape(server.http_url(), rejected("invalid_field")), 1);
+  for (const char* id : {"g1", "g2", "g3"}) expect_stored(server, id);
+  expect_reconciled(server.http_url());
+
+  // The same connection-level stream keeps working after a too-long line.
+  TcpClient c(server.tcp());
+  c.send(std::string(3000, 'y') + "\n" + prediction_line("after-long") + "\n");
+  ASSERT_TRUE(c.finish());
+  ASSERT_EQ(wait_for_metric(server.http_url(), kStored, 4), 4);
+  expect_stored(server, "after-long");
+  expect_reconciled(server.http_url());
+  // Reasons in the log never carry payload values.
+  EXPECT_EQ(server.log().find("tuesday"), std::string::npos);
+}
+
+TEST(TcpIngest, ReplaysAreIdempotentAndConflictsAreDeadLettered) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  std::string data;
+  for (int i = 0; i < 50; ++i) data += prediction_line("r" + std::to_string(i)) + "\n";
+  send_ndjson(server.tcp(), data);
+  ASSERT_EQ(wait_for_metric(server.http_url(), kStored, 50), 50);
+  send_ndjson(server.tcp(), data);
+  ASSERT_EQ(wait_for_metric(server.http_url(), kDuplicates, 50), 50);
+  send_ndjson(server.tcp(), prediction_line("r7", "2026-11-20T11:00:00Z") + "\n");
+  ASSERT_EQ(wait_for_metric(server.http_url(), kConflicts, 1), 1);
+  EXPECT_EQ(scrape(server.http_url(), kStored), 50);
+  auto original = app::http_get(server.http_url() + "/v1/predictions/r7");
+  ASSERT_TRUE(original.is_ok());
+  EXPECT_NE(original->body.find("2026-11-20T10:30:00Z"), std::string::npos);
+  expect_reconciled(server.http_url());
+}
+
+TEST(TcpIngest, KillNineAfterStoredLosesNothing) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  constexpr int kEvents = 3000;
+  std::string data;
+  for (int i = 0; i < kEvents; ++i) data += prediction_line("k" + std::to_string(i)) + "\n";
+  send_ndjson(server.tcp(), data, 4096);
+  ASSERT_EQ(wait_for_metric(server.http_url(), kStored, kEvents), kEvents);
+  server.kill9();
+
+  server.start();
+  for (int i = 0; i < kEvents; ++i) expect_stored(server, "k" + std::to_string(i));
+  // Replaying after the restart is recognised as duplicates: the index survived too.
+  send_ndjson(server.tcp(), data);
+  ASSERT_EQ(wait_for_metric(server.http_url(), kDuplicates, kEvents), kEvents);
+  EXPECT_EQ(scrape(server.http_url(), kStored), 0);
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+TEST(TcpIngest, SigtermCommitsWhatWasReadThenExitsZero) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", "store: {sync: none}");
+  server.start();
+  constexpr int kEvents = 2000;
+  std::string data;
+  for (int i = 0; i < kEvents; ++i) data += prediction_line("t" + std::to_string(i)) + "\n";
+  TcpClient c(server.tcp());
+  c.send(data);
+  // Once every line has been read (received), SIGTERM must still commit all of them.
+  ASSERT_EQ(wait_for_metric(server.http_url(), kReceived, kEvents), kEvents);
+  EXPECT_EQ(server.terminate(), 0) << server.log();
+  server.start();
+  for (int i = 0; i < kEvents; ++i) expect_stored(server, "t" + std::to_string(i));
+}
+
+TEST(TcpIngest, ConnectionLimitAndIdleTimeout) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data",
+                       "inputs: {tcp: {max_connections: 2, idle_timeout: 300ms}}");
+  server.start();
+  TcpClient a(server.tcp()), b(server.tcp());
+  a.send(prediction_line("a1") + "\n");
+  b.send(prediction_line("b1") + "\n");
+  ASSERT_EQ(wait_for_metric(server.http_url(), kStored, 2), 2);
+  TcpClient third(server.tcp());
+  EXPECT_TRUE(third.closed_by_server(std::chrono::milliseconds(5000)));
+  EXPECT_EQ(scrape(server.http_url(), R"(verity_ingest_connections_refused_total{input="tcp"})"),
+            1);
+  // Silent connections are closed after the idle timeout.
+  EXPECT_TRUE(a.closed_by_server(std::chrono::milliseconds(10'000)));
+  EXPECT_TRUE(b.closed_by_server(std::chrono::milliseconds(10'000)));
+  EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_ingest_connections{input="tcp"})", 0), 0);
+}
+
+TEST(HttpApi, HealthReadinessAndErrors) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  auto health = app::http_get(server.http_url() + "/healthz");
+  ASSERT_TRUE(health.is_ok());
+  EXPECT_EQ(health->status, 200);
+  auto ready = app::http_get(server.http_url() + "/readyz");
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_NE(ready->body.find("ready"), std::string::npos);
+  auto missing = app::http_get(server.http_url() + "/v1/predictions/none");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(
+      missing->body,
+      R"({"error":{"type":"not_found","reason":"no prediction is stored under this request id"}})");
+  auto unknown = app::http_get(server.http_url() + "/nope");
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_NE(unknown->body.find("\"error\""), std::string::npos);
+  auto metrics = app::http_get(server.http_url() + "/metrics");
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("verity_store_commit_latency_seconds_bucket"), std::string::npos);
+  // An id with characters that need escaping in a URL round-trips.
+  send_ndjson(server.tcp(), prediction_line("a/b c?d") + "\n");
+  ASSERT_EQ(wait_for_metric(server.http_url(), kStored, 1), 1);
+  auto odd = app::http_get(server.http_url() + "/v1/predictions/a%2Fb%20c%3Fd");
+  EXPECT_EQ(odd->status, 200) << odd->body;
+}
+
+}  // namespace
+}  // namespace verity::testing

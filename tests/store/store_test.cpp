@@ -1,0 +1,251 @@
+#include "verity/store/store.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <filesystem>
+#include <future>
+#include <random>
+
+namespace verity::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("verity_store_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    open();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void open(SyncPolicy sync = SyncPolicy::kGroup) {
+    store_.reset();
+    registry_ = std::make_shared<prometheus::Registry>();
+    StoreOptions o;
+    o.data_dir = dir_.string();
+    o.sync = sync;
+    auto s = Store::open(o, clock_, *registry_);
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    store_ = std::move(s).value();
+  }
+  CommitResult commit(IngestBatch batch) {
+    std::promise<CommitResult> p;
+    store_->submit(std::move(batch), [&](const CommitResult& r) { p.set_value(r); });
+    return p.get_future().get();
+  }
+  static Event prediction(std::string id, EpochMillis ts, std::string doc_extra = "") {
+    Event e;
+    e.kind = EventKind::kPrediction;
+    e.request_id = id;
+    e.timestamp_ms = ts;
+    e.model_name = "fraud";
+    e.model_version = "v1";
+    e.document = R"({"request_id":")" + id + R"(","x":")" + doc_extra + R"("})";
+    e.line = 1;
+    return e;
+  }
+  static Event label(std::string id, std::string truth) {
+    Event e;
+    e.kind = EventKind::kLabel;
+    e.request_id = id;
+    e.timestamp_ms = 5;
+    e.document = R"({"request_id":")" + id + R"(","ground_truth":")" + truth + R"("})";
+    return e;
+  }
+
+  fs::path dir_;
+  ManualClock clock_{1795000000000};
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Store> store_;
+};
+
+constexpr EpochMillis kDay1 = 1763634600000;  // 2025-11-20T10:30:00Z
+
+TEST_F(StoreTest, StoresAndReadsBackWithMetadata) {
+  IngestBatch b;
+  b.input = "tcp";
+  b.events.push_back(prediction("r1", kDay1));
+  auto r = commit(std::move(b));
+  ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+  EXPECT_EQ(r.stored, 1u);
+  ASSERT_EQ(r.outcomes.size(), 1u);
+  EXPECT_EQ(r.outcomes[0], EventOutcome::kStored);
+
+  auto got = store_->get_prediction("r1");
+  ASSERT_TRUE(got.is_ok());
+  ASSERT_TRUE(got->has_value());
+  const StoredRecord& rec = **got;
+  EXPECT_EQ(rec.partition, "p_20251120");
+  EXPECT_EQ(rec.sequence, 1u);
+  EXPECT_EQ(rec.input, "tcp");
+  EXPECT_EQ(rec.ingest_time_ms, clock_.now_ms());
+  EXPECT_EQ(rec.model_name, "fraud");
+  EXPECT_EQ(rec.document, prediction("r1", kDay1).document);
+  EXPECT_EQ(rec.digest, sha256(rec.document));
+  const std::string json = rec.to_json();
+  EXPECT_NE(json.find(R"("partition":"p_20251120")"), std::string::npos);
+  EXPECT_NE(json.find(R"("ingest_time":"2026-11-18T11:06:40.000Z")"), std::string::npos) << json;
+  EXPECT_FALSE(store_->get_prediction("absent")->has_value());
+}
+
+TEST_F(StoreTest, OnePartitionPerUtcDay) {
+  IngestBatch b;
+  b.input = "tcp";
+  b.events.push_back(prediction("a", parse_rfc3339("2026-11-20T23:59:59.999Z").value()));
+  b.events.push_back(prediction("b", parse_rfc3339("2026-11-21T00:00:00Z").value()));
+  b.events.push_back(prediction("c", parse_rfc3339("2026-11-21T01:00:00+02:00").value()));
+  ASSERT_EQ(commit(std::move(b)).stored, 3u);
+  EXPECT_EQ(store_->stats().partitions, (std::vector<std::string>{"p_20261120", "p_20261121"}));
+  EXPECT_EQ((*store_->get_prediction("c"))->partition, "p_20261120");
+  EXPECT_EQ((*store_->get_prediction("b"))->partition, "p_20261121");
+}
+
+TEST_F(StoreTest, IdenticalReplayIsANoOpAndAConflictIsDeadLettered) {
+  IngestBatch b;
+  b.input = "tcp";
+  b.events.push_back(prediction("r1", kDay1, "one"));
+  ASSERT_EQ(commit(b).stored, 1u);
+
+  auto again = commit(b);
+  EXPECT_EQ(again.stored, 0u);
+  EXPECT_EQ(again.duplicates, 1u);
+  EXPECT_EQ(again.outcomes[0], EventOutcome::kDuplicate);
+
+  IngestBatch conflict;
+  conflict.input = "tcp";
+  conflict.events.push_back(prediction("r1", kDay1, "two"));
+  auto c = commit(std::move(conflict));
+  EXPECT_EQ(c.dead_lettered, 1u);
+  EXPECT_EQ(c.outcomes[0], EventOutcome::kDuplicateConflict);
+  // The original is untouched.
+  EXPECT_EQ((*store_->get_prediction("r1"))->document, prediction("r1", kDay1, "one").document);
+  auto dl = store_->dead_letters(0, 10);
+  ASSERT_TRUE(dl.is_ok());
+  ASSERT_EQ(dl->size(), 1u);
+  EXPECT_NE((*dl)[0].find(R"("type":"duplicate_conflict")"), std::string::npos) << (*dl)[0];
+  EXPECT_NE((*dl)[0].find(R"("request_id":"r1")"), std::string::npos);
+}
+
+TEST_F(StoreTest, DuplicatesWithinOneGroupAreCaught) {
+  IngestBatch b;
+  b.input = "tcp";
+  b.events.push_back(prediction("r1", kDay1, "one"));
+  b.events.push_back(prediction("r1", kDay1, "one"));
+  b.events.push_back(prediction("r1", kDay1, "two"));
+  auto r = commit(std::move(b));
+  EXPECT_EQ(r.stored, 1u);
+  EXPECT_EQ(r.duplicates, 1u);
+  EXPECT_EQ(r.dead_lettered, 1u);
+}
+
+TEST_F(StoreTest, RejectsGoToTheDeadLetterStore) {
+  IngestBatch b;
+  b.input = "tcp";
+  Reject rj;
+  rj.type = "invalid_json";
+  rj.reason = "line 3: invalid JSON (TAPE_ERROR)";
+  rj.line = 3;
+  rj.raw_length = 17;
+  rj.raw_sha256_hex = std::string(64, 'a');
+  b.rejects.push_back(rj);
+  auto r = commit(std::move(b));
+  EXPECT_EQ(r.rejects_written, 1u);
+  auto dl = store_->dead_letters(0, 10).value();
+  ASSERT_EQ(dl.size(), 1u);
+  EXPECT_NE(dl[0].find(R"("type":"invalid_json")"), std::string::npos);
+  EXPECT_NE(dl[0].find(R"("line":3)"), std::string::npos);
+  EXPECT_NE(dl[0].find(R"("raw_length":17)"), std::string::npos);
+  EXPECT_EQ(dl[0].find("document"), std::string::npos);
+}
+
+TEST_F(StoreTest, LabelsAreKeptPerRequestIdAndSameLabelIsNoOp) {
+  IngestBatch b;
+  b.input = "tcp";
+  b.events.push_back(label("r1", "fraud"));
+  ASSERT_EQ(commit(b).stored, 1u);
+  EXPECT_EQ(commit(b).duplicates, 1u);
+  IngestBatch corrected;
+  corrected.input = "tcp";
+  corrected.events.push_back(label("r1", "legit"));
+  EXPECT_EQ(commit(std::move(corrected)).stored, 1u);
+  auto l = store_->get_label("r1");
+  ASSERT_TRUE(l->has_value());
+  EXPECT_NE((*l)->document.find("legit"), std::string::npos);
+  EXPECT_FALSE(store_->get_prediction("r1")->has_value());
+}
+
+TEST_F(StoreTest, EverythingSurvivesReopenAndSequencesContinue) {
+  for (SyncPolicy sync : {SyncPolicy::kAlways, SyncPolicy::kGroup, SyncPolicy::kNone}) {
+    open(sync);
+    const uint64_t before = store_->stats().next_sequence;
+    IngestBatch b;
+    b.input = "tcp";
+    for (int i = 0; i < 50; ++i) {
+      b.events.push_back(
+          prediction("s" + std::to_string(static_cast<int>(sync)) + "-" + std::to_string(i),
+                     kDay1 + i * 3'600'000));
+    }
+    ASSERT_EQ(commit(std::move(b)).stored, 50u);
+    EXPECT_EQ(store_->stats().next_sequence, before + 50);
+  }
+  open();
+  for (int s = 0; s < 3; ++s) {
+    for (int i = 0; i < 50; ++i) {
+      auto got = store_->get_prediction("s" + std::to_string(s) + "-" + std::to_string(i));
+      ASSERT_TRUE(got.is_ok() && got->has_value()) << s << "/" << i;
+    }
+  }
+  EXPECT_EQ(store_->stats().next_sequence, 151u);
+}
+
+TEST_F(StoreTest, ConcurrentSubmittersAreAllCommittedExactlyOnce) {
+  constexpr int kThreads = 4, kBatches = 50, kPerBatch = 20;
+  std::atomic<int> stored{0}, dups{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::future<void>> done;
+      for (int b = 0; b < kBatches; ++b) {
+        IngestBatch batch;
+        batch.input = "tcp";
+        for (int i = 0; i < kPerBatch; ++i) {
+          // Threads 0 and 1 send the same ids: one stores, the other sees duplicates.
+          batch.events.push_back(prediction(
+              "c" + std::to_string(t / 2) + "-" + std::to_string(b * kPerBatch + i), kDay1));
+        }
+        auto p = std::make_shared<std::promise<void>>();
+        done.push_back(p->get_future());
+        store_->submit(std::move(batch), [&, p](const CommitResult& r) {
+          stored += static_cast<int>(r.stored);
+          dups += static_cast<int>(r.duplicates);
+          p->set_value();
+        });
+      }
+      for (auto& f : done) f.wait();
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(stored.load(), 2 * kBatches * kPerBatch);
+  EXPECT_EQ(dups.load(), 2 * kBatches * kPerBatch);
+}
+
+TEST_F(StoreTest, SubmitAfterStopFailsWithoutLosingTrack) {
+  store_->stop();
+  IngestBatch b;
+  b.input = "tcp";
+  b.events.push_back(prediction("late", kDay1));
+  auto r = commit(std::move(b));
+  EXPECT_FALSE(r.status.is_ok());
+  EXPECT_EQ(r.failed, 1u);
+  EXPECT_EQ(r.outcomes[0], EventOutcome::kFailed);
+}
+
+}  // namespace
+}  // namespace verity::store

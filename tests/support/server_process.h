@@ -1,0 +1,56 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "verity/core/units.h"
+
+namespace verity::testing {
+
+// A temporary directory removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs the real `verity serve` binary on free loopback ports with its own data dir, and captures
+// its log. Killed (SIGKILL) on destruction if still running.
+class ServerProcess {
+ public:
+  // `extra_config` is YAML appended to a generated config file (data dir and ports are flags).
+  explicit ServerProcess(std::filesystem::path data_dir, std::string extra_config = "");
+  ~ServerProcess();
+
+  // Starts and waits (up to 30 s) until the listeners are bound. Throws std::runtime_error
+  // otherwise.
+  void start();
+  void kill9();
+  // SIGTERM, then waits for the exit code (-1 when killed by a signal).
+  int terminate(std::chrono::seconds timeout = std::chrono::seconds(60));
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  HostPort tcp() const { return tcp_; }
+  HostPort http() const { return http_; }
+  std::string http_url() const { return "http://" + http_.to_string(); }
+  std::string log() const;
+
+ private:
+  std::filesystem::path data_dir_;
+  std::filesystem::path work_dir_;
+  std::string extra_config_;
+  pid_t pid_ = -1;
+  HostPort tcp_, http_;
+  int runs_ = 0;
+};
+
+}  // namespace verity::testing

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "verity/core/units.h"
+
+namespace verity::testing {
+
+// A blocking TCP client (Boost.Asio) for sending NDJSON.
+class TcpClient {
+ public:
+  explicit TcpClient(const HostPort& to);
+  ~TcpClient();
+  // Writes everything, in pieces of `piece` bytes when non-zero (to split lines across reads).
+  void send(const std::string& data, size_t piece = 0);
+  // Half-closes and waits (up to `timeout`) for the server to close its side: once this returns the
+  // server has read every byte sent.
+  bool finish(std::chrono::seconds timeout = std::chrono::seconds(30));
+  // True when the server has closed the connection (a read returns EOF or an error within `wait`).
+  bool closed_by_server(std::chrono::milliseconds wait);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Sends `data` on a new connection and waits until the server has read it all.
+void send_ndjson(const HostPort& to, const std::string& data, size_t piece = 0);
+
+// The value of one series in Prometheus text, e.g.
+// metric_value(text, "verity_ingest_events_stored_total{input=\"tcp\"}"); nullopt when absent.
+std::optional<double> metric_value(const std::string& text, const std::string& series);
+// GET /metrics and read one series (0 when absent).
+double scrape(const std::string& base_url, const std::string& series);
+// Polls /metrics until the series equals `value` or `timeout` passes; returns the last value seen.
+double wait_for_metric(const std::string& base_url, const std::string& series, double value,
+                       std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// A prediction line (no newline) with a realistic shape.
+std::string prediction_line(const std::string& request_id,
+                            const std::string& timestamp = "2026-11-20T10:30:00Z",
+                            const std::string& model = "fraud");
+
+}  // namespace verity::testing
