@@ -95,6 +95,11 @@ Result<Config> parse_config(const std::string& yaml_text) {
                    : sync == "none" ? store::SyncPolicy::kNone
                                     : store::SyncPolicy::kGroup;
     st.get("max_group_events", c.store.max_group_events, 1, 1'000'000);
+    st.get("max_group_bytes", c.store.max_group_bytes);
+    std::string wal = c.store.wal_compression == store::WalCompression::kZstd ? "zstd" : "none";
+    st.get_choice("wal_compression", wal, {"none", "zstd"});
+    c.store.wal_compression =
+        wal == "zstd" ? store::WalCompression::kZstd : store::WalCompression::kNone;
     st.get("max_queue_bytes", c.store.max_queue_bytes);
     st.get("block_cache", c.store.block_cache);
     st.get("write_buffer", c.store.write_buffer);
@@ -203,6 +208,9 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "store" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "sync" << YAML::Value << sync_name(c.store.sync);
   out << YAML::Key << "max_group_events" << YAML::Value << c.store.max_group_events;
+  out << YAML::Key << "max_group_bytes" << YAML::Value << format_byte_size(c.store.max_group_bytes);
+  out << YAML::Key << "wal_compression" << YAML::Value
+      << (c.store.wal_compression == store::WalCompression::kZstd ? "zstd" : "none");
   out << YAML::Key << "max_queue_bytes" << YAML::Value << format_byte_size(c.store.max_queue_bytes);
   out << YAML::Key << "block_cache" << YAML::Value << format_byte_size(c.store.block_cache);
   out << YAML::Key << "write_buffer" << YAML::Value << format_byte_size(c.store.write_buffer);

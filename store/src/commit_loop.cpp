@@ -73,9 +73,13 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
 
   std::unordered_map<std::string_view, Sha256Digest> in_group_predictions;
   std::unordered_map<std::string_view, Sha256Digest> in_group_labels;
+  in_group_predictions.reserve(keys.size());
+  uint32_t cached_day = 0;  // most events of a group share a partition: skip the locked lookup
+  rocksdb::ColumnFamilyHandle* cached_cf = nullptr;
   const EpochMillis now = clock.now_ms();
   uint64_t seq = next_sequence;
-  rocksdb::WriteBatch wb;
+  rocksdb::WriteBatch& wb = write_batch;
+  wb.Clear();
   std::string value;
   size_t k = 0;
 
@@ -85,9 +89,10 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
     r.outcomes.resize(batch.events.size());
     for (size_t i = 0; i < batch.events.size(); ++i, ++k) {
       const Event& e = batch.events[i];
+      PreparedEvent& prep = group[g].prepared[i];
       const bool is_label = e.kind == EventKind::kLabel;
       auto& seen = is_label ? in_group_labels : in_group_predictions;
-      const Sha256Digest digest = sha256(e.document);
+      const Sha256Digest& digest = prep.digest;
 
       Existing existing;
       if (auto it = seen.find(e.request_id); it != seen.end()) {
@@ -128,27 +133,21 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       }
 
       // New prediction, or a new or corrected label.
-      StoredRecord rec;
-      rec.kind = e.kind;
-      rec.request_id = e.request_id;
-      rec.timestamp_ms = e.timestamp_ms;
-      rec.ingest_time_ms = now;
-      rec.model_name = e.model_name;
-      rec.model_version = e.model_version;
-      rec.input = batch.input;
-      rec.sequence = seq++;
-      rec.digest = digest;
-      rec.document = e.document;
-      encode_record(rec, value);
+      const uint64_t sequence = seq++;
+      patch_sequence(prep.record, sequence);
       rocksdb::Status st;
       if (is_label) {
-        st = wb.Put(labels, e.request_id, value);
+        st = wb.Put(labels, e.request_id, prep.record);
       } else {
         const uint32_t day = utc_day(e.timestamp_ms);
-        auto cf = partition_cf(day);
-        if (!cf) return cf.status();
-        st = wb.Put(*cf, sequence_key(rec.sequence), value);
-        if (st.ok()) st = wb.Put(ids, e.request_id, encode_id_entry({day, rec.sequence, digest}));
+        if (day != cached_day || cached_cf == nullptr) {
+          auto cf = partition_cf(day);
+          if (!cf) return cf.status();
+          cached_day = day;
+          cached_cf = *cf;
+        }
+        st = wb.Put(cached_cf, sequence_key(sequence), prep.record);
+        if (st.ok()) st = wb.Put(ids, e.request_id, encode_id_entry({day, sequence, digest}));
       }
       if (!st.ok()) return from_rocksdb(st, "building the commit group");
       seen[e.request_id] = digest;
@@ -187,14 +186,16 @@ void Store::Impl::run_commit_loop() {
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return !queue.empty() || stopping; });
       if (queue.empty()) break;  // stopping, and everything is committed
-      size_t events = 0;
+      size_t events = 0, bytes = 0;
       while (!queue.empty()) {
         const size_t n = queue.front().batch.events.size() + queue.front().batch.rejects.size();
         if (!group.empty() &&
-            (options.sync == SyncPolicy::kAlways || events + n > options.max_group_events)) {
+            (options.sync == SyncPolicy::kAlways || events + n > options.max_group_events ||
+             bytes + queue.front().bytes > options.max_group_bytes.bytes)) {
           break;
         }
         events += n;
+        bytes += queue.front().bytes;
         group.push_back(std::move(queue.front()));
         queue.pop_front();
       }

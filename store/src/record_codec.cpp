@@ -1,5 +1,6 @@
 #include "record_codec.h"
 
+#include <cassert>
 #include <cstring>
 
 namespace verity::store {
@@ -61,15 +62,21 @@ void encode_record(const StoredRecord& r, std::string& out) {
   out.reserve(r.document.size() + r.request_id.size() + r.model_name.size() + 80);
   out += static_cast<char>(kFormat);
   out += static_cast<char>(r.kind);
+  out.append(8, '\0');
+  patch_sequence(out, r.sequence);
   put_varint(out, zigzag(r.timestamp_ms));
   put_varint(out, zigzag(r.ingest_time_ms));
-  put_varint(out, r.sequence);
   put_bytes(out, r.request_id);
   put_bytes(out, r.model_name);
   put_bytes(out, r.model_version);
   put_bytes(out, r.input);
   out.append(reinterpret_cast<const char*>(r.digest.data()), r.digest.size());
   out.append(r.document);
+}
+
+void patch_sequence(std::string& encoded, uint64_t sequence) {
+  assert(encoded.size() >= 10);
+  for (int i = 0; i < 8; ++i) encoded[2 + i] = static_cast<char>((sequence >> (8 * i)) & 0xff);
 }
 
 std::optional<StoredRecord> decode_record(std::string_view in) {
@@ -81,11 +88,12 @@ std::optional<StoredRecord> decode_record(std::string_view in) {
     return std::nullopt;
   }
   r.kind = static_cast<EventKind>(kind);
-  in.remove_prefix(2);
+  if (in.size() < 10) return std::nullopt;
+  r.sequence = 0;
+  for (int i = 7; i >= 0; --i) r.sequence = (r.sequence << 8) | static_cast<uint8_t>(in[2 + i]);
+  in.remove_prefix(10);
   uint64_t ts, ingest;
-  if (!get_varint(in, ts) || !get_varint(in, ingest) || !get_varint(in, r.sequence)) {
-    return std::nullopt;
-  }
+  if (!get_varint(in, ts) || !get_varint(in, ingest)) return std::nullopt;
   r.timestamp_ms = unzigzag(ts);
   r.ingest_time_ms = unzigzag(ingest);
   if (!get_bytes(in, r.request_id) || !get_bytes(in, r.model_name) ||

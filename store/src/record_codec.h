@@ -10,11 +10,15 @@
 namespace verity::store {
 
 // Binary value format of a record (format 1):
-//   u8 format | u8 kind | zigzag-varint timestamp_ms | zigzag-varint ingest_time_ms | varint
-//   sequence | varint-len request_id | varint-len model | varint-len version | varint-len input |
-//   32-byte digest | document (the rest)
-// The partition is not stored: it is the column family the record lives in.
+//   u8 format | u8 kind | u64 little-endian sequence | zigzag-varint timestamp_ms |
+//   zigzag-varint ingest_time_ms | varint-len request_id | varint-len model | varint-len version |
+//   varint-len input | 32-byte digest | document (the rest)
+// The sequence has a fixed width so a record can be encoded before its sequence is known (on the
+// submitting thread) and patched by the commit thread. The partition is not stored: it is the
+// column family the record lives in.
 void encode_record(const StoredRecord& r, std::string& out);
+// Sets the sequence of an encoded record. REQUIRES: `encoded` came from encode_record().
+void patch_sequence(std::string& encoded, uint64_t sequence);
 // Fills everything but `partition`. nullopt when the bytes are not a record of a known format.
 std::optional<StoredRecord> decode_record(std::string_view bytes);
 

@@ -50,7 +50,10 @@ Status Store::Impl::open_db() {
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
   db_opts.max_background_jobs = 2;
-  db_opts.wal_compression = rocksdb::kZSTD;
+  // The WAL is transient (deleted once memtables are flushed), so compressing it saves no space at
+  // rest; it costs commit-thread CPU (measured: about 18% of ingest throughput, see docs/).
+  db_opts.wal_compression =
+      options.wal_compression == WalCompression::kZstd ? rocksdb::kZSTD : rocksdb::kNoCompression;
   db_opts.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer.bytes, cache);
   db_opts.enable_pipelined_write = false;
@@ -62,7 +65,7 @@ Status Store::Impl::open_db() {
   base.write_buffer_size = std::min<uint64_t>(options.write_buffer.bytes / 2, 32ull << 20);
   base.max_write_buffer_number = 3;
   base.compression = rocksdb::kLZ4Compression;
-  base.bottommost_compression = rocksdb::kZSTD;
+  // Hot data: LZ4 at every level. Tiered recompression (zstd with dictionaries) is separate work.
   base.level_compaction_dynamic_level_bytes = true;
 
   partition_options = base;
@@ -71,7 +74,10 @@ Status Store::Impl::open_db() {
 
   rocksdb::ColumnFamilyOptions ids_options = base;
   ids_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options(cache, true)));
-  ids_options.optimize_filters_for_hits = false;
+  // Idempotency looks up every incoming request id, and nearly all are new: a memtable Bloom filter
+  // answers "absent" without searching the skip list.
+  ids_options.memtable_whole_key_filtering = true;
+  ids_options.memtable_prefix_bloom_size_ratio = 0.1;
 
   rocksdb::ColumnFamilyOptions meta_options = base;
   meta_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options(cache, false)));
@@ -236,10 +242,31 @@ void Store::stop(Duration drain_deadline) {
 void Store::submit(IngestBatch batch, CommitCallback done) {
   const size_t bytes = batch.bytes();
   const size_t events = batch.events.size() + batch.rejects.size();
+  // Digests and record encoding run here, on the submitting thread, so that submitters work in
+  // parallel and the commit thread only checks idempotency and writes.
+  std::vector<PreparedEvent> prepared(batch.events.size());
+  const EpochMillis now = impl_->clock.now_ms();
+  StoredRecord rec;
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    Event& e = batch.events[i];
+    prepared[i].digest = sha256(e.document);
+    rec.kind = e.kind;
+    rec.request_id = e.request_id;
+    rec.timestamp_ms = e.timestamp_ms;
+    rec.ingest_time_ms = now;
+    rec.model_name = e.model_name;
+    rec.model_version = e.model_version;
+    rec.input = batch.input;
+    rec.digest = prepared[i].digest;
+    rec.document = std::move(e.document);
+    encode_record(rec, prepared[i].record);
+    e.document = std::move(rec.document);  // kept for dead-lettering a conflict
+  }
   {
     std::lock_guard lock(impl_->mu);
     if (!impl_->stopping) {
-      impl_->queue.push_back(Pending{std::move(batch), std::move(done), bytes});
+      impl_->queue.push_back(
+          Pending{std::move(batch), std::move(prepared), std::move(done), bytes});
       impl_->queued_bytes += bytes;
       impl_->queued_events += events;
       impl_->queue_depth_events->Set(static_cast<double>(impl_->queued_events.load()));

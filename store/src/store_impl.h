@@ -15,6 +15,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include "verity/store/store.h"
 
@@ -25,8 +26,16 @@ inline constexpr const char* kLabelsCf = "labels";
 inline constexpr const char* kDeadLetterCf = "deadletter";
 inline constexpr const char* kNextSequenceKey = "next_sequence";
 
+// An event made ready for the commit thread by the submitting thread: digest computed and record
+// encoded, with the sequence left to patch.
+struct PreparedEvent {
+  Sha256Digest digest{};
+  std::string record;
+};
+
 struct Pending {
   IngestBatch batch;
+  std::vector<PreparedEvent> prepared;  // prepared[i] belongs to batch.events[i]
   CommitCallback done;
   size_t bytes = 0;
 };
@@ -61,6 +70,7 @@ struct Store::Impl {
   std::once_flag stop_once;
 
   // Commit-thread state.
+  rocksdb::WriteBatch write_batch;  // reused across groups so its buffer is allocated once
   uint64_t next_sequence = 1;
   std::atomic<uint64_t> next_sequence_seen{1};  // a copy readable from other threads
 

@@ -25,17 +25,23 @@ enum class SyncPolicy {
   kNone,    // no fsync: survives a process crash (kill -9), not a power loss
 };
 
+enum class WalCompression { kNone, kZstd };
+
 struct StoreOptions {
   std::string data_dir = "./data";
   SyncPolicy sync = SyncPolicy::kGroup;
-  // Most events in one commit group.
+  // Most events, and most bytes, in one commit group (a group holds at least one batch). Smaller
+  // groups commit sooner; larger ones amortise the sync.
   size_t max_group_events = 16384;
+  ByteSize max_group_bytes{4ull << 20};
   // Queued bytes beyond which backlogged() says inputs should stop reading.
   ByteSize max_queue_bytes{64ull << 20};
   // Shared RocksDB block cache.
   ByteSize block_cache{64ull << 20};
   // Memtable budget across all column families.
   ByteSize write_buffer{64ull << 20};
+  // Compression of the write-ahead log. The WAL only lives until its memtables are flushed.
+  WalCompression wal_compression = WalCompression::kNone;
   // How long the commit thread waits before retrying a failed write (disk full, I/O error).
   Duration retry_interval{1000};
 };
