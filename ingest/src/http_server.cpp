@@ -1,15 +1,16 @@
 #include "verity/ingest/http_server.h"
 
 #include <algorithm>
-#include <future>
 #include <mutex>
 #include <unordered_set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include "listener_util.h"
 
 namespace verity::ingest {
 namespace asio = boost::asio;
@@ -266,23 +267,10 @@ void HttpServer::route(std::string method, std::string path, HttpHandler handler
 }
 
 Status HttpServer::start() {
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(impl_->options.listen.host, ec);
-  if (ec) {
-    return Status::invalid_argument("http: listen address '" + impl_->options.listen.host +
-                                    "' is not an IP address");
+  if (auto s = bind_acceptor(impl_->acceptor, impl_->options.listen, "http", impl_->bound); !s) {
+    return s;
   }
-  tcp::endpoint ep(address, impl_->options.listen.port);
   auto& a = impl_->acceptor;
-  if (a.open(ep.protocol(), ec); !ec) a.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::unavailable(
-        "http: cannot listen on " + impl_->options.listen.to_string() + ": " + ec.message(), false);
-  }
-  const auto local = a.local_endpoint();
-  impl_->bound = HostPort{local.address().to_string(), local.port()};
   asio::dispatch(a.get_executor(), [impl = impl_] { impl->accept(); });
   return Status::ok();
 }
@@ -297,21 +285,11 @@ void HttpServer::stop() {
     impl_->stopped = true;
     sessions.assign(impl_->sessions.begin(), impl_->sessions.end());
   }
-  std::promise<void> closed;
-  asio::post(impl_->acceptor.get_executor(), [&] {
+  run_and_wait(impl_->acceptor.get_executor(), [&] {
     boost::system::error_code ignored;
     impl_->acceptor.close(ignored);
-    closed.set_value();
   });
-  closed.get_future().wait();
-  for (auto& s : sessions) {
-    std::promise<void> done;
-    asio::post(s->executor(), [&] {
-      s->stop();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  for (auto& s : sessions) run_and_wait(s->executor(), [&] { s->stop(); });
 }
 
 }  // namespace verity::ingest

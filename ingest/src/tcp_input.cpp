@@ -1,12 +1,13 @@
 #include "verity/ingest/tcp_input.h"
 
 #include <atomic>
-#include <future>
 #include <mutex>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
+
 #include <boost/asio.hpp>
+#include "listener_util.h"
 
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/ndjson_framer.h"
@@ -235,24 +236,11 @@ TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, store::Store& 
 TcpInput::~TcpInput() = default;
 
 Status TcpInput::start() {
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(impl_->options.listen.host, ec);
-  if (ec) {
-    return Status::invalid_argument("tcp input: listen address '" + impl_->options.listen.host +
-                                    "' is not an IP address");
+  if (auto s = bind_acceptor(impl_->acceptor, impl_->options.listen, "tcp input", impl_->bound);
+      !s) {
+    return s;
   }
-  tcp::endpoint ep(address, impl_->options.listen.port);
   auto& a = impl_->acceptor;
-  if (a.open(ep.protocol(), ec); !ec) a.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::unavailable(
-        "tcp input: cannot listen on " + impl_->options.listen.to_string() + ": " + ec.message(),
-        false);
-  }
-  const auto local = a.local_endpoint();
-  impl_->bound = HostPort{local.address().to_string(), local.port()};
   asio::dispatch(a.get_executor(), [impl = impl_] { impl->accept(); });
   return Status::ok();
 }
@@ -267,21 +255,11 @@ void TcpInput::stop() {
     impl_->stopped = true;
     conns.assign(impl_->connections.begin(), impl_->connections.end());
   }
-  std::promise<void> acceptor_closed;
-  asio::post(impl_->acceptor.get_executor(), [&] {
+  run_and_wait(impl_->acceptor.get_executor(), [&] {
     boost::system::error_code ignored;
     impl_->acceptor.close(ignored);
-    acceptor_closed.set_value();
   });
-  acceptor_closed.get_future().wait();
-  for (auto& c : conns) {
-    std::promise<void> done;
-    asio::post(c->executor(), [&] {
-      c->stop();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  for (auto& c : conns) run_and_wait(c->executor(), [&] { c->stop(); });
 }
 
 }  // namespace verity::ingest
