@@ -1,6 +1,7 @@
 // Micro-benchmarks (Google Benchmark) of the per-event CPU path against simdjson's own floor:
 //   simdjson_iterate_all    simdjson On-Demand visiting every value of the document (the baseline)
 //   decode_document         Verity's decoder: full validation + field capture + Event
+//   decode_masked_*         the decoder with masking: field rules only, detectors only, both
 //   frame_and_decode        NDJSON framing + decoding, as a TCP read drives it
 //   sha256_document         the record digest the store computes per event
 #include <benchmark/benchmark.h>
@@ -13,6 +14,7 @@
 #include "prediction_generator.h"
 #include "verity/core/sha256.h"
 #include "verity/ingest/line_batcher.h"
+#include "verity/ingest/masker.h"
 
 namespace {
 
@@ -107,6 +109,45 @@ void decode_document(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(decode_document);
+
+std::shared_ptr<const ingest::Masker> masker(bool detectors, bool rules) {
+  ingest::MaskingConfig c;
+  for (auto& d : c.policy.detectors) d.enabled = detectors;
+  if (rules) {
+    ingest::MaskRule email, card, user;
+    email.path = "/customer/email";
+    card.path = "/customer/card_number";
+    card.params.action = ingest::MaskAction::kPartial;
+    user.path = "/user_id";
+    c.policy.rules = {email, card, user};
+  }
+  return ingest::Masker::create(c, "benchmark key, benchmark key").value();
+}
+
+// Decoding with masking: `rules` = three field rules, `detectors` = every built-in detector.
+void decode_masked(benchmark::State& state, bool detectors, bool rules) {
+  const auto docs = documents(1024);
+  ManualClock clock(0);
+  ingest::DocumentDecoder decoder(std::make_shared<const ingest::FieldMappingSet>(), clock,
+                                  ingest::DecoderLimits{}, masker(detectors, rules));
+  Event event;
+  Reject reject;
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::string& d = docs[i++ % docs.size()];
+    if (!decoder.decode(d, d.capacity(), 1, event, reject)) state.SkipWithError("reject");
+    benchmark::DoNotOptimize(event.document.data());
+  }
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * total_bytes(docs) / docs.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+void decode_masked_rules_only(benchmark::State& s) { decode_masked(s, false, true); }
+void decode_masked_detectors_only(benchmark::State& s) { decode_masked(s, true, false); }
+void decode_masked_rules_and_detectors(benchmark::State& s) { decode_masked(s, true, true); }
+BENCHMARK(decode_masked_rules_only);
+BENCHMARK(decode_masked_detectors_only);
+BENCHMARK(decode_masked_rules_and_detectors);
 
 void frame_and_decode(benchmark::State& state) {
   const auto docs = documents(1024);

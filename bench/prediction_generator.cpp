@@ -29,9 +29,18 @@ void PredictionGenerator::next(std::string& out, const std::string& id_prefix) {
   const double p = uniform();
   const double conf = p > 0.5 ? p : 1 - p;
   const uint64_t user = rand() % 5'000'000;
+  // A Visa-shaped, Luhn-valid card number (what real logs leak).
   char card[17];
-  std::snprintf(card, sizeof card, "4%015llu",
-                static_cast<unsigned long long>(rand() % 1'000'000'000'000'000ull));
+  std::snprintf(card, sizeof card, "4%014llu",
+                static_cast<unsigned long long>(rand() % 100'000'000'000'000ull));
+  int sum = 0;
+  for (int i = 14; i >= 0; --i) {
+    int d = card[i] - '0';
+    if ((14 - i) % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  card[15] = static_cast<char>('0' + (10 - sum % 10) % 10);
+  card[16] = '\0';
   char buf[2048];
   const int len = std::snprintf(
       buf, sizeof buf,

@@ -24,6 +24,9 @@ verity_require(PKG_CONFIG_FOUND pkg-config)
 pkg_check_modules(ZSTD QUIET IMPORTED_TARGET libzstd)
 verity_require(ZSTD_FOUND libzstd-dev)
 
+pkg_check_modules(HS QUIET IMPORTED_TARGET libhs)
+verity_require(HS_FOUND libvectorscan-dev)
+
 find_package(CURL QUIET)
 verity_require(CURL_FOUND libcurl4-openssl-dev)
 

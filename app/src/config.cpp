@@ -1,6 +1,8 @@
 #include "verity/app/config.h"
 
+#include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "verity/app/config_reader.h"
@@ -61,7 +63,124 @@ void read_fields(ConfigReader r, ingest::FieldMapping& mapping, bool model_scope
   r.finish();
 }
 
+void read_params(ConfigReader& r, ingest::MaskParams& p) {
+  std::string action(ingest::mask_action_name(p.action));
+  r.get("action", action);
+  auto a = ingest::parse_mask_action(action);
+  if (!a) {
+    r.error("action", a.status().message());
+  } else {
+    p.action = *a;
+  }
+  r.get("keep_last", p.keep_last, 0, 1024);
+  r.get("max_length", p.max_length, 1, 1 << 20);
+  std::string width = std::to_string(p.bucket_width);
+  if (r.has("bucket_width")) {
+    r.get("bucket_width", width);
+    char* end = nullptr;
+    const double w = std::strtod(width.c_str(), &end);
+    if (end == width.c_str() || *end != '\0' || !(w > 0)) {
+      r.error("bucket_width", "must be a number > 0");
+    } else {
+      p.bucket_width = w;
+    }
+  } else {
+    r.get("bucket_width", width);
+  }
+}
+
+std::vector<ingest::MaskRule> read_rules(ConfigReader& parent) {
+  std::vector<ingest::MaskRule> rules;
+  for (auto& item : parent.items_of("rules")) {
+    ingest::MaskRule rule;
+    item.get("path", rule.path);
+    if (rule.path.empty()) {
+      item.error("path", "is required");
+    } else if (auto st = ingest::validate_rule_path(rule.path); !st) {
+      item.error("path", st.message());
+    }
+    read_params(item, rule.params);
+    item.finish();
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+void read_detector(ConfigReader r, ingest::DetectorSetting& d) {
+  r.get("enabled", d.enabled);
+  read_params(r, d.params);
+  if (d.params.action == ingest::MaskAction::kBucket ||
+      d.params.action == ingest::MaskAction::kTruncate) {
+    r.error("action", "a detector's action is drop, redact, hash or partial");
+  }
+  r.finish();
+}
+
+std::vector<ingest::CustomDetector> read_custom(ConfigReader& parent) {
+  std::vector<ingest::CustomDetector> out;
+  for (auto& item : parent.items_of("custom_detectors")) {
+    ingest::CustomDetector c;
+    item.get("name", c.name);
+    item.get("pattern", c.pattern);
+    if (c.name.empty()) item.error("name", "is required");
+    if (c.pattern.empty()) item.error("pattern", "is required");
+    for (size_t d = 0; d < ingest::kBuiltinDetectorCount; ++d) {
+      if (c.name == ingest::detector_name(static_cast<ingest::DetectorKind>(d))) {
+        item.error("name", "'" + c.name + "' is a built-in detector");
+      }
+    }
+    item.get("enabled", c.setting.enabled);
+    read_params(item, c.setting.params);
+    item.finish();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// Reads `detectors:` into settings by built-in name; unknown names are errors.
+void read_detectors(ConfigReader& parent, std::map<std::string, ingest::DetectorSetting>& out,
+                    const ingest::MaskingPolicy& defaults) {
+  auto dets = parent.child("detectors");
+  for (size_t d = 0; d < ingest::kBuiltinDetectorCount; ++d) {
+    const std::string name(ingest::detector_name(static_cast<ingest::DetectorKind>(d)));
+    if (!dets.has(name)) {
+      auto ignored = dets.child(name);  // marks the key as known
+      continue;
+    }
+    ingest::DetectorSetting setting = defaults.detectors[d];
+    read_detector(dets.child(name), setting);
+    out[name] = setting;
+  }
+  dets.finish();
+}
+
 }  // namespace
+
+ingest::MaskingConfig Config::masking_config() const {
+  ingest::MaskingConfig mc;
+  mc.enabled = masking_enabled;
+  mc.key_file = masking_key_path();
+  mc.policy = masking;
+  for (const auto& [model, o] : model_masking) {
+    ingest::MaskingPolicy p = masking;
+    p.rules = o.rules;
+    p.rules.insert(p.rules.end(), masking.rules.begin(), masking.rules.end());
+    for (const auto& [name, setting] : o.detectors) {
+      for (size_t d = 0; d < ingest::kBuiltinDetectorCount; ++d) {
+        if (name == ingest::detector_name(static_cast<ingest::DetectorKind>(d))) {
+          p.detectors[d] = setting;
+        }
+      }
+    }
+    p.custom.insert(p.custom.end(), o.custom.begin(), o.custom.end());
+    mc.per_model.emplace(model, std::move(p));
+  }
+  return mc;
+}
+
+std::string Config::masking_key_path() const {
+  return masking_key_file.empty() ? data_dir + "/masking.key" : masking_key_file;
+}
 
 Result<Config> parse_config(const std::string& yaml_text) {
   YAML::Node root;
@@ -140,14 +259,44 @@ Result<Config> parse_config(const std::string& yaml_text) {
     if (c.http.idle_timeout.count() <= 0) http.error("idle_timeout", "must be positive");
     http.finish();
   }
+  {
+    auto m = top.child("masking");
+    m.get("enabled", c.masking_enabled);
+    m.get("key_file", c.masking_key_file);
+    m.get("redact_token", c.masking.redact_token);
+    c.masking.rules = read_rules(m);
+    std::map<std::string, ingest::DetectorSetting> dets;
+    read_detectors(m, dets, c.masking);
+    for (size_t d = 0; d < ingest::kBuiltinDetectorCount; ++d) {
+      auto it = dets.find(std::string(ingest::detector_name(static_cast<ingest::DetectorKind>(d))));
+      if (it != dets.end()) c.masking.detectors[d] = it->second;
+    }
+    c.masking.custom = read_custom(m);
+    m.finish();
+  }
   read_fields(top.child("fields"), c.fields.default_mapping, false);
   for (const auto& model : top.keys_of("models")) {
     ConfigReader models(root["models"], "models", errors);
     auto m = models.child(model);
-    ingest::FieldMapping mapping = c.fields.default_mapping;
-    read_fields(m.child("fields"), mapping, true);
+    if (m.has("fields")) {
+      ingest::FieldMapping mapping = c.fields.default_mapping;
+      read_fields(m.child("fields"), mapping, true);
+      c.fields.per_model.emplace(model, std::move(mapping));
+    } else {
+      auto ignored = m.child("fields");
+    }
+    if (m.has("masking")) {
+      auto mm = m.child("masking");
+      ModelMasking o;
+      o.rules = read_rules(mm);
+      read_detectors(mm, o.detectors, c.masking);
+      o.custom = read_custom(mm);
+      mm.finish();
+      c.model_masking.emplace(model, std::move(o));
+    } else {
+      auto ignored = m.child("masking");
+    }
     m.finish();
-    c.fields.per_model.emplace(model, std::move(mapping));
   }
   top.finish();
 
@@ -193,6 +342,54 @@ void emit_fields(YAML::Emitter& out, const ingest::FieldMapping& m,
   out << YAML::EndMap;
 }
 
+void emit_params(YAML::Emitter& out, const ingest::MaskParams& p) {
+  out << YAML::Key << "action" << YAML::Value << std::string(ingest::mask_action_name(p.action));
+  out << YAML::Key << "keep_last" << YAML::Value << p.keep_last;
+  out << YAML::Key << "max_length" << YAML::Value << p.max_length;
+  char width[32];
+  std::snprintf(width, sizeof width, "%g", p.bucket_width);
+  out << YAML::Key << "bucket_width" << YAML::Value << width;
+}
+
+// Rules, detectors (all built-ins from `all`, or the overrides in `some`) and custom detectors.
+void emit_masking(YAML::Emitter& out, const std::vector<ingest::MaskRule>& rules,
+                  const std::map<std::string, ingest::DetectorSetting>* some,
+                  const std::array<ingest::DetectorSetting, ingest::kBuiltinDetectorCount>* all,
+                  const std::vector<ingest::CustomDetector>& custom) {
+  out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+  for (const auto& r : rules) {
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "path" << YAML::Value << r.path;
+    emit_params(out, r.params);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "detectors" << YAML::Value << YAML::BeginMap;
+  for (size_t d = 0; d < ingest::kBuiltinDetectorCount; ++d) {
+    const std::string name(ingest::detector_name(static_cast<ingest::DetectorKind>(d)));
+    const ingest::DetectorSetting* setting = nullptr;
+    if (all != nullptr) setting = &(*all)[d];
+    if (some != nullptr) {
+      auto it = some->find(name);
+      if (it != some->end()) setting = &it->second;
+    }
+    if (setting == nullptr) continue;
+    out << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "enabled" << YAML::Value << setting->enabled;
+    emit_params(out, setting->params);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "custom_detectors" << YAML::Value << YAML::BeginSeq;
+  for (const auto& cd : custom) {
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << cd.name;
+    out << YAML::Key << "pattern" << YAML::Value << YAML::DoubleQuoted << cd.pattern;
+    out << YAML::Key << "enabled" << YAML::Value << cd.setting.enabled;
+    emit_params(out, cd.setting.params);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
 }  // namespace
 
 std::string render_config(const Config& c) {
@@ -235,14 +432,30 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(c.http.idle_timeout);
   out << YAML::Key << "max_connections" << YAML::Value << c.http.max_connections;
   out << YAML::EndMap;
+  out << YAML::Key << "masking" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.masking_enabled;
+  out << YAML::Key << "key_file" << YAML::Value << YAML::DoubleQuoted << c.masking_key_file;
+  out << YAML::Key << "redact_token" << YAML::Value << YAML::DoubleQuoted << c.masking.redact_token;
+  emit_masking(out, c.masking.rules, nullptr, &c.masking.detectors, c.masking.custom);
+  out << YAML::EndMap;
   out << YAML::Key << "fields" << YAML::Value;
   emit_fields(out, c.fields.default_mapping, nullptr);
-  if (!c.fields.per_model.empty()) {
+  std::set<std::string> models;
+  for (const auto& [name, m] : c.fields.per_model) models.insert(name);
+  for (const auto& [name, m] : c.model_masking) models.insert(name);
+  if (!models.empty()) {
     out << YAML::Key << "models" << YAML::Value << YAML::BeginMap;
-    for (const auto& [name, mapping] : c.fields.per_model) {
-      out << YAML::Key << name << YAML::Value << YAML::BeginMap << YAML::Key << "fields"
-          << YAML::Value;
-      emit_fields(out, mapping, &c.fields.default_mapping);
+    for (const auto& name : models) {
+      out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+      if (auto it = c.fields.per_model.find(name); it != c.fields.per_model.end()) {
+        out << YAML::Key << "fields" << YAML::Value;
+        emit_fields(out, it->second, &c.fields.default_mapping);
+      }
+      if (auto it = c.model_masking.find(name); it != c.model_masking.end()) {
+        out << YAML::Key << "masking" << YAML::Value << YAML::BeginMap;
+        emit_masking(out, it->second.rules, &it->second.detectors, nullptr, it->second.custom);
+        out << YAML::EndMap;
+      }
       out << YAML::EndMap;
     }
     out << YAML::EndMap;

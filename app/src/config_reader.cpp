@@ -147,6 +147,20 @@ ConfigReader ConfigReader::child(std::string_view key) {
   return ConfigReader(v ? *v : YAML::Node(YAML::NodeType::Null), path_of(key), errors_);
 }
 
+std::vector<ConfigReader> ConfigReader::items_of(std::string_view key) {
+  std::vector<ConfigReader> items;
+  auto v = lookup(key);
+  if (!v) return items;
+  if (!v->IsSequence()) {
+    error(key, "expected a list");
+    return items;
+  }
+  for (size_t i = 0; i < v->size(); ++i) {
+    items.emplace_back((*v)[i], path_of(key) + "[" + std::to_string(i) + "]", errors_);
+  }
+  return items;
+}
+
 std::vector<std::string> ConfigReader::keys_of(std::string_view key) {
   std::vector<std::string> keys;
   auto v = lookup(key);

@@ -9,6 +9,7 @@
 
 #include "verity/app/config.h"
 #include "verity/app/http_client.h"
+#include "verity/app/masking_setup.h"
 #include "verity/app/server.h"
 
 namespace {
@@ -85,6 +86,11 @@ int main(int argc, char** argv) {
   if (*check) {
     Config config;
     if (!load(config_path, config)) return 2;
+    if (auto masker = verity::app::build_masker(config, /*create_key=*/false); !masker) {
+      std::cerr << "verity: invalid configuration:\n"
+                << config_path << ": " << masker.status().message() << "\n";
+      return 2;
+    }
     if (print) {
       std::cout << verity::app::render_config(config);
     } else {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 
+#include "verity/app/masking_setup.h"
 #include "verity/ingest/http_server.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/tcp_input.h"
@@ -34,6 +35,8 @@ struct Server::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   std::unique_ptr<ingest::InputMetrics> tcp_metrics;
+  std::unique_ptr<ingest::MaskingMetrics> masking_metrics;
+  std::shared_ptr<const ingest::Masker> masker;
   std::unique_ptr<ingest::TcpInput> tcp;
   std::unique_ptr<ingest::HttpServer> http;
   std::unique_ptr<query::ReadApi> read_api;
@@ -91,11 +94,23 @@ Status Server::start() {
   if (!opened) return opened.status();
   im.store = std::move(opened).value();
 
+  auto masker = build_masker(im.config, /*create_key=*/true);
+  if (!masker) return masker.status();
+  im.masker = std::move(masker).value();
+  if (im.masker) {
+    im.masking_metrics = std::make_unique<ingest::MaskingMetrics>(*im.registry);
+    spdlog::info("masking on: policy {}, key {}",
+                 ingest::Masker::version(im.masker->default_policy()),
+                 im.config.masking_key_path());
+  } else {
+    spdlog::warn("masking is off (masking.enabled: false): documents are stored as sent");
+  }
   auto mappings = std::make_shared<const ingest::FieldMappingSet>(im.config.fields);
   if (im.config.tcp_enabled) {
     im.tcp_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "tcp");
-    im.tcp = std::make_unique<ingest::TcpInput>(im.io, im.config.tcp, *im.store, mappings, im.clock,
-                                                *im.tcp_metrics);
+    im.tcp =
+        std::make_unique<ingest::TcpInput>(im.io, im.config.tcp, *im.store, mappings, im.clock,
+                                           *im.tcp_metrics, im.masker, im.masking_metrics.get());
     if (auto s = im.tcp->start(); !s) return s;
     spdlog::info("tcp input listening on {}", im.tcp->local_endpoint().to_string());
   }

@@ -19,6 +19,22 @@ std::string_view HttpRequest::header(std::string_view lowercase_name) const {
 }
 
 void append_json_string(std::string& out, std::string_view s) {
+  // Fast path: most strings need no escaping and are appended in one go.
+  bool plain = true;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out.reserve(out.size() + s.size() + 2);
+    out += '"';
+    out.append(s);
+    out += '"';
+    return;
+  }
   out += '"';
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);

@@ -1,10 +1,15 @@
 #include "verity/ingest/document_decoder.h"
 
 #include <cmath>
+#include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <simdjson.h>
+
+#include "masker_impl.h"
+#include "verity/core/http.h"
 
 #include "verity/core/sha256.h"
 
@@ -69,23 +74,43 @@ struct Capture {
 
 }  // namespace
 
+// Masking state for one walk. With `apply` false the walk only copies values to `out` (inside a
+// value a rule already covers).
+struct MaskCtx {
+  const Masker::Impl& mi;
+  const Masker::Policy& policy;
+  Masker::Scratch& s;
+  std::string& out;
+  const char* doc_begin;  // offsets of raw tokens are relative to this
+  bool apply = true;
+};
+
 struct DocumentDecoder::Impl {
   std::shared_ptr<const FieldMappingSet> mappings;
+  std::shared_ptr<const Masker> masker;
   const Clock& clock;
   DecoderLimits limits;
   od::parser parser;
   PointerTrie default_trie;
   std::vector<std::pair<std::string, PointerTrie>> model_tries;
   std::string padded;  // scratch copy when the caller cannot guarantee padding
+  Masker::ScratchPtr mscratch;
+  std::string out;                        // the masked document being written
+  std::vector<std::string_view> path;     // member names / indices from the root to the value
+  std::vector<std::string> index_names;   // storage for array indices in `path`, by depth
+  std::deque<std::string> masked_values;  // storage for captured masked strings
 
-  Impl(std::shared_ptr<const FieldMappingSet> m, const Clock& c, DecoderLimits l)
+  Impl(std::shared_ptr<const FieldMappingSet> m, std::shared_ptr<const Masker> mk, const Clock& c,
+       DecoderLimits l)
       : mappings(std::move(m)),
+        masker(std::move(mk)),
         clock(c),
         limits(l),
         parser(l.max_document_bytes + kJsonPadding),
         default_trie(mappings->default_mapping) {
     for (const auto& [model, mapping] : mappings->per_model)
       model_tries.emplace_back(model, mapping);
+    if (masker) mscratch = masker->make_scratch();
   }
 
   const PointerTrie* trie_for(std::string_view model) const {
@@ -95,88 +120,219 @@ struct DocumentDecoder::Impl {
     return nullptr;
   }
 
-  // Visits `v` and everything under it; captures leaves of `node` (may be null).
+  static std::string_view trim(std::string_view raw) {
+    while (!raw.empty() &&
+           (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' || raw.back() == '\r')) {
+      raw.remove_suffix(1);
+    }
+    return raw;
+  }
+
+  std::string_view keep(std::string s) {
+    masked_values.push_back(std::move(s));
+    return masked_values.back();
+  }
+
+  static void capture(const TrieNode* node, Captured& value, od::json_type type, Capture& cap) {
+    if (node == nullptr || node->leaves.empty()) return;
+    value.present = true;
+    value.type = type;
+    for (const auto& [f, prio] : node->leaves) {
+      Captured& c = cap[f];
+      if (!c.present || prio < c.priority) {
+        c = value;
+        c.priority = prio;
+      }
+    }
+  }
+
+  // Applies rule `rule` to the value `v` (whole): writes its replacement, or nothing for drop.
+  simdjson::error_code apply_rule(od::value v, od::json_type type, int rule, int depth,
+                                  const TrieNode* node, Capture& cap, MaskCtx& m, bool& dropped) {
+    std::string text;
+    bool is_string = false, is_number = false;
+    // Validation judges the document as sent: the capture keeps the original type (and number),
+    // with the masked text.
+    Captured c;
+    switch (type) {
+      case od::json_type::string: {
+        std::string_view sv;
+        if (auto e = v.get_string().get(sv)) return e;
+        text.assign(sv);
+        is_string = true;
+        break;
+      }
+      case od::json_type::number: {
+        text.assign(trim(v.raw_json_token()));
+        od::number n;
+        if (auto e = v.get_number().get(n)) return e;
+        c.number = n.as_double();
+        c.is_integer = n.is_int64();
+        if (c.is_integer) c.integer = n.get_int64();
+        is_number = true;
+        break;
+      }
+      default: {
+        // Copy the value (validating it) to learn its JSON text; nothing under it is masked again.
+        MaskCtx copy{m.mi, m.policy, m.s, text, m.doc_begin, false};
+        bool ignored = false;
+        if (auto e = walk<true>(v, default_trie, nullptr, depth, cap, &copy, ignored)) return e;
+      }
+    }
+    if (!m.mi.apply_rule(m.policy, static_cast<size_t>(rule), text, is_string, is_number, m.s,
+                         m.out)) {
+      dropped = true;
+      return simdjson::SUCCESS;
+    }
+    c.str = keep(m.s.buf);
+    capture(node, c, type, cap);
+    return simdjson::SUCCESS;
+  }
+
+  // Visits `v` and everything under it: validates, captures leaves of `node` (may be null) and,
+  // with kMask, writes the (masked) value to m->out. Sets `dropped` when a rule removed the value.
+  // Two instantiations keep the unmasked path as tight as it was before masking existed.
+  template <bool kMask>
   simdjson::error_code walk(od::value v, const PointerTrie& trie, const TrieNode* node, int depth,
-                            Capture& cap) {
+                            Capture& cap, MaskCtx* m, bool& dropped) {
+    if constexpr (!kMask) m = nullptr;
     if (depth > limits.max_depth) return simdjson::DEPTH_ERROR;
     od::json_type type;
     if (auto e = v.type().get(type)) return e;
+    if (m != nullptr && m->apply && !m->policy.rules.empty()) {
+      const int rule = m->mi.match_rule(m->policy, path);
+      if (rule >= 0) return apply_rule(v, type, rule, depth, node, cap, *m, dropped);
+    }
     Captured scratch;
-    Captured* slot = nullptr;
-    if (node != nullptr && !node->leaves.empty()) slot = &scratch;
     switch (type) {
       case od::json_type::object: {
         od::object obj;
         if (auto e = v.get_object().get(obj)) return e;
+        if (m != nullptr) m->out += '{';
+        bool first = true;
         for (auto field : obj) {
           std::string_view key;
           if (auto e = field.unescaped_key().get(key)) return e;
           const TrieNode* child = node != nullptr ? trie.child(node, key) : nullptr;
           od::value fv;
           if (auto e = field.value().get(fv)) return e;
-          if (auto e = walk(fv, trie, child, depth + 1, cap)) return e;
+          size_t mark = 0;
+          if (m != nullptr) {
+            mark = m->out.size();
+            if (!first) m->out += ',';
+            append_json_string(m->out, key);
+            m->out += ':';
+            path.push_back(key);
+          }
+          bool child_dropped = false;
+          if (auto e = walk<kMask>(fv, trie, child, depth + 1, cap, m, child_dropped)) return e;
+          if (m != nullptr) {
+            path.pop_back();
+            if (child_dropped) {
+              m->out.resize(mark);
+            } else {
+              first = false;
+            }
+          }
         }
+        if (m != nullptr) m->out += '}';
         break;
       }
       case od::json_type::array: {
         od::array arr;
         if (auto e = v.get_array().get(arr)) return e;
+        if (m != nullptr) m->out += '[';
+        bool first = true;
+        size_t index = 0;
+        if (index_names.size() <= static_cast<size_t>(depth)) index_names.resize(depth + 1);
         for (auto el : arr) {
           od::value ev;
           if (auto e = el.get(ev)) return e;
-          if (auto e = walk(ev, trie, nullptr, depth + 1, cap)) return e;
+          size_t mark = 0;
+          if (m != nullptr) {
+            mark = m->out.size();
+            if (!first) m->out += ',';
+            index_names[depth] = std::to_string(index++);
+            path.push_back(index_names[depth]);
+          }
+          bool child_dropped = false;
+          if (auto e = walk<kMask>(ev, trie, nullptr, depth + 1, cap, m, child_dropped)) return e;
+          if (m != nullptr) {
+            path.pop_back();
+            if (child_dropped) {
+              m->out.resize(mark);
+            } else {
+              first = false;
+            }
+          }
         }
+        if (m != nullptr) m->out += ']';
         break;
       }
       case od::json_type::string: {
-        std::string_view s;
-        if (auto e = v.get_string().get(s)) return e;
-        scratch.str = s;
+        const std::string_view raw = m != nullptr ? trim(v.raw_json_token()) : std::string_view();
+        std::string_view str;
+        if (auto e = v.get_string().get(str)) return e;
+        scratch.str = str;
+        if (m != nullptr) {
+          const std::string_view content = raw.substr(1, raw.size() - 2);
+          const bool escaped = content.find('\\') != std::string_view::npos;
+          const size_t offset =
+              escaped ? std::string_view::npos : static_cast<size_t>(content.data() - m->doc_begin);
+          std::string masked;
+          if (m->apply && m->mi.mask_text(m->policy, str, offset, m->s, masked)) {
+            append_json_string(m->out, masked);
+            scratch.str = keep(std::move(masked));
+          } else {
+            m->out += raw;
+          }
+        }
         break;
       }
       case od::json_type::number: {
-        std::string_view raw = v.raw_json_token();
+        const std::string_view raw = trim(v.raw_json_token());
         od::number n;
         if (auto e = v.get_number().get(n)) return e;
-        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' ||
-                                raw.back() == '\r')) {
-          raw.remove_suffix(1);
-        }
         scratch.str = raw;
         scratch.number = n.as_double();
         scratch.is_integer = n.is_int64();
         if (scratch.is_integer) scratch.integer = n.get_int64();
+        if (m != nullptr) {
+          // Card numbers sent as JSON numbers are detected too; a masked number becomes a string.
+          std::string masked;
+          if (m->apply &&
+              m->mi.mask_text(m->policy, raw, static_cast<size_t>(raw.data() - m->doc_begin), m->s,
+                              masked)) {
+            append_json_string(m->out, masked);
+            scratch.str = keep(std::move(masked));
+          } else {
+            m->out += raw;
+          }
+        }
         break;
       }
       case od::json_type::boolean: {
         bool b;
         if (auto e = v.get_bool().get(b)) return e;
         scratch.number = b ? 1 : 0;
+        if (m != nullptr) m->out += b ? "true" : "false";
         break;
       }
       case od::json_type::null: {
         bool is_null = false;
         if (auto e = v.is_null().get(is_null)) return e;
         if (!is_null) return simdjson::N_ATOM_ERROR;
+        if (m != nullptr) m->out += "null";
         break;
       }
     }
-    if (slot != nullptr) {
-      scratch.present = true;
-      scratch.type = type;
-      for (const auto& [f, prio] : node->leaves) {
-        Captured& c = cap[f];
-        if (!c.present || prio < c.priority) {
-          c = scratch;
-          c.priority = prio;
-        }
-      }
-    }
+    capture(node, scratch, type, cap);
     return simdjson::SUCCESS;
   }
 
   simdjson::error_code validate_non_object(od::document& doc, od::json_type type) {
     Capture ignored;
+    bool dropped = false;
     switch (type) {
       case od::json_type::array: {
         od::array arr;
@@ -184,7 +340,8 @@ struct DocumentDecoder::Impl {
         for (auto el : arr) {
           od::value ev;
           if (auto e = el.get(ev)) return e;
-          if (auto e = walk(ev, default_trie, nullptr, 1, ignored)) return e;
+          if (auto e = walk<false>(ev, default_trie, nullptr, 1, ignored, nullptr, dropped))
+            return e;
         }
         break;
       }
@@ -217,9 +374,9 @@ struct DocumentDecoder::Impl {
     return simdjson::SUCCESS;
   }
 
-  // Parses the whole document with `trie`. Returns an error code and a byte offset when invalid.
+  // Parses the whole document with `trie`; with `m`, writes the masked document to m->out.
   simdjson::error_code parse(simdjson::padded_string_view json, const PointerTrie& trie,
-                             Capture& cap, bool& not_object) {
+                             Capture& cap, bool& not_object, MaskCtx* m) {
     od::document doc;
     if (auto e = parser.iterate(json).get(doc)) return e;
     od::json_type type;
@@ -232,14 +389,37 @@ struct DocumentDecoder::Impl {
     }
     od::object obj;
     if (auto e = doc.get_object().get(obj)) return e;
+    path.clear();
+    if (m != nullptr) m->out += '{';
+    bool first = true;
     for (auto field : obj) {
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return e;
       const TrieNode* child = trie.child(trie.root(), key);
       od::value fv;
       if (auto e = field.value().get(fv)) return e;
-      if (auto e = walk(fv, trie, child, 1, cap)) return e;
+      size_t mark = 0;
+      if (m != nullptr) {
+        mark = m->out.size();
+        if (!first) m->out += ',';
+        append_json_string(m->out, key);
+        m->out += ':';
+        path.push_back(key);
+      }
+      bool dropped = false;
+      const auto e = m != nullptr ? walk<true>(fv, trie, child, 1, cap, m, dropped)
+                                  : walk<false>(fv, trie, child, 1, cap, nullptr, dropped);
+      if (e) return e;
+      if (m != nullptr) {
+        path.pop_back();
+        if (dropped) {
+          m->out.resize(mark);
+        } else {
+          first = false;
+        }
+      }
     }
+    if (m != nullptr) m->out += '}';
     // Anything after the top-level object is an error ("{...} x", "{...}{...}").
     const char* loc = nullptr;
     if (doc.current_location().get(loc) == simdjson::SUCCESS) return simdjson::TRAILING_CONTENT;
@@ -248,8 +428,9 @@ struct DocumentDecoder::Impl {
 };
 
 DocumentDecoder::DocumentDecoder(std::shared_ptr<const FieldMappingSet> mappings,
-                                 const Clock& clock, DecoderLimits limits)
-    : impl_(std::make_unique<Impl>(std::move(mappings), clock, limits)) {}
+                                 const Clock& clock, DecoderLimits limits,
+                                 std::shared_ptr<const Masker> masker)
+    : impl_(std::make_unique<Impl>(std::move(mappings), std::move(masker), clock, limits)) {}
 
 DocumentDecoder::~DocumentDecoder() = default;
 
@@ -318,16 +499,42 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
   Capture cap;
   bool not_object = false;
   const FieldMapping* mapping = &im.mappings->default_mapping;
-  simdjson::error_code err = im.parse(padded, im.default_trie, cap, not_object);
-  if (err == simdjson::SUCCESS && !not_object && !im.model_tries.empty()) {
+  im.masked_values.clear();
+  im.out.clear();
+  std::optional<MaskCtx> mctx;
+  const Masker::Policy* policy = nullptr;
+  if (im.masker) {
+    policy = &im.masker->default_policy();
+    im.mscratch->counts.clear();
+    im.mscratch->luhn_rejected = 0;
+    mctx.emplace(MaskCtx{im.masker->impl(), *policy, *im.mscratch, im.out, padded.data(), true});
+  }
+  simdjson::error_code err =
+      im.parse(padded, im.default_trie, cap, not_object, mctx ? &*mctx : nullptr);
+  // A model with its own field mapping or masking policy is decoded again with them.
+  if (err == simdjson::SUCCESS && !not_object) {
     const Captured& model = cap[Field::kModelName];
     if (model.present && model.type == od::json_type::string) {
-      auto it = im.mappings->per_model.find(model.str);
-      if (it != im.mappings->per_model.end()) {
-        const std::string model_name(model.str);  // the next parse invalidates model.str
+      const std::string model_name(model.str);  // the next parse invalidates model.str
+      auto it = im.mappings->per_model.find(model_name);
+      const Masker::Policy* model_policy = im.masker ? &im.masker->policy_for(model_name) : nullptr;
+      if (it != im.mappings->per_model.end() || model_policy != policy) {
+        const PointerTrie* trie = &im.default_trie;
+        if (it != im.mappings->per_model.end()) {
+          mapping = &it->second;
+          trie = im.trie_for(model_name);
+        }
         cap = Capture{};
-        mapping = &it->second;
-        err = im.parse(padded, *im.trie_for(model_name), cap, not_object);
+        im.masked_values.clear();
+        im.out.clear();
+        if (im.masker) {
+          policy = model_policy;
+          im.mscratch->counts.clear();
+          im.mscratch->luhn_rejected = 0;
+          mctx.emplace(
+              MaskCtx{im.masker->impl(), *policy, *im.mscratch, im.out, padded.data(), true});
+        }
+        err = im.parse(padded, *trie, cap, not_object, mctx ? &*mctx : nullptr);
       }
     }
   }
@@ -350,13 +557,14 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
     return false;
   }
 
-  // From here on the document is valid JSON: a reject keeps it (it is masked with everything else).
+  // From here on the document is valid JSON: a reject keeps it, masked like everything else.
+  auto stored_document = [&]() -> std::string_view { return im.masker ? im.out : json; };
   auto invalid = [&](Field f, std::string what) {
     const Captured& c = cap[f];
     set_reject(
         reject, line, "invalid_field",
         winning_pointer(*mapping, f, c).text + " (" + std::string(field_name(f)) + ") " + what);
-    reject.document.assign(json);
+    reject.document.assign(stored_document());
     reject.raw_length = json.size();
     return false;
   };
@@ -364,12 +572,13 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
     set_reject(reject, line, "missing_field",
                "missing required field " + std::string(field_name(f)) + " (looked at " +
                    pointer_list(mapping->pointers(f)) + ")");
-    reject.document.assign(json);
+    reject.document.assign(stored_document());
     reject.raw_length = json.size();
     return false;
   };
 
   event = Event{};
+  if (policy != nullptr) event.masking_version = Masker::version(*policy);
   event.line = line;
 
   const Captured& rid = cap[Field::kRequestId];
@@ -446,8 +655,17 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
     return invalid(Field::kLatency, "must be a number >= 0");
   }
 
-  event.document.assign(json);
+  event.document.assign(stored_document());
   return true;
+}
+
+const std::vector<std::pair<std::string_view, uint32_t>>& DocumentDecoder::mask_counts() const {
+  static const std::vector<std::pair<std::string_view, uint32_t>> kNone;
+  return impl_->mscratch ? impl_->mscratch->counts : kNone;
+}
+
+uint64_t DocumentDecoder::luhn_rejected() const {
+  return impl_->mscratch ? impl_->mscratch->luhn_rejected : 0;
 }
 
 }  // namespace verity::ingest

@@ -3,10 +3,12 @@
 namespace verity::ingest {
 
 LineBatcher::LineBatcher(std::string input, std::shared_ptr<const FieldMappingSet> mappings,
-                         const Clock& clock, DecoderLimits limits)
+                         const Clock& clock, DecoderLimits limits,
+                         std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics)
     : input_(std::move(input)),
       max_line_(limits.max_document_bytes),
-      decoder_(std::move(mappings), clock, limits) {
+      masking_metrics_(masking_metrics),
+      decoder_(std::move(mappings), clock, limits, std::move(masker)) {
   batch_.input = input_;
 }
 
@@ -21,7 +23,13 @@ void LineBatcher::add(const FramedLine& line) {
     batch_.rejects.push_back(std::move(r));
     return;
   }
-  if (decoder_.decode(line.text, line.readable, line.number, event_, reject_)) {
+  const bool ok = decoder_.decode(line.text, line.readable, line.number, event_, reject_);
+  if (masking_metrics_ != nullptr) {
+    masking_metrics_->add(ok ? std::string_view(event_.model_name) : std::string_view(),
+                          decoder_.mask_counts());
+    masking_metrics_->luhn_rejected(decoder_.luhn_rejected());
+  }
+  if (ok) {
     batch_.events.push_back(std::move(event_));
   } else {
     batch_.rejects.push_back(std::move(reject_));

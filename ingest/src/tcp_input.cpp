@@ -25,13 +25,16 @@ class Connection;
 
 struct TcpInput::Impl : std::enable_shared_from_this<TcpInput::Impl> {
   Impl(asio::io_context& io_, TcpInputOptions o, store::Store& s,
-       std::shared_ptr<const FieldMappingSet> m, const Clock& c, InputMetrics& mt)
+       std::shared_ptr<const FieldMappingSet> m, const Clock& c, InputMetrics& mt,
+       std::shared_ptr<const Masker> mk, MaskingMetrics* mm)
       : io(io_),
         options(std::move(o)),
         store(s),
         mappings(std::move(m)),
         clock(c),
         metrics(mt),
+        masker(std::move(mk)),
+        masking_metrics(mm),
         acceptor(asio::make_strand(io_)) {}
 
   asio::io_context& io;
@@ -40,6 +43,8 @@ struct TcpInput::Impl : std::enable_shared_from_this<TcpInput::Impl> {
   std::shared_ptr<const FieldMappingSet> mappings;
   const Clock& clock;
   InputMetrics& metrics;
+  std::shared_ptr<const Masker> masker;
+  MaskingMetrics* masking_metrics;
   tcp::acceptor acceptor;
   HostPort bound;
 
@@ -64,7 +69,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         input_(input),
         owner_(input.shared_from_this()),
         batcher_(input.metrics.input(), input.mappings, input.clock,
-                 DecoderLimits{input.options.max_line.bytes, 64, 256}),
+                 DecoderLimits{input.options.max_line.bytes, 64, 256}, input.masker,
+                 input.masking_metrics),
         framer_(input.options.max_line.bytes, input.options.read_chunk.bytes) {}
 
   void start() {
@@ -229,9 +235,10 @@ void TcpInput::Impl::accept() {
 
 TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, store::Store& store,
                    std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
-                   InputMetrics& metrics)
+                   InputMetrics& metrics, std::shared_ptr<const Masker> masker,
+                   MaskingMetrics* masking_metrics)
     : impl_(std::make_shared<Impl>(io, std::move(options), store, std::move(mappings), clock,
-                                   metrics)) {}
+                                   metrics, std::move(masker), masking_metrics)) {}
 
 TcpInput::~TcpInput() = default;
 

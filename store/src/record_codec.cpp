@@ -70,6 +70,7 @@ void encode_record(const StoredRecord& r, std::string& out) {
   put_bytes(out, r.model_name);
   put_bytes(out, r.model_version);
   put_bytes(out, r.input);
+  put_bytes(out, r.masking_version);
   out.append(reinterpret_cast<const char*>(r.digest.data()), r.digest.size());
   out.append(r.document);
 }
@@ -97,7 +98,8 @@ std::optional<StoredRecord> decode_record(std::string_view in) {
   r.timestamp_ms = unzigzag(ts);
   r.ingest_time_ms = unzigzag(ingest);
   if (!get_bytes(in, r.request_id) || !get_bytes(in, r.model_name) ||
-      !get_bytes(in, r.model_version) || !get_bytes(in, r.input) || in.size() < r.digest.size()) {
+      !get_bytes(in, r.model_version) || !get_bytes(in, r.input) ||
+      !get_bytes(in, r.masking_version) || in.size() < r.digest.size()) {
     return std::nullopt;
   }
   std::memcpy(r.digest.data(), in.data(), r.digest.size());

@@ -12,7 +12,7 @@ namespace verity::store {
 // Binary value format of a record (format 1):
 //   u8 format | u8 kind | u64 little-endian sequence | zigzag-varint timestamp_ms |
 //   zigzag-varint ingest_time_ms | varint-len request_id | varint-len model | varint-len version |
-//   varint-len input | 32-byte digest | document (the rest)
+//   varint-len input | varint-len masking version | 32-byte digest | document (the rest)
 // The sequence has a fixed width so a record can be encoded before its sequence is known (on the
 // submitting thread) and patched by the commit thread. The partition is not stored: it is the
 // column family the record lives in.

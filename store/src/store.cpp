@@ -257,6 +257,7 @@ void Store::submit(IngestBatch batch, CommitCallback done) {
     rec.model_name = e.model_name;
     rec.model_version = e.model_version;
     rec.input = batch.input;
+    rec.masking_version = e.masking_version;
     rec.digest = prepared[i].digest;
     rec.document = std::move(e.document);
     encode_record(rec, prepared[i].record);

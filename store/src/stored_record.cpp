@@ -22,6 +22,8 @@ std::string StoredRecord::to_json() const {
   out += ",\"sequence\":" + std::to_string(sequence);
   out += ",\"input\":";
   append_json_string(out, input);
+  out += ",\"masking_version\":";
+  append_json_string(out, masking_version);
   out += ",\"digest\":\"sha256:" + to_hex(digest) + "\"";
   out += ",\"document\":";
   out += document;

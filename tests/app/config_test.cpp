@@ -82,6 +82,78 @@ models: {m: {fields: {model_name: /x, bogus: /y}}}
   }
 }
 
+TEST(Config, MaskingDefaultsAreSafe) {
+  auto c = parse_config("").value();
+  EXPECT_TRUE(c.masking_enabled);
+  for (const auto& d : c.masking.detectors) {
+    EXPECT_TRUE(d.enabled);
+    EXPECT_EQ(d.params.action, ingest::MaskAction::kHash);
+  }
+  EXPECT_EQ(c.masking_key_path(), "./data/masking.key");
+}
+
+TEST(Config, MaskingRulesDetectorsAndModelOverrides) {
+  auto c = parse_config(R"(
+masking:
+  redact_token: "***"
+  rules:
+    - {path: "/inputs/*_email", action: hash}
+    - {path: "**/ssn", action: redact}
+    - {path: /inputs/age, action: bucket, bucket_width: 5}
+  detectors:
+    phone: {enabled: false}
+    card: {action: partial, keep_last: 4}
+  custom_detectors:
+    - {name: employee_id, pattern: "EMP-[0-9]{6}", action: redact}
+models:
+  churn:
+    masking:
+      rules: [{path: /inputs/postcode, action: truncate, max_length: 3}]
+      detectors: {email: {action: redact}}
+)");
+  ASSERT_TRUE(c.is_ok()) << c.status().message();
+  EXPECT_EQ(c->masking.rules.size(), 3u);
+  EXPECT_EQ(c->masking.rules[2].params.bucket_width, 5);
+  EXPECT_FALSE(c->masking.detectors[static_cast<size_t>(ingest::DetectorKind::kPhone)].enabled);
+  EXPECT_EQ(c->masking.detectors[static_cast<size_t>(ingest::DetectorKind::kCard)].params.action,
+            ingest::MaskAction::kPartial);
+  const auto mc = c->masking_config();
+  ASSERT_TRUE(mc.per_model.count("churn"));
+  const auto& churn = mc.per_model.at("churn");
+  ASSERT_EQ(churn.rules.size(), 4u);
+  EXPECT_EQ(churn.rules[0].path, "/inputs/postcode");  // model rules are checked first
+  EXPECT_EQ(churn.detectors[static_cast<size_t>(ingest::DetectorKind::kEmail)].params.action,
+            ingest::MaskAction::kRedact);
+  // The per-model policy inherits the default's other detector settings.
+  EXPECT_FALSE(churn.detectors[static_cast<size_t>(ingest::DetectorKind::kPhone)].enabled);
+  auto again = parse_config(render_config(*c));
+  ASSERT_TRUE(again.is_ok()) << again.status().message() << "\n" << render_config(*c);
+  EXPECT_EQ(render_config(*again), render_config(*c));
+}
+
+TEST(Config, BadMaskingPolicyNamesTheKeyPath) {
+  const auto e = errors_of(R"(
+masking:
+  rules:
+    - {path: "inputs/x", action: hash}
+    - {path: /y, action: scramble}
+    - {action: redact}
+  detectors:
+    email: {action: bucket}
+    fingerprint: {action: hash}
+  custom_detectors:
+    - {name: card, pattern: "x"}
+)");
+  for (const char* expected :
+       {"masking.rules[0].path: a path starts with '/' or '**/'",
+        "masking.rules[1].action: unknown action 'scramble'", "masking.rules[2].path: is required",
+        "masking.detectors.email.action: a detector's action is drop, redact, hash or partial",
+        "masking.detectors.fingerprint: unknown key",
+        "masking.custom_detectors[0].name: 'card' is a built-in detector"}) {
+    EXPECT_NE(e.find(expected), std::string::npos) << "missing: " << expected << "\nin:\n" << e;
+  }
+}
+
 TEST(Config, InvalidYamlNamesTheLine) {
   const auto e = errors_of("store:\n  sync: [unclosed\n");
   EXPECT_NE(e.find("invalid YAML at line"), std::string::npos) << e;

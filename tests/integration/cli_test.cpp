@@ -4,7 +4,9 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "server_process.h"
 #include "test_client.h"
@@ -77,6 +79,46 @@ TEST(Cli, GetPrintsTheStoredDocumentOrExitsOneWhenAbsent) {
   EXPECT_NE(absent.output.find("not_found"), std::string::npos);
   auto down = run("get r1 --server http://127.0.0.1:1");
   EXPECT_EQ(down.code, 3);
+}
+
+}  // namespace
+}  // namespace verity::testing
+
+namespace verity::testing {
+namespace {
+
+TEST(Cli, CheckConfigRejectsABadMaskingPolicy) {
+  TempDir dir;
+  const auto path = dir.path() / "masking.yaml";
+  std::ofstream(path)
+      << "masking:\n  custom_detectors:\n    - {name: broken, pattern: \"([a-z\"}\n";
+  auto r = run("check-config --config " + path.string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("custom detector 'broken': invalid pattern"), std::string::npos)
+      << r.output;
+  std::ofstream(path, std::ios::trunc) << "masking:\n  key_file: /nonexistent/verity.key\n";
+  r = run("check-config --config " + path.string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("masking.key_file: cannot read /nonexistent/verity.key"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, ServeCreatesAPrivateKeyOnceAndKeepsIt) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  const auto key = dir.path() / "data" / "masking.key";
+  ASSERT_TRUE(std::filesystem::exists(key));
+  EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::group_read,
+            std::filesystem::perms::none);
+  std::stringstream first;
+  first << std::ifstream(key).rdbuf();
+  server.kill9();
+  server.start();
+  std::stringstream second;
+  second << std::ifstream(key).rdbuf();
+  EXPECT_EQ(first.str(), second.str());  // the same key: tokens stay joinable across restarts
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -7,10 +8,19 @@
 #include "verity/core/units.h"
 #include "verity/ingest/field_mapping.h"
 #include "verity/ingest/http_server.h"
+#include "verity/ingest/masking_policy.h"
 #include "verity/ingest/tcp_input.h"
 #include "verity/store/store.h"
 
 namespace verity::app {
+
+// A model's masking overrides: its rules are checked before the default rules, its detector
+// settings replace the default ones by name, its custom detectors are added.
+struct ModelMasking {
+  std::vector<ingest::MaskRule> rules;
+  std::map<std::string, ingest::DetectorSetting> detectors;  // by built-in detector name
+  std::vector<ingest::CustomDetector> custom;
+};
 
 // The whole configuration. Its defaults are the embedded defaults `verity serve` runs on without a
 // file; config/verity.yaml spells the same values out.
@@ -32,6 +42,16 @@ struct Config {
   ingest::HttpServerOptions http;  // http.*
 
   ingest::FieldMappingSet fields;  // fields.* and models.<name>.fields.*
+
+  bool masking_enabled = true;    // masking.enabled
+  std::string masking_key_file;   // masking.key_file ("": <data_dir>/masking.key, created)
+  ingest::MaskingPolicy masking;  // masking.{redact_token,rules,detectors,custom_detectors}
+  std::map<std::string, ModelMasking> model_masking;  // models.<name>.masking.*
+
+  // The complete per-model policies for the Masker.
+  ingest::MaskingConfig masking_config() const;
+  // The key file actually used.
+  std::string masking_key_path() const;
 };
 
 // Parses YAML text. Every problem is reported, one per line, each with its key path.

@@ -33,6 +33,8 @@ class ConfigReader {
   // A nested mapping (absent: an empty mapping). The child reports its own unknown keys on
   // finish().
   ConfigReader child(std::string_view key);
+  // The items of a list of mappings (absent: empty), each reader's path ending in "[i]".
+  std::vector<ConfigReader> items_of(std::string_view key);
   // The keys of a nested mapping whose entries are user-named (e.g. model names).
   std::vector<std::string> keys_of(std::string_view key);
 

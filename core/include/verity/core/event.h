@@ -20,6 +20,7 @@ struct Event {
   std::string model_name;        // required for predictions, "" allowed for labels
   std::string model_version;     // "" if absent
   std::string document;
+  std::string masking_version;  // the masking policy version that masked `document` ("" if none)
   uint64_t line = 0;  // 1-based line (or item) number within its source, for error reports
 };
 

@@ -3,10 +3,13 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "verity/core/clock.h"
 #include "verity/core/event.h"
 #include "verity/ingest/field_mapping.h"
+#include "verity/ingest/masker.h"
 
 namespace verity::ingest {
 
@@ -28,8 +31,10 @@ struct DecoderLimits {
 // Not thread-safe: it owns a parser. Use one per thread. The mapping set is shared and immutable.
 class DocumentDecoder {
  public:
+  // With a masker, every document is masked in the same pass (rules, then detectors) and the
+  // stored document, captured fields and rejects all carry masked values only.
   DocumentDecoder(std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
-                  DecoderLimits limits = {});
+                  DecoderLimits limits = {}, std::shared_ptr<const Masker> masker = nullptr);
   ~DocumentDecoder();
   DocumentDecoder(const DocumentDecoder&) = delete;
   DocumentDecoder& operator=(const DocumentDecoder&) = delete;
@@ -39,6 +44,11 @@ class DocumentDecoder {
   // be read
   // (>= json.size() + kJsonPadding avoids a copy; pass json.size() when unsure).
   bool decode(std::string_view json, size_t readable, uint64_t line, Event& event, Reject& reject);
+
+  // What masking did to the last document: counts by "rule:<path>" / "detector:<name>", valid until
+  // the next decode; and card-shaped numbers left alone because they failed Luhn.
+  const std::vector<std::pair<std::string_view, uint32_t>>& mask_counts() const;
+  uint64_t luhn_rejected() const;
 
  private:
   struct Impl;

@@ -5,6 +5,7 @@
 
 #include "verity/core/clock.h"
 #include "verity/ingest/document_decoder.h"
+#include "verity/ingest/masking_metrics.h"
 #include "verity/ingest/ndjson_framer.h"
 #include "verity/store/ingest_batch.h"
 
@@ -14,8 +15,11 @@ namespace verity::ingest {
 // that carries NDJSON. Not thread-safe (owns a decoder): one per connection or request.
 class LineBatcher {
  public:
+  // `masker` (may be null) masks every document; `masking_metrics` (may be null) counts it.
   LineBatcher(std::string input, std::shared_ptr<const FieldMappingSet> mappings,
-              const Clock& clock, DecoderLimits limits);
+              const Clock& clock, DecoderLimits limits,
+              std::shared_ptr<const Masker> masker = nullptr,
+              MaskingMetrics* masking_metrics = nullptr);
 
   void add(const FramedLine& line);
   bool empty() const { return batch_.events.empty() && batch_.rejects.empty(); }
@@ -26,6 +30,7 @@ class LineBatcher {
  private:
   std::string input_;
   size_t max_line_;
+  MaskingMetrics* masking_metrics_;
   DocumentDecoder decoder_;
   store::IngestBatch batch_;
   Event event_;

@@ -8,6 +8,8 @@
 #include "verity/ingest/document_decoder.h"
 #include "verity/ingest/field_mapping.h"
 #include "verity/ingest/input_metrics.h"
+#include "verity/ingest/masker.h"
+#include "verity/ingest/masking_metrics.h"
 
 namespace boost::asio {
 class io_context;
@@ -34,9 +36,11 @@ struct TcpInputOptions {
 // Runs on the given io_context, which may be run by several threads; each connection has a strand.
 class TcpInput {
  public:
+  // `masker` may be null (no masking); `masking_metrics` may be null.
   TcpInput(boost::asio::io_context& io, TcpInputOptions options, store::Store& store,
            std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
-           InputMetrics& metrics);
+           InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
+           MaskingMetrics* masking_metrics = nullptr);
   ~TcpInput();
   TcpInput(const TcpInput&) = delete;
   TcpInput& operator=(const TcpInput&) = delete;

@@ -16,14 +16,16 @@ struct StoredRecord {
   EpochMillis ingest_time_ms = 0;
   std::string model_name;
   std::string model_version;
-  std::string input;      // the input it arrived on
-  std::string partition;  // "p_YYYYMMDD" (predictions) or "labels"
-  uint64_t sequence = 0;  // global append order
-  Sha256Digest digest{};  // SHA-256 of `document`
-  std::string document;   // JSON text
+  std::string input;            // the input it arrived on
+  std::string masking_version;  // version of the masking policy that masked `document`
+  std::string partition;        // "p_YYYYMMDD" (predictions) or "labels"
+  uint64_t sequence = 0;        // global append order
+  Sha256Digest digest{};        // SHA-256 of `document`
+  std::string document;         // JSON text
 
   // {"request_id":..., "kind":..., "model":..., "version":..., "timestamp":..., "ingest_time":...,
-  //  "partition":..., "sequence":..., "input":..., "digest":..., "document": <document>}
+  //  "partition":..., "sequence":..., "input":..., "masking_version":..., "digest":...,
+  //  "document": <document>}
   std::string to_json() const;
 };
 

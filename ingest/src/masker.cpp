@@ -1,0 +1,610 @@
+#include "verity/ingest/masker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "masker_impl.h"
+#include "verity/core/http.h"
+#include "verity/core/sha256.h"
+#include "verity/core/time_format.h"
+#include "verity/ingest/pii_validators.h"
+
+namespace verity::ingest {
+namespace {
+
+struct BuiltinPattern {
+  DetectorKind kind;
+  const char* regex;
+};
+
+// Several patterns may serve one detector. Each match is confirmed by a validator where one exists.
+constexpr BuiltinPattern kBuiltinPatterns[] = {
+    {DetectorKind::kEmail,
+     R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})"},
+    {DetectorKind::kCard, R"(\b[2-6]\d{3}([ \-]?\d){9,15}\b)"},
+    {DetectorKind::kSsn, R"(\b\d{3}-\d{2}-\d{4}\b)"},
+    {DetectorKind::kPhone, R"(\+\d{7,15}\b)"},
+    {DetectorKind::kPhone, R"(\b\d{3}[ .\-]\d{3}[ .\-]\d{4}\b)"},
+    {DetectorKind::kPhone, R"(\(\d{3}\) ?\d{3}[ .\-]\d{4}\b)"},
+    {DetectorKind::kPhone, R"(\+\d{1,3}([ .\-]\d{1,5}){2,5}\b)"},
+    {DetectorKind::kIpv4, R"(\b(\d{1,3}\.){3}\d{1,3}\b)"},
+    {DetectorKind::kIpv6, R"(([0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4})"},
+    {DetectorKind::kIban, R"(\b[A-Z]{2}\d{2}( ?[A-Z0-9]){11,30}\b)"},
+    {DetectorKind::kJwt, R"(\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,})"},
+    {DetectorKind::kApiKey, R"(\b(sk|pk|rk)_(live|test)_[A-Za-z0-9]{16,})"},
+    {DetectorKind::kApiKey, R"(\bAKIA[0-9A-Z]{16}\b)"},
+    {DetectorKind::kApiKey, R"(\bgh[pousr]_[A-Za-z0-9]{36}\b)"},
+    {DetectorKind::kApiKey, R"(\bxox[abprs]-[A-Za-z0-9\-]{10,})"},
+    {DetectorKind::kApiKey, R"(\bAIza[0-9A-Za-z_\-]{35}\b)"},
+};
+
+// Overlapping matches resolve in this order (most specific first); custom detectors come last.
+int priority(uint16_t detector) {
+  switch (static_cast<DetectorKind>(detector)) {
+    case DetectorKind::kJwt:
+      return 0;
+    case DetectorKind::kApiKey:
+      return 1;
+    case DetectorKind::kCard:
+      return 2;
+    case DetectorKind::kIban:
+      return 3;
+    case DetectorKind::kSsn:
+      return 4;
+    case DetectorKind::kEmail:
+      return 5;
+    case DetectorKind::kIpv6:
+      return 6;
+    case DetectorKind::kIpv4:
+      return 7;
+    case DetectorKind::kPhone:
+      return 8;
+  }
+  return 9 + detector;
+}
+
+constexpr size_t kMaxCandidates = 1 << 20;
+
+int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int,
+             void* ctx) {
+  auto* c = static_cast<std::pair<std::vector<Candidate>*, const std::vector<uint16_t>*>*>(ctx);
+  if (c->first->size() >= kMaxCandidates) return 1;  // stop: bounded work on hostile input
+  c->first->push_back({static_cast<uint32_t>(from), static_cast<uint32_t>(to), (*c->second)[id]});
+  return 0;
+}
+
+size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// Byte offset of the code point with index `cp` (or s.size()).
+size_t utf8_offset(std::string_view s, size_t cp) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      if (n == cp) return i;
+      ++n;
+    }
+  }
+  return s.size();
+}
+
+void partial(std::string_view text, size_t keep_last, std::string& out) {
+  const size_t len = utf8_length(text);
+  const size_t hide = len > keep_last ? len - keep_last : 0;
+  out.append(hide, '*');
+  out.append(text.substr(utf8_offset(text, hide)));
+}
+
+std::string format_number(double v) {
+  char buf[64];
+  if (std::fabs(v) < 1e15 && v == std::floor(v)) {
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+  } else {
+    std::snprintf(buf, sizeof buf, "%g", v);
+  }
+  return buf;
+}
+
+bool validate(DetectorKind kind, std::string_view m, Masker::Scratch& s) {
+  switch (kind) {
+    case DetectorKind::kCard:
+      if (card_number_valid(m)) return true;
+      ++s.luhn_rejected;
+      return false;
+    case DetectorKind::kIban:
+      return iban_valid(m);
+    case DetectorKind::kSsn:
+      return ssn_valid(m);
+    case DetectorKind::kIpv4:
+      return ipv4_valid(m);
+    case DetectorKind::kIpv6:
+      return ipv6_valid(m);
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+Result<MaskAction> parse_mask_action(std::string_view name) {
+  static constexpr std::pair<std::string_view, MaskAction> kNames[] = {
+      {"drop", MaskAction::kDrop},         {"redact", MaskAction::kRedact},
+      {"hash", MaskAction::kHash},         {"partial", MaskAction::kPartial},
+      {"truncate", MaskAction::kTruncate}, {"bucket", MaskAction::kBucket}};
+  for (const auto& [n, a] : kNames) {
+    if (n == name) return a;
+  }
+  return Status::invalid_argument("unknown action '" + std::string(name) +
+                                  "' (use drop, redact, hash, partial, truncate or bucket)");
+}
+
+std::string_view mask_action_name(MaskAction a) {
+  switch (a) {
+    case MaskAction::kDrop:
+      return "drop";
+    case MaskAction::kRedact:
+      return "redact";
+    case MaskAction::kHash:
+      return "hash";
+    case MaskAction::kPartial:
+      return "partial";
+    case MaskAction::kTruncate:
+      return "truncate";
+    case MaskAction::kBucket:
+      return "bucket";
+  }
+  return "hash";
+}
+
+std::string_view detector_name(DetectorKind k) {
+  switch (k) {
+    case DetectorKind::kEmail:
+      return "email";
+    case DetectorKind::kCard:
+      return "card";
+    case DetectorKind::kSsn:
+      return "ssn";
+    case DetectorKind::kPhone:
+      return "phone";
+    case DetectorKind::kIpv4:
+      return "ipv4";
+    case DetectorKind::kIpv6:
+      return "ipv6";
+    case DetectorKind::kIban:
+      return "iban";
+    case DetectorKind::kJwt:
+      return "jwt";
+    case DetectorKind::kApiKey:
+      return "api_key";
+  }
+  return "unknown";
+}
+
+Status validate_rule_path(std::string_view path) {
+  if (path.empty() || (path.front() != '/' && path.substr(0, 3) != "**/")) {
+    return Status::invalid_argument("a path starts with '/' or '**/'");
+  }
+  if (path.size() > 1 && path.back() == '/') {
+    return Status::invalid_argument("a path does not end with '/'");
+  }
+  if (path.find("//") != std::string_view::npos) {
+    return Status::invalid_argument("a path has no empty segment");
+  }
+  return Status::ok();
+}
+
+bool segment_glob_match(std::string_view p, std::string_view t) {
+  size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
+  while (ti < t.size()) {
+    if (pi < p.size() && (p[pi] == '?' || p[pi] == t[ti])) {
+      ++pi;
+      ++ti;
+    } else if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      mark = ti;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      ti = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+namespace {
+
+bool path_match(const std::vector<std::string>& pat, size_t pi,
+                const std::vector<std::string_view>& path, size_t si) {
+  if (pi == pat.size()) return si == path.size();
+  if (pat[pi] == "**") {
+    for (size_t k = si; k <= path.size(); ++k) {
+      if (path_match(pat, pi + 1, path, k)) return true;
+    }
+    return false;
+  }
+  return si < path.size() && segment_glob_match(pat[pi], path[si]) &&
+         path_match(pat, pi + 1, path, si + 1);
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> segs;
+  size_t pos = path.front() == '/' ? 1 : 0;  // "**/x" has no leading slash
+  while (pos <= path.size() && path.size() > 1) {
+    const size_t slash = path.find('/', pos);
+    std::string seg(
+        path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos));
+    // JSON pointer escapes in patterns: ~1 is '/', ~0 is '~'.
+    std::string unescaped;
+    for (size_t i = 0; i < seg.size(); ++i) {
+      if (seg[i] == '~' && i + 1 < seg.size() && (seg[i + 1] == '0' || seg[i + 1] == '1')) {
+        unescaped += seg[i + 1] == '0' ? '~' : '/';
+        ++i;
+      } else {
+        unescaped += seg[i];
+      }
+    }
+    segs.push_back(std::move(unescaped));
+    if (slash == std::string_view::npos) break;
+    pos = slash + 1;
+  }
+  return segs;
+}
+
+std::string params_text(const MaskParams& p) {
+  return std::string(mask_action_name(p.action)) + " keep_last=" + std::to_string(p.keep_last) +
+         " max_length=" + std::to_string(p.max_length) +
+         " bucket_width=" + format_number(p.bucket_width);
+}
+
+}  // namespace
+
+Masker::Scratch::~Scratch() {
+  if (hs != nullptr) hs_free_scratch(hs);
+  if (md != nullptr) EVP_MD_CTX_free(md);
+}
+
+void Masker::Scratch::count(std::string_view name) {
+  for (auto& [n, c] : counts) {
+    if (n.data() == name.data()) {
+      ++c;
+      return;
+    }
+  }
+  counts.emplace_back(name, 1);
+}
+
+Masker::Impl::~Impl() {
+  if (db != nullptr) hs_free_database(db);
+  if (inner != nullptr) EVP_MD_CTX_free(inner);
+  if (outer != nullptr) EVP_MD_CTX_free(outer);
+}
+
+Masker::Masker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Masker::~Masker() = default;
+
+const Masker::Policy& Masker::default_policy() const { return impl_->default_policy; }
+
+const Masker::Policy& Masker::policy_for(std::string_view model) const {
+  auto it = impl_->per_model.find(model);
+  return it == impl_->per_model.end() ? impl_->default_policy : it->second;
+}
+
+const std::string& Masker::version(const Policy& p) { return p.version; }
+
+void Masker::ScratchDeleter::operator()(Scratch* s) const { delete s; }
+
+Masker::ScratchPtr Masker::make_scratch() const {
+  ScratchPtr s(new Scratch());
+  if (impl_->db != nullptr && hs_alloc_scratch(impl_->db, &s->hs) != HS_SUCCESS) {
+    s->hs = nullptr;  // hs_scan then fails and documents are rejected rather than left unmasked
+  }
+  s->md = EVP_MD_CTX_new();
+  return s;
+}
+
+std::string Masker::hmac_token(std::string_view text, Scratch& s) const {
+  std::string out;
+  impl_->hmac_hex(text, s, out);
+  return out;
+}
+
+void Masker::Impl::hmac_hex(std::string_view text, Masker::Scratch& s, std::string& out) const {
+  unsigned char inner_hash[32], mac[32];
+  unsigned int n = 0;
+  EVP_MD_CTX_copy_ex(s.md, inner);
+  EVP_DigestUpdate(s.md, text.data(), text.size());
+  EVP_DigestFinal_ex(s.md, inner_hash, &n);
+  EVP_MD_CTX_copy_ex(s.md, outer);
+  EVP_DigestUpdate(s.md, inner_hash, sizeof inner_hash);
+  EVP_DigestFinal_ex(s.md, mac, &n);
+  out += "hmac:";
+  out += to_hex(mac, 12);
+}
+
+void Masker::Impl::scan_document(std::string_view doc, Masker::Scratch& s) const {
+  s.doc_candidates.clear();
+  if (db == nullptr || s.hs == nullptr) return;
+  std::pair<std::vector<Candidate>*, const std::vector<uint16_t>*> ctx{&s.doc_candidates,
+                                                                       &pattern_detector};
+  hs_scan(db, doc.data(), static_cast<unsigned int>(doc.size()), 0, s.hs, on_match, &ctx);
+  std::sort(s.doc_candidates.begin(), s.doc_candidates.end(),
+            [](const Candidate& a, const Candidate& b) { return a.from < b.from; });
+}
+
+int Masker::Impl::match_rule(const Policy& p, const std::vector<std::string_view>& path) const {
+  for (size_t i = 0; i < p.rule_segments.size(); ++i) {
+    if (path_match(p.rule_segments[i], 0, path, 0)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool Masker::Impl::may_hold_pii(std::string_view text) const {
+  // Every built-in detector needs one of: 7+ digits (card, SSN, phone, IBAN), 4+ digits and 3 dots
+  // (IPv4), an '@' (email), two ':' (IPv6), or 16+ characters (JWT, API keys). Most values of a
+  // prediction log (labels, categories, short ids) have none and skip the scan. Custom patterns can
+  // match anything, so with custom detectors every string is scanned.
+  if (has_custom) return true;
+  // An RFC 3339 timestamp (every prediction has one) is digits and colons but never personal data.
+  if (text.size() >= 20 && text.size() <= 35 && text[4] == '-' && text[7] == '-' &&
+      (text[10] == 'T' || text[10] == 't' || text[10] == ' ') && parse_rfc3339(text).is_ok()) {
+    return false;
+  }
+  if (text.size() >= 16) return true;
+  int digits = 0, colons = 0, dots = 0;
+  for (const char c : text) {
+    digits += c >= '0' && c <= '9';
+    colons += c == ':';
+    dots += c == '.';
+    if (c == '@') return true;
+  }
+  return digits >= 7 || (digits >= 4 && dots >= 3) || colons >= 2;
+}
+
+bool Masker::Impl::mask_text(const Policy& p, std::string_view text, size_t doc_offset,
+                             Masker::Scratch& s, std::string& out) const {
+  if (!p.any_detector) return false;
+  // Candidates inside this string, with offsets relative to it.
+  (void)doc_offset;
+  if (!may_hold_pii(text)) return false;
+  std::vector<Candidate>& cands = s.text_candidates;
+  cands.clear();
+  if (db != nullptr && s.hs != nullptr) {
+    std::pair<std::vector<Candidate>*, const std::vector<uint16_t>*> ctx{&cands, &pattern_detector};
+    hs_scan(db, text.data(), static_cast<unsigned int>(text.size()), 0, s.hs, on_match, &ctx);
+  }
+  if (cands.empty()) return false;
+  std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.from != b.from) return a.from < b.from;
+    if (priority(a.detector) != priority(b.detector)) {
+      return priority(a.detector) < priority(b.detector);
+    }
+    return a.to > b.to;
+  });
+  bool changed = false;
+  size_t copied = 0;  // text[0, copied) is already in out
+  uint32_t pos = 0;   // no accepted match may start before this
+  for (const Candidate& c : cands) {
+    if (c.from < pos || c.detector >= p.detectors.size()) continue;
+    const DetectorSetting& d = p.detectors[c.detector];
+    if (!d.enabled) continue;
+    const std::string_view m = text.substr(c.from, c.to - c.from);
+    if (c.detector < kBuiltinDetectorCount &&
+        !validate(static_cast<DetectorKind>(c.detector), m, s)) {
+      continue;
+    }
+    if (!changed) {
+      out.clear();
+      changed = true;
+    }
+    out.append(text.substr(copied, c.from - copied));
+    switch (d.params.action) {
+      case MaskAction::kDrop:
+        break;
+      case MaskAction::kHash:
+        hmac_hex(m, s, out);
+        break;
+      case MaskAction::kPartial:
+        partial(m, d.params.keep_last, out);
+        break;
+      default:
+        out += p.redact_token;
+        break;
+    }
+    s.count(detector_names[c.detector]);
+    copied = c.to;
+    pos = c.to;
+  }
+  if (changed) out.append(text.substr(copied));
+  return changed;
+}
+
+bool Masker::Impl::apply_rule(const Policy& p, size_t rule, std::string_view text, bool is_string,
+                              bool is_number, Masker::Scratch& s, std::string& out) const {
+  const MaskParams& params = p.rules[rule].params;
+  s.count(p.rule_names[rule]);
+  std::string& v = s.buf;
+  v.clear();
+  switch (params.action) {
+    case MaskAction::kDrop:
+      return false;
+    case MaskAction::kHash:
+      hmac_hex(text, s, v);
+      break;
+    case MaskAction::kPartial:
+      if (!is_string && !is_number) {
+        v = p.redact_token;
+      } else {
+        partial(text, params.keep_last, v);
+      }
+      break;
+    case MaskAction::kTruncate:
+      if (!is_string && !is_number) {
+        v = p.redact_token;
+      } else {
+        v.assign(text.substr(0, utf8_offset(text, params.max_length)));
+      }
+      break;
+    case MaskAction::kBucket: {
+      if (!is_number) {
+        v = p.redact_token;
+        break;
+      }
+      const double x = std::strtod(std::string(text).c_str(), nullptr);
+      const double w = params.bucket_width;
+      const double lo = std::floor(x / w) * w;
+      const bool integral = w == std::floor(w) && x == std::floor(x);
+      v = format_number(lo) + "-" + format_number(integral ? lo + w - 1 : lo + w);
+      break;
+    }
+    case MaskAction::kRedact:
+      v = p.redact_token;
+      break;
+  }
+  append_json_string(out, v);
+  return true;
+}
+
+Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config, std::string key) {
+  auto impl = std::make_unique<Impl>();
+  if (key.empty()) return Status::invalid_argument("masking: the HMAC key is empty");
+
+  // HMAC-SHA256 key schedule, computed once.
+  unsigned char k[64] = {0};
+  if (key.size() > 64) {
+    const auto d = sha256(key);
+    std::memcpy(k, d.data(), d.size());
+  } else {
+    std::memcpy(k, key.data(), key.size());
+  }
+  unsigned char ipad[64], opad[64];
+  for (int i = 0; i < 64; ++i) {
+    ipad[i] = k[i] ^ 0x36;
+    opad[i] = k[i] ^ 0x5c;
+  }
+  impl->inner = EVP_MD_CTX_new();
+  impl->outer = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(impl->inner, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(impl->inner, ipad, sizeof ipad);
+  EVP_DigestInit_ex(impl->outer, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(impl->outer, opad, sizeof opad);
+
+  // Detector indices: built-ins, then each distinct custom detector (by name) of any policy.
+  for (size_t d = 0; d < kBuiltinDetectorCount; ++d) {
+    impl->detector_names.push_back("detector:" +
+                                   std::string(detector_name(static_cast<DetectorKind>(d))));
+  }
+  std::vector<const CustomDetector*> customs;
+  auto collect = [&](const MaskingPolicy& mp) -> Status {
+    for (const auto& c : mp.custom) {
+      bool known = false;
+      for (const auto* e : customs) {
+        if (e->name == c.name) {
+          if (e->pattern != c.pattern) {
+            return Status::invalid_argument("masking: custom detector '" + c.name +
+                                            "' has different patterns in different models");
+          }
+          known = true;
+        }
+      }
+      if (!known) {
+        customs.push_back(&c);
+        impl->detector_names.push_back("detector:" + c.name);
+      }
+    }
+    return Status::ok();
+  };
+  if (auto st = collect(config.policy); !st) return st;
+  impl->has_custom = !customs.empty();
+  for (const auto& [model, mp] : config.per_model) {
+    if (auto st = collect(mp); !st) return st;
+  }
+
+  std::vector<std::string> regexes;
+  std::vector<unsigned> flags, ids;
+  for (const auto& bp : kBuiltinPatterns) {
+    regexes.emplace_back(bp.regex);
+    impl->pattern_detector.push_back(static_cast<uint16_t>(bp.kind));
+  }
+  for (size_t c = 0; c < customs.size(); ++c) {
+    regexes.push_back(customs[c]->pattern);
+    impl->pattern_detector.push_back(static_cast<uint16_t>(kBuiltinDetectorCount + c));
+  }
+  std::vector<const char*> exprs;
+  for (size_t i = 0; i < regexes.size(); ++i) {
+    exprs.push_back(regexes[i].c_str());
+    flags.push_back(HS_FLAG_SOM_LEFTMOST);
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                       HS_MODE_BLOCK, nullptr, &impl->db, &err) != HS_SUCCESS) {
+    std::string where = "a built-in detector";
+    if (err != nullptr && err->expression >= static_cast<int>(std::size(kBuiltinPatterns))) {
+      where = "custom detector '" +
+              customs[static_cast<size_t>(err->expression) - std::size(kBuiltinPatterns)]->name +
+              "'";
+    }
+    std::string msg = "masking: " + where + ": invalid pattern: " +
+                      (err != nullptr ? std::string(err->message) : std::string("unknown error"));
+    if (err != nullptr) hs_free_compile_error(err);
+    return Status::invalid_argument(msg);
+  }
+
+  Masker::Scratch fingerprint_scratch;
+  fingerprint_scratch.md = EVP_MD_CTX_new();
+  std::string key_fingerprint;
+  impl->hmac_hex("verity-masking-key-fingerprint", fingerprint_scratch, key_fingerprint);
+
+  auto compile = [&](const MaskingPolicy& mp, Policy& out) -> Status {
+    out.redact_token = mp.redact_token;
+    std::string normal = "verity-masking-policy-1\nredact " + mp.redact_token + "\n";
+    for (const auto& r : mp.rules) {
+      if (auto st = validate_rule_path(r.path); !st) {
+        return Status::invalid_argument("masking rule '" + r.path + "': " + st.message());
+      }
+      out.rules.push_back(r);
+      out.rule_segments.push_back(split_path(r.path));
+      out.rule_names.push_back("rule:" + r.path);
+      normal += "rule " + r.path + " " + params_text(r.params) + "\n";
+    }
+    out.detectors.assign(impl->detector_names.size(), DetectorSetting{false, {}});
+    for (size_t d = 0; d < kBuiltinDetectorCount; ++d) out.detectors[d] = mp.detectors[d];
+    for (const auto& c : mp.custom) {
+      for (size_t i = 0; i < customs.size(); ++i) {
+        if (customs[i]->name == c.name) out.detectors[kBuiltinDetectorCount + i] = c.setting;
+      }
+    }
+    for (size_t d = 0; d < out.detectors.size(); ++d) {
+      const auto& ds = out.detectors[d];
+      if (ds.enabled &&
+          (ds.params.action == MaskAction::kBucket || ds.params.action == MaskAction::kTruncate)) {
+        return Status::invalid_argument(impl->detector_names[d] +
+                                        ": a detector's action is drop, " +
+                                        "redact, hash or partial");
+      }
+      out.any_detector |= ds.enabled;
+      normal +=
+          impl->detector_names[d] + (ds.enabled ? " on " : " off ") + params_text(ds.params) + "\n";
+    }
+    for (const auto& c : mp.custom) normal += "pattern " + c.name + " /" + c.pattern + "/\n";
+    normal += "key " + key_fingerprint + "\n";
+    out.version = "mv1-" + sha256_hex(normal).substr(0, 16);
+    return Status::ok();
+  };
+  if (auto st = compile(config.policy, impl->default_policy); !st) return st;
+  for (const auto& [model, mp] : config.per_model) {
+    if (auto st = compile(mp, impl->per_model[model]); !st) {
+      return Status::invalid_argument("models." + model + ": " + st.message());
+    }
+  }
+  return std::shared_ptr<const Masker>(new Masker(std::move(impl)));
+}
+
+}  // namespace verity::ingest

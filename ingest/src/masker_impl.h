@@ -1,0 +1,79 @@
+#pragma once
+
+// Internals of the Masker shared with the DocumentDecoder, which applies them while it walks a
+// document (one pass: validation, field capture and masking).
+
+#include <hs/hs.h>
+#include <openssl/evp.h>
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "verity/ingest/masker.h"
+
+namespace verity::ingest {
+
+struct Masker::Policy {
+  std::vector<MaskRule> rules;
+  std::vector<std::vector<std::string>> rule_segments;  // rules[i] split at '/'
+  std::vector<std::string> rule_names;                  // "rule:<path>", for metrics
+  std::vector<DetectorSetting> detectors;  // by detector index: built-ins, then custom detectors
+  std::string redact_token;
+  std::string version;
+  bool any_detector = false;
+};
+
+// A detector match candidate: byte range [from, to) and detector index.
+struct Candidate {
+  uint32_t from = 0;
+  uint32_t to = 0;
+  uint16_t detector = 0;
+};
+
+class Masker::Scratch {
+ public:
+  ~Scratch();
+  hs_scratch_t* hs = nullptr;
+  std::vector<Candidate> doc_candidates;   // from the whole-document scan, sorted by `from`
+  std::vector<Candidate> text_candidates;  // from a rescan of one unescaped string
+  EVP_MD_CTX* md = nullptr;
+  std::string buf;
+  // Per-document masking counts by name ("rule:<path>", "detector:<name>"), cleared by the decoder.
+  std::vector<std::pair<std::string_view, uint32_t>> counts;
+  uint64_t luhn_rejected = 0;  // card-shaped numbers left alone because they fail Luhn
+  void count(std::string_view name);
+};
+
+struct Masker::Impl {
+  ~Impl();
+  hs_database_t* db = nullptr;
+  std::vector<uint16_t> pattern_detector;   // vectorscan pattern id -> detector index
+  std::vector<std::string> detector_names;  // "detector:email", ... then "detector:<custom name>"
+  bool has_custom = false;                  // any custom detector: then every string is scanned
+  EVP_MD_CTX* inner = nullptr;              // SHA-256 state after (key ^ ipad)
+  EVP_MD_CTX* outer = nullptr;              // SHA-256 state after (key ^ opad)
+  Policy default_policy;
+  std::map<std::string, Policy, std::less<>> per_model;
+
+  // Runs every detector over `doc` once; fills s.doc_candidates.
+  void scan_document(std::string_view doc, Masker::Scratch& s) const;
+  // The first rule whose pattern matches `path`, or -1.
+  int match_rule(const Policy& p, const std::vector<std::string_view>& path) const;
+  // False when `text` cannot hold anything a built-in detector matches (a cheap pre-check).
+  bool may_hold_pii(std::string_view text) const;
+  // Applies detectors to the unescaped string `text`. `doc_offset` is where its raw content starts
+  // in the scanned document when the raw bytes equal `text` (no escapes), or npos to rescan `text`.
+  // Returns true and fills `out` when anything was masked.
+  bool mask_text(const Policy& p, std::string_view text, size_t doc_offset, Masker::Scratch& s,
+                 std::string& out) const;
+  // Renders a rule's replacement for a value as JSON into `out`. `text` is the unescaped string,
+  // the raw number token or the JSON of an object/array; `is_number` selects bucket semantics.
+  // Returns false for kDrop (nothing to write).
+  bool apply_rule(const Policy& p, size_t rule, std::string_view text, bool is_string,
+                  bool is_number, Masker::Scratch& s, std::string& out) const;
+  void hmac_hex(std::string_view text, Masker::Scratch& s, std::string& out) const;
+};
+
+}  // namespace verity::ingest

@@ -1,0 +1,247 @@
+// Golden masked documents: every action, every detector, nested objects and arrays, unicode.
+#include "verity/ingest/masker.h"
+
+#include <gtest/gtest.h>
+#include <openssl/hmac.h>
+
+#include "verity/core/sha256.h"
+#include "verity/ingest/document_decoder.h"
+
+namespace verity::ingest {
+namespace {
+
+const std::string kKey = "0123456789abcdef0123456789abcdef";
+
+class MaskerTest : public ::testing::Test {
+ protected:
+  void build(MaskingConfig config = {}) {
+    auto m = Masker::create(config, kKey);
+    ASSERT_TRUE(m.is_ok()) << m.status().message();
+    masker_ = std::move(m).value();
+    decoder_ = std::make_unique<DocumentDecoder>(std::make_shared<const FieldMappingSet>(), clock_,
+                                                 DecoderLimits{}, masker_);
+    scratch_ = masker_->make_scratch();
+  }
+  // Decodes a prediction whose extra members are `body` and returns the stored document.
+  std::string mask(const std::string& body) {
+    const std::string doc =
+        R"({"request_id":"r1","@timestamp":"2026-11-20T10:30:00Z","model_name":"m",)" + body + "}";
+    Event e;
+    Reject r;
+    EXPECT_TRUE(decoder_->decode(doc, doc.size(), 1, e, r)) << r.reason;
+    const std::string prefix =
+        R"({"request_id":"r1","@timestamp":"2026-11-20T10:30:00Z","model_name":"m",)";
+    EXPECT_EQ(e.document.rfind(prefix, 0), 0u) << e.document;
+    return e.document.substr(prefix.size(), e.document.size() - prefix.size() - 1);
+  }
+  std::string token(const std::string& value) { return masker_->hmac_token(value, *scratch_); }
+
+  ManualClock clock_{0};
+  std::shared_ptr<const Masker> masker_;
+  std::unique_ptr<DocumentDecoder> decoder_;
+  Masker::ScratchPtr scratch_;
+};
+
+TEST_F(MaskerTest, HmacTokenIsHmacSha256OfTheValue) {
+  build();
+  unsigned char mac[32];
+  unsigned int n = 0;
+  const std::string value = "alice@example.com";
+  HMAC(EVP_sha256(), kKey.data(), static_cast<int>(kKey.size()),
+       reinterpret_cast<const unsigned char*>(value.data()), value.size(), mac, &n);
+  EXPECT_EQ(token(value), "hmac:" + to_hex(mac, 12));
+  EXPECT_EQ(token(value), token(value));  // stable: joins and counts still work
+  EXPECT_NE(token(value), token("bob@example.com"));
+}
+
+TEST_F(MaskerTest, DefaultPolicyHashesEveryDetectorKind) {
+  build();
+  const std::string in =
+      R"("notes":"mail alice@example.com or call +14155550123 from 10.1.2.3 or 2001:db8::7",)"
+      R"("pay":{"card":"4111 1111 1111 1111","iban":"DE89370400440532013000","ssn":"123-45-6789"},)"
+      R"("auth":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",)"
+      R"("keys":["AKIAIOSFODNN7EXAMPLE","sk_live_4eC39HqLyjWDarjtT1zdp7dc"])";
+  const std::string expected = R"("notes":"mail )" + token("alice@example.com") + " or call " +
+                               token("+14155550123") + " from " + token("10.1.2.3") + " or " +
+                               token("2001:db8::7") + R"(",)" + R"("pay":{"card":")" +
+                               token("4111 1111 1111 1111") + R"(","iban":")" +
+                               token("DE89370400440532013000") + R"(","ssn":")" +
+                               token("123-45-6789") + R"("},)" + R"("auth":")" +
+                               token(
+                                   "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+                                   "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U") +
+                               R"(",)" + R"("keys":[")" + token("AKIAIOSFODNN7EXAMPLE") + R"(",")" +
+                               token("sk_live_4eC39HqLyjWDarjtT1zdp7dc") + R"("])";
+  EXPECT_EQ(mask(in), expected);
+}
+
+TEST_F(MaskerTest, LookAlikesAreLeftAlone) {
+  build();
+  // Fails Luhn; a time of day; an invalid IBAN; an SSN with area 000; a version; an epoch.
+  const std::string in = R"("a":"4111 1111 1111 1112","b":"10:30:00","c":"DE00370400440532013000",)"
+                         R"("d":"000-12-3456","v":"1.2.3","t":1763634600000,"n":4111111111111112)";
+  EXPECT_EQ(mask(in), in);
+  EXPECT_GE(decoder_->luhn_rejected(), 2u);
+}
+
+TEST_F(MaskerTest, CardNumbersSentAsNumbersAreMaskedToStrings) {
+  build();
+  EXPECT_EQ(mask(R"("pan":4111111111111111)"), R"("pan":")" + token("4111111111111111") + R"(")");
+}
+
+TEST_F(MaskerTest, EveryRuleAction) {
+  MaskingConfig c;
+  auto rule = [](std::string path, MaskAction a) {
+    MaskRule r;
+    r.path = std::move(path);
+    r.params.action = a;
+    return r;
+  };
+  c.policy.rules.push_back(rule("/debug", MaskAction::kDrop));
+  c.policy.rules.push_back(rule("/inputs/*_email", MaskAction::kHash));
+  c.policy.rules.push_back(rule("**/ssn", MaskAction::kRedact));
+  c.policy.rules.push_back(rule("/inputs/phone", MaskAction::kPartial));
+  auto trunc = rule("/inputs/notes", MaskAction::kTruncate);
+  trunc.params.max_length = 5;
+  c.policy.rules.push_back(trunc);
+  c.policy.rules.push_back(rule("/inputs/age", MaskAction::kBucket));
+  auto income = rule("/inputs/income", MaskAction::kBucket);
+  income.params.bucket_width = 2.5;
+  c.policy.rules.push_back(income);
+  c.policy.rules.push_back(rule("/inputs/profile", MaskAction::kHash));
+  c.policy.rules.push_back(rule("/items/*/secret", MaskAction::kDrop));
+  build(c);
+  const std::string in =
+      R"("debug":{"trace":"x"},"inputs":{"work_email":"a@b.co","home_email":"c@d.co",)"
+      R"("ssn":"123-45-6789","phone":"+4915112345678","notes":"Zoë überall","age":37,"income":13.7,)"
+      R"("profile":{"k":[1,2]}},"nested":{"deep":{"ssn":"987-65-4321"}},)"
+      R"("items":[{"secret":"s1","ok":1},{"secret":"s2"}])";
+  const std::string expected =
+      R"("inputs":{"work_email":")" + token("a@b.co") + R"(","home_email":")" + token("c@d.co") +
+      R"(","ssn":"[REDACTED]","phone":"**********5678","notes":"Zoë ü","age":"30-39",)"
+      R"("income":"12.5-15","profile":")" +
+      token(R"({"k":[1,2]})") + R"("},)" +
+      R"("nested":{"deep":{"ssn":"[REDACTED]"}},"items":[{"ok":1},{}])";
+  EXPECT_EQ(mask(in), expected);
+}
+
+TEST_F(MaskerTest, RulesCoverTheirValuesSoDetectorsSkipThem) {
+  MaskingConfig c;
+  MaskRule keep;
+  keep.path = "/contact";
+  keep.params.action = MaskAction::kPartial;
+  keep.params.keep_last = 3;
+  c.policy.rules.push_back(keep);
+  build(c);
+  EXPECT_EQ(mask(R"("contact":"alice@example.com","other":"bob@example.com")"),
+            R"("contact":"**************com","other":")" + token("bob@example.com") + R"(")");
+}
+
+TEST_F(MaskerTest, DetectorsCanBeSwitchedOffOrGivenActions) {
+  MaskingConfig c;
+  c.policy.detectors[static_cast<size_t>(DetectorKind::kEmail)].enabled = false;
+  c.policy.detectors[static_cast<size_t>(DetectorKind::kCard)].params.action = MaskAction::kPartial;
+  c.policy.detectors[static_cast<size_t>(DetectorKind::kSsn)].params.action = MaskAction::kRedact;
+  c.policy.detectors[static_cast<size_t>(DetectorKind::kIpv4)].params.action = MaskAction::kDrop;
+  c.policy.redact_token = "<gone>";
+  build(c);
+  EXPECT_EQ(
+      mask(R"("e":"a@b.co","c":"card 4111111111111111!","s":"123-45-6789","ip":"at 10.0.0.1.")"),
+      R"("e":"a@b.co","c":"card ************1111!","s":"<gone>","ip":"at .")");
+}
+
+TEST_F(MaskerTest, CustomDetectors) {
+  MaskingConfig c;
+  CustomDetector emp;
+  emp.name = "employee_id";
+  emp.pattern = "EMP-[0-9]{6}";
+  emp.setting.params.action = MaskAction::kRedact;
+  c.policy.custom.push_back(emp);
+  build(c);
+  EXPECT_EQ(mask(R"("who":"by EMP-123456 today")"), R"("who":"by [REDACTED] today")");
+}
+
+TEST_F(MaskerTest, EscapedStringsAreUnescapedBeforeDetection) {
+  build();
+  // "\u0040" is '@': the raw bytes hide the email, the value does not.
+  EXPECT_EQ(mask(R"("e":"alice\u0040example.com")"),
+            R"("e":")" + token("alice@example.com") + R"(")");
+}
+
+TEST_F(MaskerTest, UnmaskedDocumentsKeepTheirBytes) {
+  build();
+  const std::string in = R"("x":{"a":[1,2.50,-3e2,true,null,"é\n"]},"y":"plain")";
+  EXPECT_EQ(mask(in), in);
+}
+
+TEST_F(MaskerTest, PerModelPoliciesAndVersions) {
+  MaskingConfig c;
+  MaskingPolicy strict = c.policy;
+  MaskRule r;
+  r.path = "/inputs";
+  r.params.action = MaskAction::kRedact;
+  strict.rules.push_back(r);
+  c.per_model.emplace("strict", strict);
+  build(c);
+  const auto& dflt = masker_->default_policy();
+  const auto& model = masker_->policy_for("strict");
+  EXPECT_NE(Masker::version(dflt), Masker::version(model));
+  EXPECT_EQ(&masker_->policy_for("other"), &dflt);
+  EXPECT_EQ(Masker::version(dflt).rfind("mv1-", 0), 0u);
+
+  const std::string doc =
+      R"({"request_id":"r","@timestamp":"2026-11-20T10:30:00Z","model_name":"strict","inputs":{"a":1}})";
+  Event e;
+  Reject rj;
+  ASSERT_TRUE(decoder_->decode(doc, doc.size(), 1, e, rj));
+  EXPECT_NE(e.document.find(R"("inputs":"[REDACTED]")"), std::string::npos) << e.document;
+  EXPECT_EQ(e.masking_version, Masker::version(model));
+  // The same policy and key always give the same version; another key gives another.
+  auto again = Masker::create(c, kKey).value();
+  EXPECT_EQ(Masker::version(again->default_policy()), Masker::version(dflt));
+  auto other_key = Masker::create(c, "another key of sufficient length").value();
+  EXPECT_NE(Masker::version(other_key->default_policy()), Masker::version(dflt));
+}
+
+TEST_F(MaskerTest, RejectedDocumentsAreMaskedToo) {
+  build();
+  const std::string doc = R"({"@timestamp":"2026-11-20T10:30:00Z","email":"alice@example.com"})";
+  Event e;
+  Reject r;
+  ASSERT_FALSE(decoder_->decode(doc, doc.size(), 4, e, r));
+  EXPECT_EQ(r.type, "missing_field");
+  EXPECT_EQ(r.document.find("alice@example.com"), std::string::npos) << r.document;
+  EXPECT_NE(r.document.find(token("alice@example.com")), std::string::npos);
+}
+
+TEST_F(MaskerTest, BadPoliciesAreRefused) {
+  MaskingConfig c;
+  CustomDetector bad;
+  bad.name = "broken";
+  bad.pattern = "([unclosed";
+  c.policy.custom.push_back(bad);
+  auto m = Masker::create(c, kKey);
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_NE(m.status().message().find("custom detector 'broken'"), std::string::npos)
+      << m.status().message();
+  MaskingConfig d;
+  d.policy.detectors[0].params.action = MaskAction::kBucket;
+  EXPECT_FALSE(Masker::create(d, kKey).is_ok());
+  MaskingConfig p;
+  MaskRule r;
+  r.path = "no-slash";
+  p.policy.rules.push_back(r);
+  EXPECT_FALSE(Masker::create(p, kKey).is_ok());
+  EXPECT_FALSE(Masker::create(MaskingConfig{}, "").is_ok());
+}
+
+TEST(SegmentGlob, Matches) {
+  EXPECT_TRUE(segment_glob_match("*_email", "work_email"));
+  EXPECT_TRUE(segment_glob_match("*", ""));
+  EXPECT_TRUE(segment_glob_match("a?c", "abc"));
+  EXPECT_FALSE(segment_glob_match("*_email", "email"));
+  EXPECT_FALSE(segment_glob_match("a?c", "ac"));
+}
+
+}  // namespace
+}  // namespace verity::ingest
