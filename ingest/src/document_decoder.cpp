@@ -111,6 +111,8 @@ struct DocumentDecoder::Impl {
     for (const auto& [model, mapping] : mappings->per_model)
       model_tries.emplace_back(model, mapping);
     if (masker) mscratch = masker->make_scratch();
+    // Sized once: `path` holds views into these strings, so the vector must never reallocate.
+    index_names.resize(static_cast<size_t>(limits.max_depth) + 2);
   }
 
   const PointerTrie* trie_for(std::string_view model) const {
@@ -244,7 +246,6 @@ struct DocumentDecoder::Impl {
         if (m != nullptr) m->out += '[';
         bool first = true;
         size_t index = 0;
-        if (index_names.size() <= static_cast<size_t>(depth)) index_names.resize(depth + 1);
         for (auto el : arr) {
           od::value ev;
           if (auto e = el.get(ev)) return e;

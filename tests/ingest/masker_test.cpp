@@ -125,6 +125,19 @@ TEST_F(MaskerTest, EveryRuleAction) {
   EXPECT_EQ(mask(in), expected);
 }
 
+// Regression (found by fuzz_masker): array indices in deeply nested arrays must stay valid path
+// segments while inner arrays are visited.
+TEST_F(MaskerTest, RulesMatchInsideNestedArrays) {
+  MaskingConfig c;
+  MaskRule r;
+  r.path = "/m/*/*/*/k";
+  r.params.action = MaskAction::kRedact;
+  c.policy.rules.push_back(r);
+  build(c);
+  EXPECT_EQ(mask(R"("m":[[[{"k":1},{"j":2}],[{"k":3}]],[[[0]],[{"k":4}]]])"),
+            R"("m":[[[{"k":"[REDACTED]"},{"j":2}],[{"k":"[REDACTED]"}]],[[[0]],[{"k":"[REDACTED]"}]]])");
+}
+
 TEST_F(MaskerTest, RulesCoverTheirValuesSoDetectorsSkipThem) {
   MaskingConfig c;
   MaskRule keep;
