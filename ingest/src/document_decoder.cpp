@@ -201,7 +201,7 @@ struct DocumentDecoder::Impl {
     if (depth > limits.max_depth) return simdjson::DEPTH_ERROR;
     od::json_type type;
     if (auto e = v.type().get(type)) return e;
-    if (m != nullptr && m->apply && !m->policy.rules.empty()) {
+    if (m != nullptr && m->apply && depth > 0 && !m->policy.rules.empty()) {  // never the root
       const int rule = m->mi.match_rule(m->policy, path);
       if (rule >= 0) return apply_rule(v, type, rule, depth, node, cap, *m, dropped);
     }
@@ -336,13 +336,10 @@ struct DocumentDecoder::Impl {
     bool dropped = false;
     switch (type) {
       case od::json_type::array: {
-        od::array arr;
-        if (auto e = doc.get_array().get(arr)) return e;
-        for (auto el : arr) {
-          od::value ev;
-          if (auto e = el.get(ev)) return e;
-          if (auto e = walk<false>(ev, default_trie, nullptr, 1, ignored, nullptr, dropped))
-            return e;
+        od::value root;
+        if (auto e = doc.get_value().get(root)) return e;
+        if (auto e = walk<false>(root, default_trie, nullptr, 0, ignored, nullptr, dropped)) {
+          return e;
         }
         break;
       }
@@ -388,39 +385,14 @@ struct DocumentDecoder::Impl {
       not_object = true;
       return simdjson::SUCCESS;
     }
-    od::object obj;
-    if (auto e = doc.get_object().get(obj)) return e;
+    // The root object is walked like any other, from the trie's root.
+    od::value root;
+    if (auto e = doc.get_value().get(root)) return e;
     path.clear();
-    if (m != nullptr) m->out += '{';
-    bool first = true;
-    for (auto field : obj) {
-      std::string_view key;
-      if (auto e = field.unescaped_key().get(key)) return e;
-      const TrieNode* child = trie.child(trie.root(), key);
-      od::value fv;
-      if (auto e = field.value().get(fv)) return e;
-      size_t mark = 0;
-      if (m != nullptr) {
-        mark = m->out.size();
-        if (!first) m->out += ',';
-        append_json_string(m->out, key);
-        m->out += ':';
-        path.push_back(key);
-      }
-      bool dropped = false;
-      const auto e = m != nullptr ? walk<true>(fv, trie, child, 1, cap, m, dropped)
-                                  : walk<false>(fv, trie, child, 1, cap, nullptr, dropped);
-      if (e) return e;
-      if (m != nullptr) {
-        path.pop_back();
-        if (dropped) {
-          m->out.resize(mark);
-        } else {
-          first = false;
-        }
-      }
-    }
-    if (m != nullptr) m->out += '}';
+    bool dropped = false;
+    const auto e = m != nullptr ? walk<true>(root, trie, trie.root(), 0, cap, m, dropped)
+                                : walk<false>(root, trie, trie.root(), 0, cap, nullptr, dropped);
+    if (e) return e;
     // Anything after the top-level object is an error ("{...} x", "{...}{...}").
     const char* loc = nullptr;
     if (doc.current_location().get(loc) == simdjson::SUCCESS) return simdjson::TRAILING_CONTENT;

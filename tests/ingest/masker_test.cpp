@@ -134,8 +134,26 @@ TEST_F(MaskerTest, RulesMatchInsideNestedArrays) {
   r.params.action = MaskAction::kRedact;
   c.policy.rules.push_back(r);
   build(c);
-  EXPECT_EQ(mask(R"("m":[[[{"k":1},{"j":2}],[{"k":3}]],[[[0]],[{"k":4}]]])"),
-            R"("m":[[[{"k":"[REDACTED]"},{"j":2}],[{"k":"[REDACTED]"}]],[[[0]],[{"k":"[REDACTED]"}]]])");
+  EXPECT_EQ(
+      mask(R"("m":[[[{"k":1},{"j":2}],[{"k":3}]],[[[0]],[{"k":4}]]])"),
+      R"("m":[[[{"k":"[REDACTED]"},{"j":2}],[{"k":"[REDACTED]"}]],[[[0]],[{"k":"[REDACTED]"}]]])");
+}
+
+TEST_F(MaskerTest, AnyDepthRuleNeverReplacesTheWholeDocument) {
+  MaskingConfig c;
+  MaskRule r;
+  r.path = "**";
+  r.params.action = MaskAction::kRedact;
+  c.policy.rules.push_back(r);
+  build(c);
+  // Every member is redacted (the request id too), but the document stays an object.
+  const std::string doc =
+      R"({"request_id":"r1","@timestamp":"2026-11-20T10:30:00Z","model_name":"m"})";
+  Event e;
+  Reject rj;
+  ASSERT_FALSE(decoder_->decode(doc, doc.size(), 1, e, rj));  // the timestamp is no longer valid
+  EXPECT_EQ(rj.document,
+            R"({"request_id":"[REDACTED]","@timestamp":"[REDACTED]","model_name":"[REDACTED]"})");
 }
 
 TEST_F(MaskerTest, RulesCoverTheirValuesSoDetectorsSkipThem) {
