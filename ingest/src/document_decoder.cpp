@@ -81,7 +81,6 @@ struct MaskCtx {
   const Masker::Policy& policy;
   Masker::Scratch& s;
   std::string& out;
-  const char* doc_begin;  // offsets of raw tokens are relative to this
   bool apply = true;
 };
 
@@ -176,7 +175,7 @@ struct DocumentDecoder::Impl {
       }
       default: {
         // Copy the value (validating it) to learn its JSON text; nothing under it is masked again.
-        MaskCtx copy{m.mi, m.policy, m.s, text, m.doc_begin, false};
+        MaskCtx copy{m.mi, m.policy, m.s, text, false};
         bool ignored = false;
         if (auto e = walk<true>(v, default_trie, nullptr, depth, cap, &copy, ignored)) return e;
       }
@@ -276,12 +275,8 @@ struct DocumentDecoder::Impl {
         if (auto e = v.get_string().get(str)) return e;
         scratch.str = str;
         if (m != nullptr) {
-          const std::string_view content = raw.substr(1, raw.size() - 2);
-          const bool escaped = content.find('\\') != std::string_view::npos;
-          const size_t offset =
-              escaped ? std::string_view::npos : static_cast<size_t>(content.data() - m->doc_begin);
           std::string masked;
-          if (m->apply && m->mi.mask_text(m->policy, str, offset, m->s, masked)) {
+          if (m->apply && m->mi.mask_text(m->policy, str, m->s, masked)) {
             append_json_string(m->out, masked);
             scratch.str = keep(std::move(masked));
           } else {
@@ -301,9 +296,7 @@ struct DocumentDecoder::Impl {
         if (m != nullptr) {
           // Card numbers sent as JSON numbers are detected too; a masked number becomes a string.
           std::string masked;
-          if (m->apply &&
-              m->mi.mask_text(m->policy, raw, static_cast<size_t>(raw.data() - m->doc_begin), m->s,
-                              masked)) {
+          if (m->apply && m->mi.mask_text(m->policy, raw, m->s, masked)) {
             append_json_string(m->out, masked);
             scratch.str = keep(std::move(masked));
           } else {
@@ -480,7 +473,7 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
     policy = &im.masker->default_policy();
     im.mscratch->counts.clear();
     im.mscratch->luhn_rejected = 0;
-    mctx.emplace(MaskCtx{im.masker->impl(), *policy, *im.mscratch, im.out, padded.data(), true});
+    mctx.emplace(MaskCtx{im.masker->impl(), *policy, *im.mscratch, im.out, true});
   }
   simdjson::error_code err =
       im.parse(padded, im.default_trie, cap, not_object, mctx ? &*mctx : nullptr);
@@ -504,8 +497,7 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
           policy = model_policy;
           im.mscratch->counts.clear();
           im.mscratch->luhn_rejected = 0;
-          mctx.emplace(
-              MaskCtx{im.masker->impl(), *policy, *im.mscratch, im.out, padded.data(), true});
+          mctx.emplace(MaskCtx{im.masker->impl(), *policy, *im.mscratch, im.out, true});
         }
         err = im.parse(padded, *trie, cap, not_object, mctx ? &*mctx : nullptr);
       }

@@ -329,16 +329,6 @@ void Masker::Impl::hmac_hex(std::string_view text, Masker::Scratch& s, std::stri
   out += to_hex(mac, 12);
 }
 
-void Masker::Impl::scan_document(std::string_view doc, Masker::Scratch& s) const {
-  s.doc_candidates.clear();
-  if (db == nullptr || s.hs == nullptr) return;
-  std::pair<std::vector<Candidate>*, const std::vector<uint16_t>*> ctx{&s.doc_candidates,
-                                                                       &pattern_detector};
-  hs_scan(db, doc.data(), static_cast<unsigned int>(doc.size()), 0, s.hs, on_match, &ctx);
-  std::sort(s.doc_candidates.begin(), s.doc_candidates.end(),
-            [](const Candidate& a, const Candidate& b) { return a.from < b.from; });
-}
-
 int Masker::Impl::match_rule(const Policy& p, const std::vector<std::string_view>& path) const {
   for (size_t i = 0; i < p.rule_segments.size(); ++i) {
     if (path_match(p.rule_segments[i], 0, path, 0)) return static_cast<int>(i);
@@ -368,11 +358,10 @@ bool Masker::Impl::may_hold_pii(std::string_view text) const {
   return digits >= 7 || (digits >= 4 && dots >= 3) || colons >= 2;
 }
 
-bool Masker::Impl::mask_text(const Policy& p, std::string_view text, size_t doc_offset,
-                             Masker::Scratch& s, std::string& out) const {
+bool Masker::Impl::mask_text(const Policy& p, std::string_view text, Masker::Scratch& s,
+                             std::string& out) const {
   if (!p.any_detector) return false;
   // Candidates inside this string, with offsets relative to it.
-  (void)doc_offset;
   if (!may_hold_pii(text)) return false;
   std::vector<Candidate>& cands = s.text_candidates;
   cands.clear();

@@ -36,8 +36,7 @@ class Masker::Scratch {
  public:
   ~Scratch();
   hs_scratch_t* hs = nullptr;
-  std::vector<Candidate> doc_candidates;   // from the whole-document scan, sorted by `from`
-  std::vector<Candidate> text_candidates;  // from a rescan of one unescaped string
+  std::vector<Candidate> text_candidates;  // matches in the string being masked
   EVP_MD_CTX* md = nullptr;
   std::string buf;
   // Per-document masking counts by name ("rule:<path>", "detector:<name>"), cleared by the decoder.
@@ -57,16 +56,13 @@ struct Masker::Impl {
   Policy default_policy;
   std::map<std::string, Policy, std::less<>> per_model;
 
-  // Runs every detector over `doc` once; fills s.doc_candidates.
-  void scan_document(std::string_view doc, Masker::Scratch& s) const;
   // The first rule whose pattern matches `path`, or -1.
   int match_rule(const Policy& p, const std::vector<std::string_view>& path) const;
   // False when `text` cannot hold anything a built-in detector matches (a cheap pre-check).
   bool may_hold_pii(std::string_view text) const;
-  // Applies detectors to the unescaped string `text`. `doc_offset` is where its raw content starts
-  // in the scanned document when the raw bytes equal `text` (no escapes), or npos to rescan `text`.
-  // Returns true and fills `out` when anything was masked.
-  bool mask_text(const Policy& p, std::string_view text, size_t doc_offset, Masker::Scratch& s,
+  // Applies detectors to the unescaped string (or integer token) `text`. Returns true and fills
+  // `out` when anything was masked.
+  bool mask_text(const Policy& p, std::string_view text, Masker::Scratch& s,
                  std::string& out) const;
   // Renders a rule's replacement for a value as JSON into `out`. `text` is the unescaped string,
   // the raw number token or the JSON of an object/array; `is_number` selects bucket semantics.
