@@ -65,6 +65,7 @@ struct Captured {
   double number = 0;
   bool is_integer = false;
   int64_t integer = 0;
+  int32_t pii = -1;  // index of the PII candidate holding this value, when masking may change it
 };
 
 struct Capture {
@@ -74,14 +75,34 @@ struct Capture {
 
 }  // namespace
 
-// Masking state for one walk. With `apply` false the walk only copies values to `out` (inside a
-// value a rule already covers).
+// A change to the original text: [from, to) becomes `text` (a deletion when empty).
+struct Edit {
+  size_t from = 0;
+  size_t to = 0;
+  std::string text;
+};
+
+// A string (or integer token) that may hold something a detector matches: its token in the
+// original text, and where its (unescaped) text sits in the buffer scanned for the whole document.
+struct PiiCandidate {
+  size_t from = 0;
+  size_t to = 0;
+  size_t text_at = 0;
+  size_t text_len = 0;
+};
+
+// Masking state for one walk of one document. Masking never rewrites the document while walking
+// it: rules and detectors produce edits against the original bytes, spliced in at the end, so an
+// unmasked document is stored exactly as sent.
 struct MaskCtx {
   const Masker::Impl& mi;
   const Masker::Policy& policy;
   Masker::Scratch& s;
-  std::string& out;
-  bool apply = true;
+  od::document& doc;
+  std::string_view json;  // the original document
+  std::vector<Edit>& edits;
+  std::vector<PiiCandidate>& pii;
+  std::string& scan_text;  // candidate texts joined by '\n'
 };
 
 struct DocumentDecoder::Impl {
@@ -94,9 +115,12 @@ struct DocumentDecoder::Impl {
   std::vector<std::pair<std::string, PointerTrie>> model_tries;
   std::string padded;  // scratch copy when the caller cannot guarantee padding
   Masker::ScratchPtr mscratch;
-  std::string out;                        // the masked document being written
+  std::string out;  // the masked document, when anything was masked
+  std::vector<Edit> edits;
+  std::vector<PiiCandidate> pii;
+  std::string scan_text;
   std::vector<std::string_view> path;     // member names / indices from the root to the value
-  std::vector<std::string> index_names;   // storage for array indices in `path`, by depth
+  std::vector<std::string> index_names;   // array indices in `path`, by depth; never reallocated
   std::deque<std::string> masked_values;  // storage for captured masked strings
 
   Impl(std::shared_ptr<const FieldMappingSet> m, std::shared_ptr<const Masker> mk, const Clock& c,
@@ -129,6 +153,8 @@ struct DocumentDecoder::Impl {
     return raw;
   }
 
+  static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
   std::string_view keep(std::string s) {
     masked_values.push_back(std::move(s));
     return masked_values.back();
@@ -147,9 +173,46 @@ struct DocumentDecoder::Impl {
     }
   }
 
-  // Applies rule `rule` to the value `v` (whole): writes its replacement, or nothing for drop.
+  // The end of the value just walked (its last byte + 1), from the position of the next token.
+  static const char* value_end(MaskCtx& m) {
+    const char* next = nullptr;
+    if (m.doc.current_location().get(next) != simdjson::SUCCESS) {
+      next = m.json.data() + m.json.size();
+    }
+    while (next > m.json.data() && is_space(next[-1])) --next;
+    return next;
+  }
+
+  // Deletes the member or element [start, end) together with one separating comma.
+  static void drop(MaskCtx& m, const char* start, const char* end) {
+    const char* base = m.json.data();
+    size_t from = static_cast<size_t>(start - base), to = static_cast<size_t>(end - base);
+    size_t k = to;
+    while (k < m.json.size() && is_space(base[k])) ++k;
+    if (k < m.json.size() && base[k] == ',') {
+      to = k + 1;  // "a":1, -> gone
+    } else {
+      size_t b = from;
+      while (b > 0 && is_space(base[b - 1])) --b;
+      if (b > 0 && base[b - 1] == ',') from = b - 1;  // ,"z":9 (the last member) -> gone
+    }
+    m.edits.push_back({from, to, std::string()});
+  }
+
+  void add_candidate(MaskCtx& m, std::string_view token, std::string_view text, Captured& c) {
+    const auto from = static_cast<size_t>(token.data() - m.json.data());
+    c.pii = static_cast<int32_t>(m.pii.size());
+    m.pii.push_back({from, from + token.size(), m.scan_text.size(), text.size()});
+    m.scan_text.append(text);
+    m.scan_text += '\n';
+  }
+
+  // Applies rule `rule` to the value `v` as a whole. A dropped value reports its end in `end`.
   simdjson::error_code apply_rule(od::value v, od::json_type type, int rule, int depth,
-                                  const TrieNode* node, Capture& cap, MaskCtx& m, bool& dropped) {
+                                  const TrieNode* node, Capture& cap, MaskCtx& m, bool& dropped,
+                                  const char*& end) {
+    const std::string_view token = trim(v.raw_json_token());
+    const char* start = token.data();
     std::string text;
     bool is_string = false, is_number = false;
     // Validation judges the document as sent: the capture keeps the original type (and number),
@@ -161,127 +224,132 @@ struct DocumentDecoder::Impl {
         if (auto e = v.get_string().get(sv)) return e;
         text.assign(sv);
         is_string = true;
+        end = start + token.size();
         break;
       }
       case od::json_type::number: {
-        text.assign(trim(v.raw_json_token()));
         od::number n;
         if (auto e = v.get_number().get(n)) return e;
         c.number = n.as_double();
         c.is_integer = n.is_int64();
         if (c.is_integer) c.integer = n.get_int64();
+        text.assign(token);
         is_number = true;
+        end = start + token.size();
         break;
       }
       default: {
-        // Copy the value (validating it) to learn its JSON text; nothing under it is masked again.
-        MaskCtx copy{m.mi, m.policy, m.s, text, false};
+        // Validate the value; nothing under it is masked again. Its text is the original bytes.
         bool ignored = false;
-        if (auto e = walk<true>(v, default_trie, nullptr, depth, cap, &copy, ignored)) return e;
+        const char* ignored_end = nullptr;
+        if (auto e =
+                walk<false>(v, default_trie, nullptr, depth, cap, nullptr, ignored, ignored_end)) {
+          return e;
+        }
+        end = type == od::json_type::object || type == od::json_type::array ? value_end(m)
+                                                                            : start + token.size();
+        text.assign(start, static_cast<size_t>(end - start));
       }
     }
+    std::string replacement;
     if (!m.mi.apply_rule(m.policy, static_cast<size_t>(rule), text, is_string, is_number, m.s,
-                         m.out)) {
+                         replacement)) {
       dropped = true;
       return simdjson::SUCCESS;
     }
+    m.edits.push_back({static_cast<size_t>(start - m.json.data()),
+                       static_cast<size_t>(end - m.json.data()), std::move(replacement)});
     c.str = keep(m.s.buf);
     capture(node, c, type, cap);
     return simdjson::SUCCESS;
   }
 
   // Visits `v` and everything under it: validates, captures leaves of `node` (may be null) and,
-  // with kMask, writes the (masked) value to m->out. Sets `dropped` when a rule removed the value.
-  // Two instantiations keep the unmasked path as tight as it was before masking existed.
+  // with kMask, records masking edits and PII candidates in `m`. Sets `dropped` (and `end`, the
+  // value's end) when a rule removed the value. Two instantiations keep the unmasked path as tight
+  // as it was before masking existed.
+  // `live`: the rules that may match this value or a value under it (see Masker::Impl::advance);
+  // the path is only tracked while some rule is live.
   template <bool kMask>
   simdjson::error_code walk(od::value v, const PointerTrie& trie, const TrieNode* node, int depth,
-                            Capture& cap, MaskCtx* m, bool& dropped) {
+                            Capture& cap, MaskCtx* m, bool& dropped, const char*& end,
+                            uint64_t live = 0) {
     if constexpr (!kMask) m = nullptr;
     if (depth > limits.max_depth) return simdjson::DEPTH_ERROR;
     od::json_type type;
     if (auto e = v.type().get(type)) return e;
-    if (m != nullptr && m->apply && depth > 0 && !m->policy.rules.empty()) {  // never the root
-      const int rule = m->mi.match_rule(m->policy, path);
-      if (rule >= 0) return apply_rule(v, type, rule, depth, node, cap, *m, dropped);
+    if (m != nullptr && depth > 0 && live != 0) {  // rules never apply to the root
+      const int rule = m->mi.match_rule(m->policy, live, path);
+      if (rule >= 0) return apply_rule(v, type, rule, depth, node, cap, *m, dropped, end);
     }
     Captured scratch;
     switch (type) {
       case od::json_type::object: {
         od::object obj;
         if (auto e = v.get_object().get(obj)) return e;
-        if (m != nullptr) m->out += '{';
-        bool first = true;
-        for (auto field : obj) {
+        for (auto member : obj) {
+          od::field field;
+          if (auto e = std::move(member).get(field)) return e;
+          const char* key_start = nullptr;
+          if (m != nullptr) key_start = field.key().raw() - 1;  // the opening quote
           std::string_view key;
           if (auto e = field.unescaped_key().get(key)) return e;
           const TrieNode* child = node != nullptr ? trie.child(node, key) : nullptr;
-          od::value fv;
-          if (auto e = field.value().get(fv)) return e;
-          size_t mark = 0;
-          if (m != nullptr) {
-            mark = m->out.size();
-            if (!first) m->out += ',';
-            append_json_string(m->out, key);
-            m->out += ':';
-            path.push_back(key);
+          uint64_t child_live = 0;
+          if (m != nullptr && live != 0) {
+            child_live = Masker::Impl::advance(m->policy, live, path.size(), key);
+            if (child_live != 0) path.push_back(key);
           }
           bool child_dropped = false;
-          if (auto e = walk<kMask>(fv, trie, child, depth + 1, cap, m, child_dropped)) return e;
+          const char* child_end = nullptr;
+          if (auto e = walk<kMask>(field.value(), trie, child, depth + 1, cap, m, child_dropped,
+                                   child_end, child_live)) {
+            return e;
+          }
           if (m != nullptr) {
-            path.pop_back();
-            if (child_dropped) {
-              m->out.resize(mark);
-            } else {
-              first = false;
-            }
+            if (child_live != 0) path.pop_back();
+            if (child_dropped) drop(*m, key_start, child_end);
           }
         }
-        if (m != nullptr) m->out += '}';
         break;
       }
       case od::json_type::array: {
         od::array arr;
         if (auto e = v.get_array().get(arr)) return e;
-        if (m != nullptr) m->out += '[';
-        bool first = true;
         size_t index = 0;
-        for (auto el : arr) {
+        for (auto element : arr) {
           od::value ev;
-          if (auto e = el.get(ev)) return e;
-          size_t mark = 0;
-          if (m != nullptr) {
-            mark = m->out.size();
-            if (!first) m->out += ',';
-            index_names[depth] = std::to_string(index++);
-            path.push_back(index_names[depth]);
+          if (auto e = element.get(ev)) return e;
+          const char* start = nullptr;
+          uint64_t child_live = 0;
+          if (m != nullptr && live != 0) {
+            start = ev.raw_json_token().data();
+            index_names[depth] = std::to_string(index);
+            child_live = Masker::Impl::advance(m->policy, live, path.size(), index_names[depth]);
+            if (child_live != 0) path.push_back(index_names[depth]);
           }
+          ++index;
           bool child_dropped = false;
-          if (auto e = walk<kMask>(ev, trie, nullptr, depth + 1, cap, m, child_dropped)) return e;
+          const char* child_end = nullptr;
+          if (auto e = walk<kMask>(ev, trie, nullptr, depth + 1, cap, m, child_dropped, child_end,
+                                   child_live)) {
+            return e;
+          }
           if (m != nullptr) {
-            path.pop_back();
-            if (child_dropped) {
-              m->out.resize(mark);
-            } else {
-              first = false;
-            }
+            if (child_live != 0) path.pop_back();
+            if (child_dropped) drop(*m, start, child_end);
           }
         }
-        if (m != nullptr) m->out += ']';
         break;
       }
       case od::json_type::string: {
-        const std::string_view raw = m != nullptr ? trim(v.raw_json_token()) : std::string_view();
+        std::string_view raw;
+        if (m != nullptr) raw = trim(v.raw_json_token());
         std::string_view str;
         if (auto e = v.get_string().get(str)) return e;
         scratch.str = str;
-        if (m != nullptr) {
-          std::string masked;
-          if (m->apply && m->mi.mask_text(m->policy, str, m->s, masked)) {
-            append_json_string(m->out, masked);
-            scratch.str = keep(std::move(masked));
-          } else {
-            m->out += raw;
-          }
+        if (m != nullptr && m->policy.any_detector && m->mi.may_hold_pii(str)) {
+          add_candidate(*m, raw, str, scratch);
         }
         break;
       }
@@ -293,15 +361,9 @@ struct DocumentDecoder::Impl {
         scratch.number = n.as_double();
         scratch.is_integer = n.is_int64();
         if (scratch.is_integer) scratch.integer = n.get_int64();
-        if (m != nullptr) {
-          // Card numbers sent as JSON numbers are detected too; a masked number becomes a string.
-          std::string masked;
-          if (m->apply && m->mi.mask_text(m->policy, raw, m->s, masked)) {
-            append_json_string(m->out, masked);
-            scratch.str = keep(std::move(masked));
-          } else {
-            m->out += raw;
-          }
+        // Card numbers sent as JSON numbers are detected too (a masked number becomes a string).
+        if (m != nullptr && m->policy.any_detector && m->mi.may_hold_pii(raw)) {
+          add_candidate(*m, raw, raw, scratch);
         }
         break;
       }
@@ -309,19 +371,62 @@ struct DocumentDecoder::Impl {
         bool b;
         if (auto e = v.get_bool().get(b)) return e;
         scratch.number = b ? 1 : 0;
-        if (m != nullptr) m->out += b ? "true" : "false";
         break;
       }
       case od::json_type::null: {
         bool is_null = false;
         if (auto e = v.is_null().get(is_null)) return e;
         if (!is_null) return simdjson::N_ATOM_ERROR;
-        if (m != nullptr) m->out += "null";
         break;
       }
     }
     capture(node, scratch, type, cap);
     return simdjson::SUCCESS;
+  }
+
+  // After a masked walk: runs the detectors once over every candidate, turns their matches into
+  // edits, gives masked captures their masked text, and splices the edits into `out`. Returns the
+  // document to store: `json` itself when nothing changed.
+  std::string_view finish_masking(MaskCtx& m, Capture& cap) {
+    if (!m.pii.empty()) {
+      m.mi.scan(m.scan_text, m.s);
+      std::vector<int32_t> masked_index(m.pii.size(), -1);
+      std::vector<std::string> masked;
+      size_t cursor = 0;
+      std::string buf;
+      for (size_t i = 0; i < m.pii.size(); ++i) {
+        const PiiCandidate& c = m.pii[i];
+        const std::string_view text(m.scan_text.data() + c.text_at, c.text_len);
+        if (!m.mi.mask_span(m.policy, text, c.text_at, m.s, cursor, buf)) continue;
+        std::string json_text;
+        append_json_string(json_text, buf);
+        m.edits.push_back({c.from, c.to, std::move(json_text)});
+        masked_index[i] = static_cast<int32_t>(masked.size());
+        masked.push_back(buf);
+      }
+      for (Captured& c : cap.fields) {
+        if (c.present && c.pii >= 0 && masked_index[static_cast<size_t>(c.pii)] >= 0) {
+          c.str = keep(masked[static_cast<size_t>(masked_index[static_cast<size_t>(c.pii)])]);
+        }
+      }
+    }
+    if (m.edits.empty()) return m.json;
+    std::sort(m.edits.begin(), m.edits.end(),
+              [](const Edit& a, const Edit& b) { return a.from < b.from; });
+    out.clear();
+    out.reserve(m.json.size());
+    size_t copied = 0;
+    for (const Edit& e : m.edits) {
+      // Deletions of neighbouring members may share a comma: overlapping edits merge.
+      const size_t from = std::max(e.from, copied);
+      if (from > copied) out.append(m.json.substr(copied, from - copied));
+      if (e.to > copied) {
+        out += e.text;
+        copied = e.to;
+      }
+    }
+    out.append(m.json.substr(copied));
+    return out;
   }
 
   simdjson::error_code validate_non_object(od::document& doc, od::json_type type) {
@@ -331,7 +436,8 @@ struct DocumentDecoder::Impl {
       case od::json_type::array: {
         od::value root;
         if (auto e = doc.get_value().get(root)) return e;
-        if (auto e = walk<false>(root, default_trie, nullptr, 0, ignored, nullptr, dropped)) {
+        const char* end = nullptr;
+        if (auto e = walk<false>(root, default_trie, nullptr, 0, ignored, nullptr, dropped, end)) {
           return e;
         }
         break;
@@ -365,9 +471,13 @@ struct DocumentDecoder::Impl {
     return simdjson::SUCCESS;
   }
 
-  // Parses the whole document with `trie`; with `m`, writes the masked document to m->out.
+  // Parses the whole document with `trie`. With `policy`, masks it: `stored` is then the document
+  // to store (the original bytes when nothing was masked). Without, `stored` is the original.
   simdjson::error_code parse(simdjson::padded_string_view json, const PointerTrie& trie,
-                             Capture& cap, bool& not_object, MaskCtx* m) {
+                             Capture& cap, bool& not_object, const Masker::Policy* policy,
+                             std::string_view& stored) {
+    const std::string_view original(json.data(), json.length());
+    stored = original;
     od::document doc;
     if (auto e = parser.iterate(json).get(doc)) return e;
     od::json_type type;
@@ -383,10 +493,24 @@ struct DocumentDecoder::Impl {
     if (auto e = doc.get_value().get(root)) return e;
     path.clear();
     bool dropped = false;
-    const auto e = m != nullptr ? walk<true>(root, trie, trie.root(), 0, cap, m, dropped)
-                                : walk<false>(root, trie, trie.root(), 0, cap, nullptr, dropped);
-    if (e) return e;
-    // Anything after the top-level object is an error ("{...} x", "{...}{...}").
+    const char* end = nullptr;
+    if (policy == nullptr) {
+      if (auto e = walk<false>(root, trie, trie.root(), 0, cap, nullptr, dropped, end)) return e;
+    } else {
+      edits.clear();
+      pii.clear();
+      scan_text.clear();
+      MaskCtx m{masker->impl(), *policy, *mscratch, doc, original, edits, pii, scan_text};
+      if (auto e = walk<true>(root, trie, trie.root(), 0, cap, &m, dropped, end,
+                              Masker::Impl::all_rules(*policy))) {
+        return e;
+      }
+      // Anything after the top-level object is an error ("{...} x", "{...}{...}").
+      const char* loc = nullptr;
+      if (doc.current_location().get(loc) == simdjson::SUCCESS) return simdjson::TRAILING_CONTENT;
+      stored = finish_masking(m, cap);
+      return simdjson::SUCCESS;
+    }
     const char* loc = nullptr;
     if (doc.current_location().get(loc) == simdjson::SUCCESS) return simdjson::TRAILING_CONTENT;
     return simdjson::SUCCESS;
@@ -466,17 +590,14 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
   bool not_object = false;
   const FieldMapping* mapping = &im.mappings->default_mapping;
   im.masked_values.clear();
-  im.out.clear();
-  std::optional<MaskCtx> mctx;
   const Masker::Policy* policy = nullptr;
   if (im.masker) {
     policy = &im.masker->default_policy();
     im.mscratch->counts.clear();
     im.mscratch->luhn_rejected = 0;
-    mctx.emplace(MaskCtx{im.masker->impl(), *policy, *im.mscratch, im.out, true});
   }
-  simdjson::error_code err =
-      im.parse(padded, im.default_trie, cap, not_object, mctx ? &*mctx : nullptr);
+  std::string_view stored;
+  simdjson::error_code err = im.parse(padded, im.default_trie, cap, not_object, policy, stored);
   // A model with its own field mapping or masking policy is decoded again with them.
   if (err == simdjson::SUCCESS && !not_object) {
     const Captured& model = cap[Field::kModelName];
@@ -492,14 +613,12 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
         }
         cap = Capture{};
         im.masked_values.clear();
-        im.out.clear();
         if (im.masker) {
           policy = model_policy;
           im.mscratch->counts.clear();
           im.mscratch->luhn_rejected = 0;
-          mctx.emplace(MaskCtx{im.masker->impl(), *policy, *im.mscratch, im.out, true});
         }
-        err = im.parse(padded, *trie, cap, not_object, mctx ? &*mctx : nullptr);
+        err = im.parse(padded, *trie, cap, not_object, policy, stored);
       }
     }
   }
@@ -523,7 +642,7 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
   }
 
   // From here on the document is valid JSON: a reject keeps it, masked like everything else.
-  auto stored_document = [&]() -> std::string_view { return im.masker ? im.out : json; };
+  auto stored_document = [&]() -> std::string_view { return stored; };
   auto invalid = [&](Field f, std::string what) {
     const Captured& c = cap[f];
     set_reject(

@@ -268,7 +268,6 @@ std::string params_text(const MaskParams& p) {
 
 Masker::Scratch::~Scratch() {
   if (hs != nullptr) hs_free_scratch(hs);
-  if (md != nullptr) EVP_MD_CTX_free(md);
 }
 
 void Masker::Scratch::count(std::string_view name) {
@@ -283,8 +282,6 @@ void Masker::Scratch::count(std::string_view name) {
 
 Masker::Impl::~Impl() {
   if (db != nullptr) hs_free_database(db);
-  if (inner != nullptr) EVP_MD_CTX_free(inner);
-  if (outer != nullptr) EVP_MD_CTX_free(outer);
 }
 
 Masker::Masker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -306,7 +303,6 @@ Masker::ScratchPtr Masker::make_scratch() const {
   if (impl_->db != nullptr && hs_alloc_scratch(impl_->db, &s->hs) != HS_SUCCESS) {
     s->hs = nullptr;  // hs_scan then fails and documents are rejected rather than left unmasked
   }
-  s->md = EVP_MD_CTX_new();
   return s;
 }
 
@@ -316,21 +312,43 @@ std::string Masker::hmac_token(std::string_view text, Scratch& s) const {
   return out;
 }
 
-void Masker::Impl::hmac_hex(std::string_view text, Masker::Scratch& s, std::string& out) const {
+void Masker::Impl::hmac_hex(std::string_view text, Masker::Scratch&, std::string& out) const {
+  // HMAC-SHA256 from the precomputed inner and outer states: copying a SHA256_CTX is a plain
+  // struct copy, where copying an EVP_MD_CTX allocates (measured: it dominated short tokens).
   unsigned char inner_hash[32], mac[32];
-  unsigned int n = 0;
-  EVP_MD_CTX_copy_ex(s.md, inner);
-  EVP_DigestUpdate(s.md, text.data(), text.size());
-  EVP_DigestFinal_ex(s.md, inner_hash, &n);
-  EVP_MD_CTX_copy_ex(s.md, outer);
-  EVP_DigestUpdate(s.md, inner_hash, sizeof inner_hash);
-  EVP_DigestFinal_ex(s.md, mac, &n);
+  SHA256_CTX ctx = inner;
+  SHA256_Update(&ctx, text.data(), text.size());
+  SHA256_Final(inner_hash, &ctx);
+  ctx = outer;
+  SHA256_Update(&ctx, inner_hash, sizeof inner_hash);
+  SHA256_Final(mac, &ctx);
   out += "hmac:";
   out += to_hex(mac, 12);
 }
 
-int Masker::Impl::match_rule(const Policy& p, const std::vector<std::string_view>& path) const {
+uint64_t Masker::Impl::all_rules(const Policy& p) {
+  return p.rules.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << p.rules.size()) - 1;
+}
+
+uint64_t Masker::Impl::advance(const Policy& p, uint64_t live, size_t index,
+                               std::string_view segment) {
+  uint64_t next = 0;
+  for (size_t i = 0; i < p.rule_segments.size() && i < 64; ++i) {
+    if ((live & (uint64_t{1} << i)) == 0) continue;
+    const auto& segs = p.rule_segments[i];
+    if (p.first_globstar[i] <= index ||
+        (index < segs.size() && segment_glob_match(segs[index], segment))) {
+      next |= uint64_t{1} << i;
+    }
+  }
+  if (p.rules.size() > 64) next |= ~((uint64_t{1} << 63) - 1);  // rules past 64: never pruned
+  return next;
+}
+
+int Masker::Impl::match_rule(const Policy& p, uint64_t live,
+                             const std::vector<std::string_view>& path) const {
   for (size_t i = 0; i < p.rule_segments.size(); ++i) {
+    if (i < 64 && (live & (uint64_t{1} << i)) == 0) continue;
     if (path_match(p.rule_segments[i], 0, path, 0)) return static_cast<int>(i);
   }
   return -1;
@@ -358,18 +376,13 @@ bool Masker::Impl::may_hold_pii(std::string_view text) const {
   return digits >= 7 || (digits >= 4 && dots >= 3) || colons >= 2;
 }
 
-bool Masker::Impl::mask_text(const Policy& p, std::string_view text, Masker::Scratch& s,
-                             std::string& out) const {
-  if (!p.any_detector) return false;
-  // Candidates inside this string, with offsets relative to it.
-  if (!may_hold_pii(text)) return false;
+void Masker::Impl::scan(std::string_view text, Masker::Scratch& s) const {
   std::vector<Candidate>& cands = s.text_candidates;
   cands.clear();
   if (db != nullptr && s.hs != nullptr) {
     std::pair<std::vector<Candidate>*, const std::vector<uint16_t>*> ctx{&cands, &pattern_detector};
     hs_scan(db, text.data(), static_cast<unsigned int>(text.size()), 0, s.hs, on_match, &ctx);
   }
-  if (cands.empty()) return false;
   std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
     if (a.from != b.from) return a.from < b.from;
     if (priority(a.detector) != priority(b.detector)) {
@@ -377,14 +390,24 @@ bool Masker::Impl::mask_text(const Policy& p, std::string_view text, Masker::Scr
     }
     return a.to > b.to;
   });
+}
+
+bool Masker::Impl::mask_span(const Policy& p, std::string_view text, size_t offset,
+                             Masker::Scratch& s, size_t& cursor, std::string& out) const {
+  const std::vector<Candidate>& cands = s.text_candidates;
+  const size_t end = offset + text.size();
+  while (cursor < cands.size() && cands[cursor].from < offset) ++cursor;
   bool changed = false;
   size_t copied = 0;  // text[0, copied) is already in out
-  uint32_t pos = 0;   // no accepted match may start before this
-  for (const Candidate& c : cands) {
-    if (c.from < pos || c.detector >= p.detectors.size()) continue;
+  size_t pos = 0;     // no accepted match may start before this (relative to text)
+  for (; cursor < cands.size() && cands[cursor].from < end; ++cursor) {
+    const Candidate& c = cands[cursor];
+    if (c.to > end || c.detector >= p.detectors.size()) continue;  // crosses into the next span
+    const size_t from = c.from - offset, to = c.to - offset;
+    if (from < pos) continue;
     const DetectorSetting& d = p.detectors[c.detector];
     if (!d.enabled) continue;
-    const std::string_view m = text.substr(c.from, c.to - c.from);
+    const std::string_view m = text.substr(from, to - from);
     if (c.detector < kBuiltinDetectorCount &&
         !validate(static_cast<DetectorKind>(c.detector), m, s)) {
       continue;
@@ -393,7 +416,7 @@ bool Masker::Impl::mask_text(const Policy& p, std::string_view text, Masker::Scr
       out.clear();
       changed = true;
     }
-    out.append(text.substr(copied, c.from - copied));
+    out.append(text.substr(copied, from - copied));
     switch (d.params.action) {
       case MaskAction::kDrop:
         break;
@@ -408,8 +431,8 @@ bool Masker::Impl::mask_text(const Policy& p, std::string_view text, Masker::Scr
         break;
     }
     s.count(detector_names[c.detector]);
-    copied = c.to;
-    pos = c.to;
+    copied = to;
+    pos = to;
   }
   if (changed) out.append(text.substr(copied));
   return changed;
@@ -478,12 +501,10 @@ Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config
     ipad[i] = k[i] ^ 0x36;
     opad[i] = k[i] ^ 0x5c;
   }
-  impl->inner = EVP_MD_CTX_new();
-  impl->outer = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(impl->inner, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(impl->inner, ipad, sizeof ipad);
-  EVP_DigestInit_ex(impl->outer, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(impl->outer, opad, sizeof opad);
+  SHA256_Init(&impl->inner);
+  SHA256_Update(&impl->inner, ipad, sizeof ipad);
+  SHA256_Init(&impl->outer);
+  SHA256_Update(&impl->outer, opad, sizeof opad);
 
   // Detector indices: built-ins, then each distinct custom detector (by name) of any policy.
   for (size_t d = 0; d < kBuiltinDetectorCount; ++d) {
@@ -548,7 +569,6 @@ Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config
   }
 
   Masker::Scratch fingerprint_scratch;
-  fingerprint_scratch.md = EVP_MD_CTX_new();
   std::string key_fingerprint;
   impl->hmac_hex("verity-masking-key-fingerprint", fingerprint_scratch, key_fingerprint);
 
@@ -561,6 +581,10 @@ Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config
       }
       out.rules.push_back(r);
       out.rule_segments.push_back(split_path(r.path));
+      const auto& segs = out.rule_segments.back();
+      const auto star = std::find(segs.begin(), segs.end(), "**");
+      out.first_globstar.push_back(star == segs.end() ? std::string::npos
+                                                      : static_cast<size_t>(star - segs.begin()));
       out.rule_names.push_back("rule:" + r.path);
       normal += "rule " + r.path + " " + params_text(r.params) + "\n";
     }

@@ -4,7 +4,10 @@
 // document (one pass: validation, field capture and masking).
 
 #include <hs/hs.h>
-#include <openssl/evp.h>
+// The SHA256_* functions are deprecated in OpenSSL 3 in favour of EVP, whose context copies
+// allocate; HMAC tokens are on the hot path, so the plain-struct API is used deliberately.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include <map>
 #include <string>
@@ -19,6 +22,7 @@ struct Masker::Policy {
   std::vector<MaskRule> rules;
   std::vector<std::vector<std::string>> rule_segments;  // rules[i] split at '/'
   std::vector<std::string> rule_names;                  // "rule:<path>", for metrics
+  std::vector<size_t> first_globstar;      // index of the first "**" segment of each rule, or npos
   std::vector<DetectorSetting> detectors;  // by detector index: built-ins, then custom detectors
   std::string redact_token;
   std::string version;
@@ -37,7 +41,6 @@ class Masker::Scratch {
   ~Scratch();
   hs_scratch_t* hs = nullptr;
   std::vector<Candidate> text_candidates;  // matches in the string being masked
-  EVP_MD_CTX* md = nullptr;
   std::string buf;
   // Per-document masking counts by name ("rule:<path>", "detector:<name>"), cleared by the decoder.
   std::vector<std::pair<std::string_view, uint32_t>> counts;
@@ -51,19 +54,29 @@ struct Masker::Impl {
   std::vector<uint16_t> pattern_detector;   // vectorscan pattern id -> detector index
   std::vector<std::string> detector_names;  // "detector:email", ... then "detector:<custom name>"
   bool has_custom = false;                  // any custom detector: then every string is scanned
-  EVP_MD_CTX* inner = nullptr;              // SHA-256 state after (key ^ ipad)
-  EVP_MD_CTX* outer = nullptr;              // SHA-256 state after (key ^ opad)
+  SHA256_CTX inner{};                       // SHA-256 state after (key ^ ipad)
+  SHA256_CTX outer{};                       // SHA-256 state after (key ^ opad)
   Policy default_policy;
   std::map<std::string, Policy, std::less<>> per_model;
 
-  // The first rule whose pattern matches `path`, or -1.
-  int match_rule(const Policy& p, const std::vector<std::string_view>& path) const;
+  // Rules that may still match a value at or under a path, as a bit set (rule i = bit i); every
+  // rule past the 64th is always live. all_rules() is the set at the root; advance() the set after
+  // descending into segment number `index` named `segment`.
+  static uint64_t all_rules(const Policy& p);
+  static uint64_t advance(const Policy& p, uint64_t live, size_t index, std::string_view segment);
+  // The first rule among `live` whose pattern matches `path`, or -1.
+  int match_rule(const Policy& p, uint64_t live, const std::vector<std::string_view>& path) const;
   // False when `text` cannot hold anything a built-in detector matches (a cheap pre-check).
   bool may_hold_pii(std::string_view text) const;
-  // Applies detectors to the unescaped string (or integer token) `text`. Returns true and fills
-  // `out` when anything was masked.
-  bool mask_text(const Policy& p, std::string_view text, Masker::Scratch& s,
-                 std::string& out) const;
+  // Runs every detector once over `text` (the document's candidate strings joined by '\n');
+  // leaves the matches in s.text_candidates, sorted by start, then specificity, then length.
+  void scan(std::string_view text, Masker::Scratch& s) const;
+  // Applies the matches that lie inside text = scanned[offset, offset + text.size()) to `text`.
+  // Spans must be visited in increasing offset order; `cursor` carries the position in
+  // s.text_candidates from one span to the next (start it at 0). Returns true and fills `out`
+  // when anything was masked.
+  bool mask_span(const Policy& p, std::string_view text, size_t offset, Masker::Scratch& s,
+                 size_t& cursor, std::string& out) const;
   // Renders a rule's replacement for a value as JSON into `out`. `text` is the unescaped string,
   // the raw number token or the JSON of an object/array; `is_number` selects bucket semantics.
   // Returns false for kDrop (nothing to write).
