@@ -205,6 +205,49 @@ TEST_F(MaskerTest, UnmaskedDocumentsKeepTheirBytes) {
   EXPECT_EQ(mask(in), in);
 }
 
+// Edits are spliced into the original bytes: formatting survives, and drops take one comma with
+// them whatever the whitespace around it.
+TEST_F(MaskerTest, WhitespaceAndFormattingSurviveMasking) {
+  MaskingConfig c;
+  MaskRule drop_rule;
+  drop_rule.path = "/x/*";
+  drop_rule.params.action = MaskAction::kDrop;
+  c.policy.rules.push_back(drop_rule);
+  build(c);
+  auto run = [&](const std::string& doc) {
+    Event e;
+    Reject r;
+    EXPECT_TRUE(decoder_->decode(doc, doc.size(), 1, e, r)) << r.reason;
+    return e.document;
+  };
+  const std::string head =
+      "{ \"request_id\" : \"r1\",\n  \"@timestamp\": \"2026-11-20T10:30:00Z\", "
+      "\"model_name\":\"m\" ,\n";
+  // Nothing to mask: byte for byte as sent.
+  const std::string plain = head + "  \"y\" : [ 1 , 2.50 ] }";
+  EXPECT_EQ(run(plain), plain);
+  // A detector match inside spaced JSON.
+  EXPECT_EQ(run(head + "  \"mail\" :  \"bob@example.com\"  }"),
+            head + "  \"mail\" :  \"" + token("bob@example.com") + "\"  }");
+  // Dropping every member of an object, the first, the last, or one in the middle.
+  EXPECT_EQ(run(head + "\"x\": { \"a\" : 1 ,\n \"b\":2 , \"c\" :3 } }"), head + "\"x\": { \n  } }");
+  EXPECT_EQ(run(head + "\"x\": { \"a\" : 1 } }"), head + "\"x\": {  } }");
+  EXPECT_EQ(run(head + "\"x\": [ 1 , [2, 3] ,\n {\"k\": 4} ] }"), head + "\"x\": [   ] }");
+}
+
+TEST_F(MaskerTest, DropsOfSomeMembersKeepValidJson) {
+  MaskingConfig c;
+  for (const char* path : {"/o/a", "/o/c", "/arr/1"}) {
+    MaskRule r;
+    r.path = path;
+    r.params.action = MaskAction::kDrop;
+    c.policy.rules.push_back(r);
+  }
+  build(c);
+  EXPECT_EQ(mask(R"("o":{"a":1,"b":2,"c":3},"arr":[10, 11 ,12])"), R"("o":{"b":2},"arr":[10, 12])");
+  EXPECT_EQ(mask(R"("o":{"a":1,"c":3},"arr":[10,11])"), R"("o":{},"arr":[10])");
+}
+
 TEST_F(MaskerTest, PerModelPoliciesAndVersions) {
   MaskingConfig c;
   MaskingPolicy strict = c.policy;
