@@ -264,6 +264,70 @@ struct DocumentDecoder::Impl {
     return simdjson::SUCCESS;
   }
 
+  // The members of an object at `depth` (themselves at depth + 1). Shared by walk() and the root.
+  template <bool kMask>
+  simdjson::error_code walk_members(od::object obj, const PointerTrie& trie, const TrieNode* node,
+                                    int depth, Capture& cap, MaskCtx* m, uint64_t live) {
+    if constexpr (!kMask) m = nullptr;
+    for (auto member : obj) {
+      od::field field;
+      if (auto e = std::move(member).get(field)) return e;
+      const char* key_start = nullptr;
+      if (m != nullptr) key_start = field.key().raw() - 1;  // the opening quote
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return e;
+      const TrieNode* child = node != nullptr ? trie.child(node, key) : nullptr;
+      uint64_t child_live = 0;
+      if (m != nullptr && live != 0) {
+        child_live = Masker::Impl::advance(m->policy, live, path.size(), key);
+        if (child_live != 0) path.push_back(key);
+      }
+      bool child_dropped = false;
+      const char* child_end = nullptr;
+      if (auto e = walk<kMask>(field.value(), trie, child, depth + 1, cap, m, child_dropped,
+                               child_end, child_live)) {
+        return e;
+      }
+      if (m != nullptr) {
+        if (child_live != 0) path.pop_back();
+        if (child_dropped) drop(*m, key_start, child_end);
+      }
+    }
+    return simdjson::SUCCESS;
+  }
+
+  // The elements of an array at `depth` (themselves at depth + 1).
+  template <bool kMask>
+  simdjson::error_code walk_elements(od::array arr, const PointerTrie& trie, int depth,
+                                     Capture& cap, MaskCtx* m, uint64_t live) {
+    if constexpr (!kMask) m = nullptr;
+    size_t index = 0;
+    for (auto element : arr) {
+      od::value ev;
+      if (auto e = element.get(ev)) return e;
+      const char* start = nullptr;
+      uint64_t child_live = 0;
+      if (m != nullptr && live != 0) {
+        start = ev.raw_json_token().data();
+        index_names[depth] = std::to_string(index);
+        child_live = Masker::Impl::advance(m->policy, live, path.size(), index_names[depth]);
+        if (child_live != 0) path.push_back(index_names[depth]);
+      }
+      ++index;
+      bool child_dropped = false;
+      const char* child_end = nullptr;
+      if (auto e = walk<kMask>(ev, trie, nullptr, depth + 1, cap, m, child_dropped, child_end,
+                               child_live)) {
+        return e;
+      }
+      if (m != nullptr) {
+        if (child_live != 0) path.pop_back();
+        if (child_dropped) drop(*m, start, child_end);
+      }
+    }
+    return simdjson::SUCCESS;
+  }
+
   // Visits `v` and everything under it: validates, captures leaves of `node` (may be null) and,
   // with kMask, records masking edits and PII candidates in `m`. Sets `dropped` (and `end`, the
   // value's end) when a rule removed the value. Two instantiations keep the unmasked path as tight
@@ -287,59 +351,13 @@ struct DocumentDecoder::Impl {
       case od::json_type::object: {
         od::object obj;
         if (auto e = v.get_object().get(obj)) return e;
-        for (auto member : obj) {
-          od::field field;
-          if (auto e = std::move(member).get(field)) return e;
-          const char* key_start = nullptr;
-          if (m != nullptr) key_start = field.key().raw() - 1;  // the opening quote
-          std::string_view key;
-          if (auto e = field.unescaped_key().get(key)) return e;
-          const TrieNode* child = node != nullptr ? trie.child(node, key) : nullptr;
-          uint64_t child_live = 0;
-          if (m != nullptr && live != 0) {
-            child_live = Masker::Impl::advance(m->policy, live, path.size(), key);
-            if (child_live != 0) path.push_back(key);
-          }
-          bool child_dropped = false;
-          const char* child_end = nullptr;
-          if (auto e = walk<kMask>(field.value(), trie, child, depth + 1, cap, m, child_dropped,
-                                   child_end, child_live)) {
-            return e;
-          }
-          if (m != nullptr) {
-            if (child_live != 0) path.pop_back();
-            if (child_dropped) drop(*m, key_start, child_end);
-          }
-        }
+        if (auto e = walk_members<kMask>(obj, trie, node, depth, cap, m, live)) return e;
         break;
       }
       case od::json_type::array: {
         od::array arr;
         if (auto e = v.get_array().get(arr)) return e;
-        size_t index = 0;
-        for (auto element : arr) {
-          od::value ev;
-          if (auto e = element.get(ev)) return e;
-          const char* start = nullptr;
-          uint64_t child_live = 0;
-          if (m != nullptr && live != 0) {
-            start = ev.raw_json_token().data();
-            index_names[depth] = std::to_string(index);
-            child_live = Masker::Impl::advance(m->policy, live, path.size(), index_names[depth]);
-            if (child_live != 0) path.push_back(index_names[depth]);
-          }
-          ++index;
-          bool child_dropped = false;
-          const char* child_end = nullptr;
-          if (auto e = walk<kMask>(ev, trie, nullptr, depth + 1, cap, m, child_dropped, child_end,
-                                   child_live)) {
-            return e;
-          }
-          if (m != nullptr) {
-            if (child_live != 0) path.pop_back();
-            if (child_dropped) drop(*m, start, child_end);
-          }
-        }
+        if (auto e = walk_elements<kMask>(arr, trie, depth, cap, m, live)) return e;
         break;
       }
       case od::json_type::string: {
@@ -431,15 +449,13 @@ struct DocumentDecoder::Impl {
 
   simdjson::error_code validate_non_object(od::document& doc, od::json_type type) {
     Capture ignored;
-    bool dropped = false;
     switch (type) {
       case od::json_type::array: {
-        od::value root;
-        if (auto e = doc.get_value().get(root)) return e;
-        const char* end = nullptr;
-        if (auto e = walk<false>(root, default_trie, nullptr, 0, ignored, nullptr, dropped, end)) {
-          return e;
-        }
+        // Through the document, not get_value(): simdjson checks the closing ']' of a root array
+        // only there, and the iterators rely on that check to stay inside the input.
+        od::array arr;
+        if (auto e = doc.get_array().get(arr)) return e;
+        if (auto e = walk_elements<false>(arr, default_trie, 0, ignored, nullptr, 0)) return e;
         break;
       }
       case od::json_type::string: {
@@ -488,21 +504,21 @@ struct DocumentDecoder::Impl {
       not_object = true;
       return simdjson::SUCCESS;
     }
-    // The root object is walked like any other, from the trie's root.
-    od::value root;
-    if (auto e = doc.get_value().get(root)) return e;
+    // Through the document, not get_value(): simdjson checks the closing '}' of the root object
+    // only there, and the iterators rely on that check to stay inside the input (an unclosed
+    // "[[[" or "{" would otherwise be read past its end).
+    od::object root;
+    if (auto e = doc.get_object().get(root)) return e;
     path.clear();
-    bool dropped = false;
-    const char* end = nullptr;
     if (policy == nullptr) {
-      if (auto e = walk<false>(root, trie, trie.root(), 0, cap, nullptr, dropped, end)) return e;
+      if (auto e = walk_members<false>(root, trie, trie.root(), 0, cap, nullptr, 0)) return e;
     } else {
       edits.clear();
       pii.clear();
       scan_text.clear();
       MaskCtx m{masker->impl(), *policy, *mscratch, doc, original, edits, pii, scan_text};
-      if (auto e = walk<true>(root, trie, trie.root(), 0, cap, &m, dropped, end,
-                              Masker::Impl::all_rules(*policy))) {
+      if (auto e = walk_members<true>(root, trie, trie.root(), 0, cap, &m,
+                                      Masker::Impl::all_rules(*policy))) {
         return e;
       }
       // Anything after the top-level object is an error ("{...} x", "{...}{...}").

@@ -152,6 +152,17 @@ TEST_F(DecoderTest, InvalidJsonIsRejectedWithLengthAndDigestOnly) {
   expect_reject("\"just a string\"", "not_an_object", "not a JSON object");
 }
 
+// Regression (found by fuzz_ndjson_framer): unclosed and unbalanced documents are rejected without
+// reading past the input. The root must be entered through the document, where simdjson checks the
+// closing bracket.
+TEST_F(DecoderTest, UnclosedDocumentsAreRejectedSafely) {
+  for (const char* bad : {"[", "[[[[[[", "[[[[[[rue}[", "[{", "{", "{\"a\":[", "{\"a\":[[[[",
+                          "[1,[2,[3", "{\"a\":{\"b\":{", "[]]", "{}}", "{\"a\":1}]"}) {
+    EXPECT_FALSE(decode(bad)) << bad;
+    EXPECT_TRUE(reject_.type == "invalid_json" || reject_.type == "not_an_object") << bad;
+  }
+}
+
 TEST_F(DecoderTest, GarbageInsideUnmappedFieldsIsStillCaught) {
   // The whole document is validated, not just the fields Verity reads.
   ASSERT_FALSE(
