@@ -1,8 +1,6 @@
 #include "verity/ingest/document_decoder.h"
 
-#include <cmath>
 #include <deque>
-#include <optional>
 #include <string>
 #include <vector>
 

@@ -306,13 +306,13 @@ Masker::ScratchPtr Masker::make_scratch() const {
   return s;
 }
 
-std::string Masker::hmac_token(std::string_view text, Scratch& s) const {
+std::string Masker::hmac_token(std::string_view text) const {
   std::string out;
-  impl_->hmac_hex(text, s, out);
+  impl_->hmac_hex(text, out);
   return out;
 }
 
-void Masker::Impl::hmac_hex(std::string_view text, Masker::Scratch&, std::string& out) const {
+void Masker::Impl::hmac_hex(std::string_view text, std::string& out) const {
   // HMAC-SHA256 from the precomputed inner and outer states: copying a SHA256_CTX is a plain
   // struct copy, where copying an EVP_MD_CTX allocates (measured: it dominated short tokens).
   unsigned char inner_hash[32], mac[32];
@@ -421,7 +421,7 @@ bool Masker::Impl::mask_span(const Policy& p, std::string_view text, size_t offs
       case MaskAction::kDrop:
         break;
       case MaskAction::kHash:
-        hmac_hex(m, s, out);
+        hmac_hex(m, out);
         break;
       case MaskAction::kPartial:
         partial(m, d.params.keep_last, out);
@@ -448,7 +448,7 @@ bool Masker::Impl::apply_rule(const Policy& p, size_t rule, std::string_view tex
     case MaskAction::kDrop:
       return false;
     case MaskAction::kHash:
-      hmac_hex(text, s, v);
+      hmac_hex(text, v);
       break;
     case MaskAction::kPartial:
       if (!is_string && !is_number) {
@@ -568,9 +568,8 @@ Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config
     return Status::invalid_argument(msg);
   }
 
-  Masker::Scratch fingerprint_scratch;
   std::string key_fingerprint;
-  impl->hmac_hex("verity-masking-key-fingerprint", fingerprint_scratch, key_fingerprint);
+  impl->hmac_hex("verity-masking-key-fingerprint", key_fingerprint);
 
   auto compile = [&](const MaskingPolicy& mp, Policy& out) -> Status {
     out.redact_token = mp.redact_token;

@@ -82,7 +82,8 @@ struct Masker::Impl {
   // Returns false for kDrop (nothing to write).
   bool apply_rule(const Policy& p, size_t rule, std::string_view text, bool is_string,
                   bool is_number, Masker::Scratch& s, std::string& out) const;
-  void hmac_hex(std::string_view text, Masker::Scratch& s, std::string& out) const;
+  // Appends "hmac:<24 hex>" of `text`. Thread-safe (copies the precomputed states).
+  void hmac_hex(std::string_view text, std::string& out) const;
 };
 
 }  // namespace verity::ingest

@@ -20,7 +20,6 @@ class MaskerTest : public ::testing::Test {
     masker_ = std::move(m).value();
     decoder_ = std::make_unique<DocumentDecoder>(std::make_shared<const FieldMappingSet>(), clock_,
                                                  DecoderLimits{}, masker_);
-    scratch_ = masker_->make_scratch();
   }
   // Decodes a prediction whose extra members are `body` and returns the stored document.
   std::string mask(const std::string& body) {
@@ -34,12 +33,11 @@ class MaskerTest : public ::testing::Test {
     EXPECT_EQ(e.document.rfind(prefix, 0), 0u) << e.document;
     return e.document.substr(prefix.size(), e.document.size() - prefix.size() - 1);
   }
-  std::string token(const std::string& value) { return masker_->hmac_token(value, *scratch_); }
+  std::string token(const std::string& value) { return masker_->hmac_token(value); }
 
   ManualClock clock_{0};
   std::shared_ptr<const Masker> masker_;
   std::unique_ptr<DocumentDecoder> decoder_;
-  Masker::ScratchPtr scratch_;
 };
 
 TEST_F(MaskerTest, HmacTokenIsHmacSha256OfTheValue) {

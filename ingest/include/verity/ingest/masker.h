@@ -36,7 +36,7 @@ class Masker {
   ScratchPtr make_scratch() const;
 
   // "hmac:<24 hex>" of `text`.
-  std::string hmac_token(std::string_view text, Scratch& s) const;
+  std::string hmac_token(std::string_view text) const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
