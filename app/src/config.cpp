@@ -74,19 +74,8 @@ void read_params(ConfigReader& r, ingest::MaskParams& p) {
   }
   r.get("keep_last", p.keep_last, 0, 1024);
   r.get("max_length", p.max_length, 1, 1 << 20);
-  std::string width = std::to_string(p.bucket_width);
-  if (r.has("bucket_width")) {
-    r.get("bucket_width", width);
-    char* end = nullptr;
-    const double w = std::strtod(width.c_str(), &end);
-    if (end == width.c_str() || *end != '\0' || !(w > 0)) {
-      r.error("bucket_width", "must be a number > 0");
-    } else {
-      p.bucket_width = w;
-    }
-  } else {
-    r.get("bucket_width", width);
-  }
+  r.get("bucket_width", p.bucket_width);
+  if (!(p.bucket_width > 0)) r.error("bucket_width", "must be a number > 0");
 }
 
 std::vector<ingest::MaskRule> read_rules(ConfigReader& parent) {

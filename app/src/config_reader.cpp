@@ -1,6 +1,7 @@
 #include "verity/app/config_reader.h"
 
 #include <charconv>
+#include <cstdlib>
 
 namespace verity::app {
 
@@ -77,6 +78,16 @@ void ConfigReader::get(std::string_view key, size_t& out, size_t min, size_t max
   } else {
     out = n;
   }
+}
+
+void ConfigReader::get(std::string_view key, double& out) {
+  auto v = lookup(key);
+  if (!v) return;
+  std::string s;
+  char* end = nullptr;
+  const double d = scalar(*v, s) ? std::strtod(s.c_str(), &end) : 0;
+  if (end == nullptr || end == s.c_str() || *end != '\0') return error(key, "expected a number");
+  out = d;
 }
 
 void ConfigReader::get(std::string_view key, Duration& out) {

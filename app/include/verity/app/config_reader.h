@@ -23,6 +23,7 @@ class ConfigReader {
   void get(std::string_view key, std::string& out);
   void get(std::string_view key, bool& out);
   void get(std::string_view key, size_t& out, size_t min, size_t max);
+  void get(std::string_view key, double& out);
   void get(std::string_view key, Duration& out);
   void get(std::string_view key, ByteSize& out);
   void get(std::string_view key, HostPort& out);
