@@ -12,6 +12,13 @@ namespace {
 
 const std::string kKey = "0123456789abcdef0123456789abcdef";
 
+MaskRule make_rule(std::string path, MaskAction action) {
+  MaskRule r;
+  r.path = std::move(path);
+  r.params.action = action;
+  return r;
+}
+
 class MaskerTest : public ::testing::Test {
  protected:
   void build(MaskingConfig config = {}) {
@@ -89,25 +96,19 @@ TEST_F(MaskerTest, CardNumbersSentAsNumbersAreMaskedToStrings) {
 
 TEST_F(MaskerTest, EveryRuleAction) {
   MaskingConfig c;
-  auto rule = [](std::string path, MaskAction a) {
-    MaskRule r;
-    r.path = std::move(path);
-    r.params.action = a;
-    return r;
-  };
-  c.policy.rules.push_back(rule("/debug", MaskAction::kDrop));
-  c.policy.rules.push_back(rule("/inputs/*_email", MaskAction::kHash));
-  c.policy.rules.push_back(rule("**/ssn", MaskAction::kRedact));
-  c.policy.rules.push_back(rule("/inputs/phone", MaskAction::kPartial));
-  auto trunc = rule("/inputs/notes", MaskAction::kTruncate);
+  c.policy.rules.push_back(make_rule("/debug", MaskAction::kDrop));
+  c.policy.rules.push_back(make_rule("/inputs/*_email", MaskAction::kHash));
+  c.policy.rules.push_back(make_rule("**/ssn", MaskAction::kRedact));
+  c.policy.rules.push_back(make_rule("/inputs/phone", MaskAction::kPartial));
+  auto trunc = make_rule("/inputs/notes", MaskAction::kTruncate);
   trunc.params.max_length = 5;
   c.policy.rules.push_back(trunc);
-  c.policy.rules.push_back(rule("/inputs/age", MaskAction::kBucket));
-  auto income = rule("/inputs/income", MaskAction::kBucket);
+  c.policy.rules.push_back(make_rule("/inputs/age", MaskAction::kBucket));
+  auto income = make_rule("/inputs/income", MaskAction::kBucket);
   income.params.bucket_width = 2.5;
   c.policy.rules.push_back(income);
-  c.policy.rules.push_back(rule("/inputs/profile", MaskAction::kHash));
-  c.policy.rules.push_back(rule("/items/*/secret", MaskAction::kDrop));
+  c.policy.rules.push_back(make_rule("/inputs/profile", MaskAction::kHash));
+  c.policy.rules.push_back(make_rule("/items/*/secret", MaskAction::kDrop));
   build(c);
   const std::string in =
       R"("debug":{"trace":"x"},"inputs":{"work_email":"a@b.co","home_email":"c@d.co",)"
@@ -127,10 +128,7 @@ TEST_F(MaskerTest, EveryRuleAction) {
 // segments while inner arrays are visited.
 TEST_F(MaskerTest, RulesMatchInsideNestedArrays) {
   MaskingConfig c;
-  MaskRule r;
-  r.path = "/m/*/*/*/k";
-  r.params.action = MaskAction::kRedact;
-  c.policy.rules.push_back(r);
+  c.policy.rules.push_back(make_rule("/m/*/*/*/k", MaskAction::kRedact));
   build(c);
   EXPECT_EQ(
       mask(R"("m":[[[{"k":1},{"j":2}],[{"k":3}]],[[[0]],[{"k":4}]]])"),
@@ -139,10 +137,7 @@ TEST_F(MaskerTest, RulesMatchInsideNestedArrays) {
 
 TEST_F(MaskerTest, AnyDepthRuleNeverReplacesTheWholeDocument) {
   MaskingConfig c;
-  MaskRule r;
-  r.path = "**";
-  r.params.action = MaskAction::kRedact;
-  c.policy.rules.push_back(r);
+  c.policy.rules.push_back(make_rule("**", MaskAction::kRedact));
   build(c);
   // Every member is redacted (the request id too), but the document stays an object.
   const std::string doc =
@@ -156,9 +151,7 @@ TEST_F(MaskerTest, AnyDepthRuleNeverReplacesTheWholeDocument) {
 
 TEST_F(MaskerTest, RulesCoverTheirValuesSoDetectorsSkipThem) {
   MaskingConfig c;
-  MaskRule keep;
-  keep.path = "/contact";
-  keep.params.action = MaskAction::kPartial;
+  MaskRule keep = make_rule("/contact", MaskAction::kPartial);
   keep.params.keep_last = 3;
   c.policy.rules.push_back(keep);
   build(c);
@@ -207,10 +200,7 @@ TEST_F(MaskerTest, UnmaskedDocumentsKeepTheirBytes) {
 // them whatever the whitespace around it.
 TEST_F(MaskerTest, WhitespaceAndFormattingSurviveMasking) {
   MaskingConfig c;
-  MaskRule drop_rule;
-  drop_rule.path = "/x/*";
-  drop_rule.params.action = MaskAction::kDrop;
-  c.policy.rules.push_back(drop_rule);
+  c.policy.rules.push_back(make_rule("/x/*", MaskAction::kDrop));
   build(c);
   auto run = [&](const std::string& doc) {
     Event e;
@@ -236,10 +226,7 @@ TEST_F(MaskerTest, WhitespaceAndFormattingSurviveMasking) {
 TEST_F(MaskerTest, DropsOfSomeMembersKeepValidJson) {
   MaskingConfig c;
   for (const char* path : {"/o/a", "/o/c", "/arr/1"}) {
-    MaskRule r;
-    r.path = path;
-    r.params.action = MaskAction::kDrop;
-    c.policy.rules.push_back(r);
+    c.policy.rules.push_back(make_rule(path, MaskAction::kDrop));
   }
   build(c);
   EXPECT_EQ(mask(R"("o":{"a":1,"b":2,"c":3},"arr":[10, 11 ,12])"), R"("o":{"b":2},"arr":[10, 12])");
@@ -249,10 +236,7 @@ TEST_F(MaskerTest, DropsOfSomeMembersKeepValidJson) {
 TEST_F(MaskerTest, PerModelPoliciesAndVersions) {
   MaskingConfig c;
   MaskingPolicy strict = c.policy;
-  MaskRule r;
-  r.path = "/inputs";
-  r.params.action = MaskAction::kRedact;
-  strict.rules.push_back(r);
+  strict.rules.push_back(make_rule("/inputs", MaskAction::kRedact));
   c.per_model.emplace("strict", strict);
   build(c);
   const auto& dflt = masker_->default_policy();
@@ -300,9 +284,7 @@ TEST_F(MaskerTest, BadPoliciesAreRefused) {
   d.policy.detectors[0].params.action = MaskAction::kBucket;
   EXPECT_FALSE(Masker::create(d, kKey).is_ok());
   MaskingConfig p;
-  MaskRule r;
-  r.path = "no-slash";
-  p.policy.rules.push_back(r);
+  p.policy.rules.push_back(make_rule("no-slash", MaskAction::kHash));
   EXPECT_FALSE(Masker::create(p, kKey).is_ok());
   EXPECT_FALSE(Masker::create(MaskingConfig{}, "").is_ok());
 }
