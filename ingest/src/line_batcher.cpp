@@ -25,9 +25,10 @@ void LineBatcher::add(const FramedLine& line) {
   }
   const bool ok = decoder_.decode(line.text, line.readable, line.number, event_, reject_);
   if (masking_metrics_ != nullptr) {
-    masking_metrics_->add(ok ? std::string_view(event_.model_name) : std::string_view(),
-                          decoder_.mask_counts());
-    masking_metrics_->luhn_rejected(decoder_.luhn_rejected());
+    for (const auto& [name, n] : decoder_.mask_counts()) {
+      mask_counts_[{ok ? event_.model_name : std::string(), name}] += n;
+    }
+    luhn_rejected_ += decoder_.luhn_rejected();
   }
   if (ok) {
     batch_.events.push_back(std::move(event_));
@@ -36,7 +37,12 @@ void LineBatcher::add(const FramedLine& line) {
   }
 }
 
+LineBatcher::~LineBatcher() {
+  if (masking_metrics_ != nullptr) masking_metrics_->flush(mask_counts_, luhn_rejected_);
+}
+
 store::IngestBatch LineBatcher::take() {
+  if (masking_metrics_ != nullptr) masking_metrics_->flush(mask_counts_, luhn_rejected_);
   store::IngestBatch out = std::move(batch_);
   batch_ = store::IngestBatch{};
   batch_.input = input_;

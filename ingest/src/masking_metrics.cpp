@@ -17,23 +17,21 @@ MaskingMetrics::MaskingMetrics(prometheus::Registry& registry)
                  .Register(registry)
                  .Add({})) {}
 
-void MaskingMetrics::add(std::string_view model,
-                         const std::vector<std::pair<std::string_view, uint32_t>>& counts) {
+void MaskingMetrics::flush(Counts& counts, uint64_t& luhn_rejected) {
+  if (luhn_rejected > 0) luhn_->Increment(static_cast<double>(luhn_rejected));
+  luhn_rejected = 0;
   if (counts.empty()) return;
   std::lock_guard lock(mu_);
-  for (const auto& [name, n] : counts) {
-    auto key = std::make_pair(std::string(model), std::string(name));
-    auto it = cache_.find(key);
+  for (const auto& [key, n] : counts) {
+    auto cache_key = std::make_pair(key.first, std::string(key.second));
+    auto it = cache_.find(cache_key);
     if (it == cache_.end()) {
-      auto& c = masked_->Add({{"model", key.first}, {"by", key.second}});
-      it = cache_.emplace(std::move(key), &c).first;
+      auto& c = masked_->Add({{"model", cache_key.first}, {"by", cache_key.second}});
+      it = cache_.emplace(std::move(cache_key), &c).first;
     }
-    it->second->Increment(n);
+    it->second->Increment(static_cast<double>(n));
   }
-}
-
-void MaskingMetrics::luhn_rejected(uint64_t n) {
-  if (n > 0) luhn_->Increment(static_cast<double>(n));
+  counts.clear();
 }
 
 }  // namespace verity::ingest

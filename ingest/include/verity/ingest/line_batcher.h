@@ -21,16 +21,22 @@ class LineBatcher {
               std::shared_ptr<const Masker> masker = nullptr,
               MaskingMetrics* masking_metrics = nullptr);
 
+  ~LineBatcher();  // flushes masking counts not yet flushed by take()
+  LineBatcher(const LineBatcher&) = delete;
+  LineBatcher& operator=(const LineBatcher&) = delete;
+
   void add(const FramedLine& line);
   bool empty() const { return batch_.events.empty() && batch_.rejects.empty(); }
   size_t size() const { return batch_.events.size() + batch_.rejects.size(); }
-  // Hands over the batch built so far and starts a new one.
+  // Hands over the batch built so far and starts a new one; flushes the batch's masking counts.
   store::IngestBatch take();
 
  private:
   std::string input_;
   size_t max_line_;
   MaskingMetrics* masking_metrics_;
+  MaskingMetrics::Counts mask_counts_;  // this batch's masking counts, flushed by take()
+  uint64_t luhn_rejected_ = 0;
   DocumentDecoder decoder_;
   store::IngestBatch batch_;
   Event event_;

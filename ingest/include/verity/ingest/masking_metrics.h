@@ -21,9 +21,11 @@ namespace verity::ingest {
 class MaskingMetrics {
  public:
   explicit MaskingMetrics(prometheus::Registry& registry);
-  void add(std::string_view model,
-           const std::vector<std::pair<std::string_view, uint32_t>>& counts);
-  void luhn_rejected(uint64_t n);
+  // Counts gathered by one thread, keyed by (model, "rule:<path>" | "detector:<name>"). The names
+  // point into the Masker's policies, which outlive the counts.
+  using Counts = std::map<std::pair<std::string, std::string_view>, uint64_t>;
+  // Adds and clears `counts` and `luhn_rejected`: one lock per call, so callers batch.
+  void flush(Counts& counts, uint64_t& luhn_rejected);
 
  private:
   prometheus::Family<prometheus::Counter>* masked_;
