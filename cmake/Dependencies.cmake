@@ -27,6 +27,9 @@ verity_require(ZSTD_FOUND libzstd-dev)
 pkg_check_modules(HS QUIET IMPORTED_TARGET libhs)
 verity_require(HS_FOUND libvectorscan-dev)
 
+find_package(ZLIB QUIET)
+verity_require(ZLIB_FOUND zlib1g-dev)
+
 find_package(CURL QUIET)
 verity_require(CURL_FOUND libcurl4-openssl-dev)
 

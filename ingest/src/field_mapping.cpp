@@ -65,6 +65,18 @@ Result<JsonPointer> parse_json_pointer(std::string_view text) {
   return p;
 }
 
+std::vector<JsonPointer> envelope_metadata_defaults() {
+  std::vector<JsonPointer> out;
+  for (std::string_view t :
+       {"/@metadata/beat", "/@metadata/version", "/agent/type", "/agent/version", "/agent/name",
+        "/host/name", "/log/file/path", "/log/offset", "/input/type"}) {
+    auto p = parse_json_pointer(t);
+    assert(p.is_ok());
+    out.push_back(std::move(p).value());
+  }
+  return out;
+}
+
 FieldMapping FieldMapping::defaults() {
   FieldMapping m;
   auto set = [&m](Field f, std::initializer_list<std::string_view> texts) {

@@ -12,6 +12,8 @@
 #include <boost/beast/http.hpp>
 #include "listener_util.h"
 
+#include "verity/ingest/inflate.h"
+
 namespace verity::ingest {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -46,7 +48,8 @@ struct Route {
   std::string method;
   std::string path;  // without the trailing '*' for prefixes
   bool prefix = false;
-  HttpHandler handler;
+  HttpHandler handler;  // exactly one of handler and async_handler is set
+  AsyncHttpHandler async_handler;
 };
 
 class Session;
@@ -68,7 +71,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   bool stopped = false;                                   // guarded by mu
 
   void accept();
-  HttpResponse dispatch(const HttpRequest& req) const;
+  // The route for a request, or nullptr with the 404/405 answer in `error`.
+  const Route* find(const HttpRequest& req, HttpResponse& error) const;
   void remove(const std::shared_ptr<Session>& s) {
     std::lock_guard lock(mu);
     sessions.erase(s);
@@ -152,8 +156,47 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = msg.keep_alive();
     const unsigned version = msg.version();
     HttpRequest req = to_request(msg);
-    HttpResponse res = server_.dispatch(req);
-    respond(std::move(res), keep_alive, version, req.method);
+    if (auto error = decode_body(req)) {
+      respond(std::move(*error), keep_alive, version, req.method);
+      return;
+    }
+    HttpResponse res;
+    const Route* route = server_.find(req, res);
+    if (route == nullptr) {
+      respond(std::move(res), keep_alive, version, req.method);
+    } else if (route->handler) {
+      respond(route->handler(req), keep_alive, version, req.method);
+    } else {
+      std::string method = req.method;
+      route->async_handler(std::move(req), [self = shared_from_this(), keep_alive, version,
+                                            method = std::move(method)](HttpResponse r) mutable {
+        asio::post(self->executor(), [self, keep_alive, version, method = std::move(method),
+                                      r = std::move(r)]() mutable {
+          if (!self->closed_) self->respond(std::move(r), keep_alive, version, method);
+        });
+      });
+    }
+  }
+
+  // Inflates a gzip body in place; the error response when it cannot.
+  std::optional<HttpResponse> decode_body(HttpRequest& req) const {
+    const std::string_view encoding = req.header("content-encoding");
+    if (encoding.empty() || encoding == "identity") return std::nullopt;
+    if (encoding != "gzip" && encoding != "x-gzip") {
+      return HttpResponse::error(
+          415, "unsupported_encoding",
+          "Content-Encoding " + std::string(encoding) + " is not supported (use gzip or none)");
+    }
+    std::string plain;
+    const Status s = inflate(req.body, InflateFormat::kGzip, server_.options.max_body.bytes, plain);
+    if (s.code() == StatusCode::kResourceExhausted) {
+      return HttpResponse::error(413, "content_too_long_exception",
+                                 "inflated request body exceeds max_body of " +
+                                     std::to_string(server_.options.max_body.bytes) + " bytes");
+    }
+    if (!s) return HttpResponse::error(400, "parse_exception", "request body: " + s.message());
+    req.body = std::move(plain);
+    return std::nullopt;
   }
 
   void respond(HttpResponse res, bool keep_alive, unsigned version, const std::string& method) {
@@ -161,6 +204,9 @@ class Session : public std::enable_shared_from_this<Session> {
         static_cast<http::status>(res.status), version);
     msg->set(http::field::server, "verity");
     msg->set(http::field::content_type, res.content_type);
+    if (res.status >= 200 && res.status < 300) {
+      for (const auto& [k, v] : server_.options.success_headers) msg->set(k, v);
+    }
     for (auto& [k, v] : res.headers) msg->set(k, v);
     msg->keep_alive(keep_alive);
     if (method == "HEAD") {
@@ -198,7 +244,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-HttpResponse HttpServer::Impl::dispatch(const HttpRequest& req) const {
+const Route* HttpServer::Impl::find(const HttpRequest& req, HttpResponse& error) const {
   const Route* best = nullptr;
   bool path_known = false;
   // HEAD is answered by the GET handler (the server sends the headers only).
@@ -216,13 +262,12 @@ HttpResponse HttpServer::Impl::dispatch(const HttpRequest& req) const {
     }
   }
   if (best == nullptr) {
-    if (path_known) {
-      return HttpResponse::error(405, "method_not_allowed",
-                                 "method " + req.method + " is not allowed on " + req.path);
-    }
-    return HttpResponse::error(404, "not_found", "no handler for " + req.path);
+    error = path_known
+                ? HttpResponse::error(405, "method_not_allowed",
+                                      "method " + req.method + " is not allowed on " + req.path)
+                : HttpResponse::error(404, "not_found", "no handler for " + req.path);
   }
-  return best->handler(req);
+  return best;
 }
 
 void HttpServer::Impl::accept() {
@@ -264,6 +309,11 @@ void HttpServer::route(std::string method, std::string path, HttpHandler handler
   r.path = std::move(path);
   r.handler = std::move(handler);
   impl_->routes.push_back(std::move(r));
+}
+
+void HttpServer::route_async(std::string method, std::string path, AsyncHttpHandler handler) {
+  route(std::move(method), std::move(path), HttpHandler());
+  impl_->routes.back().async_handler = std::move(handler);
 }
 
 Status HttpServer::start() {

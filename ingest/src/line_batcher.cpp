@@ -1,5 +1,7 @@
 #include "verity/ingest/line_batcher.h"
 
+#include "message_envelope.h"
+
 namespace verity::ingest {
 
 LineBatcher::LineBatcher(std::string input, std::shared_ptr<const FieldMappingSet> mappings,
@@ -8,11 +10,12 @@ LineBatcher::LineBatcher(std::string input, std::shared_ptr<const FieldMappingSe
     : input_(std::move(input)),
       max_line_(limits.max_document_bytes),
       masking_metrics_(masking_metrics),
-      decoder_(std::move(mappings), clock, limits, std::move(masker)) {
+      decoder_(mappings, clock, limits, std::move(masker)) {
+  if (mappings->envelope.enabled) envelope_ = std::make_unique<MessageEnvelope>(mappings->envelope);
   batch_.input = input_;
 }
 
-void LineBatcher::add(const FramedLine& line) {
+bool LineBatcher::add(const FramedLine& line) {
   if (line.too_long) {
     Reject r;
     r.type = "line_too_long";
@@ -21,20 +24,53 @@ void LineBatcher::add(const FramedLine& line) {
     r.line = line.number;
     r.raw_length = line.length;
     batch_.rejects.push_back(std::move(r));
-    return;
+    return false;
   }
-  const bool ok = decoder_.decode(line.text, line.readable, line.number, event_, reject_);
-  if (masking_metrics_ != nullptr) {
-    for (const auto& [name, n] : decoder_.mask_counts()) {
-      mask_counts_[{ok ? event_.model_name : std::string(), name}] += n;
+  bool ok = decode(line.text, line.readable, line.number);
+  if (!ok && decoder_.request_id_missing() && envelope_ &&
+      envelope_->open(line.text, line.readable, message_, source_)) {
+    const size_t size = message_.size();
+    message_.resize(size + kJsonPadding, ' ');
+    ok = decode(std::string_view(message_.data(), size), message_.size(), line.number);
+    if (ok) {
+      event_.source = std::move(source_);
+    } else {
+      // "line 3: missing ..." -> "line 3: in message: missing ..."
+      const size_t colon = reject_.reason.find(": ");
+      reject_.reason.insert(colon == std::string::npos ? 0 : colon + 2, "in message: ");
     }
-    luhn_rejected_ += decoder_.luhn_rejected();
   }
   if (ok) {
     batch_.events.push_back(std::move(event_));
   } else {
     batch_.rejects.push_back(std::move(reject_));
   }
+  return ok;
+}
+
+bool LineBatcher::decode(std::string_view json, size_t readable, uint64_t line) {
+  const bool ok = decoder_.decode(json, readable, line, event_, reject_);
+  if (masking_metrics_ != nullptr) {
+    for (const auto& [name, n] : decoder_.mask_counts()) {
+      mask_counts_[{ok ? event_.model_name : std::string(), name}] += n;
+    }
+    luhn_rejected_ += decoder_.luhn_rejected();
+  }
+  return ok;
+}
+
+void LineBatcher::add_reject(Reject reject) { batch_.rejects.push_back(std::move(reject)); }
+
+void LineBatcher::reject_last_event(std::string type, std::string reason) {
+  Event& e = batch_.events.back();
+  Reject r;
+  r.type = std::move(type);
+  r.reason = std::move(reason);
+  r.line = e.line;
+  r.raw_length = e.document.size();
+  r.document = std::move(e.document);
+  batch_.events.pop_back();
+  batch_.rejects.push_back(std::move(r));
 }
 
 LineBatcher::~LineBatcher() {

@@ -6,7 +6,8 @@
 namespace verity::store {
 namespace {
 
-constexpr uint8_t kFormat = 1;
+constexpr uint8_t kFormat = 2;
+constexpr uint8_t kFormatWithoutSource = 1;
 
 uint64_t zigzag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
@@ -59,7 +60,7 @@ bool get_varint(std::string_view& in, uint64_t& v) {
 
 void encode_record(const StoredRecord& r, std::string& out) {
   out.clear();
-  out.reserve(r.document.size() + r.request_id.size() + r.model_name.size() + 80);
+  out.reserve(r.document.size() + r.request_id.size() + r.model_name.size() + r.source.size() + 80);
   out += static_cast<char>(kFormat);
   out += static_cast<char>(r.kind);
   out.append(8, '\0');
@@ -71,6 +72,7 @@ void encode_record(const StoredRecord& r, std::string& out) {
   put_bytes(out, r.model_version);
   put_bytes(out, r.input);
   put_bytes(out, r.masking_version);
+  put_bytes(out, r.source);
   out.append(reinterpret_cast<const char*>(r.digest.data()), r.digest.size());
   out.append(r.document);
 }
@@ -81,7 +83,9 @@ void patch_sequence(std::string& encoded, uint64_t sequence) {
 }
 
 std::optional<StoredRecord> decode_record(std::string_view in) {
-  if (in.size() < 2 || static_cast<uint8_t>(in[0]) != kFormat) return std::nullopt;
+  if (in.size() < 2) return std::nullopt;
+  const auto format = static_cast<uint8_t>(in[0]);
+  if (format != kFormat && format != kFormatWithoutSource) return std::nullopt;
   StoredRecord r;
   const auto kind = static_cast<uint8_t>(in[1]);
   if (kind != static_cast<uint8_t>(EventKind::kPrediction) &&
@@ -99,7 +103,8 @@ std::optional<StoredRecord> decode_record(std::string_view in) {
   r.ingest_time_ms = unzigzag(ingest);
   if (!get_bytes(in, r.request_id) || !get_bytes(in, r.model_name) ||
       !get_bytes(in, r.model_version) || !get_bytes(in, r.input) ||
-      !get_bytes(in, r.masking_version) || in.size() < r.digest.size()) {
+      !get_bytes(in, r.masking_version) || (format == kFormat && !get_bytes(in, r.source)) ||
+      in.size() < r.digest.size()) {
     return std::nullopt;
   }
   std::memcpy(r.digest.data(), in.data(), r.digest.size());

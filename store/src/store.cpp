@@ -258,6 +258,7 @@ void Store::submit(IngestBatch batch, CommitCallback done) {
     rec.model_version = e.model_version;
     rec.input = batch.input;
     rec.masking_version = e.masking_version;
+    rec.source = e.source;
     rec.digest = prepared[i].digest;
     rec.document = std::move(e.document);
     encode_record(rec, prepared[i].record);

@@ -25,6 +25,10 @@ std::string StoredRecord::to_json() const {
   out += ",\"masking_version\":";
   append_json_string(out, masking_version);
   out += ",\"digest\":\"sha256:" + to_hex(digest) + "\"";
+  if (!source.empty()) {
+    out += ",\"source\":";
+    out += source;
+  }
   out += ",\"document\":";
   out += document;
   out += '}';

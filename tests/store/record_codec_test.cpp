@@ -16,6 +16,7 @@ TEST(RecordCodec, RoundTrips) {
   r.input = "tcp";
   r.sequence = 1ull << 40;
   r.digest = sha256("doc");
+  r.source = R"({"host.name":"web-1"})";
   r.document = R"({"request_id":"req-1"})";
   std::string bytes;
   encode_record(r, bytes);
@@ -30,7 +31,30 @@ TEST(RecordCodec, RoundTrips) {
   EXPECT_EQ(back->input, r.input);
   EXPECT_EQ(back->sequence, r.sequence);
   EXPECT_EQ(back->digest, r.digest);
+  EXPECT_EQ(back->source, r.source);
   EXPECT_EQ(back->document, r.document);
+}
+
+// Records written before envelope metadata existed (format 1) still decode, with no source.
+TEST(RecordCodec, ReadsFormatOneRecords) {
+  StoredRecord r;
+  r.request_id = "old";
+  r.model_name = "m";
+  r.digest = sha256("{}");
+  r.document = "{}";
+  std::string bytes;
+  encode_record(r, bytes);
+  // Format 2 with an empty source is format 1 plus one zero length byte before the digest.
+  const size_t source_len_at = bytes.size() - r.document.size() - r.digest.size() - 1;
+  ASSERT_EQ(bytes[source_len_at], '\0');
+  bytes.erase(source_len_at, 1);
+  bytes[0] = 1;
+  auto back = decode_record(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->request_id, "old");
+  EXPECT_EQ(back->source, "");
+  EXPECT_EQ(back->document, "{}");
+  EXPECT_EQ(back->digest, r.digest);
 }
 
 TEST(RecordCodec, RejectsTruncatedAndUnknownFormats) {

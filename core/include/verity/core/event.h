@@ -21,6 +21,9 @@ struct Event {
   std::string model_version;     // "" if absent
   std::string document;
   std::string masking_version;  // the masking policy version that masked `document` ("" if none)
+  // Metadata of the envelope the document came in (Filebeat's host, agent, log.file.path), as a
+  // JSON object kept beside the document, never mixed into it; "" when there was none.
+  std::string source;
   uint64_t line = 0;  // 1-based line (or item) number within its source, for error reports
 };
 

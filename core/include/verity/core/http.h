@@ -36,6 +36,12 @@ struct HttpResponse {
 // A handler answers one request. Handlers run on I/O threads: they must not block for long.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Sends the response to a request handled asynchronously. Call it exactly once, from any thread.
+using HttpResponder = std::function<void(HttpResponse)>;
+// A handler that answers later (after a commit, say): it owns the request and calls the responder
+// when the answer is known. The connection reads no further request until then.
+using AsyncHttpHandler = std::function<void(HttpRequest, HttpResponder)>;
+
 // Appends `s` to `out` as a JSON string literal, quotes included.
 void append_json_string(std::string& out, std::string_view s);
 

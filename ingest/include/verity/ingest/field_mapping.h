@@ -57,11 +57,22 @@ class FieldMapping {
   std::array<std::vector<JsonPointer>, kFieldCount> pointers_;
 };
 
+// Shippers such as Filebeat wrap each log line: {"message": "<the service's JSON line>", "host":
+// ..., "agent": ..., "log": {"file": {"path": ...}}}. When a document has no request id and its
+// top-level `message` is a string holding a JSON object, that object is decoded as the document
+// and the members at `keep` are kept beside it as its source metadata.
+std::vector<JsonPointer> envelope_metadata_defaults();
+struct EnvelopeSettings {
+  bool enabled = true;
+  std::vector<JsonPointer> keep = envelope_metadata_defaults();
+};
+
 // The default mapping plus per-model overrides (a model's mapping is the default with some fields
 // replaced). The model name itself is always located with the default mapping.
 struct FieldMappingSet {
   FieldMapping default_mapping = FieldMapping::defaults();
   std::map<std::string, FieldMapping, std::less<>> per_model;
+  EnvelopeSettings envelope;
 };
 
 }  // namespace verity::ingest

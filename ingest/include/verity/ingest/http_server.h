@@ -2,6 +2,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "verity/core/http.h"
 #include "verity/core/status.h"
@@ -18,10 +20,14 @@ struct HttpServerOptions {
   ByteSize max_body{16ull << 20};  // larger request bodies are answered 413
   Duration idle_timeout{60'000};   // keep-alive connections silent this long are closed
   size_t max_connections = 1024;
+  // Headers added to every 2xx response (the Elasticsearch-compatible API needs
+  // X-Elastic-Product on all of them).
+  std::vector<std::pair<std::string, std::string>> success_headers;
 };
 
 // HTTP/1.1 server (Boost.Beast) with keep-alive, dispatching to handlers by method and path.
-// Handlers run on io_context threads, one request at a time per connection.
+// Handlers run on io_context threads, one request at a time per connection. Request bodies sent
+// with Content-Encoding: gzip are inflated (bounded by max_body) before a handler sees them.
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, HttpServerOptions options);
@@ -33,6 +39,8 @@ class HttpServer {
   // ("/v1/predictions/*"). Exact routes win over prefixes; longer prefixes over shorter. REQUIRES:
   // before start().
   void route(std::string method, std::string path, HttpHandler handler);
+  // The same for a handler that answers asynchronously.
+  void route_async(std::string method, std::string path, AsyncHttpHandler handler);
 
   // Binds and starts accepting. Errors: kInvalidArgument (bad address), kUnavailable (in use).
   Status start();

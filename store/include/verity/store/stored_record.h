@@ -21,11 +21,12 @@ struct StoredRecord {
   std::string partition;        // "p_YYYYMMDD" (predictions) or "labels"
   uint64_t sequence = 0;        // global append order
   Sha256Digest digest{};        // SHA-256 of `document`
+  std::string source;           // envelope metadata (JSON object) or ""
   std::string document;         // JSON text
 
   // {"request_id":..., "kind":..., "model":..., "version":..., "timestamp":..., "ingest_time":...,
   //  "partition":..., "sequence":..., "input":..., "masking_version":..., "digest":...,
-  //  "document": <document>}
+  //  ["source": <source>,] "document": <document>}
   std::string to_json() const;
 };
 
