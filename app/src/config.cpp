@@ -233,9 +233,63 @@ Result<Config> parse_config(const std::string& yaml_text) {
       tcp.error("read_chunk", "must be from 512 to 16MiB");
     }
     if (c.tcp.idle_timeout.count() <= 0) tcp.error("idle_timeout", "must be positive");
+    tcp.get("allow_unauthenticated_remote", c.tcp_allow_remote);
     tcp.finish();
     auto beats = inputs.child("beats");
-    beats.get("listen", c.beats_listen);
+    beats.get("enabled", c.beats_enabled);
+    beats.get("listen", c.beats.listen);
+    ByteSize max_event{c.beats.limits.max_event}, max_frame{c.beats.limits.max_frame},
+        max_inflated{c.beats.limits.max_inflated};
+    beats.get("max_event", max_event);
+    beats.get("max_frame", max_frame);
+    beats.get("max_inflated", max_inflated);
+    size_t max_window = c.beats.limits.max_window;
+    beats.get("max_window", max_window, 1, 1u << 24);
+    c.beats.limits.max_event = max_event.bytes;
+    c.beats.limits.max_frame = max_frame.bytes;
+    c.beats.limits.max_inflated = max_inflated.bytes;
+    c.beats.limits.max_window = static_cast<uint32_t>(max_window);
+    if (max_event.bytes < 1024 || max_event.bytes > (64ull << 20)) {
+      beats.error("max_event", "must be from 1KiB to 64MiB");
+    }
+    if (max_frame.bytes < 1024 || max_frame.bytes > (1ull << 30)) {
+      beats.error("max_frame", "must be from 1KiB to 1GiB");
+    }
+    if (max_inflated.bytes < max_event.bytes || max_inflated.bytes > (4ull << 30)) {
+      beats.error("max_inflated", "must be from max_event to 4GiB");
+    }
+    beats.get("read_timeout", c.beats.read_timeout);
+    beats.get("keepalive", c.beats.keepalive);
+    if (c.beats.read_timeout.count() <= 0) beats.error("read_timeout", "must be positive");
+    if (c.beats.keepalive.count() < 1000) beats.error("keepalive", "must be at least 1s");
+    beats.get("max_connections", c.beats.max_connections, 1, 1'000'000);
+    beats.get("read_chunk", c.beats.read_chunk);
+    if (c.beats.read_chunk.bytes < 512 || c.beats.read_chunk.bytes > (16ull << 20)) {
+      beats.error("read_chunk", "must be from 512 to 16MiB");
+    }
+    beats.get("max_in_flight", c.beats.max_in_flight);
+    beats.get("allow_unauthenticated_remote", c.beats_allow_remote);
+    {
+      auto tls = beats.child("tls");
+      tls.get("enabled", c.beats.tls.enabled);
+      tls.get("cert_file", c.beats.tls.cert_file);
+      tls.get("key_file", c.beats.tls.key_file);
+      tls.get("ca_file", c.beats.tls.ca_file);
+      tls.get("verify_client", c.beats.tls.verify_client);
+      if (c.beats.tls.enabled && c.beats.tls.cert_file.empty()) {
+        tls.error("cert_file", "is required when TLS is enabled");
+      }
+      if (c.beats.tls.enabled && c.beats.tls.key_file.empty()) {
+        tls.error("key_file", "is required when TLS is enabled");
+      }
+      if (c.beats.tls.verify_client && c.beats.tls.ca_file.empty()) {
+        tls.error("ca_file", "is required to verify client certificates");
+      }
+      if (c.beats.tls.verify_client && !c.beats.tls.enabled) {
+        tls.error("verify_client", "needs tls.enabled: true");
+      }
+      tls.finish();
+    }
     beats.finish();
     inputs.finish();
   }
@@ -246,6 +300,19 @@ Result<Config> parse_config(const std::string& yaml_text) {
     http.get("idle_timeout", c.http.idle_timeout);
     http.get("max_connections", c.http.max_connections, 1, 1'000'000);
     if (c.http.idle_timeout.count() <= 0) http.error("idle_timeout", "must be positive");
+    http.get("max_line", c.http_ingest.max_line);
+    if (c.http_ingest.max_line.bytes < 1024 || c.http_ingest.max_line.bytes > (64ull << 20)) {
+      http.error("max_line", "must be from 1KiB to 64MiB");
+    }
+    http.get("retry_after", c.http_ingest.retry_after);
+    if (c.http_ingest.retry_after.count() <= 0) http.error("retry_after", "must be positive");
+    auto es = http.child("elasticsearch");
+    es.get("enabled", c.es_enabled);
+    es.get("version", c.es_version);
+    if (c.es_version.empty() || c.es_version.find('.') == std::string::npos) {
+      es.error("version", "must be a version number such as 8.15.0");
+    }
+    es.finish();
     http.finish();
   }
   {
@@ -264,6 +331,62 @@ Result<Config> parse_config(const std::string& yaml_text) {
     m.finish();
   }
   read_fields(top.child("fields"), c.fields.default_mapping, false);
+  {
+    auto env = top.child("envelope");
+    env.get("enabled", c.fields.envelope.enabled);
+    std::vector<std::string> keep;
+    for (const auto& p : c.fields.envelope.keep) keep.push_back(p.text);
+    env.get("keep", keep);
+    c.fields.envelope.keep.clear();
+    for (const auto& t : keep) {
+      auto p = ingest::parse_json_pointer(t);
+      if (!p) {
+        env.error("keep", "'" + t + "': " + p.status().message());
+      } else {
+        c.fields.envelope.keep.push_back(std::move(p).value());
+      }
+    }
+    env.finish();
+  }
+  {
+    auto auth = top.child("auth");
+    auto read_roles = [](ConfigReader& item, Credential& cred) {
+      std::vector<std::string> roles;
+      item.get("roles", roles);
+      if (roles.empty()) item.error("roles", "needs at least one of ingest, read, admin");
+      for (const auto& r : roles) {
+        if (auto role = parse_role(r)) {
+          cred.roles |= *role;
+        } else {
+          item.error("roles", "'" + r + "' is not one of ingest, read, admin");
+        }
+      }
+    };
+    for (auto& item : auth.items_of("tokens")) {
+      Credential cred;
+      item.get("name", cred.name);
+      item.get("token", cred.token);
+      if (cred.name.empty()) item.error("name", "is required");
+      if (cred.token.size() < 16) item.error("token", "must be at least 16 characters");
+      read_roles(item, cred);
+      item.finish();
+      c.credentials.push_back(std::move(cred));
+    }
+    for (auto& item : auth.items_of("users")) {
+      Credential cred;
+      item.get("name", cred.user);
+      item.get("password", cred.password);
+      cred.name = cred.user;
+      if (cred.user.empty() || cred.user.find(':') != std::string::npos) {
+        item.error("name", "is required and may not contain ':'");
+      }
+      if (cred.password.size() < 12) item.error("password", "must be at least 12 characters");
+      read_roles(item, cred);
+      item.finish();
+      c.credentials.push_back(std::move(cred));
+    }
+    auth.finish();
+  }
   for (const auto& model : top.keys_of("models")) {
     ConfigReader models(root["models"], "models", errors);
     auto m = models.child(model);
@@ -411,15 +534,72 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "max_connections" << YAML::Value << c.tcp.max_connections;
   out << YAML::Key << "read_chunk" << YAML::Value << format_byte_size(c.tcp.read_chunk);
   out << YAML::Key << "max_in_flight" << YAML::Value << format_byte_size(c.tcp.max_in_flight);
+  out << YAML::Key << "allow_unauthenticated_remote" << YAML::Value << c.tcp_allow_remote;
   out << YAML::EndMap;
   out << YAML::Key << "beats" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "listen" << YAML::Value << c.beats_listen.to_string() << YAML::EndMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.beats_enabled;
+  out << YAML::Key << "listen" << YAML::Value << c.beats.listen.to_string();
+  out << YAML::Key << "max_event" << YAML::Value
+      << format_byte_size(ByteSize{c.beats.limits.max_event});
+  out << YAML::Key << "max_frame" << YAML::Value
+      << format_byte_size(ByteSize{c.beats.limits.max_frame});
+  out << YAML::Key << "max_inflated" << YAML::Value
+      << format_byte_size(ByteSize{c.beats.limits.max_inflated});
+  out << YAML::Key << "max_window" << YAML::Value << c.beats.limits.max_window;
+  out << YAML::Key << "read_timeout" << YAML::Value << format_duration(c.beats.read_timeout);
+  out << YAML::Key << "keepalive" << YAML::Value << format_duration(c.beats.keepalive);
+  out << YAML::Key << "max_connections" << YAML::Value << c.beats.max_connections;
+  out << YAML::Key << "read_chunk" << YAML::Value << format_byte_size(c.beats.read_chunk);
+  out << YAML::Key << "max_in_flight" << YAML::Value << format_byte_size(c.beats.max_in_flight);
+  out << YAML::Key << "allow_unauthenticated_remote" << YAML::Value << c.beats_allow_remote;
+  out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.beats.tls.enabled;
+  out << YAML::Key << "cert_file" << YAML::Value << YAML::DoubleQuoted << c.beats.tls.cert_file;
+  out << YAML::Key << "key_file" << YAML::Value << YAML::DoubleQuoted << c.beats.tls.key_file;
+  out << YAML::Key << "ca_file" << YAML::Value << YAML::DoubleQuoted << c.beats.tls.ca_file;
+  out << YAML::Key << "verify_client" << YAML::Value << c.beats.tls.verify_client;
+  out << YAML::EndMap;
+  out << YAML::EndMap;
   out << YAML::EndMap;
   out << YAML::Key << "http" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "listen" << YAML::Value << c.http.listen.to_string();
   out << YAML::Key << "max_body" << YAML::Value << format_byte_size(c.http.max_body);
   out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(c.http.idle_timeout);
   out << YAML::Key << "max_connections" << YAML::Value << c.http.max_connections;
+  out << YAML::Key << "max_line" << YAML::Value << format_byte_size(c.http_ingest.max_line);
+  out << YAML::Key << "retry_after" << YAML::Value << format_duration(c.http_ingest.retry_after);
+  out << YAML::Key << "elasticsearch" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.es_enabled;
+  out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.es_version;
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+  // Secrets are never printed.
+  out << YAML::Key << "auth" << YAML::Value << YAML::BeginMap;
+  auto emit_roles = [&out](uint8_t roles) {
+    std::vector<std::string> names;
+    if (roles & kRoleIngest) names.emplace_back("ingest");
+    if (roles & kRoleRead) names.emplace_back("read");
+    if (roles & kRoleAdmin) names.emplace_back("admin");
+    out << YAML::Key << "roles" << YAML::Value << YAML::Flow << names;
+  };
+  out << YAML::Key << "tokens" << YAML::Value << YAML::BeginSeq;
+  for (const auto& cred : c.credentials) {
+    if (cred.token.empty()) continue;
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << cred.name;
+    out << YAML::Key << "token" << YAML::Value << "<hidden>";
+    emit_roles(cred.roles);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq;
+  for (const auto& cred : c.credentials) {
+    if (!cred.token.empty()) continue;
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << cred.user;
+    out << YAML::Key << "password" << YAML::Value << "<hidden>";
+    emit_roles(cred.roles);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
   out << YAML::EndMap;
   out << YAML::Key << "masking" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << c.masking_enabled;
@@ -429,6 +609,12 @@ std::string render_config(const Config& c) {
   out << YAML::EndMap;
   out << YAML::Key << "fields" << YAML::Value;
   emit_fields(out, c.fields.default_mapping, nullptr);
+  out << YAML::Key << "envelope" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.fields.envelope.enabled;
+  std::vector<std::string> keep;
+  for (const auto& p : c.fields.envelope.keep) keep.push_back(p.text);
+  out << YAML::Key << "keep" << YAML::Value << YAML::Flow << keep;
+  out << YAML::EndMap;
   std::set<std::string> models;
   for (const auto& [name, m] : c.fields.per_model) models.insert(name);
   for (const auto& [name, m] : c.model_masking) models.insert(name);

@@ -74,10 +74,9 @@ int main(int argc, char** argv) {
     if (!data_dir.empty()) config.data_dir = data_dir;
     if (!override_listen("--tcp-listen", tcp_listen, config.tcp.listen) ||
         !override_listen("--http-listen", http_listen, config.http.listen) ||
-        !override_listen("--beats-listen", beats_listen, config.beats_listen)) {
+        !override_listen("--beats-listen", beats_listen, config.beats.listen)) {
       return 2;
     }
-    if (!beats_listen.empty()) config.beats_listen_set = true;
     auto logger = spdlog::stderr_color_mt("verity");
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(config.log_level));

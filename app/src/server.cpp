@@ -9,11 +9,15 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/rand.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 
 #include "verity/app/masking_setup.h"
+#include "verity/ingest/beats_input.h"
+#include "verity/ingest/es_compat.h"
+#include "verity/ingest/http_ingest.h"
 #include "verity/ingest/http_server.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/tcp_input.h"
@@ -38,6 +42,11 @@ struct Server::Impl {
   std::unique_ptr<ingest::MaskingMetrics> masking_metrics;
   std::shared_ptr<const ingest::Masker> masker;
   std::unique_ptr<ingest::TcpInput> tcp;
+  std::unique_ptr<ingest::InputMetrics> beats_metrics, http_metrics, bulk_metrics;
+  std::unique_ptr<ingest::BeatsInput> beats;
+  std::unique_ptr<ingest::HttpIngest> http_ingest;
+  std::unique_ptr<ingest::EsCompat> es;
+  std::unique_ptr<Authenticator> auth;
   std::unique_ptr<ingest::HttpServer> http;
   std::unique_ptr<query::ReadApi> read_api;
 
@@ -47,7 +56,79 @@ struct Server::Impl {
   std::atomic<bool> draining{false};
 
   void add_routes();
+  // Registers a handler that needs `role` when authentication is on.
+  void guarded(const std::string& method, const std::string& path, Role role, HttpHandler h);
+  void guarded_async(const std::string& method, const std::string& path, Role role,
+                     AsyncHttpHandler h);
+  Status check_exposure() const;
 };
+
+void Server::Impl::guarded(const std::string& method, const std::string& path, Role role,
+                           HttpHandler h) {
+  http->route(method, path, [this, role, h = std::move(h)](const HttpRequest& r) {
+    if (auto denied = auth->check(r, role)) return std::move(*denied);
+    return h(r);
+  });
+}
+
+void Server::Impl::guarded_async(const std::string& method, const std::string& path, Role role,
+                                 AsyncHttpHandler h) {
+  http->route_async(method, path,
+                    [this, role, h = std::move(h)](HttpRequest r, HttpResponder respond) {
+                      if (auto denied = auth->check(r, role)) return respond(std::move(*denied));
+                      h(std::move(r), std::move(respond));
+                    });
+}
+
+namespace {
+
+// A random id kept in <data_dir>/node.id: the cluster_uuid Elasticsearch clients see.
+Result<std::string> node_id(const std::string& data_dir) {
+  const std::string path = data_dir + "/node.id";
+  std::ifstream in(path);
+  std::string id;
+  if (in && std::getline(in, id) && id.size() == 32) return id;
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) return Status::internal("RAND_bytes failed");
+  id = to_hex(raw, sizeof raw);
+  std::ofstream out(path, std::ios::trunc);
+  out << id << "\n";
+  if (!out) return Status::unavailable("cannot write " + path, false);
+  return id;
+}
+
+bool is_loopback(const HostPort& hp) {
+  boost::system::error_code ec;
+  const auto a = asio::ip::make_address(hp.host, ec);
+  return !ec && a.is_loopback();
+}
+
+}  // namespace
+
+// A listener reachable from other hosts must authenticate its clients.
+Status Server::Impl::check_exposure() const {
+  std::string problems;
+  auto problem = [&problems](const std::string& p) {
+    problems += (problems.empty() ? "" : "; ") + p;
+  };
+  if (!is_loopback(config.http.listen) && !auth->enabled()) {
+    problem("http.listen " + config.http.listen.to_string() +
+            " is not a loopback address: configure auth.tokens or auth.users");
+  }
+  if (config.tcp_enabled && !is_loopback(config.tcp.listen) && !config.tcp_allow_remote) {
+    problem("inputs.tcp.listen " + config.tcp.listen.to_string() +
+            " is not a loopback address and the TCP input cannot authenticate clients: bind it "
+            "to loopback or set inputs.tcp.allow_unauthenticated_remote: true");
+  }
+  if (config.beats_enabled && !is_loopback(config.beats.listen) && !config.beats_allow_remote &&
+      !config.beats.tls.verify_client) {
+    problem("inputs.beats.listen " + config.beats.listen.to_string() +
+            " is not a loopback address: enable inputs.beats.tls with verify_client, or set "
+            "inputs.beats.allow_unauthenticated_remote: true");
+  }
+  if (problems.empty()) return Status::ok();
+  return Status::failed_precondition(problems);
+}
 
 Server::Server(Config config, const Clock& clock)
     : impl_(std::make_unique<Impl>(std::move(config), clock)) {}
@@ -60,10 +141,37 @@ Server::~Server() {
 }
 
 void Server::Impl::add_routes() {
-  http->route("GET", "/v1/predictions/*",
-              [this](const HttpRequest& r) { return read_api->get_prediction(r); });
-  http->route("GET", "/metrics",
-              [this](const HttpRequest&) { return query::metrics_response(*registry); });
+  guarded("GET", "/v1/predictions/*", kRoleRead,
+          [this](const HttpRequest& r) { return read_api->get_prediction(r); });
+  guarded("GET", "/metrics", kRoleRead,
+          [this](const HttpRequest&) { return query::metrics_response(*registry); });
+  guarded_async("POST", "/v1/predictions", kRoleIngest, [this](HttpRequest r, HttpResponder done) {
+    http_ingest->predictions(std::move(r), std::move(done));
+  });
+  guarded_async("POST", "/v1/labels", kRoleIngest, [this](HttpRequest r, HttpResponder done) {
+    http_ingest->labels(std::move(r), std::move(done));
+  });
+  if (es) {
+    // Elasticsearch-compatible ingest: any authenticated ingest caller may ask what we are.
+    for (const char* path : {"/_bulk", "/*/_bulk"}) {
+      for (const char* method : {"POST", "PUT"}) {
+        guarded_async(method, path, kRoleIngest, [this](HttpRequest r, HttpResponder done) {
+          http_ingest->bulk(std::move(r), std::move(done));
+        });
+      }
+    }
+    guarded("GET", "/", kRoleIngest, [this](const HttpRequest& r) { return es->root(r); });
+    guarded("GET", "/_license", kRoleIngest,
+            [this](const HttpRequest& r) { return es->license(r); });
+    guarded("GET", "/_xpack", kRoleIngest, [this](const HttpRequest& r) { return es->xpack(r); });
+    for (const char* path : {"/_ilm/policy/*", "/_index_template/*", "/_component_template/*",
+                             "/_template/*", "/_data_stream/*"}) {
+      for (const char* method : {"GET", "PUT", "POST", "DELETE"}) {
+        guarded(method, path, kRoleIngest,
+                [this](const HttpRequest& r) { return es->setup_object(r); });
+      }
+    }
+  }
   http->route("GET", "/healthz",
               [](const HttpRequest&) { return HttpResponse::json(200, "{\"status\":\"ok\"}\n"); });
   http->route("GET", "/readyz", [this](const HttpRequest&) {
@@ -82,6 +190,11 @@ void Server::Impl::add_routes() {
 
 Status Server::start() {
   Impl& im = *impl_;
+  im.auth = std::make_unique<Authenticator>(im.config.credentials);
+  if (auto s = im.check_exposure(); !s) return s;
+  if (!im.auth->enabled()) {
+    spdlog::info("auth: no credentials configured; the HTTP API is open on loopback only");
+  }
   std::error_code ec;
   std::filesystem::create_directories(im.config.data_dir, ec);
   if (ec) {
@@ -114,12 +227,32 @@ Status Server::start() {
     if (auto s = im.tcp->start(); !s) return s;
     spdlog::info("tcp input listening on {}", im.tcp->local_endpoint().to_string());
   }
-  if (im.config.beats_listen_set) {
-    spdlog::warn("inputs.beats.listen ({}) is accepted but this build has no Beats input yet",
-                 im.config.beats_listen.to_string());
+  if (im.config.beats_enabled) {
+    im.beats_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "beats");
+    im.beats = std::make_unique<ingest::BeatsInput>(im.io, im.config.beats, *im.store, mappings,
+                                                    im.clock, *im.beats_metrics, im.masker,
+                                                    im.masking_metrics.get());
+    if (auto s = im.beats->start(); !s) return s;
+    spdlog::info("beats input listening on {}{}", im.beats->local_endpoint().to_string(),
+                 im.config.beats.tls.enabled ? " (TLS)" : "");
+  }
+  im.http_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "http");
+  im.bulk_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "es_bulk");
+  im.http_ingest = std::make_unique<ingest::HttpIngest>(
+      im.io, *im.store, mappings, im.clock, *im.http_metrics, *im.bulk_metrics, im.masker,
+      im.masking_metrics.get(), im.config.http_ingest);
+  if (im.config.es_enabled) {
+    auto uuid = node_id(im.config.data_dir);
+    if (!uuid) return uuid.status();
+    im.es = std::make_unique<ingest::EsCompat>(
+        ingest::EsCompatOptions{im.config.es_version, "verity", std::move(uuid).value()});
   }
   im.read_api = std::make_unique<query::ReadApi>(*im.store);
-  im.http = std::make_unique<ingest::HttpServer>(im.io, im.config.http);
+  ingest::HttpServerOptions http_options = im.config.http;
+  // Elasticsearch clients refuse servers whose 2xx answers lack this header.
+  if (im.config.es_enabled)
+    http_options.success_headers.emplace_back("X-Elastic-Product", "Elasticsearch");
+  im.http = std::make_unique<ingest::HttpServer>(im.io, http_options);
   im.add_routes();
   if (auto s = im.http->start(); !s) return s;
   spdlog::info("http listening on {}", im.http->local_endpoint().to_string());
@@ -134,6 +267,7 @@ Status Server::start() {
 std::string Server::bound_addresses_json() const {
   std::string out = "{";
   if (impl_->tcp) out += "\"tcp\":\"" + impl_->tcp->local_endpoint().to_string() + "\",";
+  if (impl_->beats) out += "\"beats\":\"" + impl_->beats->local_endpoint().to_string() + "\",";
   out += "\"http\":\"" + impl_->http->local_endpoint().to_string() + "\"}";
   return out;
 }
@@ -156,6 +290,7 @@ void Server::run_until_stopped() {
   im.draining = true;
   spdlog::info("shutting down: no new connections; committing what was read");
   if (im.tcp) im.tcp->stop();
+  if (im.beats) im.beats->stop();
   im.store->stop(im.config.shutdown_timeout);
   im.http->stop();
   im.work.reset();

@@ -46,13 +46,28 @@ namespace {
 
 struct Route {
   std::string method;
-  std::string path;  // without the trailing '*' for prefixes
-  bool prefix = false;
-  HttpHandler handler;  // exactly one of handler and async_handler is set
+  std::string path;      // the pattern as registered
+  bool pattern = false;  // contains '*'
+  HttpHandler handler;   // exactly one of handler and async_handler is set
   AsyncHttpHandler async_handler;
 };
 
 class Session;
+
+// '*' matches one or more characters: within a segment, or anything (slashes included) when it
+// ends the pattern.
+bool glob_match(std::string_view pattern, std::string_view path) {
+  const size_t star = pattern.find('*');
+  if (star == std::string_view::npos) return pattern == path;
+  if (path.substr(0, star) != pattern.substr(0, star)) return false;
+  pattern.remove_prefix(star + 1);
+  path.remove_prefix(star);
+  if (pattern.empty()) return !path.empty();
+  for (size_t n = 1; n <= path.size() && path[n - 1] != '/'; ++n) {
+    if (glob_match(pattern, path.substr(n))) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -207,7 +222,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (res.status >= 200 && res.status < 300) {
       for (const auto& [k, v] : server_.options.success_headers) msg->set(k, v);
     }
-    for (auto& [k, v] : res.headers) msg->set(k, v);
+    for (auto& [k, v] : res.headers) msg->insert(k, v);
     msg->keep_alive(keep_alive);
     if (method == "HEAD") {
       msg->content_length(res.body.size());
@@ -250,14 +265,12 @@ const Route* HttpServer::Impl::find(const HttpRequest& req, HttpResponse& error)
   // HEAD is answered by the GET handler (the server sends the headers only).
   const std::string_view method = req.method == "HEAD" ? std::string_view("GET") : req.method;
   for (const auto& r : routes) {
-    const bool match = r.prefix ? req.path.compare(0, r.path.size(), r.path) == 0 &&
-                                      req.path.size() > r.path.size()
-                                : req.path == r.path;
+    const bool match = r.pattern ? glob_match(r.path, req.path) : req.path == r.path;
     if (!match) continue;
     path_known = true;
     if (r.method != method && r.method != req.method) continue;
-    if (best == nullptr || (!r.prefix && best->prefix) ||
-        (r.prefix == best->prefix && r.path.size() > best->path.size())) {
+    if (best == nullptr || (!r.pattern && best->pattern) ||
+        (r.pattern == best->pattern && r.path.size() > best->path.size())) {
       best = &r;
     }
   }
@@ -304,8 +317,7 @@ HttpServer::~HttpServer() = default;
 void HttpServer::route(std::string method, std::string path, HttpHandler handler) {
   Route r;
   r.method = std::move(method);
-  r.prefix = !path.empty() && path.back() == '*';
-  if (r.prefix) path.pop_back();
+  r.pattern = path.find('*') != std::string::npos;
   r.path = std::move(path);
   r.handler = std::move(handler);
   impl_->routes.push_back(std::move(r));

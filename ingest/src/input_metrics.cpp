@@ -35,6 +35,10 @@ InputMetrics::InputMetrics(prometheus::Registry& registry, std::string input)
                           .Name("verity_ingest_events_rejected_total")
                           .Help("Events rejected as invalid (recorded in the dead-letter store)")
                           .Register(registry);
+  protocol_family_ = &prometheus::BuildCounter()
+                          .Name("verity_ingest_protocol_errors_total")
+                          .Help("Connections or requests refused as a whole, by reason")
+                          .Register(registry);
   bytes_ = &prometheus::BuildCounter()
                 .Name("verity_ingest_bytes_total")
                 .Help("Bytes read from an input")
@@ -59,6 +63,16 @@ void InputMetrics::bytes(uint64_t n) const { bytes_->Increment(static_cast<doubl
 void InputMetrics::connection_opened() const { connections_->Increment(); }
 void InputMetrics::connection_closed() const { connections_->Decrement(); }
 void InputMetrics::connection_refused() const { connections_refused_->Increment(); }
+
+void InputMetrics::protocol_error(std::string_view reason) {
+  std::lock_guard lock(mu_);
+  auto it = protocol_.find(reason);
+  if (it == protocol_.end()) {
+    auto& c = protocol_family_->Add({{"input", input_}, {"reason", std::string(reason)}});
+    it = protocol_.emplace(std::string(reason), &c).first;
+  }
+  it->second->Increment();
+}
 
 prometheus::Counter& InputMetrics::rejected_counter(std::string_view reason) {
   std::lock_guard lock(mu_);

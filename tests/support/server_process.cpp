@@ -71,9 +71,13 @@ void ServerProcess::start() {
       ::dup2(fd, 2);
     }
     const std::string data = data_dir_.string(), cfg = config.string(), pf = ports.string();
+    // A restart listens where the first run did, so that clients can reconnect.
+    auto port = [&](const HostPort& hp) { return "127.0.0.1:" + std::to_string(hp.port); };
+    const std::string tcp = port(tcp_), http = port(http_), beats = port(beats_);
     ::execl(VERITY_BINARY, VERITY_BINARY, "serve", "--config", cfg.c_str(), "--data-dir",
-            data.c_str(), "--tcp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-            "--port-file", pf.c_str(), static_cast<char*>(nullptr));
+            data.c_str(), "--tcp-listen", tcp.c_str(), "--http-listen", http.c_str(),
+            "--beats-listen", beats.c_str(), "--port-file", pf.c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   pid_ = pid;
@@ -89,6 +93,7 @@ void ServerProcess::start() {
     if (in && std::getline(in, json) && !json.empty()) {
       tcp_ = field(json, "tcp");
       http_ = field(json, "http");
+      if (json.find("\"beats\"") != std::string::npos) beats_ = field(json, "beats");
       return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the port file

@@ -23,7 +23,8 @@ class TempDir {
 };
 
 // Runs the real `verity serve` binary on free loopback ports with its own data dir, and captures
-// its log. Killed (SIGKILL) on destruction if still running.
+// its log. A restart (start() again) listens on the ports of the first run. Killed (SIGKILL) on
+// destruction if still running.
 class ServerProcess {
  public:
   // `extra_config` is YAML appended to a generated config file (data dir and ports are flags).
@@ -41,6 +42,7 @@ class ServerProcess {
 
   HostPort tcp() const { return tcp_; }
   HostPort http() const { return http_; }
+  HostPort beats() const { return beats_; }
   std::string http_url() const { return "http://" + http_.to_string(); }
   std::string log() const;
 
@@ -49,7 +51,7 @@ class ServerProcess {
   std::filesystem::path work_dir_;
   std::string extra_config_;
   pid_t pid_ = -1;
-  HostPort tcp_, http_;
+  HostPort tcp_{"127.0.0.1", 0}, http_{"127.0.0.1", 0}, beats_{"127.0.0.1", 0};
   int runs_ = 0;
 };
 

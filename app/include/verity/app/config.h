@@ -4,9 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "verity/app/auth.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
+#include "verity/ingest/beats_input.h"
 #include "verity/ingest/field_mapping.h"
+#include "verity/ingest/http_ingest.h"
 #include "verity/ingest/http_server.h"
 #include "verity/ingest/masking_policy.h"
 #include "verity/ingest/tcp_input.h"
@@ -33,15 +36,22 @@ struct Config {
 
   store::StoreOptions store;  // store.* (data_dir comes from the top level)
 
-  bool tcp_enabled = true;      // inputs.tcp.enabled
-  ingest::TcpInputOptions tcp;  // inputs.tcp.*
-  HostPort beats_listen{"127.0.0.1",
-                        5044};    // inputs.beats.listen (the Beats input is not built yet)
-  bool beats_listen_set = false;  // set by --beats-listen: warn that it is not served yet
+  bool tcp_enabled = true;        // inputs.tcp.enabled
+  ingest::TcpInputOptions tcp;    // inputs.tcp.*
+  bool tcp_allow_remote = false;  // inputs.tcp.allow_unauthenticated_remote
 
-  ingest::HttpServerOptions http;  // http.*
+  bool beats_enabled = true;        // inputs.beats.enabled
+  ingest::BeatsInputOptions beats;  // inputs.beats.*
+  bool beats_allow_remote = false;  // inputs.beats.allow_unauthenticated_remote
 
-  ingest::FieldMappingSet fields;  // fields.* and models.<name>.fields.*
+  ingest::HttpServerOptions http;         // http.{listen,max_body,idle_timeout,max_connections}
+  ingest::HttpIngestOptions http_ingest;  // http.{max_line,retry_after}
+  bool es_enabled = true;                 // http.elasticsearch.enabled
+  std::string es_version = "8.15.0";      // http.elasticsearch.version
+
+  std::vector<Credential> credentials;  // auth.tokens and auth.users
+
+  ingest::FieldMappingSet fields;  // fields.*, models.<name>.fields.*, envelope.*
 
   bool masking_enabled = true;    // masking.enabled
   std::string masking_key_file;   // masking.key_file ("": <data_dir>/masking.key, created)

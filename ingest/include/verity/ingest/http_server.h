@@ -35,8 +35,9 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Registers a handler. `path` is exact ("/healthz") or a prefix ending in '*'
-  // ("/v1/predictions/*"). Exact routes win over prefixes; longer prefixes over shorter. REQUIRES:
+  // Registers a handler. `path` is exact ("/healthz") or a pattern where '*' matches one or more
+  // characters within a segment ("/*/_bulk") or, at the end, the rest of the path
+  // ("/v1/predictions/*"). Exact routes win over patterns; longer patterns over shorter. REQUIRES:
   // before start().
   void route(std::string method, std::string path, HttpHandler handler);
   // The same for a handler that answers asynchronously.

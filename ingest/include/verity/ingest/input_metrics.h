@@ -32,6 +32,9 @@ class InputMetrics {
   void connection_opened() const;
   void connection_closed() const;
   void connection_refused() const;
+  // A request or connection refused as a whole (protocol error, oversized frame, zlib bomb, body
+  // too large, ...): verity_ingest_protocol_errors_total{input, reason}.
+  void protocol_error(std::string_view reason);
 
   // Reject types of a batch, counted before it is handed to the store.
   using RejectCounts = std::vector<std::pair<std::string, uint32_t>>;
@@ -52,8 +55,10 @@ class InputMetrics {
   prometheus::Gauge* connections_;
   prometheus::Counter* connections_refused_;
   prometheus::Family<prometheus::Counter>* rejected_family_;
+  prometheus::Family<prometheus::Counter>* protocol_family_;
   std::mutex mu_;
   std::map<std::string, prometheus::Counter*, std::less<>> rejected_;  // guarded by mu_
+  std::map<std::string, prometheus::Counter*, std::less<>> protocol_;  // guarded by mu_
 };
 
 }  // namespace verity::ingest

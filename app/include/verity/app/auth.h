@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "verity/core/http.h"
+#include "verity/core/sha256.h"
+
+namespace verity::app {
+
+// What a caller may do. admin implies the others.
+enum Role : uint8_t { kRoleIngest = 1, kRoleRead = 2, kRoleAdmin = 4 };
+
+// One credential from config: a bearer token (`Authorization: Bearer <token>`) or a user with a
+// password for clients that only speak basic auth (Elasticsearch clients, Filebeat).
+struct Credential {
+  std::string name;      // for logs and 403 messages; never the secret
+  std::string token;     // bearer token, or
+  std::string user;      // basic-auth user name and
+  std::string password;  //   password
+  uint8_t roles = 0;
+};
+
+// Checks requests against the configured credentials. Secrets are kept only as SHA-256 digests
+// and compared in constant time; nothing secret is ever logged or echoed. With no credentials
+// configured every request is allowed (listeners then bind to loopback only, see Server).
+class Authenticator {
+ public:
+  explicit Authenticator(const std::vector<Credential>& credentials);
+
+  bool enabled() const { return !entries_.empty(); }
+  // nullopt when the request may proceed; otherwise the 401 (no or unknown credentials, with
+  // WWW-Authenticate) or 403 (a known caller without `role`) to answer.
+  std::optional<HttpResponse> check(const HttpRequest& req, Role role) const;
+
+ private:
+  struct Entry {
+    std::string name;
+    Sha256Digest digest;  // of "Bearer <token>" or "Basic <user>:<password>"
+    uint8_t roles;
+  };
+  std::vector<Entry> entries_;
+};
+
+// Parses "ingest", "read", "admin". nullopt for anything else.
+std::optional<Role> parse_role(std::string_view name);
+
+}  // namespace verity::app

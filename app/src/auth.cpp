@@ -1,0 +1,93 @@
+#include "verity/app/auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+namespace verity::app {
+
+namespace {
+
+// Decodes standard base64; nullopt when malformed.
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.empty() || in.size() % 4 != 0 || in.size() > 4096) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  size_t len = static_cast<size_t>(n);
+  if (in.back() == '=') --len;  // EVP_DecodeBlock counts padding as zero bytes
+  if (in.size() >= 2 && in[in.size() - 2] == '=') --len;
+  out.resize(len);
+  return out;
+}
+
+HttpResponse unauthorized(const HttpRequest& req, std::string_view why) {
+  HttpResponse r = HttpResponse::error(401, "security_exception",
+                                       std::string(why) + " for REST request [" + req.path + "]");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"verity\"");
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"verity\" charset=\"UTF-8\"");
+  return r;
+}
+
+std::string_view role_name(Role r) {
+  switch (r) {
+    case kRoleIngest:
+      return "ingest";
+    case kRoleRead:
+      return "read";
+    case kRoleAdmin:
+      return "admin";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::optional<Role> parse_role(std::string_view name) {
+  if (name == "ingest") return kRoleIngest;
+  if (name == "read") return kRoleRead;
+  if (name == "admin") return kRoleAdmin;
+  return std::nullopt;
+}
+
+Authenticator::Authenticator(const std::vector<Credential>& credentials) {
+  for (const auto& c : credentials) {
+    const std::string presented =
+        c.token.empty() ? "Basic " + c.user + ":" + c.password : "Bearer " + c.token;
+    entries_.push_back(Entry{c.name, sha256(presented), c.roles});
+  }
+}
+
+std::optional<HttpResponse> Authenticator::check(const HttpRequest& req, Role role) const {
+  if (!enabled()) return std::nullopt;
+  const std::string_view header = req.header("authorization");
+  if (header.empty()) return unauthorized(req, "missing authentication credentials");
+  std::string presented;
+  if (header.size() > 7 && (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer ")) {
+    presented = "Bearer " + std::string(header.substr(7));
+  } else if (header.size() > 6 &&
+             (header.substr(0, 6) == "Basic " || header.substr(0, 6) == "basic ")) {
+    auto decoded = base64_decode(header.substr(6));
+    if (!decoded || decoded->find(':') == std::string::npos) {
+      return unauthorized(req, "malformed basic authentication header");
+    }
+    presented = "Basic " + *decoded;
+  } else {
+    return unauthorized(req, "unsupported authentication scheme (use Bearer or Basic)");
+  }
+  const Sha256Digest digest = sha256(presented);
+  const Entry* who = nullptr;
+  for (const auto& e : entries_) {  // no early exit: the time does not depend on which matched
+    if (CRYPTO_memcmp(e.digest.data(), digest.data(), digest.size()) == 0) who = &e;
+  }
+  if (who == nullptr) return unauthorized(req, "unable to authenticate");
+  if ((who->roles & (role | kRoleAdmin)) == 0) {
+    return HttpResponse::error(403, "security_exception",
+                               "[" + who->name + "] lacks the " + std::string(role_name(role)) +
+                                   " role needed for [" + req.method + " " + req.path + "]");
+  }
+  return std::nullopt;
+}
+
+}  // namespace verity::app

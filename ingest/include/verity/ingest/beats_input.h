@@ -1,0 +1,74 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "verity/core/clock.h"
+#include "verity/core/status.h"
+#include "verity/core/units.h"
+#include "verity/ingest/field_mapping.h"
+#include "verity/ingest/input_metrics.h"
+#include "verity/ingest/lumberjack.h"
+#include "verity/ingest/masker.h"
+#include "verity/ingest/masking_metrics.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace verity::store {
+class Store;
+}
+
+namespace verity::ingest {
+
+struct BeatsTlsOptions {
+  bool enabled = false;
+  std::string cert_file;       // PEM certificate chain
+  std::string key_file;        // PEM private key
+  std::string ca_file;         // PEM CAs that client certificates must chain to
+  bool verify_client = false;  // require and verify a client certificate
+};
+
+struct BeatsInputOptions {
+  HostPort listen{"127.0.0.1", 5044};
+  LumberjackLimits limits;
+  Duration read_timeout{60'000};  // a client silent this long, with nothing pending, is closed
+  Duration keepalive{5'000};      // while a window waits for its commit, ACK(0) this often
+  size_t max_connections = 1024;
+  ByteSize read_chunk{64ull << 10};
+  ByteSize max_in_flight{8ull << 20};  // per connection: bytes submitted but not yet committed
+  BeatsTlsOptions tls;
+};
+
+// The Beats (Lumberjack v2) input Filebeat's logstash output talks to. Events are decoded (with
+// Filebeat's envelope opened, see EnvelopeSettings), masked and submitted to the store as they
+// arrive; a window is acknowledged with its highest sequence only after all its events are
+// committed (stored, duplicate or dead-lettered). Windows may be pipelined; ACKs go out in order.
+// While a window waits, ACK(0) keepalives are sent every `keepalive`. A protocol error or a limit
+// closes only that connection (logged and counted as verity_ingest_protocol_errors_total); the
+// client then resends its unacknowledged window, which idempotency makes harmless.
+class BeatsInput {
+ public:
+  BeatsInput(boost::asio::io_context& io, BeatsInputOptions options, store::Store& store,
+             std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+             InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
+             MaskingMetrics* masking_metrics = nullptr);
+  ~BeatsInput();
+  BeatsInput(const BeatsInput&) = delete;
+  BeatsInput& operator=(const BeatsInput&) = delete;
+
+  // Loads TLS material (when enabled), binds and starts accepting. Errors: kInvalidArgument (TLS
+  // files), kUnavailable (address in use).
+  Status start();
+  HostPort local_endpoint() const;
+  // Stops accepting and reading; events already read have been submitted when this returns.
+  // REQUIRES: not called from an io_context thread.
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace verity::ingest

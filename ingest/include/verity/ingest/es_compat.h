@@ -1,0 +1,41 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "verity/core/http.h"
+
+namespace verity::ingest {
+
+struct EsCompatOptions {
+  std::string version = "8.15.0";  // the Elasticsearch version Verity answers as
+  std::string cluster_name = "verity";
+  std::string cluster_uuid;  // stable per data directory
+};
+
+// The Elasticsearch endpoints that shippers call before they send _bulk, so that Filebeat's and
+// Logstash's elasticsearch outputs, Fluent Bit and the official clients work against Verity with
+// their defaults: GET / (version info), GET /_license, GET /_xpack, and GET/HEAD/PUT/DELETE of ILM
+// policies, index and component templates (also legacy /_template) and data streams. What is PUT
+// is validated as JSON, kept in memory and returned by GET; it has no effect on storage (Verity's
+// retention is its own). Thread-safe.
+class EsCompat {
+ public:
+  explicit EsCompat(EsCompatOptions options) : options_(std::move(options)) {}
+
+  HttpResponse root(const HttpRequest& req) const;
+  HttpResponse license(const HttpRequest& req) const;
+  HttpResponse xpack(const HttpRequest& req) const;
+  // Serves /_ilm/policy/*, /_index_template/*, /_component_template/*, /_template/*,
+  // /_data_stream/* for GET, PUT and DELETE (HEAD is GET without a body).
+  HttpResponse setup_object(const HttpRequest& req);
+
+ private:
+  EsCompatOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::string> objects_;  // "<kind>/<name>" -> JSON body; guarded by mu_
+};
+
+}  // namespace verity::ingest

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <memory>
+
+#include "verity/core/clock.h"
+#include "verity/core/http.h"
+#include "verity/core/units.h"
+#include "verity/ingest/document_decoder.h"
+#include "verity/ingest/field_mapping.h"
+#include "verity/ingest/input_metrics.h"
+#include "verity/ingest/masker.h"
+#include "verity/ingest/masking_metrics.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace verity::store {
+class Store;
+}
+
+namespace verity::ingest {
+
+struct HttpIngestOptions {
+  ByteSize max_line{1ull << 20};  // a longer NDJSON line or bulk source is rejected
+  Duration retry_after{1000};     // Retry-After of a 429 answered while the store is backlogged
+};
+
+// Ingest over HTTP. Every request is decoded on the calling I/O thread, submitted to the store as
+// one batch, and answered only after that batch is durable, so a 2xx means committed:
+//   POST /v1/predictions  NDJSON of predictions (and labels, as on every input)
+//   POST /v1/labels       NDJSON of labels only (a prediction there is rejected: not_a_label)
+//   POST /_bulk, POST /{index}/_bulk   Elasticsearch's bulk API (index and create actions)
+// While the store is backlogged requests are answered 429 with Retry-After, before reading a line.
+// Thread-safe.
+class HttpIngest {
+ public:
+  // `metrics` counts NDJSON requests (input "http"), `bulk_metrics` bulk requests ("es_bulk").
+  // Responses are built on `io` (not on the store's commit thread).
+  HttpIngest(boost::asio::io_context& io, store::Store& store,
+             std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+             InputMetrics& metrics, InputMetrics& bulk_metrics,
+             std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,
+             HttpIngestOptions options);
+  ~HttpIngest();
+  HttpIngest(const HttpIngest&) = delete;
+  HttpIngest& operator=(const HttpIngest&) = delete;
+
+  // The answer: 200 {"received", "stored", "duplicates", "dead_lettered", "rejected", "errors":
+  // [{"line", "type", "reason"}]} (400 with the same body when every line was rejected).
+  void predictions(HttpRequest req, HttpResponder respond);
+  void labels(HttpRequest req, HttpResponder respond);
+  // The answer is Elasticsearch's: {"took", "errors", "items": [...]} in request order, compact,
+  // honouring filter_path for took/errors/items and items.*.<field>.
+  void bulk(HttpRequest req, HttpResponder respond);
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace verity::ingest

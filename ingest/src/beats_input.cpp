@@ -1,0 +1,413 @@
+#include "verity/ingest/beats_input.h"
+
+#include <deque>
+#include <mutex>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include "listener_util.h"
+
+#include "verity/ingest/line_batcher.h"
+#include "verity/store/store.h"
+
+namespace verity::ingest {
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+
+namespace {
+
+class Connection;
+
+// The metric label of a protocol error.
+std::string_view error_reason(const Status& s) {
+  if (s.code() == StatusCode::kResourceExhausted) return "inflate_limit";
+  if (s.message().find("max_frame") != std::string::npos) return "frame_too_large";
+  if (s.message().find("window size") != std::string::npos) return "window_too_large";
+  return "protocol_error";
+}
+
+}  // namespace
+
+struct BeatsInput::Impl : std::enable_shared_from_this<BeatsInput::Impl> {
+  Impl(asio::io_context& io_, BeatsInputOptions o, store::Store& s,
+       std::shared_ptr<const FieldMappingSet> m, const Clock& c, InputMetrics& mt,
+       std::shared_ptr<const Masker> mk, MaskingMetrics* mm)
+      : io(io_),
+        options(std::move(o)),
+        store(s),
+        mappings(std::move(m)),
+        clock(c),
+        metrics(mt),
+        masker(std::move(mk)),
+        masking_metrics(mm),
+        ssl_context(ssl::context::tls_server),
+        acceptor(asio::make_strand(io_)) {}
+
+  asio::io_context& io;
+  const BeatsInputOptions options;
+  store::Store& store;
+  std::shared_ptr<const FieldMappingSet> mappings;
+  const Clock& clock;
+  InputMetrics& metrics;
+  std::shared_ptr<const Masker> masker;
+  MaskingMetrics* masking_metrics;
+  ssl::context ssl_context;
+  tcp::acceptor acceptor;
+  HostPort bound;
+
+  std::mutex mu;
+  std::unordered_set<std::shared_ptr<Connection>> connections;  // guarded by mu
+  bool stopped = false;                                         // guarded by mu
+
+  Status load_tls();
+  void accept();
+  void remove(const std::shared_ptr<Connection>& c) {
+    std::lock_guard lock(mu);
+    connections.erase(c);
+  }
+};
+
+namespace {
+
+class Connection : public std::enable_shared_from_this<Connection>, private LumberjackHandler {
+ public:
+  Connection(tcp::socket socket, BeatsInput::Impl& input)
+      : stream_(std::move(socket), input.ssl_context),
+        tls_(input.options.tls.enabled),
+        timer_(stream_.get_executor()),
+        input_(input),
+        owner_(input.shared_from_this()),
+        decoder_(input.options.limits, input.options.read_chunk.bytes),
+        batcher_(input.metrics.input(), input.mappings, input.clock,
+                 DecoderLimits{input.options.limits.max_event, 64, 256}, input.masker,
+                 input.masking_metrics) {
+    boost::system::error_code ec;
+    const auto peer = stream_.next_layer().remote_endpoint(ec);
+    if (!ec) peer_ = peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
+
+  void start() {
+    input_.metrics.connection_opened();
+    last_activity_ = last_write_ = std::chrono::steady_clock::now();
+    tick();
+    if (!tls_) return read();
+    stream_.async_handshake(ssl::stream_base::server,
+                            [self = shared_from_this()](boost::system::error_code ec) {
+                              if (self->closed_) return;
+                              if (ec) {
+                                self->input_.metrics.protocol_error("tls_handshake");
+                                return self->close("TLS handshake failed: " + ec.message(), true);
+                              }
+                              self->read();
+                            });
+  }
+
+  void stop() { close("server stopping", false); }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  struct Window {
+    uint32_t size = 0;
+    uint32_t received = 0;   // events read
+    uint32_t committed = 0;  // events whose batch is committed
+    uint32_t highest = 0;    // highest sequence read
+  };
+
+  // LumberjackHandler: called while draining the decoder.
+  void on_window(uint32_t size) override {
+    windows_.push_back(Window{size});
+    ++windows_opened_;
+  }
+  void on_event(uint32_t seq, std::string_view json, size_t readable) override {
+    FramedLine line;
+    line.text = json;
+    line.readable = readable;
+    line.number = seq;
+    line.length = json.size();
+    add(seq, line);
+  }
+  void on_oversized_event(uint32_t seq, uint64_t length) override {
+    FramedLine line;
+    line.number = seq;
+    line.length = length;
+    line.too_long = true;
+    add(seq, line);
+  }
+  void add(uint32_t seq, const FramedLine& line) {
+    batcher_.add(line);
+    Window& w = windows_.back();
+    ++w.received;
+    w.highest = std::max(w.highest, seq);
+    // Batch accounting: events per window, by absolute window number.
+    const uint64_t window_no = windows_opened_ - 1;
+    if (pending_.empty() || pending_.back().first != window_no) {
+      pending_.emplace_back(window_no, 0);
+    }
+    ++pending_.back().second;
+  }
+
+  bool should_pause() const {
+    if (in_flight_ > input_.options.max_in_flight.bytes) return true;
+    return in_flight_ > 0 && input_.store.backlogged();
+  }
+
+  template <typename Handler>
+  void async_read_some(asio::mutable_buffer b, Handler&& h) {
+    if (tls_) {
+      stream_.async_read_some(b, std::forward<Handler>(h));
+    } else {
+      stream_.next_layer().async_read_some(b, std::forward<Handler>(h));
+    }
+  }
+
+  void read() {
+    if (closed_ || reading_) return;
+    if (should_pause()) {
+      paused_ = true;
+      return;
+    }
+    paused_ = false;
+    reading_ = true;
+    auto area = decoder_.write_area();
+    async_read_some(asio::buffer(area.data(), area.size()),
+                    [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                      self->on_read(ec, n);
+                    });
+  }
+
+  void on_read(boost::system::error_code ec, size_t n) {
+    reading_ = false;
+    if (closed_) return;
+    if (n > 0) {
+      decoder_.commit(n);
+      input_.metrics.bytes(n);
+      last_activity_ = std::chrono::steady_clock::now();
+      const Status s = decoder_.drain(*this);
+      submit();
+      if (!s) {
+        input_.metrics.protocol_error(error_reason(s));
+        return close("protocol error: " + s.message(), true);
+      }
+    }
+    if (ec) {
+      submit();
+      const bool eof = ec == asio::error::eof || ec == ssl::error::stream_truncated;
+      return close(eof ? "" : ec.message(), false);
+    }
+    read();
+  }
+
+  void submit() {
+    if (batcher_.empty()) return;
+    store::IngestBatch batch = batcher_.take();
+    input_.metrics.received(batch.events.size() + batch.rejects.size());
+    const size_t bytes = batch.bytes();
+    in_flight_ += bytes;
+    auto rejects = InputMetrics::count_rejects(batch);
+    auto counts = std::move(pending_);
+    pending_.clear();
+    input_.store.submit(
+        std::move(batch), [self = shared_from_this(), bytes, rejects = std::move(rejects),
+                           counts = std::move(counts)](const store::CommitResult& result) mutable {
+          self->input_.metrics.committed(result, rejects);
+          asio::post(self->executor(),
+                     [self, bytes, ok = result.status.is_ok(), counts = std::move(counts)] {
+                       self->on_committed(bytes, ok, counts);
+                     });
+        });
+  }
+
+  void on_committed(size_t bytes, bool ok,
+                    const std::vector<std::pair<uint64_t, uint32_t>>& counts) {
+    in_flight_ -= bytes;
+    if (closed_) return;
+    if (!ok) return close("store unavailable: the window is not acknowledged", false);
+    for (const auto& [window_no, n] : counts) {
+      const uint64_t first = windows_opened_ - windows_.size();
+      if (window_no >= first) windows_[window_no - first].committed += n;
+    }
+    while (!windows_.empty()) {
+      const Window& w = windows_.front();
+      if (w.received < w.size || w.committed < w.size) break;
+      send(lumberjack_ack(w.highest));
+      windows_.pop_front();
+    }
+    if (paused_) read();
+  }
+
+  void send(std::string frame) {
+    writes_.push_back(std::move(frame));
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    if (closed_ || writes_.empty()) return;
+    writing_ = true;
+    last_write_ = std::chrono::steady_clock::now();
+    auto done = [self = shared_from_this()](boost::system::error_code ec, size_t) {
+      self->writing_ = false;
+      if (self->closed_) return;
+      self->writes_.pop_front();
+      if (ec) return self->close("write failed: " + ec.message(), false);
+      self->write_next();
+    };
+    if (tls_) {
+      asio::async_write(stream_, asio::buffer(writes_.front()), std::move(done));
+    } else {
+      asio::async_write(stream_.next_layer(), asio::buffer(writes_.front()), std::move(done));
+    }
+  }
+
+  // Once a second: keepalive ACK(0) while windows wait; close clients silent past read_timeout.
+  void tick() {
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->closed_) return;
+      const auto now = std::chrono::steady_clock::now();
+      const bool waiting = !self->windows_.empty() || self->in_flight_ > 0;
+      if (waiting && !self->writing_ && now - self->last_write_ >= self->input_.options.keepalive) {
+        self->send(lumberjack_ack(0));
+      }
+      if (!waiting && now - self->last_activity_ >= self->input_.options.read_timeout) {
+        self->input_.metrics.protocol_error("read_timeout");
+        spdlog::info("beats input: closing idle connection from {} (read_timeout)", self->peer_);
+        return self->close("", false);
+      }
+      self->tick();
+    });
+  }
+
+  void close(const std::string& why, bool warn) {
+    if (closed_) return;
+    closed_ = true;
+    if (warn) {
+      spdlog::warn("beats input: closing connection from {}: {}", peer_, why);
+    } else if (!why.empty() && why != "server stopping") {
+      spdlog::debug("beats input: closing connection from {}: {}", peer_, why);
+    }
+    boost::system::error_code ignored;
+    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.next_layer().close(ignored);
+    timer_.cancel();
+    input_.metrics.connection_closed();
+    input_.remove(shared_from_this());
+  }
+
+  ssl::stream<tcp::socket> stream_;
+  const bool tls_;
+  asio::steady_timer timer_;
+  BeatsInput::Impl& input_;
+  std::shared_ptr<BeatsInput::Impl> owner_;
+  LumberjackDecoder decoder_;
+  LineBatcher batcher_;
+  std::string peer_ = "?";
+  std::deque<Window> windows_;  // read but not yet acknowledged, oldest first
+  uint64_t windows_opened_ = 0;
+  std::vector<std::pair<uint64_t, uint32_t>> pending_;  // (window number, events) of the batch
+  std::deque<std::string> writes_;
+  size_t in_flight_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool paused_ = false;
+  bool closed_ = false;
+  std::chrono::steady_clock::time_point last_activity_, last_write_;
+};
+
+}  // namespace
+
+Status BeatsInput::Impl::load_tls() {
+  const auto& t = options.tls;
+  if (!t.enabled) return Status::ok();
+  boost::system::error_code ec;
+  ssl_context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                              ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                              ssl::context::no_tlsv1_1,
+                          ec);
+  if (ssl_context.use_certificate_chain_file(t.cert_file, ec); ec) {
+    return Status::invalid_argument("inputs.beats.tls.cert_file " + t.cert_file + ": " +
+                                    ec.message());
+  }
+  if (ssl_context.use_private_key_file(t.key_file, ssl::context::pem, ec); ec) {
+    return Status::invalid_argument("inputs.beats.tls.key_file " + t.key_file + ": " +
+                                    ec.message());
+  }
+  if (t.verify_client) {
+    if (ssl_context.load_verify_file(t.ca_file, ec); ec) {
+      return Status::invalid_argument("inputs.beats.tls.ca_file " + t.ca_file + ": " +
+                                      ec.message());
+    }
+    ssl_context.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+  }
+  return Status::ok();
+}
+
+void BeatsInput::Impl::accept() {
+  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
+                                                   boost::system::error_code ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {
+      spdlog::warn("beats input: accept failed: {}", ec.message());
+    } else {
+      std::shared_ptr<Connection> conn;
+      {
+        std::lock_guard lock(self->mu);
+        if (self->stopped) return;
+        if (self->connections.size() >= self->options.max_connections) {
+          self->metrics.connection_refused();
+          spdlog::warn("beats input {}: connection limit {} reached, refusing a connection",
+                       self->bound.to_string(), self->options.max_connections);
+          boost::system::error_code ignored;
+          s.close(ignored);
+        } else {
+          conn = std::make_shared<Connection>(std::move(s), *self);
+          self->connections.insert(conn);
+        }
+      }
+      if (conn) asio::dispatch(conn->executor(), [conn] { conn->start(); });
+    }
+    self->accept();
+  });
+}
+
+BeatsInput::BeatsInput(asio::io_context& io, BeatsInputOptions options, store::Store& store,
+                       std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+                       InputMetrics& metrics, std::shared_ptr<const Masker> masker,
+                       MaskingMetrics* masking_metrics)
+    : impl_(std::make_shared<Impl>(io, std::move(options), store, std::move(mappings), clock,
+                                   metrics, std::move(masker), masking_metrics)) {}
+
+BeatsInput::~BeatsInput() = default;
+
+Status BeatsInput::start() {
+  if (auto s = impl_->load_tls(); !s) return s;
+  if (auto s = bind_acceptor(impl_->acceptor, impl_->options.listen, "beats input", impl_->bound);
+      !s) {
+    return s;
+  }
+  auto& a = impl_->acceptor;
+  asio::dispatch(a.get_executor(), [impl = impl_] { impl->accept(); });
+  return Status::ok();
+}
+
+HostPort BeatsInput::local_endpoint() const { return impl_->bound; }
+
+void BeatsInput::stop() {
+  std::vector<std::shared_ptr<Connection>> conns;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    conns.assign(impl_->connections.begin(), impl_->connections.end());
+  }
+  run_and_wait(impl_->acceptor.get_executor(), [&] {
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  for (auto& c : conns) run_and_wait(c->executor(), [&] { c->stop(); });
+}
+
+}  // namespace verity::ingest

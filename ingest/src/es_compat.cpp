@@ -1,0 +1,139 @@
+#include "verity/ingest/es_compat.h"
+
+#include <simdjson.h>
+
+namespace verity::ingest {
+
+namespace {
+
+HttpResponse es_error(int status, std::string_view type, const std::string& reason) {
+  std::string body = "{\"error\":{\"root_cause\":[{\"type\":";
+  append_json_string(body, type);
+  body += ",\"reason\":";
+  append_json_string(body, reason);
+  body += "}],\"type\":";
+  append_json_string(body, type);
+  body += ",\"reason\":";
+  append_json_string(body, reason);
+  body += "},\"status\":" + std::to_string(status) + "}";
+  return HttpResponse::json(status, std::move(body));
+}
+
+bool valid_json_object(const std::string& text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object o;
+  return parser.parse(text).get_object().get(o) == simdjson::SUCCESS;
+}
+
+}  // namespace
+
+HttpResponse EsCompat::root(const HttpRequest&) const {
+  std::string body = "{\"name\":\"verity\",\"cluster_name\":";
+  append_json_string(body, options_.cluster_name);
+  body += ",\"cluster_uuid\":";
+  append_json_string(body, options_.cluster_uuid);
+  body += ",\"version\":{\"number\":";
+  append_json_string(body, options_.version);
+  body +=
+      ",\"build_flavor\":\"default\",\"build_type\":\"verity\",\"build_hash\":\"verity\","
+      "\"build_date\":\"2026-01-01T00:00:00.000Z\",\"build_snapshot\":false,"
+      "\"lucene_version\":\"9.11.1\",\"minimum_wire_compatibility_version\":\"7.17.0\","
+      "\"minimum_index_compatibility_version\":\"7.0.0\"},\"tagline\":\"You Know, for Search\"}";
+  return HttpResponse::json(200, std::move(body));
+}
+
+HttpResponse EsCompat::license(const HttpRequest&) const {
+  std::string body = "{\"license\":{\"status\":\"active\",\"uid\":";
+  append_json_string(body, options_.cluster_uuid);
+  body +=
+      ",\"type\":\"basic\",\"issue_date\":\"2026-01-01T00:00:00.000Z\","
+      "\"issue_date_in_millis\":1767225600000,\"max_nodes\":1000,\"max_resource_units\":null,"
+      "\"issued_to\":\"verity\",\"issuer\":\"verity\",\"start_date_in_millis\":-1}}";
+  return HttpResponse::json(200, std::move(body));
+}
+
+HttpResponse EsCompat::xpack(const HttpRequest&) const {
+  std::string body =
+      "{\"build\":{\"hash\":\"verity\",\"date\":\"2026-01-01T00:00:00.000Z\"},"
+      "\"license\":{\"uid\":";
+  append_json_string(body, options_.cluster_uuid);
+  body +=
+      ",\"type\":\"basic\",\"mode\":\"basic\",\"status\":\"active\"},"
+      "\"features\":{\"ilm\":{\"available\":true,\"enabled\":true}}}";
+  return HttpResponse::json(200, std::move(body));
+}
+
+HttpResponse EsCompat::setup_object(const HttpRequest& req) {
+  // "/_ilm/policy/NAME" -> kind "ilm_policy"; "/_index_template/NAME" -> "index_template"; ...
+  struct Kind {
+    std::string_view prefix, kind, missing_type, missing_reason;
+  };
+  static constexpr Kind kKinds[] = {
+      {"/_ilm/policy/", "ilm_policy", "resource_not_found_exception", "Lifecycle policy not found"},
+      {"/_index_template/", "index_template", "resource_not_found_exception",
+       "index template matching [{}] not found"},
+      {"/_component_template/", "component_template", "resource_not_found_exception",
+       "component template matching [{}] not found"},
+      {"/_template/", "template", "resource_not_found_exception",
+       "index template matching [{}] not found"},
+      {"/_data_stream/", "data_stream", "index_not_found_exception", "no such index [{}]"},
+  };
+  const Kind* kind = nullptr;
+  for (const auto& k : kKinds) {
+    if (req.path.rfind(k.prefix, 0) == 0) kind = &k;
+  }
+  if (kind == nullptr) return es_error(404, "not_found", "no handler for " + req.path);
+  const std::string name = req.path.substr(kind->prefix.size());
+  if (name.empty() || name.find('/') != std::string::npos) {
+    return es_error(400, "illegal_argument_exception", "invalid name in " + req.path);
+  }
+  const std::string key = std::string(kind->kind) + "/" + name;
+  if (req.method == "PUT" || req.method == "POST") {
+    std::string body = req.body.empty() && kind->kind == "data_stream" ? "{}" : req.body;
+    if (!valid_json_object(body)) {
+      return es_error(400, "parse_exception", "request body must be a JSON object");
+    }
+    std::lock_guard lock(mu_);
+    objects_[key] = std::move(body);
+    return HttpResponse::json(200, "{\"acknowledged\":true}");
+  }
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(key);
+  if (it == objects_.end()) {
+    std::string reason(kind->missing_reason);
+    if (const size_t at = reason.find("{}"); at != std::string::npos) {
+      reason.replace(at, 2, name);
+    } else {
+      reason += ": " + name;
+    }
+    return es_error(404, kind->missing_type, reason);
+  }
+  if (req.method == "DELETE") {
+    objects_.erase(it);
+    return HttpResponse::json(200, "{\"acknowledged\":true}");
+  }
+  std::string body;
+  std::string quoted;
+  append_json_string(quoted, name);
+  if (kind->kind == "ilm_policy") {
+    // GET answers {name: {version, modified_date, <the members PUT: policy, ...>}}.
+    const std::string_view members = std::string_view(it->second).substr(1);  // after '{'
+    body = "{" + quoted + ":{\"version\":1,\"modified_date\":\"2026-01-01T00:00:00.000Z\"" +
+           (members.find_first_not_of(" \t\r\n}") == std::string_view::npos ? "" : ",") +
+           std::string(members) + "}";
+  } else if (kind->kind == "index_template") {
+    body =
+        "{\"index_templates\":[{\"name\":" + quoted + ",\"index_template\":" + it->second + "}]}";
+  } else if (kind->kind == "component_template") {
+    body = "{\"component_templates\":[{\"name\":" + quoted +
+           ",\"component_template\":" + it->second + "}]}";
+  } else if (kind->kind == "template") {
+    body = "{" + quoted + ":" + it->second + "}";
+  } else {
+    body = "{\"data_streams\":[{\"name\":" + quoted +
+           ",\"timestamp_field\":{\"name\":\"@timestamp\"},\"status\":\"GREEN\"}]}";
+  }
+  return HttpResponse::json(200, std::move(body));
+}
+
+}  // namespace verity::ingest
