@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
   auto* get = app.add_subcommand("get", "Print a stored prediction by request id");
   get->add_option("request_id", request_id, "Request id")->required();
   get->add_option("--server", server_url, "Verity HTTP API base URL");
+  std::string token;
+  get->add_option("--token", token, "Bearer token with the read role")->envname("VERITY_TOKEN");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -100,8 +102,11 @@ int main(int argc, char** argv) {
   if (*get) {
     std::string base = server_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
-    auto res = verity::app::http_get(base + "/v1/predictions/" +
-                                     verity::app::url_encode_segment(request_id));
+    std::vector<std::string> headers;
+    if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
+    auto res = verity::app::http_request(
+        "GET", base + "/v1/predictions/" + verity::app::url_encode_segment(request_id), "",
+        headers);
     if (!res) {
       std::cerr << "verity get: " << res.status().message() << "\n";
       return 3;

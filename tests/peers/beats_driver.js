@@ -3,6 +3,7 @@
 //
 //   node beats_driver.js --port P [--host H] --events N --window W [--connections C]
 //                        [--prefix ID] [--plain] [--resend] [--timeout-ms T]
+//                        [--tls-ca CA.pem [--tls-cert C.pem --tls-key K.pem]]
 //
 // Compressed windows go through the real `lumberjack-client` package (one client per window: the
 // package frames a window from the events queued before it connects, zlib-compressed). The
@@ -12,6 +13,7 @@
 // hand-written frames ('2W' + '2J'...). Every 4th event is sent unwrapped (a document with its own
 // request id, as with Filebeat's json.keys_under_root); the others are wrapped in `message`.
 // Prints one JSON line: {"windows", "events", "resends", "acks_ok"}.
+const fs = require('fs')
 const net = require('net')
 const LumberjackClient = require('lumberjack-client')
 
@@ -29,6 +31,9 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--plain') args.plain = true
   else if (a === '--resend') args.resend = true
   else if (a === '--timeout-ms') args.timeoutMs = Number(next())
+  else if (a === '--tls-ca') args.ca = next()
+  else if (a === '--tls-cert') args.cert = next()
+  else if (a === '--tls-key') args.key = next()
   else { console.error('unknown argument ' + a); process.exit(2) }
 }
 
@@ -102,7 +107,13 @@ function sendOnce(events) {
       watch(socket)
       return
     }
-    client = new LumberjackClient({host: args.host, port: args.port})
+    const config = {host: args.host, port: args.port}
+    if (args.ca) {
+      config.ca = [fs.readFileSync(args.ca)]
+      if (args.cert) config.cert = fs.readFileSync(args.cert)
+      if (args.key) config.key = fs.readFileSync(args.key)
+    }
+    client = new LumberjackClient(config, Boolean(args.ca))
     for (const e of events) client.log(e)  // queued until connected, then sent as one window
     client.socket.prependListener('close', () => { client.connecting = true })
     watch(client.socket)

@@ -1,5 +1,10 @@
 #include "test_client.h"
 
+#include "gzip.h"
+
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -9,6 +14,16 @@
 #include "verity/app/http_client.h"
 
 namespace verity::testing {
+
+namespace {
+
+std::string be32(uint32_t v) {
+  std::string out(4, '\0');
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((v >> (8 * (3 - i))) & 0xff);
+  return out;
+}
+
+}  // namespace
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
@@ -53,6 +68,53 @@ bool TcpClient::closed_by_server(std::chrono::milliseconds wait) {
   return closed;
 }
 
+std::optional<std::string> TcpClient::read_exactly(size_t n, std::chrono::milliseconds wait) {
+  impl_->io.restart();
+  std::string out(n, '\0');
+  bool ok = false;
+  asio::steady_timer timer(impl_->io, wait);
+  asio::async_read(impl_->socket, asio::buffer(out), [&](boost::system::error_code ec, size_t) {
+    ok = !ec;
+    timer.cancel();
+  });
+  timer.async_wait([&](boost::system::error_code ec) {
+    if (!ec) impl_->socket.cancel();
+  });
+  impl_->io.run();
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::string lj_window(uint32_t size) { return "2W" + be32(size); }
+
+std::string lj_json(uint32_t seq, const std::string& payload) {
+  return "2J" + be32(seq) + be32(static_cast<uint32_t>(payload.size())) + payload;
+}
+
+std::string lj_compressed(const std::string& frames) {
+  const std::string z = compress(frames, false);
+  return "2C" + be32(static_cast<uint32_t>(z.size())) + z;
+}
+
+std::string lj_window_of(const std::vector<std::string>& events, bool compressed) {
+  std::string frames;
+  for (size_t i = 0; i < events.size(); ++i) {
+    frames += lj_json(static_cast<uint32_t>(i + 1), events[i]);
+  }
+  return lj_window(static_cast<uint32_t>(events.size())) +
+         (compressed ? lj_compressed(frames) : frames);
+}
+
+std::optional<uint32_t> read_ack(TcpClient& c, std::chrono::milliseconds wait) {
+  for (;;) {
+    auto frame = c.read_exactly(6, wait);
+    if (!frame || frame->substr(0, 2) != "2A") return std::nullopt;
+    uint32_t seq = 0;
+    for (int i = 2; i < 6; ++i) seq = (seq << 8) | static_cast<uint8_t>((*frame)[i]);
+    if (seq != 0) return seq;  // 0 is a keepalive
+  }
+}
+
 void send_ndjson(const HostPort& to, const std::string& data, size_t piece) {
   TcpClient c(to);
   c.send(data, piece);
@@ -87,6 +149,20 @@ double wait_for_metric(const std::string& base_url, const std::string& series, d
   }
   return seen;
 }
+
+CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string peers_dir() { return std::string(VERITY_SOURCE_DIR) + "/tests/peers"; }
 
 std::string prediction_line(const std::string& request_id, const std::string& timestamp,
                             const std::string& model) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "verity/core/units.h"
 
@@ -21,6 +22,8 @@ class TcpClient {
   bool finish(std::chrono::seconds timeout = std::chrono::seconds(30));
   // True when the server has closed the connection (a read returns EOF or an error within `wait`).
   bool closed_by_server(std::chrono::milliseconds wait);
+  // Reads exactly `n` bytes within `wait`; nullopt on timeout, EOF or error.
+  std::optional<std::string> read_exactly(size_t n, std::chrono::milliseconds wait);
 
  private:
   struct Impl;
@@ -38,6 +41,25 @@ double scrape(const std::string& base_url, const std::string& series);
 // Polls /metrics until the series equals `value` or `timeout` passes; returns the last value seen.
 double wait_for_metric(const std::string& base_url, const std::string& series, double value,
                        std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// Lumberjack v2 frames, for driving the Beats input byte by byte.
+std::string lj_window(uint32_t size);
+std::string lj_json(uint32_t seq, const std::string& payload);
+std::string lj_compressed(const std::string& frames);  // zlib around complete frames
+// A whole window: its 'W' frame and the events as 'J' frames (seq 1..n), compressed or not.
+std::string lj_window_of(const std::vector<std::string>& events, bool compressed);
+// The next non-keepalive ACK's sequence; nullopt when none arrives within `wait` or the server
+// closed the connection.
+std::optional<uint32_t> read_ack(TcpClient& c, std::chrono::milliseconds wait);
+
+// Runs a shell command; its exit code and its output (stdout and stderr together).
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+// The directory of the test peers (real client libraries: tests/peers).
+std::string peers_dir();
 
 // A prediction line (no newline) with a realistic shape.
 std::string prediction_line(const std::string& request_id,

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "verity/core/status.h"
 
@@ -9,10 +12,17 @@ namespace verity::app {
 struct HttpClientResponse {
   long status = 0;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+
+  std::string_view header(std::string_view lowercase_name) const;
 };
 
-// A blocking HTTP GET (libcurl) for the CLI's client commands. Errors: kUnavailable when the server
-// cannot be reached.
+// A blocking HTTP request (libcurl) for the CLI's client commands and tests. `headers` are
+// "Name: value" lines. Errors: kUnavailable when the server cannot be reached.
+Result<HttpClientResponse> http_request(const std::string& method, const std::string& url,
+                                        const std::string& body = "",
+                                        const std::vector<std::string>& headers = {},
+                                        long timeout_ms = 10'000);
 Result<HttpClientResponse> http_get(const std::string& url, long timeout_ms = 10'000);
 
 // Percent-encodes a path segment (RFC 3986 unreserved characters stay).
