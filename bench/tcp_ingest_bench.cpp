@@ -1,12 +1,18 @@
-// verity-bench-tcp: durable-ingest throughput over loopback TCP against a real `verity serve`.
+// verity-bench-tcp: durable-ingest throughput against a real `verity serve`, over any input.
 //
 // Generates N realistic prediction logs, sends them over C connections to a fresh verity (its own
 // data dir and free ports), and waits until the stored counter reaches N. Prints events/s, MB/s,
 // server CPU, server peak RSS, and commit latency p50/p99 (from verity's histogram). As a baseline
-// measured in the same run, the same bytes are first sent to an in-process discard server, so the
-// ratio shows what Verity costs relative to the loopback and load generator alone.
+// measured in the same run, the same NDJSON bytes are first sent to an in-process discard server,
+// so the ratio shows what Verity costs relative to the loopback and load generator alone.
+// --protocol picks the input:
+//   tcp    NDJSON over TCP (streamed)
+//   http   POST /v1/predictions, --batch lines per request, answered after commit
+//   bulk   POST /_bulk (Elasticsearch bulk bodies), --batch items per request
+//   beats  Lumberjack v2 windows of --batch Filebeat-wrapped events, zlib-compressed, each sent
+//          when the previous one is acknowledged (Filebeat's logstash output with pipelining 1)
 //
-//   build/bench/verity-bench-tcp --events 1000000 --connections 4 --sync group
+//   build/bench/verity-bench-tcp --events 1000000 --connections 4 --sync group [--protocol beats]
 
 #include <unistd.h>
 
@@ -26,6 +32,7 @@
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
+#include "verity/core/http.h"
 
 namespace {
 
@@ -136,6 +143,65 @@ double discard_baseline_seconds(const std::vector<std::string>& per_connection) 
   return secs;
 }
 
+// Sends each connection's lines as requests or windows of `batch` events, one connection per
+// thread, each waiting for its answer (which comes after the commit) before the next.
+void send_batched(const std::string& protocol, const testing::ServerProcess& server,
+                  const std::vector<std::string>& per_connection, size_t batch) {
+  std::vector<std::thread> threads;
+  for (const auto& data : per_connection) {
+    threads.emplace_back([&, batch] {
+      std::vector<std::string_view> lines;
+      for (size_t pos = 0; pos < data.size();) {
+        const size_t nl = data.find('\n', pos);
+        lines.emplace_back(data.data() + pos, nl - pos);
+        pos = nl + 1;
+      }
+      std::unique_ptr<testing::TcpClient> beats;
+      if (protocol == "beats") beats = std::make_unique<testing::TcpClient>(server.beats());
+      for (size_t start = 0; start < lines.size(); start += batch) {
+        const size_t end = std::min(lines.size(), start + batch);
+        if (protocol == "beats") {
+          std::vector<std::string> events;
+          for (size_t i = start; i < end; ++i) {
+            std::string message;
+            append_json_string(message, lines[i]);
+            events.push_back(R"({"@timestamp":"2026-11-20T10:30:01Z","@metadata":{"beat":)"
+                             R"("filebeat","version":"8.15.0"},"host":{"name":"node-1"},)"
+                             R"("log":{"file":{"path":"/var/log/model.log"}},"message":)" +
+                             message + "}");
+          }
+          beats->send(testing::lj_window_of(events, true));
+          if (testing::read_ack(*beats, std::chrono::seconds(120)) != events.size()) {
+            std::fprintf(stderr, "beats: window not acknowledged\n");
+            std::exit(1);
+          }
+          continue;
+        }
+        std::string body;
+        for (size_t i = start; i < end; ++i) {
+          if (protocol == "bulk") body += "{\"create\":{\"_index\":\"predictions\"}}\n";
+          body.append(lines[i]);
+          body += '\n';
+        }
+        const std::string path = protocol == "bulk" ? "/_bulk" : "/v1/predictions";
+        for (;;) {
+          auto res = app::http_request("POST", server.http_url() + path, body,
+                                       {"Content-Type: application/x-ndjson"}, 120'000);
+          if (res && res->status == 200) break;
+          if (res && res->status == 429) {  // backpressure: retry as a client would
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            continue;
+          }
+          std::fprintf(stderr, "%s: request failed: %s\n", protocol.c_str(),
+                       res ? std::to_string(res->status).c_str() : res.status().message().c_str());
+          std::exit(1);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -149,6 +215,11 @@ int main(int argc, char** argv) {
   app.add_option("--sync", sync, "store.sync: always | group | none")
       ->check(CLI::IsMember({"always", "group", "none"}));
   app.add_option("--config-extra", extra, "Extra YAML for the server config");
+  std::string protocol = "tcp";
+  size_t batch = 1000;
+  app.add_option("--protocol", protocol, "Input: tcp | http | bulk | beats")
+      ->check(CLI::IsMember({"tcp", "http", "bulk", "beats"}));
+  app.add_option("--batch", batch, "Lines per HTTP request, items per bulk, events per window");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::string> per_connection(connections);
@@ -161,9 +232,11 @@ int main(int argc, char** argv) {
     out += '\n';
     bytes += out.size() - before;
   }
-  std::printf("workload: %llu events, %.1f MB, %.0f bytes/event, %zu connections, sync=%s\n",
-              static_cast<unsigned long long>(events), bytes / 1e6,
-              static_cast<double>(bytes) / static_cast<double>(events), connections, sync.c_str());
+  std::printf(
+      "workload: %llu events, %.1f MB, %.0f bytes/event, %zu connections, sync=%s, protocol=%s\n",
+      static_cast<unsigned long long>(events), bytes / 1e6,
+      static_cast<double>(bytes) / static_cast<double>(events), connections, sync.c_str(),
+      protocol.c_str());
 
   const double baseline = discard_baseline_seconds(per_connection);
 
@@ -171,10 +244,15 @@ int main(int argc, char** argv) {
   testing::ServerProcess server(dir.path() / "data",
                                 "log: {level: warn}\nstore: {sync: " + sync + "}\n" + extra);
   server.start();
-  const std::string stored_series = R"(verity_ingest_events_stored_total{input="tcp"})";
+  const std::string input = protocol == "bulk" ? "es_bulk" : protocol;
+  const std::string stored_series = "verity_ingest_events_stored_total{input=\"" + input + "\"}";
   const double cpu0 = cpu_seconds(server.pid());
   const auto t0 = Clock::now();
-  send_all(server.tcp(), per_connection);
+  if (protocol == "tcp") {
+    send_all(server.tcp(), per_connection);
+  } else {
+    send_batched(protocol, server, per_connection, batch);
+  }
   const double sent_secs = seconds_since(t0);
   const double stored = testing::wait_for_metric(
       server.http_url(), stored_series, static_cast<double>(events), std::chrono::seconds(600));
@@ -198,8 +276,8 @@ int main(int argc, char** argv) {
   const double base_eps = static_cast<double>(events) / baseline;
   std::printf("baseline (loopback -> discard):  %10.0f events/s  %7.1f MB/s\n", base_eps,
               bytes / baseline / 1e6);
-  std::printf("verity (durable, sync=%-6s):   %10.0f events/s  %7.1f MB/s  (%.2fx of baseline)\n",
-              sync.c_str(), eps, bytes / secs / 1e6, eps / base_eps);
+  std::printf("verity %-5s (durable, sync=%s): %10.0f events/s  %7.1f MB/s  (%.2fx of baseline)\n",
+              protocol.c_str(), sync.c_str(), eps, bytes / secs / 1e6, eps / base_eps);
   std::printf("  all bytes read by server after %.2f s, all stored after %.2f s\n", sent_secs,
               secs);
   std::printf("  server CPU: %.2f s (%.2f cores; %.1f us/event)\n", cpu, cpu / secs,

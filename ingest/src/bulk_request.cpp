@@ -47,7 +47,10 @@ bool parse_action(od::parser& parser, const FramedLine& line, BulkItem& item, st
   od::object action;
   if (parser.iterate(line.text.data(), line.text.size(), line.readable).get(doc) ||
       doc.get_object().get(action)) {
-    why = malformed + "expected START_OBJECT";
+    const size_t first = line.text.find_first_not_of(" \t");
+    why = malformed + (first != std::string_view::npos && line.text[first] == '{'
+                           ? "invalid JSON"
+                           : "expected START_OBJECT");
     return false;
   }
   size_t fields = 0;
@@ -124,14 +127,17 @@ bool BulkParser::parse(std::string_view body, std::string_view url_index,
                        std::vector<BulkItem>& items, BulkError& error) {
   Impl& im = *impl_;
   items.clear();
-  if (body.empty()) {
-    error = {"parse_exception", "request body is required"};
+  auto fail = [&](std::string type, std::string reason) {
+    items.clear();
+    error = {std::move(type), std::move(reason)};
     return false;
+  };
+  if (body.empty()) {
+    return fail("parse_exception", "request body is required");
   }
   if (body.back() != '\n') {
-    error = {"illegal_argument_exception",
-             "The bulk request must be terminated by a newline [\\n]"};
-    return false;
+    return fail("illegal_argument_exception",
+                "The bulk request must be terminated by a newline [\\n]");
   }
   im.body.assign(body);
   im.body.append(kJsonPadding, ' ');
@@ -171,31 +177,28 @@ bool BulkParser::parse(std::string_view body, std::string_view url_index,
     item.action_line = line.number;
     std::string why;
     if (!parse_action(im.parser, line, item, why)) {
-      error = {line.too_long || why.find("Malformed") == 0 ? "illegal_argument_exception"
-                                                           : "action_request_validation_exception",
-               std::move(why)};
-      return false;
+      const char* type = line.too_long || why.find("Malformed") == 0
+                             ? "illegal_argument_exception"
+                             : "action_request_validation_exception";
+      return fail(type, std::move(why));
     }
     if (item.index.empty()) item.index.assign(url_index);
     if (item.index.empty()) {
-      error = {"action_request_validation_exception",
-               "Validation Failed: 1: index is missing (action on line " +
-                   std::to_string(line.number) + ");"};
-      return false;
+      return fail("action_request_validation_exception",
+                  "Validation Failed: 1: index is missing (action on line " +
+                      std::to_string(line.number) + ");");
     }
     if (item.op != BulkOp::kDelete) {
       if (!next_line(item.source)) {
-        error = {"illegal_argument_exception",
-                 "the [" + std::string(bulk_op_name(item.op)) + "] action on line " +
-                     std::to_string(line.number) + " has no source line"};
-        return false;
+        return fail("illegal_argument_exception",
+                    "the [" + std::string(bulk_op_name(item.op)) + "] action on line " +
+                        std::to_string(line.number) + " has no source line");
       }
     }
     items.push_back(std::move(item));
   }
   if (items.empty()) {
-    error = {"action_request_validation_exception", "Validation Failed: 1: no requests added;"};
-    return false;
+    return fail("action_request_validation_exception", "Validation Failed: 1: no requests added;");
   }
   return true;
 }

@@ -111,8 +111,7 @@ struct DocumentDecoder::Impl {
   od::parser parser;
   PointerTrie default_trie;
   std::vector<std::pair<std::string, PointerTrie>> model_tries;
-  std::string padded;               // scratch copy when the caller cannot guarantee padding
-  bool request_id_missing = false;  // the last document was valid JSON without a request id
+  std::string padded;  // scratch copy when the caller cannot guarantee padding
   Masker::ScratchPtr mscratch;
   std::string out;  // the masked document, when anything was masked
   std::vector<Edit> edits;
@@ -584,7 +583,6 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
                              Reject& reject) {
   Impl& im = *impl_;
   reject = Reject{};
-  im.request_id_missing = false;
   if (json.size() > im.limits.max_document_bytes) {
     set_reject(reject, line, "document_too_large",
                "document of " + std::to_string(json.size()) + " bytes exceeds the limit of " +
@@ -682,10 +680,7 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
   event.line = line;
 
   const Captured& rid = cap[Field::kRequestId];
-  if (!rid.present) {
-    im.request_id_missing = true;
-    return missing(Field::kRequestId);
-  }
+  if (!rid.present) return missing(Field::kRequestId);
   if (!text_of(rid, im.limits.max_id_bytes, event.request_id)) {
     return invalid(Field::kRequestId, "must be a string of 1 to " +
                                           std::to_string(im.limits.max_id_bytes) +
@@ -766,8 +761,6 @@ const std::vector<std::pair<std::string_view, uint32_t>>& DocumentDecoder::mask_
   static const std::vector<std::pair<std::string_view, uint32_t>> kNone;
   return impl_->mscratch ? impl_->mscratch->counts : kNone;
 }
-
-bool DocumentDecoder::request_id_missing() const { return impl_->request_id_missing; }
 
 uint64_t DocumentDecoder::luhn_rejected() const {
   return impl_->mscratch ? impl_->mscratch->luhn_rejected : 0;

@@ -11,7 +11,10 @@ LineBatcher::LineBatcher(std::string input, std::shared_ptr<const FieldMappingSe
       max_line_(limits.max_document_bytes),
       masking_metrics_(masking_metrics),
       decoder_(mappings, clock, limits, std::move(masker)) {
-  if (mappings->envelope.enabled) envelope_ = std::make_unique<MessageEnvelope>(mappings->envelope);
+  if (mappings->envelope.enabled) {
+    envelope_ = std::make_unique<MessageEnvelope>(
+        mappings->envelope, mappings->default_mapping.pointers(Field::kRequestId));
+  }
   batch_.input = input_;
 }
 
@@ -26,8 +29,10 @@ bool LineBatcher::add(const FramedLine& line) {
     batch_.rejects.push_back(std::move(r));
     return false;
   }
-  bool ok = decode(line.text, line.readable, line.number);
-  if (!ok && decoder_.request_id_missing() && envelope_ &&
+  // A Filebeat envelope is opened before decoding, so that its outer document is not decoded and
+  // masked for nothing.
+  bool ok;
+  if (envelope_ && MessageEnvelope::may_be_envelope(line.text) &&
       envelope_->open(line.text, line.readable, message_, source_)) {
     const size_t size = message_.size();
     message_.resize(size + kJsonPadding, ' ');
@@ -39,6 +44,8 @@ bool LineBatcher::add(const FramedLine& line) {
       const size_t colon = reject_.reason.find(": ");
       reject_.reason.insert(colon == std::string::npos ? 0 : colon + 2, "in message: ");
     }
+  } else {
+    ok = decode(line.text, line.readable, line.number);
   }
   if (ok) {
     batch_.events.push_back(std::move(event_));

@@ -30,19 +30,24 @@ bool MessageEnvelope::open(std::string_view json, size_t readable, std::string& 
   if (obj["message"].get_string().get(text) != simdjson::SUCCESS) return false;
   const size_t start = text.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos || text[start] != '{') return false;
+  auto find = [&root](const JsonPointer& p, simdjson::dom::element& out) {
+    out = root;
+    for (const auto& token : p.tokens) {
+      simdjson::dom::object o;
+      if (out.get_object().get(o) != simdjson::SUCCESS || o[token].get(out) != simdjson::SUCCESS) {
+        return false;
+      }
+    }
+    return true;
+  };
+  simdjson::dom::element v;
+  for (const auto& p : request_id_) {
+    if (find(p, v)) return false;  // a document in its own right
+  }
   message.assign(text);
   metadata.clear();
   for (const auto& p : settings_.keep) {
-    simdjson::dom::element v = root;
-    bool found = true;
-    for (const auto& token : p.tokens) {
-      simdjson::dom::object o;
-      if (v.get_object().get(o) != simdjson::SUCCESS || o[token].get(v) != simdjson::SUCCESS) {
-        found = false;
-        break;
-      }
-    }
-    if (!found) continue;
+    if (!find(p, v)) continue;
     metadata += metadata.empty() ? '{' : ',';
     append_json_string(metadata, dotted(p));
     metadata += ':';

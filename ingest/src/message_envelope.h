@@ -12,15 +12,24 @@ namespace verity::ingest {
 // Opens Filebeat-style envelopes (see EnvelopeSettings). Not thread-safe: owns a parser.
 class MessageEnvelope {
  public:
-  explicit MessageEnvelope(EnvelopeSettings settings) : settings_(std::move(settings)) {}
+  // `request_id` are the pointers that locate a request id: a document with one is not opened.
+  MessageEnvelope(EnvelopeSettings settings, std::vector<JsonPointer> request_id)
+      : settings_(std::move(settings)), request_id_(std::move(request_id)) {}
 
-  // When `json` (readable bytes from json.data(): `readable`) is an object whose top-level
-  // "message" is a string holding a JSON object, sets `message` to that string (unescaped) and
-  // `metadata` to {"<dotted path>": value, ...} for the kept members present, and returns true.
+  // A cheap test on the raw text: false means open() would surely return false.
+  static bool may_be_envelope(std::string_view json) {
+    return json.find("\"message\"") != std::string_view::npos;
+  }
+
+  // When `json` (readable bytes from json.data(): `readable`) is an object without a request id
+  // whose top-level "message" is a string holding a JSON object, sets `message` to that string
+  // (unescaped) and `metadata` to {"<dotted path>": value, ...} for the kept members present, and
+  // returns true.
   bool open(std::string_view json, size_t readable, std::string& message, std::string& metadata);
 
  private:
   EnvelopeSettings settings_;
+  std::vector<JsonPointer> request_id_;
   simdjson::dom::parser parser_;
 };
 

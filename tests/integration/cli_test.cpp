@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -20,13 +18,8 @@ struct Run {
 };
 
 Run run(const std::string& args) {
-  const std::string cmd = std::string(VERITY_BINARY) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  auto r = run_command(std::string(VERITY_BINARY) + " " + args);
+  return {r.exit_code, std::move(r.output)};
 }
 
 TEST(Cli, CheckConfigAcceptsTheShippedConfig) {
@@ -81,12 +74,6 @@ TEST(Cli, GetPrintsTheStoredDocumentOrExitsOneWhenAbsent) {
   EXPECT_EQ(down.code, 3);
 }
 
-}  // namespace
-}  // namespace verity::testing
-
-namespace verity::testing {
-namespace {
-
 TEST(Cli, CheckConfigRejectsABadMaskingPolicy) {
   TempDir dir;
   const auto path = dir.path() / "masking.yaml";
@@ -119,6 +106,56 @@ TEST(Cli, ServeCreatesAPrivateKeyOnceAndKeepsIt) {
   std::stringstream second;
   second << std::ifstream(key).rdbuf();
   EXPECT_EQ(first.str(), second.str());  // the same key: tokens stay joinable across restarts
+}
+
+// A listener other hosts can reach must authenticate its clients: serve refuses to start otherwise,
+// naming every offending key.
+TEST(Cli, ServeRefusesUnauthenticatedNonLoopbackListeners) {
+  TempDir dir;
+  const std::string data = " --data-dir " + (dir.path() / "d").string();
+  auto r = run("serve" + data +
+               " --http-listen 0.0.0.0:0 --tcp-listen 0.0.0.0:0 --beats-listen 0.0.0.0:0");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("http.listen 0.0.0.0:0 is not a loopback address: configure auth"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("inputs.tcp.listen 0.0.0.0:0 is not a loopback address"),
+            std::string::npos);
+  EXPECT_NE(r.output.find("inputs.beats.listen 0.0.0.0:0 is not a loopback address"),
+            std::string::npos);
+}
+
+TEST(Cli, SecretsAreNeverPrintedAndGetSendsItsToken) {
+  TempDir dir;
+  const auto path = dir.path() / "auth.yaml";
+  std::ofstream(path) << "auth:\n  tokens: [{name: auditor, token: \"auditor-secret-0123456789\", "
+                         "roles: [read]}]\n  users: [{name: fb, password: \"fb-password-0123\", "
+                         "roles: [ingest]}]\n";
+  auto printed = run("check-config --print --config " + path.string());
+  EXPECT_EQ(printed.code, 0) << printed.output;
+  EXPECT_NE(printed.output.find("name: auditor"), std::string::npos) << printed.output;
+  EXPECT_EQ(printed.output.find("auditor-secret"), std::string::npos);
+  EXPECT_EQ(printed.output.find("fb-password"), std::string::npos);
+
+  std::string yaml;
+  {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    yaml = ss.str();
+  }
+  ServerProcess server(dir.path() / "data", yaml);
+  server.start();
+  send_ndjson(server.tcp(), prediction_line("cli-auth") + "\n");
+  auto denied = run("get cli-auth --server " + server.http_url());
+  EXPECT_EQ(denied.code, 3) << denied.output;
+  EXPECT_NE(denied.output.find("HTTP 401"), std::string::npos) << denied.output;
+  auto ok =
+      run("get cli-auth --server " + server.http_url() + " --token auditor-secret-0123456789");
+  EXPECT_EQ(ok.code, 0) << ok.output;
+  auto env = run_command("VERITY_TOKEN=auditor-secret-0123456789 " + std::string(VERITY_BINARY) +
+                         " get cli-auth --server " + server.http_url());
+  EXPECT_EQ(env.exit_code, 0) << env.output;
 }
 
 }  // namespace

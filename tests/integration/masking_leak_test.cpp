@@ -1,18 +1,21 @@
-// Raw secrets never reach disk or logs: documents holding known secrets go in through every input
-// this build has (TCP: valid predictions, labels, invalid documents, unparseable lines); then every
-// file under the data dir (raw bytes), every key and value read back through RocksDB itself, and
-// the server log are searched. Zero hits allowed.
+// Raw secrets never reach disk or logs: documents holding known secrets (valid predictions, labels,
+// invalid documents, unparseable lines) go in through every input: NDJSON over TCP, HTTP
+// /v1/predictions, the Elasticsearch _bulk API and Beats (inside Filebeat envelopes whose other
+// members carry secrets too); then every file under the data dir (raw bytes), every key and value
+// read back through RocksDB itself, and the server log are searched. Zero hits allowed.
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
+#include "verity/core/http.h"
 
 namespace verity::testing {
 namespace {
@@ -72,6 +75,43 @@ TEST(MaskingLeak, NoRawSecretAnywhere) {
                             expected_stored),
             expected_stored)
       << server.log();
+
+  // The same documents under other request ids through HTTP, _bulk and Beats.
+  auto renamed = [&](const std::string& prefix) {
+    return std::regex_replace(in, std::regex(R"("request_id":")"), R"("request_id":")" + prefix);
+  };
+  auto http = app::http_request("POST", server.http_url() + "/v1/predictions", renamed("h"));
+  ASSERT_TRUE(http.is_ok());
+  EXPECT_EQ(http->status, 200);
+  std::string bulk;
+  std::istringstream bulk_lines(renamed("b"));
+  for (std::string line; std::getline(bulk_lines, line);) {
+    bulk += R"({"create":{"_index":"logs"}})"
+            "\n" +
+            line + "\n";
+  }
+  std::vector<std::string> beats;
+  std::istringstream beats_lines(renamed("f"));
+  for (std::string line; std::getline(beats_lines, line);) {
+    // A Filebeat envelope: the line as the message, and a secret in members that are not kept.
+    std::string escaped;
+    append_json_string(escaped, line);
+    beats.push_back(R"({"@metadata":{"beat":"filebeat"},"host":{"name":"node-1"},"fields":)"
+                    R"({"owner":")" +
+                    kSecrets[beats.size() % kSecrets.size()] + R"("},"message":)" + escaped + "}");
+  }
+  auto es = app::http_request("POST", server.http_url() + "/_bulk", bulk);
+  ASSERT_TRUE(es.is_ok());
+  EXPECT_EQ(es->status, 200) << es->body;
+  TcpClient beat(server.beats());
+  beat.send(lj_window_of(beats, true));
+  EXPECT_EQ(read_ack(beat, std::chrono::seconds(30)), beats.size());
+  for (const char* input : {"http", "es_bulk", "beats"}) {
+    EXPECT_EQ(scrape(server.http_url(),
+                     std::string(R"(verity_ingest_events_stored_total{input=")") + input + "\"}"),
+              expected_stored)
+        << input;
+  }
   ASSERT_EQ(
       wait_for_metric(server.http_url(),
                       R"(verity_ingest_events_rejected_total{input="tcp",reason="invalid_json"})",

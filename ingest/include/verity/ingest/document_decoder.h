@@ -49,8 +49,6 @@ class DocumentDecoder {
   // the next decode; and card-shaped numbers left alone because they failed Luhn.
   const std::vector<std::pair<std::string_view, uint32_t>>& mask_counts() const;
   uint64_t luhn_rejected() const;
-  // True when the last document was a JSON object with no request id (a candidate envelope).
-  bool request_id_missing() const;
 
  private:
   struct Impl;
