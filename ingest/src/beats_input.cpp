@@ -346,31 +346,7 @@ Status BeatsInput::Impl::load_tls() {
 }
 
 void BeatsInput::Impl::accept() {
-  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
-                                                   boost::system::error_code ec, tcp::socket s) {
-    if (ec == asio::error::operation_aborted) return;
-    if (ec) {
-      spdlog::warn("beats input: accept failed: {}", ec.message());
-    } else {
-      std::shared_ptr<Connection> conn;
-      {
-        std::lock_guard lock(self->mu);
-        if (self->stopped) return;
-        if (self->connections.size() >= self->options.max_connections) {
-          self->metrics.connection_refused();
-          spdlog::warn("beats input {}: connection limit {} reached, refusing a connection",
-                       self->bound.to_string(), self->options.max_connections);
-          boost::system::error_code ignored;
-          s.close(ignored);
-        } else {
-          conn = std::make_shared<Connection>(std::move(s), *self);
-          self->connections.insert(conn);
-        }
-      }
-      if (conn) asio::dispatch(conn->executor(), [conn] { conn->start(); });
-    }
-    self->accept();
-  });
+  accept_connections<Connection>(shared_from_this(), "beats input");
 }
 
 BeatsInput::BeatsInput(asio::io_context& io, BeatsInputOptions options, store::Store& store,
@@ -395,19 +371,6 @@ Status BeatsInput::start() {
 
 HostPort BeatsInput::local_endpoint() const { return impl_->bound; }
 
-void BeatsInput::stop() {
-  std::vector<std::shared_ptr<Connection>> conns;
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->stopped) return;
-    impl_->stopped = true;
-    conns.assign(impl_->connections.begin(), impl_->connections.end());
-  }
-  run_and_wait(impl_->acceptor.get_executor(), [&] {
-    boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
-  });
-  for (auto& c : conns) run_and_wait(c->executor(), [&] { c->stop(); });
-}
+void BeatsInput::stop() { stop_listener(*impl_); }
 
 }  // namespace verity::ingest

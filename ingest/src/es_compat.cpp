@@ -6,6 +6,14 @@ namespace verity::ingest {
 
 namespace {
 
+bool valid_json_object(const std::string& text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object o;
+  return parser.parse(text).get_object().get(o) == simdjson::SUCCESS;
+}
+
+}  // namespace
+
 HttpResponse es_error(int status, std::string_view type, const std::string& reason) {
   std::string body = "{\"error\":{\"root_cause\":[{\"type\":";
   append_json_string(body, type);
@@ -18,14 +26,6 @@ HttpResponse es_error(int status, std::string_view type, const std::string& reas
   body += "},\"status\":" + std::to_string(status) + "}";
   return HttpResponse::json(status, std::move(body));
 }
-
-bool valid_json_object(const std::string& text) {
-  simdjson::dom::parser parser;
-  simdjson::dom::object o;
-  return parser.parse(text).get_object().get(o) == simdjson::SUCCESS;
-}
-
-}  // namespace
 
 HttpResponse EsCompat::root(const HttpRequest&) const {
   std::string body = "{\"name\":\"verity\",\"cluster_name\":";

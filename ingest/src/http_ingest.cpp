@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 
 #include "verity/ingest/bulk_request.h"
+#include "verity/ingest/es_compat.h"
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/ndjson_framer.h"
 #include "verity/store/store.h"
@@ -233,18 +234,11 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
   std::vector<BulkItem> items;
   BulkError perr;
   if (!parser->parse(req.body, url_index, items, perr)) {
-    std::string body = "{\"error\":{\"root_cause\":[{\"type\":";
-    append_json_string(body, perr.type);
-    body += ",\"reason\":";
-    append_json_string(body, perr.reason);
-    body += "}],\"type\":";
-    append_json_string(body, perr.type);
-    body += ",\"reason\":";
-    append_json_string(body, perr.reason);
-    body += "},\"status\":400}";
-    std::lock_guard lock(mu);
-    free_parsers.push_back(std::move(parser));
-    return respond(HttpResponse::json(400, std::move(body)));
+    {
+      std::lock_guard lock(mu);
+      free_parsers.push_back(std::move(parser));
+    }
+    return respond(es_error(400, perr.type, perr.reason));
   }
 
   auto batcher = acquire(true);

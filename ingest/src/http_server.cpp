@@ -82,15 +82,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::vector<Route> routes;  // immutable after start()
 
   std::mutex mu;
-  std::unordered_set<std::shared_ptr<Session>> sessions;  // guarded by mu
-  bool stopped = false;                                   // guarded by mu
+  std::unordered_set<std::shared_ptr<Session>> connections;  // guarded by mu
+  bool stopped = false;                                      // guarded by mu
 
   void accept();
   // The route for a request, or nullptr with the 404/405 answer in `error`.
   const Route* find(const HttpRequest& req, HttpResponse& error) const;
   void remove(const std::shared_ptr<Session>& s) {
     std::lock_guard lock(mu);
-    sessions.erase(s);
+    connections.erase(s);
   }
 };
 
@@ -283,31 +283,7 @@ const Route* HttpServer::Impl::find(const HttpRequest& req, HttpResponse& error)
   return best;
 }
 
-void HttpServer::Impl::accept() {
-  acceptor.async_accept(asio::make_strand(io),
-                        [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
-                          if (ec == asio::error::operation_aborted) return;
-                          if (ec) {
-                            spdlog::warn("http: accept failed: {}", ec.message());
-                          } else {
-                            std::shared_ptr<Session> session;
-                            {
-                              std::lock_guard lock(self->mu);
-                              if (self->stopped) return;
-                              if (self->sessions.size() >= self->options.max_connections) {
-                                boost::system::error_code ignored;
-                                s.close(ignored);
-                              } else {
-                                session = std::make_shared<Session>(std::move(s), *self);
-                                self->sessions.insert(session);
-                              }
-                            }
-                            if (session)
-                              asio::dispatch(session->executor(), [session] { session->start(); });
-                          }
-                          self->accept();
-                        });
-}
+void HttpServer::Impl::accept() { accept_connections<Session>(shared_from_this(), "http"); }
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options)
     : impl_(std::make_shared<Impl>(io, std::move(options))) {}
@@ -339,19 +315,6 @@ Status HttpServer::start() {
 
 HostPort HttpServer::local_endpoint() const { return impl_->bound; }
 
-void HttpServer::stop() {
-  std::vector<std::shared_ptr<Session>> sessions;
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->stopped) return;
-    impl_->stopped = true;
-    sessions.assign(impl_->sessions.begin(), impl_->sessions.end());
-  }
-  run_and_wait(impl_->acceptor.get_executor(), [&] {
-    boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
-  });
-  for (auto& s : sessions) run_and_wait(s->executor(), [&] { s->stop(); });
-}
+void HttpServer::stop() { stop_listener(*impl_); }
 
 }  // namespace verity::ingest

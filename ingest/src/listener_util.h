@@ -4,7 +4,12 @@
 // step on a strand from a non-I/O thread.
 
 #include <future>
+#include <memory>
+#include <mutex>
 #include <string_view>
+#include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
 
@@ -50,6 +55,61 @@ void run_and_wait(const Executor& executor, F&& fn) {
     done.set_value();
   });
   done.get_future().wait();
+}
+
+// The accept loop every listener shares. `Listener` has: io, acceptor, mu, connections (a set of
+// shared_ptr<Conn>, guarded by mu), stopped (guarded by mu), options.max_connections, bound, and
+// optionally metrics (for connection_refused). Each connection gets its own strand and is started
+// there; connections beyond the limit are closed at once.
+template <typename Conn, typename Listener>
+void accept_connections(std::shared_ptr<Listener> self, const char* what) {
+  namespace asio = boost::asio;
+  self->acceptor.async_accept(
+      asio::make_strand(self->io),
+      [self, what](boost::system::error_code ec, asio::ip::tcp::socket s) {
+        if (ec == asio::error::operation_aborted) return;
+        if (ec) {
+          spdlog::warn("{}: accept failed: {}", what, ec.message());
+        } else {
+          std::shared_ptr<Conn> conn;
+          {
+            std::lock_guard lock(self->mu);
+            if (self->stopped) return;
+            if (self->connections.size() >= self->options.max_connections) {
+              if constexpr (requires { self->metrics.connection_refused(); }) {
+                self->metrics.connection_refused();
+              }
+              spdlog::warn("{} {}: connection limit {} reached, refusing a connection", what,
+                           self->bound.to_string(), self->options.max_connections);
+              boost::system::error_code ignored;
+              s.close(ignored);
+            } else {
+              conn = std::make_shared<Conn>(std::move(s), *self);
+              self->connections.insert(conn);
+            }
+          }
+          if (conn) asio::dispatch(conn->executor(), [conn] { conn->start(); });
+        }
+        accept_connections<Conn>(self, what);
+      });
+}
+
+// Stops a listener: no new connections, then every open one is stopped on its strand.
+// REQUIRES: not called from an io_context thread.
+template <typename Listener>
+void stop_listener(Listener& listener) {
+  std::vector<typename std::decay_t<decltype(listener.connections)>::value_type> conns;
+  {
+    std::lock_guard lock(listener.mu);
+    if (listener.stopped) return;
+    listener.stopped = true;
+    conns.assign(listener.connections.begin(), listener.connections.end());
+  }
+  run_and_wait(listener.acceptor.get_executor(), [&] {
+    boost::system::error_code ignored;
+    listener.acceptor.close(ignored);
+  });
+  for (auto& c : conns) run_and_wait(c->executor(), [&] { c->stop(); });
 }
 
 }  // namespace verity::ingest

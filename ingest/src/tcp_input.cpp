@@ -205,33 +205,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 }  // namespace
 
-void TcpInput::Impl::accept() {
-  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
-                                                   boost::system::error_code ec, tcp::socket s) {
-    if (ec == asio::error::operation_aborted) return;
-    if (ec) {
-      spdlog::warn("tcp input: accept failed: {}", ec.message());
-    } else {
-      std::shared_ptr<Connection> conn;
-      {
-        std::lock_guard lock(self->mu);
-        if (self->stopped) return;
-        if (self->connections.size() >= self->options.max_connections) {
-          self->metrics.connection_refused();
-          spdlog::warn("tcp input {}: connection limit {} reached, refusing a connection",
-                       self->bound.to_string(), self->options.max_connections);
-          boost::system::error_code ignored;
-          s.close(ignored);
-        } else {
-          conn = std::make_shared<Connection>(std::move(s), *self);
-          self->connections.insert(conn);
-        }
-      }
-      if (conn) asio::dispatch(conn->executor(), [conn] { conn->start(); });
-    }
-    self->accept();
-  });
-}
+void TcpInput::Impl::accept() { accept_connections<Connection>(shared_from_this(), "tcp input"); }
 
 TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, store::Store& store,
                    std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
@@ -254,19 +228,6 @@ Status TcpInput::start() {
 
 HostPort TcpInput::local_endpoint() const { return impl_->bound; }
 
-void TcpInput::stop() {
-  std::vector<std::shared_ptr<Connection>> conns;
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->stopped) return;
-    impl_->stopped = true;
-    conns.assign(impl_->connections.begin(), impl_->connections.end());
-  }
-  run_and_wait(impl_->acceptor.get_executor(), [&] {
-    boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
-  });
-  for (auto& c : conns) run_and_wait(c->executor(), [&] { c->stop(); });
-}
+void TcpInput::stop() { stop_listener(*impl_); }
 
 }  // namespace verity::ingest

@@ -9,6 +9,10 @@
 
 namespace verity::ingest {
 
+// An error as Elasticsearch words it:
+// {"error":{"root_cause":[{type,reason}],type,reason},"status"}.
+HttpResponse es_error(int status, std::string_view type, const std::string& reason);
+
 struct EsCompatOptions {
   std::string version = "8.15.0";  // the Elasticsearch version Verity answers as
   std::string cluster_name = "verity";
