@@ -132,7 +132,12 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, HttpServer::Impl& server)
       : stream_(std::move(socket)), server_(server), owner_(server.shared_from_this()) {}
 
-  void start() { read(); }
+  void start() {
+    // Beast reads at most the buffer's free capacity (at least 512 bytes) at a time: without room,
+    // a large body arrives in hundreds of small reads.
+    buffer_.reserve(64 * 1024);
+    read();
+  }
   void stop() { close(); }
   asio::any_io_executor executor() { return stream_.get_executor(); }
 
