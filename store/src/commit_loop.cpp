@@ -209,7 +209,7 @@ void Store::Impl::run_commit_loop() {
     Status status;
     while (true) {
       const auto start = std::chrono::steady_clock::now();
-      status = write_group(group, results);
+      status = db ? write_group(group, results) : reopen_error;
       if (status) {
         commit_latency->Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -223,9 +223,22 @@ void Store::Impl::run_commit_loop() {
       if (stopping && clock.now_ms() >= drain_deadline_ms) break;
       cv.wait_for(lock, options.retry_interval);
       lock.unlock();
-      // Clears a background error (e.g. after the disk had no space) so the next write may succeed.
-      auto resumed = db->Resume();
-      if (!resumed.ok()) spdlog::debug("store: resume: {}", resumed.ToString());
+      // Clears a background error (e.g. after the disk had no space) so the next write may succeed;
+      // when RocksDB refuses to resume, reopen the database.
+      auto resumed = db ? db->Resume() : rocksdb::Status::Incomplete("closed");
+      if (!resumed.ok()) {
+        spdlog::debug("store: resume: {}", resumed.ToString());
+        // Reopen only once the disk takes writes again: until then the open database keeps
+        // serving reads.
+        if (!disk_writable()) {
+          spdlog::debug("store: the data directory still refuses writes");
+        } else if (auto reopened = reopen_db(); !reopened) {
+          spdlog::debug("store: reopen: {}", reopened.message());
+          reopen_error = reopened;
+        } else {
+          spdlog::info("store: reopened the database after a write failure");
+        }
+      }
     }
 
     queued_bytes -= group_bytes;

@@ -4,6 +4,8 @@
 
 #include <prometheus/registry.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -42,6 +44,53 @@ rocksdb::BlockBasedTableOptions table_options(const std::shared_ptr<rocksdb::Cac
   return t;
 }
 
+// Files whose writes fail with NoSpace while the fault is set.
+class FaultFile : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  FaultFile(std::unique_ptr<rocksdb::FSWritableFile> f, std::shared_ptr<WriteFaults> faults)
+      : FSWritableFileOwnerWrapper(std::move(f)), faults_(std::move(faults)) {}
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                           rocksdb::IODebugContext* d) override {
+    if (faults_->no_space) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    return FSWritableFileOwnerWrapper::Append(data, o, d);
+  }
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                           const rocksdb::DataVerificationInfo& v,
+                           rocksdb::IODebugContext* d) override {
+    if (faults_->no_space) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    return FSWritableFileOwnerWrapper::Append(data, o, v, d);
+  }
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+    if (faults_->no_space) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    return FSWritableFileOwnerWrapper::Sync(o, d);
+  }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+    if (faults_->no_space) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    return FSWritableFileOwnerWrapper::Fsync(o, d);
+  }
+
+ private:
+  std::shared_ptr<WriteFaults> faults_;
+};
+
+class FaultFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit FaultFileSystem(std::shared_ptr<WriteFaults> faults)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), faults_(std::move(faults)) {}
+  const char* Name() const override { return "VerityFaultFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* out,
+                                    rocksdb::IODebugContext* d) override {
+    if (faults_->no_space) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    auto s = FileSystemWrapper::NewWritableFile(name, o, out, d);
+    if (s.ok()) *out = std::make_unique<FaultFile>(std::move(*out), faults_);
+    return s;
+  }
+
+ private:
+  std::shared_ptr<WriteFaults> faults_;
+};
+
 }  // namespace
 
 Status Store::Impl::open_db() {
@@ -58,6 +107,10 @@ Status Store::Impl::open_db() {
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer.bytes, cache);
   db_opts.enable_pipelined_write = false;
   db_opts.info_log_level = rocksdb::WARN_LEVEL;
+  if (options.faults) {
+    fault_env = rocksdb::NewCompositeEnv(std::make_shared<FaultFileSystem>(options.faults));
+    db_opts.env = fault_env.get();
+  }
   db_opts.keep_log_file_num = 4;
   db_opts.max_total_wal_size = 256ull << 20;
 
@@ -214,17 +267,46 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Cl
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
+void Store::Impl::close_db() {
+  if (!db) return;
+  for (auto* h : handles) {
+    // Ignored on purpose: closing a handle only fails for an already-dropped family.
+    (void)db->DestroyColumnFamilyHandle(h);
+  }
+  handles.clear();
+  meta = ids = labels = deadletter = nullptr;
+  auto s = db->Close();
+  if (!s.ok()) spdlog::warn("store: close: {}", s.ToString());
+  db.reset();
+}
+
+bool Store::Impl::disk_writable() const {
+  const auto fs = (fault_env ? fault_env.get() : rocksdb::Env::Default())->GetFileSystem();
+  const std::string path = options.data_dir + "/.write_probe";
+  std::unique_ptr<rocksdb::FSWritableFile> f;
+  const rocksdb::IOOptions io;
+  bool ok = fs->NewWritableFile(path, rocksdb::FileOptions(), &f, nullptr).ok();
+  if (ok) {
+    ok = f->Append(std::string(4096, '\0'), io, nullptr).ok() && f->Sync(io, nullptr).ok();
+    ok = f->Close(io, nullptr).ok() && ok;
+  }
+  (void)fs->DeleteFile(path, io, nullptr);  // absent when it could not be created
+  return ok;
+}
+
+Status Store::Impl::reopen_db() {
+  std::unique_lock db_lock(db_mu);
+  std::unique_lock partitions_lock(partitions_mu);
+  close_db();
+  partitions.clear();
+  auto s = open_db();
+  if (!s) close_db();
+  return s;
+}
+
 Store::~Store() {
   stop();
-  for (auto* h : impl_->handles) {
-    // Ignored on purpose: closing a handle only fails for an already-dropped family.
-    (void)impl_->db->DestroyColumnFamilyHandle(h);
-  }
-  impl_->handles.clear();
-  if (impl_->db) {
-    auto s = impl_->db->Close();
-    if (!s.ok()) spdlog::warn("store: close: {}", s.ToString());
-  }
+  impl_->close_db();
 }
 
 void Store::stop(Duration drain_deadline) {
@@ -296,6 +378,8 @@ std::string Store::unavailable_reason() const {
 }
 
 Result<std::optional<StoredRecord>> Store::get_prediction(std::string_view request_id) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
   std::string value;
   auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->ids, request_id, &value);
   if (s.IsNotFound()) return std::optional<StoredRecord>();
@@ -319,6 +403,8 @@ Result<std::optional<StoredRecord>> Store::get_prediction(std::string_view reque
 }
 
 Result<std::optional<StoredRecord>> Store::get_label(std::string_view request_id) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
   std::string value;
   auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->labels, request_id, &value);
   if (s.IsNotFound()) return std::optional<StoredRecord>();
@@ -330,6 +416,8 @@ Result<std::optional<StoredRecord>> Store::get_label(std::string_view request_id
 }
 
 Result<std::vector<std::string>> Store::dead_letters(uint64_t from, size_t limit) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
   std::vector<std::string> out;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->deadletter));

@@ -46,6 +46,11 @@ struct Store::Impl {
   const StoreOptions options;
   const Clock& clock;
 
+  std::unique_ptr<rocksdb::Env> fault_env;  // wraps the file system when options.faults is set
+  // Readers hold db_mu shared while they use db; the commit thread holds it alone to reopen. db is
+  // null between a failed reopen and the next attempt.
+  mutable std::shared_mutex db_mu;
+  Status reopen_error;  // commit thread only: why the last reopen failed
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // every open handle, destroyed before db
   rocksdb::ColumnFamilyHandle* meta = nullptr;        // "default"
@@ -87,6 +92,13 @@ struct Store::Impl {
   prometheus::Gauge* writable_gauge = nullptr;
 
   Status open_db();
+  // Closes and reopens the database (on the commit thread). RocksDB does not Resume() from some
+  // write errors (a failed WAL append on a full disk is fatal to the open instance); reopening
+  // replays the WAL up to the last complete record, which holds everything acknowledged.
+  Status reopen_db();
+  void close_db();
+  // Whether a small file can be written and synced in the data directory (space came back).
+  bool disk_writable() const;
   void register_metrics(prometheus::Registry& registry);
   Result<rocksdb::ColumnFamilyHandle*> partition_cf(uint32_t day);
   rocksdb::ColumnFamilyHandle* find_partition(uint32_t day) const;

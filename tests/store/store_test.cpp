@@ -25,12 +25,14 @@ class StoreTest : public ::testing::Test {
     store_.reset();
     fs::remove_all(dir_);
   }
-  void open(SyncPolicy sync = SyncPolicy::kGroup) {
+  void open(SyncPolicy sync = SyncPolicy::kGroup, std::shared_ptr<WriteFaults> faults = nullptr) {
     store_.reset();
     registry_ = std::make_shared<prometheus::Registry>();
     StoreOptions o;
     o.data_dir = dir_.string();
     o.sync = sync;
+    o.faults = std::move(faults);
+    o.retry_interval = Duration(50);
     auto s = Store::open(o, clock_, *registry_);
     ASSERT_TRUE(s.is_ok()) << s.status().to_string();
     store_ = std::move(s).value();
@@ -67,6 +69,47 @@ class StoreTest : public ::testing::Test {
 };
 
 constexpr EpochMillis kDay1 = 1763634600000;  // 2025-11-20T10:30:00Z
+
+// A full disk: the commit is not acknowledged while writes fail, the store says why, reads go on,
+// and once space returns the same batch commits (nothing acknowledged early, nothing lost).
+TEST_F(StoreTest, DiskFullStopsAcknowledgmentsUntilSpaceReturns) {
+  auto faults = std::make_shared<WriteFaults>();
+  open(SyncPolicy::kGroup, faults);
+  IngestBatch first;
+  first.input = "tcp";
+  first.events.push_back(prediction("before", kDay1));
+  ASSERT_TRUE(commit(std::move(first)).status.is_ok());
+
+  faults->no_space = true;
+  std::promise<CommitResult> done;
+  IngestBatch b;
+  b.input = "tcp";
+  b.events.push_back(prediction("during", kDay1));
+  store_->submit(std::move(b), [&](const CommitResult& r) { done.set_value(r); });
+  auto result = done.get_future();
+  EXPECT_EQ(result.wait_for(std::chrono::milliseconds(600)), std::future_status::timeout)
+      << "acknowledged while the disk was full";
+  EXPECT_FALSE(store_->writable());
+  EXPECT_NE(store_->unavailable_reason().find("space"), std::string::npos)
+      << store_->unavailable_reason();
+  auto before = store_->get_prediction("before");
+  ASSERT_TRUE(before.is_ok());
+  EXPECT_TRUE(before->has_value()) << "reads go on while writes fail";
+
+  faults->no_space = false;
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  const CommitResult r = result.get();
+  EXPECT_TRUE(r.status.is_ok()) << r.status.to_string();
+  EXPECT_EQ(r.stored, 1u);
+  EXPECT_TRUE(store_->writable());
+  auto during = store_->get_prediction("during");
+  ASSERT_TRUE(during.is_ok());
+  EXPECT_TRUE(during->has_value());
+  // And it survives a reopen.
+  open();
+  EXPECT_TRUE(store_->get_prediction("during")->has_value());
+  EXPECT_TRUE(store_->get_prediction("before")->has_value());
+}
 
 TEST_F(StoreTest, StoresAndReadsBackWithMetadata) {
   IngestBatch b;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,6 +28,12 @@ enum class SyncPolicy {
 
 enum class WalCompression { kNone, kZstd };
 
+// A test seam: while `no_space` is set, every write to the store's files fails as on a full disk
+// (RocksDB sees IOStatus::NoSpace from the file system). Never set by the server.
+struct WriteFaults {
+  std::atomic<bool> no_space{false};
+};
+
 struct StoreOptions {
   std::string data_dir = "./data";
   SyncPolicy sync = SyncPolicy::kGroup;
@@ -44,6 +51,8 @@ struct StoreOptions {
   WalCompression wal_compression = WalCompression::kNone;
   // How long the commit thread waits before retrying a failed write (disk full, I/O error).
   Duration retry_interval{1000};
+  // Tests only: injected write failures (see WriteFaults). Null in production.
+  std::shared_ptr<WriteFaults> faults;
 };
 
 struct StoreStats {
