@@ -179,10 +179,11 @@ TEST(BeatsIngest, KillNineMidWindowThenResendStoresEveryEventExactlyOnce) {
                                           "--timeout-ms 240000"));
   });
   // Kill once a good share (but not all) of the stream is in.
-  while (scrape(server.http_url(), kStored) < kEvents / 4) std::this_thread::sleep_for(20ms);
+  const double share =
+      wait_for_at_least(server.http_url(), kStored, kEvents / 4, std::chrono::seconds(120));
+  ASSERT_GE(share, kEvents / 4) << server.log();
   server.kill9();
-  std::this_thread::sleep_for(300ms);  // the clients see the connection drop and retry
-  server.start();
+  server.start();  // the clients retry until it is back
   const auto result = sender.get();
   ASSERT_EQ(result.exit_code, 0) << result.output << server.log();
   EXPECT_NE(result.output.find(R"("events":30000)"), std::string::npos) << result.output;

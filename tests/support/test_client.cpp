@@ -138,16 +138,33 @@ double scrape(const std::string& base_url, const std::string& series) {
   return metric_value(res->body, series).value_or(0);
 }
 
-double wait_for_metric(const std::string& base_url, const std::string& series, double value,
-                       std::chrono::seconds timeout) {
+namespace {
+
+template <typename Done>
+double poll_metric(const std::string& base_url, const std::string& series, Done done,
+                   std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   double seen = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     seen = scrape(base_url, series);
-    if (seen == value) return seen;
+    if (done(seen)) return seen;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling /metrics
   }
   return seen;
+}
+
+}  // namespace
+
+double wait_for_metric(const std::string& base_url, const std::string& series, double value,
+                       std::chrono::seconds timeout) {
+  return poll_metric(
+      base_url, series, [value](double v) { return v == value; }, timeout);
+}
+
+double wait_for_at_least(const std::string& base_url, const std::string& series, double value,
+                         std::chrono::seconds timeout) {
+  return poll_metric(
+      base_url, series, [value](double v) { return v >= value; }, timeout);
 }
 
 CommandResult run_command(const std::string& command) {

@@ -61,6 +61,10 @@ CommandResult run_command(const std::string& command);
 // The directory of the test peers (real client libraries: tests/peers).
 std::string peers_dir();
 
+// Polls /metrics until the series reaches at least `value` or `timeout` passes; the last value.
+double wait_for_at_least(const std::string& base_url, const std::string& series, double value,
+                         std::chrono::seconds timeout = std::chrono::seconds(60));
+
 // A prediction line (no newline) with a realistic shape.
 std::string prediction_line(const std::string& request_id,
                             const std::string& timestamp = "2026-11-20T10:30:00Z",
