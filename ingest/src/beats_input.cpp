@@ -32,43 +32,14 @@ std::string_view error_reason(const Status& s) {
 
 }  // namespace
 
-struct BeatsInput::Impl : std::enable_shared_from_this<BeatsInput::Impl> {
-  Impl(asio::io_context& io_, BeatsInputOptions o, store::Store& s,
-       std::shared_ptr<const FieldMappingSet> m, const Clock& c, InputMetrics& mt,
-       std::shared_ptr<const Masker> mk, MaskingMetrics* mm)
-      : io(io_),
-        options(std::move(o)),
-        store(s),
-        mappings(std::move(m)),
-        clock(c),
-        metrics(mt),
-        masker(std::move(mk)),
-        masking_metrics(mm),
-        ssl_context(ssl::context::tls_server),
-        acceptor(asio::make_strand(io_)) {}
+struct BeatsInput::Impl : InputListener<BeatsInputOptions, Connection>,
+                          std::enable_shared_from_this<BeatsInput::Impl> {
+  using InputListener::InputListener;
 
-  asio::io_context& io;
-  const BeatsInputOptions options;
-  store::Store& store;
-  std::shared_ptr<const FieldMappingSet> mappings;
-  const Clock& clock;
-  InputMetrics& metrics;
-  std::shared_ptr<const Masker> masker;
-  MaskingMetrics* masking_metrics;
-  ssl::context ssl_context;
-  tcp::acceptor acceptor;
-  HostPort bound;
-
-  std::mutex mu;
-  std::unordered_set<std::shared_ptr<Connection>> connections;  // guarded by mu
-  bool stopped = false;                                         // guarded by mu
+  ssl::context ssl_context{ssl::context::tls_server};
 
   Status load_tls();
   void accept();
-  void remove(const std::shared_ptr<Connection>& c) {
-    std::lock_guard lock(mu);
-    connections.erase(c);
-  }
 };
 
 namespace {

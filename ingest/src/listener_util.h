@@ -7,14 +7,24 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
 
+#include "verity/core/clock.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
+#include "verity/ingest/field_mapping.h"
+#include "verity/ingest/input_metrics.h"
+#include "verity/ingest/masker.h"
+#include "verity/ingest/masking_metrics.h"
+
+namespace verity::store {
+class Store;
+}
 
 namespace verity::ingest {
 
@@ -56,6 +66,44 @@ void run_and_wait(const Executor& executor, F&& fn) {
   });
   done.get_future().wait();
 }
+
+// What every event input (TCP, Beats) holds: where events go, how they are decoded, and its
+// connections. `Conn` is the input's connection type.
+template <typename Options, typename Conn>
+struct InputListener {
+  InputListener(boost::asio::io_context& io_, Options o, store::Store& s,
+                std::shared_ptr<const FieldMappingSet> m, const Clock& c, InputMetrics& mt,
+                std::shared_ptr<const Masker> mk, MaskingMetrics* mm)
+      : io(io_),
+        options(std::move(o)),
+        store(s),
+        mappings(std::move(m)),
+        clock(c),
+        metrics(mt),
+        masker(std::move(mk)),
+        masking_metrics(mm),
+        acceptor(boost::asio::make_strand(io_)) {}
+
+  boost::asio::io_context& io;
+  const Options options;
+  store::Store& store;
+  std::shared_ptr<const FieldMappingSet> mappings;
+  const Clock& clock;
+  InputMetrics& metrics;
+  std::shared_ptr<const Masker> masker;
+  MaskingMetrics* masking_metrics;
+  boost::asio::ip::tcp::acceptor acceptor;
+  HostPort bound;
+
+  std::mutex mu;
+  std::unordered_set<std::shared_ptr<Conn>> connections;  // guarded by mu
+  bool stopped = false;                                   // guarded by mu
+
+  void remove(const std::shared_ptr<Conn>& c) {
+    std::lock_guard lock(mu);
+    connections.erase(c);
+  }
+};
 
 // The accept loop every listener shares. `Listener` has: io, acceptor, mu, connections (a set of
 // shared_ptr<Conn>, guarded by mu), stopped (guarded by mu), options.max_connections, bound, and

@@ -23,40 +23,11 @@ class Connection;
 
 }  // namespace
 
-struct TcpInput::Impl : std::enable_shared_from_this<TcpInput::Impl> {
-  Impl(asio::io_context& io_, TcpInputOptions o, store::Store& s,
-       std::shared_ptr<const FieldMappingSet> m, const Clock& c, InputMetrics& mt,
-       std::shared_ptr<const Masker> mk, MaskingMetrics* mm)
-      : io(io_),
-        options(std::move(o)),
-        store(s),
-        mappings(std::move(m)),
-        clock(c),
-        metrics(mt),
-        masker(std::move(mk)),
-        masking_metrics(mm),
-        acceptor(asio::make_strand(io_)) {}
-
-  asio::io_context& io;
-  const TcpInputOptions options;
-  store::Store& store;
-  std::shared_ptr<const FieldMappingSet> mappings;
-  const Clock& clock;
-  InputMetrics& metrics;
-  std::shared_ptr<const Masker> masker;
-  MaskingMetrics* masking_metrics;
-  tcp::acceptor acceptor;
-  HostPort bound;
-
-  std::mutex mu;
-  std::unordered_set<std::shared_ptr<Connection>> connections;  // guarded by mu
-  bool stopped = false;                                         // guarded by mu
+struct TcpInput::Impl : InputListener<TcpInputOptions, Connection>,
+                        std::enable_shared_from_this<TcpInput::Impl> {
+  using InputListener::InputListener;
 
   void accept();
-  void remove(const std::shared_ptr<Connection>& c) {
-    std::lock_guard lock(mu);
-    connections.erase(c);
-  }
 };
 
 namespace {
