@@ -10,6 +10,7 @@
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/core/http.h"
+#include "verity/store/partition.h"
 
 namespace verity::store {
 namespace {
@@ -76,6 +77,11 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   in_group_predictions.reserve(keys.size());
   uint32_t cached_day = 0;  // most events of a group share a partition: skip the locked lookup
   rocksdb::ColumnFamilyHandle* cached_cf = nullptr;
+  ChainHead* cached_head = nullptr;
+  uint32_t checked_model_day = 0;  // the last (partition, model) pair known to be recorded
+  std::string_view checked_model;
+  group_heads.clear();
+  group_models.clear();
   const EpochMillis now = clock.now_ms();
   uint64_t seq = next_sequence;
   rocksdb::WriteBatch& wb = write_batch;
@@ -145,9 +151,40 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
           if (!cf) return cf.status();
           cached_day = day;
           cached_cf = *cf;
+          auto [it, fresh] = group_heads.try_emplace(day);
+          if (fresh) {
+            std::lock_guard lock(state_mu);
+            auto known = state.find(day);
+            it->second = known != state.end() ? known->second.chain : empty_chain(day);
+          }
+          cached_head = &it->second;  // unordered_map references survive rehashing
         }
+        ChainHead& head = *cached_head;
+        head.link = chain_step(head.link, sequence, prep.entry_digest);
+        ++head.count;
+        head.last_sequence = sequence;
+        head.raw_bytes += e.document.size();
         st = wb.Put(cached_cf, sequence_key(sequence), prep.record);
         if (st.ok()) st = wb.Put(ids, e.request_id, encode_id_entry({day, sequence, digest}));
+        if (st.ok()) {
+          st = wb.Put(chain, link_key(day, sequence),
+                      rocksdb::Slice(reinterpret_cast<const char*>(head.link.data()), 32));
+        }
+        if (st.ok() && (day != checked_model_day || e.model_name != checked_model)) {
+          bool known;
+          {
+            std::lock_guard lock(state_mu);
+            auto p = state.find(day);
+            known = p != state.end() && p->second.models.count(e.model_name) > 0;
+          }
+          for (const auto& [d, m] : group_models) known = known || (d == day && m == e.model_name);
+          if (!known) {
+            group_models.emplace_back(day, e.model_name);
+            st = wb.Put(meta, kModelPrefix + partition_name(day) + "/" + e.model_name, "");
+          }
+          checked_model_day = day;
+          checked_model = e.model_name;
+        }
       }
       if (!st.ok()) return from_rocksdb(st, "building the commit group");
       seen[e.request_id] = digest;
@@ -165,6 +202,11 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
     }
   }
   if (seq == next_sequence) return Status::ok();  // only duplicates: nothing to write
+  for (const auto& [day, head] : group_heads) {
+    if (auto st = wb.Put(chain, head_key(day), encode_head(head)); !st.ok()) {
+      return from_rocksdb(st, "building the commit group");
+    }
+  }
 
   if (auto st = wb.Put(meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
     return from_rocksdb(st, "building the commit group");
@@ -175,6 +217,9 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   if (!st.ok()) return from_rocksdb(st, "writing a commit group");
   next_sequence = seq;
   next_sequence_seen = seq;
+  std::lock_guard lock(state_mu);
+  for (const auto& [day, head] : group_heads) state[day].chain = head;
+  for (const auto& [day, model] : group_models) state[day].models.insert(model);
   return Status::ok();
 }
 
@@ -209,7 +254,10 @@ void Store::Impl::run_commit_loop() {
     Status status;
     while (true) {
       const auto start = std::chrono::steady_clock::now();
-      status = db ? write_group(group, results) : reopen_error;
+      {
+        std::lock_guard write_lock(write_mu);
+        status = db ? write_group(group, results) : reopen_error;
+      }
       if (status) {
         commit_latency->Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -8,6 +8,7 @@ namespace {
 
 constexpr uint8_t kFormat = 2;
 constexpr uint8_t kFormatWithoutSource = 1;
+constexpr uint8_t kFormatTombstone = 3;
 
 uint64_t zigzag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
@@ -82,9 +83,71 @@ void patch_sequence(std::string& encoded, uint64_t sequence) {
   for (int i = 0; i < 8; ++i) encoded[2 + i] = static_cast<char>((sequence >> (8 * i)) & 0xff);
 }
 
+void encode_tombstone(const StoredRecord& r, const Sha256Digest& entry_digest, std::string& out) {
+  out.clear();
+  out += static_cast<char>(kFormatTombstone);
+  out += static_cast<char>(r.kind);
+  out.append(8, '\0');
+  patch_sequence(out, r.sequence);
+  put_varint(out, zigzag(r.timestamp_ms));
+  put_varint(out, zigzag(r.erased_at_ms));
+  put_varint(out, r.erasure_audit_id);
+  put_bytes(out, r.request_id);
+  put_bytes(out, r.model_name);
+  put_bytes(out, r.model_version);
+  out.append(reinterpret_cast<const char*>(r.digest.data()), r.digest.size());
+  out.append(reinterpret_cast<const char*>(entry_digest.data()), entry_digest.size());
+}
+
+namespace {
+
+std::optional<StoredRecord> decode_tombstone(std::string_view in, Sha256Digest* entry_digest) {
+  StoredRecord r;
+  r.erased = true;
+  if (static_cast<uint8_t>(in[1]) != static_cast<uint8_t>(EventKind::kPrediction)) {
+    return std::nullopt;  // only predictions are chained, so only they become tombstones
+  }
+  r.kind = EventKind::kPrediction;
+  for (int i = 7; i >= 0; --i) r.sequence = (r.sequence << 8) | static_cast<uint8_t>(in[2 + i]);
+  in.remove_prefix(10);
+  uint64_t ts, erased_at;
+  if (!get_varint(in, ts) || !get_varint(in, erased_at) || !get_varint(in, r.erasure_audit_id)) {
+    return std::nullopt;
+  }
+  r.timestamp_ms = unzigzag(ts);
+  r.erased_at_ms = unzigzag(erased_at);
+  if (!get_bytes(in, r.request_id) || !get_bytes(in, r.model_name) ||
+      !get_bytes(in, r.model_version) || in.size() != 64) {
+    return std::nullopt;
+  }
+  std::memcpy(r.digest.data(), in.data(), 32);
+  if (entry_digest != nullptr) std::memcpy(entry_digest->data(), in.data() + 32, 32);
+  return r;
+}
+
+}  // namespace
+
+std::optional<Sha256Digest> chain_entry_digest(std::string_view bytes) {
+  if (bytes.size() < 10) return std::nullopt;
+  const auto format = static_cast<uint8_t>(bytes[0]);
+  if (format == kFormatTombstone) {
+    Sha256Digest d;
+    if (!decode_tombstone(bytes, &d)) return std::nullopt;
+    return d;
+  }
+  if (format != kFormat && format != kFormatWithoutSource) return std::nullopt;
+  std::string copy(bytes);
+  patch_sequence(copy, 0);
+  return sha256(copy);
+}
+
 std::optional<StoredRecord> decode_record(std::string_view in) {
   if (in.size() < 2) return std::nullopt;
   const auto format = static_cast<uint8_t>(in[0]);
+  if (format == kFormatTombstone) {
+    if (in.size() < 10) return std::nullopt;
+    return decode_tombstone(in, nullptr);
+  }
   if (format != kFormat && format != kFormatWithoutSource) return std::nullopt;
   StoredRecord r;
   const auto kind = static_cast<uint8_t>(in[1]);

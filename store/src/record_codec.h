@@ -21,6 +21,17 @@ namespace verity::store {
 void encode_record(const StoredRecord& r, std::string& out);
 // Sets the sequence of an encoded record. REQUIRES: `encoded` came from encode_record().
 void patch_sequence(std::string& encoded, uint64_t sequence);
+// A tombstone (format 3) replaces an erased prediction in its partition:
+//   u8 3 | u8 kind | u64 little-endian sequence | zigzag-varint timestamp_ms |
+//   zigzag-varint erased_at_ms | varint audit id | varint-len request_id | varint-len model |
+//   varint-len version | 32-byte document digest | 32-byte chain entry digest
+// The chain entry digest is that of the record it replaced, so the partition's chain still
+// verifies.
+void encode_tombstone(const StoredRecord& r, const Sha256Digest& entry_digest, std::string& out);
+// The digest a record contributes to its partition's hash chain: SHA-256 of the encoded record with
+// its sequence bytes zeroed (as encoded before the commit thread patched it), or, for a tombstone,
+// the digest it kept. nullopt when the bytes are not a record.
+std::optional<Sha256Digest> chain_entry_digest(std::string_view bytes);
 // Fills everything but `partition`. nullopt when the bytes are not a record of a known format.
 std::optional<StoredRecord> decode_record(std::string_view bytes);
 

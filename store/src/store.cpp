@@ -93,8 +93,15 @@ class FaultFileSystem : public rocksdb::FileSystemWrapper {
 
 }  // namespace
 
+rocksdb::ColumnFamilyOptions Store::Impl::partition_cf_options() const {
+  rocksdb::ColumnFamilyOptions o = partition_options;
+  // Each partition gets its own table factory, so a tier change (block size) affects only it.
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options(cache, false)));
+  return o;
+}
+
 Status Store::Impl::open_db() {
-  auto cache = rocksdb::NewLRUCache(options.block_cache.bytes);
+  cache = rocksdb::NewLRUCache(options.block_cache.bytes);
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
@@ -118,12 +125,14 @@ Status Store::Impl::open_db() {
   base.write_buffer_size = std::min<uint64_t>(options.write_buffer.bytes / 2, 32ull << 20);
   base.max_write_buffer_number = 3;
   base.compression = rocksdb::kLZ4Compression;
-  // Hot data: LZ4 at every level. Tiered recompression (zstd with dictionaries) is separate work.
+  // Hot data: LZ4 (or none) at every level; warm and cold partitions are recompressed with zstd
+  // and dictionaries by the tier manager (maintenance.cpp).
   base.level_compaction_dynamic_level_bytes = true;
 
   partition_options = base;
-  partition_options.table_factory.reset(
-      rocksdb::NewBlockBasedTableFactory(table_options(cache, false)));
+  partition_options.compression = options.retention.hot_compression == HotCompression::kNone
+                                      ? rocksdb::kNoCompression
+                                      : rocksdb::kLZ4Compression;
 
   rocksdb::ColumnFamilyOptions ids_options = base;
   ids_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options(cache, true)));
@@ -139,7 +148,7 @@ Status Store::Impl::open_db() {
   rocksdb::Options probe(db_opts, base);
   auto listed = rocksdb::DB::ListColumnFamilies(probe, options.data_dir, &names);
   if (!listed.ok()) names = {rocksdb::kDefaultColumnFamilyName};  // a new store
-  for (const char* required : {kIdsCf, kLabelsCf, kDeadLetterCf}) {
+  for (const char* required : {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf}) {
     if (std::find(names.begin(), names.end(), required) == names.end())
       names.emplace_back(required);
   }
@@ -149,7 +158,7 @@ Status Store::Impl::open_db() {
     if (name == kIdsCf || name == kLabelsCf) {
       descriptors.emplace_back(name, ids_options);
     } else if (parse_partition_name(name)) {
-      descriptors.emplace_back(name, partition_options);
+      descriptors.emplace_back(name, partition_cf_options());
     } else {
       descriptors.emplace_back(name, meta_options);
     }
@@ -171,6 +180,10 @@ Status Store::Impl::open_db() {
       labels = h;
     else if (name == kDeadLetterCf)
       deadletter = h;
+    else if (name == kChainCf)
+      chain = h;
+    else if (name == kAuditCf)
+      audit = h;
     else if (auto day = parse_partition_name(name))
       partitions[*day] = h;
   }
@@ -185,7 +198,7 @@ Status Store::Impl::open_db() {
     return from_rocksdb(s, "reading next_sequence");
   }
   next_sequence_seen = next_sequence;
-  return Status::ok();
+  return load_state();
 }
 
 void Store::Impl::register_metrics(prometheus::Registry& registry) {
@@ -213,18 +226,38 @@ void Store::Impl::register_metrics(prometheus::Registry& registry) {
                          .Help("Commit group writes that failed and were retried")
                          .Register(registry)
                          .Add({});
-  partition_count = &prometheus::BuildGauge()
+  tier_partitions = &prometheus::BuildGauge()
                          .Name("verity_store_partitions")
-                         .Help("Partitions (one per UTC day of prediction time)")
-                         .Register(registry)
-                         .Add({});
+                         .Help("Partitions (one per UTC day of prediction time) by tier")
+                         .Register(registry);
+  tier_disk_bytes = &prometheus::BuildGauge()
+                         .Name("verity_store_disk_bytes")
+                         .Help("Bytes of table files of the partitions of a tier")
+                         .Register(registry);
+  tier_raw_bytes = &prometheus::BuildGauge()
+                        .Name("verity_store_raw_bytes")
+                        .Help(
+                            "Bytes of the documents stored in the partitions of a tier, "
+                            "uncompressed")
+                        .Register(registry);
+  maintenance_actions = &prometheus::BuildCounter()
+                             .Name("verity_store_maintenance_actions_total")
+                             .Help(
+                                 "Partitions sealed, moved to a tier, dropped, or kept by a "
+                                 "legal hold, by the tier manager")
+                             .Register(registry);
+  erasures = &prometheus::BuildCounter()
+                  .Name("verity_store_erased_records_total")
+                  .Help("Predictions replaced by tombstones by data-subject erasures")
+                  .Register(registry)
+                  .Add({});
   writable_gauge = &prometheus::BuildGauge()
                         .Name("verity_store_writable")
                         .Help("1 when the last commit succeeded, 0 while writes are failing")
                         .Register(registry)
                         .Add({});
   writable_gauge->Set(1);
-  partition_count->Set(static_cast<double>(partitions.size()));
+  update_tier_metrics();
 }
 
 rocksdb::ColumnFamilyHandle* Store::Impl::find_partition(uint32_t day) const {
@@ -237,12 +270,17 @@ Result<rocksdb::ColumnFamilyHandle*> Store::Impl::partition_cf(uint32_t day) {
   if (auto* h = find_partition(day)) return h;
   rocksdb::ColumnFamilyHandle* h = nullptr;
   const std::string name = partition_name(day);
-  auto s = db->CreateColumnFamily(partition_options, name, &h);
+  auto s = db->CreateColumnFamily(partition_cf_options(), name, &h);
   if (!s.ok()) return from_rocksdb(s, "creating partition " + name);
-  std::unique_lock lock(partitions_mu);
-  partitions[day] = h;
-  handles.push_back(h);
-  partition_count->Set(static_cast<double>(partitions.size()));
+  {
+    std::unique_lock lock(partitions_mu);
+    partitions[day] = h;
+    handles.push_back(h);
+  }
+  {
+    std::lock_guard lock(state_mu);
+    state.try_emplace(day).first->second.chain = empty_chain(day);
+  }
   return h;
 }
 
@@ -264,6 +302,9 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Cl
   impl->register_metrics(registry);
   Impl* raw = impl.get();
   impl->commit_thread = std::thread([raw] { raw->run_commit_loop(); });
+  if (options.retention.check_interval.count() > 0) {
+    impl->maintenance_thread = std::thread([raw] { raw->run_maintenance_loop(); });
+  }
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -274,7 +315,7 @@ void Store::Impl::close_db() {
     (void)db->DestroyColumnFamilyHandle(h);
   }
   handles.clear();
-  meta = ids = labels = deadletter = nullptr;
+  meta = ids = labels = deadletter = chain = audit = nullptr;
   auto s = db->Close();
   if (!s.ok()) spdlog::warn("store: close: {}", s.ToString());
   db.reset();
@@ -299,6 +340,10 @@ Status Store::Impl::reopen_db() {
   std::unique_lock partitions_lock(partitions_mu);
   close_db();
   partitions.clear();
+  {
+    std::lock_guard lock(state_mu);
+    state.clear();
+  }
   auto s = open_db();
   if (!s) close_db();
   return s;
@@ -317,6 +362,9 @@ void Store::stop(Duration drain_deadline) {
       impl_->drain_deadline_ms = impl_->clock.now_ms() + drain_deadline.count();
     }
     impl_->cv.notify_all();
+    impl_->cancel_compactions = true;
+    impl_->maintenance_cv.notify_all();
+    if (impl_->maintenance_thread.joinable()) impl_->maintenance_thread.join();
     if (impl_->commit_thread.joinable()) impl_->commit_thread.join();
   });
 }
@@ -332,6 +380,7 @@ void Store::submit(IngestBatch batch, CommitCallback done) {
   for (size_t i = 0; i < batch.events.size(); ++i) {
     Event& e = batch.events[i];
     prepared[i].digest = sha256(e.document);
+    rec.sequence = 0;  // the commit thread patches it; the chain entry digest is taken without it
     rec.kind = e.kind;
     rec.request_id = e.request_id;
     rec.timestamp_ms = e.timestamp_ms;
@@ -344,6 +393,7 @@ void Store::submit(IngestBatch batch, CommitCallback done) {
     rec.digest = prepared[i].digest;
     rec.document = std::move(e.document);
     encode_record(rec, prepared[i].record);
+    if (e.kind == EventKind::kPrediction) prepared[i].entry_digest = sha256(prepared[i].record);
     e.document = std::move(rec.document);  // kept for dead-lettering a conflict
   }
   {

@@ -6,17 +6,21 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <prometheus/counter.h>
+#include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "chain.h"
 #include "verity/store/store.h"
 
 namespace verity::store {
@@ -24,13 +28,29 @@ namespace verity::store {
 inline constexpr const char* kIdsCf = "ids";
 inline constexpr const char* kLabelsCf = "labels";
 inline constexpr const char* kDeadLetterCf = "deadletter";
+inline constexpr const char* kChainCf = "chain";
+inline constexpr const char* kAuditCf = "audit";
+// Metadata keys in "default": tier of a partition, models seen in a partition, holds.
+inline constexpr const char* kTierPrefix = "tier/";    // tier/p_YYYYMMDD -> hot|warm|cold
+inline constexpr const char* kModelPrefix = "model/";  // model/p_YYYYMMDD/<model> -> ""
+inline constexpr const char* kHoldPrefix = "hold/";    // hold/partition:<p> | hold/model:<m>
 inline constexpr const char* kNextSequenceKey = "next_sequence";
 
 // An event made ready for the commit thread by the submitting thread: digest computed and record
 // encoded, with the sequence left to patch.
 struct PreparedEvent {
   Sha256Digest digest{};
+  Sha256Digest entry_digest{};  // what the record contributes to its partition's hash chain
   std::string record;
+};
+
+// What the store knows about a partition beyond its column family.
+struct PartitionState {
+  ChainHead chain;
+  uint32_t seals = 0;
+  uint64_t sealed_count = 0;  // records covered by the last seal
+  Tier tier = Tier::kHot;
+  std::set<std::string> models;
 };
 
 struct Pending {
@@ -57,7 +77,31 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* ids = nullptr;
   rocksdb::ColumnFamilyHandle* labels = nullptr;
   rocksdb::ColumnFamilyHandle* deadletter = nullptr;
+  rocksdb::ColumnFamilyHandle* chain = nullptr;
+  rocksdb::ColumnFamilyHandle* audit = nullptr;
   rocksdb::ColumnFamilyOptions partition_options;
+  std::shared_ptr<rocksdb::Cache> cache;
+
+  // Commit groups hold write_mu while they build and write; maintenance that rewrites records
+  // (erasure) or drops partitions holds it too. Lock order: write_mu, db_mu, partitions_mu,
+  // state_mu.
+  std::mutex write_mu;
+  // Partition state (chains, seals, tiers, models) and holds; the commit thread updates chains
+  // only after a successful write, so readers see committed state.
+  mutable std::mutex state_mu;
+  std::map<uint32_t, PartitionState> state;  // guarded by state_mu
+  std::set<std::string> hold_set;            // guarded by state_mu: Hold::to_string()
+  uint64_t next_audit_id = 1;                // guarded by state_mu
+  // One erasure or maintenance pass at a time.
+  std::mutex maintenance_mu;
+  std::thread maintenance_thread;
+  std::condition_variable maintenance_cv;       // with mu: wakes the manager to stop
+  std::atomic<bool> cancel_compactions{false};  // set by stop(): long recompactions give up
+
+  // Commit-thread scratch for chains: heads as they will be once the group is written, and models
+  // new to a partition.
+  std::unordered_map<uint32_t, ChainHead> group_heads;
+  std::vector<std::pair<uint32_t, std::string>> group_models;
 
   // Partition handles by day. Written by the commit thread (creating a partition), read by readers.
   mutable std::shared_mutex partitions_mu;
@@ -88,7 +132,11 @@ struct Store::Impl {
   prometheus::Gauge* queue_depth_events = nullptr;
   prometheus::Gauge* queue_depth_bytes = nullptr;
   prometheus::Counter* commit_failures = nullptr;
-  prometheus::Gauge* partition_count = nullptr;
+  prometheus::Family<prometheus::Gauge>* tier_partitions = nullptr;
+  prometheus::Family<prometheus::Gauge>* tier_disk_bytes = nullptr;
+  prometheus::Family<prometheus::Gauge>* tier_raw_bytes = nullptr;
+  prometheus::Family<prometheus::Counter>* maintenance_actions = nullptr;
+  prometheus::Counter* erasures = nullptr;
   prometheus::Gauge* writable_gauge = nullptr;
 
   Status open_db();
@@ -106,7 +154,26 @@ struct Store::Impl {
   void run_commit_loop();
   Status write_group(std::vector<Pending>& group, std::vector<CommitResult>& results);
   void set_writable(bool ok, const std::string& error);
+
+  // Maintenance (maintenance.cpp).
+  Status load_state();  // after open_db: chains, seals, tiers, models, holds, audit id
+  Status apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier);
+  rocksdb::ColumnFamilyOptions partition_cf_options() const;  // own table factory per partition
+  Status append_audit(rocksdb::WriteBatch& wb, std::string_view action, std::string fields_json,
+                      uint64_t* id);
+  Status seal(uint32_t day, MaintenanceReport& report);
+  Status move_tier(uint32_t day, Tier to, MaintenanceReport& report);
+  Status drop_partition(uint32_t day, MaintenanceReport& report);
+  bool held(uint32_t day) const;  // REQUIRES: state_mu held
+  void update_tier_metrics();
+  void run_maintenance_loop();
+  Result<MaintenanceReport> maintenance_pass();
+  PartitionVerification verify_partition(uint32_t day, rocksdb::ColumnFamilyHandle* cf) const;
 };
+
+// Days since the end of `day` (YYYYMMDD) at `now`; negative while the day has not ended.
+int64_t partition_age_days(uint32_t day, EpochMillis now);
+EpochMillis partition_day_end(uint32_t day);
 
 Status from_rocksdb(const rocksdb::Status& s, std::string_view what);
 

@@ -25,6 +25,11 @@ std::string StoredRecord::to_json() const {
   out += ",\"masking_version\":";
   append_json_string(out, masking_version);
   out += ",\"digest\":\"sha256:" + to_hex(digest) + "\"";
+  if (erased) {
+    out += ",\"erased\":true,\"erased_at\":\"" + format_rfc3339(erased_at_ms) + "\"";
+    out += ",\"erasure_audit_id\":" + std::to_string(erasure_audit_id) + '}';
+    return out;
+  }
   if (!source.empty()) {
     out += ",\"source\":";
     out += source;

@@ -33,6 +33,7 @@ class StoreTest : public ::testing::Test {
     o.sync = sync;
     o.faults = std::move(faults);
     o.retry_interval = Duration(50);
+    o.retention.check_interval = Duration(0);  // tests run maintenance passes themselves
     auto s = Store::open(o, clock_, *registry_);
     ASSERT_TRUE(s.is_ok()) << s.status().to_string();
     store_ = std::move(s).value();

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "verity/core/status.h"
 #include "verity/core/units.h"
 #include "verity/store/ingest_batch.h"
+#include "verity/store/retention.h"
 #include "verity/store/stored_record.h"
 
 namespace prometheus {
@@ -51,6 +53,8 @@ struct StoreOptions {
   WalCompression wal_compression = WalCompression::kNone;
   // How long the commit thread waits before retrying a failed write (disk full, I/O error).
   Duration retry_interval{1000};
+  // Tiers, retention, sealing (see retention.h).
+  RetentionOptions retention;
   // Tests only: injected write failures (see WriteFaults). Null in production.
   std::shared_ptr<WriteFaults> faults;
 };
@@ -62,12 +66,26 @@ struct StoreStats {
   std::vector<std::string> partitions;  // "p_YYYYMMDD", sorted
 };
 
+// A data-subject erasure: every stored document for which `matches` is true. `needles` must be
+// non-empty: a document is only parsed when its bytes contain one of them (the subject's stored
+// forms), so the scan is a substring search for nearly every record.
+struct EraseRequest {
+  std::vector<std::string> needles;
+  std::function<bool(std::string_view document)> matches;
+  // For the audit trail (never the subject's value itself).
+  std::string actor;
+  std::string subject_field;
+  std::string subject_fingerprint;
+};
+
 // The RocksDB-backed store. Layout (column families):
 //   p_YYYYMMDD  sequence -> prediction record (one per UTC day of prediction time)
 //   ids         request id -> partition day, sequence, digest (the request-id index)
 //   labels      request id -> latest label record
 //   deadletter  sequence -> JSON {input, type, reason, line, ...}
-//   default     store metadata (next sequence)
+//   chain       per-partition hash chains: links, heads and seals (src/chain.h)
+//   audit       id -> JSON: the append-only admin audit trail (erasures, holds, drops)
+//   default     store metadata (next sequence, partition tiers and models, holds)
 // Writes happen only on the commit thread, so the read-check-write of idempotency needs no locks.
 // Reads are thread-safe and may run on any thread.
 class Store {
@@ -99,6 +117,25 @@ class Store {
   // Why the store is not writable, for /readyz and logs ("" when writable).
   std::string unavailable_reason() const;
   StoreStats stats() const;
+
+  // Every partition with its tier, size, chain head and holds, oldest first. Thread-safe.
+  Result<std::vector<PartitionInfo>> partitions() const;
+  // Recomputes the hash chain of every partition (or of `partition` only; kNotFound when it does
+  // not exist) and reports the first break in each. Thread-safe.
+  Result<VerifyReport> verify(const std::string& partition = "") const;
+  // One pass of the tier manager, by the store's clock: seals closed partitions, moves partitions
+  // to warm/cold by recompaction, drops partitions past delete_after unless held. The background
+  // manager calls this every retention.check_interval; tests call it directly. Thread-safe.
+  Result<MaintenanceReport> run_maintenance();
+  // Sets or clears a legal hold; recorded in the audit trail. Thread-safe.
+  Status set_hold(const Hold& hold, bool on, std::string_view actor);
+  Result<std::vector<Hold>> holds() const;
+  // Replaces every matching prediction by a tombstone (kept in the chain), deletes matching labels
+  // and the labels of the erased predictions, strips matching documents from dead-letter entries,
+  // compacts the touched ranges so the old bytes leave the disk, and appends an audit entry.
+  Result<EraseReport> erase(const EraseRequest& request);
+  // Audit entries (JSON text) from id `from`, at most `limit`. Thread-safe.
+  Result<std::vector<std::string>> audit_trail(uint64_t from, size_t limit) const;
 
   // Stops accepting batches, commits everything queued (retrying a failing disk for at most
   // `drain_deadline`), and joins the commit thread. Idempotent.

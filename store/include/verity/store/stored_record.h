@@ -22,11 +22,17 @@ struct StoredRecord {
   uint64_t sequence = 0;        // global append order
   Sha256Digest digest{};        // SHA-256 of `document`
   std::string source;           // envelope metadata (JSON object) or ""
-  std::string document;         // JSON text
+  std::string document;         // JSON text ("" once erased)
+  // Set when the document was erased (a data-subject erasure): the record is a tombstone that
+  // keeps the metadata above, the digest and its place in the partition's hash chain.
+  bool erased = false;
+  EpochMillis erased_at_ms = 0;
+  uint64_t erasure_audit_id = 0;  // the admin audit entry of the erasure
 
   // {"request_id":..., "kind":..., "model":..., "version":..., "timestamp":..., "ingest_time":...,
   //  "partition":..., "sequence":..., "input":..., "masking_version":..., "digest":...,
   //  ["source": <source>,] "document": <document>}
+  // A tombstone has "erased": true, "erased_at" and "erasure_audit_id" instead of source/document.
   std::string to_json() const;
 };
 

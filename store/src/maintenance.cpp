@@ -1,0 +1,588 @@
+// The tier manager: seals closed partitions, recompresses aging partitions into the warm and cold
+// tiers, drops expired partitions unless held; legal holds; the admin audit trail; the partition
+// listing.
+
+#include <rocksdb/convenience.h>
+#include <spdlog/spdlog.h>
+
+#include "record_codec.h"
+#include "store_impl.h"
+#include "verity/core/http.h"
+#include "verity/store/partition.h"
+
+namespace verity::store {
+
+namespace {
+
+constexpr EpochMillis kDayMs = 86'400'000;
+
+std::optional<Tier> parse_tier(std::string_view s) {
+  if (s == "hot") return Tier::kHot;
+  if (s == "warm") return Tier::kWarm;
+  if (s == "cold") return Tier::kCold;
+  return std::nullopt;
+}
+
+std::string append_string_array(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, v[i]);
+  }
+  return out + ']';
+}
+
+// Iterates the keys of `cf` in [begin, end).
+template <class F>
+Status scan_range(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const std::string& begin,
+                  const std::string& end, F&& visit) {
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(ro, cf));
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    if (!visit(it->key(), it->value())) break;
+  }
+  return from_rocksdb(it->status(), "scanning " + cf->GetName());
+}
+
+}  // namespace
+
+const char* tier_name(Tier t) {
+  switch (t) {
+    case Tier::kHot:
+      return "hot";
+    case Tier::kWarm:
+      return "warm";
+    case Tier::kCold:
+      return "cold";
+  }
+  return "hot";
+}
+
+std::string Hold::to_string() const {
+  return (kind == Kind::kModel ? "model:" : "partition:") + target;
+}
+
+EpochMillis partition_day_end(uint32_t day) {
+  const int64_t days = days_from_civil(day / 10000, day / 100 % 100, day % 100);
+  return (days + 1) * kDayMs;
+}
+
+int64_t partition_age_days(uint32_t day, EpochMillis now) {
+  const EpochMillis end = partition_day_end(day);
+  if (now < end) return -1;
+  return (now - end) / kDayMs;
+}
+
+std::string PartitionInfo::to_json() const {
+  std::string out = "{\"partition\":";
+  append_json_string(out, partition);
+  out += ",\"tier\":\"" + std::string(tier_name(tier)) + "\"";
+  out += ",\"records\":" + std::to_string(records);
+  out += ",\"erased\":" + std::to_string(erased);
+  out += ",\"bytes_on_disk\":" + std::to_string(bytes_on_disk);
+  out += ",\"memtable_bytes\":" + std::to_string(memtable_bytes);
+  out += ",\"raw_bytes\":" + std::to_string(raw_bytes);
+  out += ",\"compression_ratio\":";
+  if (bytes_on_disk > 0 && memtable_bytes == 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f",
+                  static_cast<double>(raw_bytes) / static_cast<double>(bytes_on_disk));
+    out += buf;
+  } else {
+    out += "null";  // not all of it is in table files yet
+  }
+  out += std::string(",\"sealed\":") + (sealed ? "true" : "false");
+  out += ",\"seals\":" + std::to_string(seals);
+  out += ",\"head\":\"" + head + "\"";
+  out += ",\"holds\":" + append_string_array(holds);
+  return out + '}';
+}
+
+std::string EraseReport::to_json() const {
+  std::string out = "{\"audit_id\":" + std::to_string(audit_id);
+  out += ",\"predictions\":" + std::to_string(predictions);
+  out += ",\"labels\":" + std::to_string(labels);
+  out += ",\"dead_letters\":" + std::to_string(dead_letters);
+  out += ",\"partitions\":" + append_string_array(partitions);
+  return out + '}';
+}
+
+Status Store::Impl::load_state() {
+  std::lock_guard lock(state_mu);
+  state.clear();
+  hold_set.clear();
+  for (const auto& [day, cf] : partitions) state[day].chain = empty_chain(day);
+
+  std::vector<uint32_t> orphans;  // chains of partitions dropped before their keys were deleted
+  auto s = scan_range(*db, chain, "H", "I", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+    auto key = parse_chain_key(k.ToStringView());
+    auto head = decode_head(v.ToStringView());
+    if (!key || !head) return true;  // verify reports it
+    if (auto p = state.find(key->day); p != state.end()) {
+      p->second.chain = *head;
+    } else {
+      orphans.push_back(key->day);
+    }
+    return true;
+  });
+  if (!s) return s;
+  s = scan_range(*db, chain, "S", "T", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+    auto key = parse_chain_key(k.ToStringView());
+    auto seal = decode_seal(v.ToStringView());
+    if (!key || !seal) return true;
+    if (auto p = state.find(key->day); p != state.end()) {
+      p->second.seals = static_cast<uint32_t>(key->number) + 1;
+      p->second.sealed_count = seal->count;
+    }
+    return true;
+  });
+  if (!s) return s;
+  s = scan_range(*db, meta, "hold/", "hold0", [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
+    hold_set.insert(std::string(k.ToStringView().substr(5)));
+    return true;
+  });
+  if (!s) return s;
+  s = scan_range(*db, meta, kModelPrefix, "model0",
+                 [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
+                   const std::string_view key = k.ToStringView().substr(6);  // p_YYYYMMDD/model
+                   auto day = parse_partition_name(key.substr(0, 10));
+                   if (day && key.size() > 11) {
+                     if (auto p = state.find(*day); p != state.end()) {
+                       p->second.models.emplace(key.substr(11));
+                     }
+                   }
+                   return true;
+                 });
+  if (!s) return s;
+  s = scan_range(*db, meta, kTierPrefix, "tier0",
+                 [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+                   auto day = parse_partition_name(k.ToStringView().substr(5));
+                   auto tier = parse_tier(v.ToStringView());
+                   if (day && tier) {
+                     if (auto p = state.find(*day); p != state.end()) p->second.tier = *tier;
+                   }
+                   return true;
+                 });
+  if (!s) return s;
+
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), audit));
+  it->SeekToLast();
+  if (it->Valid()) {
+    auto last = parse_sequence_key(it->key().ToStringView());
+    if (last) next_audit_id = *last + 1;
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "reading the audit trail");
+
+  for (const auto& [day, st] : state) {
+    if (st.tier == Tier::kHot) continue;
+    if (auto applied = apply_tier_options(partitions.at(day), st.tier); !applied) return applied;
+  }
+  if (!orphans.empty()) {
+    rocksdb::WriteBatch wb;
+    for (uint32_t day : orphans) {
+      for (char kind : {'L', 'H', 'S'}) {
+        (void)wb.DeleteRange(chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
+      }
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (auto w = db->Write(wo, &wb); !w.ok()) return from_rocksdb(w, "removing dropped chains");
+  }
+  return Status::ok();
+}
+
+Status Store::Impl::apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier) {
+  std::unordered_map<std::string, std::string> o;
+  if (tier == Tier::kHot) {
+    o["compression"] = options.retention.hot_compression == HotCompression::kNone
+                           ? "kNoCompression"
+                           : "kLZ4Compression";
+    o["block_based_table_factory"] = "{block_size=16384}";
+  } else {
+    const TierCompression& c =
+        tier == Tier::kWarm ? options.retention.warm : options.retention.cold;
+    o["compression"] = "kZSTD";
+    o["compression_opts"] =
+        "{level=" + std::to_string(c.zstd_level) +
+        ";max_dict_bytes=" + std::to_string(c.dictionary_bytes) +
+        ";zstd_max_train_bytes=" + std::to_string(uint64_t{c.dictionary_bytes} * 100) + "}";
+    o["block_based_table_factory"] = "{block_size=" + std::to_string(c.block_size) + "}";
+  }
+  auto s = db->SetOptions(cf, o);
+  return from_rocksdb(s, "setting the options of " + cf->GetName());
+}
+
+Status Store::Impl::append_audit(rocksdb::WriteBatch& wb, std::string_view action,
+                                 std::string fields_json, uint64_t* id) {
+  uint64_t n;
+  {
+    std::lock_guard lock(state_mu);
+    n = next_audit_id++;
+  }
+  std::string entry = "{\"id\":" + std::to_string(n) + ",\"time\":\"" +
+                      format_rfc3339(clock.now_ms()) + "\",\"action\":";
+  append_json_string(entry, action);
+  entry += fields_json;
+  entry += '}';
+  if (id != nullptr) *id = n;
+  return from_rocksdb(wb.Put(audit, sequence_key(n), entry), "writing the audit trail");
+}
+
+bool Store::Impl::held(uint32_t day) const {
+  if (hold_set.count("partition:" + partition_name(day))) return true;
+  auto p = state.find(day);
+  if (p == state.end()) return false;
+  for (const auto& m : p->second.models) {
+    if (hold_set.count("model:" + m)) return true;
+  }
+  return false;
+}
+
+Status Store::Impl::seal(uint32_t day, MaintenanceReport& report) {
+  Seal seal;
+  uint32_t n;
+  {
+    std::lock_guard lock(state_mu);
+    auto p = state.find(day);
+    if (p == state.end() || p->second.chain.count <= p->second.sealed_count) return Status::ok();
+    seal.count = p->second.chain.count;
+    seal.last_sequence = p->second.chain.last_sequence;
+    seal.link = p->second.chain.link;
+    n = p->second.seals;
+  }
+  seal.sealed_at_ms = clock.now_ms();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  {
+    std::shared_lock db_lock(db_mu);
+    if (!db) return Status::unavailable("the store is reopening");
+    auto s = db->Put(wo, chain, seal_key(day, n), encode_seal(seal));
+    if (!s.ok()) return from_rocksdb(s, "sealing " + partition_name(day));
+  }
+  {
+    std::lock_guard lock(state_mu);
+    auto& p = state[day];
+    p.seals = n + 1;
+    p.sealed_count = seal.count;
+  }
+  maintenance_actions->Add({{"action", "seal"}}).Increment();
+  report.sealed.push_back(partition_name(day));
+  spdlog::info("store: sealed {} at {} records, head {}", partition_name(day), seal.count,
+               to_hex(seal.link));
+  return Status::ok();
+}
+
+Status Store::Impl::move_tier(uint32_t day, Tier to, MaintenanceReport& report) {
+  const std::string name = partition_name(day);
+  {
+    std::shared_lock db_lock(db_mu);
+    if (!db) return Status::unavailable("the store is reopening");
+    auto* cf = find_partition(day);
+    if (cf == nullptr) return Status::ok();
+    if (auto s = apply_tier_options(cf, to); !s) return s;
+    rocksdb::CompactRangeOptions cro;
+    cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    cro.canceled = &cancel_compactions;
+    const auto start = std::chrono::steady_clock::now();
+    auto s = db->CompactRange(cro, cf, nullptr, nullptr);
+    if (!s.ok()) return from_rocksdb(s, "recompacting " + name);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, meta, kTierPrefix + name, tier_name(to));
+    if (!s.ok()) return from_rocksdb(s, "recording the tier of " + name);
+    spdlog::info("store: moved {} to {} in {:.1f} s", name, tier_name(to),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  {
+    std::lock_guard lock(state_mu);
+    state[day].tier = to;
+  }
+  maintenance_actions->Add({{"action", tier_name(to)}}).Increment();
+  report.moved.emplace_back(name, to);
+  return Status::ok();
+}
+
+Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
+  const std::string name = partition_name(day);
+  // Request ids of the partition leave the index (and their labels with them). Most are removed
+  // before ingestion is paused; only records that arrive meanwhile are handled under write_mu.
+  uint64_t scanned_to = 0;
+  auto remove_ids = [&](uint64_t from) -> Status {
+    auto* cf = find_partition(day);
+    if (cf == nullptr) return Status::ok();
+    rocksdb::WriteBatch wb;
+    auto flush = [&]() -> Status {
+      if (wb.Count() == 0) return Status::ok();
+      auto s = db->Write(rocksdb::WriteOptions(), &wb);
+      wb.Clear();
+      return from_rocksdb(s, "removing request ids of " + name);
+    };
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+    for (it->Seek(sequence_key(from)); it->Valid(); it->Next()) {
+      if (auto rec = decode_record(it->value().ToStringView())) {
+        (void)wb.Delete(ids, rec->request_id);
+        (void)wb.Delete(labels, rec->request_id);
+      }
+      scanned_to = parse_sequence_key(it->key().ToStringView()).value_or(scanned_to) + 1;
+      if (wb.Count() >= 20000) {
+        if (auto s = flush(); !s) return s;
+      }
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "scanning " + name);
+    return flush();
+  };
+  {
+    std::shared_lock db_lock(db_mu);
+    if (!db) return Status::unavailable("the store is reopening");
+    if (auto s = remove_ids(0); !s) return s;
+  }
+
+  std::lock_guard write_lock(write_mu);
+  std::unique_lock db_lock(db_mu);
+  if (!db) return Status::unavailable("the store is reopening");
+  if (auto s = remove_ids(scanned_to); !s) return s;
+  ChainHead head;
+  {
+    std::lock_guard lock(state_mu);
+    head = state[day].chain;
+  }
+  rocksdb::WriteBatch wb;
+  auto s =
+      append_audit(wb, "retention_drop",
+                   ",\"partition\":\"" + name + "\",\"records\":" + std::to_string(head.count) +
+                       ",\"head\":\"" + to_hex(head.link) + "\"",
+                   nullptr);
+  if (!s) return s;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (auto w = db->Write(wo, &wb); !w.ok()) return from_rocksdb(w, "auditing the drop of " + name);
+
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  {
+    std::unique_lock lock(partitions_mu);
+    auto it = partitions.find(day);
+    if (it != partitions.end()) {
+      cf = it->second;
+      partitions.erase(it);
+    }
+  }
+  if (cf != nullptr) {
+    auto d = db->DropColumnFamily(cf);
+    if (!d.ok()) return from_rocksdb(d, "dropping " + name);
+    handles.erase(std::remove(handles.begin(), handles.end(), cf), handles.end());
+    (void)db->DestroyColumnFamilyHandle(cf);
+  }
+  // The chain and metadata of the dropped partition (redone at the next open after a crash here).
+  wb.Clear();
+  for (char kind : {'L', 'H', 'S'}) {
+    (void)wb.DeleteRange(chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
+  }
+  (void)wb.Delete(meta, kTierPrefix + name);
+  (void)wb.DeleteRange(meta, kModelPrefix + name + "/", kModelPrefix + name + "0");
+  if (auto w = db->Write(wo, &wb); !w.ok())
+    return from_rocksdb(w, "forgetting the chain of " + name);
+  {
+    std::lock_guard lock(state_mu);
+    state.erase(day);
+  }
+  maintenance_actions->Add({{"action", "drop"}}).Increment();
+  report.dropped.push_back(name);
+  spdlog::info("store: dropped {} ({} records) past retention", name, head.count);
+  return Status::ok();
+}
+
+Result<MaintenanceReport> Store::Impl::maintenance_pass() {
+  std::lock_guard pass_lock(maintenance_mu);
+  MaintenanceReport report;
+  const EpochMillis now = clock.now_ms();
+  const RetentionOptions& r = options.retention;
+  std::vector<uint32_t> days;
+  {
+    std::shared_lock lock(partitions_mu);
+    for (const auto& [day, cf] : partitions) days.push_back(day);
+  }
+  for (uint32_t day : days) {
+    const int64_t age = partition_age_days(day, now);
+    if (r.delete_after_days > 0 && age >= r.delete_after_days) {
+      bool is_held;
+      {
+        std::lock_guard lock(state_mu);
+        is_held = held(day);
+      }
+      if (!is_held) {
+        if (auto s = drop_partition(day, report); !s) return s;
+        continue;
+      }
+      report.held.push_back(partition_name(day));
+      maintenance_actions->Add({{"action", "held"}}).Increment();
+    }
+    if (now >= partition_day_end(day) + r.seal_grace.count()) {
+      if (auto s = seal(day, report); !s) return s;
+    }
+    Tier want = Tier::kHot;
+    if (age >= 0 && age >= r.cold_after_days) {
+      want = Tier::kCold;
+    } else if (age >= 0 && age >= r.warm_after_days) {
+      want = Tier::kWarm;
+    }
+    Tier have;
+    {
+      std::lock_guard lock(state_mu);
+      have = state[day].tier;
+    }
+    if (want > have) {
+      if (auto s = move_tier(day, want, report); !s) return s;
+    }
+    if (cancel_compactions.load()) break;
+  }
+  update_tier_metrics();
+  return report;
+}
+
+void Store::Impl::update_tier_metrics() {
+  struct Sums {
+    double partitions = 0, disk = 0, raw = 0;
+  } sums[3];
+  {
+    std::shared_lock db_lock(db_mu);
+    if (!db) return;
+    std::shared_lock plock(partitions_mu);
+    std::lock_guard lock(state_mu);
+    for (const auto& [day, cf] : partitions) {
+      auto p = state.find(day);
+      if (p == state.end()) continue;
+      rocksdb::ColumnFamilyMetaData m;
+      db->GetColumnFamilyMetaData(cf, &m);
+      Sums& s = sums[static_cast<int>(p->second.tier)];
+      s.partitions += 1;
+      s.disk += static_cast<double>(m.size);
+      s.raw += static_cast<double>(p->second.chain.raw_bytes);
+    }
+  }
+  for (Tier t : {Tier::kHot, Tier::kWarm, Tier::kCold}) {
+    const Sums& s = sums[static_cast<int>(t)];
+    tier_partitions->Add({{"tier", tier_name(t)}}).Set(s.partitions);
+    tier_disk_bytes->Add({{"tier", tier_name(t)}}).Set(s.disk);
+    tier_raw_bytes->Add({{"tier", tier_name(t)}}).Set(s.raw);
+  }
+}
+
+void Store::Impl::run_maintenance_loop() {
+  std::unique_lock lock(mu);
+  while (!stopping) {
+    lock.unlock();
+    auto r = maintenance_pass();
+    if (!r) spdlog::error("store: tier manager: {}", r.status().message());
+    lock.lock();
+    maintenance_cv.wait_for(lock, options.retention.check_interval, [&] { return stopping; });
+  }
+}
+
+Result<MaintenanceReport> Store::run_maintenance() { return impl_->maintenance_pass(); }
+
+Result<std::vector<PartitionInfo>> Store::partitions() const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  std::vector<PartitionInfo> out;
+  std::shared_lock plock(impl_->partitions_mu);
+  std::lock_guard lock(impl_->state_mu);
+  for (const auto& [day, cf] : impl_->partitions) {
+    PartitionInfo info;
+    info.partition = partition_name(day);
+    rocksdb::ColumnFamilyMetaData m;
+    impl_->db->GetColumnFamilyMetaData(cf, &m);
+    info.bytes_on_disk = m.size;
+    uint64_t mem = 0, active = 0, immutable = 0;
+    // An empty memtable still has its arena: count bytes only when entries wait for a flush.
+    if (impl_->db->GetIntProperty(cf, "rocksdb.num-entries-active-mem-table", &active) &&
+        impl_->db->GetIntProperty(cf, "rocksdb.num-entries-imm-mem-tables", &immutable) &&
+        active + immutable > 0 &&
+        impl_->db->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &mem)) {
+      info.memtable_bytes = mem;
+    }
+    if (auto p = impl_->state.find(day); p != impl_->state.end()) {
+      const PartitionState& st = p->second;
+      info.tier = st.tier;
+      info.records = st.chain.count;
+      info.erased = st.chain.erased;
+      info.raw_bytes = st.chain.raw_bytes;
+      info.seals = st.seals;
+      info.sealed = st.seals > 0 && st.sealed_count == st.chain.count;
+      info.head = to_hex(st.chain.link);
+    }
+    if (impl_->hold_set.count("partition:" + info.partition)) info.holds.push_back("partition");
+    if (auto p = impl_->state.find(day); p != impl_->state.end()) {
+      for (const auto& model : p->second.models) {
+        if (impl_->hold_set.count("model:" + model)) info.holds.push_back("model:" + model);
+      }
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Status Store::set_hold(const Hold& hold, bool on, std::string_view actor) {
+  if (hold.target.empty() || hold.target.size() > 256) {
+    return Status::invalid_argument("a hold needs a partition or model name of 1 to 256 bytes");
+  }
+  if (hold.kind == Hold::Kind::kPartition && !parse_partition_name(hold.target)) {
+    return Status::invalid_argument("a partition hold needs a name like p_20261120");
+  }
+  std::lock_guard pass_lock(impl_->maintenance_mu);
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  const std::string name = hold.to_string();
+  rocksdb::WriteBatch wb;
+  if (on) {
+    (void)wb.Put(impl_->meta, kHoldPrefix + name, "");
+  } else {
+    (void)wb.Delete(impl_->meta, kHoldPrefix + name);
+  }
+  std::string fields = ",\"hold\":";
+  append_json_string(fields, name);
+  fields += ",\"actor\":";
+  append_json_string(fields, actor);
+  if (auto s = impl_->append_audit(wb, on ? "hold_set" : "hold_cleared", fields, nullptr); !s) {
+    return s;
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (auto s = impl_->db->Write(wo, &wb); !s.ok()) return from_rocksdb(s, "writing a hold");
+  std::lock_guard lock(impl_->state_mu);
+  if (on) {
+    impl_->hold_set.insert(name);
+  } else {
+    impl_->hold_set.erase(name);
+  }
+  return Status::ok();
+}
+
+Result<std::vector<Hold>> Store::holds() const {
+  std::vector<Hold> out;
+  std::lock_guard lock(impl_->state_mu);
+  for (const auto& h : impl_->hold_set) {
+    Hold hold;
+    const bool model = h.rfind("model:", 0) == 0;
+    hold.kind = model ? Hold::Kind::kModel : Hold::Kind::kPartition;
+    hold.target = h.substr(model ? 6 : 10);
+    out.push_back(std::move(hold));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Store::audit_trail(uint64_t from, size_t limit) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->audit));
+  for (it->Seek(sequence_key(from)); it->Valid() && out.size() < limit; it->Next()) {
+    out.emplace_back(it->value().ToString());
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "reading the audit trail");
+  return out;
+}
+
+}  // namespace verity::store
