@@ -147,6 +147,36 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_.options.max_body.bytes);
     parser_->header_limit(64 * 1024);
     stream_.expires_after(server_.options.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  // A client sending `Expect: 100-continue` (curl does for bodies over 1 MiB) waits for the
+  // interim answer before sending the body: without it, curl waits a second first.
+  void on_header(beast::error_code ec) {
+    if (closed_) return;
+    if (ec || parser_->is_done()) {
+      on_read(ec);
+      return;
+    }
+    if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+      auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                        parser_->get().version());
+      http::async_write(stream_, *interim,
+                        [self = shared_from_this(), interim](beast::error_code wec, size_t) {
+                          if (wec) {
+                            self->close();
+                            return;
+                          }
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });

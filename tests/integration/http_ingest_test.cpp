@@ -82,6 +82,32 @@ TEST(HttpIngest, PredictionsAreAnsweredAfterCommitWithPerLineErrors) {
   EXPECT_EQ(scrape(server.http_url(), stored_series("http")), 3);
 }
 
+// curl sends `Expect: 100-continue` before bodies over 1 MiB and waits (a second) for the interim
+// answer: the server gives it before the body is sent, and answers 413 without it when the
+// declared length is over max_body.
+TEST(HttpIngest, ExpectContinueIsAnsweredBeforeTheBody) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", "http: {max_body: 64KiB}");
+  server.start();
+  const std::string body = prediction_line("c-1") + "\n";
+  TcpClient c(server.http());
+  c.send(
+      "POST /v1/predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
+  const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n";
+  EXPECT_EQ(c.read_exactly(interim.size(), std::chrono::milliseconds(5000)), interim);
+  c.send(body);
+  auto head = c.read_exactly(15, std::chrono::milliseconds(10000));
+  EXPECT_EQ(head, "HTTP/1.1 200 OK");
+
+  TcpClient big(server.http());
+  big.send(
+      "POST /v1/predictions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: 1000000\r\n\r\n");
+  EXPECT_EQ(big.read_exactly(12, std::chrono::milliseconds(5000)), "HTTP/1.1 413");
+}
+
 TEST(HttpIngest, LabelsEndpointTakesLabelsOnly) {
   TempDir dir;
   ServerProcess server(dir.path() / "data");
