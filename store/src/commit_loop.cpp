@@ -254,9 +254,14 @@ void Store::Impl::run_commit_loop() {
     Status status;
     while (true) {
       const auto start = std::chrono::steady_clock::now();
-      {
+      if (db && !db_failed) {
         std::lock_guard write_lock(write_mu);
-        status = db ? write_group(group, results) : reopen_error;
+        status = write_group(group, results);
+      } else if (!db) {
+        status = reopen_error;
+      } else if (status) {  // broken by a maintenance write
+        status =
+            Status::unavailable("a write failed; the store reopens once the disk takes writes");
       }
       if (status) {
         commit_latency->Observe(
@@ -267,25 +272,26 @@ void Store::Impl::run_commit_loop() {
       }
       commit_failures->Increment();
       set_writable(false, status.message());
+      // A failed write leaves RocksDB's WAL writer with an error it does not recover from: a
+      // later write on the same instance fails again or, in Debian's build, trips an assertion
+      // (found on a real full tmpfs). So the instance is never written again: once the disk takes
+      // writes, the store is reopened (recovery replays the WAL up to its last complete record,
+      // which holds everything acknowledged) and the group is written again.
+      db_failed = true;
       std::unique_lock lock(mu);
       if (stopping && clock.now_ms() >= drain_deadline_ms) break;
       cv.wait_for(lock, options.retry_interval);
       lock.unlock();
-      // Clears a background error (e.g. after the disk had no space) so the next write may succeed;
-      // when RocksDB refuses to resume, reopen the database.
-      auto resumed = db ? db->Resume() : rocksdb::Status::Incomplete("closed");
-      if (!resumed.ok()) {
-        spdlog::debug("store: resume: {}", resumed.ToString());
-        // Reopen only once the disk takes writes again: until then the open database keeps
-        // serving reads.
-        if (!disk_writable()) {
-          spdlog::debug("store: the data directory still refuses writes");
-        } else if (auto reopened = reopen_db(); !reopened) {
-          spdlog::debug("store: reopen: {}", reopened.message());
-          reopen_error = reopened;
-        } else {
-          spdlog::info("store: reopened the database after a write failure");
-        }
+      // Reopen only once the disk takes writes again: until then the open database keeps
+      // serving reads.
+      if (!disk_writable()) {
+        spdlog::debug("store: the data directory still refuses writes");
+      } else if (auto reopened = reopen_db(); !reopened) {
+        spdlog::debug("store: reopen: {}", reopened.message());
+        reopen_error = reopened;
+      } else {
+        db_failed = false;
+        spdlog::info("store: reopened the database after a write failure");
       }
     }
 

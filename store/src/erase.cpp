@@ -96,27 +96,7 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     if (!im.db) return Status::unavailable("the store is reopening after a write failure");
     const EpochMillis now = im.clock.now_ms();
     rocksdb::WriteBatch wb;
-    std::string fields = ",\"actor\":";
-    append_json_string(fields, req.actor);
-    fields += ",\"subject_field\":";
-    append_json_string(fields, req.subject_field);
-    fields += ",\"subject\":";
-    append_json_string(fields, req.subject_fingerprint);
-    uint64_t predictions_n = 0;
-    for (const auto& [day, keys] : predictions) predictions_n += keys.size();
-    std::vector<std::string> names;
-    for (const auto& [day, keys] : predictions) names.push_back(partition_name(day));
-    fields += ",\"predictions\":" + std::to_string(predictions_n);
-    fields += ",\"labels\":" + std::to_string(label_ids.size());
-    fields += ",\"dead_letters\":" + std::to_string(dead_letter_keys.size());
-    fields += ",\"partitions\":[";
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (i) fields += ',';
-      append_json_string(fields, names[i]);
-    }
-    fields += ']';
-    if (auto s = im.append_audit(wb, "erase", fields, &report.audit_id); !s) return s;
-
+    report.audit_id = im.allocate_audit_id();
     std::map<uint32_t, ChainHead> heads;
     std::string value, tombstone;
     for (const auto& [day, keys] : predictions) {
@@ -164,9 +144,17 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
       dead_letter_range.add(key);
       ++report.dead_letters;
     }
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    if (auto s = im.db->Write(wo, &wb); !s.ok()) return from_rocksdb(s, "writing an erasure");
+    std::string fields = ",\"actor\":";
+    append_json_string(fields, req.actor);
+    fields += ",\"subject_field\":";
+    append_json_string(fields, req.subject_field);
+    fields += ",\"subject\":";
+    append_json_string(fields, req.subject_fingerprint);
+    std::string counts = report.to_json();  // {"audit_id":N,"predictions":...,"partitions":[...]}
+    fields += counts.substr(counts.find(",\"predictions\""));
+    fields.pop_back();  // the report's closing brace
+    if (auto s = im.append_audit(wb, "erase", fields, report.audit_id); !s) return s;
+    if (auto s = im.admin_write(wb, true, "writing an erasure"); !s) return s;
     std::lock_guard lock(im.state_mu);
     for (const auto& [day, head] : heads) {
       if (auto p = im.state.find(day); p != im.state.end()) p->second.chain = head;

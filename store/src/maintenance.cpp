@@ -186,7 +186,7 @@ Status Store::Impl::load_state() {
         (void)wb.DeleteRange(chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
       }
     }
-    rocksdb::WriteOptions wo;
+    rocksdb::WriteOptions wo;  // while opening: the instance is new, so written directly
     wo.sync = true;
     if (auto w = db->Write(wo, &wb); !w.ok()) return from_rocksdb(w, "removing dropped chains");
   }
@@ -214,19 +214,35 @@ Status Store::Impl::apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tie
   return from_rocksdb(s, "setting the options of " + cf->GetName());
 }
 
-Status Store::Impl::append_audit(rocksdb::WriteBatch& wb, std::string_view action,
-                                 std::string fields_json, uint64_t* id) {
-  uint64_t n;
-  {
-    std::lock_guard lock(state_mu);
-    n = next_audit_id++;
+Status Store::Impl::admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what) {
+  if (db_failed.load()) {
+    return Status::unavailable(std::string(what) +
+                               ": the store is waiting to reopen after a "
+                               "failed write");
   }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  auto s = db->Write(wo, &wb);
+  if (!s.ok()) {
+    db_failed = true;  // the commit thread reopens the store once the disk takes writes
+    set_writable(false, s.ToString());
+  }
+  return from_rocksdb(s, what);
+}
+
+uint64_t Store::Impl::allocate_audit_id() {
+  std::lock_guard lock(state_mu);
+  return next_audit_id++;
+}
+
+Status Store::Impl::append_audit(rocksdb::WriteBatch& wb, std::string_view action,
+                                 std::string fields_json, uint64_t id) {
+  const uint64_t n = id != 0 ? id : allocate_audit_id();
   std::string entry = "{\"id\":" + std::to_string(n) + ",\"time\":\"" +
                       format_rfc3339(clock.now_ms()) + "\",\"action\":";
   append_json_string(entry, action);
   entry += fields_json;
   entry += '}';
-  if (id != nullptr) *id = n;
   return from_rocksdb(wb.Put(audit, sequence_key(n), entry), "writing the audit trail");
 }
 
@@ -258,8 +274,9 @@ Status Store::Impl::seal(uint32_t day, MaintenanceReport& report) {
   {
     std::shared_lock db_lock(db_mu);
     if (!db) return Status::unavailable("the store is reopening");
-    auto s = db->Put(wo, chain, seal_key(day, n), encode_seal(seal));
-    if (!s.ok()) return from_rocksdb(s, "sealing " + partition_name(day));
+    rocksdb::WriteBatch wb;
+    (void)wb.Put(chain, seal_key(day, n), encode_seal(seal));
+    if (auto s = admin_write(wb, true, "sealing " + partition_name(day)); !s) return s;
   }
   {
     std::lock_guard lock(state_mu);
@@ -288,10 +305,9 @@ Status Store::Impl::move_tier(uint32_t day, Tier to, MaintenanceReport& report) 
     const auto start = std::chrono::steady_clock::now();
     auto s = db->CompactRange(cro, cf, nullptr, nullptr);
     if (!s.ok()) return from_rocksdb(s, "recompacting " + name);
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    s = db->Put(wo, meta, kTierPrefix + name, tier_name(to));
-    if (!s.ok()) return from_rocksdb(s, "recording the tier of " + name);
+    rocksdb::WriteBatch wb;
+    (void)wb.Put(meta, kTierPrefix + name, tier_name(to));
+    if (auto w = admin_write(wb, true, "recording the tier of " + name); !w) return w;
     spdlog::info("store: moved {} to {} in {:.1f} s", name, tier_name(to),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
@@ -315,9 +331,9 @@ Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
     rocksdb::WriteBatch wb;
     auto flush = [&]() -> Status {
       if (wb.Count() == 0) return Status::ok();
-      auto s = db->Write(rocksdb::WriteOptions(), &wb);
+      auto s = admin_write(wb, false, "removing request ids of " + name);
       wb.Clear();
-      return from_rocksdb(s, "removing request ids of " + name);
+      return s;
     };
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
     for (it->Seek(sequence_key(from)); it->Valid(); it->Next()) {
@@ -352,12 +368,11 @@ Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
   auto s =
       append_audit(wb, "retention_drop",
                    ",\"partition\":\"" + name + "\",\"records\":" + std::to_string(head.count) +
-                       ",\"head\":\"" + to_hex(head.link) + "\"",
-                   nullptr);
+                       ",\"head\":\"" + to_hex(head.link) + "\"");
   if (!s) return s;
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  if (auto w = db->Write(wo, &wb); !w.ok()) return from_rocksdb(w, "auditing the drop of " + name);
+  if (auto w = admin_write(wb, true, "auditing the drop of " + name); !w) return w;
 
   rocksdb::ColumnFamilyHandle* cf = nullptr;
   {
@@ -381,8 +396,7 @@ Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
   }
   (void)wb.Delete(meta, kTierPrefix + name);
   (void)wb.DeleteRange(meta, kModelPrefix + name + "/", kModelPrefix + name + "0");
-  if (auto w = db->Write(wo, &wb); !w.ok())
-    return from_rocksdb(w, "forgetting the chain of " + name);
+  if (auto w = admin_write(wb, true, "forgetting the chain of " + name); !w) return w;
   {
     std::lock_guard lock(state_mu);
     state.erase(day);
@@ -544,12 +558,10 @@ Status Store::set_hold(const Hold& hold, bool on, std::string_view actor) {
   append_json_string(fields, name);
   fields += ",\"actor\":";
   append_json_string(fields, actor);
-  if (auto s = impl_->append_audit(wb, on ? "hold_set" : "hold_cleared", fields, nullptr); !s) {
+  if (auto s = impl_->append_audit(wb, on ? "hold_set" : "hold_cleared", fields); !s) {
     return s;
   }
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  if (auto s = impl_->db->Write(wo, &wb); !s.ok()) return from_rocksdb(s, "writing a hold");
+  if (auto s = impl_->admin_write(wb, true, "writing a hold"); !s) return s;
   std::lock_guard lock(impl_->state_mu);
   if (on) {
     impl_->hold_set.insert(name);

@@ -1,6 +1,8 @@
 #include "verity/store/store.h"
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 
 #include <prometheus/registry.h>
 #include <rocksdb/cache.h>
@@ -43,6 +45,28 @@ rocksdb::BlockBasedTableOptions table_options(const std::shared_ptr<rocksdb::Cac
   }
   return t;
 }
+
+// RocksDB's own log, routed to Verity's. Its default (a LOG file in the data directory) fails on a
+// full disk, and Debian's build then aborts on the next log line (an assertion in
+// WritableFileWriter, found on a real full tmpfs).
+class SpdlogLogger : public rocksdb::Logger {
+ public:
+  explicit SpdlogLogger(rocksdb::InfoLogLevel level) : rocksdb::Logger(level) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    const auto l = level >= rocksdb::InfoLogLevel::ERROR_LEVEL  ? spdlog::level::err
+                   : level >= rocksdb::InfoLogLevel::WARN_LEVEL ? spdlog::level::warn
+                   : level >= rocksdb::InfoLogLevel::INFO_LEVEL ? spdlog::level::debug
+                                                                : spdlog::level::trace;
+    spdlog::log(l, "rocksdb: {}", buf);
+  }
+};
 
 // Files whose writes fail with NoSpace while the fault is set.
 class FaultFile : public rocksdb::FSWritableFileOwnerWrapper {
@@ -114,6 +138,7 @@ Status Store::Impl::open_db() {
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer.bytes, cache);
   db_opts.enable_pipelined_write = false;
   db_opts.info_log_level = rocksdb::WARN_LEVEL;
+  db_opts.info_log = std::make_shared<SpdlogLogger>(rocksdb::WARN_LEVEL);
   if (options.faults) {
     fault_env = rocksdb::NewCompositeEnv(std::make_shared<FaultFileSystem>(options.faults));
     db_opts.env = fault_env.get();

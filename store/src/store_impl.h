@@ -71,6 +71,9 @@ struct Store::Impl {
   // null between a failed reopen and the next attempt.
   mutable std::shared_mutex db_mu;
   Status reopen_error;  // commit thread only: why the last reopen failed
+  // Commit thread: a write failed on the open instance, which must not be written again until
+  // it is reopened. Maintenance reads it (as !writable) to stay away too.
+  std::atomic<bool> db_failed{false};
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // every open handle, destroyed before db
   rocksdb::ColumnFamilyHandle* meta = nullptr;        // "default"
@@ -156,11 +159,16 @@ struct Store::Impl {
   void set_writable(bool ok, const std::string& error);
 
   // Maintenance (maintenance.cpp).
+  // Writes a batch outside the commit thread (seals, tiers, holds, erasures, drops). Refused while
+  // the instance is broken by a failed write; a failure here breaks it (see db_failed).
+  Status admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what);
   Status load_state();  // after open_db: chains, seals, tiers, models, holds, audit id
   Status apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier);
   rocksdb::ColumnFamilyOptions partition_cf_options() const;  // own table factory per partition
+  // Adds an audit entry to `wb`. `id` is taken from allocate_audit_id() when 0.
   Status append_audit(rocksdb::WriteBatch& wb, std::string_view action, std::string fields_json,
-                      uint64_t* id);
+                      uint64_t id = 0);
+  uint64_t allocate_audit_id();
   Status seal(uint32_t day, MaintenanceReport& report);
   Status move_tier(uint32_t day, Tier to, MaintenanceReport& report);
   Status drop_partition(uint32_t day, MaintenanceReport& report);

@@ -74,10 +74,16 @@ void ServerProcess::start() {
     // A restart listens where the first run did, so that clients can reconnect.
     auto port = [&](const HostPort& hp) { return "127.0.0.1:" + std::to_string(hp.port); };
     const std::string tcp = port(tcp_), http = port(http_), beats = port(beats_);
-    ::execl(VERITY_BINARY, VERITY_BINARY, "serve", "--config", cfg.c_str(), "--data-dir",
-            data.c_str(), "--tcp-listen", tcp.c_str(), "--http-listen", http.c_str(),
-            "--beats-listen", beats.c_str(), "--port-file", pf.c_str(),
-            static_cast<char*>(nullptr));
+    std::vector<const char*> argv;
+    for (const auto& w : wrapper_) argv.push_back(w.c_str());
+    for (const char* arg :
+         {VERITY_BINARY, "serve", "--config", cfg.c_str(), "--data-dir", data.c_str(),
+          "--tcp-listen", tcp.c_str(), "--http-listen", http.c_str(), "--beats-listen",
+          beats.c_str(), "--port-file", pf.c_str()}) {
+      argv.push_back(arg);
+    }
+    argv.push_back(nullptr);
+    ::execvp(argv[0], const_cast<char* const*>(argv.data()));
     ::_exit(127);
   }
   pid_ = pid;

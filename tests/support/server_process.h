@@ -34,6 +34,9 @@ class ServerProcess {
   // Starts and waits (up to 30 s) until the listeners are bound. Throws std::runtime_error
   // otherwise.
   void start();
+  // Runs the server through `wrapper` (a program and its leading arguments, the verity command
+  // line appended), e.g. tests/support/small_tmpfs.sh to give it a small disk.
+  void set_wrapper(std::vector<std::string> wrapper) { wrapper_ = std::move(wrapper); }
   void kill9();
   // SIGTERM, then waits for the exit code (-1 when killed by a signal).
   int terminate(std::chrono::seconds timeout = std::chrono::seconds(60));
@@ -50,6 +53,7 @@ class ServerProcess {
   std::filesystem::path data_dir_;
   std::filesystem::path work_dir_;
   std::string extra_config_;
+  std::vector<std::string> wrapper_;
   pid_t pid_ = -1;
   HostPort tcp_{"127.0.0.1", 0}, http_{"127.0.0.1", 0}, beats_{"127.0.0.1", 0};
   int runs_ = 0;
