@@ -59,10 +59,13 @@ Authenticator::Authenticator(const std::vector<Credential>& credentials) {
   }
 }
 
-std::optional<HttpResponse> Authenticator::check(const HttpRequest& req, Role role) const {
-  if (!enabled()) return std::nullopt;
+const Authenticator::Entry* Authenticator::identify(const HttpRequest& req,
+                                                    std::string* problem) const {
   const std::string_view header = req.header("authorization");
-  if (header.empty()) return unauthorized(req, "missing authentication credentials");
+  if (header.empty()) {
+    *problem = "missing authentication credentials";
+    return nullptr;
+  }
   std::string presented;
   if (header.size() > 7 && (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer ")) {
     presented = "Bearer " + std::string(header.substr(7));
@@ -70,24 +73,41 @@ std::optional<HttpResponse> Authenticator::check(const HttpRequest& req, Role ro
              (header.substr(0, 6) == "Basic " || header.substr(0, 6) == "basic ")) {
     auto decoded = base64_decode(header.substr(6));
     if (!decoded || decoded->find(':') == std::string::npos) {
-      return unauthorized(req, "malformed basic authentication header");
+      *problem = "malformed basic authentication header";
+      return nullptr;
     }
     presented = "Basic " + *decoded;
   } else {
-    return unauthorized(req, "unsupported authentication scheme (use Bearer or Basic)");
+    *problem = "unsupported authentication scheme (use Bearer or Basic)";
+    return nullptr;
   }
   const Sha256Digest digest = sha256(presented);
   const Entry* who = nullptr;
   for (const auto& e : entries_) {  // no early exit: the time does not depend on which matched
     if (CRYPTO_memcmp(e.digest.data(), digest.data(), digest.size()) == 0) who = &e;
   }
-  if (who == nullptr) return unauthorized(req, "unable to authenticate");
+  if (who == nullptr) *problem = "unable to authenticate";
+  return who;
+}
+
+std::optional<HttpResponse> Authenticator::check(const HttpRequest& req, Role role) const {
+  if (!enabled()) return std::nullopt;
+  std::string problem;
+  const Entry* who = identify(req, &problem);
+  if (who == nullptr) return unauthorized(req, problem);
   if ((who->roles & (role | kRoleAdmin)) == 0) {
     return HttpResponse::error(403, "security_exception",
                                "[" + who->name + "] lacks the " + std::string(role_name(role)) +
                                    " role needed for [" + req.method + " " + req.path + "]");
   }
   return std::nullopt;
+}
+
+std::string Authenticator::principal(const HttpRequest& req) const {
+  if (!enabled()) return "anonymous (authentication off)";
+  std::string problem;
+  const Entry* who = identify(req, &problem);
+  return who != nullptr ? who->name : "unknown";
 }
 
 }  // namespace verity::app

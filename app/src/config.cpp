@@ -143,6 +143,59 @@ void read_detectors(ConfigReader& parent, std::map<std::string, ingest::Detector
   dets.finish();
 }
 
+constexpr int64_t kDayMs = 86'400'000;
+
+// A number of whole days from a duration ("7d"); anything else is an error.
+void get_days(ConfigReader& r, std::string_view key, uint32_t& days) {
+  Duration d{static_cast<int64_t>(days) * kDayMs};
+  r.get(key, d);
+  if (d.count() % kDayMs != 0 || d.count() < 0 || d.count() / kDayMs > 100'000) {
+    r.error(key, "must be a whole number of days, such as 30d");
+    return;
+  }
+  days = static_cast<uint32_t>(d.count() / kDayMs);
+}
+
+void read_tier(ConfigReader r, store::TierCompression& t, uint32_t& after_days) {
+  get_days(r, "after", after_days);
+  size_t level = static_cast<size_t>(t.zstd_level);
+  r.get("zstd_level", level, 1, 22);
+  t.zstd_level = static_cast<int>(level);
+  ByteSize dict{t.dictionary_bytes}, block{t.block_size};
+  r.get("dictionary", dict);
+  r.get("block_size", block);
+  if (dict.bytes > (1u << 20)) r.error("dictionary", "must be at most 1MiB (0 turns it off)");
+  if (block.bytes < 1024 || block.bytes > (4u << 20)) r.error("block_size", "must be 1KiB to 4MiB");
+  t.dictionary_bytes = static_cast<uint32_t>(std::min<uint64_t>(dict.bytes, 1u << 20));
+  t.block_size = static_cast<uint32_t>(std::clamp<uint64_t>(block.bytes, 1024, 4u << 20));
+  r.finish();
+}
+
+// store.tiers.*, store.delete_after, store.seal_grace, store.maintenance_interval.
+void read_retention(ConfigReader& st, store::RetentionOptions& r) {
+  auto tiers = st.child("tiers");
+  {
+    auto hot = tiers.child("hot");
+    std::string c = r.hot_compression == store::HotCompression::kNone ? "none" : "lz4";
+    hot.get_choice("compression", c, {"lz4", "none"});
+    r.hot_compression = c == "none" ? store::HotCompression::kNone : store::HotCompression::kLz4;
+    hot.finish();
+  }
+  read_tier(tiers.child("warm"), r.warm, r.warm_after_days);
+  read_tier(tiers.child("cold"), r.cold, r.cold_after_days);
+  if (r.cold_after_days < r.warm_after_days) {
+    tiers.error("cold", "after must not be earlier than warm.after");
+  }
+  tiers.finish();
+  get_days(st, "delete_after", r.delete_after_days);
+  if (r.delete_after_days > 0 && r.delete_after_days <= r.cold_after_days) {
+    st.error("delete_after", "must be later than tiers.cold.after (or 0: keep for ever)");
+  }
+  st.get("seal_grace", r.seal_grace);
+  st.get("maintenance_interval", r.check_interval);
+  if (r.check_interval.count() < 1000) st.error("maintenance_interval", "must be at least 1s");
+}
+
 }  // namespace
 
 ingest::MaskingConfig Config::masking_config() const {
@@ -214,7 +267,19 @@ Result<Config> parse_config(const std::string& yaml_text) {
     st.get("retry_interval", c.store.retry_interval);
     if (c.store.write_buffer.bytes < (4ull << 20))
       st.error("write_buffer", "must be at least 4MiB");
+    read_retention(st, c.store.retention);
     st.finish();
+  }
+  {
+    auto er = top.child("erasure");
+    std::string field = c.erasure_subject_field.text;
+    er.get("subject_field", field);
+    if (auto p = ingest::parse_json_pointer(field); !p || field.empty()) {
+      er.error("subject_field", "'" + field + "': expected a JSON pointer such as /user_id");
+    } else {
+      c.erasure_subject_field = std::move(p).value();
+    }
+    er.finish();
   }
   {
     auto inputs = top.child("inputs");
@@ -502,6 +567,31 @@ void emit_masking(YAML::Emitter& out, const std::vector<ingest::MaskRule>& rules
   out << YAML::EndSeq;
 }
 
+void render_tier(YAML::Emitter& out, const char* name, const store::TierCompression& t,
+                 uint32_t after_days) {
+  out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "after" << YAML::Value << format_duration(Duration(after_days * kDayMs));
+  out << YAML::Key << "zstd_level" << YAML::Value << t.zstd_level;
+  out << YAML::Key << "dictionary" << YAML::Value << format_byte_size(ByteSize{t.dictionary_bytes});
+  out << YAML::Key << "block_size" << YAML::Value << format_byte_size(ByteSize{t.block_size});
+  out << YAML::EndMap;
+}
+
+void render_retention(YAML::Emitter& out, const store::RetentionOptions& r) {
+  out << YAML::Key << "tiers" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "hot" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "compression" << YAML::Value
+      << (r.hot_compression == store::HotCompression::kNone ? "none" : "lz4");
+  out << YAML::EndMap;
+  render_tier(out, "warm", r.warm, r.warm_after_days);
+  render_tier(out, "cold", r.cold, r.cold_after_days);
+  out << YAML::EndMap;
+  out << YAML::Key << "delete_after" << YAML::Value
+      << format_duration(Duration(r.delete_after_days * kDayMs));
+  out << YAML::Key << "seal_grace" << YAML::Value << format_duration(r.seal_grace);
+  out << YAML::Key << "maintenance_interval" << YAML::Value << format_duration(r.check_interval);
+}
+
 }  // namespace
 
 std::string render_config(const Config& c) {
@@ -524,6 +614,10 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "block_cache" << YAML::Value << format_byte_size(c.store.block_cache);
   out << YAML::Key << "write_buffer" << YAML::Value << format_byte_size(c.store.write_buffer);
   out << YAML::Key << "retry_interval" << YAML::Value << format_duration(c.store.retry_interval);
+  render_retention(out, c.store.retention);
+  out << YAML::EndMap;
+  out << YAML::Key << "erasure" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "subject_field" << YAML::Value << c.erasure_subject_field.text;
   out << YAML::EndMap;
   out << YAML::Key << "inputs" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "tcp" << YAML::Value << YAML::BeginMap;

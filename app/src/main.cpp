@@ -1,7 +1,12 @@
-// verity: the command line. Subcommands: serve, check-config, get.
+// verity: the command line. Subcommands: serve, check-config, get, partitions, verify, erase,
+// hold, audit. All but serve and check-config talk to a running server's HTTP API.
 
 #include <cstdio>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
+
+#include <simdjson.h>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -38,6 +43,85 @@ bool override_listen(const std::string& flag, const std::string& value, verity::
   return true;
 }
 
+// One call to the server's HTTP API. Prints the body (to stdout on 2xx, else to stderr) unless
+// `out` takes it. Returns the HTTP status, or -1 when the server could not be reached.
+int api_call(const std::string& server, const std::string& token, const std::string& method,
+             const std::string& path, const std::string& body, const char* command,
+             std::string* out = nullptr) {
+  std::string base = server;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::vector<std::string> headers;
+  if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
+  if (!body.empty()) headers.push_back("Content-Type: application/json");
+  auto res = verity::app::http_request(method, base + path, body, headers);
+  if (!res) {
+    std::cerr << "verity " << command << ": " << res.status().message() << "\n";
+    return -1;
+  }
+  std::string text = res->body;
+  if (!text.empty() && text.back() != '\n') text += "\n";
+  if (res->status / 100 == 2) {
+    if (out != nullptr) {
+      *out = std::move(res->body);
+    } else {
+      std::cout << text;
+    }
+  } else {
+    std::cerr << "verity " << command << ": HTTP " << res->status << ": " << text;
+  }
+  return res->status;
+}
+
+std::string human_bytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(u == 0 ? 0 : 1) << v << " " << units[u];
+  return s.str();
+}
+
+// GET /v1/partitions as a table.
+int print_partitions(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::dom::array parts;
+  if (parser.parse(body).get(root) || root["partitions"].get_array().get(parts)) {
+    std::cerr << "verity partitions: unexpected answer from the server\n";
+    return 3;
+  }
+  std::printf("%-12s %-5s %10s %7s %11s %11s %6s %-7s %s\n", "PARTITION", "TIER", "RECORDS",
+              "ERASED", "RAW", "ON DISK", "RATIO", "SEALED", "HOLDS");
+  for (simdjson::dom::element p : parts) {
+    std::string holds;
+    for (auto h : p["holds"].get_array()) {
+      holds += (holds.empty() ? "" : ",") + std::string(h.get_string().value());
+    }
+    std::string ratio = "-";
+    if (p["compression_ratio"].is_number()) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1fx", p["compression_ratio"].get_double().value());
+      ratio = buf;
+    }
+    const uint64_t disk =
+        p["bytes_on_disk"].get_uint64().value() + p["memtable_bytes"].get_uint64().value();
+    std::printf("%-12s %-5s %10llu %7llu %11s %11s %6s %-7s %s\n",
+                std::string(p["partition"].get_string().value()).c_str(),
+                std::string(p["tier"].get_string().value()).c_str(),
+                static_cast<unsigned long long>(p["records"].get_uint64().value()),
+                static_cast<unsigned long long>(p["erased"].get_uint64().value()),
+                human_bytes(p["raw_bytes"].get_uint64().value()).c_str(), human_bytes(disk).c_str(),
+                ratio.c_str(), p["sealed"].get_bool().value() ? "sealed" : "open", holds.c_str());
+  }
+  return 0;
+}
+
+int exit_code(int status) { return status / 100 == 2 ? 0 : status == 404 ? 1 : 3; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,13 +146,115 @@ int main(int argc, char** argv) {
   check->add_flag("--print", print, "Print the effective configuration");
 
   std::string request_id, server_url = "http://127.0.0.1:9280";
+  std::string token;
   auto* get = app.add_subcommand("get", "Print a stored prediction by request id");
   get->add_option("request_id", request_id, "Request id")->required();
   get->add_option("--server", server_url, "Verity HTTP API base URL");
-  std::string token;
   get->add_option("--token", token, "Bearer token with the read role")->envname("VERITY_TOKEN");
 
+  // Commands that talk to a running server share --server and --token.
+  auto client_options = [&](CLI::App* cmd) {
+    cmd->add_option("--server", server_url, "Verity HTTP API base URL");
+    cmd->add_option("--token", token, "Bearer token (read role; admin for erase, hold, audit)")
+        ->envname("VERITY_TOKEN");
+  };
+  bool as_json = false;
+  auto* partitions = app.add_subcommand("partitions", "List partitions: tier, size, seal, holds");
+  partitions->add_flag("--json", as_json, "Print the server's JSON answer");
+  client_options(partitions);
+
+  std::string partition;
+  auto* verify = app.add_subcommand(
+      "verify", "Recompute the hash chains; exits 1 and names the first break if one is broken");
+  verify->add_option("--partition", partition, "Only this partition (p_YYYYMMDD)");
+  client_options(verify);
+
+  std::string subject;
+  auto* erase = app.add_subcommand(
+      "erase", "Erase every document of a data subject (erasure.subject_field), audited");
+  erase->add_option("--subject", subject, "The subject's id, as sent (before masking)")->required();
+  client_options(erase);
+
+  std::string hold_model, hold_partition;
+  bool clear = false;
+  auto* hold = app.add_subcommand(
+      "hold", "Set (or --clear) a legal hold on a model or partition; no target: list holds");
+  hold->add_option("--model", hold_model, "Hold every partition holding this model");
+  hold->add_option("--partition", hold_partition, "Hold this partition (p_YYYYMMDD)");
+  hold->add_flag("--clear", clear, "Clear the hold instead of setting it");
+  client_options(hold);
+
+  uint64_t audit_from = 0, audit_limit = 1000;
+  auto* audit = app.add_subcommand("audit", "Print the admin audit trail (one JSON entry a line)");
+  audit->add_option("--from", audit_from, "First entry id");
+  audit->add_option("--limit", audit_limit, "Most entries");
+  client_options(audit);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*partitions) {
+    std::string body;
+    const int status =
+        api_call(server_url, token, "GET", "/v1/partitions", "", "partitions", &body);
+    if (status / 100 != 2) return exit_code(status);
+    if (as_json) {
+      std::cout << body;
+      return 0;
+    }
+    return print_partitions(body);
+  }
+  if (*verify) {
+    std::string path = "/v1/verify";
+    if (!partition.empty()) path += "?partition=" + verity::app::url_encode_segment(partition);
+    std::string body;
+    const int status = api_call(server_url, token, "POST", path, "", "verify", &body);
+    if (status / 100 != 2) return exit_code(status);
+    std::cout << body;
+    return body.rfind("{\"ok\":true", 0) == 0 ? 0 : 1;
+  }
+  if (*erase) {
+    std::string body = "{\"subject\":";
+    verity::append_json_string(body, subject);
+    body += "}";
+    return exit_code(api_call(server_url, token, "POST", "/v1/erase", body, "erase"));
+  }
+  if (*hold) {
+    if (!hold_model.empty() && !hold_partition.empty()) {
+      std::cerr << "verity hold: name --model or --partition, not both\n";
+      return 2;
+    }
+    if (hold_model.empty() && hold_partition.empty()) {
+      return exit_code(api_call(server_url, token, "GET", "/v1/holds", "", "hold"));
+    }
+    const std::string key = hold_model.empty() ? "partition" : "model";
+    const std::string& value = hold_model.empty() ? hold_partition : hold_model;
+    if (clear) {
+      return exit_code(api_call(server_url, token, "DELETE",
+                                "/v1/holds?" + key + "=" + verity::app::url_encode_segment(value),
+                                "", "hold"));
+    }
+    std::string body = "{\"" + key + "\":";
+    verity::append_json_string(body, value);
+    body += "}";
+    return exit_code(api_call(server_url, token, "POST", "/v1/holds", body, "hold"));
+  }
+  if (*audit) {
+    std::string body;
+    const int status = api_call(
+        server_url, token, "GET",
+        "/v1/audit?from=" + std::to_string(audit_from) + "&limit=" + std::to_string(audit_limit),
+        "", "audit", &body);
+    if (status / 100 != 2) return exit_code(status);
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    simdjson::dom::array entries;
+    if (parser.parse(body).get(root) || root["entries"].get_array().get(entries)) {
+      std::cerr << "verity audit: unexpected answer from the server\n";
+      return 3;
+    }
+    for (auto e : entries) std::cout << simdjson::minify(e) << "\n";
+    return 0;
+  }
 
   if (*serve) {
     Config config;

@@ -15,6 +15,7 @@
 #include <boost/asio.hpp>
 
 #include "verity/app/masking_setup.h"
+#include "verity/app/store_admin.h"
 #include "verity/ingest/beats_input.h"
 #include "verity/ingest/es_compat.h"
 #include "verity/ingest/http_ingest.h"
@@ -49,6 +50,9 @@ struct Server::Impl {
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<ingest::HttpServer> http;
   std::unique_ptr<query::ReadApi> read_api;
+  std::unique_ptr<StoreAdminApi> admin;
+  // Verification and erasure scan the store: they run here, one at a time, not on I/O threads.
+  asio::thread_pool admin_pool{1};
 
   std::mutex mu;
   std::condition_variable cv;
@@ -143,6 +147,22 @@ Server::~Server() {
 void Server::Impl::add_routes() {
   guarded("GET", "/v1/predictions/*", kRoleRead,
           [this](const HttpRequest& r) { return read_api->get_prediction(r); });
+  guarded("GET", "/v1/partitions", kRoleRead,
+          [this](const HttpRequest& r) { return admin->partitions(r); });
+  guarded("GET", "/v1/holds", kRoleRead, [this](const HttpRequest& r) { return admin->holds(r); });
+  for (const char* method : {"POST", "DELETE"}) {
+    guarded(method, "/v1/holds", kRoleAdmin,
+            [this](const HttpRequest& r) { return admin->set_hold(r); });
+  }
+  guarded("GET", "/v1/audit", kRoleAdmin, [this](const HttpRequest& r) { return admin->audit(r); });
+  guarded_async("POST", "/v1/verify", kRoleRead, [this](HttpRequest r, HttpResponder done) {
+    asio::post(admin_pool,
+               [this, r = std::move(r), done = std::move(done)] { done(admin->verify(r)); });
+  });
+  guarded_async("POST", "/v1/erase", kRoleAdmin, [this](HttpRequest r, HttpResponder done) {
+    asio::post(admin_pool,
+               [this, r = std::move(r), done = std::move(done)] { done(admin->erase(r)); });
+  });
   guarded("GET", "/metrics", kRoleRead,
           [this](const HttpRequest&) { return query::metrics_response(*registry); });
   guarded_async("POST", "/v1/predictions", kRoleIngest, [this](HttpRequest r, HttpResponder done) {
@@ -248,6 +268,8 @@ Status Server::start() {
         ingest::EsCompatOptions{im.config.es_version, "verity", std::move(uuid).value()});
   }
   im.read_api = std::make_unique<query::ReadApi>(*im.store);
+  im.admin = std::make_unique<StoreAdminApi>(*im.store, im.masker, im.config.erasure_subject_field,
+                                             *im.auth);
   ingest::HttpServerOptions http_options = im.config.http;
   // Elasticsearch clients refuse servers whose 2xx answers lack this header.
   if (im.config.es_enabled)
@@ -291,6 +313,7 @@ void Server::run_until_stopped() {
   spdlog::info("shutting down: no new connections; committing what was read");
   if (im.tcp) im.tcp->stop();
   if (im.beats) im.beats->stop();
+  im.admin_pool.join();  // a running erasure or verification finishes first
   im.store->stop(im.config.shutdown_timeout);
   im.http->stop();
   im.work.reset();

@@ -90,11 +90,14 @@ void encode_tombstone(const StoredRecord& r, const Sha256Digest& entry_digest, s
   out.append(8, '\0');
   patch_sequence(out, r.sequence);
   put_varint(out, zigzag(r.timestamp_ms));
+  put_varint(out, zigzag(r.ingest_time_ms));
   put_varint(out, zigzag(r.erased_at_ms));
   put_varint(out, r.erasure_audit_id);
   put_bytes(out, r.request_id);
   put_bytes(out, r.model_name);
   put_bytes(out, r.model_version);
+  put_bytes(out, r.input);
+  put_bytes(out, r.masking_version);
   out.append(reinterpret_cast<const char*>(r.digest.data()), r.digest.size());
   out.append(reinterpret_cast<const char*>(entry_digest.data()), entry_digest.size());
 }
@@ -110,14 +113,17 @@ std::optional<StoredRecord> decode_tombstone(std::string_view in, Sha256Digest* 
   r.kind = EventKind::kPrediction;
   for (int i = 7; i >= 0; --i) r.sequence = (r.sequence << 8) | static_cast<uint8_t>(in[2 + i]);
   in.remove_prefix(10);
-  uint64_t ts, erased_at;
-  if (!get_varint(in, ts) || !get_varint(in, erased_at) || !get_varint(in, r.erasure_audit_id)) {
+  uint64_t ts, ingest, erased_at;
+  if (!get_varint(in, ts) || !get_varint(in, ingest) || !get_varint(in, erased_at) ||
+      !get_varint(in, r.erasure_audit_id)) {
     return std::nullopt;
   }
   r.timestamp_ms = unzigzag(ts);
+  r.ingest_time_ms = unzigzag(ingest);
   r.erased_at_ms = unzigzag(erased_at);
   if (!get_bytes(in, r.request_id) || !get_bytes(in, r.model_name) ||
-      !get_bytes(in, r.model_version) || in.size() != 64) {
+      !get_bytes(in, r.model_version) || !get_bytes(in, r.input) ||
+      !get_bytes(in, r.masking_version) || in.size() != 64) {
     return std::nullopt;
   }
   std::memcpy(r.digest.data(), in.data(), 32);

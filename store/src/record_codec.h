@@ -23,8 +23,9 @@ void encode_record(const StoredRecord& r, std::string& out);
 void patch_sequence(std::string& encoded, uint64_t sequence);
 // A tombstone (format 3) replaces an erased prediction in its partition:
 //   u8 3 | u8 kind | u64 little-endian sequence | zigzag-varint timestamp_ms |
-//   zigzag-varint erased_at_ms | varint audit id | varint-len request_id | varint-len model |
-//   varint-len version | 32-byte document digest | 32-byte chain entry digest
+//   zigzag-varint ingest_time_ms | zigzag-varint erased_at_ms | varint audit id |
+//   varint-len request_id | varint-len model | varint-len version | varint-len input |
+//   varint-len masking version | 32-byte document digest | 32-byte chain entry digest
 // The chain entry digest is that of the record it replaced, so the partition's chain still
 // verifies.
 void encode_tombstone(const StoredRecord& r, const Sha256Digest& entry_digest, std::string& out);

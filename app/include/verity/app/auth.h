@@ -34,6 +34,9 @@ class Authenticator {
   // nullopt when the request may proceed; otherwise the 401 (no or unknown credentials, with
   // WWW-Authenticate) or 403 (a known caller without `role`) to answer.
   std::optional<HttpResponse> check(const HttpRequest& req, Role role) const;
+  // The credential name of the caller, for audit entries ("anonymous (authentication off)" when
+  // authentication is off).
+  std::string principal(const HttpRequest& req) const;
 
  private:
   struct Entry {
@@ -42,6 +45,7 @@ class Authenticator {
     uint8_t roles;
   };
   std::vector<Entry> entries_;
+  const Entry* identify(const HttpRequest& req, std::string* problem) const;
 };
 
 // Parses "ingest", "read", "admin". nullopt for anything else.

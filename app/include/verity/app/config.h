@@ -36,6 +36,9 @@ struct Config {
 
   store::StoreOptions store;  // store.* (data_dir comes from the top level)
 
+  // erasure.subject_field: where a data subject's id is in a document (`verity erase --subject`).
+  ingest::JsonPointer erasure_subject_field = *ingest::parse_json_pointer("/user_id");
+
   bool tcp_enabled = true;        // inputs.tcp.enabled
   ingest::TcpInputOptions tcp;    // inputs.tcp.*
   bool tcp_allow_remote = false;  // inputs.tcp.allow_unauthenticated_remote

@@ -1,0 +1,181 @@
+#include "verity/app/store_admin.h"
+
+#include <charconv>
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include "verity/app/auth.h"
+#include "verity/ingest/masker.h"
+#include "verity/store/store.h"
+
+namespace verity::app {
+namespace {
+
+HttpResponse store_error(const Status& s) {
+  const int code = s.code() == StatusCode::kNotFound          ? 404
+                   : s.code() == StatusCode::kInvalidArgument ? 400
+                   : s.code() == StatusCode::kUnavailable     ? 503
+                                                              : 500;
+  const char* type = code == 404   ? "not_found"
+                     : code == 400 ? "invalid_request"
+                     : code == 503 ? "store_unavailable"
+                                   : "store_error";
+  return HttpResponse::error(code, type, s.message());
+}
+
+// One string member of a JSON object body; nullopt (with `why`) when absent or not a string.
+std::optional<std::string> body_string(const std::string& body, std::string_view key,
+                                       std::string& why) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(body).get(root) || !root.is_object()) {
+    why = "the body must be a JSON object";
+    return std::nullopt;
+  }
+  simdjson::dom::element v;
+  if (root.at_key(key).get(v)) return std::nullopt;
+  std::string_view s;
+  if (v.get_string().get(s)) {
+    why = "'" + std::string(key) + "' must be a string";
+    return std::nullopt;
+  }
+  return std::string(s);
+}
+
+uint64_t query_number(const HttpRequest& req, std::string_view name, uint64_t fallback) {
+  const std::string_view v = req.query_param(name);
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc() && p == v.data() + v.size() && !v.empty() ? n : fallback;
+}
+
+}  // namespace
+
+HttpResponse StoreAdminApi::partitions(const HttpRequest&) const {
+  auto parts = store_.partitions();
+  if (!parts) return store_error(parts.status());
+  std::string out = "{\"partitions\":[";
+  for (size_t i = 0; i < parts->size(); ++i) {
+    if (i) out += ',';
+    out += (*parts)[i].to_json();
+  }
+  out += "]}\n";
+  return HttpResponse::json(200, std::move(out));
+}
+
+HttpResponse StoreAdminApi::verify(const HttpRequest& req) const {
+  auto report = store_.verify(std::string(req.query_param("partition")));
+  if (!report) return store_error(report.status());
+  if (!report->ok) spdlog::error("verify: a hash chain is broken: {}", report->to_json());
+  return HttpResponse::json(200, report->to_json() + "\n");
+}
+
+HttpResponse StoreAdminApi::holds(const HttpRequest&) const {
+  auto holds = store_.holds();
+  if (!holds) return store_error(holds.status());
+  std::string out = "{\"holds\":[";
+  for (size_t i = 0; i < holds->size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, (*holds)[i].to_string());
+  }
+  out += "]}\n";
+  return HttpResponse::json(200, std::move(out));
+}
+
+HttpResponse StoreAdminApi::set_hold(const HttpRequest& req) const {
+  const bool on = req.method == "POST";
+  std::string why;
+  store::Hold hold;
+  std::optional<std::string> model, partition;
+  if (on) {
+    model = body_string(req.body, "model", why);
+    if (why.empty()) partition = body_string(req.body, "partition", why);
+  } else {
+    if (!req.query_param("model").empty()) model = std::string(req.query_param("model"));
+    if (!req.query_param("partition").empty()) {
+      partition = std::string(req.query_param("partition"));
+    }
+  }
+  if (!why.empty()) return HttpResponse::error(400, "invalid_request", why);
+  if (model.has_value() == partition.has_value()) {
+    return HttpResponse::error(400, "invalid_request",
+                               "name exactly one of 'model' or 'partition'");
+  }
+  hold.kind = model ? store::Hold::Kind::kModel : store::Hold::Kind::kPartition;
+  hold.target = model ? *model : *partition;
+  if (auto s = store_.set_hold(hold, on, auth_.principal(req)); !s) return store_error(s);
+  spdlog::info("hold {} {} by {}", hold.to_string(), on ? "set" : "cleared", auth_.principal(req));
+  std::string out = "{\"hold\":";
+  append_json_string(out, hold.to_string());
+  out += std::string(",\"set\":") + (on ? "true" : "false") + "}\n";
+  return HttpResponse::json(200, std::move(out));
+}
+
+HttpResponse StoreAdminApi::erase(const HttpRequest& req) const {
+  std::string why;
+  auto subject = body_string(req.body, "subject", why);
+  if (!subject) {
+    return HttpResponse::error(400, "invalid_request",
+                               why.empty() ? "the body needs a 'subject' string" : why);
+  }
+  if (subject->empty() || subject->size() > 4096) {
+    return HttpResponse::error(400, "invalid_request", "'subject' must be 1 to 4096 bytes");
+  }
+  // The forms the subject may be stored in: as sent (JSON-escaped in the document), or as the
+  // HMAC token masking's `hash` action writes.
+  std::vector<std::string> forms{*subject};
+  if (masker_) forms.push_back(masker_->hmac_token(*subject));
+  store::EraseRequest er;
+  for (const auto& f : forms) {
+    std::string quoted;
+    append_json_string(quoted, f);
+    er.needles.push_back(quoted.substr(1, quoted.size() - 2));
+  }
+  const std::string pointer = subject_.text;
+  er.matches = [pointer, forms](std::string_view document) {
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element root, v;
+    if (parser.parse(document.data(), document.size()).get(root)) return false;
+    if (root.at_pointer(pointer).get(v)) return false;
+    std::string_view s;
+    if (!v.get_string().get(s)) {
+      for (const auto& f : forms) {
+        if (s == f) return true;
+      }
+      return false;
+    }
+    if (v.is_number()) {  // a numeric subject id: compare its JSON text
+      const std::string text = simdjson::minify(v);
+      return text == forms.front();
+    }
+    return false;
+  };
+  er.actor = auth_.principal(req);
+  er.subject_field = pointer;
+  // The audit trail names the subject only by a keyed digest, never by value.
+  er.subject_fingerprint =
+      masker_ ? masker_->hmac_token(*subject) : "sha256:" + sha256_hex(*subject).substr(0, 24);
+  auto report = store_.erase(er);
+  if (!report) return store_error(report.status());
+  spdlog::info("erase: {} predictions, {} labels, {} dead-letter documents erased by {} (audit {})",
+               report->predictions, report->labels, report->dead_letters, er.actor,
+               report->audit_id);
+  return HttpResponse::json(200, report->to_json() + "\n");
+}
+
+HttpResponse StoreAdminApi::audit(const HttpRequest& req) const {
+  const uint64_t from = query_number(req, "from", 0);
+  const uint64_t limit = std::min<uint64_t>(query_number(req, "limit", 1000), 10000);
+  auto entries = store_.audit_trail(from, limit);
+  if (!entries) return store_error(entries.status());
+  std::string out = "{\"entries\":[";
+  for (size_t i = 0; i < entries->size(); ++i) {
+    if (i) out += ',';
+    out += (*entries)[i];
+  }
+  out += "]}\n";
+  return HttpResponse::json(200, std::move(out));
+}
+
+}  // namespace verity::app
