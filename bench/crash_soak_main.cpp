@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   };
   int done = 0;
   uint64_t acknowledged = 0, lost = 0, duplicates = 0;
+  int broken_chains = 0;
   for (int round = 0; seconds > 0 ? elapsed() < seconds : done < iterations; ++round) {
     TempDir dir;
     SoakOptions o;
@@ -44,6 +45,10 @@ int main(int argc, char** argv) {
     acknowledged += r.acknowledged;
     lost += r.lost;
     duplicates += r.duplicates;
+    if (!r.chains_ok) {
+      ++broken_chains;
+      std::printf("round %d: hash chains do not verify: %s\n", round, r.verify_report.c_str());
+    }
     std::printf(
         "round %d: %d kills, %llu acknowledged, %llu stored, %llu lost%s%s, %llu duplicates\n",
         round, r.iterations, static_cast<unsigned long long>(r.acknowledged),
@@ -52,8 +57,10 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(r.duplicates));
     std::fflush(stdout);
   }
-  std::printf("iterations: %d, acknowledged: %llu, lost: %llu, duplicates: %llu, %.0f s\n", done,
-              static_cast<unsigned long long>(acknowledged), static_cast<unsigned long long>(lost),
-              static_cast<unsigned long long>(duplicates), elapsed());
-  return lost == 0 && duplicates == 0 ? 0 : 1;
+  std::printf(
+      "iterations: %d, acknowledged: %llu, lost: %llu, duplicates: %llu, broken chains: %d, "
+      "%.0f s\n",
+      done, static_cast<unsigned long long>(acknowledged), static_cast<unsigned long long>(lost),
+      static_cast<unsigned long long>(duplicates), broken_chains, elapsed());
+  return lost == 0 && duplicates == 0 && broken_chains == 0 ? 0 : 1;
 }

@@ -109,6 +109,13 @@ SoakResult run_crash_soak(const std::filesystem::path& data_dir, const SoakOptio
   }
   // One clean start and stop replays the WAL of the last kill and leaves the store closed.
   server.start();
+  auto verified = app::http_request("POST", server.http_url() + "/v1/verify", "", {}, 600'000);
+  if (verified.is_ok()) {
+    result.verify_report = verified->body;
+    result.chains_ok = verified->status == 200 && verified->body.rfind("{\"ok\":true", 0) == 0;
+  } else {
+    result.verify_report = verified.status().to_string();
+  }
   if (server.terminate() != 0) throw std::runtime_error("verity did not stop cleanly");
   result.acknowledged = acked.size();
   check_store(data_dir, acked, result);

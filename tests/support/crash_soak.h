@@ -27,13 +27,16 @@ struct SoakResult {
   uint64_t lost = 0;          // acknowledged events absent at the end
   uint64_t duplicates = 0;    // records beyond one per request id
   std::string first_lost;     // a lost request id, for the report
+  bool chains_ok = false;     // POST /v1/verify after the last restart found no break
+  std::string verify_report;  // its answer
 };
 
 // The durability contract under kill -9: runs `verity serve` on `data_dir`, loads it with HTTP
 // clients that remember every event acknowledged (200 after the commit), kills the server with
 // SIGKILL at a random moment, restarts it on the same data and ports, and repeats. At the end the
 // stopped store is opened read-only with RocksDB and every acknowledged request id is looked up in
-// the request-id index; records are counted per partition to find duplicates.
+// the request-id index; records are counted per partition to find duplicates. Before that, the
+// restarted server recomputes every partition's hash chain (POST /v1/verify).
 SoakResult run_crash_soak(const std::filesystem::path& data_dir, const SoakOptions& options);
 
 }  // namespace verity::testing
