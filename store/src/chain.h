@@ -1,11 +1,15 @@
 #pragma once
 
 // The per-partition hash chain and the keys of the `chain` column family:
-//   'L' day(u32 BE) sequence(u64 BE) -> link: SHA-256(previous link | sequence BE | entry digest)
+//   'L' day(u32 BE) sequence(u64 BE) -> the first kStoredLinkBytes of the link
+//                                       SHA-256(previous link | sequence BE | entry digest)
 //   'H' day(u32 BE)                  -> head: count, last sequence, raw bytes, erased, link
 //   'S' day(u32 BE) n(u32 BE)        -> seal n: count, last sequence, link, sealed_at
 // The first link of a partition chains from SHA-256("verity-chain-v1 p_YYYYMMDD").
 // Links, the head and the records they cover are written in the same WriteBatch.
+// Per-record links only locate a break, so they are stored truncated (8 random bytes a record
+// instead of 32: hashes do not compress); the head and the seals keep whole links, so the
+// chain's strength is that of SHA-256 whatever the truncation.
 
 #include <cstdint>
 #include <optional>
@@ -16,6 +20,8 @@
 #include "verity/core/time_format.h"
 
 namespace verity::store {
+
+inline constexpr size_t kStoredLinkBytes = 8;
 
 struct ChainHead {
   uint64_t count = 0;  // records in the chain

@@ -167,8 +167,9 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         st = wb.Put(cached_cf, sequence_key(sequence), prep.record);
         if (st.ok()) st = wb.Put(ids, e.request_id, encode_id_entry({day, sequence, digest}));
         if (st.ok()) {
-          st = wb.Put(chain, link_key(day, sequence),
-                      rocksdb::Slice(reinterpret_cast<const char*>(head.link.data()), 32));
+          st = wb.Put(
+              chain, link_key(day, sequence),
+              rocksdb::Slice(reinterpret_cast<const char*>(head.link.data()), kStoredLinkBytes));
         }
         if (st.ok() && (day != checked_model_day || e.model_name != checked_model)) {
           bool known;

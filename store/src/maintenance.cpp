@@ -84,6 +84,7 @@ std::string PartitionInfo::to_json() const {
   out += ",\"bytes_on_disk\":" + std::to_string(bytes_on_disk);
   out += ",\"memtable_bytes\":" + std::to_string(memtable_bytes);
   out += ",\"raw_bytes\":" + std::to_string(raw_bytes);
+  out += ",\"chain_bytes\":" + std::to_string(chain_bytes);
   out += ",\"compression_ratio\":";
   if (bytes_on_disk > 0 && memtable_bytes == 0) {
     char buf[32];
@@ -516,6 +517,17 @@ Result<std::vector<PartitionInfo>> Store::partitions() const {
         impl_->db->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &mem)) {
       info.memtable_bytes = mem;
     }
+    {
+      const std::string lo = chain_prefix('L', day), hi = chain_prefix_end('L', day);
+      rocksdb::Range range(lo, hi);
+      uint64_t size = 0;
+      rocksdb::SizeApproximationOptions sao;
+      sao.include_memtables = false;
+      sao.include_files = true;
+      if (impl_->db->GetApproximateSizes(sao, impl_->chain, &range, 1, &size).ok()) {
+        info.chain_bytes = size;
+      }
+    }
     if (auto p = impl_->state.find(day); p != impl_->state.end()) {
       const PartitionState& st = p->second;
       info.tier = st.tier;
@@ -582,6 +594,12 @@ Result<std::vector<Hold>> Store::holds() const {
     out.push_back(std::move(hold));
   }
   return out;
+}
+
+Status Store::flush() {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  return from_rocksdb(impl_->db->Flush(rocksdb::FlushOptions(), impl_->handles), "flushing");
 }
 
 Result<std::vector<std::string>> Store::audit_trail(uint64_t from, size_t limit) const {

@@ -9,12 +9,12 @@
 
 namespace verity::store {
 
-// Binary value format of a record (format 2):
+// Binary value format of a record (format 4):
 //   u8 format | u8 kind | u64 little-endian sequence | zigzag-varint timestamp_ms |
 //   zigzag-varint ingest_time_ms | varint-len request_id | varint-len model | varint-len version |
-//   varint-len input | varint-len masking version | varint-len source | 32-byte digest |
-//   document (the rest)
-// Format 1 (read, never written) is format 2 without the source.
+//   varint-len input | varint-len masking version | varint-len source | document (the rest)
+// The document digest is not stored (it is recomputed when read); formats 2 (format 4 with a
+// 32-byte digest before the document) and 1 (format 2 without the source) are still read.
 // The sequence has a fixed width so a record can be encoded before its sequence is known (on the
 // submitting thread) and patched by the commit thread. The partition is not stored: it is the
 // column family the record lives in.

@@ -145,7 +145,8 @@ PartitionVerification Store::Impl::verify_partition(uint32_t day,
     ++count;
     last_seq = rseq;
     const std::string_view stored = links->value().ToStringView();
-    if (stored.size() != 32 || std::memcmp(stored.data(), link.data(), 32) != 0) {
+    if (stored.size() != kStoredLinkBytes ||
+        std::memcmp(stored.data(), link.data(), kStoredLinkBytes) != 0) {
       fail(rseq, "the record at sequence " + std::to_string(rseq) +
                      " does not match its chain link (altered)");
       break;

@@ -49,6 +49,7 @@ struct PartitionInfo {
   uint64_t bytes_on_disk = 0;   // table files (flushed data)
   uint64_t memtable_bytes = 0;  // not yet flushed
   uint64_t raw_bytes = 0;       // documents as stored (masked JSON), before compression
+  uint64_t chain_bytes = 0;     // the partition's share of the chain family (links), approximate
   bool sealed = false;          // every record is covered by a seal
   uint64_t seals = 0;
   std::string head;                // chain head, hex

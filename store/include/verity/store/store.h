@@ -134,6 +134,8 @@ class Store {
   // and the labels of the erased predictions, strips matching documents from dead-letter entries,
   // compacts the touched ranges so the old bytes leave the disk, and appends an audit entry.
   Result<EraseReport> erase(const EraseRequest& request);
+  // Writes every memtable to table files (benchmarks, and before copying a stopped store).
+  Status flush();
   // Audit entries (JSON text) from id `from`, at most `limit`. Thread-safe.
   Result<std::vector<std::string>> audit_trail(uint64_t from, size_t limit) const;
 
