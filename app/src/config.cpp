@@ -414,6 +414,52 @@ Result<Config> parse_config(const std::string& yaml_text) {
     env.finish();
   }
   {
+    auto outputs = top.child("outputs");
+    auto es = outputs.child("elasticsearch");
+    shippers::EsShipperOptions& o = c.es_output;
+    es.get("hosts", o.hosts);
+    for (auto& h : o.hosts) {
+      while (!h.empty() && h.back() == '/') h.pop_back();
+      if (h.rfind("http://", 0) != 0 && h.rfind("https://", 0) != 0) {
+        es.error("hosts", "'" + h + "': expected a URL such as http://127.0.0.1:9200");
+      }
+    }
+    std::string mode = o.index_mode == shippers::IndexMode::kDated ? "dated" : "data_stream";
+    es.get_choice("index_mode", mode, {"data_stream", "dated"});
+    o.index_mode = mode == "dated" ? shippers::IndexMode::kDated : shippers::IndexMode::kDataStream;
+    es.get("data_stream", o.data_stream);
+    if (o.data_stream.rfind("logs-", 0) != 0 && o.data_stream.rfind("metrics-", 0) != 0) {
+      es.error("data_stream",
+               "expected <type>-<dataset>-<namespace>, e.g. logs-verity.predictions-default");
+    }
+    es.get("dated_prefix", o.dated_prefix);
+    es.get("batch_events", o.batch_events, 1, 100'000);
+    es.get("batch_bytes", o.batch_bytes);
+    es.get("flush_interval", o.flush_interval);
+    es.get("gzip", o.gzip);
+    es.get("username", o.username);
+    es.get("password", o.password);
+    es.get("api_key", o.api_key);
+    if (!o.api_key.empty() && !o.username.empty()) {
+      es.error("api_key", "use either api_key or username/password, not both");
+    }
+    {
+      auto tls = es.child("tls");
+      tls.get("ca_file", o.ca_file);
+      tls.get("verify_certificate", o.verify_certificate);
+      tls.get("verify_hostname", o.verify_hostname);
+      tls.finish();
+    }
+    es.get("timeout", o.timeout);
+    es.get("initial_backoff", o.initial_backoff);
+    es.get("max_backoff", o.max_backoff);
+    size_t backlog = o.max_backlog_events;
+    es.get("max_backlog_events", backlog, 1, ~size_t{0});
+    o.max_backlog_events = backlog;
+    es.finish();
+    outputs.finish();
+  }
+  {
     auto auth = top.child("auth");
     auto read_roles = [](ConfigReader& item, Credential& cred) {
       std::vector<std::string> roles;
@@ -667,6 +713,34 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.es_version;
   out << YAML::EndMap;
   out << YAML::EndMap;
+  {
+    const shippers::EsShipperOptions& o = c.es_output;
+    auto secret = [](const std::string& s) { return s.empty() ? std::string() : "<hidden>"; };
+    out << YAML::Key << "outputs" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "elasticsearch" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "hosts" << YAML::Value << YAML::Flow << o.hosts;
+    out << YAML::Key << "index_mode" << YAML::Value
+        << (o.index_mode == shippers::IndexMode::kDated ? "dated" : "data_stream");
+    out << YAML::Key << "data_stream" << YAML::Value << o.data_stream;
+    out << YAML::Key << "dated_prefix" << YAML::Value << o.dated_prefix;
+    out << YAML::Key << "batch_events" << YAML::Value << o.batch_events;
+    out << YAML::Key << "batch_bytes" << YAML::Value << format_byte_size(o.batch_bytes);
+    out << YAML::Key << "flush_interval" << YAML::Value << format_duration(o.flush_interval);
+    out << YAML::Key << "gzip" << YAML::Value << o.gzip;
+    out << YAML::Key << "username" << YAML::Value << YAML::DoubleQuoted << o.username;
+    out << YAML::Key << "password" << YAML::Value << YAML::DoubleQuoted << secret(o.password);
+    out << YAML::Key << "api_key" << YAML::Value << YAML::DoubleQuoted << secret(o.api_key);
+    out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "ca_file" << YAML::Value << YAML::DoubleQuoted << o.ca_file;
+    out << YAML::Key << "verify_certificate" << YAML::Value << o.verify_certificate;
+    out << YAML::Key << "verify_hostname" << YAML::Value << o.verify_hostname;
+    out << YAML::EndMap;
+    out << YAML::Key << "timeout" << YAML::Value << format_duration(o.timeout);
+    out << YAML::Key << "initial_backoff" << YAML::Value << format_duration(o.initial_backoff);
+    out << YAML::Key << "max_backoff" << YAML::Value << format_duration(o.max_backoff);
+    out << YAML::Key << "max_backlog_events" << YAML::Value << o.max_backlog_events;
+    out << YAML::EndMap << YAML::EndMap;
+  }
   // Secrets are never printed.
   out << YAML::Key << "auth" << YAML::Value << YAML::BeginMap;
   auto emit_roles = [&out](uint8_t roles) {

@@ -137,6 +137,10 @@ int main(int argc, char** argv) {
   serve->add_option("--tcp-listen", tcp_listen, "Override inputs.tcp.listen (HOST:PORT)");
   serve->add_option("--http-listen", http_listen, "Override http.listen (HOST:PORT)");
   serve->add_option("--beats-listen", beats_listen, "Override inputs.beats.listen (HOST:PORT)");
+  std::vector<std::string> es_urls;
+  serve->add_option(
+      "--es-url", es_urls,
+      "Elasticsearch URL to ship to (repeatable); replaces outputs.elasticsearch.hosts");
   serve->add_option("--port-file", port_file,
                     "Write the bound addresses as JSON to this file once listening");
 
@@ -260,6 +264,12 @@ int main(int argc, char** argv) {
     Config config;
     if (!load(config_path, config)) return 2;
     if (!data_dir.empty()) config.data_dir = data_dir;
+    if (!es_urls.empty()) {
+      for (auto& u : es_urls) {
+        while (!u.empty() && u.back() == '/') u.pop_back();
+      }
+      config.es_output.hosts = es_urls;
+    }
     if (!override_listen("--tcp-listen", tcp_listen, config.tcp.listen) ||
         !override_listen("--http-listen", http_listen, config.http.listen) ||
         !override_listen("--beats-listen", beats_listen, config.beats.listen)) {

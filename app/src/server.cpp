@@ -24,6 +24,7 @@
 #include "verity/ingest/tcp_input.h"
 #include "verity/query/metrics_exposition.h"
 #include "verity/query/read_api.h"
+#include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
 
 namespace verity::app {
@@ -51,6 +52,7 @@ struct Server::Impl {
   std::unique_ptr<ingest::HttpServer> http;
   std::unique_ptr<query::ReadApi> read_api;
   std::unique_ptr<StoreAdminApi> admin;
+  std::unique_ptr<shippers::EsShipper> shipper;
   // Verification and erasure scan the store: they run here, one at a time, not on I/O threads.
   asio::thread_pool admin_pool{1};
 
@@ -203,6 +205,9 @@ void Server::Impl::add_routes() {
     if (draining.load()) add("shutting down");
     if (!store->writable()) add("store not writable: " + store->unavailable_reason());
     if (store->backlogged()) add("store commit queue is full");
+    if (shipper) {
+      if (auto why = shipper->problem(); !why.empty()) add(why);
+    }
     if (reasons.empty()) return HttpResponse::json(200, "{\"status\":\"ready\"}\n");
     return HttpResponse::json(503, "{\"status\":\"not_ready\",\"reasons\":[" + reasons + "]}\n");
   });
@@ -223,6 +228,7 @@ Status Server::start() {
   }
   store::StoreOptions so = im.config.store;
   so.data_dir = im.config.data_dir;
+  so.outbox = !im.config.es_output.hosts.empty();
   auto opened = store::Store::open(so, im.clock, *im.registry);
   if (!opened) return opened.status();
   im.store = std::move(opened).value();
@@ -266,6 +272,17 @@ Status Server::start() {
     if (!uuid) return uuid.status();
     im.es = std::make_unique<ingest::EsCompat>(
         ingest::EsCompatOptions{im.config.es_version, "verity", std::move(uuid).value()});
+  }
+  if (im.config.es_output.hosts.empty()) {
+    spdlog::info("elasticsearch shipper off: no outputs.elasticsearch.hosts (or --es-url)");
+  } else {
+    im.shipper = std::make_unique<shippers::EsShipper>(*im.store, im.config.es_output, im.clock,
+                                                       *im.registry);
+    im.shipper->start();
+    std::string hosts;
+    for (const auto& h : im.config.es_output.hosts) hosts += (hosts.empty() ? "" : ", ") + h;
+    spdlog::info("elasticsearch shipper on: {} (from outbox sequence {})", hosts,
+                 im.store->outbox_checkpoint());
   }
   im.read_api = std::make_unique<query::ReadApi>(*im.store);
   im.admin = std::make_unique<StoreAdminApi>(*im.store, im.masker, im.config.erasure_subject_field,
@@ -313,7 +330,8 @@ void Server::run_until_stopped() {
   spdlog::info("shutting down: no new connections; committing what was read");
   if (im.tcp) im.tcp->stop();
   if (im.beats) im.beats->stop();
-  im.admin_pool.join();  // a running erasure or verification finishes first
+  im.admin_pool.join();                // a running erasure or verification finishes first
+  if (im.shipper) im.shipper->stop();  // the request in flight is sent again after a restart
   im.store->stop(im.config.shutdown_timeout);
   im.http->stop();
   im.work.reset();

@@ -82,6 +82,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   std::string_view checked_model;
   group_heads.clear();
   group_models.clear();
+  group_outbox_events = group_outbox_bytes = 0;
   const EpochMillis now = clock.now_ms();
   uint64_t seq = next_sequence;
   rocksdb::WriteBatch& wb = write_batch;
@@ -166,6 +167,15 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         head.raw_bytes += e.document.size();
         st = wb.Put(cached_cf, sequence_key(sequence), prep.record);
         if (st.ok()) st = wb.Put(ids, e.request_id, encode_id_entry({day, sequence, digest}));
+        if (st.ok() && options.outbox) {
+          char v[8];
+          for (int b = 0; b < 4; ++b) v[b] = static_cast<char>(day >> (24 - 8 * b));
+          const auto size = static_cast<uint32_t>(prep.record.size());
+          for (int b = 0; b < 4; ++b) v[4 + b] = static_cast<char>(size >> (24 - 8 * b));
+          st = wb.Put(outbox, sequence_key(sequence), rocksdb::Slice(v, 8));
+          ++group_outbox_events;
+          group_outbox_bytes += size;
+        }
         if (st.ok()) {
           st = wb.Put(
               chain, link_key(day, sequence),
@@ -218,6 +228,8 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   if (!st.ok()) return from_rocksdb(st, "writing a commit group");
   next_sequence = seq;
   next_sequence_seen = seq;
+  outbox_events += group_outbox_events;
+  outbox_bytes += group_outbox_bytes;
   std::lock_guard lock(state_mu);
   for (const auto& [day, head] : group_heads) state[day].chain = head;
   for (const auto& [day, model] : group_models) state[day].models.insert(model);

@@ -173,7 +173,7 @@ Status Store::Impl::open_db() {
   rocksdb::Options probe(db_opts, base);
   auto listed = rocksdb::DB::ListColumnFamilies(probe, options.data_dir, &names);
   if (!listed.ok()) names = {rocksdb::kDefaultColumnFamilyName};  // a new store
-  for (const char* required : {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf}) {
+  for (const char* required : {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf}) {
     if (std::find(names.begin(), names.end(), required) == names.end())
       names.emplace_back(required);
   }
@@ -209,6 +209,8 @@ Status Store::Impl::open_db() {
       chain = h;
     else if (name == kAuditCf)
       audit = h;
+    else if (name == kOutboxCf)
+      outbox = h;
     else if (auto day = parse_partition_name(name))
       partitions[*day] = h;
   }
@@ -223,6 +225,7 @@ Status Store::Impl::open_db() {
     return from_rocksdb(s, "reading next_sequence");
   }
   next_sequence_seen = next_sequence;
+  if (auto st = load_outbox(); !st) return st;
   return load_state();
 }
 
@@ -340,7 +343,7 @@ void Store::Impl::close_db() {
     (void)db->DestroyColumnFamilyHandle(h);
   }
   handles.clear();
-  meta = ids = labels = deadletter = chain = audit = nullptr;
+  meta = ids = labels = deadletter = chain = audit = outbox = nullptr;
   auto s = db->Close();
   if (!s.ok()) spdlog::warn("store: close: {}", s.ToString());
   db.reset();

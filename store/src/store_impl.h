@@ -30,6 +30,8 @@ inline constexpr const char* kLabelsCf = "labels";
 inline constexpr const char* kDeadLetterCf = "deadletter";
 inline constexpr const char* kChainCf = "chain";
 inline constexpr const char* kAuditCf = "audit";
+inline constexpr const char* kOutboxCf = "outbox";  // sequence -> day (u32 BE), size (u32 BE)
+inline constexpr const char* kOutboxCheckpointKey = "outbox_checkpoint";
 // Metadata keys in "default": tier of a partition, models seen in a partition, holds.
 inline constexpr const char* kTierPrefix = "tier/";    // tier/p_YYYYMMDD -> hot|warm|cold
 inline constexpr const char* kModelPrefix = "model/";  // model/p_YYYYMMDD/<model> -> ""
@@ -82,6 +84,10 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* deadletter = nullptr;
   rocksdb::ColumnFamilyHandle* chain = nullptr;
   rocksdb::ColumnFamilyHandle* audit = nullptr;
+  rocksdb::ColumnFamilyHandle* outbox = nullptr;
+  std::atomic<uint64_t> outbox_checkpoint{1};
+  std::atomic<uint64_t> outbox_events{0};
+  std::atomic<uint64_t> outbox_bytes{0};
   rocksdb::ColumnFamilyOptions partition_options;
   std::shared_ptr<rocksdb::Cache> cache;
 
@@ -105,6 +111,7 @@ struct Store::Impl {
   // new to a partition.
   std::unordered_map<uint32_t, ChainHead> group_heads;
   std::vector<std::pair<uint32_t, std::string>> group_models;
+  uint64_t group_outbox_events = 0, group_outbox_bytes = 0;
 
   // Partition handles by day. Written by the commit thread (creating a partition), read by readers.
   mutable std::shared_mutex partitions_mu;
@@ -162,7 +169,9 @@ struct Store::Impl {
   // Writes a batch outside the commit thread (seals, tiers, holds, erasures, drops). Refused while
   // the instance is broken by a failed write; a failure here breaks it (see db_failed).
   Status admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what);
-  Status load_state();  // after open_db: chains, seals, tiers, models, holds, audit id
+  Status load_state();
+  Status load_outbox();  // after open_db: the checkpoint and the backlog  // after open_db: chains,
+                         // seals, tiers, models, holds, audit id
   Status apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier);
   rocksdb::ColumnFamilyOptions partition_cf_options() const;  // own table factory per partition
   // Adds an audit entry to `wb`. `id` is taken from allocate_audit_id() when 0.

@@ -13,6 +13,7 @@
 #include "verity/ingest/http_server.h"
 #include "verity/ingest/masking_policy.h"
 #include "verity/ingest/tcp_input.h"
+#include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
 
 namespace verity::app {
@@ -35,6 +36,8 @@ struct Config {
   std::string log_level = "info";     // log.level
 
   store::StoreOptions store;  // store.* (data_dir comes from the top level)
+
+  shippers::EsShipperOptions es_output;  // outputs.elasticsearch.* (no hosts: the shipper is off)
 
   // erasure.subject_field: where a data subject's id is in a document (`verity erase --subject`).
   ingest::JsonPointer erasure_subject_field = *ingest::parse_json_pointer("/user_id");

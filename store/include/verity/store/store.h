@@ -53,6 +53,9 @@ struct StoreOptions {
   WalCompression wal_compression = WalCompression::kNone;
   // How long the commit thread waits before retrying a failed write (disk full, I/O error).
   Duration retry_interval{1000};
+  // Keep an outbox of stored predictions (sequence -> partition) for a shipper to read in append
+  // order from a durable checkpoint. Off: nothing is written to it.
+  bool outbox = false;
   // Tiers, retention, sealing (see retention.h).
   RetentionOptions retention;
   // Tests only: injected write failures (see WriteFaults). Null in production.
@@ -64,6 +67,20 @@ struct StoreStats {
   uint64_t queued_events = 0;
   uint64_t queued_bytes = 0;
   std::vector<std::string> partitions;  // "p_YYYYMMDD", sorted
+};
+
+// A stored prediction waiting in the outbox.
+struct OutboxEntry {
+  uint64_t sequence = 0;
+  StoredRecord record;
+};
+struct OutboxRead {
+  std::vector<OutboxEntry> entries;
+  uint64_t next = 0;  // where the following read starts (past every entry looked at)
+};
+struct OutboxBacklog {
+  uint64_t events = 0;
+  uint64_t bytes = 0;  // encoded record bytes
 };
 
 // A data-subject erasure: every stored document for which `matches` is true. `needles` must be
@@ -134,6 +151,16 @@ class Store {
   // and the labels of the erased predictions, strips matching documents from dead-letter entries,
   // compacts the touched ranges so the old bytes leave the disk, and appends an audit entry.
   Result<EraseReport> erase(const EraseRequest& request);
+  // Outbox (StoreOptions::outbox): predictions from sequence `from` on, in append order, at most
+  // `max_events` and about `max_bytes`. Entries whose partition was dropped or whose record was
+  // erased are passed over (never shipped). Thread-safe.
+  Result<OutboxRead> read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const;
+  // Everything before `next` was delivered: the checkpoint moves there (durably) and those entries
+  // are deleted.
+  Status ack_outbox(uint64_t next);
+  uint64_t outbox_checkpoint() const;
+  OutboxBacklog outbox_backlog() const;
+
   // Writes every memtable to table files (benchmarks, and before copying a stopped store).
   Status flush();
   // Audit entries (JSON text) from id `from`, at most `limit`. Thread-safe.

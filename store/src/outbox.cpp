@@ -1,0 +1,108 @@
+// The outbox: stored predictions in append order for a shipper, from a durable checkpoint.
+
+#include "record_codec.h"
+#include "store_impl.h"
+#include "verity/store/partition.h"
+
+namespace verity::store {
+namespace {
+
+uint32_t get_u32(std::string_view v, size_t at) {
+  uint32_t x = 0;
+  for (size_t i = 0; i < 4; ++i) x = (x << 8) | static_cast<uint8_t>(v[at + i]);
+  return x;
+}
+
+}  // namespace
+
+Status Store::Impl::load_outbox() {
+  std::string v;
+  auto s = db->Get(rocksdb::ReadOptions(), meta, kOutboxCheckpointKey, &v);
+  uint64_t checkpoint = 1;
+  if (s.ok()) {
+    auto c = parse_sequence_key(v);
+    if (!c) return Status::internal("the store's outbox checkpoint is corrupt");
+    checkpoint = *c;
+  } else if (!s.IsNotFound()) {
+    return from_rocksdb(s, "reading the outbox checkpoint");
+  }
+  uint64_t events = 0, bytes = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), outbox));
+  for (it->Seek(sequence_key(checkpoint)); it->Valid(); it->Next()) {
+    ++events;
+    if (it->value().size() == 8) bytes += get_u32(it->value().ToStringView(), 4);
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
+  outbox_checkpoint = checkpoint;
+  outbox_events = events;
+  outbox_bytes = bytes;
+  return Status::ok();
+}
+
+Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  OutboxRead out;
+  out.next = from;
+  size_t bytes = 0;
+  std::string value;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->outbox));
+  for (it->Seek(sequence_key(from));
+       it->Valid() && out.entries.size() < max_events && (bytes < max_bytes || bytes == 0);
+       it->Next()) {
+    auto seq = parse_sequence_key(it->key().ToStringView());
+    if (!seq || it->value().size() != 8) return Status::internal("corrupt outbox entry");
+    out.next = *seq + 1;
+    const uint32_t day = get_u32(it->value().ToStringView(), 0);
+    auto* cf = impl_->find_partition(day);
+    if (cf == nullptr) continue;  // dropped by retention before it was shipped
+    auto s = impl_->db->Get(rocksdb::ReadOptions(), cf, sequence_key(*seq), &value);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return from_rocksdb(s, "reading a record for the outbox");
+    auto rec = decode_record(value);
+    if (!rec) return Status::internal("corrupt record at sequence " + std::to_string(*seq));
+    if (rec->erased) continue;  // erased before it was shipped: never shipped
+    rec->partition = partition_name(day);
+    bytes += value.size();
+    out.entries.push_back(OutboxEntry{*seq, std::move(*rec)});
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
+  return out;
+}
+
+Status Store::ack_outbox(uint64_t next) {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  const uint64_t from = impl_->outbox_checkpoint.load();
+  if (next <= from) return Status::ok();
+  uint64_t events = 0, bytes = 0;
+  {
+    const std::string end = sequence_key(next);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->outbox));
+    for (it->Seek(sequence_key(from)); it->Valid(); it->Next()) {
+      ++events;
+      if (it->value().size() == 8) bytes += get_u32(it->value().ToStringView(), 4);
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
+  }
+  rocksdb::WriteBatch wb;
+  (void)wb.Put(impl_->meta, kOutboxCheckpointKey, sequence_key(next));
+  (void)wb.DeleteRange(impl_->outbox, sequence_key(0), sequence_key(next));
+  if (auto s = impl_->admin_write(wb, true, "moving the outbox checkpoint"); !s) return s;
+  impl_->outbox_checkpoint = next;
+  impl_->outbox_events -= std::min(events, impl_->outbox_events.load());
+  impl_->outbox_bytes -= std::min(bytes, impl_->outbox_bytes.load());
+  return Status::ok();
+}
+
+uint64_t Store::outbox_checkpoint() const { return impl_->outbox_checkpoint.load(); }
+
+OutboxBacklog Store::outbox_backlog() const {
+  return OutboxBacklog{impl_->outbox_events.load(), impl_->outbox_bytes.load()};
+}
+
+}  // namespace verity::store

@@ -1,0 +1,166 @@
+// The Elasticsearch shipper against a strict fake Elasticsearch (tests/support/fake_es.h), with
+// the real binary: an outage then recovery, mixed per-item failures, 413 splitting, kill -9 in the
+// middle of a batch, a 401 pause, credentials and gzip. Every stored prediction must arrive exactly
+// once in effect (one document per _id), and nothing may be dropped.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "fake_es.h"
+#include "server_process.h"
+#include "test_client.h"
+#include "verity/app/http_client.h"
+
+namespace verity::testing {
+namespace {
+
+std::string config_for(const FakeElasticsearch& es, const std::string& extra = "") {
+  return "outputs:\n  elasticsearch:\n    hosts: [" + es.url() +
+         "]\n    flush_interval: 200ms\n    initial_backoff: 50ms\n    max_backoff: 500ms\n" +
+         extra;
+}
+
+void send(const ServerProcess& server, const std::string& prefix, int n) {
+  std::string body;
+  for (int i = 0; i < n; ++i) body += prediction_line(prefix + std::to_string(i)) + "\n";
+  auto r = app::http_request("POST", server.http_url() + "/v1/predictions", body, {}, 60'000);
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+}
+
+// Polls until the fake holds `n` documents (or 60 s pass); the count seen last.
+size_t wait_for_documents(const FakeElasticsearch& es, size_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (es.document_count() < n && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return es.document_count();
+}
+
+TEST(EsShipper, AnOutageOnlyGrowsTheBacklogWhichDrainsWithoutLossOrDuplicates) {
+  FakeElasticsearch es;
+  es.go_down();
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", config_for(es));
+  server.start();
+  send(server, "out-", 3000);
+  EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_shipper_backlog{unit="events"})", 3000),
+            3000);
+  EXPECT_GE(wait_for_at_least(server.http_url(),
+                              R"(verity_shipper_bulk_requests_total{outcome="retryable"})", 2),
+            2);
+  es.come_back();
+  EXPECT_EQ(wait_for_documents(es, 3000), 3000u);
+  EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_shipper_backlog{unit="events"})", 0), 0);
+  const auto st = es.stats();
+  EXPECT_EQ(st.item_status.at(201), 3000u);
+  EXPECT_EQ(st.item_status.count(409), 0u) << "nothing was sent twice after it was delivered";
+  auto doc = es.documents().at("logs-verity.predictions-default/out-7");
+  EXPECT_NE(doc.find("\"@timestamp\":\"2026-11-20T10:30:00.000Z\""), std::string::npos) << doc;
+  EXPECT_NE(doc.find("\"verity\":{\"request_id\":\"out-7\""), std::string::npos) << doc;
+  EXPECT_GT(st.gzip_requests, 0u);
+}
+
+TEST(EsShipper, RetriesOnlyFailedItemsAndDeadLettersRefusedOnes) {
+  FakeElasticsearch es;
+  es.fail_item("mix-3", 429, 2);
+  es.fail_item("mix-5", 500, 1);
+  es.fail_item("mix-8", 400, 1);
+  es.fail_item("mix-9", 404, 1);
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", config_for(es));
+  server.start();
+  send(server, "mix-", 20);
+  EXPECT_EQ(wait_for_metric(server.http_url(), "verity_shipper_dead_lettered_total", 2), 2);
+  EXPECT_EQ(wait_for_documents(es, 18), 18u);
+  EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_shipper_backlog{unit="events"})", 0), 0);
+  const auto st = es.stats();
+  EXPECT_EQ(st.item_status.at(201), 18u);
+  EXPECT_EQ(st.item_status.at(429), 2u);
+  EXPECT_EQ(st.item_status.at(500), 1u);
+  // Only the failed items were sent again: 20 first, then mix-3 twice and mix-5 once more.
+  uint64_t items = 0;
+  for (const auto& [status, n] : st.item_status) items += n;
+  EXPECT_EQ(items, 23u);
+  EXPECT_EQ(es.documents().count("logs-verity.predictions-default/mix-8"), 0u);
+}
+
+TEST(EsShipper, TooLargeRequestsAreSplit) {
+  FakeElasticsearch es;
+  es.set_max_body(64 * 1024);
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", config_for(es));
+  server.start();
+  send(server, "big-", 1000);
+  EXPECT_EQ(wait_for_documents(es, 1000), 1000u);
+  const auto st = es.stats();
+  EXPECT_GT(st.request_status.at(413), 0u);
+  EXPECT_LE(st.largest_body, 64u * 1024);
+  EXPECT_EQ(st.item_status.at(201), 1000u);
+  EXPECT_GT(scrape(server.http_url(), R"(verity_shipper_bulk_requests_total{outcome="too_large"})"),
+            0);
+}
+
+TEST(EsShipper, KillNineInTheMiddleOfABatchResendsItAsConflictsNotDuplicates) {
+  FakeElasticsearch es;
+  es.set_delay(std::chrono::milliseconds(1500));
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", config_for(es));
+  server.start();
+  send(server, "kill-", 2000);
+  // The first batch is in the fake (stored, answer delayed) when the server dies.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (es.document_count() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(es.document_count(), 0u);
+  server.kill9();
+  es.set_delay(std::chrono::milliseconds(0));
+  server.start();
+  EXPECT_EQ(wait_for_documents(es, 2000), 2000u);
+  EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_shipper_backlog{unit="events"})", 0), 0);
+  const auto st = es.stats();
+  EXPECT_GT(st.item_status.at(409), 0u) << "the batch in flight was sent again";
+  EXPECT_EQ(st.item_status.at(201), 2000u);
+}
+
+TEST(EsShipper, RefusedCredentialsPauseShippingWithoutDroppingAnything) {
+  FakeElasticsearch es;
+  es.require_authorization("Basic dmVyaXR5OnJpZ2h0LXBhc3N3b3Jk");  // verity:right-password
+  TempDir dir;
+  ServerProcess server(dir.path() / "data",
+                       config_for(es, "    username: verity\n    password: wrong-password\n"));
+  server.start();
+  send(server, "auth-", 50);
+  EXPECT_EQ(wait_for_metric(server.http_url(), "verity_shipper_paused", 1), 1);
+  auto ready = app::http_get(server.http_url() + "/readyz");
+  ASSERT_TRUE(ready.is_ok());
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_NE(ready->body.find("credentials refused"), std::string::npos) << ready->body;
+  EXPECT_EQ(es.document_count(), 0u);
+  EXPECT_NE(server.log().find("shipping paused"), std::string::npos);
+
+  es.require_authorization("");  // the cluster's side was fixed
+  EXPECT_EQ(wait_for_documents(es, 50), 50u);
+  EXPECT_EQ(wait_for_metric(server.http_url(), "verity_shipper_paused", 0), 0);
+}
+
+TEST(EsShipper, SendsCredentialsAndDatedIndices) {
+  FakeElasticsearch es;
+  es.require_authorization("Basic dmVyaXR5OnJpZ2h0LXBhc3N3b3Jk");
+  TempDir dir;
+  ServerProcess server(dir.path() / "data",
+                       config_for(es,
+                                  "    username: verity\n    password: right-password\n"
+                                  "    index_mode: dated\n    gzip: false\n"));
+  server.start();
+  send(server, "dated-", 10);
+  EXPECT_EQ(wait_for_documents(es, 10), 10u);
+  EXPECT_EQ(es.documents().count("verity-predictions-2026.11.20/dated-4"), 1u);
+  EXPECT_EQ(es.stats().gzip_requests, 0u);
+}
+
+}  // namespace
+}  // namespace verity::testing

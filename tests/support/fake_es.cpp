@@ -1,0 +1,322 @@
+#include "fake_es.h"
+
+#include <simdjson.h>
+
+#include <set>
+#include <thread>
+
+#include <boost/asio.hpp>
+
+#include "verity/core/http.h"
+#include "verity/ingest/http_server.h"
+
+namespace verity::testing {
+
+namespace {
+
+const char* error_type(int status) {
+  switch (status) {
+    case 400:
+      return "document_parsing_exception";
+    case 401:
+      return "security_exception";
+    case 403:
+      return "security_exception";
+    case 404:
+      return "index_not_found_exception";
+    case 409:
+      return "version_conflict_engine_exception";
+    case 429:
+      return "es_rejected_execution_exception";
+    case 503:
+      return "unavailable_shards_exception";
+    default:
+      return "illegal_state_exception";
+  }
+}
+
+// Elasticsearch's whole-request error body.
+HttpResponse es_error(int status, const std::string& type, const std::string& reason) {
+  std::string body = "{\"error\":{\"root_cause\":[{\"type\":";
+  append_json_string(body, type);
+  body += ",\"reason\":";
+  append_json_string(body, reason);
+  body += "}],\"type\":";
+  append_json_string(body, type);
+  body += ",\"reason\":";
+  append_json_string(body, reason);
+  body += "},\"status\":" + std::to_string(status) + "}";
+  HttpResponse r = HttpResponse::json(status, std::move(body));
+  if (status == 401) {
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"security\" charset=\"UTF-8\"");
+  }
+  return r;
+}
+
+}  // namespace
+
+struct FakeElasticsearch::Impl {
+  boost::asio::io_context io;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  std::unique_ptr<ingest::HttpServer> server;
+  uint16_t port = 0;
+
+  mutable std::mutex mu;
+  std::map<std::string, std::vector<int>> item_faults;  // _id -> statuses still to answer
+  std::vector<int> request_faults;                      // statuses for the next requests
+  size_t max_body = 0;
+  std::chrono::milliseconds delay{0};
+  std::string authorization;
+  Stats stats;
+  std::map<std::string, std::string> docs;  // index/_id -> source
+
+  void start_server() {
+    ingest::HttpServerOptions o;
+    o.listen = {"127.0.0.1", port};
+    o.max_body = ByteSize{256ull << 20};
+    o.success_headers.emplace_back("X-Elastic-Product", "Elasticsearch");
+    server = std::make_unique<ingest::HttpServer>(io, o);
+    for (const char* method : {"POST", "PUT"}) {
+      for (const char* path : {"/_bulk", "/*/_bulk"}) {
+        server->route(method, path, [this](const HttpRequest& r) { return bulk(r); });
+      }
+    }
+    server->route("GET", "/", [](const HttpRequest&) {
+      return HttpResponse::json(
+          200, R"({"name":"fake","cluster_name":"fake","version":{"number":"8.15.0"},)"
+               R"("tagline":"You Know, for Search"})");
+    });
+    auto s = server->start();
+    if (!s) throw std::runtime_error("fake Elasticsearch: " + s.message());
+    port = server->local_endpoint().port;
+  }
+
+  HttpResponse bulk(const HttpRequest& req);
+  HttpResponse handle_bulk(const HttpRequest& req, std::chrono::milliseconds& wait);
+};
+
+HttpResponse FakeElasticsearch::Impl::bulk(const HttpRequest& req) {
+  std::chrono::milliseconds wait;
+  HttpResponse r = handle_bulk(req, wait);
+  // The documents are stored before the (slow) answer: a client that dies meanwhile does not know
+  // they are.
+  if (wait.count() > 0) std::this_thread::sleep_for(wait);
+  return r;
+}
+
+HttpResponse FakeElasticsearch::Impl::handle_bulk(const HttpRequest& req,
+                                                  std::chrono::milliseconds& wait) {
+  std::lock_guard lock(mu);
+  wait = delay;
+  ++stats.requests;
+  if (!req.header("content-encoding").empty()) ++stats.gzip_requests;
+  auto answer = [&](HttpResponse r) {
+    ++stats.request_status[r.status];
+    if (r.status == 200) stats.largest_body = std::max(stats.largest_body, req.body.size());
+    return r;
+  };
+  if (!authorization.empty() && req.header("authorization") != authorization) {
+    return answer(es_error(401, "security_exception",
+                           "missing authentication credentials for REST request [/_bulk]"));
+  }
+  if (!request_faults.empty()) {
+    const int status = request_faults.front();
+    request_faults.erase(request_faults.begin());
+    return answer(es_error(status, error_type(status), "injected"));
+  }
+  if (max_body > 0 && req.body.size() > max_body) {
+    HttpResponse r;
+    r.status = 413;
+    r.content_type = "text/plain";
+    return answer(r);
+  }
+  const std::string_view ct = req.header("content-type");
+  if (ct.rfind("application/json", 0) != 0 && ct.rfind("application/x-ndjson", 0) != 0) {
+    return answer(es_error(406, "illegal_argument_exception",
+                           "Content-Type header [" + std::string(ct) + "] is not supported"));
+  }
+  if (req.body.empty() || req.body.back() != '\n') {
+    return answer(es_error(400, "illegal_argument_exception",
+                           "The bulk request must be terminated by a newline [\\n]"));
+  }
+  std::string path_index;
+  if (req.path != "/_bulk") path_index = req.path.substr(1, req.path.size() - 7);
+
+  simdjson::dom::parser parser;
+  std::string items;
+  bool errors = false;
+  size_t start = 0;
+  int line = 0;
+  while (start < req.body.size()) {
+    const size_t end = req.body.find('\n', start);
+    const std::string action_line = req.body.substr(start, end - start);
+    start = end + 1;
+    ++line;
+    simdjson::dom::element action;
+    simdjson::dom::object obj;
+    if (parser.parse(action_line).get(action) || action.get_object().get(obj) || obj.size() != 1) {
+      return answer(es_error(400, "illegal_argument_exception",
+                             "Malformed action/metadata line [" + std::to_string(line) +
+                                 "], expected START_OBJECT or END_OBJECT"));
+    }
+    const std::string op(obj.begin().key());
+    if (op != "create" && op != "index" && op != "update" && op != "delete") {
+      return answer(es_error(400, "illegal_argument_exception",
+                             "Malformed action/metadata line [" + std::to_string(line) +
+                                 "], expected field [create], [delete], [index] or [update]"));
+    }
+    simdjson::dom::element meta = obj.begin().value();
+    std::string index = path_index, id;
+    std::string_view sv;
+    if (!meta["_index"].get_string().get(sv)) index = std::string(sv);
+    if (!meta["_id"].get_string().get(sv)) id = std::string(sv);
+    if (index.empty()) {
+      return answer(es_error(400, "action_request_validation_exception",
+                             "Validation Failed: 1: index is missing;"));
+    }
+    if (op == "create" && id.empty()) {
+      return answer(es_error(400, "action_request_validation_exception",
+                             "Validation Failed: 1: this fake needs an _id on create;"));
+    }
+    std::string source;
+    if (op != "delete") {
+      if (start >= req.body.size()) {
+        return answer(es_error(400, "illegal_argument_exception",
+                               "the bulk request ends after an action line"));
+      }
+      const size_t send = req.body.find('\n', start);
+      source = req.body.substr(start, send - start);
+      start = send + 1;
+      ++line;
+      simdjson::dom::element doc;
+      if (parser.parse(source).get(doc) || !doc.is_object()) {
+        return answer(es_error(400, "x_content_parse_exception",
+                               "[" + std::to_string(line) + ":1] source is not an object"));
+      }
+      if (op == "update" && doc["doc"].error()) {
+        return answer(es_error(400, "action_request_validation_exception",
+                               "Validation Failed: 1: script or doc is missing;"));
+      }
+      if (op != "update" && index.rfind("logs-", 0) == 0 && doc["@timestamp"].error()) {
+        // Recorded as a per-item 400 below.
+        source.clear();
+      }
+    }
+    const std::string key = index + "/" + id;
+    int status = op == "create" ? 201 : 200;
+    std::string type;
+    if (auto f = item_faults.find(id); f != item_faults.end() && !f->second.empty()) {
+      status = f->second.front();
+      f->second.erase(f->second.begin());
+      type = error_type(status);
+    } else if (op != "delete" && op != "update" && source.empty()) {
+      status = 400;
+      type = "document_parsing_exception";
+    } else if (op == "create" && docs.count(key)) {
+      status = 409;
+      type = "version_conflict_engine_exception";
+    } else if (op == "delete") {
+      status = docs.erase(key) ? 200 : 404;
+    } else if (op == "update") {
+      if (!docs.count(key)) {
+        status = 404;
+        type = "document_missing_exception";
+      }
+    } else {
+      docs[key] = source;
+    }
+    ++stats.item_status[status];
+    if (!items.empty()) items += ',';
+    items += "{\"" + op + "\":{\"_index\":";
+    append_json_string(items, index);
+    items += ",\"_id\":";
+    append_json_string(items, id);
+    items += ",\"status\":" + std::to_string(status);
+    if (!type.empty()) {
+      errors = true;
+      items += ",\"error\":{\"type\":\"" + type + "\",\"reason\":\"[" + id + "]: injected or " +
+               type + "\",\"index\":";
+      append_json_string(items, index);
+      items += "}";
+    } else {
+      items += ",\"result\":\"" +
+               std::string(status == 201    ? "created"
+                           : op == "delete" ? "deleted"
+                                            : "updated") +
+               "\",\"_version\":1";
+    }
+    items += "}}";
+  }
+  return answer(
+      HttpResponse::json(200, "{\"took\":1,\"errors\":" + std::string(errors ? "true" : "false") +
+                                  ",\"items\":[" + items + "]}"));
+}
+
+FakeElasticsearch::FakeElasticsearch() : impl_(std::make_shared<Impl>()) {
+  impl_->start_server();
+  impl_->work.emplace(impl_->io.get_executor());
+  for (int i = 0; i < 4; ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
+}
+
+FakeElasticsearch::~FakeElasticsearch() {
+  if (impl_->server) impl_->server->stop();
+  impl_->work.reset();
+  impl_->io.stop();
+  for (auto& t : impl_->threads) t.join();
+}
+
+std::string FakeElasticsearch::url() const {
+  return "http://127.0.0.1:" + std::to_string(impl_->port);
+}
+
+void FakeElasticsearch::fail_item(const std::string& id, int status, int times) {
+  std::lock_guard lock(impl_->mu);
+  for (int i = 0; i < times; ++i) impl_->item_faults[id].push_back(status);
+}
+
+void FakeElasticsearch::fail_requests(int status, int times) {
+  std::lock_guard lock(impl_->mu);
+  for (int i = 0; i < times; ++i) impl_->request_faults.push_back(status);
+}
+
+void FakeElasticsearch::set_max_body(size_t bytes) {
+  std::lock_guard lock(impl_->mu);
+  impl_->max_body = bytes;
+}
+
+void FakeElasticsearch::set_delay(std::chrono::milliseconds d) {
+  std::lock_guard lock(impl_->mu);
+  impl_->delay = d;
+}
+
+void FakeElasticsearch::require_authorization(const std::string& header) {
+  std::lock_guard lock(impl_->mu);
+  impl_->authorization = header;
+}
+
+void FakeElasticsearch::go_down() {
+  if (impl_->server) impl_->server->stop();
+  impl_->server.reset();
+}
+
+void FakeElasticsearch::come_back() {
+  if (!impl_->server) impl_->start_server();
+}
+
+FakeElasticsearch::Stats FakeElasticsearch::stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
+
+std::map<std::string, std::string> FakeElasticsearch::documents() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->docs;
+}
+
+size_t FakeElasticsearch::document_count() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->docs.size();
+}
+
+}  // namespace verity::testing
