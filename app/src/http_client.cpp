@@ -38,7 +38,8 @@ std::string_view HttpClientResponse::header(std::string_view lowercase_name) con
 
 Result<HttpClientResponse> http_request(const std::string& method, const std::string& url,
                                         const std::string& body,
-                                        const std::vector<std::string>& headers, long timeout_ms) {
+                                        const std::vector<std::string>& headers, long timeout_ms,
+                                        const HttpTls* tls) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return Status::internal("curl_easy_init failed");
   HttpClientResponse res;
@@ -59,6 +60,11 @@ Result<HttpClientResponse> http_request(const std::string& method, const std::st
   curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &res);
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  if (tls != nullptr) {
+    if (!tls->ca_file.empty()) curl_easy_setopt(curl.get(), CURLOPT_CAINFO, tls->ca_file.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYPEER, tls->verify_certificate ? 1L : 0L);
+    curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYHOST, tls->verify_hostname ? 2L : 0L);
+  }
   const CURLcode rc = curl_easy_perform(curl.get());
   if (rc != CURLE_OK) {
     return Status::unavailable(url + ": " + curl_easy_strerror(rc));

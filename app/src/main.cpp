@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "verity/app/config.h"
+#include "verity/app/es_setup.h"
 #include "verity/app/http_client.h"
 #include "verity/app/masking_setup.h"
 #include "verity/app/server.h"
@@ -194,7 +195,28 @@ int main(int argc, char** argv) {
   audit->add_option("--limit", audit_limit, "Most entries");
   client_options(audit);
 
+  auto* es = app.add_subcommand("es", "Elasticsearch: `verity es setup`");
+  auto* es_setup = es->add_subcommand(
+      "setup", "Install or update the ILM policies and index templates (idempotent)");
+  es->require_subcommand(1);
+  es_setup->add_option("--config,-c", config_path, "Config file (hosts, credentials, tiers)");
+  es_setup->add_option("--es-url", es_urls, "Elasticsearch URL (repeatable); replaces the hosts");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*es_setup) {
+    Config config;
+    if (!load(config_path, config)) return 2;
+    if (!es_urls.empty()) config.es_output.hosts = es_urls;
+    auto changes = verity::app::es_setup(config.es_output, config.store.retention);
+    if (!changes) {
+      std::cerr << "verity es setup: " << changes.status().message() << "\n";
+      return changes.status().code() == verity::StatusCode::kInvalidArgument ? 2 : 3;
+    }
+    for (const auto& c : *changes)
+      std::cout << c.kind << " " << c.name << ": " << c.outcome << "\n";
+    return 0;
+  }
 
   if (*partitions) {
     std::string body;

@@ -117,22 +117,10 @@ struct EsShipper::Impl {
   void update_backlog(EpochMillis oldest_ingest);
 };
 
-Item EsShipper::Impl::make_item(const store::OutboxEntry& e) const {
-  const store::StoredRecord& r = e.record;
-  Item it;
-  it.sequence = e.sequence;
-  it.request_id = r.request_id;
-  it.document = r.document;
-  const std::string index = options.index_mode == IndexMode::kDataStream
-                                ? options.data_stream
-                                : options.dated_prefix + index_date(r.timestamp_ms);
-  std::string& l = it.lines;
-  l.reserve(r.document.size() + 512);
-  l += "{\"create\":{\"_index\":";
-  append_json_string(l, index);
-  l += ",\"_id\":";
-  append_json_string(l, r.request_id);
-  l += "}}\n{\"@timestamp\":\"" + format_rfc3339(r.timestamp_ms) + "\",\"verity\":{\"request_id\":";
+std::string es_source(const store::StoredRecord& r) {
+  std::string l;
+  l.reserve(r.document.size() + 400);
+  l += "{\"@timestamp\":\"" + format_rfc3339(r.timestamp_ms) + "\",\"verity\":{\"request_id\":";
   append_json_string(l, r.request_id);
   l += ",\"model\":";
   append_json_string(l, r.model_name);
@@ -148,7 +136,28 @@ Item EsShipper::Impl::make_item(const store::OutboxEntry& e) const {
   append_json_string(l, r.masking_version);
   l += ",\"digest\":\"sha256:" + to_hex(r.digest) + "\"},\"document\":";
   l += r.document;
-  l += "}\n";
+  l += '}';
+  return l;
+}
+
+Item EsShipper::Impl::make_item(const store::OutboxEntry& e) const {
+  const store::StoredRecord& r = e.record;
+  Item it;
+  it.sequence = e.sequence;
+  it.request_id = r.request_id;
+  it.document = r.document;
+  const std::string index = options.index_mode == IndexMode::kDataStream
+                                ? options.data_stream
+                                : options.dated_prefix + index_date(r.timestamp_ms);
+  std::string& l = it.lines;
+  l.reserve(r.document.size() + 512);
+  l += "{\"create\":{\"_index\":";
+  append_json_string(l, index);
+  l += ",\"_id\":";
+  append_json_string(l, r.request_id);
+  l += "}}\n";
+  l += es_source(r);
+  l += "\n";
   return it;
 }
 

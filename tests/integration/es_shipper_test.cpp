@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "fake_es.h"
@@ -160,6 +161,47 @@ TEST(EsShipper, SendsCredentialsAndDatedIndices) {
   EXPECT_EQ(wait_for_documents(es, 10), 10u);
   EXPECT_EQ(es.documents().count("verity-predictions-2026.11.20/dated-4"), 1u);
   EXPECT_EQ(es.stats().gzip_requests, 0u);
+}
+
+TEST(EsSetup, InstallsIlmAndTemplatesIdempotentlyAndMirrorsTheTiers) {
+  FakeElasticsearch es;
+  auto run = [](const std::string& args) {
+    return run_command(std::string(VERITY_BINARY) + " es setup " + args);
+  };
+  auto first = run("--es-url " + es.url() + "/");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(first.output,
+            "ILM policy verity-predictions: created\n"
+            "ILM policy verity-predictions-dated: created\n"
+            "component template verity-predictions-settings: created\n"
+            "component template verity-predictions-mappings: created\n"
+            "index template verity-predictions: created\n"
+            "index template verity-predictions-dated: created\n");
+  EXPECT_EQ(es.setup_puts(), 6u);
+  auto again = run("--es-url " + es.url());
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(again.output.find("created"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("updated"), std::string::npos) << again.output;
+  EXPECT_EQ(es.setup_puts(), 6u) << "nothing is written when nothing changed";
+
+  TempDir dir;
+  const auto config = dir.path() / "verity.yaml";
+  std::ofstream(config) << "store:\n  tiers:\n    warm: {after: 3d}\n  delete_after: 400d\n"
+                        << "outputs:\n  elasticsearch:\n    hosts: [" << es.url() << "]\n";
+  auto changed = run("--config " + config.string());
+  ASSERT_EQ(changed.exit_code, 0) << changed.output;
+  EXPECT_NE(changed.output.find("ILM policy verity-predictions: updated"), std::string::npos)
+      << changed.output;
+  EXPECT_NE(changed.output.find("index template verity-predictions: unchanged"), std::string::npos);
+  const std::string policy = es.setup_objects().at("/_ilm/policy/verity-predictions");
+  EXPECT_NE(policy.find(R"("warm":{"min_age":"3d")"), std::string::npos) << policy;
+  EXPECT_NE(policy.find(R"("delete":{"min_age":"400d")"), std::string::npos) << policy;
+
+  auto none = run("");
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.output.find("no Elasticsearch host"), std::string::npos) << none.output;
+  auto down = run("--es-url http://127.0.0.1:1");
+  EXPECT_EQ(down.exit_code, 3);
 }
 
 }  // namespace

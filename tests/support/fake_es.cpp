@@ -69,7 +69,9 @@ struct FakeElasticsearch::Impl {
   std::chrono::milliseconds delay{0};
   std::string authorization;
   Stats stats;
-  std::map<std::string, std::string> docs;  // index/_id -> source
+  std::map<std::string, std::string> docs;     // index/_id -> source
+  std::map<std::string, std::string> objects;  // setup objects by path -> body as PUT
+  uint64_t object_puts = 0;
 
   void start_server() {
     ingest::HttpServerOptions o;
@@ -82,6 +84,10 @@ struct FakeElasticsearch::Impl {
         server->route(method, path, [this](const HttpRequest& r) { return bulk(r); });
       }
     }
+    for (const char* path : {"/_ilm/policy/*", "/_component_template/*", "/_index_template/*"}) {
+      server->route("GET", path, [this](const HttpRequest& r) { return get_object(r); });
+      server->route("PUT", path, [this](const HttpRequest& r) { return put_object(r); });
+    }
     server->route("GET", "/", [](const HttpRequest&) {
       return HttpResponse::json(
           200, R"({"name":"fake","cluster_name":"fake","version":{"number":"8.15.0"},)"
@@ -93,6 +99,8 @@ struct FakeElasticsearch::Impl {
   }
 
   HttpResponse bulk(const HttpRequest& req);
+  HttpResponse get_object(const HttpRequest& req);
+  HttpResponse put_object(const HttpRequest& req);
   HttpResponse handle_bulk(const HttpRequest& req, std::chrono::milliseconds& wait);
 };
 
@@ -253,6 +261,68 @@ HttpResponse FakeElasticsearch::Impl::handle_bulk(const HttpRequest& req,
                                   ",\"items\":[" + items + "]}"));
 }
 
+// Setup objects, answered in the shapes Elasticsearch uses for each kind.
+HttpResponse FakeElasticsearch::Impl::get_object(const HttpRequest& req) {
+  std::lock_guard lock(mu);
+  const std::string name = req.path.substr(req.path.rfind('/') + 1);
+  auto it = objects.find(req.path);
+  if (it == objects.end()) {
+    if (req.path.rfind("/_ilm/", 0) == 0) {
+      return es_error(404, "resource_not_found_exception", "Lifecycle policy not found: " + name);
+    }
+    return es_error(
+        404, "resource_not_found_exception",
+        (req.path.rfind("/_index_template/", 0) == 0 ? "index template matching ["
+                                                     : "component template matching [") +
+            name + "] not found");
+  }
+  std::string quoted;
+  append_json_string(quoted, name);
+  if (req.path.rfind("/_ilm/", 0) == 0) {
+    // {"<name>":{"version":1,"modified_date":...,"policy":{...}}}: the body's "policy" member.
+    simdjson::dom::parser p;
+    const std::string policy = simdjson::minify(p.parse(it->second)["policy"]);
+    return HttpResponse::json(
+        200, "{" + quoted +
+                 R"(:{"version":1,"modified_date":"2026-11-24T00:00:00.000Z","policy":)" + policy +
+                 "}}");
+  }
+  if (req.path.rfind("/_index_template/", 0) == 0) {
+    return HttpResponse::json(200, R"({"index_templates":[{"name":)" + quoted +
+                                       R"(,"index_template":)" + it->second + "}]}");
+  }
+  return HttpResponse::json(200, R"({"component_templates":[{"name":)" + quoted +
+                                     R"(,"component_template":)" + it->second + "}]}");
+}
+
+HttpResponse FakeElasticsearch::Impl::put_object(const HttpRequest& req) {
+  std::lock_guard lock(mu);
+  simdjson::dom::parser p;
+  simdjson::dom::element root;
+  if (p.parse(req.body).get(root) || !root.is_object()) {
+    return es_error(400, "parse_exception", "request body is required and must be an object");
+  }
+  if (req.path.rfind("/_ilm/", 0) == 0 && root["policy"]["phases"].error()) {
+    return es_error(400, "x_content_parse_exception", "[put_lifecycle_request] policy is missing");
+  }
+  if (req.path.rfind("/_index_template/", 0) == 0) {
+    simdjson::dom::array composed;
+    if (!root["composed_of"].get_array().get(composed)) {
+      for (simdjson::dom::element c : composed) {
+        const std::string component(c.get_string().value());
+        if (!objects.count("/_component_template/" + component)) {
+          return es_error(
+              400, "invalid_index_template_exception",
+              "index template specifies component templates [" + component + "] that do not exist");
+        }
+      }
+    }
+  }
+  objects[req.path] = req.body;
+  ++object_puts;
+  return HttpResponse::json(200, R"({"acknowledged":true})");
+}
+
 FakeElasticsearch::FakeElasticsearch() : impl_(std::make_shared<Impl>()) {
   impl_->start_server();
   impl_->work.emplace(impl_->io.get_executor());
@@ -312,6 +382,16 @@ FakeElasticsearch::Stats FakeElasticsearch::stats() const {
 std::map<std::string, std::string> FakeElasticsearch::documents() const {
   std::lock_guard lock(impl_->mu);
   return impl_->docs;
+}
+
+std::map<std::string, std::string> FakeElasticsearch::setup_objects() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->objects;
+}
+
+uint64_t FakeElasticsearch::setup_puts() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->object_puts;
 }
 
 size_t FakeElasticsearch::document_count() const {

@@ -59,6 +59,10 @@ class FakeElasticsearch {
   // Documents stored, by "<index>/<_id>" -> source.
   std::map<std::string, std::string> documents() const;
   size_t document_count() const;
+  // ILM policies, component and index templates PUT so far, by path -> body, and how many PUTs.
+  // An index template naming a missing component template is refused (400), as Elasticsearch does.
+  std::map<std::string, std::string> setup_objects() const;
+  uint64_t setup_puts() const;
 
   struct Impl;
 

@@ -17,12 +17,19 @@ struct HttpClientResponse {
   std::string_view header(std::string_view lowercase_name) const;
 };
 
+// TLS settings for https URLs.
+struct HttpTls {
+  std::string ca_file;  // PEM CAs ("" : the system's)
+  bool verify_certificate = true;
+  bool verify_hostname = true;
+};
+
 // A blocking HTTP request (libcurl) for the CLI's client commands and tests. `headers` are
 // "Name: value" lines. Errors: kUnavailable when the server cannot be reached.
 Result<HttpClientResponse> http_request(const std::string& method, const std::string& url,
                                         const std::string& body = "",
                                         const std::vector<std::string>& headers = {},
-                                        long timeout_ms = 10'000);
+                                        long timeout_ms = 10'000, const HttpTls* tls = nullptr);
 Result<HttpClientResponse> http_get(const std::string& url, long timeout_ms = 10'000);
 
 // Percent-encodes a path segment (RFC 3986 unreserved characters stay).

@@ -12,7 +12,8 @@ class Registry;
 }
 namespace verity::store {
 class Store;
-}
+struct StoredRecord;
+}  // namespace verity::store
 
 namespace verity::shippers {
 
@@ -41,6 +42,12 @@ struct EsShipperOptions {
   // Above this many unshipped events /readyz reports the backlog (nothing is dropped).
   uint64_t max_backlog_events = 10'000'000;
 };
+
+// The source the shipper sends for a stored prediction: {"@timestamp", "verity": {request_id,
+// model, version, input, partition, sequence, ingest_time, masking_version, digest}, "document":
+// <the stored (masked) document>}. The document is nested, never merged, so its own fields cannot
+// collide with ours. mappings/ maps every field of it.
+std::string es_source(const store::StoredRecord& record);
 
 // Forwards every committed prediction to Elasticsearch's _bulk API, at least once, with ids that
 // make it exactly once in effect: it reads the store's outbox from the durable checkpoint, sends
