@@ -155,7 +155,8 @@ class Store {
   // `max_events` and about `max_bytes`. Entries whose partition was dropped or whose record was
   // erased are passed over (never shipped). Thread-safe.
   Result<OutboxRead> read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const;
-  // Everything before `next` was delivered: the checkpoint moves there (durably) and those entries
+  // Everything before `next` was delivered: the checkpoint moves there (not fsynced: re-sending is
+  // harmless, see outbox.cpp) and those entries
   // are deleted.
   Status ack_outbox(uint64_t next);
   uint64_t outbox_checkpoint() const;
