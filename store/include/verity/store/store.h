@@ -156,8 +156,7 @@ class Store {
   // erased are passed over (never shipped). Thread-safe.
   Result<OutboxRead> read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const;
   // Everything before `next` was delivered: the checkpoint moves there (not fsynced: re-sending is
-  // harmless, see outbox.cpp) and those entries
-  // are deleted.
+  // harmless, see outbox.cpp) and those entries are deleted.
   Status ack_outbox(uint64_t next);
   uint64_t outbox_checkpoint() const;
   OutboxBacklog outbox_backlog() const;
