@@ -9,6 +9,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -90,6 +91,7 @@ struct EsShipper::Impl {
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Counter>* items = nullptr;
   prometheus::Counter* dead_lettered = nullptr;
+  prometheus::Counter* erasures_propagated = nullptr;
   prometheus::Gauge* backlog_events = nullptr;
   prometheus::Gauge* backlog_bytes = nullptr;
   prometheus::Gauge* lag_seconds = nullptr;
@@ -113,6 +115,10 @@ struct EsShipper::Impl {
   bool ship(std::vector<Item>& batch);
   RequestOutcome send(const std::vector<Item*>& chunk, std::vector<ItemResult>& results,
                       std::string& why);
+  std::optional<long> post(const std::string& path, const std::string& body,
+                           const char* content_type, std::string& response, std::string& why);
+  bool propagate_erasures(const std::vector<std::string>& ids);
+  void set_paused(bool on, const std::string& why);
   Item make_item(const store::OutboxEntry& e) const;
   void update_backlog(EpochMillis oldest_ingest);
 };
@@ -161,25 +167,27 @@ Item EsShipper::Impl::make_item(const store::OutboxEntry& e) const {
   return it;
 }
 
-RequestOutcome EsShipper::Impl::send(const std::vector<Item*>& chunk,
-                                     std::vector<ItemResult>& results, std::string& why) {
-  std::string body;
-  for (const Item* it : chunk) body += it->lines;
-  const std::string payload = options.gzip ? gzip(body) : std::move(body);
+// POSTs `body` to `path` on the current host. nullopt on a connection error (and the next host
+// is used next time); otherwise the HTTP status, with the answer in `response`.
+std::optional<long> EsShipper::Impl::post(const std::string& path, const std::string& body,
+                                          const char* content_type, std::string& response,
+                                          std::string& why) {
+  const bool compress = options.gzip && body.size() > 1024;
+  const std::string payload = compress ? gzip(body) : body;
   CURL* c = curl.get();
   curl_easy_reset(c);
-  const std::string url = options.hosts[host % options.hosts.size()] + "/_bulk";
+  const std::string url = options.hosts[host % options.hosts.size()] + path;
   curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/x-ndjson");
+  const std::string type = std::string("Content-Type: ") + content_type;
+  headers = curl_slist_append(headers, type.c_str());
   headers = curl_slist_append(headers, "Expect:");
-  if (options.gzip) headers = curl_slist_append(headers, "Content-Encoding: gzip");
+  if (compress) headers = curl_slist_append(headers, "Content-Encoding: gzip");
   std::string api_key;
   if (!options.api_key.empty()) {
     api_key = "Authorization: ApiKey " + options.api_key;
     headers = curl_slist_append(headers, api_key.c_str());
   }
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> owner(headers, curl_slist_free_all);
-  std::string response;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.data());
@@ -202,11 +210,22 @@ RequestOutcome EsShipper::Impl::send(const std::vector<Item*>& chunk,
   if (rc != CURLE_OK) {
     why = url + ": " + curl_easy_strerror(rc);
     ++host;  // fail over to the next host
-    return RequestOutcome::kRetryable;
+    return std::nullopt;
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   why = url + ": HTTP " + std::to_string(status);
+  return status;
+}
+
+RequestOutcome EsShipper::Impl::send(const std::vector<Item*>& chunk,
+                                     std::vector<ItemResult>& results, std::string& why) {
+  std::string body;
+  for (const Item* it : chunk) body += it->lines;
+  std::string response;
+  const auto answered = post("/_bulk", body, "application/x-ndjson", response, why);
+  if (!answered) return RequestOutcome::kRetryable;
+  const long status = *answered;
   if (status == 413) return RequestOutcome::kTooLarge;
   if (status == 401 || status == 403) return RequestOutcome::kUnauthorized;
   if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504) {
@@ -278,10 +297,7 @@ bool EsShipper::Impl::ship(std::vector<Item>& batch) {
     switch (outcome) {
       case RequestOutcome::kAnswered: {
         requests->Add({{"outcome", "ok"}}).Increment();
-        if (paused.exchange(false)) {
-          paused_gauge->Set(0);
-          spdlog::info("es shipper: Elasticsearch accepts our credentials again");
-        }
+        set_paused(false, "");
         for (size_t i = 0; i < chunk.size(); ++i) {
           const ItemResult& r = results[i];
           if (r.outcome == ItemOutcome::kRetry) {
@@ -318,13 +334,7 @@ bool EsShipper::Impl::ship(std::vector<Item>& batch) {
         break;
       case RequestOutcome::kUnauthorized:
         requests->Add({{"outcome", "unauthorized"}}).Increment();
-        if (!paused.exchange(true)) {
-          paused_gauge->Set(1);
-          spdlog::error(
-              "es shipper: {}: shipping paused until Elasticsearch accepts our "
-              "credentials (nothing is dropped)",
-              why);
-        }
+        set_paused(true, why);
         retry.insert(retry.end(), chunk.begin(), chunk.end());
         break;
       case RequestOutcome::kRetryable:
@@ -350,6 +360,56 @@ bool EsShipper::Impl::ship(std::vector<Item>& batch) {
     dead_lettered->Increment(static_cast<double>(n));
   }
   return true;
+}
+
+void EsShipper::Impl::set_paused(bool on, const std::string& why) {
+  if (on && !paused.exchange(true)) {
+    paused_gauge->Set(1);
+    spdlog::error(
+        "es shipper: {}: shipping paused until Elasticsearch accepts our credentials "
+        "(nothing is dropped)",
+        why);
+  } else if (!on && paused.exchange(false)) {
+    paused_gauge->Set(0);
+    spdlog::info("es shipper: Elasticsearch accepts our credentials again");
+  }
+}
+
+// Deletes the copies of erased predictions: _delete_by_query on their ids, over the data stream or
+// every dated index (a data stream takes no delete by _id through _bulk). True once Elasticsearch
+// confirms (or has no such index); false when stopping first.
+bool EsShipper::Impl::propagate_erasures(const std::vector<std::string>& ids) {
+  const std::string target = options.index_mode == IndexMode::kDataStream
+                                 ? options.data_stream
+                                 : options.dated_prefix + "*";
+  std::string body = R"({"query":{"ids":{"values":[)";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) body += ',';
+    append_json_string(body, ids[i]);
+  }
+  body += "]}}}";
+  Duration backoff = options.initial_backoff;
+  while (true) {
+    std::string response, why;
+    const auto status = post("/" + target + "/_delete_by_query?conflicts=proceed&refresh=true",
+                             body, "application/json", response, why);
+    if (status && (*status == 404 ||
+                   (*status == 200 && response.find("\"failures\":[]") != std::string::npos))) {
+      requests->Add({{"outcome", "ok"}}).Increment();
+      set_paused(false, "");
+      erasures_propagated->Increment(static_cast<double>(ids.size()));
+      return true;
+    }
+    if (status && (*status == 401 || *status == 403)) {
+      requests->Add({{"outcome", "unauthorized"}}).Increment();
+      set_paused(true, why);
+    } else {
+      requests->Add({{"outcome", "retryable"}}).Increment();
+      spdlog::warn("es shipper: deleting {} erased documents: {}; retrying", ids.size(), why);
+    }
+    if (sleep_for(jittered(backoff))) return false;
+    backoff = std::min(options.max_backoff, Duration(backoff.count() * 2));
+  }
 }
 
 void EsShipper::Impl::update_backlog(EpochMillis oldest_ingest) {
@@ -385,10 +445,19 @@ void EsShipper::Impl::run() {
       }
     }
     std::vector<Item> batch;
+    std::vector<std::string> erased;
     batch.reserve(entries->entries.size());
-    for (const auto& e : entries->entries) batch.push_back(make_item(e));
+    for (const auto& e : entries->entries) {
+      if (e.erasure) {
+        erased.push_back(e.record.request_id);
+      } else {
+        batch.push_back(make_item(e));
+      }
+    }
     update_backlog(entries->entries.empty() ? 0 : entries->entries.front().record.ingest_time_ms);
     if (!batch.empty() && !ship(batch)) return;
+    // After the batch: an erasure always follows the prediction it erases in the outbox.
+    if (!erased.empty() && !propagate_erasures(erased)) return;
     if (auto s = store.ack_outbox(entries->next); !s) {
       spdlog::error("es shipper: cannot move the checkpoint: {}", s.message());
       if (sleep_for(options.initial_backoff)) return;
@@ -417,6 +486,13 @@ EsShipper::EsShipper(store::Store& store, EsShipperOptions options, const Clock&
                               "written to the dead-letter store")
                           .Register(registry)
                           .Add({});
+  im.erasures_propagated = &prometheus::BuildCounter()
+                                .Name("verity_shipper_erasures_total")
+                                .Help(
+                                    "Erased predictions whose copies in Elasticsearch were "
+                                    "deleted (_delete_by_query)")
+                                .Register(registry)
+                                .Add({});
   auto& backlog = prometheus::BuildGauge()
                       .Name("verity_shipper_backlog")
                       .Help("Stored predictions not yet delivered to Elasticsearch")

@@ -99,6 +99,10 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     report.audit_id = im.allocate_audit_id();
     std::map<uint32_t, ChainHead> heads;
     std::string value, tombstone;
+    // With an outbox, each erasure is also queued for the shippers (new sequences, taken while
+    // commits are paused), so copies already forwarded are deleted too.
+    uint64_t next_seq = im.next_sequence;
+    uint64_t outbox_added = 0, outbox_added_bytes = 0;
     for (const auto& [day, keys] : predictions) {
       auto* cf = im.find_partition(day);
       if (cf == nullptr) continue;  // dropped by retention meanwhile
@@ -117,6 +121,12 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
         rec->erasure_audit_id = report.audit_id;
         encode_tombstone(*rec, *entry, tombstone);
         (void)wb.Put(cf, key, tombstone);
+        if (im.options.outbox) {
+          const std::string v = "X" + rec->request_id;
+          (void)wb.Put(im.outbox, sequence_key(next_seq++), v);
+          ++outbox_added;
+          outbox_added_bytes += v.size();
+        }
         ChainHead& h = heads[day];
         ++h.erased;
         h.raw_bytes -= std::min<uint64_t>(h.raw_bytes, rec->document.size());
@@ -154,7 +164,13 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     fields += counts.substr(counts.find(",\"predictions\""));
     fields.pop_back();  // the report's closing brace
     if (auto s = im.append_audit(wb, "erase", fields, report.audit_id); !s) return s;
+    if (next_seq != im.next_sequence)
+      (void)wb.Put(im.meta, kNextSequenceKey, sequence_key(next_seq));
     if (auto s = im.admin_write(wb, true, "writing an erasure"); !s) return s;
+    im.next_sequence = next_seq;
+    im.next_sequence_seen = next_seq;
+    im.outbox_events += outbox_added;
+    im.outbox_bytes += outbox_added_bytes;
     std::lock_guard lock(im.state_mu);
     for (const auto& [day, head] : heads) {
       if (auto p = im.state.find(day); p != im.state.end()) p->second.chain = head;

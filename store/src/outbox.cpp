@@ -13,6 +13,12 @@ uint32_t get_u32(std::string_view v, size_t at) {
   return x;
 }
 
+// The bytes an outbox entry stands for (the record's size for a prediction).
+uint64_t entry_bytes(std::string_view v) {
+  if (v.size() == 9 && v[0] == 'P') return get_u32(v, 5);
+  return v.size();
+}
+
 }  // namespace
 
 Status Store::Impl::load_outbox() {
@@ -30,7 +36,7 @@ Status Store::Impl::load_outbox() {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), outbox));
   for (it->Seek(sequence_key(checkpoint)); it->Valid(); it->Next()) {
     ++events;
-    if (it->value().size() == 8) bytes += get_u32(it->value().ToStringView(), 4);
+    bytes += entry_bytes(it->value().ToStringView());
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
   outbox_checkpoint = checkpoint;
@@ -52,9 +58,20 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
        it->Valid() && out.entries.size() < max_events && (bytes < max_bytes || bytes == 0);
        it->Next()) {
     auto seq = parse_sequence_key(it->key().ToStringView());
-    if (!seq || it->value().size() != 8) return Status::internal("corrupt outbox entry");
+    const std::string_view v = it->value().ToStringView();
+    if (!seq || v.empty()) return Status::internal("corrupt outbox entry");
     out.next = *seq + 1;
-    const uint32_t day = get_u32(it->value().ToStringView(), 0);
+    if (v[0] == 'X') {
+      OutboxEntry e;
+      e.sequence = *seq;
+      e.erasure = true;
+      e.record.request_id = std::string(v.substr(1));
+      bytes += v.size();
+      out.entries.push_back(std::move(e));
+      continue;
+    }
+    if (v.size() != 9 || v[0] != 'P') return Status::internal("corrupt outbox entry");
+    const uint32_t day = get_u32(v, 1);
     auto* cf = impl_->find_partition(day);
     if (cf == nullptr) continue;  // dropped by retention before it was shipped
     auto s = impl_->db->Get(rocksdb::ReadOptions(), cf, sequence_key(*seq), &value);
@@ -65,7 +82,7 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
     if (rec->erased) continue;  // erased before it was shipped: never shipped
     rec->partition = partition_name(day);
     bytes += value.size();
-    out.entries.push_back(OutboxEntry{*seq, std::move(*rec)});
+    out.entries.push_back(OutboxEntry{*seq, false, std::move(*rec)});
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
   return out;
@@ -85,7 +102,7 @@ Status Store::ack_outbox(uint64_t next) {
     std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->outbox));
     for (it->Seek(sequence_key(from)); it->Valid(); it->Next()) {
       ++events;
-      if (it->value().size() == 8) bytes += get_u32(it->value().ToStringView(), 4);
+      bytes += entry_bytes(it->value().ToStringView());
     }
     if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
   }

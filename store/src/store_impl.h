@@ -30,7 +30,9 @@ inline constexpr const char* kLabelsCf = "labels";
 inline constexpr const char* kDeadLetterCf = "deadletter";
 inline constexpr const char* kChainCf = "chain";
 inline constexpr const char* kAuditCf = "audit";
-inline constexpr const char* kOutboxCf = "outbox";  // sequence -> day (u32 BE), size (u32 BE)
+// outbox: sequence -> 'P' day (u32 BE) record size (u32 BE): a prediction to forward, or
+//                     'X' request id: an erasure to propagate.
+inline constexpr const char* kOutboxCf = "outbox";
 inline constexpr const char* kOutboxCheckpointKey = "outbox_checkpoint";
 // Metadata keys in "default": tier of a partition, models seen in a partition, holds.
 inline constexpr const char* kTierPrefix = "tier/";    // tier/p_YYYYMMDD -> hot|warm|cold

@@ -163,6 +163,31 @@ TEST(EsShipper, SendsCredentialsAndDatedIndices) {
   EXPECT_EQ(es.stats().gzip_requests, 0u);
 }
 
+TEST(EsShipper, AnErasureDeletesTheCopiesAlreadyInElasticsearch) {
+  FakeElasticsearch es;
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", config_for(es));
+  server.start();
+  std::string body;
+  for (int i = 0; i < 20; ++i) {
+    body += R"({"request_id":"e-)" + std::to_string(i) +
+            R"(","@timestamp":"2026-11-20T10:30:00Z","model":"fraud","user_id":")" +
+            (i % 2 ? "subject-42" : "someone-else") + R"(","prediction":{"label":"ok"}})" + "\n";
+  }
+  auto r = app::http_request("POST", server.http_url() + "/v1/predictions", body, {}, 60'000);
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ(wait_for_documents(es, 20), 20u);
+  auto erased = run_command(std::string(VERITY_BINARY) + " erase --subject subject-42 --server " +
+                            server.http_url());
+  ASSERT_EQ(erased.exit_code, 0) << erased.output;
+  EXPECT_EQ(wait_for_metric(server.http_url(), "verity_shipper_erasures_total", 10), 10);
+  EXPECT_EQ(es.document_count(), 10u);
+  for (const auto& [key, doc] : es.documents()) {
+    EXPECT_EQ(doc.find("subject-42"), std::string::npos) << key;
+  }
+  EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_shipper_backlog{unit="events"})", 0), 0);
+}
+
 TEST(EsSetup, InstallsIlmAndTemplatesIdempotentlyAndMirrorsTheTiers) {
   FakeElasticsearch es;
   auto run = [](const std::string& args) {

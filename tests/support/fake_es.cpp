@@ -88,6 +88,8 @@ struct FakeElasticsearch::Impl {
       server->route("GET", path, [this](const HttpRequest& r) { return get_object(r); });
       server->route("PUT", path, [this](const HttpRequest& r) { return put_object(r); });
     }
+    server->route("POST", "/*/_delete_by_query",
+                  [this](const HttpRequest& r) { return delete_by_query(r); });
     server->route("GET", "/", [](const HttpRequest&) {
       return HttpResponse::json(
           200, R"({"name":"fake","cluster_name":"fake","version":{"number":"8.15.0"},)"
@@ -100,6 +102,7 @@ struct FakeElasticsearch::Impl {
 
   HttpResponse bulk(const HttpRequest& req);
   HttpResponse get_object(const HttpRequest& req);
+  HttpResponse delete_by_query(const HttpRequest& req);
   HttpResponse put_object(const HttpRequest& req);
   HttpResponse handle_bulk(const HttpRequest& req, std::chrono::milliseconds& wait);
 };
@@ -259,6 +262,55 @@ HttpResponse FakeElasticsearch::Impl::handle_bulk(const HttpRequest& req,
   return answer(
       HttpResponse::json(200, "{\"took\":1,\"errors\":" + std::string(errors ? "true" : "false") +
                                   ",\"items\":[" + items + "]}"));
+}
+
+bool glob_match(std::string_view pattern, std::string_view s) {
+  if (pattern.empty()) return s.empty();
+  if (pattern.front() == '*') {
+    for (size_t i = 0; i <= s.size(); ++i) {
+      if (glob_match(pattern.substr(1), s.substr(i))) return true;
+    }
+    return false;
+  }
+  return !s.empty() && pattern.front() == s.front() && glob_match(pattern.substr(1), s.substr(1));
+}
+
+// Only the query Verity sends: {"query":{"ids":{"values":[...]}}}.
+HttpResponse FakeElasticsearch::Impl::delete_by_query(const HttpRequest& req) {
+  std::lock_guard lock(mu);
+  ++stats.requests;
+  if (!authorization.empty() && req.header("authorization") != authorization) {
+    return es_error(401, "security_exception", "missing authentication credentials");
+  }
+  const std::string target = req.path.substr(1, req.path.rfind("/_delete_by_query") - 1);
+  simdjson::dom::parser p;
+  simdjson::dom::array values;
+  if (p.parse(req.body)["query"]["ids"]["values"].get_array().get(values)) {
+    return es_error(400, "parsing_exception", "this fake only knows the ids query");
+  }
+  std::set<std::string> ids;
+  for (simdjson::dom::element v : values) ids.emplace(std::string_view(v.get_string()));
+  bool any_index = false;
+  uint64_t deleted = 0;
+  for (auto it = docs.begin(); it != docs.end();) {
+    const std::string index = it->first.substr(0, it->first.find('/'));
+    const std::string id = it->first.substr(index.size() + 1);
+    const bool match = glob_match(target, index);
+    any_index = any_index || match;
+    if (match && ids.count(id)) {
+      it = docs.erase(it);
+      ++deleted;
+    } else {
+      ++it;
+    }
+  }
+  if (!any_index && target.find('*') == std::string::npos) {
+    return es_error(404, "index_not_found_exception", "no such index [" + target + "]");
+  }
+  const std::string n = std::to_string(deleted);
+  return HttpResponse::json(200,
+                            R"({"took":1,"timed_out":false,"total":)" + n + R"(,"deleted":)" + n +
+                                R"(,"batches":1,"version_conflicts":0,"noops":0,"failures":[]})");
 }
 
 // Setup objects, answered in the shapes Elasticsearch uses for each kind.

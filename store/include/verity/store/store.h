@@ -72,6 +72,9 @@ struct StoreStats {
 // A stored prediction waiting in the outbox.
 struct OutboxEntry {
   uint64_t sequence = 0;
+  // false: a prediction to forward (`record`); true: an erasure to propagate (only
+  // record.request_id is set): its copies elsewhere must be deleted.
+  bool erasure = false;
   StoredRecord record;
 };
 struct OutboxRead {
