@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "verity/core/http.h"
+#include "verity/shippers/bulk_response.h"
 #include "verity/store/store.h"
 
 namespace verity::shippers {
@@ -40,8 +41,13 @@ std::string gzip(std::string_view in) {
   return out;
 }
 
+// Answers are untrusted: one larger than this aborts the transfer (and the request is retried).
+constexpr size_t kMaxResponseBytes = 64ull << 20;
+
 size_t append_body(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* out = static_cast<std::string*>(user);
+  if (out->size() + size * n > kMaxResponseBytes) return 0;
+  out->append(data, size * n);
   return size * n;
 }
 
@@ -59,13 +65,7 @@ struct Item {
   std::string document;  // for the dead-letter store
 };
 
-enum class ItemOutcome { kDelivered, kRetry, kDead };
-
-struct ItemResult {
-  ItemOutcome outcome = ItemOutcome::kRetry;
-  int status = 0;
-  std::string type, reason;
-};
+using ItemResult = BulkItemOutcome;
 
 // What one _bulk request came to.
 enum class RequestOutcome { kAnswered, kRetryable, kTooLarge, kUnauthorized, kFailed };
@@ -235,37 +235,11 @@ RequestOutcome EsShipper::Impl::send(const std::vector<Item*>& chunk,
     why += ": " + response.substr(0, 300);
     return RequestOutcome::kFailed;
   }
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  simdjson::dom::array arr;
-  if (parser.parse(response).get(root) || root["items"].get_array().get(arr) ||
-      arr.size() != chunk.size()) {
+  if (!parse_bulk_response(response, chunk.size(), results)) {
     why += ": the answer does not list one item per action";
     return RequestOutcome::kRetryable;
   }
-  results.assign(chunk.size(), ItemResult{});
-  size_t i = 0;
-  for (simdjson::dom::element item : arr) {
-    ItemResult& r = results[i++];
-    simdjson::dom::object obj;
-    if (item.get_object().get(obj) || obj.size() != 1) continue;  // retried
-    simdjson::dom::element body = obj.begin().value();
-    int64_t st = 0;
-    if (body["status"].get_int64().get(st)) continue;
-    r.status = static_cast<int>(st);
-    std::string_view sv;
-    if (!body["error"]["type"].get_string().get(sv)) r.type = std::string(sv);
-    if (!body["error"]["reason"].get_string().get(sv)) r.reason = std::string(sv.substr(0, 500));
-    if ((st >= 200 && st < 300) || st == 409) {
-      // 409 on create: a document with our _id (the request id) is already there.
-      r.outcome = ItemOutcome::kDelivered;
-    } else if (st == 429 || st >= 500) {
-      r.outcome = ItemOutcome::kRetry;
-    } else {
-      r.outcome = ItemOutcome::kDead;
-    }
-    items->Add({{"status", std::to_string(st)}}).Increment();
-  }
+  for (const auto& r : results) items->Add({{"status", std::to_string(r.status)}}).Increment();
   return RequestOutcome::kAnswered;
 }
 
@@ -300,9 +274,9 @@ bool EsShipper::Impl::ship(std::vector<Item>& batch) {
         set_paused(false, "");
         for (size_t i = 0; i < chunk.size(); ++i) {
           const ItemResult& r = results[i];
-          if (r.outcome == ItemOutcome::kRetry) {
+          if (r.kind == BulkItemOutcome::Kind::kRetry) {
             retry.push_back(chunk[i]);
-          } else if (r.outcome == ItemOutcome::kDead) {
+          } else if (r.kind == BulkItemOutcome::Kind::kDead) {
             Reject rj;
             rj.type = "elasticsearch_" + (r.type.empty() ? std::to_string(r.status) : r.type);
             rj.reason = "sequence " + std::to_string(chunk[i]->sequence) + ": Elasticsearch " +
