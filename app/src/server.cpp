@@ -276,8 +276,9 @@ Status Server::start() {
   if (im.config.es_output.hosts.empty()) {
     spdlog::info("elasticsearch shipper off: no outputs.elasticsearch.hosts (or --es-url)");
   } else {
-    im.shipper = std::make_unique<shippers::EsShipper>(*im.store, im.config.es_output, im.clock,
-                                                       *im.registry);
+    im.shipper = std::make_unique<shippers::EsShipper>(
+        *im.store, im.config.es_output, im.clock, *im.registry,
+        std::make_shared<const ingest::FieldMappingSet>(im.config.fields));
     im.shipper->start();
     std::string hosts;
     for (const auto& h : im.config.es_output.hosts) hosts += (hosts.empty() ? "" : ", ") + h;

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "verity/core/http.h"
+#include "verity/ingest/field_mapping.h"
 #include "verity/shippers/bulk_response.h"
 #include "verity/store/store.h"
 
@@ -73,12 +74,14 @@ enum class RequestOutcome { kAnswered, kRetryable, kTooLarge, kUnauthorized, kFa
 }  // namespace
 
 struct EsShipper::Impl {
-  Impl(store::Store& s, EsShipperOptions o, const Clock& c)
-      : store(s), options(std::move(o)), clock(c) {}
+  Impl(store::Store& s, EsShipperOptions o, const Clock& c,
+       std::shared_ptr<const ingest::FieldMappingSet> f)
+      : store(s), options(std::move(o)), clock(c), fields(std::move(f)) {}
 
   store::Store& store;
   const EsShipperOptions options;
   const Clock& clock;
+  std::shared_ptr<const ingest::FieldMappingSet> fields;
   std::thread thread;
   std::mutex mu;
   std::condition_variable cv;
@@ -92,6 +95,7 @@ struct EsShipper::Impl {
   prometheus::Family<prometheus::Counter>* items = nullptr;
   prometheus::Counter* dead_lettered = nullptr;
   prometheus::Counter* erasures_propagated = nullptr;
+  prometheus::Counter* labels_shipped = nullptr;
   prometheus::Gauge* backlog_events = nullptr;
   prometheus::Gauge* backlog_bytes = nullptr;
   prometheus::Gauge* lag_seconds = nullptr;
@@ -118,12 +122,80 @@ struct EsShipper::Impl {
   std::optional<long> post(const std::string& path, const std::string& body,
                            const char* content_type, std::string& response, std::string& why);
   bool propagate_erasures(const std::vector<std::string>& ids);
+  bool update_labels(const std::vector<std::pair<std::string, std::string>>& labels);
+  // POSTs a by-query request until Elasticsearch confirms it (or has no such index).
+  bool by_query(const std::string& endpoint, const std::string& body, size_t n, const char* what);
   void set_paused(bool on, const std::string& why);
   Item make_item(const store::OutboxEntry& e) const;
   void update_backlog(EpochMillis oldest_ingest);
 };
 
-std::string es_source(const store::StoredRecord& r) {
+namespace {
+
+const ingest::FieldMapping& mapping_for(const ingest::FieldMappingSet* fields,
+                                        std::string_view model) {
+  static const ingest::FieldMapping defaults = ingest::FieldMapping::defaults();
+  if (fields == nullptr) return defaults;
+  auto it = fields->per_model.find(model);
+  return it != fields->per_model.end() ? it->second : fields->default_mapping;
+}
+
+// The first of `pointers` present in `doc` (minified JSON), or "".
+std::string first_value(simdjson::dom::element doc, const std::vector<ingest::JsonPointer>& ps,
+                        bool scalar_only, simdjson::dom::element_type* type) {
+  for (const auto& p : ps) {
+    simdjson::dom::element v;
+    if (doc.at_pointer(p.text).get(v)) continue;
+    if (v.is_null()) continue;
+    if (scalar_only && (v.is_object() || v.is_array())) continue;
+    *type = v.type();
+    return simdjson::minify(v);
+  }
+  return "";
+}
+
+bool is_number(simdjson::dom::element_type t) {
+  return t == simdjson::dom::element_type::INT64 || t == simdjson::dom::element_type::UINT64 ||
+         t == simdjson::dom::element_type::DOUBLE;
+}
+
+}  // namespace
+
+std::string label_fields(const store::StoredRecord& prediction, const store::StoredRecord& label,
+                         const ingest::FieldMappingSet* fields) {
+  const ingest::FieldMapping& m = mapping_for(fields, prediction.model_name);
+  simdjson::dom::parser lp, pp;
+  simdjson::dom::element ldoc, pdoc;
+  std::string truth, predicted;
+  auto truth_type = simdjson::dom::element_type::NULL_VALUE;
+  auto predicted_type = simdjson::dom::element_type::NULL_VALUE;
+  if (!lp.parse(label.document).get(ldoc)) {
+    truth = first_value(ldoc, m.pointers(ingest::Field::kGroundTruth), false, &truth_type);
+  }
+  if (!pp.parse(prediction.document).get(pdoc)) {
+    predicted =
+        first_value(pdoc, m.pointers(ingest::Field::kPredictedValue), true, &predicted_type);
+    if (predicted.empty()) {  // scalar outputs are the predicted value
+      predicted = first_value(pdoc, m.pointers(ingest::Field::kOutputs), true, &predicted_type);
+    }
+  }
+  std::string out = "{\"ground_truth\":" + (truth.empty() ? std::string("null") : truth);
+  out += ",\"label_time\":\"" + format_rfc3339(label.timestamp_ms) + "\"";
+  if (!truth.empty() && !predicted.empty()) {
+    if (is_number(truth_type) && is_number(predicted_type)) {
+      const double err = std::stod(predicted) - std::stod(truth);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", err);
+      out += std::string(",\"error\":") + buf;
+    } else if (!is_number(truth_type) && !is_number(predicted_type)) {
+      out += std::string(",\"correct\":") + (truth == predicted ? "true" : "false");
+    }
+  }
+  return out + '}';
+}
+
+std::string es_source(const store::StoredRecord& r, const store::StoredRecord* label,
+                      const ingest::FieldMappingSet* fields) {
   std::string l;
   l.reserve(r.document.size() + 400);
   l += "{\"@timestamp\":\"" + format_rfc3339(r.timestamp_ms) + "\",\"verity\":{\"request_id\":";
@@ -142,6 +214,10 @@ std::string es_source(const store::StoredRecord& r) {
   append_json_string(l, r.masking_version);
   l += ",\"digest\":\"sha256:" + to_hex(r.digest) + "\"},\"document\":";
   l += r.document;
+  if (label != nullptr) {
+    l += ",\"label\":";
+    l += label_fields(r, *label, fields);
+  }
   l += '}';
   return l;
 }
@@ -162,7 +238,7 @@ Item EsShipper::Impl::make_item(const store::OutboxEntry& e) const {
   l += ",\"_id\":";
   append_json_string(l, r.request_id);
   l += "}}\n";
-  l += es_source(r);
+  l += es_source(r, e.label ? &*e.label : nullptr, fields.get());
   l += "\n";
   return it;
 }
@@ -349,29 +425,20 @@ void EsShipper::Impl::set_paused(bool on, const std::string& why) {
   }
 }
 
-// Deletes the copies of erased predictions: _delete_by_query on their ids, over the data stream or
-// every dated index (a data stream takes no delete by _id through _bulk). True once Elasticsearch
-// confirms (or has no such index); false when stopping first.
-bool EsShipper::Impl::propagate_erasures(const std::vector<std::string>& ids) {
+bool EsShipper::Impl::by_query(const std::string& endpoint, const std::string& body, size_t n,
+                               const char* what) {
   const std::string target = options.index_mode == IndexMode::kDataStream
                                  ? options.data_stream
                                  : options.dated_prefix + "*";
-  std::string body = R"({"query":{"ids":{"values":[)";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) body += ',';
-    append_json_string(body, ids[i]);
-  }
-  body += "]}}}";
   Duration backoff = options.initial_backoff;
   while (true) {
     std::string response, why;
-    const auto status = post("/" + target + "/_delete_by_query?conflicts=proceed&refresh=true",
+    const auto status = post("/" + target + "/" + endpoint + "?conflicts=proceed&refresh=true",
                              body, "application/json", response, why);
     if (status && (*status == 404 ||
                    (*status == 200 && response.find("\"failures\":[]") != std::string::npos))) {
       requests->Add({{"outcome", "ok"}}).Increment();
       set_paused(false, "");
-      erasures_propagated->Increment(static_cast<double>(ids.size()));
       return true;
     }
     if (status && (*status == 401 || *status == 403)) {
@@ -379,11 +446,58 @@ bool EsShipper::Impl::propagate_erasures(const std::vector<std::string>& ids) {
       set_paused(true, why);
     } else {
       requests->Add({{"outcome", "retryable"}}).Increment();
-      spdlog::warn("es shipper: deleting {} erased documents: {}; retrying", ids.size(), why);
+      spdlog::warn("es shipper: {} for {} documents: {}: {}; retrying", what, n, why,
+                   response.substr(0, 300));
     }
     if (sleep_for(jittered(backoff))) return false;
     backoff = std::min(options.max_backoff, Duration(backoff.count() * 2));
   }
+}
+
+namespace {
+
+std::string ids_query(const std::vector<std::string>& ids) {
+  std::string q = R"({"ids":{"values":[)";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) q += ',';
+    append_json_string(q, ids[i]);
+  }
+  return q + "]}}";
+}
+
+}  // namespace
+
+// Deletes the copies of erased predictions: _delete_by_query on their ids, over the data stream or
+// every dated index (a data stream takes no delete by _id through _bulk).
+bool EsShipper::Impl::propagate_erasures(const std::vector<std::string>& ids) {
+  if (!by_query("_delete_by_query", "{\"query\":" + ids_query(ids) + "}", ids.size(),
+                "deleting erased documents")) {
+    return false;
+  }
+  erasures_propagated->Increment(static_cast<double>(ids.size()));
+  return true;
+}
+
+// Sets the label fields of indexed predictions: _update_by_query on their ids with a script that
+// takes each document's fields from a map (data streams take no update by _id through _bulk).
+// A prediction not indexed yet is simply not matched: its own create carries its label.
+bool EsShipper::Impl::update_labels(const std::vector<std::pair<std::string, std::string>>& l) {
+  std::vector<std::string> ids;
+  std::string params;
+  for (const auto& [id, fields] : l) {
+    ids.push_back(id);
+    if (!params.empty()) params += ',';
+    append_json_string(params, id);
+    params += ':' + fields;
+  }
+  const std::string body =
+      "{\"query\":" + ids_query(ids) +
+      R"(,"script":{"lang":"painless","source":"ctx._source.label = params.labels[ctx._id]",)"
+      R"("params":{"labels":{)" +
+      params + "}}}}";
+  if (!by_query("_update_by_query", body, l.size(), "updating labels")) return false;
+  labels_shipped->Increment(static_cast<double>(l.size()));
+  return true;
 }
 
 void EsShipper::Impl::update_backlog(EpochMillis oldest_ingest) {
@@ -420,17 +534,26 @@ void EsShipper::Impl::run() {
     }
     std::vector<Item> batch;
     std::vector<std::string> erased;
+    std::vector<std::pair<std::string, std::string>> labelled;
     batch.reserve(entries->entries.size());
     for (const auto& e : entries->entries) {
-      if (e.erasure) {
-        erased.push_back(e.record.request_id);
-      } else {
-        batch.push_back(make_item(e));
+      switch (e.kind) {
+        case store::OutboxEntry::Kind::kPrediction:
+          batch.push_back(make_item(e));
+          break;
+        case store::OutboxEntry::Kind::kLabel:
+          labelled.emplace_back(e.record.request_id,
+                                label_fields(e.record, *e.label, fields.get()));
+          break;
+        case store::OutboxEntry::Kind::kErasure:
+          erased.push_back(e.record.request_id);
+          break;
       }
     }
     update_backlog(entries->entries.empty() ? 0 : entries->entries.front().record.ingest_time_ms);
     if (!batch.empty() && !ship(batch)) return;
-    // After the batch: an erasure always follows the prediction it erases in the outbox.
+    // After the batch: a label or an erasure always follows its prediction in the outbox.
+    if (!labelled.empty() && !update_labels(labelled)) return;
     if (!erased.empty() && !propagate_erasures(erased)) return;
     if (auto s = store.ack_outbox(entries->next); !s) {
       spdlog::error("es shipper: cannot move the checkpoint: {}", s.message());
@@ -442,8 +565,9 @@ void EsShipper::Impl::run() {
 }
 
 EsShipper::EsShipper(store::Store& store, EsShipperOptions options, const Clock& clock,
-                     prometheus::Registry& registry)
-    : impl_(std::make_unique<Impl>(store, std::move(options), clock)) {
+                     prometheus::Registry& registry,
+                     std::shared_ptr<const ingest::FieldMappingSet> fields)
+    : impl_(std::make_unique<Impl>(store, std::move(options), clock, std::move(fields))) {
   Impl& im = *impl_;
   im.requests = &prometheus::BuildCounter()
                      .Name("verity_shipper_bulk_requests_total")
@@ -460,6 +584,13 @@ EsShipper::EsShipper(store::Store& store, EsShipperOptions options, const Clock&
                               "written to the dead-letter store")
                           .Register(registry)
                           .Add({});
+  im.labels_shipped = &prometheus::BuildCounter()
+                           .Name("verity_shipper_labels_total")
+                           .Help(
+                               "New or corrected labels written to their indexed predictions "
+                               "(_update_by_query)")
+                           .Register(registry)
+                           .Add({});
   im.erasures_propagated = &prometheus::BuildCounter()
                                 .Name("verity_shipper_erasures_total")
                                 .Help(

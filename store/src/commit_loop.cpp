@@ -145,6 +145,11 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       rocksdb::Status st;
       if (is_label) {
         st = wb.Put(labels, e.request_id, prep.record);
+        if (st.ok() && options.outbox) {
+          st = wb.Put(outbox, sequence_key(sequence), "L" + e.request_id);
+          ++group_outbox_events;
+          group_outbox_bytes += e.request_id.size() + 1;
+        }
       } else {
         const uint32_t day = utc_day(e.timestamp_ms);
         if (day != cached_day || cached_cf == nullptr) {

@@ -64,25 +64,44 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
     if (v[0] == 'X') {
       OutboxEntry e;
       e.sequence = *seq;
-      e.erasure = true;
+      e.kind = OutboxEntry::Kind::kErasure;
       e.record.request_id = std::string(v.substr(1));
       bytes += v.size();
       out.entries.push_back(std::move(e));
       continue;
     }
-    if (v.size() != 9 || v[0] != 'P') return Status::internal("corrupt outbox entry");
-    const uint32_t day = get_u32(v, 1);
-    auto* cf = impl_->find_partition(day);
-    if (cf == nullptr) continue;  // dropped by retention before it was shipped
-    auto s = impl_->db->Get(rocksdb::ReadOptions(), cf, sequence_key(*seq), &value);
-    if (s.IsNotFound()) continue;
-    if (!s.ok()) return from_rocksdb(s, "reading a record for the outbox");
-    auto rec = decode_record(value);
-    if (!rec) return Status::internal("corrupt record at sequence " + std::to_string(*seq));
-    if (rec->erased) continue;  // erased before it was shipped: never shipped
-    rec->partition = partition_name(day);
-    bytes += value.size();
-    out.entries.push_back(OutboxEntry{*seq, false, std::move(*rec)});
+    OutboxEntry e;
+    e.sequence = *seq;
+    if (v[0] == 'L') {
+      e.kind = OutboxEntry::Kind::kLabel;
+      const std::string_view id = v.substr(1);
+      auto label = impl_->read_label(id);
+      if (!label) return label.status();
+      auto prediction = impl_->read_prediction(id);
+      if (!prediction) return prediction.status();
+      // No label (erased), or no prediction yet: its own entry will carry the label.
+      if (!*label || !*prediction || (*prediction)->erased) continue;
+      e.record = std::move(**prediction);
+      e.label = std::move(**label);
+    } else {
+      if (v.size() != 9 || v[0] != 'P') return Status::internal("corrupt outbox entry");
+      const uint32_t day = get_u32(v, 1);
+      auto* cf = impl_->find_partition(day);
+      if (cf == nullptr) continue;  // dropped by retention before it was shipped
+      auto s = impl_->db->Get(rocksdb::ReadOptions(), cf, sequence_key(*seq), &value);
+      if (s.IsNotFound()) continue;
+      if (!s.ok()) return from_rocksdb(s, "reading a record for the outbox");
+      auto rec = decode_record(value);
+      if (!rec) return Status::internal("corrupt record at sequence " + std::to_string(*seq));
+      if (rec->erased) continue;  // erased before it was shipped: never shipped
+      rec->partition = partition_name(day);
+      e.record = std::move(*rec);
+      auto label = impl_->read_label(e.record.request_id);
+      if (!label) return label.status();
+      if (*label) e.label = std::move(**label);
+    }
+    bytes += e.record.document.size() + 64;
+    out.entries.push_back(std::move(e));
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
   return out;

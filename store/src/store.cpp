@@ -455,19 +455,18 @@ std::string Store::unavailable_reason() const {
   return impl_->last_error;
 }
 
-Result<std::optional<StoredRecord>> Store::get_prediction(std::string_view request_id) const {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+Result<std::optional<StoredRecord>> Store::Impl::read_prediction(
+    std::string_view request_id) const {
   std::string value;
-  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->ids, request_id, &value);
+  auto s = db->Get(rocksdb::ReadOptions(), ids, request_id, &value);
   if (s.IsNotFound()) return std::optional<StoredRecord>();
   if (!s.ok()) return from_rocksdb(s, "reading the request-id index");
   auto entry = decode_id_entry(value);
   if (!entry) return Status::internal("corrupt request-id index entry");
-  auto* cf = impl_->find_partition(entry->day);
+  auto* cf = find_partition(entry->day);
   const std::string partition = partition_name(entry->day);
   if (cf == nullptr) return Status::internal("the index names a missing partition " + partition);
-  s = impl_->db->Get(rocksdb::ReadOptions(), cf, sequence_key(entry->sequence), &value);
+  s = db->Get(rocksdb::ReadOptions(), cf, sequence_key(entry->sequence), &value);
   if (s.IsNotFound()) {
     return Status::internal("partition " + partition + " lacks sequence " +
                             std::to_string(entry->sequence) + " that the index names");
@@ -480,17 +479,27 @@ Result<std::optional<StoredRecord>> Store::get_prediction(std::string_view reque
   return std::optional<StoredRecord>(std::move(*rec));
 }
 
-Result<std::optional<StoredRecord>> Store::get_label(std::string_view request_id) const {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+Result<std::optional<StoredRecord>> Store::Impl::read_label(std::string_view request_id) const {
   std::string value;
-  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->labels, request_id, &value);
+  auto s = db->Get(rocksdb::ReadOptions(), labels, request_id, &value);
   if (s.IsNotFound()) return std::optional<StoredRecord>();
   if (!s.ok()) return from_rocksdb(s, "reading labels");
   auto rec = decode_record(value);
   if (!rec) return Status::internal("corrupt label record");
   rec->partition = kLabelsCf;
   return std::optional<StoredRecord>(std::move(*rec));
+}
+
+Result<std::optional<StoredRecord>> Store::get_prediction(std::string_view request_id) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  return impl_->read_prediction(request_id);
+}
+
+Result<std::optional<StoredRecord>> Store::get_label(std::string_view request_id) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  return impl_->read_label(request_id);
 }
 
 Result<std::vector<std::string>> Store::dead_letters(uint64_t from, size_t limit) const {

@@ -30,7 +30,8 @@ inline constexpr const char* kLabelsCf = "labels";
 inline constexpr const char* kDeadLetterCf = "deadletter";
 inline constexpr const char* kChainCf = "chain";
 inline constexpr const char* kAuditCf = "audit";
-// outbox: sequence -> 'P' day (u32 BE) record size (u32 BE): a prediction to forward, or
+// outbox: sequence -> 'P' day (u32 BE) record size (u32 BE): a prediction to forward,
+//                     'L' request id: a new or corrected label to forward, or
 //                     'X' request id: an erasure to propagate.
 inline constexpr const char* kOutboxCf = "outbox";
 inline constexpr const char* kOutboxCheckpointKey = "outbox_checkpoint";
@@ -161,6 +162,9 @@ struct Store::Impl {
   bool disk_writable() const;
   void register_metrics(prometheus::Registry& registry);
   Result<rocksdb::ColumnFamilyHandle*> partition_cf(uint32_t day);
+  // Point reads; the caller holds db_mu (shared).
+  Result<std::optional<StoredRecord>> read_prediction(std::string_view request_id) const;
+  Result<std::optional<StoredRecord>> read_label(std::string_view request_id) const;
   rocksdb::ColumnFamilyHandle* find_partition(uint32_t day) const;
 
   void run_commit_loop();

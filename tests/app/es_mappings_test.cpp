@@ -106,7 +106,15 @@ TEST(EsMappings, EveryFieldTheShipperEmitsIsMapped) {
       R"("prediction":{"label":"legit","score":0.2786,"probabilities":{"fraud":0.2786,"legit":0.7214}},)"
       R"("confidence":0.7214,"latency_ms":7,)"
       R"("explanations":{"method":"shap","feature_importances":{"amount":0.3092,"channel":0.068}}})";
-  const std::string source = shippers::es_source(r);
+  store::StoredRecord label;
+  label.kind = EventKind::kLabel;
+  label.request_id = "req-1";
+  label.timestamp_ms = 1795000900000;
+  label.document = R"({"request_id":"req-1","ground_truth":"fraud"})";
+  const std::string source = shippers::es_source(r, &label, nullptr);
+  ASSERT_NE(source.find(R"("label":{"ground_truth":"fraud","label_time":)"), std::string::npos)
+      << source;
+  ASSERT_NE(source.find(R"("correct":false)"), std::string::npos) << source;
 
   std::string mappings_json;
   for (const auto& o : es_setup_objects(store::RetentionOptions{})) {

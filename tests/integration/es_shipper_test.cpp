@@ -188,6 +188,76 @@ TEST(EsShipper, AnErasureDeletesTheCopiesAlreadyInElasticsearch) {
   EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_shipper_backlog{unit="events"})", 0), 0);
 }
 
+// Labels reach the indexed prediction as "label": {ground_truth, label_time, correct | error},
+// whether they come after the prediction was indexed (an update), before the prediction was even
+// stored (carried by its create), or as a correction.
+TEST(EsShipper, LabelsLandOnTheirPredictionsWhateverTheOrder) {
+  FakeElasticsearch es;
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", config_for(es));
+  server.start();
+  auto post = [&](const std::string& path, const std::string& body) {
+    auto r = app::http_request("POST", server.http_url() + path, body, {}, 60'000);
+    ASSERT_TRUE(r.is_ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  // A label that beats its prediction.
+  post("/v1/labels",
+       R"({"request_id":"early","ground_truth":"fraud","@timestamp":"2026-11-21T08:00:00Z"})"
+       "\n");
+  post(
+      "/v1/predictions",
+      R"({"request_id":"early","@timestamp":"2026-11-20T10:30:00Z","model":"fraud","prediction":{"label":"fraud","score":0.9}})"
+      "\n"
+      R"({"request_id":"late","@timestamp":"2026-11-20T10:31:00Z","model":"fraud","prediction":{"label":"legit","score":0.2}})"
+      "\n"
+      R"({"request_id":"price","@timestamp":"2026-11-20T10:32:00Z","model":"pricing","prediction":{"value":12.5}})"
+      "\n");
+  ASSERT_EQ(wait_for_documents(es, 3), 3u);
+  const std::string ds = "logs-verity.predictions-default/";
+  auto doc = [&](const std::string& id) { return es.documents().at(ds + id); };
+  EXPECT_NE(
+      doc("early").find(
+          R"("label":{"ground_truth":"fraud","label_time":"2026-11-21T08:00:00.000Z","correct":true})"),
+      std::string::npos)
+      << doc("early");
+  // Polls until the indexed document holds `text` (or 60 s pass); the document seen last.
+  auto wait_for = [&](const std::string& id, const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    std::string d = doc(id);
+    while (d.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      d = doc(id);
+    }
+    return d;
+  };
+  // Labels after the predictions were indexed: a wrong one, then its correction; a regression.
+  post("/v1/labels",
+       R"({"request_id":"late","ground_truth":"fraud","@timestamp":"2026-11-22T08:00:00Z"})"
+       "\n"
+       R"({"request_id":"price","ground_truth":10,"@timestamp":"2026-11-22T08:00:00Z"})"
+       "\n");
+  const std::string wrong = wait_for("late", R"("correct":false)");
+  EXPECT_NE(
+      wrong.find(
+          R"("ground_truth":"fraud","label_time":"2026-11-22T08:00:00.000Z","correct":false})"),
+      std::string::npos)
+      << wrong;
+  const std::string price = wait_for(
+      "price", R"("ground_truth":10,"label_time":"2026-11-22T08:00:00.000Z","error":2.5})");
+  EXPECT_NE(price.find(R"("error":2.5)"), std::string::npos) << price;
+  post("/v1/labels",
+       R"({"request_id":"late","ground_truth":"legit","@timestamp":"2026-11-23T08:00:00Z"})"
+       "\n");
+  const std::string corrected = wait_for(
+      "late", R"("ground_truth":"legit","label_time":"2026-11-23T08:00:00.000Z","correct":true})");
+  EXPECT_NE(corrected.find(R"("correct":true)"), std::string::npos) << corrected;
+  EXPECT_GE(scrape(server.http_url(), "verity_shipper_labels_total"), 3);
+  EXPECT_NE(doc("late").find(R"("document":{"request_id":"late")"), std::string::npos)
+      << "the update keeps the document";
+  EXPECT_EQ(es.document_count(), 3u);
+}
+
 TEST(EsSetup, InstallsIlmAndTemplatesIdempotentlyAndMirrorsTheTiers) {
   FakeElasticsearch es;
   auto run = [](const std::string& args) {

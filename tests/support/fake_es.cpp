@@ -90,6 +90,8 @@ struct FakeElasticsearch::Impl {
     }
     server->route("POST", "/*/_delete_by_query",
                   [this](const HttpRequest& r) { return delete_by_query(r); });
+    server->route("POST", "/*/_update_by_query",
+                  [this](const HttpRequest& r) { return update_by_query(r); });
     server->route("GET", "/", [](const HttpRequest&) {
       return HttpResponse::json(
           200, R"({"name":"fake","cluster_name":"fake","version":{"number":"8.15.0"},)"
@@ -103,6 +105,7 @@ struct FakeElasticsearch::Impl {
   HttpResponse bulk(const HttpRequest& req);
   HttpResponse get_object(const HttpRequest& req);
   HttpResponse delete_by_query(const HttpRequest& req);
+  HttpResponse update_by_query(const HttpRequest& req);
   HttpResponse put_object(const HttpRequest& req);
   HttpResponse handle_bulk(const HttpRequest& req, std::chrono::milliseconds& wait);
 };
@@ -310,6 +313,52 @@ HttpResponse FakeElasticsearch::Impl::delete_by_query(const HttpRequest& req) {
   const std::string n = std::to_string(deleted);
   return HttpResponse::json(200,
                             R"({"took":1,"timed_out":false,"total":)" + n + R"(,"deleted":)" + n +
+                                R"(,"batches":1,"version_conflicts":0,"noops":0,"failures":[]})");
+}
+
+// Only what Verity sends: the ids query and the script that sets `label` from params.labels.
+HttpResponse FakeElasticsearch::Impl::update_by_query(const HttpRequest& req) {
+  std::lock_guard lock(mu);
+  ++stats.requests;
+  if (!authorization.empty() && req.header("authorization") != authorization) {
+    return es_error(401, "security_exception", "missing authentication credentials");
+  }
+  const std::string target = req.path.substr(1, req.path.rfind("/_update_by_query") - 1);
+  simdjson::dom::parser p;
+  simdjson::dom::element root;
+  simdjson::dom::array values;
+  simdjson::dom::object labels;
+  std::string_view source;
+  if (p.parse(req.body).get(root) || root["query"]["ids"]["values"].get_array().get(values) ||
+      root["script"]["source"].get_string().get(source) ||
+      source != "ctx._source.label = params.labels[ctx._id]" ||
+      root["script"]["params"]["labels"].get_object().get(labels)) {
+    return es_error(400, "parsing_exception", "this fake only knows Verity's label script");
+  }
+  uint64_t updated = 0;
+  simdjson::dom::parser dp;
+  for (auto& [key, doc] : docs) {
+    const std::string index = key.substr(0, key.find('/'));
+    const std::string id = key.substr(index.size() + 1);
+    simdjson::dom::element label;
+    if (!glob_match(target, index) || labels[id].get(label)) continue;
+    bool listed = false;
+    for (simdjson::dom::element v : values) listed = listed || v.get_string().value() == id;
+    if (!listed) continue;
+    std::string rebuilt = "{";
+    for (auto [k, v] : dp.parse(doc).get_object()) {
+      if (k == "label") continue;
+      if (rebuilt.size() > 1) rebuilt += ',';
+      append_json_string(rebuilt, k);
+      rebuilt += ':' + simdjson::minify(v);
+    }
+    rebuilt += ",\"label\":" + simdjson::minify(label) + "}";
+    doc = rebuilt;
+    ++updated;
+  }
+  const std::string n = std::to_string(updated);
+  return HttpResponse::json(200,
+                            R"({"took":1,"timed_out":false,"total":)" + n + R"(,"updated":)" + n +
                                 R"(,"batches":1,"version_conflicts":0,"noops":0,"failures":[]})");
 }
 

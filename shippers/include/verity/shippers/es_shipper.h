@@ -14,6 +14,9 @@ namespace verity::store {
 class Store;
 struct StoredRecord;
 }  // namespace verity::store
+namespace verity::ingest {
+struct FieldMappingSet;
+}  // namespace verity::ingest
 
 namespace verity::shippers {
 
@@ -47,7 +50,15 @@ struct EsShipperOptions {
 // model, version, input, partition, sequence, ingest_time, masking_version, digest}, "document":
 // <the stored (masked) document>}. The document is nested, never merged, so its own fields cannot
 // collide with ours. mappings/ maps every field of it.
-std::string es_source(const store::StoredRecord& record);
+// With a `label`: "label": label_fields(...) as well.
+std::string es_source(const store::StoredRecord& record, const store::StoredRecord* label = nullptr,
+                      const ingest::FieldMappingSet* fields = nullptr);
+// {"ground_truth": <the label's ground truth>, "label_time", and "correct" (the predicted value
+// equals the ground truth; both strings or booleans) or "error" (predicted minus ground truth; both
+// numbers)}. The predicted value and the ground truth are found with the model's field mapping
+// (`fields`, or DESIGN.md's defaults when null).
+std::string label_fields(const store::StoredRecord& prediction, const store::StoredRecord& label,
+                         const ingest::FieldMappingSet* fields);
 
 // Forwards every committed prediction to Elasticsearch's _bulk API, at least once, with ids that
 // make it exactly once in effect: it reads the store's outbox from the durable checkpoint, sends
@@ -60,8 +71,10 @@ std::string es_source(const store::StoredRecord& record);
 // one batch, which Elasticsearch answers 409 for what it already has.
 class EsShipper {
  public:
+  // `fields` locates predicted values and ground truths for label fields (null: the defaults).
   EsShipper(store::Store& store, EsShipperOptions options, const Clock& clock,
-            prometheus::Registry& registry);
+            prometheus::Registry& registry,
+            std::shared_ptr<const ingest::FieldMappingSet> fields = nullptr);
   ~EsShipper();  // stop()
   EsShipper(const EsShipper&) = delete;
   EsShipper& operator=(const EsShipper&) = delete;

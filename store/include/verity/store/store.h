@@ -71,11 +71,15 @@ struct StoreStats {
 
 // A stored prediction waiting in the outbox.
 struct OutboxEntry {
+  enum class Kind {
+    kPrediction,  // forward `record`, with `label` when one is already stored
+    kLabel,       // a new or corrected `label` for the stored prediction `record`
+    kErasure,     // delete the copies of the prediction `record.request_id` (nothing else set)
+  };
   uint64_t sequence = 0;
-  // false: a prediction to forward (`record`); true: an erasure to propagate (only
-  // record.request_id is set): its copies elsewhere must be deleted.
-  bool erasure = false;
+  Kind kind = Kind::kPrediction;
   StoredRecord record;
+  std::optional<StoredRecord> label;
 };
 struct OutboxRead {
   std::vector<OutboxEntry> entries;
@@ -154,9 +158,10 @@ class Store {
   // and the labels of the erased predictions, strips matching documents from dead-letter entries,
   // compacts the touched ranges so the old bytes leave the disk, and appends an audit entry.
   Result<EraseReport> erase(const EraseRequest& request);
-  // Outbox (StoreOptions::outbox): predictions from sequence `from` on, in append order, at most
-  // `max_events` and about `max_bytes`. Entries whose partition was dropped or whose record was
-  // erased are passed over (never shipped). Thread-safe.
+  // Outbox (StoreOptions::outbox): entries from sequence `from` on, in append order, at most
+  // `max_events` and about `max_bytes`. Predictions whose partition was dropped or whose record
+  // was erased are passed over (never shipped), and so are labels whose prediction is not stored
+  // (yet: the prediction's own entry will carry its label). Thread-safe.
   Result<OutboxRead> read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const;
   // Everything before `next` was delivered: the checkpoint moves there (not fsynced: re-sending is
   // harmless, see outbox.cpp) and those entries are deleted.
