@@ -70,6 +70,8 @@ TEST(EsShipper, RetriesOnlyFailedItemsAndDeadLettersRefusedOnes) {
   es.fail_item("mix-5", 500, 1);
   es.fail_item("mix-8", 400, 1);
   es.fail_item("mix-9", 404, 1);
+  es.fail_requests(503, 2);  // then the whole request fails: 503, then 429
+  es.fail_requests(429, 1);
   TempDir dir;
   ServerProcess server(dir.path() / "data", config_for(es));
   server.start();
@@ -81,6 +83,10 @@ TEST(EsShipper, RetriesOnlyFailedItemsAndDeadLettersRefusedOnes) {
   EXPECT_EQ(st.item_status.at(201), 18u);
   EXPECT_EQ(st.item_status.at(429), 2u);
   EXPECT_EQ(st.item_status.at(500), 1u);
+  EXPECT_EQ(st.request_status.at(503), 2u);
+  EXPECT_EQ(st.request_status.at(429), 1u);
+  EXPECT_GE(scrape(server.http_url(), R"(verity_shipper_bulk_requests_total{outcome="retryable"})"),
+            3);
   // Only the failed items were sent again: 20 first, then mix-3 twice and mix-5 once more.
   uint64_t items = 0;
   for (const auto& [status, n] : st.item_status) items += n;
@@ -146,6 +152,21 @@ TEST(EsShipper, RefusedCredentialsPauseShippingWithoutDroppingAnything) {
   es.require_authorization("");  // the cluster's side was fixed
   EXPECT_EQ(wait_for_documents(es, 50), 50u);
   EXPECT_EQ(wait_for_metric(server.http_url(), "verity_shipper_paused", 0), 0);
+}
+
+TEST(EsShipper, SendsAnApiKeyAndFailsOverToTheNextHost) {
+  FakeElasticsearch es;
+  es.require_authorization("ApiKey aWQ6c2VjcmV0");
+  TempDir dir;
+  // The first host refuses connections; the second is the fake.
+  ServerProcess server(dir.path() / "data",
+                       "outputs:\n  elasticsearch:\n    hosts: [http://127.0.0.1:1, " + es.url() +
+                           "]\n    api_key: aWQ6c2VjcmV0\n    flush_interval: 200ms\n"
+                           "    initial_backoff: 50ms\n    max_backoff: 500ms\n");
+  server.start();
+  send(server, "key-", 10);
+  EXPECT_EQ(wait_for_documents(es, 10), 10u);
+  EXPECT_EQ(es.stats().request_status.count(401), 0u);
 }
 
 TEST(EsShipper, SendsCredentialsAndDatedIndices) {
