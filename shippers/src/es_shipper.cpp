@@ -87,7 +87,8 @@ struct EsShipper::Impl {
   std::condition_variable cv;
   bool stopping = false;  // guarded by mu
   std::atomic<bool> paused{false};
-  size_t host = 0;  // the host in use
+  bool unrefreshed = false;  // documents were indexed since the last _refresh
+  size_t host = 0;           // the host in use
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl{curl_easy_init(), curl_easy_cleanup};
   std::mt19937_64 rng{std::random_device{}()};
 
@@ -346,6 +347,7 @@ bool EsShipper::Impl::ship(std::vector<Item>& batch) {
     const RequestOutcome outcome = send(chunk, results, why);
     switch (outcome) {
       case RequestOutcome::kAnswered: {
+        unrefreshed = true;
         requests->Add({{"outcome", "ok"}}).Increment();
         set_paused(false, "");
         for (size_t i = 0; i < chunk.size(); ++i) {
@@ -433,8 +435,20 @@ bool EsShipper::Impl::by_query(const std::string& endpoint, const std::string& b
   Duration backoff = options.initial_backoff;
   while (true) {
     std::string response, why;
-    const auto status = post("/" + target + "/" + endpoint + "?conflicts=proceed&refresh=true",
-                             body, "application/json", response, why);
+    // By-query requests search, and search is near real time: documents indexed since the last
+    // refresh are invisible to them. Refresh first when anything was indexed since.
+    std::optional<long> status;
+    if (unrefreshed) {
+      status = post("/" + target + "/_refresh", "", "application/json", response, why);
+      if (status && (*status == 200 || *status == 404)) {
+        unrefreshed = false;
+        response.clear();
+      }
+    }
+    if (!unrefreshed) {
+      status = post("/" + target + "/" + endpoint + "?conflicts=proceed", body, "application/json",
+                    response, why);
+    }
     if (status && (*status == 404 ||
                    (*status == 200 && response.find("\"failures\":[]") != std::string::npos))) {
       requests->Add({{"outcome", "ok"}}).Increment();

@@ -53,6 +53,17 @@ HttpResponse es_error(int status, const std::string& type, const std::string& re
   return r;
 }
 
+bool glob_match(std::string_view pattern, std::string_view s) {
+  if (pattern.empty()) return s.empty();
+  if (pattern.front() == '*') {
+    for (size_t i = 0; i <= s.size(); ++i) {
+      if (glob_match(pattern.substr(1), s.substr(i))) return true;
+    }
+    return false;
+  }
+  return !s.empty() && pattern.front() == s.front() && glob_match(pattern.substr(1), s.substr(1));
+}
+
 }  // namespace
 
 struct FakeElasticsearch::Impl {
@@ -69,7 +80,15 @@ struct FakeElasticsearch::Impl {
   std::chrono::milliseconds delay{0};
   std::string authorization;
   Stats stats;
-  std::map<std::string, std::string> docs;     // index/_id -> source
+  std::map<std::string, std::string> docs;  // index/_id -> source
+  // Near-real-time search, as Elasticsearch: a document indexed less than a refresh interval (1 s)
+  // ago is invisible to queries (_update_by_query, _delete_by_query) until a _refresh.
+  std::map<std::string, std::chrono::steady_clock::time_point> indexed_at;
+  bool searchable(const std::string& key) const {
+    auto it = indexed_at.find(key);
+    return it == indexed_at.end() ||
+           std::chrono::steady_clock::now() - it->second >= std::chrono::seconds(1);
+  }
   std::map<std::string, std::string> objects;  // setup objects by path -> body as PUT
   uint64_t object_puts = 0;
 
@@ -90,6 +109,14 @@ struct FakeElasticsearch::Impl {
     }
     server->route("POST", "/*/_delete_by_query",
                   [this](const HttpRequest& r) { return delete_by_query(r); });
+    server->route("POST", "/*/_refresh", [this](const HttpRequest& r) {
+      std::lock_guard lock(mu);
+      const std::string target = r.path.substr(1, r.path.rfind("/_refresh") - 1);
+      for (auto& [key, at] : indexed_at) {
+        if (glob_match(target, key.substr(0, key.find('/')))) at = {};
+      }
+      return HttpResponse::json(200, R"({"_shards":{"total":1,"successful":1,"failed":0}})");
+    });
     server->route("POST", "/*/_update_by_query",
                   [this](const HttpRequest& r) { return update_by_query(r); });
     server->route("GET", "/", [](const HttpRequest&) {
@@ -239,6 +266,7 @@ HttpResponse FakeElasticsearch::Impl::handle_bulk(const HttpRequest& req,
       }
     } else {
       docs[key] = source;
+      indexed_at[key] = std::chrono::steady_clock::now();
     }
     ++stats.item_status[status];
     if (!items.empty()) items += ',';
@@ -267,17 +295,6 @@ HttpResponse FakeElasticsearch::Impl::handle_bulk(const HttpRequest& req,
                                   ",\"items\":[" + items + "]}"));
 }
 
-bool glob_match(std::string_view pattern, std::string_view s) {
-  if (pattern.empty()) return s.empty();
-  if (pattern.front() == '*') {
-    for (size_t i = 0; i <= s.size(); ++i) {
-      if (glob_match(pattern.substr(1), s.substr(i))) return true;
-    }
-    return false;
-  }
-  return !s.empty() && pattern.front() == s.front() && glob_match(pattern.substr(1), s.substr(1));
-}
-
 // Only the query Verity sends: {"query":{"ids":{"values":[...]}}}.
 HttpResponse FakeElasticsearch::Impl::delete_by_query(const HttpRequest& req) {
   std::lock_guard lock(mu);
@@ -298,7 +315,7 @@ HttpResponse FakeElasticsearch::Impl::delete_by_query(const HttpRequest& req) {
   for (auto it = docs.begin(); it != docs.end();) {
     const std::string index = it->first.substr(0, it->first.find('/'));
     const std::string id = it->first.substr(index.size() + 1);
-    const bool match = glob_match(target, index);
+    const bool match = glob_match(target, index) && searchable(it->first);
     any_index = any_index || match;
     if (match && ids.count(id)) {
       it = docs.erase(it);
@@ -341,7 +358,7 @@ HttpResponse FakeElasticsearch::Impl::update_by_query(const HttpRequest& req) {
     const std::string index = key.substr(0, key.find('/'));
     const std::string id = key.substr(index.size() + 1);
     simdjson::dom::element label;
-    if (!glob_match(target, index) || labels[id].get(label)) continue;
+    if (!glob_match(target, index) || !searchable(key) || labels[id].get(label)) continue;
     bool listed = false;
     for (simdjson::dom::element v : values) listed = listed || v.get_string().value() == id;
     if (!listed) continue;
