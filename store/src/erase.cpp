@@ -183,7 +183,7 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
   //    rewrites those files (and their compression dictionaries) without the erased bytes.
   std::shared_lock db_lock(im.db_mu);
   if (!im.db) return report;  // written and synced; the compaction happens at the next erasure
-  if (auto s = im.db->Flush(rocksdb::FlushOptions(), im.handles); !s.ok()) {
+  if (auto s = im.db->Flush(rocksdb::FlushOptions(), im.all_handles()); !s.ok()) {
     return from_rocksdb(s, "flushing after an erasure");
   }
   rocksdb::CompactRangeOptions cro;

@@ -162,6 +162,11 @@ struct Store::Impl {
   bool disk_writable() const;
   void register_metrics(prometheus::Registry& registry);
   Result<rocksdb::ColumnFamilyHandle*> partition_cf(uint32_t day);
+  // A copy of `handles`, which the commit thread extends when it creates a partition.
+  std::vector<rocksdb::ColumnFamilyHandle*> all_handles() const {
+    std::shared_lock lock(partitions_mu);
+    return handles;
+  }
   // Point reads; the caller holds db_mu (shared).
   Result<std::optional<StoredRecord>> read_prediction(std::string_view request_id) const;
   Result<std::optional<StoredRecord>> read_label(std::string_view request_id) const;
