@@ -599,8 +599,7 @@ Result<std::vector<Hold>> Store::holds() const {
 Status Store::flush() {
   std::shared_lock db_lock(impl_->db_mu);
   if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
-  return from_rocksdb(impl_->db->Flush(rocksdb::FlushOptions(), impl_->all_handles()),
-                      "flushing");
+  return from_rocksdb(impl_->db->Flush(rocksdb::FlushOptions(), impl_->all_handles()), "flushing");
 }
 
 Result<std::vector<std::string>> Store::audit_trail(uint64_t from, size_t limit) const {
