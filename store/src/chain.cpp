@@ -1,5 +1,7 @@
 #include "chain.h"
 
+#include "record_codec.h"
+
 #include <cstring>
 
 #include <openssl/evp.h>
@@ -7,20 +9,6 @@
 #include "verity/store/partition.h"
 
 namespace verity::store {
-namespace {
-
-void put_be(std::string& out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-uint64_t get_be(std::string_view in, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
-
-}  // namespace
-
 Sha256Digest chain_genesis(uint32_t day) {
   return sha256("verity-chain-v1 " + partition_name(day));
 }

@@ -173,11 +173,11 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         st = wb.Put(cached_cf, sequence_key(sequence), prep.record);
         if (st.ok()) st = wb.Put(ids, e.request_id, encode_id_entry({day, sequence, digest}));
         if (st.ok() && options.outbox) {
-          char v[9] = {'P'};
-          for (int b = 0; b < 4; ++b) v[1 + b] = static_cast<char>(day >> (24 - 8 * b));
+          std::string v = "P";
+          put_be(v, day, 4);
           const auto size = static_cast<uint32_t>(prep.record.size());
-          for (int b = 0; b < 4; ++b) v[5 + b] = static_cast<char>(size >> (24 - 8 * b));
-          st = wb.Put(outbox, sequence_key(sequence), rocksdb::Slice(v, 9));
+          put_be(v, size, 4);
+          st = wb.Put(outbox, sequence_key(sequence), v);
           ++group_outbox_events;
           group_outbox_bytes += size;
         }

@@ -7,15 +7,9 @@
 namespace verity::store {
 namespace {
 
-uint32_t get_u32(std::string_view v, size_t at) {
-  uint32_t x = 0;
-  for (size_t i = 0; i < 4; ++i) x = (x << 8) | static_cast<uint8_t>(v[at + i]);
-  return x;
-}
-
 // The bytes an outbox entry stands for (the record's size for a prediction).
 uint64_t entry_bytes(std::string_view v) {
-  if (v.size() == 9 && v[0] == 'P') return get_u32(v, 5);
+  if (v.size() == 9 && v[0] == 'P') return get_be(v.substr(5), 4);
   return v.size();
 }
 
@@ -85,7 +79,7 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
       e.label = std::move(**label);
     } else {
       if (v.size() != 9 || v[0] != 'P') return Status::internal("corrupt outbox entry");
-      const uint32_t day = get_u32(v, 1);
+      const auto day = static_cast<uint32_t>(get_be(v.substr(1), 4));
       auto* cf = impl_->find_partition(day);
       if (cf == nullptr) continue;  // dropped by retention before it was shipped
       auto s = impl_->db->Get(rocksdb::ReadOptions(), cf, sequence_key(*seq), &value);

@@ -29,6 +29,8 @@ bool get_bytes(std::string_view& in, std::string& out) {
   return true;
 }
 
+}  // namespace
+
 void put_be(std::string& out, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
 }
@@ -38,8 +40,6 @@ uint64_t get_be(std::string_view in, int bytes) {
   for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
   return v;
 }
-
-}  // namespace
 
 void put_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {

@@ -50,6 +50,10 @@ std::string encode_id_entry(const IdEntry& e);
 std::optional<IdEntry> decode_id_entry(std::string_view bytes);
 
 void put_varint(std::string& out, uint64_t v);
+// `bytes` big-endian bytes of `v` (keys sort numerically); get_be reads them back.
+// REQUIRES for get_be: in.size() >= bytes.
+void put_be(std::string& out, uint64_t v, int bytes);
+uint64_t get_be(std::string_view in, int bytes);
 bool get_varint(std::string_view& in, uint64_t& v);
 
 }  // namespace verity::store

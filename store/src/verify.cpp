@@ -188,16 +188,16 @@ Result<VerifyReport> Store::verify(const std::string& partition) const {
   }
   std::shared_lock db_lock(impl_->db_mu);
   if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
-  std::vector<std::pair<uint32_t, rocksdb::ColumnFamilyHandle*>> todo;
+  std::vector<std::pair<uint32_t, rocksdb::ColumnFamilyHandle*>> selected;
   {
     std::shared_lock lock(impl_->partitions_mu);
     for (const auto& [day, cf] : impl_->partitions) {
-      if (!only || *only == day) todo.emplace_back(day, cf);
+      if (!only || *only == day) selected.emplace_back(day, cf);
     }
   }
-  if (only && todo.empty()) return Status::not_found("no partition " + partition);
+  if (only && selected.empty()) return Status::not_found("no partition " + partition);
   VerifyReport report;
-  for (const auto& [day, cf] : todo) {
+  for (const auto& [day, cf] : selected) {
     report.partitions.push_back(impl_->verify_partition(day, cf));
     report.ok = report.ok && report.partitions.back().ok;
   }
