@@ -57,15 +57,13 @@ std::string predictions(const std::string& prefix, EpochMillis ts, int n, const 
 std::string wait_for_partitions(const ServerProcess& server,
                                 const std::function<bool(const std::string&)>& done,
                                 const std::string& token = "") {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   std::string out;
-  while (std::chrono::steady_clock::now() < deadline) {
+  wait_until([&] {
     auto r = run("partitions --json --server " + server.http_url() +
                  (token.empty() ? "" : " --token " + token));
     out = r.output;
-    if (r.code == 0 && done(out)) return out;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+    return r.code == 0 && done(out);
+  });
   return out;
 }
 
@@ -147,10 +145,7 @@ TEST(AuditStore, EraseHoldsRetentionAndTheAuditTrail) {
                                 predictions("alice", today, 2, "fraud", "alice@example.com") +
                                 predictions("carol", today, 4, "fraud", "carol-1"));
   // /metrics needs a token here: wait for the last line instead (one connection commits in order).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (run("get carol3" + reader).code != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  wait_until([&] { return run("get carol3" + reader).code == 0; });
   // The expired partition goes; the one holding the held model stays.
   const std::string ph = partition_of(held), pe = partition_of(expired);
   const std::string read_token = "read-secret-0123456789abcdef";

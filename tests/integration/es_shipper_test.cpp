@@ -33,10 +33,7 @@ void send(const ServerProcess& server, const std::string& prefix, int n) {
 
 // Polls until the fake holds `n` documents (or 60 s pass); the count seen last.
 size_t wait_for_documents(const FakeElasticsearch& es, size_t n) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (es.document_count() < n && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  wait_until([&] { return es.document_count() >= n; });
   return es.document_count();
 }
 
@@ -118,11 +115,7 @@ TEST(EsShipper, KillNineInTheMiddleOfABatchResendsItAsConflictsNotDuplicates) {
   server.start();
   send(server, "kill-", 2000);
   // The first batch is in the fake (stored, answer delayed) when the server dies.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (es.document_count() == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_GT(es.document_count(), 0u);
+  ASSERT_TRUE(wait_until([&] { return es.document_count() > 0; }, std::chrono::seconds(30)));
   server.kill9();
   es.set_delay(std::chrono::milliseconds(0));
   server.start();
@@ -244,12 +237,11 @@ TEST(EsShipper, LabelsLandOnTheirPredictionsWhateverTheOrder) {
       << doc("early");
   // Polls until the indexed document holds `text` (or 60 s pass); the document seen last.
   auto wait_for = [&](const std::string& id, const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    std::string d = doc(id);
-    while (d.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::string d;
+    wait_until([&] {
       d = doc(id);
-    }
+      return d.find(text) != std::string::npos;
+    });
     return d;
   };
   // Labels after the predictions were indexed: a wrong one, then its correction; a regression.

@@ -143,17 +143,26 @@ namespace {
 template <typename Done>
 double poll_metric(const std::string& base_url, const std::string& series, Done done,
                    std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   double seen = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    seen = scrape(base_url, series);
-    if (done(seen)) return seen;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling /metrics
-  }
+  wait_until(
+      [&] {
+        seen = scrape(base_url, series);
+        return done(seen);
+      },
+      timeout);
   return seen;
 }
 
 }  // namespace
+
+bool wait_until(const std::function<bool()>& done, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling
+  }
+}
 
 double wait_for_metric(const std::string& base_url, const std::string& series, double value,
                        std::chrono::seconds timeout) {
