@@ -378,7 +378,10 @@ struct DocumentDecoder::Impl {
         scratch.is_integer = n.is_int64();
         if (scratch.is_integer) scratch.integer = n.get_int64();
         // Card numbers sent as JSON numbers are detected too (a masked number becomes a string).
-        if (m != nullptr && m->policy.any_detector && m->mi.may_hold_pii(raw)) {
+        // Only integer tokens: the digits of 45.305734188037101 or 1e15 are no identifier, and
+        // masking them would turn model outputs and scores into strings.
+        if (m != nullptr && m->policy.any_detector &&
+            raw.find_first_of(".eE") == std::string_view::npos && m->mi.may_hold_pii(raw)) {
           add_candidate(*m, raw, raw, scratch);
         }
         break;

@@ -94,6 +94,16 @@ TEST_F(MaskerTest, CardNumbersSentAsNumbersAreMaskedToStrings) {
   EXPECT_EQ(mask(R"("pan":4111111111111111)"), R"("pan":")" + token("4111111111111111") + R"(")");
 }
 
+// Found by the model-metric tests: a detector matched the digits of a regression output
+// (45.305734188037101) and the number was stored as a string. Fractions and exponents hold no
+// identifier, whatever their digits.
+TEST_F(MaskerTest, NumbersWithAFractionOrExponentAreNeverMasked) {
+  build();
+  const std::string in = R"("value":45.305734188037101,"score":0.4111111111111111,)"
+                         R"("big":4111111111111111e0,"p":4111111111111111.5)";
+  EXPECT_EQ(mask(in), in);
+}
+
 TEST_F(MaskerTest, EveryRuleAction) {
   MaskingConfig c;
   c.policy.rules.push_back(make_rule("/debug", MaskAction::kDrop));
