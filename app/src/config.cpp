@@ -1,11 +1,13 @@
 #include "verity/app/config.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "verity/app/config_reader.h"
+#include "verity/core/http.h"
 
 namespace verity::app {
 namespace {
@@ -26,6 +28,48 @@ std::string sync_name(store::SyncPolicy p) {
       return "none";
   }
   return "group";
+}
+
+// A class value as JSON text: YAML's true/false and numbers as they are, anything else a string.
+std::string class_json(const std::string& v) {
+  if (v.empty()) return "";
+  if (v == "true" || v == "false") return v;
+  char* end = nullptr;
+  std::strtod(v.c_str(), &end);
+  if (end == v.c_str() + v.size()) return v;
+  std::string out;
+  append_json_string(out, v);
+  return out;
+}
+
+std::vector<ingest::JsonPointer> read_pointers(ConfigReader& r, std::string_view key,
+                                               const std::vector<ingest::JsonPointer>& current) {
+  std::vector<std::string> texts;
+  for (const auto& p : current) texts.push_back(p.text);
+  r.get(key, texts);
+  std::vector<ingest::JsonPointer> out;
+  for (const auto& t : texts) {
+    auto p = ingest::parse_json_pointer(t);
+    if (!p || t.empty()) {
+      r.error(key, "'" + t + "': expected a JSON pointer such as /prediction/label");
+      continue;
+    }
+    out.push_back(std::move(p).value());
+  }
+  return out;
+}
+
+// metrics.quality and models.<name>.quality.
+void read_quality(ConfigReader& r, query::ModelQualityConfig& q) {
+  std::string task = q.task ? query::task_name(*q.task) : "inferred";
+  r.get_choice("task", task, {"inferred", "binary", "multiclass", "regression"});
+  q.task = query::parse_task(task);
+  q.predicted = read_pointers(r, "predicted", q.predicted);
+  q.score = read_pointers(r, "score", q.score);
+  std::string positive;
+  r.get("positive_class", positive);
+  if (!positive.empty()) q.positive_class = class_json(positive);
+  r.get("max_classes", q.max_classes, 2, 10000);
 }
 
 // Reads `fields:` into `mapping`. `model_scope` forbids overriding the model name per model.
@@ -271,6 +315,30 @@ Result<Config> parse_config(const std::string& yaml_text) {
     st.finish();
   }
   {
+    auto labels = top.child("labels");
+    labels.get("max_wait", c.store.label_max_wait);
+    if (c.store.label_max_wait.count() <= 0) labels.error("max_wait", "must be positive");
+    labels.finish();
+  }
+  {
+    auto metrics = top.child("metrics");
+    auto models = metrics.child("models");
+    models.get("max_models", c.model_export.max_models, 0, 100000);
+    models.get("max_versions", c.model_export.max_versions, 1, 1000);
+    models.get("windows", c.model_export.windows);
+    for (const auto& w : c.model_export.windows) {
+      if (!query::parse_window(w)) {
+        models.error("windows", "'" + w + "': expected 5m, 1h, 24h, 7d, 30d or <n>m|h|d");
+      }
+    }
+    models.get("refresh_interval", c.model_export.refresh_interval);
+    models.finish();
+    auto quality = metrics.child("quality");
+    read_quality(quality, c.quality.defaults);
+    quality.finish();
+    metrics.finish();
+  }
+  {
     auto er = top.child("erasure");
     std::string field = c.erasure_subject_field.text;
     er.get("subject_field", field);
@@ -508,6 +576,15 @@ Result<Config> parse_config(const std::string& yaml_text) {
     } else {
       auto ignored = m.child("fields");
     }
+    if (m.has("quality")) {
+      auto q = m.child("quality");
+      query::ModelQualityConfig mq = c.quality.defaults;
+      read_quality(q, mq);
+      q.finish();
+      c.quality.models.emplace(model, std::move(mq));
+    } else {
+      auto ignored = m.child("quality");
+    }
     if (m.has("masking")) {
       auto mm = m.child("masking");
       ModelMasking o;
@@ -613,6 +690,23 @@ void emit_masking(YAML::Emitter& out, const std::vector<ingest::MaskRule>& rules
   out << YAML::EndSeq;
 }
 
+void emit_quality(YAML::Emitter& out, const query::ModelQualityConfig& q) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "task" << YAML::Value << (q.task ? query::task_name(*q.task) : "inferred");
+  std::vector<std::string> texts;
+  for (const auto& p : q.predicted) texts.push_back(p.text);
+  out << YAML::Key << "predicted" << YAML::Value << YAML::Flow << texts;
+  texts.clear();
+  for (const auto& p : q.score) texts.push_back(p.text);
+  out << YAML::Key << "score" << YAML::Value << YAML::Flow << texts;
+  std::string positive = q.positive_class;
+  if (positive.size() >= 2 && positive.front() == '"')
+    positive = positive.substr(1, positive.size() - 2);
+  out << YAML::Key << "positive_class" << YAML::Value << YAML::DoubleQuoted << positive;
+  out << YAML::Key << "max_classes" << YAML::Value << q.max_classes;
+  out << YAML::EndMap;
+}
+
 void render_tier(YAML::Emitter& out, const char* name, const store::TierCompression& t,
                  uint32_t after_days) {
   out << YAML::Key << name << YAML::Value << YAML::BeginMap;
@@ -661,6 +755,20 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "write_buffer" << YAML::Value << format_byte_size(c.store.write_buffer);
   out << YAML::Key << "retry_interval" << YAML::Value << format_duration(c.store.retry_interval);
   render_retention(out, c.store.retention);
+  out << YAML::EndMap;
+  out << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_wait" << YAML::Value << format_duration(c.store.label_max_wait);
+  out << YAML::EndMap;
+  out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "models" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_models" << YAML::Value << c.model_export.max_models;
+  out << YAML::Key << "max_versions" << YAML::Value << c.model_export.max_versions;
+  out << YAML::Key << "windows" << YAML::Value << YAML::Flow << c.model_export.windows;
+  out << YAML::Key << "refresh_interval" << YAML::Value
+      << format_duration(c.model_export.refresh_interval);
+  out << YAML::EndMap;
+  out << YAML::Key << "quality" << YAML::Value;
+  emit_quality(out, c.quality.defaults);
   out << YAML::EndMap;
   out << YAML::Key << "erasure" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "subject_field" << YAML::Value << c.erasure_subject_field.text;
@@ -786,6 +894,7 @@ std::string render_config(const Config& c) {
   std::set<std::string> models;
   for (const auto& [name, m] : c.fields.per_model) models.insert(name);
   for (const auto& [name, m] : c.model_masking) models.insert(name);
+  for (const auto& [name, m] : c.quality.models) models.insert(name);
   if (!models.empty()) {
     out << YAML::Key << "models" << YAML::Value << YAML::BeginMap;
     for (const auto& name : models) {
@@ -793,6 +902,10 @@ std::string render_config(const Config& c) {
       if (auto it = c.fields.per_model.find(name); it != c.fields.per_model.end()) {
         out << YAML::Key << "fields" << YAML::Value;
         emit_fields(out, it->second, &c.fields.default_mapping);
+      }
+      if (auto it = c.quality.models.find(name); it != c.quality.models.end()) {
+        out << YAML::Key << "quality" << YAML::Value;
+        emit_quality(out, it->second);
       }
       if (auto it = c.model_masking.find(name); it != c.model_masking.end()) {
         out << YAML::Key << "masking" << YAML::Value << YAML::BeginMap;

@@ -1,5 +1,5 @@
-// verity: the command line. Subcommands: serve, check-config, get, partitions, verify, erase,
-// hold, audit. All but serve and check-config talk to a running server's HTTP API.
+// verity: the command line. Subcommands: serve, check-config, get, metrics, partitions, verify,
+// erase, hold, audit. All but serve and check-config talk to a running server's HTTP API.
 
 #include <cstdio>
 #include <iomanip>
@@ -121,6 +121,81 @@ int print_partitions(const std::string& body) {
   return 0;
 }
 
+// GET /v1/models as a table.
+int print_models(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::dom::array models;
+  if (parser.parse(body).get(root) || root["models"].get_array().get(models)) {
+    std::cerr << "verity metrics: unexpected answer from the server\n";
+    return 3;
+  }
+  std::printf("%-24s %-14s %-9s %12s %12s %-20s %s\n", "MODEL", "TASK", "SOURCE", "PREDICTIONS",
+              "LABELLED", "LAST PREDICTION", "VERSIONS");
+  for (simdjson::dom::element m : models) {
+    std::string versions;
+    for (auto v : m["versions"].get_array()) {
+      versions += (versions.empty() ? "" : ",") + std::string(v["version"].get_string().value());
+    }
+    std::printf("%-24s %-14s %-9s %12llu %12llu %-20s %s\n",
+                std::string(m["model"].get_string().value()).c_str(),
+                std::string(m["task"].get_string().value()).c_str(),
+                std::string(m["task_source"].get_string().value()).c_str(),
+                static_cast<unsigned long long>(m["predictions"].get_uint64().value()),
+                static_cast<unsigned long long>(m["labelled"].get_uint64().value()),
+                std::string(m["last_prediction"].get_string().value()).c_str(), versions.c_str());
+  }
+  simdjson::dom::element l = root["labels"];
+  std::printf("labels: %llu joined, %llu corrections, %llu pending, %llu orphaned\n",
+              static_cast<unsigned long long>(l["joined"].get_uint64().value()),
+              static_cast<unsigned long long>(l["corrections"].get_uint64().value()),
+              static_cast<unsigned long long>(l["pending"].get_uint64().value()),
+              static_cast<unsigned long long>(l["orphaned"].get_uint64().value()));
+  return 0;
+}
+
+// GET /v1/models/{model}/metrics as a table.
+int print_metrics(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element r;
+  simdjson::dom::object metrics;
+  if (parser.parse(body).get(r) || r["metrics"].get_object().get(metrics)) {
+    std::cerr << "verity metrics: unexpected answer from the server\n";
+    return 3;
+  }
+  const std::string version =
+      r["version"].is_null() ? "(all)" : std::string(r["version"].get_string().value());
+  std::printf("model %s  version %s  task %s (%s)\n",
+              std::string(r["model"].get_string().value()).c_str(), version.c_str(),
+              std::string(r["task"].get_string().value()).c_str(),
+              std::string(r["task_source"].get_string().value()).c_str());
+  std::printf("from %s  to %s\n", std::string(r["from"].get_string().value()).c_str(),
+              std::string(r["to"].get_string().value()).c_str());
+  std::printf("%-32s %.0f\n%-32s %.0f\n", "predictions", r["predictions"].get_double().value(),
+              "labelled", r["labelled"].get_double().value());
+  for (auto [name, value] : metrics) {
+    if (value.is_null()) continue;
+    std::printf("%-32s %.6g\n", std::string(name).c_str(), value.get_double().value());
+  }
+  simdjson::dom::element cm;
+  if (!r["confusion_matrix"].get(cm)) {
+    std::printf("\nconfusion matrix (rows: true, columns: predicted)\n%-16s", "");
+    for (auto c : cm["labels"].get_array()) {
+      std::printf(" %12.12s", std::string(simdjson::minify(c)).c_str());
+    }
+    std::printf("\n");
+    size_t i = 0;
+    std::vector<std::string> labels;
+    for (auto c : cm["labels"].get_array()) labels.push_back(std::string(simdjson::minify(c)));
+    for (auto row : cm["matrix"].get_array()) {
+      std::printf("%-16.16s", labels[i++].c_str());
+      for (auto v : row.get_array()) std::printf(" %12.0f", v.get_double().value());
+      std::printf("\n");
+    }
+  }
+  return 0;
+}
+
 int exit_code(int status) { return status / 100 == 2 ? 0 : status == 404 ? 1 : 3; }
 
 }  // namespace
@@ -195,6 +270,19 @@ int main(int argc, char** argv) {
   audit->add_option("--limit", audit_limit, "Most entries");
   client_options(audit);
 
+  std::string metrics_model, metrics_version, window, from, to;
+  bool all_versions = true;
+  auto* metrics = app.add_subcommand(
+      "metrics", "Model quality: no model lists the models; a model prints its report");
+  metrics->add_option("model", metrics_model, "Model name");
+  metrics->add_option("--version", metrics_version, "Only this model version")
+      ->each([&](const std::string&) { all_versions = false; });
+  metrics->add_option("--window", window, "5m, 1h, 24h, 7d, 30d or <n>m|h|d (default: all)");
+  metrics->add_option("--from", from, "Start (RFC 3339 or epoch ms)");
+  metrics->add_option("--to", to, "End (RFC 3339 or epoch ms)");
+  metrics->add_flag("--json", as_json, "Print the server's JSON answer");
+  client_options(metrics);
+
   auto* es = app.add_subcommand("es", "Elasticsearch: `verity es setup`");
   auto* es_setup = es->add_subcommand(
       "setup", "Install or update the ILM policies and index templates (idempotent)");
@@ -228,6 +316,29 @@ int main(int argc, char** argv) {
       return 0;
     }
     return print_partitions(body);
+  }
+  if (*metrics) {
+    std::string path = "/v1/models";
+    if (!metrics_model.empty()) {
+      path += "/" + verity::app::url_encode_segment(metrics_model) + "/metrics";
+      std::string q;
+      auto add = [&](const char* k, const std::string& v) {
+        q += (q.empty() ? "?" : "&") + std::string(k) + "=" + verity::app::url_encode_segment(v);
+      };
+      if (!all_versions) add("version", metrics_version);
+      if (!window.empty()) add("window", window);
+      if (!from.empty()) add("from", from);
+      if (!to.empty()) add("to", to);
+      path += q;
+    }
+    std::string body;
+    const int status = api_call(server_url, token, "GET", path, "", "metrics", &body);
+    if (status / 100 != 2) return exit_code(status);
+    if (as_json) {
+      std::cout << body;
+      return 0;
+    }
+    return metrics_model.empty() ? print_models(body) : print_metrics(body);
   }
   if (*verify) {
     std::string path = "/v1/verify";

@@ -23,6 +23,9 @@
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/tcp_input.h"
 #include "verity/query/metrics_exposition.h"
+#include "verity/query/model_api.h"
+#include "verity/query/model_exporter.h"
+#include "verity/query/model_quality.h"
 #include "verity/query/read_api.h"
 #include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
@@ -51,6 +54,8 @@ struct Server::Impl {
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<ingest::HttpServer> http;
   std::unique_ptr<query::ReadApi> read_api;
+  std::unique_ptr<query::ModelsApi> models_api;
+  std::unique_ptr<query::ModelExporter> model_exporter;
   std::unique_ptr<StoreAdminApi> admin;
   std::unique_ptr<shippers::EsShipper> shipper;
   // Verification and erasure scan the store: they run here, one at a time, not on I/O threads.
@@ -149,6 +154,10 @@ Server::~Server() {
 void Server::Impl::add_routes() {
   guarded("GET", "/v1/predictions/*", kRoleRead,
           [this](const HttpRequest& r) { return read_api->get_prediction(r); });
+  guarded("GET", "/v1/models", kRoleRead,
+          [this](const HttpRequest& r) { return models_api->models(r); });
+  guarded("GET", "/v1/models/*/metrics", kRoleRead,
+          [this](const HttpRequest& r) { return models_api->metrics(r); });
   guarded("GET", "/v1/partitions", kRoleRead,
           [this](const HttpRequest& r) { return admin->partitions(r); });
   guarded("GET", "/v1/holds", kRoleRead, [this](const HttpRequest& r) { return admin->holds(r); });
@@ -226,9 +235,12 @@ Status Server::start() {
     return Status::unavailable("cannot create data_dir " + im.config.data_dir + ": " + ec.message(),
                                false);
   }
+  auto mappings = std::make_shared<const ingest::FieldMappingSet>(im.config.fields);
+  auto quality = std::make_shared<const query::QualityConfig>(im.config.quality);
   store::StoreOptions so = im.config.store;
   so.data_dir = im.config.data_dir;
   so.outbox = !im.config.es_output.hosts.empty();
+  so.contributor = std::make_shared<query::ModelContributor>(mappings, quality);
   auto opened = store::Store::open(so, im.clock, *im.registry);
   if (!opened) return opened.status();
   im.store = std::move(opened).value();
@@ -244,7 +256,6 @@ Status Server::start() {
   } else {
     spdlog::warn("masking is off (masking.enabled: false): documents are stored as sent");
   }
-  auto mappings = std::make_shared<const ingest::FieldMappingSet>(im.config.fields);
   if (im.config.tcp_enabled) {
     im.tcp_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "tcp");
     im.tcp =
@@ -276,9 +287,8 @@ Status Server::start() {
   if (im.config.es_output.hosts.empty()) {
     spdlog::info("elasticsearch shipper off: no outputs.elasticsearch.hosts (or --es-url)");
   } else {
-    im.shipper = std::make_unique<shippers::EsShipper>(
-        *im.store, im.config.es_output, im.clock, *im.registry,
-        std::make_shared<const ingest::FieldMappingSet>(im.config.fields));
+    im.shipper = std::make_unique<shippers::EsShipper>(*im.store, im.config.es_output, im.clock,
+                                                       *im.registry, mappings);
     im.shipper->start();
     std::string hosts;
     for (const auto& h : im.config.es_output.hosts) hosts += (hosts.empty() ? "" : ", ") + h;
@@ -286,6 +296,10 @@ Status Server::start() {
                  im.store->outbox_checkpoint());
   }
   im.read_api = std::make_unique<query::ReadApi>(*im.store);
+  im.models_api = std::make_unique<query::ModelsApi>(*im.store, quality, im.clock);
+  im.model_exporter = std::make_unique<query::ModelExporter>(
+      *im.models_api, *im.store, im.config.model_export, im.clock, *im.registry);
+  im.model_exporter->start();
   im.admin = std::make_unique<StoreAdminApi>(*im.store, im.masker, im.config.erasure_subject_field,
                                              *im.auth);
   ingest::HttpServerOptions http_options = im.config.http;
@@ -333,6 +347,7 @@ void Server::run_until_stopped() {
   if (im.beats) im.beats->stop();
   im.admin_pool.join();                // a running erasure or verification finishes first
   if (im.shipper) im.shipper->stop();  // the request in flight is sent again after a restart
+  if (im.model_exporter) im.model_exporter->stop();
   im.store->stop(im.config.shutdown_timeout);
   im.http->stop();
   im.work.reset();

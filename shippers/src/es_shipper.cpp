@@ -22,6 +22,7 @@
 
 #include "verity/core/http.h"
 #include "verity/ingest/field_mapping.h"
+#include "verity/ingest/json_value.h"
 #include "verity/shippers/bulk_response.h"
 #include "verity/store/store.h"
 
@@ -136,28 +137,7 @@ namespace {
 const ingest::FieldMapping& mapping_for(const ingest::FieldMappingSet* fields,
                                         std::string_view model) {
   static const ingest::FieldMapping defaults = ingest::FieldMapping::defaults();
-  if (fields == nullptr) return defaults;
-  auto it = fields->per_model.find(model);
-  return it != fields->per_model.end() ? it->second : fields->default_mapping;
-}
-
-// The first of `pointers` present in `doc` (minified JSON), or "".
-std::string first_value(simdjson::dom::element doc, const std::vector<ingest::JsonPointer>& ps,
-                        bool scalar_only, simdjson::dom::element_type* type) {
-  for (const auto& p : ps) {
-    simdjson::dom::element v;
-    if (doc.at_pointer(p.text).get(v)) continue;
-    if (v.is_null()) continue;
-    if (scalar_only && (v.is_object() || v.is_array())) continue;
-    *type = v.type();
-    return simdjson::minify(v);
-  }
-  return "";
-}
-
-bool is_number(simdjson::dom::element_type t) {
-  return t == simdjson::dom::element_type::INT64 || t == simdjson::dom::element_type::UINT64 ||
-         t == simdjson::dom::element_type::DOUBLE;
+  return fields == nullptr ? defaults : fields->for_model(model);
 }
 
 }  // namespace
@@ -167,29 +147,21 @@ std::string label_fields(const store::StoredRecord& prediction, const store::Sto
   const ingest::FieldMapping& m = mapping_for(fields, prediction.model_name);
   simdjson::dom::parser lp, pp;
   simdjson::dom::element ldoc, pdoc;
-  std::string truth, predicted;
-  auto truth_type = simdjson::dom::element_type::NULL_VALUE;
-  auto predicted_type = simdjson::dom::element_type::NULL_VALUE;
+  ingest::FoundValue truth, predicted;
   if (!lp.parse(label.document).get(ldoc)) {
-    truth = first_value(ldoc, m.pointers(ingest::Field::kGroundTruth), false, &truth_type);
+    truth = ingest::first_value(ldoc, m.pointers(ingest::Field::kGroundTruth), false);
   }
-  if (!pp.parse(prediction.document).get(pdoc)) {
-    predicted =
-        first_value(pdoc, m.pointers(ingest::Field::kPredictedValue), true, &predicted_type);
-    if (predicted.empty()) {  // scalar outputs are the predicted value
-      predicted = first_value(pdoc, m.pointers(ingest::Field::kOutputs), true, &predicted_type);
-    }
-  }
-  std::string out = "{\"ground_truth\":" + (truth.empty() ? std::string("null") : truth);
+  if (!pp.parse(prediction.document).get(pdoc)) predicted = ingest::predicted_value(pdoc, m);
+  std::string out = "{\"ground_truth\":" + (truth.found() ? truth.json : std::string("null"));
   out += ",\"label_time\":\"" + format_rfc3339(label.timestamp_ms) + "\"";
-  if (!truth.empty() && !predicted.empty()) {
-    if (is_number(truth_type) && is_number(predicted_type)) {
-      const double err = std::stod(predicted) - std::stod(truth);
+  if (truth.found() && predicted.found()) {
+    if (truth.is_number() && predicted.is_number()) {
+      const double err = std::stod(predicted.json) - std::stod(truth.json);
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.17g", err);
       out += std::string(",\"error\":") + buf;
-    } else if (!is_number(truth_type) && !is_number(predicted_type)) {
-      out += std::string(",\"correct\":") + (truth == predicted ? "true" : "false");
+    } else if (!truth.is_number() && !predicted.is_number()) {
+      out += std::string(",\"correct\":") + (truth.json == predicted.json ? "true" : "false");
     }
   }
   return out + '}';

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -56,6 +57,59 @@ struct Existing {
 
 }  // namespace
 
+Status Store::Impl::join_in_group(const Event& e, size_t k,
+                                  const std::optional<StoredRecord>& old_label,
+                                  const std::vector<size_t>& label_slot,
+                                  const std::vector<rocksdb::Status>& label_statuses,
+                                  std::vector<std::string>& label_values,
+                                  std::unordered_map<std::string_view, JoinSide>& group_predictions,
+                                  std::unordered_map<std::string_view, JoinSide>& group_labels,
+                                  std::unordered_set<std::string_view>& group_pending,
+                                  rocksdb::WriteBatch& wb) {
+  const std::string_view id = e.request_id;
+  if (e.kind == EventKind::kLabel) {
+    const JoinSide* old = nullptr;
+    JoinSide stored_old;
+    if (auto it = group_labels.find(id); it != group_labels.end()) {
+      old = &it->second;
+    } else if (old_label) {
+      stored_old = side_of(*old_label);
+      old = &stored_old;
+    }
+    auto p = group_predictions.find(id);
+    bool now_pending = false;
+    if (auto s = quality_label(e, p == group_predictions.end() ? nullptr : &p->second, old,
+                               group_pending.count(id) > 0, wb, now_pending);
+        !s) {
+      return s;
+    }
+    group_labels[id] = side_of(e);
+    if (now_pending) {
+      group_pending.insert(id);
+    } else {
+      group_pending.erase(id);
+    }
+    return Status::ok();
+  }
+  const JoinSide* label = nullptr;
+  std::optional<StoredRecord> stored;
+  JoinSide stored_side;
+  if (auto it = group_labels.find(id); it != group_labels.end()) {
+    label = &it->second;
+  } else if (const size_t slot = label_slot[k]; label_statuses[slot].ok()) {
+    stored = decode_record(label_values[slot]);
+    if (!stored) return Status::internal("corrupt label record for a request id in this group");
+    stored_side = side_of(*stored);
+    label = &stored_side;
+  } else if (!label_statuses[slot].IsNotFound()) {
+    return from_rocksdb(label_statuses[slot], "reading labels");
+  }
+  if (auto s = quality_prediction(e, label, group_pending.count(id) > 0, wb); !s) return s;
+  group_predictions[id] = side_of(e);
+  group_pending.erase(id);
+  return Status::ok();
+}
+
 Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitResult>& results) {
   results.assign(group.size(), CommitResult{});
 
@@ -72,6 +126,32 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   std::vector<rocksdb::Status> statuses;
   if (!keys.empty()) statuses = db->MultiGet(rocksdb::ReadOptions(), cfs, keys, &values);
 
+  // Model quality: the label stored for each prediction of the group, if any (labels look their
+  // prediction up only when they are new or corrected, in quality_label).
+  const bool quality_on = options.contributor != nullptr;
+  std::vector<std::string> label_values;
+  std::vector<rocksdb::Status> label_statuses;
+  std::vector<size_t> label_slot;  // event index k -> index in label_values, or SIZE_MAX
+  if (quality_on) {
+    quality.clear();
+    std::vector<rocksdb::ColumnFamilyHandle*> lcfs;
+    std::vector<rocksdb::Slice> lkeys;
+    for (const auto& p : group) {
+      for (const auto& e : p.batch.events) {
+        label_slot.push_back(e.kind == EventKind::kLabel ? SIZE_MAX : lkeys.size());
+        if (e.kind != EventKind::kLabel) {
+          lcfs.push_back(labels);
+          lkeys.emplace_back(e.request_id);
+        }
+      }
+    }
+    if (!lkeys.empty()) {
+      label_statuses = db->MultiGet(rocksdb::ReadOptions(), lcfs, lkeys, &label_values);
+    }
+  }
+  std::unordered_map<std::string_view, JoinSide> group_predictions, group_labels;
+  std::unordered_set<std::string_view> group_pending;  // labels of this group that wait
+
   std::unordered_map<std::string_view, Sha256Digest> in_group_predictions;
   std::unordered_map<std::string_view, Sha256Digest> in_group_labels;
   in_group_predictions.reserve(keys.size());
@@ -84,6 +164,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   group_models.clear();
   group_outbox_events = group_outbox_bytes = 0;
   const EpochMillis now = clock.now_ms();
+  group_arrival_ms = now;
   uint64_t seq = next_sequence;
   rocksdb::WriteBatch& wb = write_batch;
   wb.Clear();
@@ -102,14 +183,17 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       const Sha256Digest& digest = prep.digest;
 
       Existing existing;
+      std::optional<StoredRecord> old_label;  // the stored label a new one corrects
       if (auto it = seen.find(e.request_id); it != seen.end()) {
         existing = {true, it->second};
       } else if (statuses[k].ok()) {
         existing.found = true;
         if (is_label) {
-          auto rec = decode_record(values[k]);
-          if (!rec) return Status::internal("corrupt label record for a request id in this group");
-          existing.digest = rec->digest;
+          old_label = decode_record(values[k]);
+          if (!old_label) {
+            return Status::internal("corrupt label record for a request id in this group");
+          }
+          existing.digest = old_label->digest;
         } else {
           auto entry = decode_id_entry(values[k]);
           if (!entry) return Status::internal("corrupt request-id index entry");
@@ -203,6 +287,13 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         }
       }
       if (!st.ok()) return from_rocksdb(st, "building the commit group");
+      if (quality_on) {
+        if (auto qs = join_in_group(e, k, old_label, label_slot, label_statuses, label_values,
+                                    group_predictions, group_labels, group_pending, wb);
+            !qs) {
+          return qs;
+        }
+      }
       seen[e.request_id] = digest;
       r.outcomes[i] = EventOutcome::kStored;
       ++r.stored;
@@ -224,6 +315,9 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
     }
   }
 
+  if (quality_on) {
+    if (auto qs = quality_finish_group(wb); !qs) return qs;
+  }
   if (auto st = wb.Put(meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
     return from_rocksdb(st, "building the commit group");
   }
@@ -235,6 +329,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   next_sequence_seen = seq;
   outbox_events += group_outbox_events;
   outbox_bytes += group_outbox_bytes;
+  if (quality_on) quality_after_write();
   std::lock_guard lock(state_mu);
   for (const auto& [day, head] : group_heads) state[day].chain = head;
   for (const auto& [day, model] : group_models) state[day].models.insert(model);

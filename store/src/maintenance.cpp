@@ -411,6 +411,7 @@ Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
 Result<MaintenanceReport> Store::Impl::maintenance_pass() {
   std::lock_guard pass_lock(maintenance_mu);
   MaintenanceReport report;
+  if (auto s = orphan_pending(report); !s) return s;
   const EpochMillis now = clock.now_ms();
   const RetentionOptions& r = options.retention;
   std::vector<uint32_t> days;

@@ -173,7 +173,11 @@ Status Store::Impl::open_db() {
   rocksdb::Options probe(db_opts, base);
   auto listed = rocksdb::DB::ListColumnFamilies(probe, options.data_dir, &names);
   if (!listed.ok()) names = {rocksdb::kDefaultColumnFamilyName};  // a new store
-  for (const char* required : {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf}) {
+  rocksdb::ColumnFamilyOptions metrics_options = meta_options;
+  metrics_options.merge_operator = aggregate_merge_operator();
+
+  for (const char* required :
+       {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf, kMetricsCf, kPendingCf}) {
     if (std::find(names.begin(), names.end(), required) == names.end())
       names.emplace_back(required);
   }
@@ -184,6 +188,8 @@ Status Store::Impl::open_db() {
       descriptors.emplace_back(name, ids_options);
     } else if (parse_partition_name(name)) {
       descriptors.emplace_back(name, partition_cf_options());
+    } else if (name == kMetricsCf) {
+      descriptors.emplace_back(name, metrics_options);
     } else {
       descriptors.emplace_back(name, meta_options);
     }
@@ -211,6 +217,10 @@ Status Store::Impl::open_db() {
       audit = h;
     else if (name == kOutboxCf)
       outbox = h;
+    else if (name == kMetricsCf)
+      metrics = h;
+    else if (name == kPendingCf)
+      pending = h;
     else if (auto day = parse_partition_name(name))
       partitions[*day] = h;
   }
@@ -226,6 +236,7 @@ Status Store::Impl::open_db() {
   }
   next_sequence_seen = next_sequence;
   if (auto st = load_outbox(); !st) return st;
+  if (auto st = load_quality(); !st) return st;
   return load_state();
 }
 
@@ -286,6 +297,39 @@ void Store::Impl::register_metrics(prometheus::Registry& registry) {
                         .Add({});
   writable_gauge->Set(1);
   update_tier_metrics();
+
+  // Label-join counters: persisted, so they start from the committed totals.
+  const LabelCounts counts = label_counts;
+  auto counter = [&](const char* name, const char* help, uint64_t start) {
+    auto* c = &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+    c->Increment(static_cast<double>(start));
+    return c;
+  };
+  labels_joined =
+      counter("verity_labels_joined_total",
+              "Labels joined to their prediction (the first label of a request id)", counts.joined);
+  labels_corrected = counter("verity_labels_corrected_total",
+                             "Joined labels replaced by a different label for the same request id",
+                             counts.corrections);
+  labels_orphaned = counter("verity_labels_orphaned_total",
+                            "Labels whose prediction had not arrived labels.max_wait after them",
+                            counts.orphaned);
+  labels_late_joined =
+      counter("verity_labels_late_joined_total",
+              "Orphaned labels whose prediction arrived after all", counts.late_joins);
+  labels_pending = &prometheus::BuildGauge()
+                        .Name("verity_labels_pending")
+                        .Help("Labels waiting for their prediction")
+                        .Register(registry)
+                        .Add({});
+  labels_pending->Set(static_cast<double>(counts.pending));
+  label_lag = &prometheus::BuildHistogram()
+                   .Name("verity_label_lag_seconds")
+                   .Help("Time from a prediction to its first label, observed when they join")
+                   .Register(registry)
+                   .Add({}, prometheus::Histogram::BucketBoundaries{
+                                60, 300, 900, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400,
+                                14 * 86400, 30 * 86400, 90 * 86400});
 }
 
 rocksdb::ColumnFamilyHandle* Store::Impl::find_partition(uint32_t day) const {
@@ -343,7 +387,7 @@ void Store::Impl::close_db() {
     (void)db->DestroyColumnFamilyHandle(h);
   }
   handles.clear();
-  meta = ids = labels = deadletter = chain = audit = outbox = nullptr;
+  meta = ids = labels = deadletter = chain = audit = outbox = metrics = pending = nullptr;
   auto s = db->Close();
   if (!s.ok()) spdlog::warn("store: close: {}", s.ToString());
   db.reset();

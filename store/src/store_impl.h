@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <prometheus/counter.h>
@@ -18,9 +19,11 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/write_batch.h>
 
 #include "chain.h"
+#include "verity/store/aggregate.h"
 #include "verity/store/store.h"
 
 namespace verity::store {
@@ -35,11 +38,29 @@ inline constexpr const char* kAuditCf = "audit";
 //                     'X' request id: an erasure to propagate.
 inline constexpr const char* kOutboxCf = "outbox";
 inline constexpr const char* kOutboxCheckpointKey = "outbox_checkpoint";
+// metrics: model-quality aggregates (quality.cpp), summed by a merge operator:
+//   'B' varint-len model | varint-len version | 'm'|'h'|'d' | u64 BE bucket start (ms) -> Aggregate
+//   'V' varint-len model | varint-len version -> u64 BE first, u64 BE last prediction time
+//   'C' -> Aggregate of LabelCounts
+inline constexpr const char* kMetricsCf = "metrics";
+// pending: labels waiting for their prediction:
+//   'R' request id -> u64 BE arrival time;  'T' u64 BE arrival time | request id -> ""
+inline constexpr const char* kPendingCf = "pending";
 // Metadata keys in "default": tier of a partition, models seen in a partition, holds.
 inline constexpr const char* kTierPrefix = "tier/";    // tier/p_YYYYMMDD -> hot|warm|cold
 inline constexpr const char* kModelPrefix = "model/";  // model/p_YYYYMMDD/<model> -> ""
 inline constexpr const char* kHoldPrefix = "hold/";    // hold/partition:<p> | hold/model:<m>
 inline constexpr const char* kNextSequenceKey = "next_sequence";
+
+inline JoinSide side_of(const Event& e) {
+  return {e.model_name, e.model_version, e.timestamp_ms, e.document};
+}
+inline JoinSide side_of(const StoredRecord& r) {
+  return {r.model_name, r.model_version, r.timestamp_ms, r.document};
+}
+
+// Sums Aggregate values (the metrics family's merge operator, quality.cpp).
+std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator();
 
 // An event made ready for the commit thread by the submitting thread: digest computed and record
 // encoded, with the sequence left to patch.
@@ -56,6 +77,20 @@ struct PartitionState {
   uint64_t sealed_count = 0;  // records covered by the last seal
   Tier tier = Tier::kHot;
   std::set<std::string> models;
+};
+
+// Commit-thread scratch for model quality: what one commit group adds to the aggregates.
+struct QualityGroup {
+  std::map<std::string, Aggregate> buckets;  // bucket key -> sum
+  Aggregate counters;                        // LabelCounts deltas
+  std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>> versions;
+  std::vector<double> lags_seconds;  // label lag of first joins, for the histogram
+  void clear() {
+    buckets.clear();
+    counters = Aggregate();
+    versions.clear();
+    lags_seconds.clear();
+  }
 };
 
 struct Pending {
@@ -88,6 +123,8 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* chain = nullptr;
   rocksdb::ColumnFamilyHandle* audit = nullptr;
   rocksdb::ColumnFamilyHandle* outbox = nullptr;
+  rocksdb::ColumnFamilyHandle* metrics = nullptr;
+  rocksdb::ColumnFamilyHandle* pending = nullptr;
   std::atomic<uint64_t> outbox_checkpoint{1};
   std::atomic<uint64_t> outbox_events{0};
   std::atomic<uint64_t> outbox_bytes{0};
@@ -115,6 +152,14 @@ struct Store::Impl {
   std::unordered_map<uint32_t, ChainHead> group_heads;
   std::vector<std::pair<uint32_t, std::string>> group_models;
   uint64_t group_outbox_events = 0, group_outbox_bytes = 0;
+  QualityGroup quality;
+  EpochMillis group_arrival_ms = 0;  // the commit time of the group being built
+
+  // Model versions with their first and last prediction time, and the label counters, as
+  // committed. Guarded by quality_mu.
+  mutable std::mutex quality_mu;
+  std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>> versions;
+  LabelCounts label_counts;
 
   // Partition handles by day. Written by the commit thread (creating a partition), read by readers.
   mutable std::shared_mutex partitions_mu;
@@ -151,6 +196,12 @@ struct Store::Impl {
   prometheus::Family<prometheus::Counter>* maintenance_actions = nullptr;
   prometheus::Counter* erasures = nullptr;
   prometheus::Gauge* writable_gauge = nullptr;
+  prometheus::Counter* labels_joined = nullptr;
+  prometheus::Counter* labels_corrected = nullptr;
+  prometheus::Counter* labels_orphaned = nullptr;
+  prometheus::Counter* labels_late_joined = nullptr;
+  prometheus::Gauge* labels_pending = nullptr;
+  prometheus::Histogram* label_lag = nullptr;
 
   Status open_db();
   // Closes and reopens the database (on the commit thread). RocksDB does not Resume() from some
@@ -171,6 +222,28 @@ struct Store::Impl {
   Result<std::optional<StoredRecord>> read_prediction(std::string_view request_id) const;
   Result<std::optional<StoredRecord>> read_label(std::string_view request_id) const;
   rocksdb::ColumnFamilyHandle* find_partition(uint32_t day) const;
+
+  // Model quality (quality.cpp), on the commit thread while it builds a group.
+  // A newly stored prediction: its own contribution, and its label's if one waits.
+  Status quality_prediction(const Event& e, const JoinSide* label, bool label_pending_in_group,
+                            rocksdb::WriteBatch& wb);
+  // A new or corrected label: joins its prediction (in this group or stored) or waits.
+  Status quality_label(const Event& e, const JoinSide* group_prediction, const JoinSide* old_label,
+                       bool old_pending_in_group, rocksdb::WriteBatch& wb, bool& now_pending);
+  Status quality_finish_group(rocksdb::WriteBatch& wb);
+  // The join step of write_group for event number k of the group (commit_loop.cpp).
+  Status join_in_group(const Event& e, size_t k, const std::optional<StoredRecord>& old_label,
+                       const std::vector<size_t>& label_slot,
+                       const std::vector<rocksdb::Status>& label_statuses,
+                       std::vector<std::string>& label_values,
+                       std::unordered_map<std::string_view, JoinSide>& group_predictions,
+                       std::unordered_map<std::string_view, JoinSide>& group_labels,
+                       std::unordered_set<std::string_view>& group_pending,
+                       rocksdb::WriteBatch& wb);
+  void quality_after_write();
+  Status load_quality();  // after open_db: versions and counters
+  // Orphans labels that waited longer than labels.max_wait (maintenance).
+  Status orphan_pending(MaintenanceReport& report);
 
   void run_commit_loop();
   Status write_group(std::vector<Pending>& group, std::vector<CommitResult>& results);

@@ -13,6 +13,7 @@
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
+#include "raw_rocksdb.h"
 
 namespace verity::testing {
 namespace {
@@ -35,8 +36,7 @@ std::string driver(const ServerProcess& s, const std::string& flags) {
 size_t count_records(const std::filesystem::path& data) {
   std::vector<std::string> families;
   EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), data.string(), &families).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& f : families) descriptors.emplace_back(f, rocksdb::ColumnFamilyOptions());
+  const auto descriptors = verity::test::raw_descriptors(families);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   EXPECT_TRUE(

@@ -16,6 +16,7 @@
 #include "test_client.h"
 #include "verity/app/http_client.h"
 #include "verity/core/http.h"
+#include "raw_rocksdb.h"
 
 namespace verity::testing {
 namespace {
@@ -142,8 +143,7 @@ TEST(MaskingLeak, NoRawSecretAnywhere) {
   // 2. Every key and value of every column family, read back through RocksDB.
   std::vector<std::string> families;
   ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), data.string(), &families).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& f : families) descriptors.emplace_back(f, rocksdb::ColumnFamilyOptions());
+  const auto descriptors = verity::test::raw_descriptors(families);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   ASSERT_TRUE(

@@ -10,6 +10,7 @@
 #include <future>
 
 #include "record_codec.h"
+#include "store_impl.h"
 #include "verity/store/partition.h"
 #include "verity/store/store.h"
 
@@ -103,7 +104,11 @@ class RetentionTest : public ::testing::Test {
     rocksdb::Options o;
     ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir_.string(), &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> d;
-    for (const auto& n : names) d.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    for (const auto& n : names) {
+      rocksdb::ColumnFamilyOptions cf;
+      if (n == "metrics") cf.merge_operator = aggregate_merge_operator();
+      d.emplace_back(n, cf);
+    }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.string(), d, &handles, &raw).ok());

@@ -13,6 +13,7 @@
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
+#include "raw_rocksdb.h"
 
 namespace verity::testing {
 
@@ -25,8 +26,7 @@ void check_store(const std::filesystem::path& data, const std::vector<std::strin
   if (!rocksdb::DB::ListColumnFamilies(rocksdb::Options(), data.string(), &families).ok()) {
     throw std::runtime_error("cannot list column families in " + data.string());
   }
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& f : families) descriptors.emplace_back(f, rocksdb::ColumnFamilyOptions());
+  const auto descriptors = verity::test::raw_descriptors(families);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   if (!rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), data.string(), descriptors, &handles, &db)

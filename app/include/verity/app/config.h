@@ -13,6 +13,8 @@
 #include "verity/ingest/http_server.h"
 #include "verity/ingest/masking_policy.h"
 #include "verity/ingest/tcp_input.h"
+#include "verity/query/model_exporter.h"
+#include "verity/query/model_quality.h"
 #include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
 
@@ -36,6 +38,11 @@ struct Config {
   std::string log_level = "info";     // log.level
 
   store::StoreOptions store;  // store.* (data_dir comes from the top level)
+
+  // labels.max_wait is store.label_max_wait.
+  // metrics.quality.* (defaults) and models.<name>.quality.*: tasks, value locations, classes.
+  query::QualityConfig quality;
+  query::ModelExportOptions model_export;  // metrics.models.*: the Prometheus model gauges
 
   shippers::EsShipperOptions es_output;  // outputs.elasticsearch.* (no hosts: the shipper is off)
 

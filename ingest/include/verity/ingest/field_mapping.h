@@ -73,6 +73,12 @@ struct FieldMappingSet {
   FieldMapping default_mapping = FieldMapping::defaults();
   std::map<std::string, FieldMapping, std::less<>> per_model;
   EnvelopeSettings envelope;
+
+  // The mapping of `model`: its own, or the default.
+  const FieldMapping& for_model(std::string_view model) const {
+    auto it = per_model.find(model);
+    return it != per_model.end() ? it->second : default_mapping;
+  }
 };
 
 }  // namespace verity::ingest

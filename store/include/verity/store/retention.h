@@ -89,6 +89,7 @@ struct MaintenanceReport {
   std::vector<std::pair<std::string, Tier>> moved;
   std::vector<std::string> dropped;
   std::vector<std::string> held;  // expired but kept by a hold
+  uint64_t orphaned_labels = 0;   // labels that waited labels.max_wait for their prediction
 };
 
 struct EraseReport {

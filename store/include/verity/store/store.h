@@ -12,6 +12,7 @@
 #include "verity/core/clock.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
+#include "verity/store/aggregate.h"
 #include "verity/store/ingest_batch.h"
 #include "verity/store/retention.h"
 #include "verity/store/stored_record.h"
@@ -58,6 +59,11 @@ struct StoreOptions {
   bool outbox = false;
   // Tiers, retention, sealing (see retention.h).
   RetentionOptions retention;
+  // Model quality: what predictions and joined labels add to the per-model aggregates. Null: no
+  // aggregates are kept (labels are still stored).
+  std::shared_ptr<const Contributor> contributor;
+  // A label whose prediction has not arrived this long after the label is counted as orphaned.
+  Duration label_max_wait{30ll * 86'400'000};
   // Tests only: injected write failures (see WriteFaults). Null in production.
   std::shared_ptr<WriteFaults> faults;
 };
@@ -168,6 +174,15 @@ class Store {
   Status ack_outbox(uint64_t next);
   uint64_t outbox_checkpoint() const;
   OutboxBacklog outbox_backlog() const;
+
+  // Model quality (StoreOptions::contributor). The sum of the aggregates of `model` (one version,
+  // or all when `version` is nullopt) over predictions made in [from_ms, to_ms), at minute
+  // resolution: both ends are rounded down to the minute. Thread-safe.
+  Result<Aggregate> aggregate(std::string_view model, const std::optional<std::string>& version,
+                              EpochMillis from_ms, EpochMillis to_ms) const;
+  // Every model version with aggregates, by model then version. Thread-safe.
+  std::vector<ModelVersionInfo> model_versions() const;
+  LabelCounts label_counts() const;
 
   // Writes every memtable to table files (benchmarks, and before copying a stopped store).
   Status flush();

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "verity/ingest/field_mapping.h"
+
+namespace verity::ingest {
+
+// A value found in a stored document: its minified JSON text and type.
+struct FoundValue {
+  std::string json;  // "" when nothing was found
+  simdjson::dom::element_type type = simdjson::dom::element_type::NULL_VALUE;
+  bool found() const { return !json.empty(); }
+  bool is_number() const {
+    return type == simdjson::dom::element_type::INT64 ||
+           type == simdjson::dom::element_type::UINT64 ||
+           type == simdjson::dom::element_type::DOUBLE;
+  }
+};
+
+// The first of `pointers` present and not null in `doc`; with `scalar_only`, objects and arrays
+// are passed over.
+inline FoundValue first_value(simdjson::dom::element doc, const std::vector<JsonPointer>& pointers,
+                              bool scalar_only) {
+  for (const auto& p : pointers) {
+    simdjson::dom::element v;
+    if (doc.at_pointer(p.text).get(v)) continue;
+    if (v.is_null()) continue;
+    if (scalar_only && (v.is_object() || v.is_array())) continue;
+    return {simdjson::minify(v), v.type()};
+  }
+  return {};
+}
+
+// The predicted value of a prediction document: the first predicted-value pointer, else scalar
+// outputs (DESIGN.md, "The document").
+inline FoundValue predicted_value(simdjson::dom::element doc, const FieldMapping& m) {
+  FoundValue v = first_value(doc, m.pointers(Field::kPredictedValue), true);
+  if (!v.found()) v = first_value(doc, m.pointers(Field::kOutputs), true);
+  return v;
+}
+
+}  // namespace verity::ingest

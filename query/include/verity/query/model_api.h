@@ -1,0 +1,47 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "verity/core/clock.h"
+#include "verity/core/http.h"
+#include "verity/query/model_quality.h"
+
+namespace verity::store {
+class Store;
+}
+
+namespace verity::query {
+
+// Model-quality reports from the store's aggregates: GET /v1/models and
+// GET /v1/models/{model}/metrics. Thread-safe; the store must outlive this object.
+class ModelsApi {
+ public:
+  ModelsApi(const store::Store& store, std::shared_ptr<const QualityConfig> config,
+            const Clock& clock)
+      : store_(store), config_(std::move(config)), clock_(clock) {}
+
+  // The report of `model` (one version, or all) over predictions made in [from_ms, to_ms).
+  // kNotFound when the model has no predictions.
+  Result<Report> report(const std::string& model, const std::optional<std::string>& version,
+                        EpochMillis from_ms, EpochMillis to_ms) const;
+
+  // {"models":[{"model","task","task_source","predictions","labelled","first_prediction",
+  //  "last_prediction","versions":[{"version","first_prediction","last_prediction"}]}],
+  //  "labels":{"joined","corrections","pending","orphaned","late_joins"}}
+  HttpResponse models(const HttpRequest& req) const;
+  // ?version=&window=5m|1h|24h|7d|30d|<n>m|h|d, or from=&to= (RFC 3339 or epoch ms); neither:
+  // everything. Report::to_json().
+  HttpResponse metrics(const HttpRequest& req) const;
+
+ private:
+  const store::Store& store_;
+  std::shared_ptr<const QualityConfig> config_;
+  const Clock& clock_;
+};
+
+// Where a report's window ends: the end of `last_ms`'s minute, so the newest predictions count.
+EpochMillis report_end(EpochMillis last_ms);
+
+}  // namespace verity::query

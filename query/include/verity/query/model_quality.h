@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "verity/core/status.h"
+#include "verity/core/time_format.h"
+#include "verity/core/units.h"
+#include "verity/ingest/field_mapping.h"
+#include "verity/store/aggregate.h"
+
+namespace verity::query {
+
+enum class Task { kBinary, kMulticlass, kRegression };
+const char* task_name(Task t);
+std::optional<Task> parse_task(std::string_view name);
+
+// models.<name>.quality.* (docs/configuration.md).
+struct ModelQualityConfig {
+  std::optional<Task> task;  // nullopt: inferred from the predicted and label values
+  // Where the predicted value and the score (the probability of the positive class) are; empty:
+  // the model's field mapping (predicted_value, then scalar outputs; score).
+  std::vector<ingest::JsonPointer> predicted;
+  std::vector<ingest::JsonPointer> score;
+  // The positive class as JSON text (true, "fraud", 1). "": true for booleans, otherwise the
+  // greater of the two classes (scikit-learn's convention).
+  std::string positive_class;
+  // Distinct classes a report keeps (the most frequent); the rest are counted as "__other__".
+  size_t max_classes = 50;
+};
+
+struct QualityConfig {
+  std::map<std::string, ModelQualityConfig, std::less<>> models;
+  ModelQualityConfig defaults;  // for models without their own section
+
+  const ModelQualityConfig& for_model(std::string_view model) const {
+    auto it = models.find(model);
+    return it != models.end() ? it->second : defaults;
+  }
+};
+
+// Turns documents into aggregate contributions (the keys are listed in model_quality.cpp).
+class ModelContributor final : public store::Contributor {
+ public:
+  ModelContributor(std::shared_ptr<const ingest::FieldMappingSet> fields,
+                   std::shared_ptr<const QualityConfig> config);
+  void prediction(const store::JoinSide& prediction, store::Aggregate& out) const override;
+  void join(const store::JoinSide& prediction, const store::JoinSide& label,
+            store::Aggregate& out) const override;
+
+ private:
+  std::shared_ptr<const ingest::FieldMappingSet> fields_;
+  std::shared_ptr<const QualityConfig> config_;
+};
+
+// A model-quality report over one aggregate.
+struct Report {
+  std::string model;
+  std::optional<std::string> version;  // nullopt: every version
+  EpochMillis from_ms = 0, to_ms = 0;
+  std::string task;         // binary | multiclass | regression | unknown
+  std::string task_source;  // config | inferred
+  double predictions = 0;
+  double labelled = 0;
+  // Metric name (scikit-learn's where one exists) -> value; only metrics defined for the data.
+  std::vector<std::pair<std::string, double>> metrics;
+  std::string positive_class;               // binary: the class precision/recall/AUC are of
+  std::vector<std::string> classes;         // confusion-matrix order (JSON text)
+  std::vector<std::vector<double>> matrix;  // [true][predicted]
+  struct ClassMetrics {
+    std::string value;  // JSON text
+    double precision, recall, f1, f05, f2, support;
+  };
+  std::vector<ClassMetrics> per_class;
+  std::vector<double> confidence_histogram;  // 20 bins of 0.05 over [0, 1]
+  std::vector<double> label_lag_histogram;   // counts per kLagBoundsSeconds bucket (+Inf last)
+
+  std::optional<double> metric(std::string_view name) const;
+  std::string to_json() const;
+};
+
+// Bucket upper bounds of the label lag histogram kept in the aggregates, in seconds.
+extern const std::vector<double> kLagBoundsSeconds;
+
+Report build_report(const store::Aggregate& a, const ModelQualityConfig& config);
+
+// Windows by name: 5m, 1h, 24h, 7d, 30d (also any <n>m|h|d). nullopt when malformed.
+std::optional<Duration> parse_window(std::string_view text);
+
+}  // namespace verity::query

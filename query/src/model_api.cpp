@@ -1,0 +1,164 @@
+#include "verity/query/model_api.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+
+#include "verity/store/store.h"
+
+namespace verity::query {
+
+EpochMillis report_end(EpochMillis last_ms) { return last_ms - (last_ms % 60'000) + 60'000; }
+
+Result<Report> ModelsApi::report(const std::string& model,
+                                 const std::optional<std::string>& version, EpochMillis from_ms,
+                                 EpochMillis to_ms) const {
+  bool known = false;
+  for (const auto& v : store_.model_versions()) {
+    known = known || (v.model == model && (!version || v.version == *version));
+  }
+  if (!known) {
+    return Status::not_found(version ? "no predictions of this model version are stored"
+                                     : "no predictions of this model are stored");
+  }
+  auto a = store_.aggregate(model, version, from_ms, to_ms);
+  if (!a) return a.status();
+  Report r = build_report(*a, config_->for_model(model));
+  r.model = model;
+  r.version = version;
+  r.from_ms = from_ms;
+  r.to_ms = to_ms;
+  return r;
+}
+
+HttpResponse ModelsApi::models(const HttpRequest&) const {
+  struct Summary {
+    EpochMillis first = 0, last = 0;
+    std::vector<store::ModelVersionInfo> versions;
+  };
+  std::map<std::string, Summary> models;
+  for (auto& v : store_.model_versions()) {
+    auto [it, fresh] = models.try_emplace(v.model, Summary{v.first_ms, v.last_ms, {}});
+    it->second.first = std::min(it->second.first, v.first_ms);
+    it->second.last = std::max(it->second.last, v.last_ms);
+    it->second.versions.push_back(std::move(v));
+  }
+  std::string out = "{\"models\":[";
+  bool first = true;
+  for (const auto& [name, s] : models) {
+    auto r = report(name, std::nullopt, s.first, report_end(s.last));
+    if (!r) return HttpResponse::error(500, "store_error", r.status().message());
+    if (!first) out += ',';
+    first = false;
+    out += "{\"model\":";
+    append_json_string(out, name);
+    out += ",\"task\":\"" + r->task + "\",\"task_source\":\"" + r->task_source + "\"";
+    out += ",\"predictions\":" + std::to_string(static_cast<uint64_t>(r->predictions));
+    out += ",\"labelled\":" + std::to_string(static_cast<uint64_t>(r->labelled));
+    out += ",\"first_prediction\":\"" + format_rfc3339(s.first) + "\"";
+    out += ",\"last_prediction\":\"" + format_rfc3339(s.last) + "\",\"versions\":[";
+    for (size_t i = 0; i < s.versions.size(); ++i) {
+      if (i) out += ',';
+      out += "{\"version\":";
+      append_json_string(out, s.versions[i].version);
+      out += ",\"first_prediction\":\"" + format_rfc3339(s.versions[i].first_ms) + "\"";
+      out += ",\"last_prediction\":\"" + format_rfc3339(s.versions[i].last_ms) + "\"}";
+    }
+    out += "]}";
+  }
+  const store::LabelCounts c = store_.label_counts();
+  out += "],\"labels\":{\"joined\":" + std::to_string(c.joined) +
+         ",\"corrections\":" + std::to_string(c.corrections) +
+         ",\"pending\":" + std::to_string(c.pending) +
+         ",\"orphaned\":" + std::to_string(c.orphaned) +
+         ",\"late_joins\":" + std::to_string(c.late_joins) + "}}\n";
+  return HttpResponse::json(200, std::move(out));
+}
+
+namespace {
+
+// RFC 3339, or epoch milliseconds.
+std::optional<EpochMillis> parse_time(std::string_view text) {
+  EpochMillis ms = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec == std::errc() && end == text.data() + text.size()) return ms;
+  auto t = parse_rfc3339(text);
+  if (!t) return std::nullopt;
+  return *t;
+}
+
+}  // namespace
+
+HttpResponse ModelsApi::metrics(const HttpRequest& req) const {
+  // /v1/models/{model}/metrics
+  static constexpr std::string_view kPrefix = "/v1/models/";
+  static constexpr std::string_view kSuffix = "/metrics";
+  std::string_view path = req.path;
+  if (!path.starts_with(kPrefix) || !path.ends_with(kSuffix) ||
+      path.size() <= kPrefix.size() + kSuffix.size()) {
+    return HttpResponse::error(400, "invalid_model", "the path must be /v1/models/{model}/metrics");
+  }
+  const std::string model(
+      path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
+  std::optional<std::string> version;
+  for (const auto& [k, v] : req.query) {
+    if (k == "version") version = v;
+  }
+  const std::string_view window = req.query_param("window");
+  const std::string_view from = req.query_param("from");
+  const std::string_view to = req.query_param("to");
+  if (!window.empty() && (!from.empty() || !to.empty())) {
+    return HttpResponse::error(400, "invalid_parameter",
+                               "parameter window: give either window or from/to, not both");
+  }
+  EpochMillis from_ms = 0, to_ms = 0;
+  if (!window.empty()) {
+    auto w = parse_window(window);
+    if (!w) {
+      return HttpResponse::error(400, "invalid_parameter",
+                                 "parameter window: expected 5m, 1h, 24h, 7d, 30d or <n>m|h|d");
+    }
+    to_ms = report_end(clock_.now_ms());
+    from_ms = to_ms - w->count();
+  } else {
+    EpochMillis first = 0, last = 0;
+    bool any = false;
+    for (const auto& v : store_.model_versions()) {
+      if (v.model != model || (version && v.version != *version)) continue;
+      first = any ? std::min(first, v.first_ms) : v.first_ms;
+      last = any ? std::max(last, v.last_ms) : v.last_ms;
+      any = true;
+    }
+    from_ms = first - (first % 60'000);
+    to_ms = report_end(last);
+    if (!from.empty()) {
+      auto t = parse_time(from);
+      if (!t) {
+        return HttpResponse::error(400, "invalid_parameter",
+                                   "parameter from: expected RFC 3339 or epoch milliseconds");
+      }
+      from_ms = *t;
+    }
+    if (!to.empty()) {
+      auto t = parse_time(to);
+      if (!t) {
+        return HttpResponse::error(400, "invalid_parameter",
+                                   "parameter to: expected RFC 3339 or epoch milliseconds");
+      }
+      to_ms = *t;
+    }
+    if (to_ms <= from_ms) {
+      return HttpResponse::error(400, "invalid_parameter", "parameter to: must be after from");
+    }
+  }
+  auto r = report(model, version, from_ms, to_ms);
+  if (!r) {
+    if (r.status().code() == StatusCode::kNotFound) {
+      return HttpResponse::error(404, "not_found", r.status().message());
+    }
+    return HttpResponse::error(500, "store_error", r.status().message());
+  }
+  return HttpResponse::json(200, r->to_json() + "\n");
+}
+
+}  // namespace verity::query

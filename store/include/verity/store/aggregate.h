@@ -1,0 +1,85 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "verity/core/time_format.h"
+
+namespace verity::store {
+
+// A sum map: named counters and sums, kept sorted by name. Model-quality aggregates are sum
+// maps, so adding two buckets, a correction (a contribution added with sign -1), or a RocksDB
+// merge operand is one operation: add(). Values are kept in 128-bit fixed point with 2^-40 units
+// (each added value is rounded to a multiple of about 9.1e-13): integer arithmetic is associative,
+// so neither the order RocksDB merges operands in, nor a restart, nor a correction changes a sum by
+// a single bit. Counts are exact.
+class Aggregate {
+ public:
+  using Fixed = __int128;
+  static Fixed to_fixed(double v);
+  static double to_double(Fixed f);
+
+  void add(std::string_view key, double value);
+  void add(const Aggregate& other, int sign = 1);
+  double get(std::string_view key) const;
+  bool empty() const { return entries_.empty(); }
+  size_t size() const { return entries_.size(); }
+  template <typename F>  // f(const std::string& key, double value)
+  void for_each(F&& f) const {
+    for (const auto& [k, v] : entries_) f(k, to_double(v));
+  }
+
+  // varint count | (varint key length | key | 16-byte little-endian two's-complement value)*,
+  // sorted by key. Entries that sum to exactly 0 are dropped.
+  std::string encode() const;
+  static std::optional<Aggregate> decode(std::string_view bytes);
+
+ private:
+  std::vector<std::pair<std::string, Fixed>> entries_;  // sorted by key, unique
+};
+
+// A prediction or a label as the join sees it: the record's metadata and document.
+struct JoinSide {
+  std::string_view model;
+  std::string_view version;
+  EpochMillis time_ms = 0;  // prediction time, or label time
+  std::string_view document;
+};
+
+// What predictions and joined labels contribute to a model's aggregates. Implemented outside the
+// store (query/model_quality.h knows the field mapping and per-model config); the store calls it
+// on its commit thread, inside the commit group that stores the prediction or label, so a
+// contribution is written exactly when its record is: a replay, a restart or a crash never counts
+// anything twice. Implementations must be deterministic and thread-safe.
+class Contributor {
+ public:
+  virtual ~Contributor() = default;
+  // What a newly stored prediction contributes on its own (counts, confidence, data quality).
+  virtual void prediction(const JoinSide& prediction, Aggregate& out) const = 0;
+  // What a (prediction, label) pair contributes; the store adds it with sign +1 when the label
+  // joins and -1 when a correction replaces it.
+  virtual void join(const JoinSide& prediction, const JoinSide& label, Aggregate& out) const = 0;
+};
+
+// Label-join counters, persisted with the aggregates (a restart changes none of them).
+struct LabelCounts {
+  uint64_t joined = 0;       // labels joined to their prediction (first label of a request id)
+  uint64_t corrections = 0;  // a different label replaced a joined one
+  uint64_t pending = 0;      // labels waiting for their prediction now
+  uint64_t orphaned = 0;     // labels that waited labels.max_wait without their prediction
+  uint64_t late_joins = 0;   // orphaned labels whose prediction arrived after all
+};
+
+// A model version as the aggregates know it.
+struct ModelVersionInfo {
+  std::string model;
+  std::string version;
+  EpochMillis first_ms = 0;  // earliest and latest prediction time seen
+  EpochMillis last_ms = 0;
+};
+
+}  // namespace verity::store

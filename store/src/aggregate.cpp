@@ -1,0 +1,103 @@
+#include "verity/store/aggregate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "record_codec.h"
+
+namespace verity::store {
+namespace {
+
+constexpr double kScale = 1099511627776.0;  // 2^40
+constexpr double kLimit = 1e36;             // |value| * 2^40 stays far inside 2^127
+
+auto find(auto& entries, std::string_view key) {
+  return std::lower_bound(entries.begin(), entries.end(), key,
+                          [](const auto& e, std::string_view k) { return e.first < k; });
+}
+
+}  // namespace
+
+Aggregate::Fixed Aggregate::to_fixed(double v) {
+  if (!std::isfinite(v)) return 0;
+  const double x = std::nearbyint(std::clamp(v * kScale, -kLimit, kLimit));
+  return static_cast<Fixed>(x);
+}
+
+double Aggregate::to_double(Fixed f) { return static_cast<double>(f) / kScale; }
+
+void Aggregate::add(std::string_view key, double value) {
+  const Fixed f = to_fixed(value);
+  auto it = find(entries_, key);
+  if (it != entries_.end() && it->first == key) {
+    it->second += f;
+  } else {
+    entries_.emplace(it, std::string(key), f);
+  }
+}
+
+void Aggregate::add(const Aggregate& other, int sign) {
+  if (other.entries_.empty()) return;
+  std::vector<std::pair<std::string, Fixed>> merged;
+  merged.reserve(entries_.size() + other.entries_.size());
+  auto a = entries_.begin();
+  auto b = other.entries_.begin();
+  while (a != entries_.end() || b != other.entries_.end()) {
+    if (b == other.entries_.end() || (a != entries_.end() && a->first < b->first)) {
+      merged.push_back(std::move(*a++));
+    } else if (a == entries_.end() || b->first < a->first) {
+      merged.emplace_back(b->first, sign * b->second);
+      ++b;
+    } else {
+      merged.emplace_back(std::move(a->first), a->second + sign * b->second);
+      ++a;
+      ++b;
+    }
+  }
+  entries_ = std::move(merged);
+}
+
+double Aggregate::get(std::string_view key) const {
+  auto it = find(entries_, key);
+  return it != entries_.end() && it->first == key ? to_double(it->second) : 0.0;
+}
+
+std::string Aggregate::encode() const {
+  std::string out;
+  size_t n = 0;
+  for (const auto& e : entries_) n += e.second != 0;
+  out.reserve(8 + n * 32);
+  put_varint(out, n);
+  for (const auto& [key, value] : entries_) {
+    if (value == 0) continue;
+    put_varint(out, key.size());
+    out += key;
+    const auto bits = static_cast<unsigned __int128>(value);
+    for (int i = 0; i < 16; ++i) out += static_cast<char>((bits >> (8 * i)) & 0xff);
+  }
+  return out;
+}
+
+std::optional<Aggregate> Aggregate::decode(std::string_view in) {
+  uint64_t n = 0;
+  if (!get_varint(in, n) || n > in.size()) return std::nullopt;
+  Aggregate a;
+  a.entries_.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t len = 0;
+    if (!get_varint(in, len) || len > in.size() || in.size() - len < 16) return std::nullopt;
+    std::string key(in.substr(0, len));
+    unsigned __int128 bits = 0;
+    for (int b = 15; b >= 0; --b) {
+      bits = (bits << 8) | static_cast<uint8_t>(in[len + static_cast<size_t>(b)]);
+    }
+    in.remove_prefix(len + 16);
+    if (!a.entries_.empty() && !(a.entries_.back().first < key)) return std::nullopt;
+    a.entries_.emplace_back(std::move(key), static_cast<Fixed>(bits));
+  }
+  if (!in.empty()) return std::nullopt;
+  return a;
+}
+
+}  // namespace verity::store

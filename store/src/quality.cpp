@@ -1,0 +1,380 @@
+// Model quality in the store: the label join and the per-model aggregates (see store_impl.h for
+// the key layout). Everything here that writes runs on the commit thread, inside the commit group
+// that stores the prediction or label it accounts for, except the orphaning pass (maintenance),
+// which holds write_mu like a commit group does.
+
+#include <algorithm>
+
+#include <rocksdb/iterator.h>
+#include <spdlog/spdlog.h>
+
+#include "record_codec.h"
+#include "store_impl.h"
+
+namespace verity::store {
+namespace {
+
+constexpr EpochMillis kMinute = 60'000;
+constexpr EpochMillis kHour = 3'600'000;
+constexpr EpochMillis kDay = 86'400'000;
+
+EpochMillis floor_to(EpochMillis t, EpochMillis unit) { return t - (((t % unit) + unit) % unit); }
+
+std::string version_prefix(std::string_view model, std::string_view version) {
+  std::string k;
+  put_varint(k, model.size());
+  k += model;
+  put_varint(k, version.size());
+  k += version;
+  return k;
+}
+
+std::string bucket_key(std::string_view model, std::string_view version, char granularity,
+                       EpochMillis start) {
+  std::string k = "B" + version_prefix(model, version);
+  k += granularity;
+  put_be(k, static_cast<uint64_t>(start), 8);
+  return k;
+}
+
+std::string pending_time_key(EpochMillis t, std::string_view request_id) {
+  std::string k = "T";
+  put_be(k, static_cast<uint64_t>(t), 8);
+  k += request_id;
+  return k;
+}
+std::string pending_id_key(std::string_view request_id) { return "R" + std::string(request_id); }
+
+constexpr const char* kCountersKey = "C";
+
+void add_to_buckets(QualityGroup& q, const JoinSide& prediction, const Aggregate& a) {
+  const EpochMillis t = prediction.time_ms;
+  q.buckets[bucket_key(prediction.model, prediction.version, 'm', floor_to(t, kMinute))].add(a);
+  q.buckets[bucket_key(prediction.model, prediction.version, 'h', floor_to(t, kHour))].add(a);
+  q.buckets[bucket_key(prediction.model, prediction.version, 'd', floor_to(t, kDay))].add(a);
+}
+
+class SumMergeOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& key, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    auto b = Aggregate::decode(std::string_view(value.data(), value.size()));
+    if (!b) {
+      spdlog::error("store: a corrupt aggregate operand under key of {} bytes", key.size());
+      return false;
+    }
+    if (existing == nullptr) {
+      *new_value = b->encode();
+      return true;
+    }
+    auto a = Aggregate::decode(std::string_view(existing->data(), existing->size()));
+    if (!a) {
+      spdlog::error("store: a corrupt aggregate under key of {} bytes", key.size());
+      return false;
+    }
+    a->add(*b);
+    *new_value = a->encode();
+    return true;
+  }
+  const char* Name() const override { return "verity.AggregateSum"; }
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator() {
+  return std::make_shared<SumMergeOperator>();
+}
+
+Status Store::Impl::quality_prediction(const Event& e, const JoinSide* label,
+                                       bool label_pending_in_group, rocksdb::WriteBatch& wb) {
+  const Contributor& c = *options.contributor;
+  const JoinSide p = side_of(e);
+  Aggregate a;
+  c.prediction(p, a);
+  auto [v, fresh] =
+      quality.versions.try_emplace({e.model_name, e.model_version}, e.timestamp_ms, e.timestamp_ms);
+  if (!fresh) {
+    v->second.first = std::min(v->second.first, e.timestamp_ms);
+    v->second.second = std::max(v->second.second, e.timestamp_ms);
+  }
+  if (label != nullptr) {
+    c.join(p, *label, a);
+    quality.counters.add("joined", 1);
+    quality.lags_seconds.push_back(static_cast<double>(label->time_ms - p.time_ms) / 1000.0);
+    // The label waited: in this group, or in the pending family (unless it was orphaned).
+    EpochMillis since = 0;
+    bool was_pending = label_pending_in_group;
+    if (label_pending_in_group) {
+      since = group_arrival_ms;  // the arrival time quality_label gave it
+    } else {
+      std::string value;
+      auto s = db->Get(rocksdb::ReadOptions(), pending, pending_id_key(e.request_id), &value);
+      if (s.ok() && value.size() == 8) {
+        was_pending = true;
+        since = static_cast<EpochMillis>(get_be(value, 8));
+      } else if (!s.ok() && !s.IsNotFound()) {
+        return from_rocksdb(s, "reading pending labels");
+      }
+    }
+    if (was_pending) {
+      rocksdb::Status s = wb.Delete(pending, pending_id_key(e.request_id));
+      if (s.ok()) s = wb.Delete(pending, pending_time_key(since, e.request_id));
+      if (!s.ok()) return from_rocksdb(s, "building the commit group");
+      quality.counters.add("pending", -1);
+    } else {
+      quality.counters.add("late_joins", 1);
+    }
+  }
+  add_to_buckets(quality, p, a);
+  return Status::ok();
+}
+
+Status Store::Impl::quality_label(const Event& e, const JoinSide* group_prediction,
+                                  const JoinSide* old_label, bool old_pending_in_group,
+                                  rocksdb::WriteBatch& wb, bool& now_pending) {
+  const Contributor& c = *options.contributor;
+  const JoinSide l = side_of(e);
+  now_pending = false;
+  std::optional<StoredRecord> stored;
+  JoinSide stored_side;
+  const JoinSide* p = group_prediction;
+  if (p == nullptr) {
+    auto r = read_prediction(e.request_id);
+    if (!r) return r.status();
+    if (*r && (*r)->erased) return Status::ok();  // an erased prediction joins nothing any more
+    if (*r) {
+      stored = std::move(**r);
+      stored_side = side_of(*stored);
+      p = &stored_side;
+    }
+  }
+  if (p != nullptr) {
+    Aggregate a;
+    if (old_label != nullptr) {  // a correction: the old contribution out, the new one in
+      Aggregate old;
+      c.join(*p, *old_label, old);
+      a.add(old, -1);
+      quality.counters.add("corrections", 1);
+    } else {
+      quality.counters.add("joined", 1);
+      quality.lags_seconds.push_back(static_cast<double>(l.time_ms - p->time_ms) / 1000.0);
+    }
+    c.join(*p, l, a);
+    add_to_buckets(quality, *p, a);
+    return Status::ok();
+  }
+  if (old_label != nullptr) {
+    // A correction of a label that still waits (or was orphaned): its wait is unchanged.
+    now_pending = old_pending_in_group;
+    return Status::ok();
+  }
+  std::string since;
+  put_be(since, static_cast<uint64_t>(group_arrival_ms), 8);
+  rocksdb::Status s = wb.Put(pending, pending_id_key(e.request_id), since);
+  if (s.ok()) s = wb.Put(pending, pending_time_key(group_arrival_ms, e.request_id), "");
+  if (!s.ok()) return from_rocksdb(s, "building the commit group");
+  quality.counters.add("pending", 1);
+  now_pending = true;
+  return Status::ok();
+}
+
+Status Store::Impl::quality_finish_group(rocksdb::WriteBatch& wb) {
+  for (const auto& [key, a] : quality.buckets) {
+    if (auto s = wb.Merge(metrics, key, a.encode()); !s.ok()) {
+      return from_rocksdb(s, "building the commit group");
+    }
+  }
+  if (!quality.counters.empty()) {
+    if (auto s = wb.Merge(metrics, kCountersKey, quality.counters.encode()); !s.ok()) {
+      return from_rocksdb(s, "building the commit group");
+    }
+  }
+  std::lock_guard lock(quality_mu);
+  for (auto& [id, range] : quality.versions) {
+    auto it = versions.find(id);
+    if (it != versions.end()) {
+      range.first = std::min(range.first, it->second.first);
+      range.second = std::max(range.second, it->second.second);
+      if (range == it->second) continue;
+    }
+    std::string value;
+    put_be(value, static_cast<uint64_t>(range.first), 8);
+    put_be(value, static_cast<uint64_t>(range.second), 8);
+    if (auto s = wb.Put(metrics, "V" + version_prefix(id.first, id.second), value); !s.ok()) {
+      return from_rocksdb(s, "building the commit group");
+    }
+  }
+  return Status::ok();
+}
+
+namespace {
+uint64_t apply(uint64_t base, double delta) {
+  return static_cast<uint64_t>(std::max(0.0, static_cast<double>(base) + delta));
+}
+}  // namespace
+
+void Store::Impl::quality_after_write() {
+  const Aggregate& c = quality.counters;
+  {
+    std::lock_guard lock(quality_mu);
+    for (const auto& [id, range] : quality.versions) versions[id] = range;
+    label_counts.joined = apply(label_counts.joined, c.get("joined"));
+    label_counts.corrections = apply(label_counts.corrections, c.get("corrections"));
+    label_counts.pending = apply(label_counts.pending, c.get("pending"));
+    label_counts.late_joins = apply(label_counts.late_joins, c.get("late_joins"));
+    labels_pending->Set(static_cast<double>(label_counts.pending));
+  }
+  labels_joined->Increment(c.get("joined"));
+  labels_corrected->Increment(c.get("corrections"));
+  labels_late_joined->Increment(c.get("late_joins"));
+  for (double lag : quality.lags_seconds) label_lag->Observe(std::max(0.0, lag));
+}
+
+Status Store::Impl::load_quality() {
+  std::lock_guard lock(quality_mu);
+  versions.clear();
+  label_counts = LabelCounts();
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), metrics));
+  for (it->Seek("V"); it->Valid() && it->key().starts_with("V"); it->Next()) {
+    std::string_view k(it->key().data() + 1, it->key().size() - 1);
+    uint64_t n = 0;
+    if (!get_varint(k, n) || n > k.size()) return Status::internal("corrupt model version key");
+    std::string model(k.substr(0, n));
+    k.remove_prefix(n);
+    if (!get_varint(k, n) || n != k.size()) return Status::internal("corrupt model version key");
+    std::string_view v(it->value().data(), it->value().size());
+    if (v.size() != 16) return Status::internal("corrupt model version entry");
+    versions[{model, std::string(k)}] = {static_cast<EpochMillis>(get_be(v, 8)),
+                                         static_cast<EpochMillis>(get_be(v.substr(8), 8))};
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "reading model versions");
+  std::string value;
+  auto s = db->Get(rocksdb::ReadOptions(), metrics, kCountersKey, &value);
+  if (s.ok()) {
+    auto c = Aggregate::decode(value);
+    if (!c) return Status::internal("corrupt label counters");
+    label_counts.joined = apply(0, c->get("joined"));
+    label_counts.corrections = apply(0, c->get("corrections"));
+    label_counts.pending = apply(0, c->get("pending"));
+    label_counts.orphaned = apply(0, c->get("orphaned"));
+    label_counts.late_joins = apply(0, c->get("late_joins"));
+  } else if (!s.IsNotFound()) {
+    return from_rocksdb(s, "reading label counters");
+  }
+  return Status::ok();
+}
+
+Status Store::Impl::orphan_pending(MaintenanceReport& report) {
+  if (!options.contributor) return Status::ok();
+  const EpochMillis cutoff = clock.now_ms() - options.label_max_wait.count();
+  while (true) {
+    std::lock_guard write_lock(write_mu);  // the commit thread joins pending labels too
+    std::shared_lock db_lock(db_mu);
+    if (!db) return Status::unavailable("the store is reopening after a write failure");
+    rocksdb::WriteBatch wb;
+    uint64_t n = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), pending));
+    for (it->Seek("T"); it->Valid() && it->key().starts_with("T") && n < 10'000; it->Next()) {
+      std::string_view k(it->key().data() + 1, it->key().size() - 1);
+      if (k.size() < 8) return Status::internal("corrupt pending label key");
+      if (static_cast<EpochMillis>(get_be(k, 8)) >= cutoff) break;
+      rocksdb::Status s = wb.Delete(pending, it->key());
+      if (s.ok()) s = wb.Delete(pending, pending_id_key(k.substr(8)));
+      if (!s.ok()) return from_rocksdb(s, "orphaning labels");
+      ++n;
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "reading pending labels");
+    if (n == 0) return Status::ok();
+    Aggregate c;
+    c.add("orphaned", static_cast<double>(n));
+    c.add("pending", -static_cast<double>(n));
+    if (auto s = wb.Merge(metrics, kCountersKey, c.encode()); !s.ok()) {
+      return from_rocksdb(s, "orphaning labels");
+    }
+    if (auto s = admin_write(wb, true, "orphaning labels"); !s) return s;
+    {
+      std::lock_guard lock(quality_mu);
+      label_counts.orphaned += n;
+      label_counts.pending = label_counts.pending >= n ? label_counts.pending - n : 0;
+      labels_pending->Set(static_cast<double>(label_counts.pending));
+    }
+    labels_orphaned->Increment(static_cast<double>(n));
+    report.orphaned_labels += n;
+    spdlog::info("store: {} labels waited longer than labels.max_wait: counted as orphaned", n);
+  }
+}
+
+Result<Aggregate> Store::aggregate(std::string_view model,
+                                   const std::optional<std::string>& version, EpochMillis from_ms,
+                                   EpochMillis to_ms) const {
+  Impl& im = *impl_;
+  std::vector<std::string> selected;
+  {
+    std::lock_guard lock(im.quality_mu);
+    for (const auto& [id, range] : im.versions) {
+      if (id.first == model && (!version || *version == id.second)) selected.push_back(id.second);
+    }
+  }
+  Aggregate out;
+  const EpochMillis from = floor_to(from_ms, kMinute);
+  const EpochMillis to = floor_to(to_ms, kMinute);
+  if (selected.empty() || from >= to) return out;
+  // [from, to) as minutes up to the first whole hour, hours up to the first whole day, days, then
+  // hours and minutes again: a 30-day window reads about 30 + 2x23 + 2x59 buckets.
+  struct Piece {
+    char granularity;
+    EpochMillis begin, end;
+  };
+  std::vector<Piece> pieces;
+  auto ceil_to = [](EpochMillis t, EpochMillis unit) { return floor_to(t + unit - 1, unit); };
+  const EpochMillis h1 = ceil_to(from, kHour), h2 = floor_to(to, kHour);
+  if (h1 >= h2) {
+    pieces.push_back({'m', from, to});  // no whole hour inside
+  } else {
+    EpochMillis d1 = ceil_to(from, kDay), d2 = floor_to(to, kDay);
+    if (d1 >= d2) d1 = d2 = h2;  // no whole day inside: hours only
+    pieces.push_back({'m', from, h1});
+    pieces.push_back({'h', h1, d1});
+    pieces.push_back({'d', d1, d2});
+    pieces.push_back({'h', d2, h2});
+    pieces.push_back({'m', h2, to});
+  }
+
+  std::shared_lock db_lock(im.db_mu);
+  if (!im.db) return Status::unavailable("the store is reopening after a write failure");
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> snap(
+      im.db->GetSnapshot(), [&](const rocksdb::Snapshot* s) { im.db->ReleaseSnapshot(s); });
+  ro.snapshot = snap.get();
+  std::unique_ptr<rocksdb::Iterator> it(im.db->NewIterator(ro, im.metrics));
+  for (const auto& v : selected) {
+    for (const Piece& piece : pieces) {
+      if (piece.begin >= piece.end) continue;
+      const std::string end = bucket_key(model, v, piece.granularity, piece.end);
+      for (it->Seek(bucket_key(model, v, piece.granularity, piece.begin));
+           it->Valid() && it->key().compare(end) < 0; it->Next()) {
+        auto a = Aggregate::decode(std::string_view(it->value().data(), it->value().size()));
+        if (!a) return Status::internal("corrupt aggregate for model " + std::string(model));
+        out.add(*a);
+      }
+      if (!it->status().ok()) return from_rocksdb(it->status(), "reading aggregates");
+    }
+  }
+  return out;
+}
+
+std::vector<ModelVersionInfo> Store::model_versions() const {
+  std::lock_guard lock(impl_->quality_mu);
+  std::vector<ModelVersionInfo> out;
+  for (const auto& [id, range] : impl_->versions) {
+    out.push_back({id.first, id.second, range.first, range.second});
+  }
+  return out;
+}
+
+LabelCounts Store::label_counts() const {
+  std::lock_guard lock(impl_->quality_mu);
+  return impl_->label_counts;
+}
+
+}  // namespace verity::store

@@ -1,0 +1,210 @@
+// Contributions and reports (query/model_quality). Every metric is also compared with
+// scikit-learn on generated data by tests/integration/model_metrics_test.cpp; these tests pin the
+// semantics: task inference, positive class, class cap, corrections, edge cases.
+
+#include "verity/query/model_quality.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace verity::query {
+namespace {
+
+using store::Aggregate;
+using store::JoinSide;
+
+class ReportTest : public ::testing::Test {
+ protected:
+  // A prediction with `predicted` (JSON) and optional score, joined to a label `truth` (JSON).
+  void add(const std::string& predicted, const std::string& truth, double score = -1,
+           const std::string& model = "m", int sign = 1) {
+    std::string doc = "{\"prediction\":{\"label\":" + predicted;
+    if (score >= 0) doc += ",\"score\":" + std::to_string(score);
+    doc += "},\"confidence\":0.8}";
+    const std::string label = "{\"ground_truth\":" + truth + "}";
+    Aggregate a;
+    ModelContributor c(fields_, config_);
+    const JoinSide p{model, "v1", 1'000'000, doc};
+    c.prediction(p, a);
+    if (!truth.empty()) c.join(p, JoinSide{"", "", 1'060'000, label}, a);
+    agg_.add(a, sign);
+  }
+  Report report(const std::string& model = "m") {
+    return build_report(agg_, config_->for_model(model));
+  }
+  static double metric(const Report& r, const std::string& name) {
+    auto v = r.metric(name);
+    EXPECT_TRUE(v.has_value()) << name;
+    return v.value_or(NAN);
+  }
+
+  std::shared_ptr<ingest::FieldMappingSet> fields_ = std::make_shared<ingest::FieldMappingSet>();
+  std::shared_ptr<QualityConfig> config_ = std::make_shared<QualityConfig>();
+  Aggregate agg_;
+};
+
+TEST_F(ReportTest, BinaryFromBooleansInfersTheTaskAndTrueAsPositive) {
+  // true positives 2, false negatives 1, false positives 1, true negatives 3
+  add("true", "true");
+  add("true", "true");
+  add("false", "true");
+  add("true", "false");
+  add("false", "false");
+  add("false", "false");
+  add("false", "false");
+  const Report r = report();
+  EXPECT_EQ(r.task, "binary");
+  EXPECT_EQ(r.task_source, "inferred");
+  EXPECT_EQ(r.positive_class, "true");
+  EXPECT_EQ(r.predictions, 7);
+  EXPECT_EQ(r.labelled, 7);
+  EXPECT_DOUBLE_EQ(metric(r, "accuracy"), 5.0 / 7);
+  EXPECT_DOUBLE_EQ(metric(r, "precision"), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(metric(r, "recall"), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(metric(r, "baseline_accuracy"), 4.0 / 7);
+  EXPECT_DOUBLE_EQ(metric(r, "label_coverage"), 1.0);
+  EXPECT_DOUBLE_EQ(metric(r, "label_lag_seconds_mean"), 60.0);
+  ASSERT_EQ(r.classes, (std::vector<std::string>{"false", "true"}));
+  EXPECT_EQ(r.matrix, (std::vector<std::vector<double>>{{3, 1}, {1, 2}}));
+  EXPECT_FALSE(r.metric("roc_auc").has_value());  // no scores
+}
+
+TEST_F(ReportTest, RocAucCountsRankedPairsAndTiesAsHalf) {
+  // positives at 0.9, 0.7, 0.35; negatives at 0.8, 0.35, 0.1: of 9 pairs, 6 are ranked right
+  // (0.9 > all three, 0.7 > 0.35 and 0.1, 0.35 > 0.1) and one is tied (0.35 = 0.35).
+  add("true", "true", 0.9);
+  add("true", "true", 0.7);
+  add("false", "true", 0.35);
+  add("true", "false", 0.8);
+  add("false", "false", 0.35);
+  add("false", "false", 0.1);
+  const Report r = report();
+  EXPECT_DOUBLE_EQ(metric(r, "roc_auc"), 6.5 / 9);
+  // Brier: mean of (1-p)^2 for positives and p^2 for negatives.
+  const double brier = (0.01 + 0.09 + 0.4225 + 0.64 + 0.1225 + 0.01) / 6;
+  EXPECT_NEAR(metric(r, "brier_score_loss"), brier, 1e-12);
+  const double log_loss = -(std::log(0.9) + std::log(0.7) + std::log(0.35) + std::log(0.2) +
+                            std::log(0.65) + std::log(0.9)) /
+                          6;
+  EXPECT_NEAR(metric(r, "log_loss"), log_loss, 1e-12);
+}
+
+TEST_F(ReportTest, ConfiguredPositiveClassAndStrings) {
+  ModelQualityConfig c;
+  c.positive_class = "\"legit\"";
+  config_->models["m"] = c;
+  add("\"fraud\"", "\"fraud\"");
+  add("\"legit\"", "\"fraud\"");
+  add("\"legit\"", "\"legit\"");
+  Report r = report();
+  EXPECT_EQ(r.positive_class, "\"legit\"");
+  EXPECT_DOUBLE_EQ(metric(r, "precision"), 0.5);
+  EXPECT_DOUBLE_EQ(metric(r, "recall"), 1.0);
+  config_->models.clear();  // inferred: the greater class, as scikit-learn
+  r = report();
+  EXPECT_EQ(r.positive_class, "\"legit\"");
+}
+
+TEST_F(ReportTest, MulticlassMacroAndWeightedAveragesAndZeroDivision) {
+  add("\"a\"", "\"a\"");
+  add("\"a\"", "\"b\"");
+  add("\"c\"", "\"b\"");
+  add("\"a\"", "\"a\"");
+  const Report r = report();
+  EXPECT_EQ(r.task, "multiclass");
+  // a: precision 2/3, recall 1; b: precision 0 (never predicted), recall 0; c: precision 0,
+  // recall 0 (never true).
+  EXPECT_DOUBLE_EQ(metric(r, "precision_macro"), (2.0 / 3) / 3);
+  EXPECT_DOUBLE_EQ(metric(r, "recall_macro"), 1.0 / 3);
+  EXPECT_DOUBLE_EQ(metric(r, "recall_weighted"), 0.5);  // (1*2 + 0*2) / 4
+  EXPECT_DOUBLE_EQ(metric(r, "f1_macro"), 0.8 / 3);
+  EXPECT_FALSE(r.metric("precision").has_value());  // binary only
+}
+
+TEST_F(ReportTest, ClassesBeyondTheCapAreCountedAsOther) {
+  ModelQualityConfig c;
+  c.max_classes = 3;
+  config_->models["m"] = c;
+  for (int i = 0; i < 5; ++i) add("\"x\"", "\"x\"");
+  for (int i = 0; i < 4; ++i) add("\"y\"", "\"y\"");
+  add("\"p\"", "\"q\"");
+  add("\"r\"", "\"r\"");
+  const Report r = report();
+  ASSERT_EQ(r.classes, (std::vector<std::string>{"\"__other__\"", "\"x\"", "\"y\""}));
+  EXPECT_EQ(r.matrix[0][0], 2);  // p->q and r->r both became other->other
+  EXPECT_DOUBLE_EQ(metric(r, "accuracy"), 1.0);
+}
+
+TEST_F(ReportTest, RegressionFromNumbers) {
+  add("2.5", "3");
+  add("0", "-1");
+  add("10", "8");
+  const Report r = report();
+  EXPECT_EQ(r.task, "regression");
+  EXPECT_DOUBLE_EQ(metric(r, "mean_absolute_error"), (0.5 + 1 + 2) / 3);
+  EXPECT_DOUBLE_EQ(metric(r, "mean_squared_error"), (0.25 + 1 + 4) / 3);
+  const double mean = 10.0 / 3;
+  const double sst = std::pow(3 - mean, 2) + std::pow(-1 - mean, 2) + std::pow(8 - mean, 2);
+  EXPECT_NEAR(metric(r, "r2"), 1 - 5.25 / sst, 1e-12);
+  EXPECT_NEAR(metric(r, "mean_absolute_percentage_error"), (0.5 / 3 + 1 + 2.0 / 8) / 3, 1e-12);
+}
+
+TEST_F(ReportTest, ConstantTargetsR2AsScikitLearn) {
+  add("1", "1");
+  add("1", "1");
+  EXPECT_EQ(metric(report(), "r2"), 1.0);
+  add("2", "1");
+  EXPECT_EQ(metric(report(), "r2"), 0.0);
+}
+
+TEST_F(ReportTest, ACorrectionLeavesExactlyWhatACleanRunHas) {
+  add("true", "true", 0.9);
+  add("false", "false", 0.2);
+  add("true", "false", 0.6);  // this label is corrected below
+  add("true", "false", 0.6, "m", -1);
+  add("true", "true", 0.6);
+  const std::string corrected = report().to_json();
+  agg_ = Aggregate();
+  add("true", "true", 0.9);
+  add("false", "false", 0.2);
+  add("true", "true", 0.6);
+  EXPECT_EQ(report().to_json(), corrected);
+}
+
+TEST_F(ReportTest, UnlabelledAndMismatchedPredictions) {
+  add("true", "");   // no label
+  add("true", "1");  // a boolean prediction, a number label: counted as a mismatch
+  const Report r = report();
+  EXPECT_EQ(r.predictions, 2);
+  EXPECT_EQ(r.labelled, 1);
+  EXPECT_DOUBLE_EQ(metric(r, "label_coverage"), 0.5);
+  EXPECT_DOUBLE_EQ(metric(r, "label_mismatch_ratio"), 1.0);
+  EXPECT_EQ(r.confidence_histogram[16], 2);  // confidence 0.8
+}
+
+TEST_F(ReportTest, ConfiguredTaskTreatsNumbersAsClasses) {
+  ModelQualityConfig c;
+  c.task = Task::kBinary;
+  config_->models["m"] = c;
+  add("1", "1.0");
+  add("0", "1");
+  const Report r = report();
+  EXPECT_EQ(r.task, "binary");
+  EXPECT_EQ(r.task_source, "config");
+  EXPECT_EQ(r.classes, (std::vector<std::string>{"0", "1"}));
+  EXPECT_DOUBLE_EQ(metric(r, "accuracy"), 0.5);
+}
+
+TEST(WindowTest, Parses) {
+  EXPECT_EQ(parse_window("5m")->count(), 300'000);
+  EXPECT_EQ(parse_window("24h")->count(), 86'400'000);
+  EXPECT_EQ(parse_window("30d")->count(), 30ll * 86'400'000);
+  EXPECT_FALSE(parse_window("0m").has_value());
+  EXPECT_FALSE(parse_window("5").has_value());
+  EXPECT_FALSE(parse_window("5w").has_value());
+  EXPECT_FALSE(parse_window("-5m").has_value());
+}
+
+}  // namespace
+}  // namespace verity::query

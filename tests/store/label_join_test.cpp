@@ -1,0 +1,319 @@
+// The label join and the aggregates in the store, with a contributor that records exactly what it
+// was asked: every prediction adds "n"; every join adds "labelled" and "label=<document>". The
+// metric maths lives in query/ and is tested there and against scikit-learn.
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <filesystem>
+#include <future>
+#include <random>
+
+#include "verity/store/store.h"
+
+namespace verity::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr EpochMillis kNow = 1795000000000;  // 2026-11-18T11:06:40Z
+constexpr EpochMillis kMinute = 60'000;
+constexpr EpochMillis kDay = 86'400'000;
+
+class RecordingContributor final : public Contributor {
+ public:
+  void prediction(const JoinSide& p, Aggregate& out) const override {
+    out.add("n", 1);
+    out.add("model=" + std::string(p.model) + "/" + std::string(p.version), 1);
+  }
+  void join(const JoinSide& p, const JoinSide& l, Aggregate& out) const override {
+    out.add("labelled", 1);
+    out.add("label=" + std::string(l.document), 1);
+    out.add("lag_ms", static_cast<double>(l.time_ms - p.time_ms));
+  }
+};
+
+class LabelJoinTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("verity_label_join_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    options_.data_dir = dir_.string();
+    options_.retention.check_interval = Duration(0);
+    options_.contributor = std::make_shared<RecordingContributor>();
+    options_.label_max_wait = Duration(7 * kDay);
+    open();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void open() {
+    store_.reset();
+    registry_ = std::make_shared<prometheus::Registry>();
+    auto s = Store::open(options_, clock_, *registry_);
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    store_ = std::move(s).value();
+  }
+  CommitResult commit(std::vector<Event> events) {
+    IngestBatch b;
+    b.input = "http";
+    b.events = std::move(events);
+    std::promise<CommitResult> p;
+    store_->submit(std::move(b), [&](const CommitResult& r) { p.set_value(r); });
+    return p.get_future().get();
+  }
+  static Event prediction(const std::string& id, EpochMillis ts = kNow - kDay,
+                          const std::string& version = "v1") {
+    Event e;
+    e.kind = EventKind::kPrediction;
+    e.request_id = id;
+    e.timestamp_ms = ts;
+    e.model_name = "fraud";
+    e.model_version = version;
+    e.document = "{\"request_id\":\"" + id + "\",\"prediction\":{\"label\":true}}";
+    return e;
+  }
+  static Event label(const std::string& id, const std::string& truth, EpochMillis ts = kNow) {
+    Event e;
+    e.kind = EventKind::kLabel;
+    e.request_id = id;
+    e.timestamp_ms = ts;
+    e.document = "{\"request_id\":\"" + id + "\",\"ground_truth\":" + truth + "}";
+    return e;
+  }
+  Aggregate all() {
+    auto a = store_->aggregate("fraud", std::nullopt, kNow - 30 * kDay, kNow + kDay);
+    EXPECT_TRUE(a.is_ok()) << a.status().to_string();
+    return a.is_ok() ? *a : Aggregate();
+  }
+  static std::string label_key(const std::string& id, const std::string& truth) {
+    return "label=" + label(id, truth).document;
+  }
+
+  fs::path dir_;
+  StoreOptions options_;
+  ManualClock clock_{kNow};
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(LabelJoinTest, LabelAfterItsPredictionJoinsAtOnce) {
+  ASSERT_EQ(commit({prediction("a"), prediction("b")}).stored, 2u);
+  ASSERT_EQ(commit({label("a", "true")}).stored, 1u);
+  const Aggregate a = all();
+  EXPECT_EQ(a.get("n"), 2);
+  EXPECT_EQ(a.get("labelled"), 1);
+  EXPECT_EQ(a.get(label_key("a", "true")), 1);
+  EXPECT_EQ(a.get("lag_ms"), kDay);
+  const LabelCounts c = store_->label_counts();
+  EXPECT_EQ(c.joined, 1u);
+  EXPECT_EQ(c.pending, 0u);
+}
+
+TEST_F(LabelJoinTest, LabelBeforeItsPredictionWaitsThenJoins) {
+  ASSERT_EQ(commit({label("a", "false")}).stored, 1u);
+  EXPECT_EQ(store_->label_counts().pending, 1u);
+  EXPECT_EQ(all().get("labelled"), 0);  // nothing to join yet (and no model known)
+  ASSERT_EQ(commit({prediction("a")}).stored, 1u);
+  const Aggregate a = all();
+  EXPECT_EQ(a.get("labelled"), 1);
+  EXPECT_EQ(a.get(label_key("a", "false")), 1);
+  const LabelCounts c = store_->label_counts();
+  EXPECT_EQ(c.joined, 1u);
+  EXPECT_EQ(c.pending, 0u);
+  EXPECT_EQ(c.late_joins, 0u);
+}
+
+TEST_F(LabelJoinTest, LabelAndPredictionInOneGroupJoinInEitherOrder) {
+  ASSERT_EQ(commit({label("a", "1"), prediction("a"), prediction("b"), label("b", "2")}).stored,
+            4u);
+  const Aggregate a = all();
+  EXPECT_EQ(a.get("labelled"), 2);
+  EXPECT_EQ(a.get(label_key("a", "1")), 1);
+  EXPECT_EQ(a.get(label_key("b", "2")), 1);
+  EXPECT_EQ(store_->label_counts().pending, 0u);
+  open();  // nothing is left waiting in the pending family either
+  EXPECT_EQ(store_->label_counts().pending, 0u);
+  clock_.advance(30 * kDay);
+  auto m = store_->run_maintenance();
+  ASSERT_TRUE(m.is_ok());
+  EXPECT_EQ(m->orphaned_labels, 0u);
+}
+
+TEST_F(LabelJoinTest, CorrectionReplacesTheOldContributionAndDuplicatesChangeNothing) {
+  ASSERT_EQ(commit({prediction("a")}).stored, 1u);
+  ASSERT_EQ(commit({label("a", "true")}).stored, 1u);
+  EXPECT_EQ(commit({label("a", "true")}).duplicates, 1u);
+  EXPECT_EQ(commit({prediction("a")}).duplicates, 1u);
+  ASSERT_EQ(commit({label("a", "false")}).stored, 1u);  // a correction
+  Aggregate a = all();
+  EXPECT_EQ(a.get("n"), 1);
+  EXPECT_EQ(a.get("labelled"), 1);
+  EXPECT_EQ(a.get(label_key("a", "true")), 0);
+  EXPECT_EQ(a.get(label_key("a", "false")), 1);
+  LabelCounts c = store_->label_counts();
+  EXPECT_EQ(c.joined, 1u);
+  EXPECT_EQ(c.corrections, 1u);
+  // Two corrections in one group, the second correcting the first.
+  ASSERT_EQ(commit({label("a", "null"), label("a", "true")}).stored, 2u);
+  a = all();
+  EXPECT_EQ(a.get("labelled"), 1);
+  EXPECT_EQ(a.get(label_key("a", "false")), 0);
+  EXPECT_EQ(a.get(label_key("a", "null")), 0);
+  EXPECT_EQ(a.get(label_key("a", "true")), 1);
+  EXPECT_EQ(store_->label_counts().corrections, 3u);
+}
+
+TEST_F(LabelJoinTest, RestartChangesNothing) {
+  ASSERT_EQ(commit({prediction("a"), prediction("b"), label("c", "true")}).stored, 3u);
+  ASSERT_EQ(commit({label("a", "true"), label("b", "false")}).stored, 2u);
+  ASSERT_EQ(commit({label("b", "true")}).stored, 1u);
+  const std::string before = all().encode();
+  const LabelCounts c = store_->label_counts();
+  open();
+  EXPECT_EQ(all().encode(), before);
+  const LabelCounts d = store_->label_counts();
+  EXPECT_EQ(d.joined, c.joined);
+  EXPECT_EQ(d.corrections, c.corrections);
+  EXPECT_EQ(d.pending, 1u);
+  // Replaying everything after the restart changes nothing either.
+  EXPECT_EQ(commit({prediction("a"), prediction("b"), label("c", "true"), label("a", "true"),
+                    label("b", "true")})
+                .duplicates,
+            5u);
+  EXPECT_EQ(all().encode(), before);
+}
+
+TEST_F(LabelJoinTest, LabelsWaitingLongerThanMaxWaitAreOrphanedAndStillJoinLater) {
+  ASSERT_EQ(commit({label("early", "true")}).stored, 1u);
+  clock_.advance(3 * kDay);
+  ASSERT_EQ(commit({label("later", "true")}).stored, 1u);
+  clock_.advance(5 * kDay);  // "early" waited 8 days, "later" 5
+  auto m = store_->run_maintenance();
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  EXPECT_EQ(m->orphaned_labels, 1u);
+  LabelCounts c = store_->label_counts();
+  EXPECT_EQ(c.orphaned, 1u);
+  EXPECT_EQ(c.pending, 1u);
+  open();
+  EXPECT_EQ(store_->label_counts().orphaned, 1u);
+  EXPECT_EQ(store_->label_counts().pending, 1u);
+  ASSERT_EQ(commit({prediction("early"), prediction("later")}).stored, 2u);
+  c = store_->label_counts();
+  EXPECT_EQ(c.joined, 2u);
+  EXPECT_EQ(c.pending, 0u);
+  EXPECT_EQ(c.late_joins, 1u);
+  EXPECT_EQ(all().get("labelled"), 2);
+  clock_.advance(30 * kDay);
+  m = store_->run_maintenance();
+  ASSERT_TRUE(m.is_ok());
+  EXPECT_EQ(m->orphaned_labels, 0u);
+}
+
+TEST_F(LabelJoinTest, VersionsAreKeptApartAndListed) {
+  ASSERT_EQ(commit({prediction("a", kNow - 2 * kDay, "v1"), prediction("b", kNow - kDay, "v2"),
+                    prediction("c", kNow - kDay + kMinute, "v2")})
+                .stored,
+            3u);
+  auto v2 = store_->aggregate("fraud", std::string("v2"), kNow - 30 * kDay, kNow);
+  ASSERT_TRUE(v2.is_ok());
+  EXPECT_EQ(v2->get("n"), 2);
+  EXPECT_EQ(v2->get("model=fraud/v2"), 2);
+  EXPECT_EQ(v2->get("model=fraud/v1"), 0);
+  const auto versions = store_->model_versions();
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[1].version, "v2");
+  EXPECT_EQ(versions[1].first_ms, kNow - kDay);
+  EXPECT_EQ(versions[1].last_ms, kNow - kDay + kMinute);
+  open();
+  EXPECT_EQ(store_->model_versions().size(), 2u);
+  EXPECT_EQ(store_->model_versions()[1].last_ms, kNow - kDay + kMinute);
+}
+
+// Windows are read from minute, hour and day buckets: every window must count exactly the
+// predictions whose minute lies in it.
+TEST_F(LabelJoinTest, AnyWindowCountsExactlyThePredictionsInIt) {
+  std::mt19937_64 rng(42);
+  const EpochMillis start = kNow - 3 * kDay;
+  std::uniform_int_distribution<EpochMillis> when(start, kNow);
+  std::vector<EpochMillis> times;
+  std::vector<Event> batch;
+  for (int i = 0; i < 3000; ++i) {
+    times.push_back(when(rng));
+    batch.push_back(prediction("p" + std::to_string(i), times.back()));
+  }
+  ASSERT_EQ(commit(std::move(batch)).stored, 3000u);
+  auto floor_minute = [](EpochMillis t) { return t - t % kMinute; };
+  for (int trial = 0; trial < 200; ++trial) {
+    EpochMillis from = when(rng), to = when(rng);
+    if (from > to) std::swap(from, to);
+    if (trial % 4 == 0) from = start - kDay;  // windows reaching past the first prediction
+    double expected = 0;
+    for (EpochMillis t : times) {
+      expected += floor_minute(t) >= floor_minute(from) && floor_minute(t) < floor_minute(to);
+    }
+    auto a = store_->aggregate("fraud", std::nullopt, from, to);
+    ASSERT_TRUE(a.is_ok());
+    ASSERT_EQ(a->get("n"), expected) << "window [" << from << ", " << to << ")";
+  }
+}
+
+TEST(AggregateTest, EncodesSumsAndDropsZeros) {
+  Aggregate a;
+  a.add("b", 2);
+  a.add("a", 1.5);
+  a.add("b", -2);
+  Aggregate b;
+  b.add("c", 3);
+  b.add("a", 1);
+  a.add(b, -1);
+  auto d = Aggregate::decode(a.encode());
+  ASSERT_TRUE(d.has_value());
+  ASSERT_EQ(d->size(), 2u);  // "b" summed to zero
+  EXPECT_EQ(d->get("a"), 0.5);
+  EXPECT_EQ(d->get("c"), -3);
+  EXPECT_FALSE(Aggregate::decode("\x05"
+                                 "abc")
+                   .has_value());
+  EXPECT_FALSE(Aggregate::decode(a.encode() + "x").has_value());
+}
+
+// Sums must not depend on the order RocksDB merges operands in (nor on corrections): in doubles,
+// (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3).
+TEST(AggregateTest, SumsDoNotDependOnTheOrderOfAddition) {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(-1e6, 1e6);
+  std::vector<Aggregate> parts(200);
+  for (auto& p : parts) {
+    p.add("x", u(rng) / 7);
+    p.add("y", 1);
+  }
+  Aggregate forward, backward, nested;
+  for (const auto& p : parts) forward.add(p);
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) backward.add(*it);
+  for (size_t i = 0; i < parts.size(); i += 10) {
+    Aggregate chunk;
+    for (size_t j = i; j < i + 10; ++j) chunk.add(parts[j]);
+    nested.add(chunk);
+  }
+  EXPECT_EQ(forward.encode(), backward.encode());
+  EXPECT_EQ(forward.encode(), nested.encode());
+  EXPECT_EQ(forward.get("y"), 200);
+  Aggregate a, b, c;
+  a.add("s", 0.1);
+  b.add("s", 0.2);
+  c.add("s", 0.3);
+  Aggregate ab = a, bc = b;
+  ab.add(b);
+  ab.add(c);
+  bc.add(c);
+  bc.add(a);
+  EXPECT_EQ(ab.get("s"), bc.get("s"));
+  EXPECT_NEAR(ab.get("s"), 0.6, 1e-12);
+}
+
+}  // namespace
+}  // namespace verity::store
