@@ -70,6 +70,42 @@ void read_quality(ConfigReader& r, query::ModelQualityConfig& q) {
   r.get("positive_class", positive);
   if (!positive.empty()) q.positive_class = class_json(positive);
   r.get("max_classes", q.max_classes, 2, 10000);
+  r.get("max_features", q.max_features, 0, 10000);
+  size_t days = q.baseline_days;
+  r.get("baseline_days", days, 1, 3650);
+  q.baseline_days = static_cast<uint32_t>(days);
+  if (r.has("baseline")) {
+    auto b = r.child("baseline");
+    for (auto [name, target] : {std::pair{"from", &q.baseline_from}, {"to", &q.baseline_to}}) {
+      std::string text;
+      b.get(name, text);
+      if (auto t = parse_rfc3339(text); t) {
+        *target = *t;
+      } else {
+        b.error(name, "'" + text + "': expected an RFC 3339 time such as 2026-01-01T00:00:00Z");
+      }
+    }
+    if (q.baseline_from && q.baseline_to && *q.baseline_to <= *q.baseline_from) {
+      b.error("to", "must be after baseline.from");
+    }
+    b.finish();
+  } else {
+    auto ignored = r.child("baseline");
+  }
+  for (const auto& name : r.keys_of("features")) {
+    auto fr = r.child("features").child(name);
+    query::ModelQualityConfig::Feature f;
+    fr.get_choice("type", f.type, {"", "number", "string", "boolean"});
+    for (auto [key, target] : {std::pair{"min", &f.min}, {"max", &f.max}}) {
+      if (!fr.has(key)) continue;
+      double v = 0;
+      fr.get(key, v);
+      *target = v;
+    }
+    fr.get("categorical", f.categorical);
+    fr.finish();
+    q.features[name] = std::move(f);
+  }
 }
 
 // Reads `fields:` into `mapping`. `model_scope` forbids overriding the model name per model.
@@ -325,6 +361,7 @@ Result<Config> parse_config(const std::string& yaml_text) {
     auto models = metrics.child("models");
     models.get("max_models", c.model_export.max_models, 0, 100000);
     models.get("max_versions", c.model_export.max_versions, 1, 1000);
+    models.get("max_features", c.model_export.max_features, 0, 10000);
     models.get("windows", c.model_export.windows);
     for (const auto& w : c.model_export.windows) {
       if (!query::parse_window(w)) {
@@ -704,6 +741,24 @@ void emit_quality(YAML::Emitter& out, const query::ModelQualityConfig& q) {
     positive = positive.substr(1, positive.size() - 2);
   out << YAML::Key << "positive_class" << YAML::Value << YAML::DoubleQuoted << positive;
   out << YAML::Key << "max_classes" << YAML::Value << q.max_classes;
+  out << YAML::Key << "max_features" << YAML::Value << q.max_features;
+  out << YAML::Key << "baseline_days" << YAML::Value << q.baseline_days;
+  if (q.baseline_from && q.baseline_to) {
+    out << YAML::Key << "baseline" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "from" << YAML::Value << format_rfc3339(*q.baseline_from);
+    out << YAML::Key << "to" << YAML::Value << format_rfc3339(*q.baseline_to);
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "features" << YAML::Value << YAML::BeginMap;
+  for (const auto& [name, f] : q.features) {
+    out << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "type" << YAML::Value << YAML::DoubleQuoted << f.type;
+    if (f.min) out << YAML::Key << "min" << YAML::Value << *f.min;
+    if (f.max) out << YAML::Key << "max" << YAML::Value << *f.max;
+    out << YAML::Key << "categorical" << YAML::Value << f.categorical;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
   out << YAML::EndMap;
 }
 
@@ -763,6 +818,7 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "models" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "max_models" << YAML::Value << c.model_export.max_models;
   out << YAML::Key << "max_versions" << YAML::Value << c.model_export.max_versions;
+  out << YAML::Key << "max_features" << YAML::Value << c.model_export.max_features;
   out << YAML::Key << "windows" << YAML::Value << YAML::Flow << c.model_export.windows;
   out << YAML::Key << "refresh_interval" << YAML::Value
       << format_duration(c.model_export.refresh_interval);

@@ -14,8 +14,11 @@ Result<Report> ModelsApi::report(const std::string& model,
                                  const std::optional<std::string>& version, EpochMillis from_ms,
                                  EpochMillis to_ms) const {
   bool known = false;
+  EpochMillis first = 0;
   for (const auto& v : store_.model_versions()) {
-    known = known || (v.model == model && (!version || v.version == *version));
+    if (v.model != model || (version && v.version != *version)) continue;
+    first = known ? std::min(first, v.first_ms) : v.first_ms;
+    known = true;
   }
   if (!known) {
     return Status::not_found(version ? "no predictions of this model version are stored"
@@ -23,7 +26,16 @@ Result<Report> ModelsApi::report(const std::string& model,
   }
   auto a = store_.aggregate(model, version, from_ms, to_ms);
   if (!a) return a.status();
-  Report r = build_report(*a, config_->for_model(model));
+  // The drift baseline: configured, or the first days of the model (version).
+  const ModelQualityConfig& config = config_->for_model(model);
+  const EpochMillis baseline_from = config.baseline_from.value_or(first - first % 60'000);
+  const EpochMillis baseline_to = config.baseline_to.value_or(
+      baseline_from + static_cast<EpochMillis>(config.baseline_days) * 86'400'000);
+  auto baseline = store_.aggregate(model, version, baseline_from, baseline_to);
+  if (!baseline) return baseline.status();
+  Report r = build_report(*a, config, &*baseline);
+  r.baseline_from_ms = baseline_from;
+  r.baseline_to_ms = baseline_to;
   r.model = model;
   r.version = version;
   r.from_ms = from_ms;

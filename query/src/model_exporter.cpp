@@ -63,6 +63,10 @@ struct ModelExporter::Impl {
   prometheus::Family<prometheus::Gauge>* predictions = nullptr;
   prometheus::Family<prometheus::Gauge>* labelled = nullptr;
   prometheus::Family<prometheus::Counter>* capped = nullptr;
+  prometheus::Family<prometheus::Gauge>* feature_null = nullptr;
+  prometheus::Family<prometheus::Gauge>* feature_mismatch = nullptr;
+  prometheus::Family<prometheus::Gauge>* feature_range = nullptr;
+  prometheus::Family<prometheus::Gauge>* feature_psi = nullptr;
   // Series set by the last refresh: removed when a refresh no longer sets them.
   std::set<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>> live;
 
@@ -94,11 +98,25 @@ ModelExporter::ModelExporter(const ModelsApi& api, const store::Store& store,
                      .Name("verity_model_labelled_predictions")
                      .Help("Predictions made in the window that have a label")
                      .Register(registry);
+  auto feature_gauge = [&](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+  };
+  im.feature_null = feature_gauge("verity_model_feature_null_ratio",
+                                  "Share of predictions whose input feature is missing or null");
+  im.feature_mismatch = feature_gauge(
+      "verity_model_feature_type_mismatch_ratio",
+      "Share of present values of an input feature not of its configured (or usual) type");
+  im.feature_range = feature_gauge(
+      "verity_model_feature_out_of_range_ratio",
+      "Share of numeric values of an input feature outside its configured bounds");
+  im.feature_psi = feature_gauge(
+      "verity_model_feature_psi",
+      "Population stability index of an input feature against the model's drift baseline");
   im.capped = &prometheus::BuildCounter()
                    .Name("verity_model_series_capped_total")
                    .Help(
                        "Refreshes that left models or versions out of the model gauges "
-                       "(metrics.models.max_models, max_versions)")
+                       "(metrics.models.max_models, max_versions, max_features)")
                    .Register(registry);
 }
 
@@ -148,7 +166,7 @@ void ModelExporter::refresh() {
     im.capped->Add({{"limit", "models"}}).Increment();
     models.resize(im.options.max_models);
   }
-  bool versions_capped = false;
+  bool versions_capped = false, features_capped = false;
   const EpochMillis end = report_end(im.clock.now_ms());
   decltype(im.live) live;
   for (const auto& [last, model] : models) {
@@ -176,10 +194,26 @@ void ModelExporter::refresh() {
         for (const auto& [name, value] : r->metrics) {
           if (auto it = im.families.find(name); it != im.families.end()) set(it->second, value);
         }
+        features_capped = features_capped || r->features.size() > im.options.max_features;
+        for (size_t i = 0; i < r->features.size() && i < im.options.max_features; ++i) {
+          const auto& f = r->features[i];
+          auto with_feature = labels;
+          with_feature["feature"] = f.name;
+          auto set_feature = [&](prometheus::Family<prometheus::Gauge>* fam, double value) {
+            auto& g = fam->Add(with_feature);
+            g.Set(value);
+            live.emplace(fam, &g);
+          };
+          set_feature(im.feature_null, f.null_ratio);
+          set_feature(im.feature_mismatch, f.type_mismatch_ratio);
+          if (f.out_of_range_ratio) set_feature(im.feature_range, *f.out_of_range_ratio);
+          if (f.psi) set_feature(im.feature_psi, *f.psi);
+        }
       }
     }
   }
   if (versions_capped) im.capped->Add({{"limit", "versions"}}).Increment();
+  if (features_capped) im.capped->Add({{"limit", "features"}}).Increment();
   for (const auto& [family, gauge] : im.live) {
     if (!live.count({family, gauge})) family->Remove(gauge);
   }

@@ -18,6 +18,12 @@
 //   cal\x1f<t>\x1f<b>  scores by true class in 10 calibration bins; calp\x1f<b> sums of p
 //   reg               labelled regression pairs; ae, se, ape: sums of |e|, e^2, |e|/max(|y|, eps);
 //                     y, yy: sums of y and y^2 (R2)
+//   qn\x1f<f>         predictions where input feature <f> is present and not null
+//   qt\x1f<f>\x1f<t>  ... by JSON type (number, string, boolean, object, array)
+//   qr\x1f<f>         ... numbers outside the configured bounds
+//   qh\x1f<f>\x1f<b>  ... numbers by logarithmic bucket (drift): b = z (|x| < 1e-9), or p<i> / n<i>
+//                     for x in +-[1.1^i, 1.1^(i+1))
+//   qc\x1f<f>\x1f<v>  ... values of a categorical feature (JSON text, at most 64 bytes)
 // Because the label side is kept per true class, the positive class can be chosen (or inferred)
 // when the report is built, and a correction subtracts exactly what the old label added.
 
@@ -131,6 +137,58 @@ ingest::FoundValue predicted_of(simdjson::dom::element doc, const ingest::FieldM
 
 }  // namespace
 
+namespace {
+
+constexpr double kBucketBase = 1.1;
+
+std::string numeric_bucket(double x) {
+  if (std::fabs(x) < 1e-9) return "z";
+  const int i = static_cast<int>(std::floor(std::log(std::fabs(x)) / std::log(kBucketBase)));
+  return (x > 0 ? "p" : "n") + std::to_string(i);
+}
+
+const char* type_of(const simdjson::dom::element& v) {
+  switch (v.type()) {
+    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::UINT64:
+    case simdjson::dom::element_type::DOUBLE:
+      return "number";
+    case simdjson::dom::element_type::STRING:
+      return "string";
+    case simdjson::dom::element_type::BOOL:
+      return "boolean";
+    case simdjson::dom::element_type::ARRAY:
+      return "array";
+    default:
+      return "object";
+  }
+}
+
+// Data quality and drift of one input member.
+void add_feature(std::string_view name, simdjson::dom::element v,
+                 const ModelQualityConfig::Feature* spec, store::Aggregate& out) {
+  std::string n(name);
+  std::replace(n.begin(), n.end(), kSep, '?');
+  if (v.is_null()) return;  // counted as null: predictions without qn
+  out.add(key("qn", n), 1);
+  const char* t = type_of(v);
+  out.add(key("qt", n, t), 1);
+  double x;
+  if (!v.get_double().get(x)) {
+    if (spec != nullptr && ((spec->min && x < *spec->min) || (spec->max && x > *spec->max))) {
+      out.add(key("qr", n), 1);
+    }
+    out.add(key("qh", n, numeric_bucket(x)), 1);
+  } else if (spec != nullptr && spec->categorical && (v.is_string() || v.is_bool())) {
+    std::string text(simdjson::minify(v));
+    if (text.size() > 64) text.resize(64);
+    std::replace(text.begin(), text.end(), kSep, '?');
+    out.add(key("qc", n, text), 1);
+  }
+}
+
+}  // namespace
+
 void ModelContributor::prediction(const store::JoinSide& p, store::Aggregate& out) const {
   out.add("n", 1);
   simdjson::dom::element doc;
@@ -145,6 +203,28 @@ void ModelContributor::prediction(const store::JoinSide& p, store::Aggregate& ou
     out.add(key("conf", std::to_string(b)), 1);
     out.add("conf_sum", *conf);
     out.add("conf_n", 1);
+  }
+  simdjson::dom::object inputs;
+  bool found = false;
+  for (const auto& ptr : m.pointers(ingest::Field::kInputs)) {
+    simdjson::dom::element v;
+    if (!doc.at_pointer(ptr.text).get(v) && !v.get_object().get(inputs)) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) return;
+  if (!c.features.empty()) {
+    for (const auto& [name, spec] : c.features) {
+      simdjson::dom::element v;
+      if (!inputs.at_key(name).get(v)) add_feature(name, v, &spec, out);
+    }
+    return;
+  }
+  size_t seen = 0;
+  for (auto [name, v] : inputs) {
+    if (seen++ == c.max_features) break;
+    add_feature(name, v, nullptr, out);
   }
 }
 
@@ -219,7 +299,21 @@ struct Parsed {
   std::map<std::string, double> ll1, ll0, b1, b0;
   std::vector<double> confidence = std::vector<double>(kConfidenceBins);
   std::vector<double> lag = std::vector<double>(kLagBoundsSeconds.size() + 1);
+  struct Feature {
+    double present = 0, out_of_range = 0;
+    std::map<std::string, double> types;
+    std::map<double, double> buckets;          // bucket lower bound -> count
+    std::map<std::string, double> categories;  // JSON text -> count
+  };
+  std::map<std::string, Feature> features;
 };
+
+// The lower bound of a numeric bucket ("z", "p<i>", "n<i>"), which orders buckets by value.
+double bucket_value(std::string_view b) {
+  if (b.empty() || b == "z") return 0;
+  const double i = std::strtod(std::string(b.substr(1)).c_str(), nullptr);
+  return b[0] == 'p' ? std::pow(kBucketBase, i) : -std::pow(kBucketBase, i + 1);
+}
 
 size_t bin_of(std::string_view text, size_t bins) {
   size_t b = 0;
@@ -261,6 +355,16 @@ Parsed parse(const store::Aggregate& a) {
       p.confidence[bin_of(rest, kConfidenceBins)] += v;
     } else if (head == "lag") {
       p.lag[bin_of(rest, p.lag.size())] += v;
+    } else if (head == "qn") {
+      p.features[std::string(rest)].present += v;
+    } else if (head == "qr") {
+      p.features[std::string(rest)].out_of_range += v;
+    } else if (head == "qt" && s2 != std::string_view::npos) {
+      p.features[std::string(rest.substr(0, s2))].types[std::string(rest.substr(s2 + 1))] += v;
+    } else if (head == "qh" && s2 != std::string_view::npos) {
+      p.features[std::string(rest.substr(0, s2))].buckets[bucket_value(rest.substr(s2 + 1))] += v;
+    } else if (head == "qc" && s2 != std::string_view::npos) {
+      p.features[std::string(rest.substr(0, s2))].categories[std::string(rest.substr(s2 + 1))] += v;
     }
   });
   return p;
@@ -441,11 +545,117 @@ void regression(const store::Aggregate& a, Report& r) {
   m.emplace_back("r2", sst > 0 ? 1 - se / sst : (se == 0 ? 1.0 : 0.0));
 }
 
+// Population stability index of `current` against `baseline` over the same bins:
+// sum of (c - b) ln(c / b) over the bins' shares, each share at least 1e-4 (empty bins).
+double psi(const std::vector<double>& baseline, const std::vector<double>& current) {
+  double nb = 0, nc = 0;
+  for (double v : baseline) nb += v;
+  for (double v : current) nc += v;
+  double out = 0;
+  for (size_t i = 0; i < baseline.size(); ++i) {
+    const double b = std::max(baseline[i] / nb, 1e-4);
+    const double c = std::max(current[i] / nc, 1e-4);
+    out += (c - b) * std::log(c / b);
+  }
+  return out;
+}
+
+// Numeric drift: ten bins with edges at the baseline's deciles (bucket boundaries), fixed by the
+// baseline, then the PSI of the current counts in those bins.
+std::optional<double> numeric_psi(const std::map<double, double>& baseline,
+                                  const std::map<double, double>& current) {
+  double nb = 0, nc = 0;
+  for (const auto& [b, n] : baseline) nb += n;
+  for (const auto& [b, n] : current) nc += n;
+  if (baseline.size() < 2 || nb == 0 || nc == 0) return std::nullopt;
+  std::vector<double> edges;  // a bin starts at each edge (bucket lower bound)
+  double cumulative = 0;
+  int next = 1;
+  for (const auto& [b, n] : baseline) {
+    if (edges.empty()) edges.push_back(-INFINITY);
+    if (cumulative >= next * nb / 10 && b > edges.back()) {
+      edges.push_back(b);
+      while (cumulative >= next * nb / 10) ++next;
+    }
+    cumulative += n;
+  }
+  auto bin = [&](double b) {
+    return static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), b) - edges.begin()) - 1;
+  };
+  std::vector<double> bh(edges.size()), ch(edges.size());
+  for (const auto& [b, n] : baseline) bh[bin(b)] += n;
+  for (const auto& [b, n] : current) ch[bin(b)] += n;
+  return psi(bh, ch);
+}
+
+std::optional<double> categorical_psi(const std::map<std::string, double>& baseline,
+                                      const std::map<std::string, double>& current) {
+  if (baseline.empty() || current.empty()) return std::nullopt;
+  std::set<std::string> all;
+  for (const auto& [c, n] : baseline) all.insert(c);
+  for (const auto& [c, n] : current) all.insert(c);
+  std::vector<double> bh, ch;
+  for (const auto& c : all) {
+    auto b = baseline.find(c);
+    auto k = current.find(c);
+    bh.push_back(b == baseline.end() ? 0 : b->second);
+    ch.push_back(k == current.end() ? 0 : k->second);
+  }
+  return psi(bh, ch);
+}
+
+void feature_quality(const Parsed& p, const Parsed* baseline, const ModelQualityConfig& config,
+                     double predictions, Report& r) {
+  std::set<std::string> names;
+  for (const auto& [name, f] : p.features) names.insert(name);
+  for (const auto& [name, f] : config.features) names.insert(name);
+  static const Parsed::Feature kNone;
+  for (const auto& name : names) {
+    auto it = p.features.find(name);
+    const Parsed::Feature& f = it == p.features.end() ? kNone : it->second;
+    auto spec = config.features.find(name);
+    Report::FeatureQuality q;
+    q.name = name;
+    q.present = f.present;
+    q.null_ratio = predictions > 0 ? std::max(0.0, predictions - f.present) / predictions : 0;
+    if (spec != config.features.end() && !spec->second.type.empty()) {
+      q.expected_type = spec->second.type;
+    } else {
+      double most = 0;
+      for (const auto& [t, n] : f.types) {
+        if (n > most) {
+          most = n;
+          q.expected_type = t;
+        }
+      }
+    }
+    auto expected = f.types.find(q.expected_type);
+    const double matching = expected == f.types.end() ? 0 : expected->second;
+    q.type_mismatch_ratio = ratio(f.present - matching, f.present);
+    if (spec != config.features.end() && (spec->second.min || spec->second.max)) {
+      q.out_of_range_ratio = ratio(f.out_of_range, f.present);
+    }
+    if (baseline != nullptr) {
+      auto b = baseline->features.find(name);
+      if (b != baseline->features.end()) {
+        q.psi = !f.buckets.empty() || !b->second.buckets.empty()
+                    ? numeric_psi(b->second.buckets, f.buckets)
+                    : categorical_psi(b->second.categories, f.categories);
+      }
+    }
+    r.features.push_back(std::move(q));
+  }
+}
+
 }  // namespace
 
-Report build_report(const store::Aggregate& a, const ModelQualityConfig& config) {
+Report build_report(const store::Aggregate& a, const ModelQualityConfig& config,
+                    const store::Aggregate* baseline) {
   Report r;
   const Parsed p = parse(a);
+  std::optional<Parsed> b;
+  if (baseline != nullptr) b = parse(*baseline);
+  feature_quality(p, b ? &*b : nullptr, config, a.get("n"), r);
   r.predictions = a.get("n");
   r.labelled = a.get("labelled");
   std::set<std::string> seen;
@@ -560,6 +770,35 @@ std::string Report::to_json() const {
       out += '}';
     }
     out += ']';
+  }
+  out += ",\"features\":[";
+  for (size_t i = 0; i < features.size(); ++i) {
+    const auto& f = features[i];
+    if (i) out += ',';
+    out += "{\"name\":";
+    append_json_string(out, f.name);
+    out += ",\"present\":";
+    append_number(out, f.present);
+    out += ",\"null_ratio\":";
+    append_number(out, f.null_ratio);
+    out += ",\"expected_type\":";
+    append_json_string(out, f.expected_type);
+    out += ",\"type_mismatch_ratio\":";
+    append_number(out, f.type_mismatch_ratio);
+    if (f.out_of_range_ratio) {
+      out += ",\"out_of_range_ratio\":";
+      append_number(out, *f.out_of_range_ratio);
+    }
+    if (f.psi) {
+      out += ",\"psi\":";
+      append_number(out, *f.psi);
+    }
+    out += '}';
+  }
+  out += ']';
+  if (baseline_from_ms && baseline_to_ms) {
+    out += ",\"drift_baseline\":{\"from\":\"" + format_rfc3339(*baseline_from_ms) + "\",\"to\":\"" +
+           format_rfc3339(*baseline_to_ms) + "\"}";
   }
   out += ",\"confidence_histogram\":{\"upper_bounds\":[";
   for (int b = 1; b <= kConfidenceBins; ++b) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 namespace verity::query {
 namespace {
@@ -194,6 +195,82 @@ TEST_F(ReportTest, ConfiguredTaskTreatsNumbersAsClasses) {
   EXPECT_EQ(r.task_source, "config");
   EXPECT_EQ(r.classes, (std::vector<std::string>{"0", "1"}));
   EXPECT_DOUBLE_EQ(metric(r, "accuracy"), 0.5);
+}
+
+class FeatureTest : public ReportTest {
+ protected:
+  void predict(const std::string& inputs, Aggregate& into) {
+    Aggregate a;
+    ModelContributor(fields_, config_)
+        .prediction(JoinSide{"m", "v1", 0, "{\"inputs\":" + inputs + ",\"prediction\":1}"}, a);
+    into.add(a);
+  }
+  static const Report::FeatureQuality& feature(const Report& r, const std::string& name) {
+    for (const auto& f : r.features) {
+      if (f.name == name) return f;
+    }
+    ADD_FAILURE() << "no feature " << name;
+    static Report::FeatureQuality none;
+    return none;
+  }
+};
+
+TEST_F(FeatureTest, NullTypeMismatchAndOutOfRangeRates) {
+  predict(R"({"age":30,"country":"FR"})", agg_);
+  predict(R"({"age":null,"country":"DE"})", agg_);
+  predict(R"({"country":"FR"})", agg_);
+  predict(R"({"age":"thirty","country":7})", agg_);
+  predict(R"({"age":130,"country":"FR"})", agg_);
+  Report r = report();
+  EXPECT_DOUBLE_EQ(feature(r, "age").null_ratio, 2.0 / 5);  // null and missing
+  EXPECT_EQ(feature(r, "age").expected_type, "number");     // the most frequent
+  EXPECT_DOUBLE_EQ(feature(r, "age").type_mismatch_ratio, 1.0 / 3);
+  EXPECT_FALSE(feature(r, "age").out_of_range_ratio.has_value());
+  EXPECT_DOUBLE_EQ(feature(r, "country").type_mismatch_ratio, 1.0 / 5);
+  ModelQualityConfig c;
+  c.features["age"] = {"number", 0.0, 120.0, false};
+  config_->models["m"] = c;
+  agg_ = Aggregate();
+  predict(R"({"age":30,"country":"FR"})", agg_);
+  predict(R"({"age":130})", agg_);
+  predict(R"({"age":-1})", agg_);
+  predict(R"({"age":"x"})", agg_);
+  r = report();
+  ASSERT_EQ(r.features.size(), 1u);  // configured features only
+  EXPECT_DOUBLE_EQ(*feature(r, "age").out_of_range_ratio, 2.0 / 4);
+  EXPECT_DOUBLE_EQ(feature(r, "age").type_mismatch_ratio, 1.0 / 4);
+}
+
+TEST_F(FeatureTest, NumericPsiIsZeroForTheSameDistributionAndLargeForAShift) {
+  std::mt19937_64 rng(1);
+  std::normal_distribution<double> normal(50, 10);
+  Aggregate baseline, same, shifted;
+  for (int i = 0; i < 5000; ++i) {
+    const double x = normal(rng);
+    predict("{\"x\":" + std::to_string(x) + "}", baseline);
+    predict("{\"x\":" + std::to_string(x) + "}", same);
+    predict("{\"x\":" + std::to_string(x + 15) + "}", shifted);
+  }
+  EXPECT_EQ(*feature(build_report(same, config_->defaults, &baseline), "x").psi, 0.0);
+  const double psi = *feature(build_report(shifted, config_->defaults, &baseline), "x").psi;
+  EXPECT_GT(psi, 0.2);
+  Aggregate slightly;  // a 1% shift stays well below the usual 0.1 "investigate" level
+  for (int i = 0; i < 5000; ++i)
+    predict("{\"x\":" + std::to_string(normal(rng) + 0.1) + "}", slightly);
+  EXPECT_LT(*feature(build_report(slightly, config_->defaults, &baseline), "x").psi, 0.1);
+}
+
+TEST_F(FeatureTest, CategoricalPsiOverCategoryShares) {
+  ModelQualityConfig c;
+  c.features["country"] = {"string", std::nullopt, std::nullopt, true};
+  config_->models["m"] = c;
+  Aggregate baseline, current;
+  for (int i = 0; i < 100; ++i) {
+    predict(i < 50 ? R"({"country":"a"})" : R"({"country":"b"})", baseline);
+    predict(i < 80 ? R"({"country":"a"})" : R"({"country":"b"})", current);
+  }
+  const double expected = 0.3 * std::log(0.8 / 0.5) + (-0.3) * std::log(0.2 / 0.5);
+  EXPECT_NEAR(*feature(build_report(current, c, &baseline), "country").psi, expected, 1e-12);
 }
 
 TEST(WindowTest, Parses) {

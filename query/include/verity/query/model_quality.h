@@ -32,6 +32,20 @@ struct ModelQualityConfig {
   std::string positive_class;
   // Distinct classes a report keeps (the most frequent); the rest are counted as "__other__".
   size_t max_classes = 50;
+
+  // Data quality and drift of the input features (the members of the inputs object).
+  struct Feature {
+    std::string type;  // number | string | boolean | "" (any: the most frequent type is expected)
+    std::optional<double> min, max;  // a number outside is out of range
+    bool categorical = false;        // drift over category frequencies (strings, booleans)
+  };
+  std::map<std::string, Feature, std::less<>> features;  // none: every member, unconfigured
+  // Most input members aggregated per prediction (in document order) when `features` is empty.
+  size_t max_features = 50;
+  // The drift baseline: [baseline_from, baseline_to) when set, otherwise the first
+  // `baseline_days` days of the model (or version) from its first prediction.
+  std::optional<EpochMillis> baseline_from, baseline_to;
+  uint32_t baseline_days = 7;
 };
 
 struct QualityConfig {
@@ -77,6 +91,17 @@ struct Report {
     double precision, recall, f1, f05, f2, support;
   };
   std::vector<ClassMetrics> per_class;
+  struct FeatureQuality {
+    std::string name;
+    double present = 0;                        // predictions with a non-null value
+    double null_ratio = 0;                     // missing or null, of all predictions
+    std::string expected_type;                 // configured, or the most frequent
+    double type_mismatch_ratio = 0;            // of the present values
+    std::optional<double> out_of_range_ratio;  // when bounds are configured
+    std::optional<double> psi;                 // against the baseline, when both have data
+  };
+  std::vector<FeatureQuality> features;
+  std::optional<EpochMillis> baseline_from_ms, baseline_to_ms;
   std::vector<double> confidence_histogram;  // 20 bins of 0.05 over [0, 1]
   std::vector<double> label_lag_histogram;   // counts per kLagBoundsSeconds bucket (+Inf last)
 
@@ -87,7 +112,9 @@ struct Report {
 // Bucket upper bounds of the label lag histogram kept in the aggregates, in seconds.
 extern const std::vector<double> kLagBoundsSeconds;
 
-Report build_report(const store::Aggregate& a, const ModelQualityConfig& config);
+// `baseline`: the aggregate of the drift baseline window (no PSI without it).
+Report build_report(const store::Aggregate& a, const ModelQualityConfig& config,
+                    const store::Aggregate* baseline = nullptr);
 
 // Windows by name: 5m, 1h, 24h, 7d, 30d (also any <n>m|h|d). nullopt when malformed.
 std::optional<Duration> parse_window(std::string_view text);
