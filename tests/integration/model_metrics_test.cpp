@@ -231,5 +231,82 @@ TEST(ModelMetrics, MatchScikitLearnAndACleanRunDespiteLateLabelsCorrectionsAndAC
   EXPECT_EQ(reports_json(messy, models), messy_reports);
 }
 
+// A real Prometheus (Debian's) scrapes a running verity; the accuracy series read back through
+// Prometheus's HTTP API equals verity's own report, and promtool accepts the exposition.
+TEST(ModelMetrics, ARealPrometheusScrapesTheModelGauges) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", "metrics:\n  models:\n    refresh_interval: 200ms\n");
+  server.start();
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::vector<std::string> predictions, labels;
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = "p-" + std::to_string(i);
+    predictions.push_back(
+        "{\"request_id\":\"" + id + "\",\"timestamp\":" + std::to_string(now - i * 1000) +
+        ",\"model\":{\"name\":\"fraud\",\"version\":\"v7\"},"
+        "\"inputs\":{\"amount\":" +
+        std::to_string(10 * i) + "},\"prediction\":{\"label\":" + (i % 2 ? "true" : "false") +
+        ",\"score\":0." + std::to_string(i % 10) + "}}");
+    // 30 labels, 10 of them wrong: accuracy 2/3.
+    if (i < 30) labels.push_back(label_line(id, (i % 2 == 0) == (i < 10) ? "true" : "false"));
+  }
+  post(server, "/v1/predictions", predictions);
+  post(server, "/v1/labels", labels);
+  const std::string series = R"(verity_model_accuracy{model="fraud",version="v7",window="1h"})";
+  ASSERT_EQ(wait_for_metric(server.http_url(), series, 2.0 / 3, 30s), 2.0 / 3) << server.log();
+
+  // promtool lints the whole exposition (names, units, help texts, counters' _total).
+  auto exposition = app::http_get(server.http_url() + "/metrics");
+  ASSERT_TRUE(exposition.is_ok());
+  write(dir.path() / "metrics.txt", exposition->body);
+  const auto lint =
+      run_command("promtool check metrics < " + (dir.path() / "metrics.txt").string() + " 2>&1");
+  EXPECT_EQ(lint.exit_code, 0) << lint.output;
+
+  const uint16_t port = free_port();
+  write(dir.path() / "prometheus.yml",
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - " +
+            std::string(VERITY_SOURCE_DIR) +
+            "/config/prometheus/verity-alerts.yml\n"
+            "scrape_configs:\n  - job_name: verity\n    static_configs:\n      - targets: ['" +
+            server.http().to_string() + "']\n");
+  ChildProcess prometheus(
+      {"prometheus", "--config.file=" + (dir.path() / "prometheus.yml").string(),
+       "--storage.tsdb.path=" + (dir.path() / "tsdb").string(),
+       "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+      dir.path() / "prometheus.log");
+  const std::string query = "http://127.0.0.1:" + std::to_string(port) +
+                            "/api/v1/query?query=verity_model_accuracy%7Bmodel%3D%22fraud%22%2C"
+                            "window%3D%221h%22%7D";
+  std::string answer;
+  const bool scraped = wait_until(
+      [&] {
+        auto r = app::http_get(query);
+        if (!r.is_ok() || r->status != 200) return false;
+        answer = r->body;
+        return answer.find("\"result\":[{") != std::string::npos;
+      },
+      60s);
+  ASSERT_TRUE(scraped) << answer << prometheus.log();
+  simdjson::dom::parser parser;
+  simdjson::dom::element result = parser.parse(answer)["data"]["result"].at(0);
+  EXPECT_EQ(std::string(result["metric"]["version"].get_string().value()), "v7");
+  EXPECT_EQ(std::string(result["metric"]["job"].get_string().value()), "verity");
+  const double through_prometheus =
+      std::stod(std::string(result["value"].at(1).get_string().value()));
+  auto report = app::http_get(server.http_url() + "/v1/models/fraud/metrics?window=1h");
+  ASSERT_TRUE(report.is_ok());
+  const double reported = parser.parse(report->body)["metrics"]["accuracy"].get_double().value();
+  EXPECT_DOUBLE_EQ(through_prometheus, reported);
+  EXPECT_DOUBLE_EQ(reported, 2.0 / 3);
+  // The rules loaded into the real server (none fires for this model).
+  auto rules = app::http_get("http://127.0.0.1:" + std::to_string(port) + "/api/v1/rules");
+  ASSERT_TRUE(rules.is_ok());
+  EXPECT_NE(rules->body.find("VerityModelAccuracyDrop"), std::string::npos) << rules->body;
+  EXPECT_TRUE(prometheus.running()) << prometheus.log();
+}
+
 }  // namespace
 }  // namespace verity::testing

@@ -1,7 +1,10 @@
 #include "server_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,7 +53,63 @@ HostPort field(const std::string& json, const std::string& name) {
   return *hp;
 }
 
+// Starts `argv` with stdout and stderr appended to `log`.
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<const char*> args;
+    for (const auto& a : argv) args.push_back(a.c_str());
+    args.push_back(nullptr);
+    ::execvp(args[0], const_cast<char* const*>(args.data()));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 }  // namespace
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, fs::path log)
+    : log_(std::move(log)), pid_(spawn(argv, log_)) {}
+
+ChildProcess::~ChildProcess() {
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+}
+
+bool ChildProcess::running() const {
+  int status = 0;
+  return ::waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+std::string ChildProcess::log() const { return read_file(log_); }
+
+uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 void ServerProcess::start() {
   ++runs_;
@@ -62,30 +121,17 @@ void ServerProcess::start() {
     std::ofstream out(config);
     out << extra_config_ << "\n";
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    const std::string data = data_dir_.string(), cfg = config.string(), pf = ports.string();
-    // A restart listens where the first run did, so that clients can reconnect.
-    auto port = [&](const HostPort& hp) { return "127.0.0.1:" + std::to_string(hp.port); };
-    const std::string tcp = port(tcp_), http = port(http_), beats = port(beats_);
-    std::vector<const char*> argv;
-    for (const auto& w : wrapper_) argv.push_back(w.c_str());
-    for (const char* arg :
-         {VERITY_BINARY, "serve", "--config", cfg.c_str(), "--data-dir", data.c_str(),
-          "--tcp-listen", tcp.c_str(), "--http-listen", http.c_str(), "--beats-listen",
-          beats.c_str(), "--port-file", pf.c_str()}) {
-      argv.push_back(arg);
-    }
-    argv.push_back(nullptr);
-    ::execvp(argv[0], const_cast<char* const*>(argv.data()));
-    ::_exit(127);
+  // A restart listens where the first run did, so that clients can reconnect.
+  auto port = [&](const HostPort& hp) { return "127.0.0.1:" + std::to_string(hp.port); };
+  std::vector<std::string> argv = wrapper_;
+  for (std::string arg :
+       {std::string(VERITY_BINARY), std::string("serve"), std::string("--config"), config.string(),
+        std::string("--data-dir"), data_dir_.string(), std::string("--tcp-listen"), port(tcp_),
+        std::string("--http-listen"), port(http_), std::string("--beats-listen"), port(beats_),
+        std::string("--port-file"), ports.string()}) {
+    argv.push_back(std::move(arg));
   }
+  const pid_t pid = spawn(argv, log);
   pid_ = pid;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -132,11 +178,6 @@ int ServerProcess::terminate(std::chrono::seconds timeout) {
   return -2;
 }
 
-std::string ServerProcess::log() const {
-  std::ifstream in(work_dir_ / "server.log");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string ServerProcess::log() const { return read_file(work_dir_ / "server.log"); }
 
 }  // namespace verity::testing

@@ -59,4 +59,23 @@ class ServerProcess {
   int runs_ = 0;
 };
 
+// Any other program run in the background for a test (a real Prometheus), its output kept in
+// `log`. Killed (SIGKILL) on destruction.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, std::filesystem::path log);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  bool running() const;
+  std::string log() const;
+
+ private:
+  std::filesystem::path log_;
+  pid_t pid_;
+};
+
+// A loopback TCP port nothing listens on now (for programs that need one named up front).
+uint16_t free_port();
+
 }  // namespace verity::testing
