@@ -106,9 +106,9 @@ ModelExporter::ModelExporter(const ModelsApi& api, const store::Store& store,
   im.feature_mismatch = feature_gauge(
       "verity_model_feature_type_mismatch_ratio",
       "Share of present values of an input feature not of its configured (or usual) type");
-  im.feature_range = feature_gauge(
-      "verity_model_feature_out_of_range_ratio",
-      "Share of numeric values of an input feature outside its configured bounds");
+  im.feature_range =
+      feature_gauge("verity_model_feature_out_of_range_ratio",
+                    "Share of numeric values of an input feature outside its configured bounds");
   im.feature_psi = feature_gauge(
       "verity_model_feature_psi",
       "Population stability index of an input feature against the model's drift baseline");

@@ -58,6 +58,14 @@ void Aggregate::add(const Aggregate& other, int sign) {
   entries_ = std::move(merged);
 }
 
+Aggregate Aggregate::from_entries(std::vector<std::pair<std::string, Fixed>> entries) {
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  Aggregate a;
+  a.entries_ = std::move(entries);
+  return a;
+}
+
 double Aggregate::get(std::string_view key) const {
   auto it = find(entries_, key);
   return it != entries_.end() && it->first == key ? to_double(it->second) : 0.0;
@@ -79,24 +87,45 @@ std::string Aggregate::encode() const {
   return out;
 }
 
-std::optional<Aggregate> Aggregate::decode(std::string_view in) {
+namespace {
+
+// Walks an encoded Aggregate: f(key, value) per entry. False when the bytes are malformed (keys
+// must be sorted and unique; nothing may follow the last entry).
+template <typename F>
+bool walk(std::string_view in, F&& f) {
   uint64_t n = 0;
-  if (!get_varint(in, n) || n > in.size()) return std::nullopt;
-  Aggregate a;
-  a.entries_.reserve(n);
+  if (!get_varint(in, n) || n > in.size()) return false;
+  std::string_view previous;
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t len = 0;
-    if (!get_varint(in, len) || len > in.size() || in.size() - len < 16) return std::nullopt;
-    std::string key(in.substr(0, len));
+    if (!get_varint(in, len) || len > in.size() || in.size() - len < 16) return false;
+    const std::string_view key = in.substr(0, len);
+    if (i > 0 && !(previous < key)) return false;
     unsigned __int128 bits = 0;
     for (int b = 15; b >= 0; --b) {
       bits = (bits << 8) | static_cast<uint8_t>(in[len + static_cast<size_t>(b)]);
     }
+    f(key, static_cast<Aggregate::Fixed>(bits));
+    previous = key;
     in.remove_prefix(len + 16);
-    if (!a.entries_.empty() && !(a.entries_.back().first < key)) return std::nullopt;
-    a.entries_.emplace_back(std::move(key), static_cast<Fixed>(bits));
   }
-  if (!in.empty()) return std::nullopt;
+  return in.empty();
+}
+
+}  // namespace
+
+bool AggregateSum::add_encoded(std::string_view bytes) {
+  if (!walk(bytes, [](std::string_view, Aggregate::Fixed) {})) return false;
+  walk(bytes, [this](std::string_view k, Aggregate::Fixed v) { slot(k) += v; });
+  return true;
+}
+
+std::optional<Aggregate> Aggregate::decode(std::string_view in) {
+  Aggregate a;
+  if (!walk(in,
+            [&a](std::string_view k, Fixed v) { a.entries_.emplace_back(std::string(k), v); })) {
+    return std::nullopt;
+  }
   return a;
 }
 

@@ -57,7 +57,7 @@ struct Existing {
 
 }  // namespace
 
-Status Store::Impl::join_in_group(const Event& e, size_t k,
+Status Store::Impl::join_in_group(const Event& e, const PreparedEvent& prep, size_t k,
                                   const std::optional<StoredRecord>& old_label,
                                   const std::vector<size_t>& label_slot,
                                   const std::vector<rocksdb::Status>& label_statuses,
@@ -68,6 +68,16 @@ Status Store::Impl::join_in_group(const Event& e, size_t k,
                                   rocksdb::WriteBatch& wb) {
   const std::string_view id = e.request_id;
   if (e.kind == EventKind::kLabel) {
+    // The submitting thread's plan holds when the stored label it saw is still the one stored
+    // and no label of this group came first (its prediction, stored then, still is).
+    const JoinPlan& plan = prep.join;
+    if (plan.ready && !group_labels.count(id) && plan.had_old == old_label.has_value() &&
+        (!plan.had_old || plan.old_digest == old_label->digest)) {
+      apply_join_plan(plan);
+      group_labels[id] = side_of(e);
+      group_pending.erase(id);
+      return Status::ok();
+    }
     const JoinSide* old = nullptr;
     JoinSide stored_old;
     if (auto it = group_labels.find(id); it != group_labels.end()) {
@@ -104,7 +114,7 @@ Status Store::Impl::join_in_group(const Event& e, size_t k,
   } else if (!label_statuses[slot].IsNotFound()) {
     return from_rocksdb(label_statuses[slot], "reading labels");
   }
-  if (auto s = quality_prediction(e, label, group_pending.count(id) > 0, wb); !s) return s;
+  if (auto s = quality_prediction(e, prep, label, group_pending.count(id) > 0, wb); !s) return s;
   group_predictions[id] = side_of(e);
   group_pending.erase(id);
   return Status::ok();
@@ -288,7 +298,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       }
       if (!st.ok()) return from_rocksdb(st, "building the commit group");
       if (quality_on) {
-        if (auto qs = join_in_group(e, k, old_label, label_slot, label_statuses, label_values,
+        if (auto qs = join_in_group(e, prep, k, old_label, label_slot, label_statuses, label_values,
                                     group_predictions, group_labels, group_pending, wb);
             !qs) {
           return qs;

@@ -412,6 +412,7 @@ Result<MaintenanceReport> Store::Impl::maintenance_pass() {
   std::lock_guard pass_lock(maintenance_mu);
   MaintenanceReport report;
   if (auto s = orphan_pending(report); !s) return s;
+  if (auto s = fold_aggregates(); !s) return s;
   const EpochMillis now = clock.now_ms();
   const RetentionOptions& r = options.retention;
   std::vector<uint32_t> days;

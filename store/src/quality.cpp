@@ -47,36 +47,54 @@ std::string pending_id_key(std::string_view request_id) { return "R" + std::stri
 
 constexpr const char* kCountersKey = "C";
 
-void add_to_buckets(QualityGroup& q, const JoinSide& prediction, const Aggregate& a) {
-  const EpochMillis t = prediction.time_ms;
-  q.buckets[bucket_key(prediction.model, prediction.version, 'm', floor_to(t, kMinute))].add(a);
-  q.buckets[bucket_key(prediction.model, prediction.version, 'h', floor_to(t, kHour))].add(a);
-  q.buckets[bucket_key(prediction.model, prediction.version, 'd', floor_to(t, kDay))].add(a);
+void add_to_buckets(QualityGroup& q, std::string_view model, std::string_view version,
+                    EpochMillis t, const Aggregate& a) {
+  std::string prefix = version_prefix(model, version);
+  const EpochMillis minute = floor_to(t, kMinute);
+  std::string key = prefix;
+  put_be(key, static_cast<uint64_t>(minute), 8);
+  auto [it, fresh] = q.minutes.try_emplace(std::move(key));
+  if (fresh) {
+    it->second.prefix = std::move(prefix);
+    it->second.start = minute;
+  }
+  it->second.sum.add(a);
 }
 
-class SumMergeOperator final : public rocksdb::AssociativeMergeOperator {
+void add_to_buckets(QualityGroup& q, const JoinSide& prediction, const Aggregate& a) {
+  add_to_buckets(q, prediction.model, prediction.version, prediction.time_ms, a);
+}
+
+// Sums every operand of a key in one pass (an associative operator would decode, add and
+// re-encode pairwise: quadratic in the operands a key collects between compactions).
+class SumMergeOperator final : public rocksdb::MergeOperator {
  public:
-  bool Merge(const rocksdb::Slice& key, const rocksdb::Slice* existing, const rocksdb::Slice& value,
-             std::string* new_value, rocksdb::Logger*) const override {
-    auto b = Aggregate::decode(std::string_view(value.data(), value.size()));
-    if (!b) {
-      spdlog::error("store: a corrupt aggregate operand under key of {} bytes", key.size());
-      return false;
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    AggregateSum sum;
+    if (in.existing_value != nullptr && !add(sum, *in.existing_value, in.key)) return false;
+    for (const auto& operand : in.operand_list) {
+      if (!add(sum, operand, in.key)) return false;
     }
-    if (existing == nullptr) {
-      *new_value = b->encode();
-      return true;
+    out->new_value = sum.result().encode();
+    return true;
+  }
+  bool PartialMergeMulti(const rocksdb::Slice& key, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger*) const override {
+    AggregateSum sum;
+    for (const auto& operand : operands) {
+      if (!add(sum, operand, key)) return false;
     }
-    auto a = Aggregate::decode(std::string_view(existing->data(), existing->size()));
-    if (!a) {
-      spdlog::error("store: a corrupt aggregate under key of {} bytes", key.size());
-      return false;
-    }
-    a->add(*b);
-    *new_value = a->encode();
+    *new_value = sum.result().encode();
     return true;
   }
   const char* Name() const override { return "verity.AggregateSum"; }
+
+ private:
+  static bool add(AggregateSum& sum, const rocksdb::Slice& bytes, const rocksdb::Slice& key) {
+    if (sum.add_encoded(std::string_view(bytes.data(), bytes.size()))) return true;
+    spdlog::error("store: a corrupt aggregate under a key of {} bytes", key.size());
+    return false;
+  }
 };
 
 }  // namespace
@@ -85,12 +103,51 @@ std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator() {
   return std::make_shared<SumMergeOperator>();
 }
 
-Status Store::Impl::quality_prediction(const Event& e, const JoinSide* label,
-                                       bool label_pending_in_group, rocksdb::WriteBatch& wb) {
+void Store::Impl::quality_prepare(const Event& e, PreparedEvent& prep) const {
+  const Contributor& c = *options.contributor;
+  if (e.kind == EventKind::kPrediction) {
+    c.prediction(side_of(e), prep.contribution);
+    return;
+  }
+  std::shared_lock db_lock(db_mu);
+  if (!db) return;  // reopening: the commit thread joins it
+  auto p = read_prediction(e.request_id);
+  if (!p || !*p || (*p)->erased) return;
+  auto old = read_label(e.request_id);
+  if (!old) return;
+  JoinPlan& plan = prep.join;
+  const JoinSide ps = side_of(**p);
+  if (*old) {
+    plan.had_old = true;
+    plan.old_digest = (*old)->digest;
+    Aggregate before;
+    c.join(ps, side_of(**old), before);
+    plan.delta.add(before, -1);
+  }
+  c.join(ps, side_of(e), plan.delta);
+  plan.model = (*p)->model_name;
+  plan.version = (*p)->model_version;
+  plan.prediction_ms = (*p)->timestamp_ms;
+  plan.lag_seconds = static_cast<double>(e.timestamp_ms - ps.time_ms) / 1000.0;
+  plan.ready = true;
+}
+
+void Store::Impl::apply_join_plan(const JoinPlan& plan) {
+  if (plan.had_old) {
+    quality.counters.add("corrections", 1);
+  } else {
+    quality.counters.add("joined", 1);
+    quality.lags_seconds.push_back(plan.lag_seconds);
+  }
+  add_to_buckets(quality, plan.model, plan.version, plan.prediction_ms, plan.delta);
+}
+
+Status Store::Impl::quality_prediction(const Event& e, const PreparedEvent& prep,
+                                       const JoinSide* label, bool label_pending_in_group,
+                                       rocksdb::WriteBatch& wb) {
   const Contributor& c = *options.contributor;
   const JoinSide p = side_of(e);
-  Aggregate a;
-  c.prediction(p, a);
+  Aggregate a = prep.contribution;
   auto [v, fresh] =
       quality.versions.try_emplace({e.model_name, e.model_version}, e.timestamp_ms, e.timestamp_ms);
   if (!fresh) {
@@ -179,10 +236,24 @@ Status Store::Impl::quality_label(const Event& e, const JoinSide* group_predicti
 }
 
 Status Store::Impl::quality_finish_group(rocksdb::WriteBatch& wb) {
-  for (const auto& [key, a] : quality.buckets) {
-    if (auto s = wb.Merge(metrics, key, a.encode()); !s.ok()) {
-      return from_rocksdb(s, "building the commit group");
+  // Minute buckets as summed; hours and days from the minutes (one addition per minute, not per
+  // event).
+  std::map<std::string, AggregateSum> rollups;
+  auto merge = [&](const std::string& key, const Aggregate& a) {
+    auto s = wb.Merge(metrics, key, a.encode());
+    return s.ok() ? Status::ok() : from_rocksdb(s, "building the commit group");
+  };
+  for (const auto& [key, m] : quality.minutes) {
+    const Aggregate a = m.sum.result();
+    if (auto s = merge("B" + m.prefix + 'm' + key.substr(m.prefix.size()), a); !s) return s;
+    for (auto [granularity, unit] : {std::pair{'h', kHour}, {'d', kDay}}) {
+      std::string k = "B" + m.prefix + granularity;
+      put_be(k, static_cast<uint64_t>(floor_to(m.start, unit)), 8);
+      rollups[k].add(a);
     }
+  }
+  for (const auto& [key, sum] : rollups) {
+    if (auto s = merge(key, sum.result()); !s) return s;
   }
   if (!quality.counters.empty()) {
     if (auto s = wb.Merge(metrics, kCountersKey, quality.counters.encode()); !s.ok()) {
@@ -304,6 +375,24 @@ Status Store::Impl::orphan_pending(MaintenanceReport& report) {
   }
 }
 
+Status Store::Impl::fold_aggregates() {
+  if (!options.contributor) return Status::ok();
+  std::shared_lock db_lock(db_mu);
+  if (!db || db_failed.load()) return Status::ok();  // the next pass folds them
+  // Every commit group adds a merge operand to the buckets it touches; a report reading a bucket
+  // sums all of its operands. Flushing and compacting the new data into the levels below folds
+  // each bucket's operands into one value (measured: a 30-day report 76 ms -> 16 ms). The
+  // bottommost level, folded already, is not rewritten.
+  rocksdb::FlushOptions fo;
+  if (auto s = db->Flush(fo, metrics); !s.ok()) return from_rocksdb(s, "flushing aggregates");
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kSkip;
+  co.canceled = &cancel_compactions;
+  auto s = db->CompactRange(co, metrics, nullptr, nullptr);
+  if (s.IsManualCompactionPaused()) return Status::ok();  // stopping
+  return from_rocksdb(s, "folding aggregates");
+}
+
 Result<Aggregate> Store::aggregate(std::string_view model,
                                    const std::optional<std::string>& version, EpochMillis from_ms,
                                    EpochMillis to_ms) const {
@@ -347,20 +436,21 @@ Result<Aggregate> Store::aggregate(std::string_view model,
       im.db->GetSnapshot(), [&](const rocksdb::Snapshot* s) { im.db->ReleaseSnapshot(s); });
   ro.snapshot = snap.get();
   std::unique_ptr<rocksdb::Iterator> it(im.db->NewIterator(ro, im.metrics));
+  AggregateSum sum;
   for (const auto& v : selected) {
     for (const Piece& piece : pieces) {
       if (piece.begin >= piece.end) continue;
       const std::string end = bucket_key(model, v, piece.granularity, piece.end);
       for (it->Seek(bucket_key(model, v, piece.granularity, piece.begin));
            it->Valid() && it->key().compare(end) < 0; it->Next()) {
-        auto a = Aggregate::decode(std::string_view(it->value().data(), it->value().size()));
-        if (!a) return Status::internal("corrupt aggregate for model " + std::string(model));
-        out.add(*a);
+        if (!sum.add_encoded(std::string_view(it->value().data(), it->value().size()))) {
+          return Status::internal("corrupt aggregate for model " + std::string(model));
+        }
       }
       if (!it->status().ok()) return from_rocksdb(it->status(), "reading aggregates");
     }
   }
-  return out;
+  return sum.result();
 }
 
 std::vector<ModelVersionInfo> Store::model_versions() const {

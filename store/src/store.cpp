@@ -467,6 +467,7 @@ void Store::submit(IngestBatch batch, CommitCallback done) {
     encode_record(rec, prepared[i].record);
     if (e.kind == EventKind::kPrediction) prepared[i].entry_digest = sha256(prepared[i].record);
     e.document = std::move(rec.document);  // kept for dead-lettering a conflict
+    if (impl_->options.contributor) impl_->quality_prepare(e, prepared[i]);
   }
   {
     std::lock_guard lock(impl_->mu);

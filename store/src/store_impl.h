@@ -64,10 +64,24 @@ std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator();
 
 // An event made ready for the commit thread by the submitting thread: digest computed and record
 // encoded, with the sequence left to patch.
+// A label's join worked out by the submitting thread against the store as it was then; the
+// commit thread uses it when nothing changed since (the usual case) and joins itself otherwise.
+struct JoinPlan {
+  bool ready = false;    // the prediction was stored (and not erased) at submission
+  bool had_old = false;  // a label was stored for it then: this one corrects it
+  Sha256Digest old_digest{};
+  std::string model, version;  // the prediction's
+  EpochMillis prediction_ms = 0;
+  double lag_seconds = 0;
+  Aggregate delta;  // the new label's contribution, minus the old label's
+};
+
 struct PreparedEvent {
   Sha256Digest digest{};
   Sha256Digest entry_digest{};  // what the record contributes to its partition's hash chain
   std::string record;
+  Aggregate contribution;  // a prediction's own contribution (StoreOptions::contributor)
+  JoinPlan join;           // a label's
 };
 
 // What the store knows about a partition beyond its column family.
@@ -81,12 +95,17 @@ struct PartitionState {
 
 // Commit-thread scratch for model quality: what one commit group adds to the aggregates.
 struct QualityGroup {
-  std::map<std::string, Aggregate> buckets;  // bucket key -> sum
-  Aggregate counters;                        // LabelCounts deltas
+  struct Minute {
+    std::string prefix;  // varint-len model | varint-len version
+    EpochMillis start = 0;
+    AggregateSum sum;
+  };
+  std::map<std::string, Minute> minutes;  // prefix | u64 BE minute -> sum
+  Aggregate counters;                     // LabelCounts deltas
   std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>> versions;
   std::vector<double> lags_seconds;  // label lag of first joins, for the histogram
   void clear() {
-    buckets.clear();
+    minutes.clear();
     counters = Aggregate();
     versions.clear();
     lags_seconds.clear();
@@ -225,14 +244,18 @@ struct Store::Impl {
 
   // Model quality (quality.cpp), on the commit thread while it builds a group.
   // A newly stored prediction: its own contribution, and its label's if one waits.
-  Status quality_prediction(const Event& e, const JoinSide* label, bool label_pending_in_group,
-                            rocksdb::WriteBatch& wb);
+  Status quality_prediction(const Event& e, const PreparedEvent& prep, const JoinSide* label,
+                            bool label_pending_in_group, rocksdb::WriteBatch& wb);
+  // On the submitting thread: a prediction's contribution, or a label's join plan.
+  void quality_prepare(const Event& e, PreparedEvent& prep) const;
+  void apply_join_plan(const JoinPlan& plan);
   // A new or corrected label: joins its prediction (in this group or stored) or waits.
   Status quality_label(const Event& e, const JoinSide* group_prediction, const JoinSide* old_label,
                        bool old_pending_in_group, rocksdb::WriteBatch& wb, bool& now_pending);
   Status quality_finish_group(rocksdb::WriteBatch& wb);
   // The join step of write_group for event number k of the group (commit_loop.cpp).
-  Status join_in_group(const Event& e, size_t k, const std::optional<StoredRecord>& old_label,
+  Status join_in_group(const Event& e, const PreparedEvent& prep, size_t k,
+                       const std::optional<StoredRecord>& old_label,
                        const std::vector<size_t>& label_slot,
                        const std::vector<rocksdb::Status>& label_statuses,
                        std::vector<std::string>& label_values,
@@ -244,6 +267,8 @@ struct Store::Impl {
   Status load_quality();  // after open_db: versions and counters
   // Orphans labels that waited longer than labels.max_wait (maintenance).
   Status orphan_pending(MaintenanceReport& report);
+  // Folds the merge operands of the aggregates (maintenance): flush and compact the new data.
+  Status fold_aggregates();
 
   void run_commit_loop();
   Status write_group(std::vector<Pending>& group, std::vector<CommitResult>& results);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,12 @@ class Aggregate {
   void for_each(F&& f) const {
     for (const auto& [k, v] : entries_) f(k, to_double(v));
   }
+  template <typename F>  // f(const std::string& key, Fixed value)
+  void for_each_fixed(F&& f) const {
+    for (const auto& [k, v] : entries_) f(k, v);
+  }
+  // From unsorted, unique keys.
+  static Aggregate from_entries(std::vector<std::pair<std::string, Fixed>> entries);
 
   // varint count | (varint key length | key | 16-byte little-endian two's-complement value)*,
   // sorted by key. Entries that sum to exactly 0 are dropped.
@@ -40,6 +47,31 @@ class Aggregate {
 
  private:
   std::vector<std::pair<std::string, Fixed>> entries_;  // sorted by key, unique
+};
+
+// Adds many aggregates (a hash map: no re-sorting per addition), then yields their sum.
+class AggregateSum {
+ public:
+  void add(const Aggregate& a, int sign = 1) {
+    a.for_each_fixed([&](const std::string& k, Aggregate::Fixed v) { slot(k) += sign * v; });
+  }
+  // Adds an encoded Aggregate without decoding it into one (no allocation per known key).
+  // False when the bytes are not an Aggregate (nothing of them is added then).
+  bool add_encoded(std::string_view bytes);
+  bool empty() const { return sums_.empty(); }
+  Aggregate result() const { return Aggregate::from_entries({sums_.begin(), sums_.end()}); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  Aggregate::Fixed& slot(std::string_view key) {
+    auto it = sums_.find(key);
+    if (it == sums_.end()) it = sums_.emplace(std::string(key), 0).first;
+    return it->second;
+  }
+  std::unordered_map<std::string, Aggregate::Fixed, Hash, std::equal_to<>> sums_;
 };
 
 // A prediction or a label as the join sees it: the record's metadata and document.
