@@ -3,7 +3,9 @@
 // what the per-prediction contribution costs at ingest; the latency of a 30-day report; and memory
 // and refresh time of the Prometheus model gauges with 100 models.
 
+#include <malloc.h>
 #include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -88,6 +90,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmark the label join and model-quality reports"};
   size_t events = 200000, threads = 4, batch = 1000, models = 100, per_model = 1000, runs = 200;
   size_t spread_days = 1;
+  std::string phase = "all";
   std::string dir = "/tmp/verity-bench-quality";
   app.add_option("--events", events, "Predictions (and as many labels) for the join benchmark");
   app.add_option("--threads", threads, "Submitting threads");
@@ -98,7 +101,10 @@ int main(int argc, char** argv) {
   app.add_option("--spread-days", spread_days,
                  "Days the join benchmark's predictions span (labels hit one bucket per minute)");
   app.add_option("--dir", dir, "Scratch directory (removed first)");
+  app.add_option("--phase", phase,
+                 "all, or one of join, models (run models alone for a clean RSS figure)");
   CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);  // the maintenance pass logs its seals
 
   auto config = app::parse_config(R"(
 models:
@@ -122,7 +128,7 @@ models:
   std::string doc;
   Event e;
   Reject rj;
-  for (size_t i = 0; i < events; ++i) {
+  for (size_t i = 0; i < (phase == "models" ? 0 : events); ++i) {
     doc.clear();
     gen.next(doc, "req-");
     if (!decoder.decode(doc, doc.size(), i + 1, e, rj)) {
@@ -151,7 +157,7 @@ models:
       "batches of %zu\n\n",
       events, spread_days, events, threads, batch);
   double join_rate = 0, plain_rate = 0, with_rate = 0, without_rate = 0;
-  {
+  if (phase != "models") {
     prometheus::Registry r1, r2;
     auto plain = open_store(dir + "/plain", clock, r1, nullptr);
     auto joined = open_store(dir + "/joined", clock, r2, contributor);
@@ -169,7 +175,7 @@ models:
     std::printf("%-46s %12llu\n\n", "joined (check)",
                 static_cast<unsigned long long>(counts.joined));
   }
-  {
+  if (phase != "models") {
     // Reports: the same predictions and labels, spread over the 30 days before `now` (every
     // minute has some), loaded without timing.
     prometheus::Registry registry;
@@ -224,12 +230,10 @@ models:
   predictions.clear();
   labels.clear();
 
-  // Memory: `models` models x 2 versions, `per_model` predictions each (half labelled) over 30
-  // days, and the gauges of all of them (max_models raised to fit).
-  {
-    const double before = rss_mib();
-    prometheus::Registry registry;
-    auto s = open_store(dir + "/models", clock, registry, contributor);
+  // Memory: `models` models x 2 versions, `per_model` predictions each (half labelled) over the
+  // last hour, as they arrive live, and the gauges of all of them (max_models raised to fit).
+  if (phase == "all" || phase == "models") {
+    auto heap_mib = [] { return static_cast<double>(mallinfo2().uordblks) / (1024.0 * 1024.0); };
     std::vector<std::vector<Event>> batches;
     for (size_t m = 0; m < models; ++m) {
       for (size_t i = 0; i < per_model; ++i) {
@@ -238,7 +242,7 @@ models:
         if (!decoder.decode(doc, doc.size(), i + 1, e, rj)) return 1;
         e.model_name = "model-" + std::to_string(m);
         e.model_version = i % 2 ? "v1" : "v2";
-        e.timestamp_ms = now - 30 * kDay + static_cast<EpochMillis>(i * (30 * kDay / per_model));
+        e.timestamp_ms = now - 3'600'000 + static_cast<EpochMillis>(i * (3'600'000 / per_model));
         if (batches.empty() || batches.back().size() == batch) batches.emplace_back();
         Event l;
         l.kind = EventKind::kLabel;
@@ -250,27 +254,41 @@ models:
         e = Event();
       }
     }
-    commit_all(*s, std::move(batches), threads);
-    const double loaded = rss_mib();
-    query::ModelsApi api(*s, quality, clock);
-    query::ModelExportOptions eo;
-    eo.max_models = models;
-    eo.refresh_interval = Duration(0);
-    query::ModelExporter exporter(api, *s, eo, clock, registry);
-    const auto t = Steady::now();
-    exporter.refresh();
-    const double refresh = seconds_since(t);
-    size_t series = 0;
-    for (const auto& family : registry.Collect()) {
-      if (family.name.rfind("verity_model_", 0) == 0) series += family.metric.size();
+    std::printf(
+        "\n%zu models x 2 versions, %zu predictions each model in the last hour (half "
+        "labelled); heap in use by mallinfo2 (RSS also counts freed memory glibc keeps):\n",
+        models, per_model);
+    // The same load with model quality off, then on: the difference is what quality costs.
+    for (const bool on : {false, true}) {
+      const double before = heap_mib();
+      prometheus::Registry registry;
+      auto s = open_store(dir + (on ? "/models" : "/models-off"), clock, registry,
+                          on ? contributor : nullptr);
+      commit_all(*s, batches, threads);
+      const double loaded = heap_mib();
+      if (!on) {
+        std::printf("%-46s %9.1f MiB\n", "store loaded, model quality off (baseline)",
+                    loaded - before);
+        continue;
+      }
+      query::ModelsApi api(*s, quality, clock);
+      query::ModelExportOptions eo;
+      eo.max_models = models;
+      eo.refresh_interval = Duration(0);
+      query::ModelExporter exporter(api, *s, eo, clock, registry);
+      const auto t = Steady::now();
+      exporter.refresh();
+      const double refresh = seconds_since(t);
+      size_t series = 0;
+      for (const auto& family : registry.Collect()) {
+        if (family.name.rfind("verity_model_", 0) == 0) series += family.metric.size();
+      }
+      std::printf("%-46s %9.1f MiB\n", "store loaded, model quality on", loaded - before);
+      std::printf("%-46s %9.1f MiB  (%zu model series)\n", "... and the gauges of every model",
+                  heap_mib() - before, series);
+      std::printf("%-46s %9.2f s\n", "one gauge refresh (5 windows x 200 versions)", refresh);
+      std::printf("%-46s %9.1f MiB\n", "process RSS at the end", rss_mib());
     }
-    std::printf("\n%zu models x 2 versions, %zu predictions each model (half labelled):\n", models,
-                per_model);
-    std::printf("%-46s %9.1f MiB\n", "RSS before opening the store", before);
-    std::printf("%-46s %9.1f MiB\n", "RSS after loading", loaded);
-    std::printf("%-46s %9.1f MiB\n", "RSS after one gauge refresh", rss_mib());
-    std::printf("%-46s %9.2f s  (%zu model series)\n", "gauge refresh (5 windows each)", refresh,
-                series);
   }
   std::filesystem::remove_all(dir);
   return 0;

@@ -176,6 +176,9 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   const EpochMillis now = clock.now_ms();
   group_arrival_ms = now;
   uint64_t seq = next_sequence;
+  // The batch is reused so its buffer is allocated once, unless a group made it large (labels
+  // spread over many buckets can add tens of MB of aggregate operands): then it is given back.
+  if (write_batch.GetDataSize() > (8u << 20)) write_batch = rocksdb::WriteBatch();
   rocksdb::WriteBatch& wb = write_batch;
   wb.Clear();
   std::string value;
