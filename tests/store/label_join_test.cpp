@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <thread>
 
 #include "verity/store/store.h"
+#include "wait.h"
 
 namespace verity::store {
 namespace {
@@ -91,6 +93,10 @@ class LabelJoinTest : public ::testing::Test {
   }
   static std::string label_key(const std::string& id, const std::string& truth) {
     return "label=" + label(id, truth).document;
+  }
+
+  bool wait_until_unwritable() {
+    return testing::wait_until([this] { return !store_->writable(); }, std::chrono::seconds(30));
   }
 
   fs::path dir_;
@@ -231,6 +237,81 @@ TEST_F(LabelJoinTest, VersionsAreKeptApartAndListed) {
   open();
   EXPECT_EQ(store_->model_versions().size(), 2u);
   EXPECT_EQ(store_->model_versions()[1].last_ms, kNow - kDay + kMinute);
+}
+
+// Labels are joined on the submitting threads against the store as it was (a plan) and the
+// commit thread re-joins when another label got in first: however the submissions interleave, each
+// request id ends with exactly the contribution of the label stored last.
+TEST_F(LabelJoinTest, ConcurrentLabelsForOneRequestIdLeaveTheLastStoredOne) {
+  std::vector<Event> predictions;
+  for (int i = 0; i < 200; ++i) predictions.push_back(prediction("c" + std::to_string(i)));
+  ASSERT_EQ(commit(std::move(predictions)).stored, 200u);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([this, t] {
+      for (int round = 0; round < 5; ++round) {
+        std::vector<Event> batch;
+        for (int i = 0; i < 200; ++i) {
+          batch.push_back(label("c" + std::to_string(i), std::to_string(t * 10 + round)));
+        }
+        commit(std::move(batch));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const Aggregate a = all();
+  EXPECT_EQ(a.get("labelled"), 200);
+  // Every label ever stored contributes 1 (the last one of its id) or 0 (replaced): a stale plan
+  // would leave -1 on one and +1 on another.
+  size_t ones = 0;
+  a.for_each([&](const std::string& k, double v) {
+    if (k.rfind("label=", 0) != 0) return;
+    EXPECT_TRUE(v == 0 || v == 1) << k << " " << v;
+    ones += v == 1;
+  });
+  EXPECT_EQ(ones, 200u);
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = "c" + std::to_string(i);
+    auto stored = store_->get_label(id);
+    ASSERT_TRUE(stored.is_ok() && stored->has_value());
+    EXPECT_EQ(a.get("label=" + (*stored)->document), 1) << id;
+  }
+  const LabelCounts c = store_->label_counts();
+  EXPECT_EQ(c.joined, 200u);
+  EXPECT_EQ(c.joined + c.corrections, 200u * 20);  // every submitted label counted once
+}
+
+// The same, deterministically: two labels wait while writes fail, both planned against the label
+// stored then; the first commits; the second's plan is stale (it would subtract a label that is no
+// longer stored) and must be joined again.
+TEST_F(LabelJoinTest, AStalePlanIsJoinedAgain) {
+  ASSERT_EQ(commit({prediction("a")}).stored, 1u);
+  ASSERT_EQ(commit({label("a", "1")}).stored, 1u);
+  store_.reset();
+  options_.sync = SyncPolicy::kAlways;  // one batch per commit group
+  options_.retry_interval = Duration(10);
+  options_.faults = std::make_shared<WriteFaults>();
+  open();
+  options_.faults->no_space = true;
+  std::promise<CommitResult> first, second;
+  auto submit = [this](Event e, std::promise<CommitResult>& done) {
+    IngestBatch b;
+    b.input = "http";
+    b.events.push_back(std::move(e));
+    store_->submit(std::move(b), [&done](const CommitResult& r) { done.set_value(r); });
+  };
+  submit(label("a", "2"), first);  // its write fails and is retried
+  ASSERT_TRUE(wait_until_unwritable());
+  submit(label("a", "3"), second);  // planned against label 1, still stored
+  options_.faults->no_space = false;
+  ASSERT_EQ(first.get_future().get().stored, 1u);
+  ASSERT_EQ(second.get_future().get().stored, 1u);
+  const Aggregate a = all();
+  EXPECT_EQ(a.get(label_key("a", "1")), 0);
+  EXPECT_EQ(a.get(label_key("a", "2")), 0);
+  EXPECT_EQ(a.get(label_key("a", "3")), 1);
+  EXPECT_EQ(a.get("labelled"), 1);
+  EXPECT_EQ(store_->label_counts().corrections, 2u);
 }
 
 // Windows are read from minute, hour and day buckets: every window must count exactly the

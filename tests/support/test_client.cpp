@@ -155,15 +155,6 @@ double poll_metric(const std::string& base_url, const std::string& series, Done 
 
 }  // namespace
 
-bool wait_until(const std::function<bool()>& done, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling
-  }
-}
-
 double wait_for_metric(const std::string& base_url, const std::string& series, double value,
                        std::chrono::seconds timeout) {
   return poll_metric(

@@ -9,6 +9,8 @@
 
 #include "verity/core/units.h"
 
+#include "wait.h"
+
 namespace verity::testing {
 
 // A blocking TCP client (Boost.Asio) for sending NDJSON.
@@ -61,11 +63,6 @@ struct CommandResult {
 CommandResult run_command(const std::string& command);
 // The directory of the test peers (real client libraries: tests/peers).
 std::string peers_dir();
-
-// Calls `done` every 20 ms until it returns true or `timeout` passes; its last answer. The one
-// place tests wait for something to happen.
-bool wait_until(const std::function<bool()>& done,
-                std::chrono::seconds timeout = std::chrono::seconds(60));
 
 // Polls /metrics until the series reaches at least `value` or `timeout` passes; the last value.
 double wait_for_at_least(const std::string& base_url, const std::string& series, double value,
