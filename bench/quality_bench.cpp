@@ -158,6 +158,19 @@ models:
       events, spread_days, events, threads, batch);
   double join_rate = 0, plain_rate = 0, with_rate = 0, without_rate = 0;
   if (phase != "models") {
+    // What one prediction's contribution costs the submitting thread (parse, values, features).
+    size_t n = 0;
+    const auto t = Steady::now();
+    for (const auto& b : predictions) {
+      for (const auto& p : b) {
+        store::Aggregate a;
+        contributor->prediction({p.model_name, p.model_version, p.timestamp_ms, p.document}, a);
+        n += a.size();
+      }
+    }
+    std::printf("%-46s %12.2f us  (%.0f entries)\n", "one prediction's contribution, one thread",
+                seconds_since(t) * 1e6 / static_cast<double>(events),
+                static_cast<double>(n) / static_cast<double>(events));
     prometheus::Registry r1, r2;
     auto plain = open_store(dir + "/plain", clock, r1, nullptr);
     auto joined = open_store(dir + "/joined", clock, r2, contributor);
