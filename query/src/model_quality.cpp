@@ -18,8 +18,8 @@
 //   cal\x1f<t>\x1f<b>  scores by true class in 10 calibration bins; calp\x1f<b> sums of p
 //   reg               labelled regression pairs; ae, se, ape: sums of |e|, e^2, |e|/max(|y|, eps);
 //                     y, yy: sums of y and y^2 (R2)
-//   qn\x1f<f>         predictions where input feature <f> is present and not null
-//   qt\x1f<f>\x1f<t>  ... by JSON type (number, string, boolean, object, array)
+//   qt\x1f<f>\x1f<t>  predictions where input feature <f> is present and not null, by JSON type
+//                     (number, string, boolean, object, array)
 //   qr\x1f<f>         ... numbers outside the configured bounds
 //   qh\x1f<f>\x1f<b>  ... numbers by logarithmic bucket (drift): b = z (|x| < 1e-9), or p<i> / n<i>
 //                     for x in +-[1.1^i, 1.1^(i+1))
@@ -169,8 +169,7 @@ void add_feature(std::string_view name, simdjson::dom::element v,
                  const ModelQualityConfig::Feature* spec, store::Aggregate& out) {
   std::string n(name);
   std::replace(n.begin(), n.end(), kSep, '?');
-  if (v.is_null()) return;  // counted as null: predictions without qn
-  out.add(key("qn", n), 1);
+  if (v.is_null()) return;  // counted as null: predictions without a qt entry
   const char* t = type_of(v);
   out.add(key("qt", n, t), 1);
   double x;
@@ -355,12 +354,12 @@ Parsed parse(const store::Aggregate& a) {
       p.confidence[bin_of(rest, kConfidenceBins)] += v;
     } else if (head == "lag") {
       p.lag[bin_of(rest, p.lag.size())] += v;
-    } else if (head == "qn") {
-      p.features[std::string(rest)].present += v;
     } else if (head == "qr") {
       p.features[std::string(rest)].out_of_range += v;
     } else if (head == "qt" && s2 != std::string_view::npos) {
-      p.features[std::string(rest.substr(0, s2))].types[std::string(rest.substr(s2 + 1))] += v;
+      auto& f = p.features[std::string(rest.substr(0, s2))];
+      f.types[std::string(rest.substr(s2 + 1))] += v;
+      f.present += v;  // present values are counted once, by type
     } else if (head == "qh" && s2 != std::string_view::npos) {
       p.features[std::string(rest.substr(0, s2))].buckets[bucket_value(rest.substr(s2 + 1))] += v;
     } else if (head == "qc" && s2 != std::string_view::npos) {

@@ -114,7 +114,7 @@ Status Store::Impl::join_in_group(const Event& e, const PreparedEvent& prep, siz
   } else if (!label_statuses[slot].IsNotFound()) {
     return from_rocksdb(label_statuses[slot], "reading labels");
   }
-  if (auto s = quality_prediction(e, prep, label, group_pending.count(id) > 0, wb); !s) return s;
+  if (auto s = quality_prediction(e, label, group_pending.count(id) > 0, wb); !s) return s;
   group_predictions[id] = side_of(e);
   group_pending.erase(id);
   return Status::ok();
@@ -178,7 +178,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   uint64_t seq = next_sequence;
   // The batch is reused so its buffer is allocated once, unless a group made it large (labels
   // spread over many buckets can add tens of MB of aggregate operands): then it is given back.
-  if (write_batch.GetDataSize() > (8u << 20)) write_batch = rocksdb::WriteBatch();
+  if (write_batch.GetDataSize() > (64u << 20)) write_batch = rocksdb::WriteBatch();
   rocksdb::WriteBatch& wb = write_batch;
   wb.Clear();
   std::string value;
@@ -219,9 +219,11 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       if (existing.found && existing.digest == digest) {
         r.outcomes[i] = EventOutcome::kDuplicate;
         ++r.duplicates;
+        if (quality_on && !is_label) quality_unstore(e);  // its batch's sums counted it
         continue;
       }
       if (existing.found && !is_label) {
+        if (quality_on) quality_unstore(e);
         const uint64_t s = seq++;
         value =
             dead_letter_json(s, batch.input, now, "duplicate_conflict",
@@ -311,6 +313,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       r.outcomes[i] = EventOutcome::kStored;
       ++r.stored;
     }
+    if (quality_on) quality_add_batch(group[g].contributions);
     for (const Reject& rj : batch.rejects) {
       const uint64_t s = seq++;
       value = dead_letter_json(s, batch.input, now, rj.type, rj.reason, rj.line, {}, rj.document,

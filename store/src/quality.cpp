@@ -48,17 +48,24 @@ std::string pending_id_key(std::string_view request_id) { return "R" + std::stri
 constexpr const char* kCountersKey = "C";
 
 void add_to_buckets(QualityGroup& q, std::string_view model, std::string_view version,
-                    EpochMillis t, const Aggregate& a) {
-  std::string prefix = version_prefix(model, version);
+                    EpochMillis t, const Aggregate& a, int sign = 1) {
   const EpochMillis minute = floor_to(t, kMinute);
-  std::string key = prefix;
-  put_be(key, static_cast<uint64_t>(minute), 8);
-  auto [it, fresh] = q.minutes.try_emplace(std::move(key));
-  if (fresh) {
-    it->second.prefix = std::move(prefix);
-    it->second.start = minute;
+  // Most events of a group fall in the bucket of the one before: no key built for them.
+  if (q.last_minute == nullptr || q.last_minute->start != minute || q.last_model != model ||
+      q.last_model_version != version) {
+    std::string prefix = version_prefix(model, version);
+    std::string key = prefix;
+    put_be(key, static_cast<uint64_t>(minute), 8);
+    auto [it, fresh] = q.minutes.try_emplace(std::move(key));
+    if (fresh) {
+      it->second.prefix = std::move(prefix);
+      it->second.start = minute;
+    }
+    q.last_minute = &it->second;
+    q.last_model.assign(model);
+    q.last_model_version.assign(version);
   }
-  it->second.sum.add(a);
+  q.last_minute->sum.add(a, sign);
 }
 
 void add_to_buckets(QualityGroup& q, const JoinSide& prediction, const Aggregate& a) {
@@ -103,33 +110,55 @@ std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator() {
   return std::make_shared<SumMergeOperator>();
 }
 
-void Store::Impl::quality_prepare(const Event& e, PreparedEvent& prep) const {
+void Store::Impl::quality_prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared,
+                                  std::vector<BatchBucket>& contributions) const {
   const Contributor& c = *options.contributor;
-  if (e.kind == EventKind::kPrediction) {
-    c.prediction(side_of(e), prep.contribution);
-    return;
+  std::map<std::tuple<std::string_view, std::string_view, EpochMillis>, AggregateSum> sums;
+  std::optional<std::shared_lock<std::shared_mutex>> db_lock;
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const Event& e = batch.events[i];
+    if (e.kind == EventKind::kPrediction) {
+      Aggregate a;
+      c.prediction(side_of(e), a);
+      sums[{e.model_name, e.model_version, floor_to(e.timestamp_ms, kMinute)}].add(a);
+      continue;
+    }
+    if (!db_lock) db_lock.emplace(db_mu);
+    if (!db) continue;  // reopening: the commit thread joins it
+    auto p = read_prediction(e.request_id);
+    if (!p || !*p || (*p)->erased) continue;
+    auto old = read_label(e.request_id);
+    if (!old) continue;
+    JoinPlan& plan = prepared[i].join;
+    const JoinSide ps = side_of(**p);
+    if (*old) {
+      plan.had_old = true;
+      plan.old_digest = (*old)->digest;
+      Aggregate before;
+      c.join(ps, side_of(**old), before);
+      plan.delta.add(before, -1);
+    }
+    c.join(ps, side_of(e), plan.delta);
+    plan.model = (*p)->model_name;
+    plan.version = (*p)->model_version;
+    plan.prediction_ms = (*p)->timestamp_ms;
+    plan.lag_seconds = static_cast<double>(e.timestamp_ms - ps.time_ms) / 1000.0;
+    plan.ready = true;
   }
-  std::shared_lock db_lock(db_mu);
-  if (!db) return;  // reopening: the commit thread joins it
-  auto p = read_prediction(e.request_id);
-  if (!p || !*p || (*p)->erased) return;
-  auto old = read_label(e.request_id);
-  if (!old) return;
-  JoinPlan& plan = prep.join;
-  const JoinSide ps = side_of(**p);
-  if (*old) {
-    plan.had_old = true;
-    plan.old_digest = (*old)->digest;
-    Aggregate before;
-    c.join(ps, side_of(**old), before);
-    plan.delta.add(before, -1);
+  for (auto& [key, sum] : sums) {
+    contributions.push_back({std::string(std::get<0>(key)), std::string(std::get<1>(key)),
+                             std::get<2>(key), sum.result()});
   }
-  c.join(ps, side_of(e), plan.delta);
-  plan.model = (*p)->model_name;
-  plan.version = (*p)->model_version;
-  plan.prediction_ms = (*p)->timestamp_ms;
-  plan.lag_seconds = static_cast<double>(e.timestamp_ms - ps.time_ms) / 1000.0;
-  plan.ready = true;
+}
+
+void Store::Impl::quality_add_batch(const std::vector<BatchBucket>& contributions) {
+  for (const auto& b : contributions) add_to_buckets(quality, b.model, b.version, b.minute, b.sum);
+}
+
+void Store::Impl::quality_unstore(const Event& e) {
+  Aggregate a;
+  options.contributor->prediction(side_of(e), a);
+  add_to_buckets(quality, e.model_name, e.model_version, e.timestamp_ms, a, -1);
 }
 
 void Store::Impl::apply_join_plan(const JoinPlan& plan) {
@@ -142,20 +171,25 @@ void Store::Impl::apply_join_plan(const JoinPlan& plan) {
   add_to_buckets(quality, plan.model, plan.version, plan.prediction_ms, plan.delta);
 }
 
-Status Store::Impl::quality_prediction(const Event& e, const PreparedEvent& prep,
-                                       const JoinSide* label, bool label_pending_in_group,
-                                       rocksdb::WriteBatch& wb) {
+Status Store::Impl::quality_prediction(const Event& e, const JoinSide* label,
+                                       bool label_pending_in_group, rocksdb::WriteBatch& wb) {
+  // The prediction's own contribution came with its batch's sums (quality_add_batch).
   const Contributor& c = *options.contributor;
   const JoinSide p = side_of(e);
-  Aggregate a = prep.contribution;
-  auto [v, fresh] =
-      quality.versions.try_emplace({e.model_name, e.model_version}, e.timestamp_ms, e.timestamp_ms);
-  if (!fresh) {
-    v->second.first = std::min(v->second.first, e.timestamp_ms);
-    v->second.second = std::max(v->second.second, e.timestamp_ms);
+  // Most events of a group share their model version: no key built for them.
+  auto& last = quality.last_version;
+  if (last == quality.versions.end() || last->first.first != e.model_name ||
+      last->first.second != e.model_version) {
+    last = quality.versions
+               .try_emplace({e.model_name, e.model_version}, e.timestamp_ms, e.timestamp_ms)
+               .first;
   }
+  last->second.first = std::min(last->second.first, e.timestamp_ms);
+  last->second.second = std::max(last->second.second, e.timestamp_ms);
   if (label != nullptr) {
+    Aggregate a;
     c.join(p, *label, a);
+    add_to_buckets(quality, p, a);
     quality.counters.add("joined", 1);
     quality.lags_seconds.push_back(static_cast<double>(label->time_ms - p.time_ms) / 1000.0);
     // The label waited: in this group, or in the pending family (unless it was orphaned).
@@ -182,7 +216,6 @@ Status Store::Impl::quality_prediction(const Event& e, const PreparedEvent& prep
       quality.counters.add("late_joins", 1);
     }
   }
-  add_to_buckets(quality, p, a);
   return Status::ok();
 }
 

@@ -467,13 +467,14 @@ void Store::submit(IngestBatch batch, CommitCallback done) {
     encode_record(rec, prepared[i].record);
     if (e.kind == EventKind::kPrediction) prepared[i].entry_digest = sha256(prepared[i].record);
     e.document = std::move(rec.document);  // kept for dead-lettering a conflict
-    if (impl_->options.contributor) impl_->quality_prepare(e, prepared[i]);
   }
+  std::vector<BatchBucket> contributions;
+  if (impl_->options.contributor) impl_->quality_prepare(batch, prepared, contributions);
   {
     std::lock_guard lock(impl_->mu);
     if (!impl_->stopping) {
-      impl_->queue.push_back(
-          Pending{std::move(batch), std::move(prepared), std::move(done), bytes});
+      impl_->queue.push_back(Pending{std::move(batch), std::move(prepared),
+                                     std::move(contributions), std::move(done), bytes});
       impl_->queued_bytes += bytes;
       impl_->queued_events += events;
       impl_->queue_depth_events->Set(static_cast<double>(impl_->queued_events.load()));

@@ -80,8 +80,7 @@ struct PreparedEvent {
   Sha256Digest digest{};
   Sha256Digest entry_digest{};  // what the record contributes to its partition's hash chain
   std::string record;
-  Aggregate contribution;  // a prediction's own contribution (StoreOptions::contributor)
-  JoinPlan join;           // a label's
+  JoinPlan join;  // a label's
 };
 
 // What the store knows about a partition beyond its column family.
@@ -101,20 +100,36 @@ struct QualityGroup {
     AggregateSum sum;
   };
   std::map<std::string, Minute> minutes;  // prefix | u64 BE minute -> sum
-  Aggregate counters;                     // LabelCounts deltas
-  std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>> versions;
+  Minute* last_minute = nullptr;          // the bucket of the last addition (std::map: stable)
+  std::string last_model, last_model_version;
+  Aggregate counters;  // LabelCounts deltas
+  using Versions =
+      std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>>;
+  Versions versions;
+  Versions::iterator last_version = versions.end();
   std::vector<double> lags_seconds;  // label lag of first joins, for the histogram
   void clear() {
     minutes.clear();
+    last_minute = nullptr;
     counters = Aggregate();
     versions.clear();
+    last_version = versions.end();
     lags_seconds.clear();
   }
+};
+
+// The predictions of a batch summed per model, version and minute by the submitting thread; the
+// commit thread adds these sums and subtracts what the batch's duplicates contributed.
+struct BatchBucket {
+  std::string model, version;
+  EpochMillis minute = 0;
+  Aggregate sum;
 };
 
 struct Pending {
   IngestBatch batch;
   std::vector<PreparedEvent> prepared;  // prepared[i] belongs to batch.events[i]
+  std::vector<BatchBucket> contributions;
   CommitCallback done;
   size_t bytes = 0;
 };
@@ -244,10 +259,15 @@ struct Store::Impl {
 
   // Model quality (quality.cpp), on the commit thread while it builds a group.
   // A newly stored prediction: its own contribution, and its label's if one waits.
-  Status quality_prediction(const Event& e, const PreparedEvent& prep, const JoinSide* label,
-                            bool label_pending_in_group, rocksdb::WriteBatch& wb);
-  // On the submitting thread: a prediction's contribution, or a label's join plan.
-  void quality_prepare(const Event& e, PreparedEvent& prep) const;
+  Status quality_prediction(const Event& e, const JoinSide* label, bool label_pending_in_group,
+                            rocksdb::WriteBatch& wb);
+  // On the submitting thread: the batch's predictions summed per bucket, and its labels' plans.
+  void quality_prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared,
+                       std::vector<BatchBucket>& contributions) const;
+  // On the commit thread: a batch's summed contributions, or (sign -1) a prediction that turned
+  // out to be a duplicate.
+  void quality_add_batch(const std::vector<BatchBucket>& contributions);
+  void quality_unstore(const Event& e);
   void apply_join_plan(const JoinPlan& plan);
   // A new or corrected label: joins its prediction (in this group or stored) or waits.
   Status quality_label(const Event& e, const JoinSide* group_prediction, const JoinSide* old_label,
