@@ -11,6 +11,7 @@
 
 #include "verity/app/http_client.h"
 #include "verity/app/server.h"
+#include "wait.h"
 
 namespace verity::app {
 namespace {
@@ -57,15 +58,14 @@ TEST(ServerDiskFull, ReadyzAndMetricsShowItAndIngestionResumesWhenSpaceReturns) 
   });
   // Poll (with a deadline) until the failed commit shows.
   std::string readyz, metrics;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto r = http_get(base + "/readyz");
-    if (r.is_ok() && r->status == 503) {
-      readyz = r->body;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::wait_until(
+      [&] {
+        auto r = http_get(base + "/readyz");
+        if (!r.is_ok() || r->status != 503) return false;
+        readyz = r->body;
+        return true;
+      },
+      std::chrono::seconds(30));
   EXPECT_NE(readyz.find("store not writable"), std::string::npos) << readyz;
   EXPECT_NE(readyz.find("space"), std::string::npos) << readyz;
   auto m = http_get(base + "/metrics");

@@ -10,10 +10,10 @@
 #include <regex>
 #include <thread>
 
+#include "raw_rocksdb.h"
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
-#include "raw_rocksdb.h"
 
 namespace verity::testing {
 namespace {

@@ -12,11 +12,11 @@
 #include <regex>
 #include <sstream>
 
+#include "raw_rocksdb.h"
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
 #include "verity/core/http.h"
-#include "raw_rocksdb.h"
 
 namespace verity::testing {
 namespace {

@@ -10,10 +10,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "raw_rocksdb.h"
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
-#include "raw_rocksdb.h"
 
 namespace verity::testing {
 

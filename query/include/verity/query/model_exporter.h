@@ -25,8 +25,8 @@ class ModelsApi;
 
 // metrics.models.* (docs/configuration.md).
 struct ModelExportOptions {
-  size_t max_models = 50;   // exported models, most recently predicting first
-  size_t max_versions = 3;  // exported versions per model, most recently predicting first
+  size_t max_models = 50;    // exported models, most recently predicting first
+  size_t max_versions = 3;   // exported versions per model, most recently predicting first
   size_t max_features = 20;  // exported input features per model version, by name
   std::vector<std::string> windows = {"5m", "1h", "24h", "7d", "30d"};
   Duration refresh_interval{15'000};  // 0: only when refresh() is called
