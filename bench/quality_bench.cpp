@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "commit_all.h"
 #include "prediction_generator.h"
 #include "verity/app/config.h"
 #include "verity/ingest/document_decoder.h"
@@ -42,29 +43,6 @@ double rss_mib() {
   in >> pages >> resident;
   return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) /
          (1024.0 * 1024.0);
-}
-
-// Commits `batches` from `threads` submitters, each waiting for its commit; seconds taken.
-double commit_all(store::Store& s, std::vector<std::vector<Event>> batches, size_t threads) {
-  const auto t = Steady::now();
-  std::vector<std::thread> submitters;
-  for (size_t th = 0; th < threads; ++th) {
-    submitters.emplace_back([&, th] {
-      for (size_t b = th; b < batches.size(); b += threads) {
-        store::IngestBatch ib;
-        ib.input = "bench";
-        ib.events = std::move(batches[b]);
-        std::promise<void> done;
-        s.submit(std::move(ib), [&](const store::CommitResult& r) {
-          if (!r.status) std::fprintf(stderr, "commit: %s\n", r.status.message().c_str());
-          done.set_value();
-        });
-        done.get_future().wait();
-      }
-    });
-  }
-  for (auto& th : submitters) th.join();
-  return seconds_since(t);
 }
 
 std::unique_ptr<store::Store> open_store(const std::string& dir, const Clock& clock,
@@ -174,10 +152,10 @@ models:
     prometheus::Registry r1, r2;
     auto plain = open_store(dir + "/plain", clock, r1, nullptr);
     auto joined = open_store(dir + "/joined", clock, r2, contributor);
-    without_rate = events / commit_all(*plain, predictions, threads);
-    with_rate = events / commit_all(*joined, predictions, threads);
-    plain_rate = events / commit_all(*plain, labels, threads);
-    join_rate = events / commit_all(*joined, labels, threads);
+    without_rate = events / bench::commit_all(*plain, predictions, threads);
+    with_rate = events / bench::commit_all(*joined, predictions, threads);
+    plain_rate = events / bench::commit_all(*plain, labels, threads);
+    join_rate = events / bench::commit_all(*joined, labels, threads);
     std::printf("%-46s %12.0f /s\n", "predictions stored, no aggregates (baseline)", without_rate);
     std::printf("%-46s %12.0f /s  %.2fx\n", "predictions stored with their contributions",
                 with_rate, with_rate / without_rate);
@@ -198,8 +176,8 @@ models:
         p.timestamp_ms = now - 30 * kDay + (p.timestamp_ms - (now - spread)) * 30 * kDay / spread;
       }
     }
-    commit_all(*s, predictions, threads);
-    commit_all(*s, labels, threads);
+    bench::commit_all(*s, predictions, threads);
+    bench::commit_all(*s, labels, threads);
     query::ModelsApi api(*s, quality, clock);
     for (const bool folded : {false, true}) {
       if (folded) {
@@ -277,7 +255,7 @@ models:
       prometheus::Registry registry;
       auto s = open_store(dir + (on ? "/models" : "/models-off"), clock, registry,
                           on ? contributor : nullptr);
-      commit_all(*s, batches, threads);
+      bench::commit_all(*s, batches, threads);
       const double loaded = heap_mib();
       if (!on) {
         std::printf("%-46s %9.1f MiB\n", "store loaded, model quality off (baseline)",

@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "commit_all.h"
 #include "prediction_generator.h"
 #include "verity/app/config.h"
 #include "verity/ingest/document_decoder.h"
@@ -110,22 +111,7 @@ int main(int argc, char** argv) {
   auto& s = **opened;
 
   // Durable writes: `threads` submitters, each waiting for its commit before the next batch.
-  t = Steady::now();
-  std::vector<std::thread> submitters;
-  for (size_t th = 0; th < threads; ++th) {
-    submitters.emplace_back([&, th] {
-      for (size_t b = th; b < batches.size(); b += threads) {
-        store::IngestBatch ib;
-        ib.input = "bench";
-        ib.events = std::move(batches[b]);
-        std::promise<void> done;
-        s.submit(std::move(ib), [&](const store::CommitResult&) { done.set_value(); });
-        done.get_future().wait();
-      }
-    });
-  }
-  for (auto& th : submitters) th.join();
-  const double write_seconds = seconds_since(t);
+  const double write_seconds = bench::commit_all(s, std::move(batches), threads);
   (void)s.flush();
   const auto hot = partition(s);
 
