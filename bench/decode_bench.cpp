@@ -110,7 +110,7 @@ std::shared_ptr<const ingest::Masker> masker(bool detectors, bool rules) {
 void decode_with(benchmark::State& state, std::shared_ptr<const ingest::Masker> masker) {
   const auto docs = documents(1024);
   ManualClock clock(0);
-  ingest::DocumentDecoder decoder(std::make_shared<const ingest::FieldMappingSet>(), clock,
+  ingest::DocumentDecoder decoder(std::make_shared<const document::FieldMappingSet>(), clock,
                                   ingest::DecoderLimits{}, std::move(masker));
   Event event;
   Reject reject;
@@ -142,7 +142,7 @@ void frame_and_decode(benchmark::State& state) {
   std::string stream;
   for (const auto& d : docs) stream += d + "\n";
   ManualClock clock(0);
-  ingest::LineBatcher batcher("bench", std::make_shared<const ingest::FieldMappingSet>(), clock,
+  ingest::LineBatcher batcher("bench", std::make_shared<const document::FieldMappingSet>(), clock,
                               ingest::DecoderLimits{});
   ingest::NdjsonFramer framer(1 << 20);
   for (auto _ : state) {

@@ -93,7 +93,7 @@ models:
   auto masker = ingest::Masker::create(config.masking_config(), "benchmark key, benchmark key");
   const EpochMillis now = 1795000000000 - 1795000000000 % kDay;  // midnight, 2026-11-18
   ManualClock clock(now);
-  auto fields = std::make_shared<const ingest::FieldMappingSet>(config.fields);
+  auto fields = std::make_shared<const document::FieldMappingSet>(config.fields);
   auto quality = std::make_shared<const query::QualityConfig>(config.quality);
   auto contributor = std::make_shared<query::ModelContributor>(fields, quality);
   ingest::DocumentDecoder decoder(fields, clock, ingest::DecoderLimits{}, *masker);

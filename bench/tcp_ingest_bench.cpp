@@ -33,6 +33,7 @@
 #include "test_client.h"
 #include "verity/app/http_client.h"
 #include "verity/core/http.h"
+#include "verity/document/json_writer.h"
 
 namespace {
 
@@ -164,7 +165,7 @@ std::vector<std::vector<std::string>> prepare(const std::string& protocol,
         std::vector<std::string> events;
         for (size_t i = start; i < end; ++i) {
           std::string message;
-          append_json_string(message, lines[i]);
+          document::append_json_string(message, lines[i]);
           events.push_back(R"({"@timestamp":"2026-11-20T10:30:01Z","@metadata":{"beat":)"
                            R"("filebeat","version":"8.15.0"},"host":{"name":"node-1"},)"
                            R"("log":{"file":{"path":"/var/log/model.log"}},"message":)" +

@@ -30,6 +30,9 @@ verity_require(HS_FOUND libvectorscan-dev)
 find_package(ZLIB QUIET)
 verity_require(ZLIB_FOUND zlib1g-dev)
 
+find_path(RAPIDJSON_INCLUDE_DIRS rapidjson/writer.h)
+verity_require(RAPIDJSON_INCLUDE_DIRS rapidjson-dev)
+
 find_package(CURL QUIET)
 verity_require(CURL_FOUND libcurl4-openssl-dev)
 

@@ -1,4 +1,5 @@
 #include "verity/app/auth.h"
+#include "verity/document/json_writer.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -23,8 +24,8 @@ std::optional<std::string> base64_decode(std::string_view in) {
 }
 
 HttpResponse unauthorized(const HttpRequest& req, std::string_view why) {
-  HttpResponse r = HttpResponse::error(401, "security_exception",
-                                       std::string(why) + " for REST request [" + req.path + "]");
+  HttpResponse r = document::error_response(
+      401, "security_exception", std::string(why) + " for REST request [" + req.path + "]");
   r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"verity\"");
   r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"verity\" charset=\"UTF-8\"");
   return r;
@@ -96,9 +97,10 @@ std::optional<HttpResponse> Authenticator::check(const HttpRequest& req, Role ro
   const Entry* who = identify(req, &problem);
   if (who == nullptr) return unauthorized(req, problem);
   if ((who->roles & (role | kRoleAdmin)) == 0) {
-    return HttpResponse::error(403, "security_exception",
-                               "[" + who->name + "] lacks the " + std::string(role_name(role)) +
-                                   " role needed for [" + req.method + " " + req.path + "]");
+    return document::error_response(403, "security_exception",
+                                    "[" + who->name + "] lacks the " +
+                                        std::string(role_name(role)) + " role needed for [" +
+                                        req.method + " " + req.path + "]");
   }
   return std::nullopt;
 }

@@ -8,15 +8,16 @@
 
 #include "verity/app/config_reader.h"
 #include "verity/core/http.h"
+#include "verity/document/json_writer.h"
 
 namespace verity::app {
 namespace {
 
-constexpr ingest::Field kAllFields[] = {
-    ingest::Field::kRequestId,      ingest::Field::kTimestamp,   ingest::Field::kModelName,
-    ingest::Field::kModelVersion,   ingest::Field::kInputs,      ingest::Field::kOutputs,
-    ingest::Field::kPredictedValue, ingest::Field::kScore,       ingest::Field::kConfidence,
-    ingest::Field::kExplanations,   ingest::Field::kGroundTruth, ingest::Field::kLatency};
+constexpr document::Field kAllFields[] = {
+    document::Field::kRequestId,      document::Field::kTimestamp,   document::Field::kModelName,
+    document::Field::kModelVersion,   document::Field::kInputs,      document::Field::kOutputs,
+    document::Field::kPredictedValue, document::Field::kScore,       document::Field::kConfidence,
+    document::Field::kExplanations,   document::Field::kGroundTruth, document::Field::kLatency};
 
 std::string sync_name(store::SyncPolicy p) {
   switch (p) {
@@ -38,18 +39,18 @@ std::string class_json(const std::string& v) {
   std::strtod(v.c_str(), &end);
   if (end == v.c_str() + v.size()) return v;
   std::string out;
-  append_json_string(out, v);
+  document::append_json_string(out, v);
   return out;
 }
 
-std::vector<ingest::JsonPointer> read_pointers(ConfigReader& r, std::string_view key,
-                                               const std::vector<ingest::JsonPointer>& current) {
+std::vector<document::JsonPointer> read_pointers(
+    ConfigReader& r, std::string_view key, const std::vector<document::JsonPointer>& current) {
   std::vector<std::string> texts;
   for (const auto& p : current) texts.push_back(p.text);
   r.get(key, texts);
-  std::vector<ingest::JsonPointer> out;
+  std::vector<document::JsonPointer> out;
   for (const auto& t : texts) {
-    auto p = ingest::parse_json_pointer(t);
+    auto p = document::parse_json_pointer(t);
     if (!p || t.empty()) {
       r.error(key, "'" + t + "': expected a JSON pointer such as /prediction/label");
       continue;
@@ -109,15 +110,15 @@ void read_quality(ConfigReader& r, query::ModelQualityConfig& q) {
 }
 
 // Reads `fields:` into `mapping`. `model_scope` forbids overriding the model name per model.
-void read_fields(ConfigReader r, ingest::FieldMapping& mapping, bool model_scope) {
-  for (ingest::Field f : kAllFields) {
-    const std::string key(ingest::field_name(f));
+void read_fields(ConfigReader r, document::FieldMapping& mapping, bool model_scope) {
+  for (document::Field f : kAllFields) {
+    const std::string key(document::field_name(f));
     if (!r.has(key)) {
       std::vector<std::string> ignored;
       r.get(key, ignored);  // marks the key as known
       continue;
     }
-    if (model_scope && f == ingest::Field::kModelName) {
+    if (model_scope && f == document::Field::kModelName) {
       std::vector<std::string> ignored;
       r.get(key, ignored);
       r.error(key, "the model name is located with the top-level fields.model_name only");
@@ -129,9 +130,9 @@ void read_fields(ConfigReader r, ingest::FieldMapping& mapping, bool model_scope
       r.error(key, "needs at least one JSON pointer");
       continue;
     }
-    std::vector<ingest::JsonPointer> pointers;
+    std::vector<document::JsonPointer> pointers;
     for (const auto& t : texts) {
-      auto p = ingest::parse_json_pointer(t);
+      auto p = document::parse_json_pointer(t);
       if (!p) {
         r.error(key, "'" + t + "': " + p.status().message());
       } else {
@@ -379,7 +380,7 @@ Result<Config> parse_config(const std::string& yaml_text) {
     auto er = top.child("erasure");
     std::string field = c.erasure_subject_field.text;
     er.get("subject_field", field);
-    if (auto p = ingest::parse_json_pointer(field); !p || field.empty()) {
+    if (auto p = document::parse_json_pointer(field); !p || field.empty()) {
       er.error("subject_field", "'" + field + "': expected a JSON pointer such as /user_id");
     } else {
       c.erasure_subject_field = std::move(p).value();
@@ -509,7 +510,7 @@ Result<Config> parse_config(const std::string& yaml_text) {
     env.get("keep", keep);
     c.fields.envelope.keep.clear();
     for (const auto& t : keep) {
-      auto p = ingest::parse_json_pointer(t);
+      auto p = document::parse_json_pointer(t);
       if (!p) {
         env.error("keep", "'" + t + "': " + p.status().message());
       } else {
@@ -607,7 +608,7 @@ Result<Config> parse_config(const std::string& yaml_text) {
     ConfigReader models(root["models"], "models", errors);
     auto m = models.child(model);
     if (m.has("fields")) {
-      ingest::FieldMapping mapping = c.fields.default_mapping;
+      document::FieldMapping mapping = c.fields.default_mapping;
       read_fields(m.child("fields"), mapping, true);
       c.fields.per_model.emplace(model, std::move(mapping));
     } else {
@@ -663,10 +664,10 @@ Result<Config> load_config_file(const std::string& path) {
 
 namespace {
 
-void emit_fields(YAML::Emitter& out, const ingest::FieldMapping& m,
-                 const ingest::FieldMapping* base) {
+void emit_fields(YAML::Emitter& out, const document::FieldMapping& m,
+                 const document::FieldMapping* base) {
   out << YAML::BeginMap;
-  for (ingest::Field f : kAllFields) {
+  for (document::Field f : kAllFields) {
     std::vector<std::string> texts;
     for (const auto& p : m.pointers(f)) texts.push_back(p.text);
     if (base != nullptr) {
@@ -674,7 +675,7 @@ void emit_fields(YAML::Emitter& out, const ingest::FieldMapping& m,
       for (const auto& p : base->pointers(f)) base_texts.push_back(p.text);
       if (texts == base_texts) continue;
     }
-    out << YAML::Key << std::string(ingest::field_name(f)) << YAML::Value << YAML::Flow << texts;
+    out << YAML::Key << std::string(document::field_name(f)) << YAML::Value << YAML::Flow << texts;
   }
   out << YAML::EndMap;
 }

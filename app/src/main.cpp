@@ -17,6 +17,7 @@
 #include "verity/app/http_client.h"
 #include "verity/app/masking_setup.h"
 #include "verity/app/server.h"
+#include "verity/document/json_writer.h"
 
 namespace {
 
@@ -351,7 +352,7 @@ int main(int argc, char** argv) {
   }
   if (*erase) {
     std::string body = "{\"subject\":";
-    verity::append_json_string(body, subject);
+    verity::document::append_json_string(body, subject);
     body += "}";
     return exit_code(api_call(server_url, token, "POST", "/v1/erase", body, "erase"));
   }
@@ -371,7 +372,7 @@ int main(int argc, char** argv) {
                                 "", "hold"));
     }
     std::string body = "{\"" + key + "\":";
-    verity::append_json_string(body, value);
+    verity::document::append_json_string(body, value);
     body += "}";
     return exit_code(api_call(server_url, token, "POST", "/v1/holds", body, "hold"));
   }

@@ -16,6 +16,7 @@
 
 #include "verity/app/masking_setup.h"
 #include "verity/app/store_admin.h"
+#include "verity/document/json_writer.h"
 #include "verity/ingest/beats_input.h"
 #include "verity/ingest/es_compat.h"
 #include "verity/ingest/http_ingest.h"
@@ -209,7 +210,7 @@ void Server::Impl::add_routes() {
     std::string reasons;
     auto add = [&reasons](std::string_view why) {
       if (!reasons.empty()) reasons += ',';
-      append_json_string(reasons, why);
+      document::append_json_string(reasons, why);
     };
     if (draining.load()) add("shutting down");
     if (!store->writable()) add("store not writable: " + store->unavailable_reason());
@@ -235,7 +236,7 @@ Status Server::start() {
     return Status::unavailable("cannot create data_dir " + im.config.data_dir + ": " + ec.message(),
                                false);
   }
-  auto mappings = std::make_shared<const ingest::FieldMappingSet>(im.config.fields);
+  auto mappings = std::make_shared<const document::FieldMappingSet>(im.config.fields);
   auto quality = std::make_shared<const query::QualityConfig>(im.config.quality);
   store::StoreOptions so = im.config.store;
   so.data_dir = im.config.data_dir;

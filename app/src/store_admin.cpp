@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "verity/app/auth.h"
+#include "verity/document/json_writer.h"
 #include "verity/ingest/masker.h"
 #include "verity/store/store.h"
 
@@ -21,7 +22,7 @@ HttpResponse store_error(const Status& s) {
                      : code == 400 ? "invalid_request"
                      : code == 503 ? "store_unavailable"
                                    : "store_error";
-  return HttpResponse::error(code, type, s.message());
+  return document::error_response(code, type, s.message());
 }
 
 // One string member of a JSON object body; nullopt (with `why`) when absent or not a string.
@@ -77,7 +78,7 @@ HttpResponse StoreAdminApi::holds(const HttpRequest&) const {
   std::string out = "{\"holds\":[";
   for (size_t i = 0; i < holds->size(); ++i) {
     if (i) out += ',';
-    append_json_string(out, (*holds)[i].to_string());
+    document::append_json_string(out, (*holds)[i].to_string());
   }
   out += "]}\n";
   return HttpResponse::json(200, std::move(out));
@@ -97,17 +98,17 @@ HttpResponse StoreAdminApi::set_hold(const HttpRequest& req) const {
       partition = std::string(req.query_param("partition"));
     }
   }
-  if (!why.empty()) return HttpResponse::error(400, "invalid_request", why);
+  if (!why.empty()) return document::error_response(400, "invalid_request", why);
   if (model.has_value() == partition.has_value()) {
-    return HttpResponse::error(400, "invalid_request",
-                               "name exactly one of 'model' or 'partition'");
+    return document::error_response(400, "invalid_request",
+                                    "name exactly one of 'model' or 'partition'");
   }
   hold.kind = model ? store::Hold::Kind::kModel : store::Hold::Kind::kPartition;
   hold.target = model ? *model : *partition;
   if (auto s = store_.set_hold(hold, on, auth_.principal(req)); !s) return store_error(s);
   spdlog::info("hold {} {} by {}", hold.to_string(), on ? "set" : "cleared", auth_.principal(req));
   std::string out = "{\"hold\":";
-  append_json_string(out, hold.to_string());
+  document::append_json_string(out, hold.to_string());
   out += std::string(",\"set\":") + (on ? "true" : "false") + "}\n";
   return HttpResponse::json(200, std::move(out));
 }
@@ -116,11 +117,11 @@ HttpResponse StoreAdminApi::erase(const HttpRequest& req) const {
   std::string why;
   auto subject = body_string(req.body, "subject", why);
   if (!subject) {
-    return HttpResponse::error(400, "invalid_request",
-                               why.empty() ? "the body needs a 'subject' string" : why);
+    return document::error_response(400, "invalid_request",
+                                    why.empty() ? "the body needs a 'subject' string" : why);
   }
   if (subject->empty() || subject->size() > 4096) {
-    return HttpResponse::error(400, "invalid_request", "'subject' must be 1 to 4096 bytes");
+    return document::error_response(400, "invalid_request", "'subject' must be 1 to 4096 bytes");
   }
   // The forms the subject may be stored in: as sent (JSON-escaped in the document), or as the
   // HMAC token masking's `hash` action writes.
@@ -129,7 +130,7 @@ HttpResponse StoreAdminApi::erase(const HttpRequest& req) const {
   store::EraseRequest er;
   for (const auto& f : forms) {
     std::string quoted;
-    append_json_string(quoted, f);
+    document::append_json_string(quoted, f);
     er.needles.push_back(quoted.substr(1, quoted.size() - 2));
   }
   const std::string pointer = subject_.text;

@@ -321,9 +321,9 @@ void BeatsInput::Impl::accept() {
 }
 
 BeatsInput::BeatsInput(asio::io_context& io, BeatsInputOptions options, store::Store& store,
-                       std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
-                       InputMetrics& metrics, std::shared_ptr<const Masker> masker,
-                       MaskingMetrics* masking_metrics)
+                       std::shared_ptr<const document::FieldMappingSet> mappings,
+                       const Clock& clock, InputMetrics& metrics,
+                       std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics)
     : impl_(std::make_shared<Impl>(io, std::move(options), store, std::move(mappings), clock,
                                    metrics, std::move(masker), masking_metrics)) {}
 

@@ -10,6 +10,7 @@
 #include "verity/core/http.h"
 
 #include "verity/core/sha256.h"
+#include "verity/document/json_writer.h"
 
 namespace verity::ingest {
 namespace od = simdjson::ondemand;
@@ -19,18 +20,19 @@ namespace {
 // A trie over the member names of every configured pointer. Node 0 is the document root.
 struct TrieNode {
   std::vector<std::pair<std::string, uint32_t>> children;
-  std::vector<std::pair<Field, uint8_t>> leaves;  // field captured here, and the pointer's priority
+  std::vector<std::pair<document::Field, uint8_t>>
+      leaves;  // field captured here, and the pointer's priority
 };
 
 class PointerTrie {
  public:
-  explicit PointerTrie(const FieldMapping& m) : nodes_(1) {
-    for (size_t f = 0; f < kFieldCount; ++f) {
-      const auto& ptrs = m.pointers(static_cast<Field>(f));
+  explicit PointerTrie(const document::FieldMapping& m) : nodes_(1) {
+    for (size_t f = 0; f < document::kFieldCount; ++f) {
+      const auto& ptrs = m.pointers(static_cast<document::Field>(f));
       for (size_t prio = 0; prio < ptrs.size() && prio < 255; ++prio) {
         uint32_t n = 0;
         for (const std::string& tok : ptrs[prio].tokens) n = child_or_add(n, tok);
-        nodes_[n].leaves.emplace_back(static_cast<Field>(f), static_cast<uint8_t>(prio));
+        nodes_[n].leaves.emplace_back(static_cast<document::Field>(f), static_cast<uint8_t>(prio));
       }
     }
   }
@@ -67,8 +69,8 @@ struct Captured {
 };
 
 struct Capture {
-  std::array<Captured, kFieldCount> fields;
-  Captured& operator[](Field f) { return fields[static_cast<size_t>(f)]; }
+  std::array<Captured, document::kFieldCount> fields;
+  Captured& operator[](document::Field f) { return fields[static_cast<size_t>(f)]; }
 };
 
 }  // namespace
@@ -104,7 +106,7 @@ struct MaskCtx {
 };
 
 struct DocumentDecoder::Impl {
-  std::shared_ptr<const FieldMappingSet> mappings;
+  std::shared_ptr<const document::FieldMappingSet> mappings;
   std::shared_ptr<const Masker> masker;
   const Clock& clock;
   DecoderLimits limits;
@@ -121,8 +123,8 @@ struct DocumentDecoder::Impl {
   std::vector<std::string> index_names;   // array indices in `path`, by depth; never reallocated
   std::deque<std::string> masked_values;  // storage for captured masked strings
 
-  Impl(std::shared_ptr<const FieldMappingSet> m, std::shared_ptr<const Masker> mk, const Clock& c,
-       DecoderLimits l)
+  Impl(std::shared_ptr<const document::FieldMappingSet> m, std::shared_ptr<const Masker> mk,
+       const Clock& c, DecoderLimits l)
       : mappings(std::move(m)),
         masker(std::move(mk)),
         clock(c),
@@ -418,7 +420,7 @@ struct DocumentDecoder::Impl {
         const std::string_view text(m.scan_text.data() + c.text_at, c.text_len);
         if (!m.mi.mask_span(m.policy, text, c.text_at, m.s, cursor, buf)) continue;
         std::string json_text;
-        append_json_string(json_text, buf);
+        document::append_json_string(json_text, buf);
         m.edits.push_back({c.from, c.to, std::move(json_text)});
         masked_index[i] = static_cast<int32_t>(masked.size());
         masked.push_back(buf);
@@ -534,7 +536,7 @@ struct DocumentDecoder::Impl {
   }
 };
 
-DocumentDecoder::DocumentDecoder(std::shared_ptr<const FieldMappingSet> mappings,
+DocumentDecoder::DocumentDecoder(std::shared_ptr<const document::FieldMappingSet> mappings,
                                  const Clock& clock, DecoderLimits limits,
                                  std::shared_ptr<const Masker> masker)
     : impl_(std::make_unique<Impl>(std::move(mappings), std::move(masker), clock, limits)) {}
@@ -551,7 +553,7 @@ void set_reject(Reject& r, uint64_t line, std::string type, std::string reason) 
   r.line = line;
 }
 
-std::string pointer_list(const std::vector<JsonPointer>& ptrs) {
+std::string pointer_list(const std::vector<document::JsonPointer>& ptrs) {
   std::string out;
   for (const auto& p : ptrs) {
     if (!out.empty()) out += ", ";
@@ -560,7 +562,8 @@ std::string pointer_list(const std::vector<JsonPointer>& ptrs) {
   return out;
 }
 
-const JsonPointer& winning_pointer(const FieldMapping& m, Field f, const Captured& c) {
+const document::JsonPointer& winning_pointer(const document::FieldMapping& m, document::Field f,
+                                             const Captured& c) {
   return m.pointers(f)[c.priority];
 }
 
@@ -605,7 +608,7 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
 
   Capture cap;
   bool not_object = false;
-  const FieldMapping* mapping = &im.mappings->default_mapping;
+  const document::FieldMapping* mapping = &im.mappings->default_mapping;
   im.masked_values.clear();
   const Masker::Policy* policy = nullptr;
   if (im.masker) {
@@ -617,7 +620,7 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
   simdjson::error_code err = im.parse(padded, im.default_trie, cap, not_object, policy, stored);
   // A model with its own field mapping or masking policy is decoded again with them.
   if (err == simdjson::SUCCESS && !not_object) {
-    const Captured& model = cap[Field::kModelName];
+    const Captured& model = cap[document::Field::kModelName];
     if (model.present && model.type == od::json_type::string) {
       const std::string model_name(model.str);  // the next parse invalidates model.str
       auto it = im.mappings->per_model.find(model_name);
@@ -660,18 +663,18 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
 
   // From here on the document is valid JSON: a reject keeps it, masked like everything else.
   auto stored_document = [&]() -> std::string_view { return stored; };
-  auto invalid = [&](Field f, std::string what) {
+  auto invalid = [&](document::Field f, std::string what) {
     const Captured& c = cap[f];
-    set_reject(
-        reject, line, "invalid_field",
-        winning_pointer(*mapping, f, c).text + " (" + std::string(field_name(f)) + ") " + what);
+    set_reject(reject, line, "invalid_field",
+               winning_pointer(*mapping, f, c).text + " (" + std::string(document::field_name(f)) +
+                   ") " + what);
     reject.document.assign(stored_document());
     reject.raw_length = json.size();
     return false;
   };
-  auto missing = [&](Field f) {
+  auto missing = [&](document::Field f) {
     set_reject(reject, line, "missing_field",
-               "missing required field " + std::string(field_name(f)) + " (looked at " +
+               "missing required field " + std::string(document::field_name(f)) + " (looked at " +
                    pointer_list(mapping->pointers(f)) + ")");
     reject.document.assign(stored_document());
     reject.raw_length = json.size();
@@ -682,78 +685,80 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
   if (policy != nullptr) event.masking_version = Masker::version(*policy);
   event.line = line;
 
-  const Captured& rid = cap[Field::kRequestId];
-  if (!rid.present) return missing(Field::kRequestId);
+  const Captured& rid = cap[document::Field::kRequestId];
+  if (!rid.present) return missing(document::Field::kRequestId);
   if (!text_of(rid, im.limits.max_id_bytes, event.request_id)) {
-    return invalid(Field::kRequestId, "must be a string of 1 to " +
-                                          std::to_string(im.limits.max_id_bytes) +
-                                          " bytes or an integer");
+    return invalid(document::Field::kRequestId, "must be a string of 1 to " +
+                                                    std::to_string(im.limits.max_id_bytes) +
+                                                    " bytes or an integer");
   }
 
-  const Captured& outputs = cap[Field::kOutputs];
-  const Captured& truth = cap[Field::kGroundTruth];
+  const Captured& outputs = cap[document::Field::kOutputs];
+  const Captured& truth = cap[document::Field::kGroundTruth];
   const bool has_outputs = outputs.present && outputs.type != od::json_type::null;
   const bool has_truth = truth.present && truth.type != od::json_type::null;
   event.kind = has_truth && !has_outputs ? EventKind::kLabel : EventKind::kPrediction;
   const bool is_label = event.kind == EventKind::kLabel;
 
-  const Captured& ts = cap[Field::kTimestamp];
+  const Captured& ts = cap[document::Field::kTimestamp];
   if (!ts.present) {
-    if (!is_label) return missing(Field::kTimestamp);
+    if (!is_label) return missing(document::Field::kTimestamp);
     event.timestamp_ms = im.clock.now_ms();
   } else if (ts.type == od::json_type::string) {
     auto parsed = parse_rfc3339(ts.str);
-    if (!parsed) return invalid(Field::kTimestamp, "is " + parsed.status().message());
+    if (!parsed) return invalid(document::Field::kTimestamp, "is " + parsed.status().message());
     event.timestamp_ms = *parsed;
   } else if (ts.type == od::json_type::number && ts.is_integer) {
     if (ts.integer < 0 || ts.integer > kMaxEpochMillis) {
-      return invalid(Field::kTimestamp, "as epoch milliseconds is outside years 1970..9999");
+      return invalid(document::Field::kTimestamp,
+                     "as epoch milliseconds is outside years 1970..9999");
     }
     event.timestamp_ms = ts.integer;
   } else {
-    return invalid(Field::kTimestamp, "must be an RFC 3339 string or integer epoch milliseconds");
+    return invalid(document::Field::kTimestamp,
+                   "must be an RFC 3339 string or integer epoch milliseconds");
   }
 
-  const Captured& model = cap[Field::kModelName];
+  const Captured& model = cap[document::Field::kModelName];
   if (!model.present) {
-    if (!is_label) return missing(Field::kModelName);
+    if (!is_label) return missing(document::Field::kModelName);
   } else if (model.type != od::json_type::string || model.str.empty() ||
              model.str.size() > im.limits.max_id_bytes) {
-    return invalid(Field::kModelName,
+    return invalid(document::Field::kModelName,
                    "must be a string of 1 to " + std::to_string(im.limits.max_id_bytes) + " bytes");
   } else {
     event.model_name.assign(model.str);
   }
 
-  const Captured& version = cap[Field::kModelVersion];
+  const Captured& version = cap[document::Field::kModelVersion];
   if (version.present && version.type != od::json_type::null) {
     if (!(version.type == od::json_type::string || version.type == od::json_type::number) ||
         version.str.size() > im.limits.max_id_bytes) {
-      return invalid(Field::kModelVersion, "must be a string or a number");
+      return invalid(document::Field::kModelVersion, "must be a string or a number");
     }
     event.model_version.assign(version.str);
   }
 
-  const Captured& inputs = cap[Field::kInputs];
+  const Captured& inputs = cap[document::Field::kInputs];
   if (inputs.present && inputs.type != od::json_type::object) {
-    return invalid(Field::kInputs, "must be an object");
+    return invalid(document::Field::kInputs, "must be an object");
   }
-  const Captured& expl = cap[Field::kExplanations];
+  const Captured& expl = cap[document::Field::kExplanations];
   if (expl.present && expl.type != od::json_type::object && expl.type != od::json_type::array &&
       expl.type != od::json_type::null) {
-    return invalid(Field::kExplanations, "must be an object or an array");
+    return invalid(document::Field::kExplanations, "must be an object or an array");
   }
-  for (Field f : {Field::kConfidence, Field::kScore}) {
+  for (document::Field f : {document::Field::kConfidence, document::Field::kScore}) {
     const Captured& c = cap[f];
     if (c.present && c.type != od::json_type::null &&
         (c.type != od::json_type::number || !(c.number >= 0.0 && c.number <= 1.0))) {
       return invalid(f, "must be a number from 0 to 1");
     }
   }
-  const Captured& latency = cap[Field::kLatency];
+  const Captured& latency = cap[document::Field::kLatency];
   if (latency.present && latency.type != od::json_type::null &&
       (latency.type != od::json_type::number || !(latency.number >= 0.0))) {
-    return invalid(Field::kLatency, "must be a number >= 0");
+    return invalid(document::Field::kLatency, "must be a number >= 0");
   }
 
   event.document.assign(stored_document());

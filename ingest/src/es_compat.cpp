@@ -1,4 +1,5 @@
 #include "verity/ingest/es_compat.h"
+#include "verity/document/json_writer.h"
 
 #include <simdjson.h>
 
@@ -16,24 +17,24 @@ bool valid_json_object(const std::string& text) {
 
 HttpResponse es_error(int status, std::string_view type, const std::string& reason) {
   std::string body = "{\"error\":{\"root_cause\":[{\"type\":";
-  append_json_string(body, type);
+  document::append_json_string(body, type);
   body += ",\"reason\":";
-  append_json_string(body, reason);
+  document::append_json_string(body, reason);
   body += "}],\"type\":";
-  append_json_string(body, type);
+  document::append_json_string(body, type);
   body += ",\"reason\":";
-  append_json_string(body, reason);
+  document::append_json_string(body, reason);
   body += "},\"status\":" + std::to_string(status) + "}";
   return HttpResponse::json(status, std::move(body));
 }
 
 HttpResponse EsCompat::root(const HttpRequest&) const {
   std::string body = "{\"name\":\"verity\",\"cluster_name\":";
-  append_json_string(body, options_.cluster_name);
+  document::append_json_string(body, options_.cluster_name);
   body += ",\"cluster_uuid\":";
-  append_json_string(body, options_.cluster_uuid);
+  document::append_json_string(body, options_.cluster_uuid);
   body += ",\"version\":{\"number\":";
-  append_json_string(body, options_.version);
+  document::append_json_string(body, options_.version);
   body +=
       ",\"build_flavor\":\"default\",\"build_type\":\"verity\",\"build_hash\":\"verity\","
       "\"build_date\":\"2026-01-01T00:00:00.000Z\",\"build_snapshot\":false,"
@@ -44,7 +45,7 @@ HttpResponse EsCompat::root(const HttpRequest&) const {
 
 HttpResponse EsCompat::license(const HttpRequest&) const {
   std::string body = "{\"license\":{\"status\":\"active\",\"uid\":";
-  append_json_string(body, options_.cluster_uuid);
+  document::append_json_string(body, options_.cluster_uuid);
   body +=
       ",\"type\":\"basic\",\"issue_date\":\"2026-01-01T00:00:00.000Z\","
       "\"issue_date_in_millis\":1767225600000,\"max_nodes\":1000,\"max_resource_units\":null,"
@@ -56,7 +57,7 @@ HttpResponse EsCompat::xpack(const HttpRequest&) const {
   std::string body =
       "{\"build\":{\"hash\":\"verity\",\"date\":\"2026-01-01T00:00:00.000Z\"},"
       "\"license\":{\"uid\":";
-  append_json_string(body, options_.cluster_uuid);
+  document::append_json_string(body, options_.cluster_uuid);
   body +=
       ",\"type\":\"basic\",\"mode\":\"basic\",\"status\":\"active\"},"
       "\"features\":{\"ilm\":{\"available\":true,\"enabled\":true}}}";
@@ -114,7 +115,7 @@ HttpResponse EsCompat::setup_object(const HttpRequest& req) {
   }
   std::string body;
   std::string quoted;
-  append_json_string(quoted, name);
+  document::append_json_string(quoted, name);
   if (kind->kind == "ilm_policy") {
     // GET answers {name: {version, modified_date, <the members PUT: policy, ...>}}.
     const std::string_view members = std::string_view(it->second).substr(1);  // after '{'

@@ -7,6 +7,7 @@
 
 #include <boost/asio.hpp>
 
+#include "verity/document/json_writer.h"
 #include "verity/ingest/bulk_request.h"
 #include "verity/ingest/es_compat.h"
 #include "verity/ingest/line_batcher.h"
@@ -71,7 +72,7 @@ std::string_view es_error_type(std::string_view reject_type) {
 }  // namespace
 
 struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
-  Impl(asio::io_context& io_, store::Store& s, std::shared_ptr<const FieldMappingSet> m,
+  Impl(asio::io_context& io_, store::Store& s, std::shared_ptr<const document::FieldMappingSet> m,
        const Clock& c, InputMetrics& mt, InputMetrics& bmt, std::shared_ptr<const Masker> mk,
        MaskingMetrics* mm, HttpIngestOptions o)
       : io(io_),
@@ -86,7 +87,7 @@ struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
 
   asio::io_context& io;
   store::Store& store;
-  std::shared_ptr<const FieldMappingSet> mappings;
+  std::shared_ptr<const document::FieldMappingSet> mappings;
   const Clock& clock;
   InputMetrics& metrics;
   InputMetrics& bulk_metrics;
@@ -121,7 +122,7 @@ struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
 
   std::optional<HttpResponse> backpressure() const {
     if (!store.backlogged()) return std::nullopt;
-    HttpResponse r = HttpResponse::error(
+    HttpResponse r = document::error_response(
         429, "es_rejected_execution_exception",
         "the store's commit queue is full; retry after " + format_duration(options.retry_after));
     const auto seconds = std::max<int64_t>(1, (options.retry_after.count() + 999) / 1000);
@@ -136,7 +137,7 @@ struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
 void HttpIngest::Impl::ndjson(HttpRequest req, HttpResponder respond, bool labels_only) {
   if (auto r = backpressure()) return respond(std::move(*r));
   if (req.body.empty()) {
-    return respond(HttpResponse::error(400, "parse_exception", "request body is required"));
+    return respond(document::error_response(400, "parse_exception", "request body is required"));
   }
   auto batcher = acquire(false);
   NdjsonFramer framer(options.max_line.bytes, 1 << 20);
@@ -179,7 +180,8 @@ void HttpIngest::Impl::ndjson(HttpRequest req, HttpResponder respond, bool label
     asio::post(self->io, [result, respond = std::move(respond), errors = std::move(errors),
                           lines = std::move(lines), received]() mutable {
       if (!result.status) {
-        HttpResponse r = HttpResponse::error(503, "store_unavailable", result.status.message());
+        HttpResponse r =
+            document::error_response(503, "store_unavailable", result.status.message());
         r.headers.emplace_back("Retry-After", "1");
         return respond(std::move(r));
       }
@@ -202,9 +204,9 @@ void HttpIngest::Impl::ndjson(HttpRequest req, HttpResponder respond, bool label
       for (size_t i = 0; i < errors.size(); ++i) {
         if (i > 0) body += ',';
         body += "{\"line\":" + std::to_string(errors[i].line) + ",\"type\":";
-        append_json_string(body, errors[i].type);
+        document::append_json_string(body, errors[i].type);
         body += ",\"reason\":";
-        append_json_string(body, errors[i].reason);
+        document::append_json_string(body, errors[i].reason);
         body += '}';
       }
       body += "]}\n";
@@ -293,7 +295,7 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
                           errors = std::move(errors), filter = std::move(filter), start]() mutable {
       if (!result.status) {
         HttpResponse r =
-            HttpResponse::error(503, "unavailable_shards_exception", result.status.message());
+            document::error_response(503, "unavailable_shards_exception", result.status.message());
         r.headers.emplace_back("Retry-After", "1");
         return respond(std::move(r));
       }
@@ -345,12 +347,12 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
           items += "\":";
           return true;
         };
-        if (key("_index")) append_json_string(items, ref.index);
+        if (key("_index")) document::append_json_string(items, ref.index);
         if (key("_id")) {
           if (ref.id.empty()) {
             items += "null";
           } else {
-            append_json_string(items, ref.id);
+            document::append_json_string(items, ref.id);
           }
         }
         if (status < 300) {
@@ -361,9 +363,9 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
         if (key("status")) items += std::to_string(status);
         if (status >= 300 && key("error")) {
           items += "{\"type\":";
-          append_json_string(items, etype);
+          document::append_json_string(items, etype);
           items += ",\"reason\":";
-          append_json_string(items, ereason);
+          document::append_json_string(items, ereason);
           items += '}';
         }
         items += "}}";
@@ -383,8 +385,8 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
 }
 
 HttpIngest::HttpIngest(asio::io_context& io, store::Store& store,
-                       std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
-                       InputMetrics& metrics, InputMetrics& bulk_metrics,
+                       std::shared_ptr<const document::FieldMappingSet> mappings,
+                       const Clock& clock, InputMetrics& metrics, InputMetrics& bulk_metrics,
                        std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,
                        HttpIngestOptions options)
     : impl_(std::make_shared<Impl>(io, store, std::move(mappings), clock, metrics, bulk_metrics,

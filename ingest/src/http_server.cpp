@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include "listener_util.h"
 
+#include "verity/document/json_writer.h"
 #include "verity/ingest/inflate.h"
 
 namespace verity::ingest {
@@ -190,16 +191,17 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (ec == http::error::body_limit) {
-      respond(HttpResponse::error(413, "content_too_long_exception",
-                                  "request body exceeds max_body of " +
-                                      std::to_string(server_.options.max_body.bytes) + " bytes"),
-              false, 11, "POST");
+      respond(
+          document::error_response(413, "content_too_long_exception",
+                                   "request body exceeds max_body of " +
+                                       std::to_string(server_.options.max_body.bytes) + " bytes"),
+          false, 11, "POST");
       return;
     }
     if (ec) {
-      respond(
-          HttpResponse::error(400, "parse_exception", "malformed HTTP request: " + ec.message()),
-          false, 11, "GET");
+      respond(document::error_response(400, "parse_exception",
+                                       "malformed HTTP request: " + ec.message()),
+              false, 11, "GET");
       return;
     }
     auto& msg = parser_->get();
@@ -233,18 +235,19 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string_view encoding = req.header("content-encoding");
     if (encoding.empty() || encoding == "identity") return std::nullopt;
     if (encoding != "gzip" && encoding != "x-gzip") {
-      return HttpResponse::error(
+      return document::error_response(
           415, "unsupported_encoding",
           "Content-Encoding " + std::string(encoding) + " is not supported (use gzip or none)");
     }
     std::string plain;
     const Status s = inflate(req.body, InflateFormat::kGzip, server_.options.max_body.bytes, plain);
     if (s.code() == StatusCode::kResourceExhausted) {
-      return HttpResponse::error(413, "content_too_long_exception",
-                                 "inflated request body exceeds max_body of " +
-                                     std::to_string(server_.options.max_body.bytes) + " bytes");
+      return document::error_response(413, "content_too_long_exception",
+                                      "inflated request body exceeds max_body of " +
+                                          std::to_string(server_.options.max_body.bytes) +
+                                          " bytes");
     }
-    if (!s) return HttpResponse::error(400, "parse_exception", "request body: " + s.message());
+    if (!s) return document::error_response(400, "parse_exception", "request body: " + s.message());
     req.body = std::move(plain);
     return std::nullopt;
   }
@@ -310,10 +313,10 @@ const Route* HttpServer::Impl::find(const HttpRequest& req, HttpResponse& error)
     }
   }
   if (best == nullptr) {
-    error = path_known
-                ? HttpResponse::error(405, "method_not_allowed",
-                                      "method " + req.method + " is not allowed on " + req.path)
-                : HttpResponse::error(404, "not_found", "no handler for " + req.path);
+    error = path_known ? document::error_response(
+                             405, "method_not_allowed",
+                             "method " + req.method + " is not allowed on " + req.path)
+                       : document::error_response(404, "not_found", "no handler for " + req.path);
   }
   return best;
 }

@@ -4,7 +4,8 @@
 
 namespace verity::ingest {
 
-LineBatcher::LineBatcher(std::string input, std::shared_ptr<const FieldMappingSet> mappings,
+LineBatcher::LineBatcher(std::string input,
+                         std::shared_ptr<const document::FieldMappingSet> mappings,
                          const Clock& clock, DecoderLimits limits,
                          std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics)
     : input_(std::move(input)),
@@ -13,7 +14,7 @@ LineBatcher::LineBatcher(std::string input, std::shared_ptr<const FieldMappingSe
       decoder_(mappings, clock, limits, std::move(masker)) {
   if (mappings->envelope.enabled) {
     envelope_ = std::make_unique<MessageEnvelope>(
-        mappings->envelope, mappings->default_mapping.pointers(Field::kRequestId));
+        mappings->envelope, mappings->default_mapping.pointers(document::Field::kRequestId));
   }
   batch_.input = input_;
 }

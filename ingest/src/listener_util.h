@@ -17,7 +17,7 @@
 #include "verity/core/clock.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
-#include "verity/ingest/field_mapping.h"
+#include "verity/document/field_mapping.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/masker.h"
 #include "verity/ingest/masking_metrics.h"
@@ -72,8 +72,8 @@ void run_and_wait(const Executor& executor, F&& fn) {
 template <typename Options, typename Conn>
 struct InputListener {
   InputListener(boost::asio::io_context& io_, Options o, store::Store& s,
-                std::shared_ptr<const FieldMappingSet> m, const Clock& c, InputMetrics& mt,
-                std::shared_ptr<const Masker> mk, MaskingMetrics* mm)
+                std::shared_ptr<const document::FieldMappingSet> m, const Clock& c,
+                InputMetrics& mt, std::shared_ptr<const Masker> mk, MaskingMetrics* mm)
       : io(io_),
         options(std::move(o)),
         store(s),
@@ -87,7 +87,7 @@ struct InputListener {
   boost::asio::io_context& io;
   const Options options;
   store::Store& store;
-  std::shared_ptr<const FieldMappingSet> mappings;
+  std::shared_ptr<const document::FieldMappingSet> mappings;
   const Clock& clock;
   InputMetrics& metrics;
   std::shared_ptr<const Masker> masker;

@@ -9,6 +9,7 @@
 #include "verity/core/http.h"
 #include "verity/core/sha256.h"
 #include "verity/core/time_format.h"
+#include "verity/document/json_writer.h"
 #include "verity/ingest/pii_validators.h"
 
 namespace verity::ingest {
@@ -480,7 +481,7 @@ bool Masker::Impl::apply_rule(const Policy& p, size_t rule, std::string_view tex
       v = p.redact_token;
       break;
   }
-  append_json_string(out, v);
+  document::append_json_string(out, v);
   return true;
 }
 

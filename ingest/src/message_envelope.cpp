@@ -1,13 +1,14 @@
 #include "message_envelope.h"
 
 #include "verity/core/http.h"
+#include "verity/document/json_writer.h"
 
 namespace verity::ingest {
 
 namespace {
 
 // "/log/file/path" -> "log.file.path": the dotted names Elastic's schema (ECS) uses.
-std::string dotted(const JsonPointer& p) {
+std::string dotted(const document::JsonPointer& p) {
   std::string out;
   for (const auto& t : p.tokens) {
     if (!out.empty()) out += '.';
@@ -30,7 +31,7 @@ bool MessageEnvelope::open(std::string_view json, size_t readable, std::string& 
   if (obj["message"].get_string().get(text) != simdjson::SUCCESS) return false;
   const size_t start = text.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos || text[start] != '{') return false;
-  auto find = [&root](const JsonPointer& p, simdjson::dom::element& out) {
+  auto find = [&root](const document::JsonPointer& p, simdjson::dom::element& out) {
     out = root;
     for (const auto& token : p.tokens) {
       simdjson::dom::object o;
@@ -49,7 +50,7 @@ bool MessageEnvelope::open(std::string_view json, size_t readable, std::string& 
   for (const auto& p : settings_.keep) {
     if (!find(p, v)) continue;
     metadata += metadata.empty() ? '{' : ',';
-    append_json_string(metadata, dotted(p));
+    document::append_json_string(metadata, dotted(p));
     metadata += ':';
     metadata += simdjson::minify(v);
   }

@@ -5,15 +5,16 @@
 
 #include <simdjson.h>
 
-#include "verity/ingest/field_mapping.h"
+#include "verity/document/field_mapping.h"
 
 namespace verity::ingest {
 
-// Opens Filebeat-style envelopes (see EnvelopeSettings). Not thread-safe: owns a parser.
+// Opens Filebeat-style envelopes (see document::EnvelopeSettings). Not thread-safe: owns a parser.
 class MessageEnvelope {
  public:
   // `request_id` are the pointers that locate a request id: a document with one is not opened.
-  MessageEnvelope(EnvelopeSettings settings, std::vector<JsonPointer> request_id)
+  MessageEnvelope(document::EnvelopeSettings settings,
+                  std::vector<document::JsonPointer> request_id)
       : settings_(std::move(settings)), request_id_(std::move(request_id)) {}
 
   // A cheap test on the raw text: false means open() would surely return false.
@@ -28,8 +29,8 @@ class MessageEnvelope {
   bool open(std::string_view json, size_t readable, std::string& message, std::string& metadata);
 
  private:
-  EnvelopeSettings settings_;
-  std::vector<JsonPointer> request_id_;
+  document::EnvelopeSettings settings_;
+  std::vector<document::JsonPointer> request_id_;
   simdjson::dom::parser parser_;
 };
 

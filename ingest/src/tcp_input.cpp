@@ -179,7 +179,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void TcpInput::Impl::accept() { accept_connections<Connection>(shared_from_this(), "tcp input"); }
 
 TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, store::Store& store,
-                   std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+                   std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
                    InputMetrics& metrics, std::shared_ptr<const Masker> masker,
                    MaskingMetrics* masking_metrics)
     : impl_(std::make_shared<Impl>(io, std::move(options), store, std::move(mappings), clock,

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 
+#include "verity/document/json_writer.h"
 #include "verity/store/store.h"
 
 namespace verity::query {
@@ -59,11 +60,11 @@ HttpResponse ModelsApi::models(const HttpRequest&) const {
   bool first = true;
   for (const auto& [name, s] : models) {
     auto r = report(name, std::nullopt, s.first, report_end(s.last));
-    if (!r) return HttpResponse::error(500, "store_error", r.status().message());
+    if (!r) return document::error_response(500, "store_error", r.status().message());
     if (!first) out += ',';
     first = false;
     out += "{\"model\":";
-    append_json_string(out, name);
+    document::append_json_string(out, name);
     out += ",\"task\":\"" + r->task + "\",\"task_source\":\"" + r->task_source + "\"";
     out += ",\"predictions\":" + std::to_string(static_cast<uint64_t>(r->predictions));
     out += ",\"labelled\":" + std::to_string(static_cast<uint64_t>(r->labelled));
@@ -72,7 +73,7 @@ HttpResponse ModelsApi::models(const HttpRequest&) const {
     for (size_t i = 0; i < s.versions.size(); ++i) {
       if (i) out += ',';
       out += "{\"version\":";
-      append_json_string(out, s.versions[i].version);
+      document::append_json_string(out, s.versions[i].version);
       out += ",\"first_prediction\":\"" + format_rfc3339(s.versions[i].first_ms) + "\"";
       out += ",\"last_prediction\":\"" + format_rfc3339(s.versions[i].last_ms) + "\"}";
     }
@@ -108,7 +109,8 @@ HttpResponse ModelsApi::metrics(const HttpRequest& req) const {
   std::string_view path = req.path;
   if (!path.starts_with(kPrefix) || !path.ends_with(kSuffix) ||
       path.size() <= kPrefix.size() + kSuffix.size()) {
-    return HttpResponse::error(400, "invalid_model", "the path must be /v1/models/{model}/metrics");
+    return document::error_response(400, "invalid_model",
+                                    "the path must be /v1/models/{model}/metrics");
   }
   const std::string model(
       path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
@@ -120,15 +122,15 @@ HttpResponse ModelsApi::metrics(const HttpRequest& req) const {
   const std::string_view from = req.query_param("from");
   const std::string_view to = req.query_param("to");
   if (!window.empty() && (!from.empty() || !to.empty())) {
-    return HttpResponse::error(400, "invalid_parameter",
-                               "parameter window: give either window or from/to, not both");
+    return document::error_response(400, "invalid_parameter",
+                                    "parameter window: give either window or from/to, not both");
   }
   EpochMillis from_ms = 0, to_ms = 0;
   if (!window.empty()) {
     auto w = parse_window(window);
     if (!w) {
-      return HttpResponse::error(400, "invalid_parameter",
-                                 "parameter window: expected 5m, 1h, 24h, 7d, 30d or <n>m|h|d");
+      return document::error_response(
+          400, "invalid_parameter", "parameter window: expected 5m, 1h, 24h, 7d, 30d or <n>m|h|d");
     }
     to_ms = report_end(clock_.now_ms());
     from_ms = to_ms - w->count();
@@ -146,29 +148,29 @@ HttpResponse ModelsApi::metrics(const HttpRequest& req) const {
     if (!from.empty()) {
       auto t = parse_time(from);
       if (!t) {
-        return HttpResponse::error(400, "invalid_parameter",
-                                   "parameter from: expected RFC 3339 or epoch milliseconds");
+        return document::error_response(400, "invalid_parameter",
+                                        "parameter from: expected RFC 3339 or epoch milliseconds");
       }
       from_ms = *t;
     }
     if (!to.empty()) {
       auto t = parse_time(to);
       if (!t) {
-        return HttpResponse::error(400, "invalid_parameter",
-                                   "parameter to: expected RFC 3339 or epoch milliseconds");
+        return document::error_response(400, "invalid_parameter",
+                                        "parameter to: expected RFC 3339 or epoch milliseconds");
       }
       to_ms = *t;
     }
     if (to_ms <= from_ms) {
-      return HttpResponse::error(400, "invalid_parameter", "parameter to: must be after from");
+      return document::error_response(400, "invalid_parameter", "parameter to: must be after from");
     }
   }
   auto r = report(model, version, from_ms, to_ms);
   if (!r) {
     if (r.status().code() == StatusCode::kNotFound) {
-      return HttpResponse::error(404, "not_found", r.status().message());
+      return document::error_response(404, "not_found", r.status().message());
     }
-    return HttpResponse::error(500, "store_error", r.status().message());
+    return document::error_response(500, "store_error", r.status().message());
   }
   return HttpResponse::json(200, r->to_json() + "\n");
 }

@@ -39,7 +39,8 @@
 #include <simdjson.h>
 
 #include "verity/core/http.h"
-#include "verity/ingest/json_value.h"
+#include "verity/document/json_value.h"
+#include "verity/document/json_writer.h"
 
 namespace verity::query {
 namespace {
@@ -61,7 +62,7 @@ std::string key(std::string_view a, std::string_view b, std::string_view c) {
 }
 
 // Class values compare as JSON text; numbers are written one way (1 and 1.0 are one class).
-std::string class_text(const ingest::FoundValue& v) {
+std::string class_text(const document::FoundValue& v) {
   if (!v.is_number()) return v.json;
   const double d = std::strtod(v.json.c_str(), nullptr);
   char buf[40];
@@ -74,7 +75,7 @@ std::string class_text(const ingest::FoundValue& v) {
 }
 
 std::optional<double> number_at(simdjson::dom::element doc,
-                                const std::vector<ingest::JsonPointer>& pointers) {
+                                const std::vector<document::JsonPointer>& pointers) {
   for (const auto& p : pointers) {
     simdjson::dom::element v;
     if (doc.at_pointer(p.text).get(v) || v.is_null()) continue;
@@ -123,16 +124,16 @@ std::optional<Task> parse_task(std::string_view name) {
   return std::nullopt;
 }
 
-ModelContributor::ModelContributor(std::shared_ptr<const ingest::FieldMappingSet> fields,
+ModelContributor::ModelContributor(std::shared_ptr<const document::FieldMappingSet> fields,
                                    std::shared_ptr<const QualityConfig> config)
     : fields_(std::move(fields)), config_(std::move(config)) {}
 
 namespace {
 
-ingest::FoundValue predicted_of(simdjson::dom::element doc, const ingest::FieldMapping& m,
-                                const ModelQualityConfig& c) {
-  if (!c.predicted.empty()) return ingest::first_value(doc, c.predicted, true);
-  return ingest::predicted_value(doc, m);
+document::FoundValue predicted_of(simdjson::dom::element doc, const document::FieldMapping& m,
+                                  const ModelQualityConfig& c) {
+  if (!c.predicted.empty()) return document::first_value(doc, c.predicted, true);
+  return document::predicted_value(doc, m);
 }
 
 }  // namespace
@@ -192,11 +193,11 @@ void ModelContributor::prediction(const store::JoinSide& p, store::Aggregate& ou
   out.add("n", 1);
   simdjson::dom::element doc;
   if (thread_parser(0).parse(p.document).get(doc)) return;  // stored documents are valid JSON
-  const ingest::FieldMapping& m = fields_->for_model(p.model);
+  const document::FieldMapping& m = fields_->for_model(p.model);
   const ModelQualityConfig& c = config_->for_model(p.model);
-  const ingest::FoundValue predicted = predicted_of(doc, m, c);
+  const document::FoundValue predicted = predicted_of(doc, m, c);
   if (predicted.found()) out.add(predicted.is_number() ? "pn" : "pc", 1);
-  if (auto conf = number_at(doc, m.pointers(ingest::Field::kConfidence));
+  if (auto conf = number_at(doc, m.pointers(document::Field::kConfidence));
       conf && *conf >= 0 && *conf <= 1) {
     const int b = std::min(kConfidenceBins - 1, static_cast<int>(*conf * kConfidenceBins));
     out.add(key("conf", std::to_string(b)), 1);
@@ -205,7 +206,7 @@ void ModelContributor::prediction(const store::JoinSide& p, store::Aggregate& ou
   }
   simdjson::dom::object inputs;
   bool found = false;
-  for (const auto& ptr : m.pointers(ingest::Field::kInputs)) {
+  for (const auto& ptr : m.pointers(document::Field::kInputs)) {
     simdjson::dom::element v;
     if (!doc.at_pointer(ptr.text).get(v) && !v.get_object().get(inputs)) {
       found = true;
@@ -229,12 +230,12 @@ void ModelContributor::prediction(const store::JoinSide& p, store::Aggregate& ou
 
 void ModelContributor::join(const store::JoinSide& p, const store::JoinSide& l,
                             store::Aggregate& out) const {
-  const ingest::FieldMapping& m = fields_->for_model(p.model);
+  const document::FieldMapping& m = fields_->for_model(p.model);
   const ModelQualityConfig& c = config_->for_model(p.model);
   simdjson::dom::element ldoc, pdoc;
   if (thread_parser(1).parse(l.document).get(ldoc)) return;
-  const ingest::FoundValue truth =
-      ingest::first_value(ldoc, m.pointers(ingest::Field::kGroundTruth), true);
+  const document::FoundValue truth =
+      document::first_value(ldoc, m.pointers(document::Field::kGroundTruth), true);
   if (!truth.found()) return;  // null means unknown: no contribution
   out.add("labelled", 1);
   const double lag = static_cast<double>(l.time_ms - p.time_ms) / 1000.0;
@@ -245,7 +246,7 @@ void ModelContributor::join(const store::JoinSide& p, const store::JoinSide& l,
   out.add("lag_sum", lag);
 
   if (thread_parser(0).parse(p.document).get(pdoc)) return;
-  const ingest::FoundValue predicted = predicted_of(pdoc, m, c);
+  const document::FoundValue predicted = predicted_of(pdoc, m, c);
   const bool numbers = truth.is_number() && predicted.is_number();
   const bool classes =
       c.task ? *c.task != Task::kRegression : !truth.is_number() && !predicted.is_number();
@@ -268,8 +269,8 @@ void ModelContributor::join(const store::JoinSide& p, const store::JoinSide& l,
   const std::string t = class_text(truth);
   out.add("cls", 1);
   out.add(key("cm", t, class_text(predicted)), 1);
-  const std::vector<ingest::JsonPointer>& score_at =
-      c.score.empty() ? m.pointers(ingest::Field::kScore) : c.score;
+  const std::vector<document::JsonPointer>& score_at =
+      c.score.empty() ? m.pointers(document::Field::kScore) : c.score;
   auto s = number_at(pdoc, score_at);
   if (!s || *s < 0 || *s > 1) return;
   const double clipped = std::clamp(*s, kEps, 1 - kEps);
@@ -717,10 +718,10 @@ void append_array(std::string& out, const std::vector<double>& values) {
 
 std::string Report::to_json() const {
   std::string out = "{\"model\":";
-  append_json_string(out, model);
+  document::append_json_string(out, model);
   out += ",\"version\":";
   if (version) {
-    append_json_string(out, *version);
+    document::append_json_string(out, *version);
   } else {
     out += "null";
   }
@@ -734,7 +735,7 @@ std::string Report::to_json() const {
   out += ",\"metrics\":{";
   for (size_t i = 0; i < metrics.size(); ++i) {
     if (i) out += ',';
-    append_json_string(out, metrics[i].first);
+    document::append_json_string(out, metrics[i].first);
     out += ':';
     append_number(out, metrics[i].second);
   }
@@ -775,13 +776,13 @@ std::string Report::to_json() const {
     const auto& f = features[i];
     if (i) out += ',';
     out += "{\"name\":";
-    append_json_string(out, f.name);
+    document::append_json_string(out, f.name);
     out += ",\"present\":";
     append_number(out, f.present);
     out += ",\"null_ratio\":";
     append_number(out, f.null_ratio);
     out += ",\"expected_type\":";
-    append_json_string(out, f.expected_type);
+    document::append_json_string(out, f.expected_type);
     out += ",\"type_mismatch_ratio\":";
     append_number(out, f.type_mismatch_ratio);
     if (f.out_of_range_ratio) {

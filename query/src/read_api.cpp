@@ -1,5 +1,6 @@
 #include "verity/query/read_api.h"
 
+#include "verity/document/json_writer.h"
 #include "verity/store/store.h"
 
 namespace verity::query {
@@ -8,19 +9,20 @@ HttpResponse ReadApi::get_prediction(const HttpRequest& req) const {
   static constexpr std::string_view kPrefix = "/v1/predictions/";
   const std::string_view id = std::string_view(req.path).substr(kPrefix.size());
   if (id.empty() || id.size() > 256) {
-    return HttpResponse::error(400, "invalid_request_id",
-                               "the request id in the path must be 1 to 256 bytes");
+    return document::error_response(400, "invalid_request_id",
+                                    "the request id in the path must be 1 to 256 bytes");
   }
   auto prediction = store_.get_prediction(id);
   if (!prediction) {
-    return HttpResponse::error(500, "store_error", prediction.status().message());
+    return document::error_response(500, "store_error", prediction.status().message());
   }
   if (!prediction->has_value()) {
-    return HttpResponse::error(404, "not_found", "no prediction is stored under this request id");
+    return document::error_response(404, "not_found",
+                                    "no prediction is stored under this request id");
   }
   std::string body = (*prediction)->to_json();
   auto label = store_.get_label(id);
-  if (!label) return HttpResponse::error(500, "store_error", label.status().message());
+  if (!label) return document::error_response(500, "store_error", label.status().message());
   if (label->has_value()) {
     body.pop_back();  // '}'
     body += ",\"label\":";

@@ -21,8 +21,9 @@
 #include <spdlog/spdlog.h>
 
 #include "verity/core/http.h"
-#include "verity/ingest/field_mapping.h"
-#include "verity/ingest/json_value.h"
+#include "verity/document/field_mapping.h"
+#include "verity/document/json_value.h"
+#include "verity/document/json_writer.h"
 #include "verity/shippers/bulk_response.h"
 #include "verity/store/store.h"
 
@@ -76,13 +77,13 @@ enum class RequestOutcome { kAnswered, kRetryable, kTooLarge, kUnauthorized, kFa
 
 struct EsShipper::Impl {
   Impl(store::Store& s, EsShipperOptions o, const Clock& c,
-       std::shared_ptr<const ingest::FieldMappingSet> f)
+       std::shared_ptr<const document::FieldMappingSet> f)
       : store(s), options(std::move(o)), clock(c), fields(std::move(f)) {}
 
   store::Store& store;
   const EsShipperOptions options;
   const Clock& clock;
-  std::shared_ptr<const ingest::FieldMappingSet> fields;
+  std::shared_ptr<const document::FieldMappingSet> fields;
   std::thread thread;
   std::mutex mu;
   std::condition_variable cv;
@@ -134,24 +135,24 @@ struct EsShipper::Impl {
 
 namespace {
 
-const ingest::FieldMapping& mapping_for(const ingest::FieldMappingSet* fields,
-                                        std::string_view model) {
-  static const ingest::FieldMapping defaults = ingest::FieldMapping::defaults();
+const document::FieldMapping& mapping_for(const document::FieldMappingSet* fields,
+                                          std::string_view model) {
+  static const document::FieldMapping defaults = document::FieldMapping::defaults();
   return fields == nullptr ? defaults : fields->for_model(model);
 }
 
 }  // namespace
 
 std::string label_fields(const store::StoredRecord& prediction, const store::StoredRecord& label,
-                         const ingest::FieldMappingSet* fields) {
-  const ingest::FieldMapping& m = mapping_for(fields, prediction.model_name);
+                         const document::FieldMappingSet* fields) {
+  const document::FieldMapping& m = mapping_for(fields, prediction.model_name);
   simdjson::dom::parser lp, pp;
   simdjson::dom::element ldoc, pdoc;
-  ingest::FoundValue truth, predicted;
+  document::FoundValue truth, predicted;
   if (!lp.parse(label.document).get(ldoc)) {
-    truth = ingest::first_value(ldoc, m.pointers(ingest::Field::kGroundTruth), false);
+    truth = document::first_value(ldoc, m.pointers(document::Field::kGroundTruth), false);
   }
-  if (!pp.parse(prediction.document).get(pdoc)) predicted = ingest::predicted_value(pdoc, m);
+  if (!pp.parse(prediction.document).get(pdoc)) predicted = document::predicted_value(pdoc, m);
   std::string out = "{\"ground_truth\":" + (truth.found() ? truth.json : std::string("null"));
   out += ",\"label_time\":\"" + format_rfc3339(label.timestamp_ms) + "\"";
   if (truth.found() && predicted.found()) {
@@ -168,23 +169,23 @@ std::string label_fields(const store::StoredRecord& prediction, const store::Sto
 }
 
 std::string es_source(const store::StoredRecord& r, const store::StoredRecord* label,
-                      const ingest::FieldMappingSet* fields) {
+                      const document::FieldMappingSet* fields) {
   std::string l;
   l.reserve(r.document.size() + 400);
   l += "{\"@timestamp\":\"" + format_rfc3339(r.timestamp_ms) + "\",\"verity\":{\"request_id\":";
-  append_json_string(l, r.request_id);
+  document::append_json_string(l, r.request_id);
   l += ",\"model\":";
-  append_json_string(l, r.model_name);
+  document::append_json_string(l, r.model_name);
   l += ",\"version\":";
-  append_json_string(l, r.model_version);
+  document::append_json_string(l, r.model_version);
   l += ",\"input\":";
-  append_json_string(l, r.input);
+  document::append_json_string(l, r.input);
   l += ",\"partition\":";
-  append_json_string(l, r.partition);
+  document::append_json_string(l, r.partition);
   l += ",\"sequence\":" + std::to_string(r.sequence);
   l += ",\"ingest_time\":\"" + format_rfc3339(r.ingest_time_ms) + "\"";
   l += ",\"masking_version\":";
-  append_json_string(l, r.masking_version);
+  document::append_json_string(l, r.masking_version);
   l += ",\"digest\":\"sha256:" + to_hex(r.digest) + "\"},\"document\":";
   l += r.document;
   if (label != nullptr) {
@@ -207,9 +208,9 @@ Item EsShipper::Impl::make_item(const store::OutboxEntry& e) const {
   std::string& l = it.lines;
   l.reserve(r.document.size() + 512);
   l += "{\"create\":{\"_index\":";
-  append_json_string(l, index);
+  document::append_json_string(l, index);
   l += ",\"_id\":";
-  append_json_string(l, r.request_id);
+  document::append_json_string(l, r.request_id);
   l += "}}\n";
   l += es_source(r, e.label ? &*e.label : nullptr, fields.get());
   l += "\n";
@@ -446,7 +447,7 @@ std::string ids_query(const std::vector<std::string>& ids) {
   std::string q = R"({"ids":{"values":[)";
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i) q += ',';
-    append_json_string(q, ids[i]);
+    document::append_json_string(q, ids[i]);
   }
   return q + "]}}";
 }
@@ -473,7 +474,7 @@ bool EsShipper::Impl::update_labels(const std::vector<std::pair<std::string, std
   for (const auto& [id, fields] : l) {
     ids.push_back(id);
     if (!params.empty()) params += ',';
-    append_json_string(params, id);
+    document::append_json_string(params, id);
     params += ':' + fields;
   }
   const std::string body =
@@ -552,7 +553,7 @@ void EsShipper::Impl::run() {
 
 EsShipper::EsShipper(store::Store& store, EsShipperOptions options, const Clock& clock,
                      prometheus::Registry& registry,
-                     std::shared_ptr<const ingest::FieldMappingSet> fields)
+                     std::shared_ptr<const document::FieldMappingSet> fields)
     : impl_(std::make_unique<Impl>(store, std::move(options), clock, std::move(fields))) {
   Impl& im = *impl_;
   im.requests = &prometheus::BuildCounter()

@@ -11,6 +11,7 @@
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/core/http.h"
+#include "verity/document/json_writer.h"
 #include "verity/store/partition.h"
 
 namespace verity::store {
@@ -24,16 +25,16 @@ std::string dead_letter_json(uint64_t seq, std::string_view input, EpochMillis n
   out.reserve(document.size() + reason.size() + 200);
   out += "{\"sequence\":" + std::to_string(seq);
   out += ",\"input\":";
-  append_json_string(out, input);
+  document::append_json_string(out, input);
   out += ",\"ingest_time\":\"" + format_rfc3339(now) + "\"";
   out += ",\"type\":";
-  append_json_string(out, type);
+  document::append_json_string(out, type);
   out += ",\"reason\":";
-  append_json_string(out, reason);
+  document::append_json_string(out, reason);
   out += ",\"line\":" + std::to_string(line);
   if (!request_id.empty()) {
     out += ",\"request_id\":";
-    append_json_string(out, request_id);
+    document::append_json_string(out, request_id);
   }
   out += ",\"raw_length\":" + std::to_string(raw_length);
   if (!raw_sha256_hex.empty()) {

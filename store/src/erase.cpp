@@ -6,6 +6,7 @@
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/core/http.h"
+#include "verity/document/json_writer.h"
 #include "verity/store/partition.h"
 
 namespace verity::store {
@@ -155,11 +156,11 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
       ++report.dead_letters;
     }
     std::string fields = ",\"actor\":";
-    append_json_string(fields, req.actor);
+    document::append_json_string(fields, req.actor);
     fields += ",\"subject_field\":";
-    append_json_string(fields, req.subject_field);
+    document::append_json_string(fields, req.subject_field);
     fields += ",\"subject\":";
-    append_json_string(fields, req.subject_fingerprint);
+    document::append_json_string(fields, req.subject_fingerprint);
     std::string counts = report.to_json();  // {"audit_id":N,"predictions":...,"partitions":[...]}
     fields += counts.substr(counts.find(",\"predictions\""));
     fields.pop_back();  // the report's closing brace

@@ -8,6 +8,7 @@
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/core/http.h"
+#include "verity/document/json_writer.h"
 #include "verity/store/partition.h"
 
 namespace verity::store {
@@ -27,7 +28,7 @@ std::string append_string_array(const std::vector<std::string>& v) {
   std::string out = "[";
   for (size_t i = 0; i < v.size(); ++i) {
     if (i) out += ',';
-    append_json_string(out, v[i]);
+    document::append_json_string(out, v[i]);
   }
   return out + ']';
 }
@@ -77,7 +78,7 @@ int64_t partition_age_days(uint32_t day, EpochMillis now) {
 
 std::string PartitionInfo::to_json() const {
   std::string out = "{\"partition\":";
-  append_json_string(out, partition);
+  document::append_json_string(out, partition);
   out += ",\"tier\":\"" + std::string(tier_name(tier)) + "\"";
   out += ",\"records\":" + std::to_string(records);
   out += ",\"erased\":" + std::to_string(erased);
@@ -241,7 +242,7 @@ Status Store::Impl::append_audit(rocksdb::WriteBatch& wb, std::string_view actio
   const uint64_t n = id != 0 ? id : allocate_audit_id();
   std::string entry = "{\"id\":" + std::to_string(n) + ",\"time\":\"" +
                       format_rfc3339(clock.now_ms()) + "\",\"action\":";
-  append_json_string(entry, action);
+  document::append_json_string(entry, action);
   entry += fields_json;
   entry += '}';
   return from_rocksdb(wb.Put(audit, sequence_key(n), entry), "writing the audit trail");
@@ -569,9 +570,9 @@ Status Store::set_hold(const Hold& hold, bool on, std::string_view actor) {
     (void)wb.Delete(impl_->meta, kHoldPrefix + name);
   }
   std::string fields = ",\"hold\":";
-  append_json_string(fields, name);
+  document::append_json_string(fields, name);
   fields += ",\"actor\":";
-  append_json_string(fields, actor);
+  document::append_json_string(fields, actor);
   if (auto s = impl_->append_audit(wb, on ? "hold_set" : "hold_cleared", fields); !s) {
     return s;
   }

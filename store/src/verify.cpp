@@ -5,6 +5,7 @@
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/core/http.h"
+#include "verity/document/json_writer.h"
 #include "verity/store/partition.h"
 
 namespace verity::store {
@@ -15,13 +16,13 @@ std::string VerifyReport::to_json() const {
     const PartitionVerification& p = partitions[i];
     if (i) out += ',';
     out += "{\"partition\":";
-    append_json_string(out, p.partition);
+    document::append_json_string(out, p.partition);
     out += ",\"records\":" + std::to_string(p.records);
     out += std::string(",\"ok\":") + (p.ok ? "true" : "false");
     out += ",\"first_break\":";
     if (p.first_break) {
       out += "{\"sequence\":" + std::to_string(p.first_break->sequence) + ",\"reason\":";
-      append_json_string(out, p.first_break->reason);
+      document::append_json_string(out, p.first_break->reason);
       out += '}';
     } else {
       out += "null";

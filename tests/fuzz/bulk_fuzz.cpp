@@ -9,7 +9,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace verity;
   static ManualClock clock(1795000000000);
-  static auto mappings = std::make_shared<const ingest::FieldMappingSet>();
+  static auto mappings = std::make_shared<const document::FieldMappingSet>();
   static ingest::BulkParser parser(1024);
   ingest::LineBatcher batcher("fuzz", mappings, clock, ingest::DecoderLimits{1024, 64, 256});
   std::vector<ingest::BulkItem> items;

@@ -8,7 +8,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace verity;
   static ManualClock clock(1795000000000);
-  static ingest::DocumentDecoder decoder(std::make_shared<const ingest::FieldMappingSet>(), clock,
+  static ingest::DocumentDecoder decoder(std::make_shared<const document::FieldMappingSet>(), clock,
                                          ingest::DecoderLimits{64 * 1024, 64, 256});
   Event event;
   Reject reject;

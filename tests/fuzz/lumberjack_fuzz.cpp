@@ -46,7 +46,7 @@ class Handler : public ingest::LumberjackHandler {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static ManualClock clock(1795000000000);
-  static auto mappings = std::make_shared<const ingest::FieldMappingSet>();
+  static auto mappings = std::make_shared<const document::FieldMappingSet>();
   ingest::LineBatcher batcher("fuzz", mappings, clock, ingest::DecoderLimits{4096, 64, 256});
   ingest::LumberjackLimits limits;
   limits.max_event = 4096;

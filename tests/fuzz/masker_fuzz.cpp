@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace verity;
   static ManualClock clock(1795000000000);
   static auto masker = make_masker();
-  static auto mappings = std::make_shared<const ingest::FieldMappingSet>();
+  static auto mappings = std::make_shared<const document::FieldMappingSet>();
   static ingest::DocumentDecoder decoder(mappings, clock, ingest::DecoderLimits{64 * 1024, 64, 256},
                                          masker);
   static ingest::DocumentDecoder plain(mappings, clock, ingest::DecoderLimits{1 << 20, 64, 256});

@@ -11,8 +11,9 @@ class DecoderTest : public ::testing::Test {
  protected:
   DecoderTest() : clock_(kNow) {}
 
-  bool decode(std::string_view json, std::shared_ptr<const FieldMappingSet> set = nullptr) {
-    if (!set) set = std::make_shared<const FieldMappingSet>();
+  bool decode(std::string_view json,
+              std::shared_ptr<const document::FieldMappingSet> set = nullptr) {
+    if (!set) set = std::make_shared<const document::FieldMappingSet>();
     DocumentDecoder d(set, clock_);
     return d.decode(json, json.size(), 7, event_, reject_);
   }
@@ -179,7 +180,7 @@ TEST_F(DecoderTest, DepthIsLimited) {
 }
 
 TEST_F(DecoderTest, DocumentSizeIsLimited) {
-  auto set = std::make_shared<const FieldMappingSet>();
+  auto set = std::make_shared<const document::FieldMappingSet>();
   DocumentDecoder d(set, clock_, DecoderLimits{100, 64, 256});
   const std::string big =
       R"({"request_id":"r","timestamp":1,"model":"m","pad":")" + std::string(200, 'x') + R"("})";
@@ -197,10 +198,12 @@ TEST_F(DecoderTest, EscapedKeysAndUnicodeValues) {
 }
 
 TEST_F(DecoderTest, PerModelOverridesApplyOnlyToThatModel) {
-  auto set = std::make_shared<FieldMappingSet>();
-  FieldMapping custom = set->default_mapping;
-  custom.set_pointers(Field::kRequestId, {parse_json_pointer("/meta/trace").value()});
-  custom.set_pointers(Field::kConfidence, {parse_json_pointer("/meta/conf").value()});
+  auto set = std::make_shared<document::FieldMappingSet>();
+  document::FieldMapping custom = set->default_mapping;
+  custom.set_pointers(document::Field::kRequestId,
+                      {document::parse_json_pointer("/meta/trace").value()});
+  custom.set_pointers(document::Field::kConfidence,
+                      {document::parse_json_pointer("/meta/conf").value()});
   set->per_model.emplace("special", custom);
   const std::string special =
       R"({"meta":{"trace":"t-9","conf":0.5},"request_id":"ignored","timestamp":1,"model":"special","outputs":1})";
@@ -221,7 +224,7 @@ TEST_F(DecoderTest, PaddedInputIsParsedInPlace) {
   std::string buf = R"({"request_id":"p","timestamp":1,"model":"m","outputs":1})";
   const size_t n = buf.size();
   buf.append(kJsonPadding, 'X');  // readable garbage after the document must not matter
-  DocumentDecoder d(std::make_shared<const FieldMappingSet>(), clock_);
+  DocumentDecoder d(std::make_shared<const document::FieldMappingSet>(), clock_);
   ASSERT_TRUE(d.decode(std::string_view(buf.data(), n), buf.size(), 1, event_, reject_));
   EXPECT_EQ(event_.document.size(), n);
 }

@@ -9,7 +9,7 @@ namespace {
 
 TEST(LineBatcher, GoodAndBadLinesSeparateWithLineNumbers) {
   ManualClock clock(0);
-  LineBatcher b("tcp", std::make_shared<const FieldMappingSet>(), clock,
+  LineBatcher b("tcp", std::make_shared<const document::FieldMappingSet>(), clock,
                 DecoderLimits{64, 64, 256});
   NdjsonFramer f(64, 1024);
   const std::string in = std::string(R"({"id":"a","timestamp":1,"model":"m","outputs":1})") +
@@ -46,7 +46,8 @@ void feed(LineBatcher& b, const std::string& text) {
 
 TEST(LineBatcher, OpensFilebeatEnvelopesAndKeepsTheirMetadataApart) {
   ManualClock clock(0);
-  LineBatcher b("beats", std::make_shared<const FieldMappingSet>(), clock, DecoderLimits{});
+  LineBatcher b("beats", std::make_shared<const document::FieldMappingSet>(), clock,
+                DecoderLimits{});
   const std::string inner = R"({\"id\":\"r1\",\"timestamp\":5,\"model\":\"m\",\"outputs\":1})";
   feed(b,
        R"({"@timestamp":"2026-11-24T00:00:00Z","@metadata":{"beat":"filebeat","version":"8.15.0"},)"
@@ -65,7 +66,8 @@ TEST(LineBatcher, OpensFilebeatEnvelopesAndKeepsTheirMetadataApart) {
 
 TEST(LineBatcher, EnvelopeErrorsNameTheMessageAndPlainDocumentsAreNotUnwrapped) {
   ManualClock clock(0);
-  LineBatcher b("beats", std::make_shared<const FieldMappingSet>(), clock, DecoderLimits{});
+  LineBatcher b("beats", std::make_shared<const document::FieldMappingSet>(), clock,
+                DecoderLimits{});
   feed(b,
        // The message is JSON but lacks a timestamp.
        R"({"message":"{\"id\":\"r1\",\"model\":\"m\",\"outputs\":1}"})"
@@ -91,7 +93,7 @@ TEST(LineBatcher, EnvelopeErrorsNameTheMessageAndPlainDocumentsAreNotUnwrapped) 
 
 TEST(LineBatcher, EnvelopesCanBeTurnedOff) {
   ManualClock clock(0);
-  auto mappings = std::make_shared<FieldMappingSet>();
+  auto mappings = std::make_shared<document::FieldMappingSet>();
   mappings->envelope.enabled = false;
   LineBatcher b("beats", mappings, clock, DecoderLimits{});
   feed(b, R"({"message":"{\"id\":\"r1\",\"timestamp\":1,\"model\":\"m\",\"outputs\":1}"})"
@@ -104,7 +106,8 @@ TEST(LineBatcher, EnvelopesCanBeTurnedOff) {
 
 TEST(LineBatcher, RejectLastEventKeepsTheDocument) {
   ManualClock clock(0);
-  LineBatcher b("http", std::make_shared<const FieldMappingSet>(), clock, DecoderLimits{});
+  LineBatcher b("http", std::make_shared<const document::FieldMappingSet>(), clock,
+                DecoderLimits{});
   feed(b, R"({"id":"a","timestamp":1,"model":"m","outputs":1})"
           "\n");
   b.reject_last_event("not_a_label", "line 1: not a label");

@@ -25,8 +25,8 @@ class MaskerTest : public ::testing::Test {
     auto m = Masker::create(config, kKey);
     ASSERT_TRUE(m.is_ok()) << m.status().message();
     masker_ = std::move(m).value();
-    decoder_ = std::make_unique<DocumentDecoder>(std::make_shared<const FieldMappingSet>(), clock_,
-                                                 DecoderLimits{}, masker_);
+    decoder_ = std::make_unique<DocumentDecoder>(
+        std::make_shared<const document::FieldMappingSet>(), clock_, DecoderLimits{}, masker_);
   }
   // Decodes a prediction whose extra members are `body` and returns the stored document.
   std::string mask(const std::string& body) {

@@ -17,6 +17,7 @@
 #include "test_client.h"
 #include "verity/app/http_client.h"
 #include "verity/core/http.h"
+#include "verity/document/json_writer.h"
 
 namespace verity::testing {
 namespace {
@@ -96,7 +97,7 @@ TEST(MaskingLeak, NoRawSecretAnywhere) {
   for (std::string line; std::getline(beats_lines, line);) {
     // A Filebeat envelope: the line as the message, and a secret in members that are not kept.
     std::string escaped;
-    append_json_string(escaped, line);
+    document::append_json_string(escaped, line);
     beats.push_back(R"({"@metadata":{"beat":"filebeat"},"host":{"name":"node-1"},"fields":)"
                     R"({"owner":")" +
                     kSecrets[beats.size() % kSecrets.size()] + R"("},"message":)" + escaped + "}");

@@ -40,7 +40,8 @@ class ReportTest : public ::testing::Test {
     return v.value_or(NAN);
   }
 
-  std::shared_ptr<ingest::FieldMappingSet> fields_ = std::make_shared<ingest::FieldMappingSet>();
+  std::shared_ptr<document::FieldMappingSet> fields_ =
+      std::make_shared<document::FieldMappingSet>();
   std::shared_ptr<QualityConfig> config_ = std::make_shared<QualityConfig>();
   Aggregate agg_;
 };

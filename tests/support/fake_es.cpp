@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 
 #include "verity/core/http.h"
+#include "verity/document/json_writer.h"
 #include "verity/ingest/http_server.h"
 
 namespace verity::testing {
@@ -38,13 +39,13 @@ const char* error_type(int status) {
 // Elasticsearch's whole-request error body.
 HttpResponse es_error(int status, const std::string& type, const std::string& reason) {
   std::string body = "{\"error\":{\"root_cause\":[{\"type\":";
-  append_json_string(body, type);
+  document::append_json_string(body, type);
   body += ",\"reason\":";
-  append_json_string(body, reason);
+  document::append_json_string(body, reason);
   body += "}],\"type\":";
-  append_json_string(body, type);
+  document::append_json_string(body, type);
   body += ",\"reason\":";
-  append_json_string(body, reason);
+  document::append_json_string(body, reason);
   body += "},\"status\":" + std::to_string(status) + "}";
   HttpResponse r = HttpResponse::json(status, std::move(body));
   if (status == 401) {
@@ -271,15 +272,15 @@ HttpResponse FakeElasticsearch::Impl::handle_bulk(const HttpRequest& req,
     ++stats.item_status[status];
     if (!items.empty()) items += ',';
     items += "{\"" + op + "\":{\"_index\":";
-    append_json_string(items, index);
+    document::append_json_string(items, index);
     items += ",\"_id\":";
-    append_json_string(items, id);
+    document::append_json_string(items, id);
     items += ",\"status\":" + std::to_string(status);
     if (!type.empty()) {
       errors = true;
       items += ",\"error\":{\"type\":\"" + type + "\",\"reason\":\"[" + id + "]: injected or " +
                type + "\",\"index\":";
-      append_json_string(items, index);
+      document::append_json_string(items, index);
       items += "}";
     } else {
       items += ",\"result\":\"" +
@@ -366,7 +367,7 @@ HttpResponse FakeElasticsearch::Impl::update_by_query(const HttpRequest& req) {
     for (auto [k, v] : dp.parse(doc).get_object()) {
       if (k == "label") continue;
       if (rebuilt.size() > 1) rebuilt += ',';
-      append_json_string(rebuilt, k);
+      document::append_json_string(rebuilt, k);
       rebuilt += ':' + simdjson::minify(v);
     }
     rebuilt += ",\"label\":" + simdjson::minify(label) + "}";
@@ -395,7 +396,7 @@ HttpResponse FakeElasticsearch::Impl::get_object(const HttpRequest& req) {
             name + "] not found");
   }
   std::string quoted;
-  append_json_string(quoted, name);
+  document::append_json_string(quoted, name);
   if (req.path.rfind("/_ilm/", 0) == 0) {
     // {"<name>":{"version":1,"modified_date":...,"policy":{...}}}: the body's "policy" member.
     simdjson::dom::parser p;

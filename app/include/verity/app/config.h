@@ -7,8 +7,8 @@
 #include "verity/app/auth.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
+#include "verity/document/field_mapping.h"
 #include "verity/ingest/beats_input.h"
-#include "verity/ingest/field_mapping.h"
 #include "verity/ingest/http_ingest.h"
 #include "verity/ingest/http_server.h"
 #include "verity/ingest/masking_policy.h"
@@ -47,7 +47,7 @@ struct Config {
   shippers::EsShipperOptions es_output;  // outputs.elasticsearch.* (no hosts: the shipper is off)
 
   // erasure.subject_field: where a data subject's id is in a document (`verity erase --subject`).
-  ingest::JsonPointer erasure_subject_field = *ingest::parse_json_pointer("/user_id");
+  document::JsonPointer erasure_subject_field = *document::parse_json_pointer("/user_id");
 
   bool tcp_enabled = true;        // inputs.tcp.enabled
   ingest::TcpInputOptions tcp;    // inputs.tcp.*
@@ -64,7 +64,7 @@ struct Config {
 
   std::vector<Credential> credentials;  // auth.tokens and auth.users
 
-  ingest::FieldMappingSet fields;  // fields.*, models.<name>.fields.*, envelope.*
+  document::FieldMappingSet fields;  // fields.*, models.<name>.fields.*, envelope.*
 
   bool masking_enabled = true;    // masking.enabled
   std::string masking_key_file;   // masking.key_file ("": <data_dir>/masking.key, created)

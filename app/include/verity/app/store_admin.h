@@ -4,7 +4,7 @@
 #include <string>
 
 #include "verity/core/http.h"
-#include "verity/ingest/field_mapping.h"
+#include "verity/document/field_mapping.h"
 
 namespace verity::ingest {
 class Masker;
@@ -23,7 +23,7 @@ class Authenticator;
 class StoreAdminApi {
  public:
   StoreAdminApi(store::Store& store, std::shared_ptr<const ingest::Masker> masker,
-                ingest::JsonPointer subject_field, const Authenticator& auth)
+                document::JsonPointer subject_field, const Authenticator& auth)
       : store_(store),
         masker_(std::move(masker)),
         subject_(std::move(subject_field)),
@@ -47,7 +47,7 @@ class StoreAdminApi {
  private:
   store::Store& store_;
   std::shared_ptr<const ingest::Masker> masker_;
-  ingest::JsonPointer subject_;
+  document::JsonPointer subject_;
   const Authenticator& auth_;
 };
 

@@ -28,8 +28,6 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 
-  // {"error":{"type":type,"reason":reason}} with the given status.
-  static HttpResponse error(int status, std::string_view type, std::string_view reason);
   static HttpResponse json(int status, std::string body);
 };
 
@@ -41,8 +39,5 @@ using HttpResponder = std::function<void(HttpResponse)>;
 // A handler that answers later (after a commit, say): it owns the request and calls the responder
 // when the answer is known. The connection reads no further request until then.
 using AsyncHttpHandler = std::function<void(HttpRequest, HttpResponder)>;
-
-// Appends `s` to `out` as a JSON string literal, quotes included.
-void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace verity

@@ -6,7 +6,7 @@
 #include "verity/core/clock.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
-#include "verity/ingest/field_mapping.h"
+#include "verity/document/field_mapping.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/lumberjack.h"
 #include "verity/ingest/masker.h"
@@ -41,8 +41,8 @@ struct BeatsInputOptions {
 };
 
 // The Beats (Lumberjack v2) input Filebeat's logstash output talks to. Events are decoded (with
-// Filebeat's envelope opened, see EnvelopeSettings), masked and submitted to the store as they
-// arrive; a window is acknowledged with its highest sequence only after all its events are
+// Filebeat's envelope opened, see document::EnvelopeSettings), masked and submitted to the store as
+// they arrive; a window is acknowledged with its highest sequence only after all its events are
 // committed (stored, duplicate or dead-lettered). Windows may be pipelined; ACKs go out in order.
 // While a window waits, ACK(0) keepalives are sent every `keepalive`. A protocol error or a limit
 // closes only that connection (logged and counted as verity_ingest_protocol_errors_total); the
@@ -50,7 +50,7 @@ struct BeatsInputOptions {
 class BeatsInput {
  public:
   BeatsInput(boost::asio::io_context& io, BeatsInputOptions options, store::Store& store,
-             std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+             std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
              InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
              MaskingMetrics* masking_metrics = nullptr);
   ~BeatsInput();

@@ -8,7 +8,7 @@
 
 #include "verity/core/clock.h"
 #include "verity/core/event.h"
-#include "verity/ingest/field_mapping.h"
+#include "verity/document/field_mapping.h"
 #include "verity/ingest/masker.h"
 
 namespace verity::ingest {
@@ -33,7 +33,7 @@ class DocumentDecoder {
  public:
   // With a masker, every document is masked in the same pass (rules, then detectors) and the
   // stored document, captured fields and rejects all carry masked values only.
-  DocumentDecoder(std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+  DocumentDecoder(std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
                   DecoderLimits limits = {}, std::shared_ptr<const Masker> masker = nullptr);
   ~DocumentDecoder();
   DocumentDecoder(const DocumentDecoder&) = delete;

@@ -5,8 +5,8 @@
 #include "verity/core/clock.h"
 #include "verity/core/http.h"
 #include "verity/core/units.h"
+#include "verity/document/field_mapping.h"
 #include "verity/ingest/document_decoder.h"
-#include "verity/ingest/field_mapping.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/masker.h"
 #include "verity/ingest/masking_metrics.h"
@@ -37,7 +37,7 @@ class HttpIngest {
   // `metrics` counts NDJSON requests (input "http"), `bulk_metrics` bulk requests ("es_bulk").
   // Responses are built on `io` (not on the store's commit thread).
   HttpIngest(boost::asio::io_context& io, store::Store& store,
-             std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+             std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
              InputMetrics& metrics, InputMetrics& bulk_metrics,
              std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,
              HttpIngestOptions options);

@@ -18,7 +18,7 @@ class MessageEnvelope;
 class LineBatcher {
  public:
   // `masker` (may be null) masks every document; `masking_metrics` (may be null) counts it.
-  LineBatcher(std::string input, std::shared_ptr<const FieldMappingSet> mappings,
+  LineBatcher(std::string input, std::shared_ptr<const document::FieldMappingSet> mappings,
               const Clock& clock, DecoderLimits limits,
               std::shared_ptr<const Masker> masker = nullptr,
               MaskingMetrics* masking_metrics = nullptr);

@@ -5,8 +5,8 @@
 #include "verity/core/clock.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
+#include "verity/document/field_mapping.h"
 #include "verity/ingest/document_decoder.h"
-#include "verity/ingest/field_mapping.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/masker.h"
 #include "verity/ingest/masking_metrics.h"
@@ -38,7 +38,7 @@ class TcpInput {
  public:
   // `masker` may be null (no masking); `masking_metrics` may be null.
   TcpInput(boost::asio::io_context& io, TcpInputOptions options, store::Store& store,
-           std::shared_ptr<const FieldMappingSet> mappings, const Clock& clock,
+           std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
            InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
            MaskingMetrics* masking_metrics = nullptr);
   ~TcpInput();

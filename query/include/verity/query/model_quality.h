@@ -11,7 +11,7 @@
 #include "verity/core/status.h"
 #include "verity/core/time_format.h"
 #include "verity/core/units.h"
-#include "verity/ingest/field_mapping.h"
+#include "verity/document/field_mapping.h"
 #include "verity/store/aggregate.h"
 
 namespace verity::query {
@@ -25,8 +25,8 @@ struct ModelQualityConfig {
   std::optional<Task> task;  // nullopt: inferred from the predicted and label values
   // Where the predicted value and the score (the probability of the positive class) are; empty:
   // the model's field mapping (predicted_value, then scalar outputs; score).
-  std::vector<ingest::JsonPointer> predicted;
-  std::vector<ingest::JsonPointer> score;
+  std::vector<document::JsonPointer> predicted;
+  std::vector<document::JsonPointer> score;
   // The positive class as JSON text (true, "fraud", 1). "": true for booleans, otherwise the
   // greater of the two classes (scikit-learn's convention).
   std::string positive_class;
@@ -61,14 +61,14 @@ struct QualityConfig {
 // Turns documents into aggregate contributions (the keys are listed in model_quality.cpp).
 class ModelContributor final : public store::Contributor {
  public:
-  ModelContributor(std::shared_ptr<const ingest::FieldMappingSet> fields,
+  ModelContributor(std::shared_ptr<const document::FieldMappingSet> fields,
                    std::shared_ptr<const QualityConfig> config);
   void prediction(const store::JoinSide& prediction, store::Aggregate& out) const override;
   void join(const store::JoinSide& prediction, const store::JoinSide& label,
             store::Aggregate& out) const override;
 
  private:
-  std::shared_ptr<const ingest::FieldMappingSet> fields_;
+  std::shared_ptr<const document::FieldMappingSet> fields_;
   std::shared_ptr<const QualityConfig> config_;
 };
 

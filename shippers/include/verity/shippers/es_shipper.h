@@ -14,9 +14,9 @@ namespace verity::store {
 class Store;
 struct StoredRecord;
 }  // namespace verity::store
-namespace verity::ingest {
+namespace verity::document {
 struct FieldMappingSet;
-}  // namespace verity::ingest
+}  // namespace verity::document
 
 namespace verity::shippers {
 
@@ -52,13 +52,13 @@ struct EsShipperOptions {
 // collide with ours. mappings/ maps every field of it.
 // With a `label`: "label": label_fields(...) as well.
 std::string es_source(const store::StoredRecord& record, const store::StoredRecord* label = nullptr,
-                      const ingest::FieldMappingSet* fields = nullptr);
+                      const document::FieldMappingSet* fields = nullptr);
 // {"ground_truth": <the label's ground truth>, "label_time", and "correct" (the predicted value
 // equals the ground truth; both strings or booleans) or "error" (predicted minus ground truth; both
 // numbers)}. The predicted value and the ground truth are found with the model's field mapping
 // (`fields`, or DESIGN.md's defaults when null).
 std::string label_fields(const store::StoredRecord& prediction, const store::StoredRecord& label,
-                         const ingest::FieldMappingSet* fields);
+                         const document::FieldMappingSet* fields);
 
 // Forwards every committed prediction to Elasticsearch's _bulk API, at least once, with ids that
 // make it exactly once in effect: it reads the store's outbox from the durable checkpoint, sends
@@ -74,7 +74,7 @@ class EsShipper {
   // `fields` locates predicted values and ground truths for label fields (null: the defaults).
   EsShipper(store::Store& store, EsShipperOptions options, const Clock& clock,
             prometheus::Registry& registry,
-            std::shared_ptr<const ingest::FieldMappingSet> fields = nullptr);
+            std::shared_ptr<const document::FieldMappingSet> fields = nullptr);
   ~EsShipper();  // stop()
   EsShipper(const EsShipper&) = delete;
   EsShipper& operator=(const EsShipper&) = delete;

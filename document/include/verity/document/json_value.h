@@ -5,9 +5,9 @@
 
 #include <simdjson.h>
 
-#include "verity/ingest/field_mapping.h"
+#include "verity/document/field_mapping.h"
 
-namespace verity::ingest {
+namespace verity::document {
 
 // A value found in a stored document: its minified JSON text and type.
 struct FoundValue {
@@ -43,4 +43,4 @@ inline FoundValue predicted_value(simdjson::dom::element doc, const FieldMapping
   return v;
 }
 
-}  // namespace verity::ingest
+}  // namespace verity::document

@@ -1,8 +1,8 @@
-#include "verity/ingest/field_mapping.h"
+#include "verity/document/field_mapping.h"
 
 #include <initializer_list>
 
-namespace verity::ingest {
+namespace verity::document {
 
 std::string_view field_name(Field f) {
   switch (f) {
@@ -103,4 +103,4 @@ FieldMapping FieldMapping::defaults() {
   return m;
 }
 
-}  // namespace verity::ingest
+}  // namespace verity::document

@@ -9,7 +9,7 @@
 
 #include "verity/core/status.h"
 
-namespace verity::ingest {
+namespace verity::document {
 
 // The fields Verity reads out of a prediction document (DESIGN.md, "The document").
 enum class Field : uint8_t {
@@ -81,4 +81,4 @@ struct FieldMappingSet {
   }
 };
 
-}  // namespace verity::ingest
+}  // namespace verity::document

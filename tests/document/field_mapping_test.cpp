@@ -1,8 +1,8 @@
-#include "verity/ingest/field_mapping.h"
+#include "verity/document/field_mapping.h"
 
 #include <gtest/gtest.h>
 
-namespace verity::ingest {
+namespace verity::document {
 namespace {
 
 TEST(JsonPointer, ParsesAndUnescapes) {
@@ -41,4 +41,4 @@ TEST(FieldMapping, DefaultsMatchDesign) {
 }
 
 }  // namespace
-}  // namespace verity::ingest
+}  // namespace verity::document

@@ -1,0 +1,160 @@
+#include "verity/document/json_writer.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cmath>
+
+namespace verity::document {
+namespace {
+
+// The length of the valid UTF-8 sequence starting at s[i], or 0 when none starts there.
+size_t utf8_sequence(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+
+std::string valid_utf8(std::string_view s) {
+  if (is_valid_utf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_sequence(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t end = max_bytes;
+  // Back up over continuation bytes so the cut falls before a character's first byte.
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
+void append_json_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[40];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back as v
+  out.append(buf, ec == std::errc() ? end : buf);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  JsonWriter w(out);
+  w.string(s);
+}
+
+HttpResponse error_response(int status, std::string_view type, std::string_view reason) {
+  HttpResponse r;
+  r.status = status;
+  JsonWriter w(r.body);
+  w.begin_object().key("error").begin_object();
+  w.member("type", type).member("reason", reason);
+  w.end_object().end_object();
+  return r;
+}
+
+JsonWriter& JsonWriter::begin_object() {
+  w_.StartObject();
+  return *this;
+}
+JsonWriter& JsonWriter::end_object() {
+  w_.EndObject();
+  return *this;
+}
+JsonWriter& JsonWriter::begin_array() {
+  w_.StartArray();
+  return *this;
+}
+JsonWriter& JsonWriter::end_array() {
+  w_.EndArray();
+  return *this;
+}
+
+JsonWriter& JsonWriter::key(std::string_view k) {
+  if (is_valid_utf8(k)) {
+    w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  } else {
+    const std::string fixed = valid_utf8(k);
+    w_.Key(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));
+  }
+  return *this;
+}
+
+JsonWriter& JsonWriter::string(std::string_view v) {
+  if (is_valid_utf8(v)) {
+    w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  } else {
+    const std::string fixed = valid_utf8(v);
+    w_.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));
+  }
+  return *this;
+}
+
+JsonWriter& JsonWriter::number(double v) {
+  std::string text;
+  append_json_number(text, v);
+  w_.RawValue(text.data(), text.size(),
+              std::isfinite(v) ? rapidjson::kNumberType : rapidjson::kNullType);
+  return *this;
+}
+
+JsonWriter& JsonWriter::integer(int64_t v) {
+  w_.Int64(v);
+  return *this;
+}
+JsonWriter& JsonWriter::uinteger(uint64_t v) {
+  w_.Uint64(v);
+  return *this;
+}
+JsonWriter& JsonWriter::boolean(bool v) {
+  w_.Bool(v);
+  return *this;
+}
+JsonWriter& JsonWriter::null() {
+  w_.Null();
+  return *this;
+}
+JsonWriter& JsonWriter::raw(std::string_view json) {
+  // The type only matters to RapidJSON for keys (which must be strings); any value type will do.
+  w_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+  return *this;
+}
+
+}  // namespace verity::document
