@@ -18,6 +18,7 @@
 #include "verity/app/http_client.h"
 #include "verity/ingest/document_decoder.h"
 #include "verity/ingest/masker.h"
+#include "verity/shippers/es_encoder.h"
 #include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
 
@@ -117,20 +118,25 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < evs.size(); i += 1000) {
       std::string body;
       for (size_t k = i; k < std::min(i + 1000, evs.size()); ++k) {
-        body += R"({"create":{"_index":"logs-verity.predictions-default","_id":")" +
-                evs[k].request_id + "\"}}\n";
-        store::StoredRecord r;
-        r.request_id = evs[k].request_id;
-        r.timestamp_ms = evs[k].timestamp_ms;
-        r.document = evs[k].document;
-        body += shippers::es_source(r) + "\n";
+        store::OutboxEntry e;
+        e.record.request_id = evs[k].request_id;
+        e.record.timestamp_ms = evs[k].timestamp_ms;
+        e.record.document = evs[k].document;
+        body += shippers::bulk_create(shippers::EsShipperOptions{}, e, nullptr).value();
       }
       bodies.push_back(std::move(body));
     }
+    // One libcurl handle for every POST (connections kept alive), as the shipper has.
+    shippers::CurlHttpClient client;
     const auto t = Steady::now();
     for (const auto& b : bodies) {
-      auto r = app::http_request("POST", es.url() + "/_bulk", b,
-                                 {"Content-Type: application/x-ndjson", "Expect:"}, 60'000);
+      shippers::HttpCall call;
+      call.method = "POST";
+      call.url = es.url() + "/_bulk";
+      call.body = b;
+      call.headers = {"Content-Type: application/x-ndjson"};
+      call.timeout = Duration(60'000);
+      auto r = client.send(call);
       if (!r || r->status != 200) {
         std::fprintf(stderr, "baseline POST failed\n");
         return 1;

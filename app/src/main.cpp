@@ -13,11 +13,11 @@
 #include <CLI/CLI.hpp>
 
 #include "verity/app/config.h"
-#include "verity/app/es_setup.h"
 #include "verity/app/http_client.h"
 #include "verity/app/masking_setup.h"
 #include "verity/app/server.h"
 #include "verity/document/json_writer.h"
+#include "verity/shippers/es_setup.h"
 
 namespace {
 
@@ -201,7 +201,7 @@ int exit_code(int status) { return status / 100 == 2 ? 0 : status == 404 ? 1 : 3
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"Verity: prediction-log pipeline and audit store"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "verity 0.1.0");
@@ -297,7 +297,7 @@ int main(int argc, char** argv) {
     Config config;
     if (!load(config_path, config)) return 2;
     if (!es_urls.empty()) config.es_output.hosts = es_urls;
-    auto changes = verity::app::es_setup(config.es_output, config.store.retention);
+    auto changes = verity::shippers::es_setup(config.es_output, config.store.retention);
     if (!changes) {
       std::cerr << "verity es setup: " << changes.status().message() << "\n";
       return changes.status().code() == verity::StatusCode::kInvalidArgument ? 2 : 3;
@@ -451,4 +451,15 @@ int main(int argc, char** argv) {
     return res->status == 404 ? 1 : 3;
   }
   return 0;
+}
+
+// The CLI renders its server's answers with simdjson's throwing accessors; an answer of another
+// shape (a different server, an older version) ends the command with a message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "verity: unexpected answer or failure: " << e.what() << "\n";
+    return 3;
+  }
 }

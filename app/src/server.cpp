@@ -16,6 +16,7 @@
 
 #include "verity/app/masking_setup.h"
 #include "verity/app/store_admin.h"
+#include "verity/core/guard.h"
 #include "verity/document/json_writer.h"
 #include "verity/ingest/beats_input.h"
 #include "verity/ingest/es_compat.h"
@@ -175,8 +176,11 @@ void Server::Impl::add_routes() {
     asio::post(admin_pool,
                [this, r = std::move(r), done = std::move(done)] { done(admin->erase(r)); });
   });
-  guarded("GET", "/metrics", kRoleRead,
-          [this](const HttpRequest&) { return query::metrics_response(*registry); });
+  guarded("GET", "/metrics", kRoleRead, [this](const HttpRequest&) {
+    // Gauges that describe a state rather than count events are read when scraped.
+    if (shipper) shipper->update_gauges();
+    return query::metrics_response(*registry);
+  });
   guarded_async("POST", "/v1/predictions", kRoleIngest, [this](HttpRequest r, HttpResponder done) {
     http_ingest->predictions(std::move(r), std::move(done));
   });
@@ -314,7 +318,15 @@ Status Server::start() {
 
   im.work.emplace(im.io.get_executor());
   for (size_t i = 0; i < im.config.io_threads; ++i) {
-    im.threads.emplace_back([&im] { im.io.run(); });
+    im.threads.emplace_back([&im] {
+      // Handlers return errors, never throw; should one throw anyway (std::bad_alloc), the thread
+      // logs it and goes on serving (Asio's io_context stays usable after a handler throws).
+      while (true) {
+        auto s = guarded("an I/O thread", [&im] { im.io.run(); });
+        if (s) break;
+        spdlog::critical("{}", s.message());
+      }
+    });
   }
   return Status::ok();
 }

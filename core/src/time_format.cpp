@@ -1,5 +1,7 @@
 #include "verity/core/time_format.h"
 
+#include <algorithm>
+
 #include <cstdio>
 
 namespace verity {
@@ -98,7 +100,15 @@ Result<EpochMillis> parse_rfc3339(std::string_view s) {
   return secs * 1000 + millis;
 }
 
+namespace {
+// Years 0000..9999: beyond them the calendar arithmetic would overflow, and RFC 3339 has no
+// spelling. Times outside are clamped (stored times are always inside: the decoder refuses others).
+constexpr EpochMillis kMinMillis = -62167219200000;  // 0000-01-01T00:00:00Z
+constexpr EpochMillis kMaxMillis = 253402300799999;  // 9999-12-31T23:59:59.999Z
+}  // namespace
+
 std::string format_rfc3339(EpochMillis ms) {
+  ms = std::clamp(ms, kMinMillis, kMaxMillis);
   int64_t secs = ms / 1000;
   int64_t rem = ms % 1000;
   if (rem < 0) {
@@ -123,6 +133,7 @@ std::string format_rfc3339(EpochMillis ms) {
 }
 
 uint32_t utc_day(EpochMillis ms) {
+  ms = std::clamp(ms, kMinMillis, kMaxMillis);
   int64_t days = ms / 86'400'000;
   if (ms % 86'400'000 < 0) days -= 1;
   int64_t y;

@@ -1,5 +1,7 @@
 #include "verity/query/model_exporter.h"
 
+#include "verity/core/guard.h"
+
 #include <algorithm>
 #include <set>
 
@@ -130,7 +132,9 @@ void ModelExporter::start() {
     std::unique_lock lock(i.mu);
     while (!i.stopping) {
       lock.unlock();
-      refresh();
+      if (auto s = guarded("model exporter", [this] { refresh(); }); !s) {
+        spdlog::error("{}", s.message());
+      }
       lock.lock();
       i.cv.wait_for(lock, i.options.refresh_interval, [&] { return i.stopping; });
     }

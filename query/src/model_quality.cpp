@@ -477,10 +477,14 @@ void classification(const Parsed& p, const ModelQualityConfig& config, Task task
   m.emplace_back("fbeta_2", per[pi].f2);
 
   // Scored binary models: the label side was kept per true class, so "positive" is decided here.
+  auto is_positive = [&](const std::string& t) {
+    auto it = class_of.find(t);
+    return it != class_of.end() && it->second == positive;
+  };
   std::vector<double> pos(kScoreBins), neg(kScoreBins);
   double scored = 0, log_loss = 0, brier = 0, ece = 0;
   for (const auto& [t, h] : p.scores) {
-    auto& into = class_of.count(t) && class_of.at(t) == positive ? pos : neg;
+    auto& into = is_positive(t) ? pos : neg;
     for (int b = 0; b < kScoreBins; ++b) {
       into[b] += h[b];
       scored += h[b];
@@ -488,20 +492,20 @@ void classification(const Parsed& p, const ModelQualityConfig& config, Task task
   }
   if (scored == 0) return;
   for (const auto& [t, v] : p.ll1) {
-    if (class_of.count(t) && class_of.at(t) == positive) log_loss += v;
+    if (is_positive(t)) log_loss += v;
   }
   for (const auto& [t, v] : p.ll0) {
-    if (!(class_of.count(t) && class_of.at(t) == positive)) log_loss += v;
+    if (!is_positive(t)) log_loss += v;
   }
   for (const auto& [t, v] : p.b1) {
-    if (class_of.count(t) && class_of.at(t) == positive) brier += v;
+    if (is_positive(t)) brier += v;
   }
   for (const auto& [t, v] : p.b0) {
-    if (!(class_of.count(t) && class_of.at(t) == positive)) brier += v;
+    if (!is_positive(t)) brier += v;
   }
   std::vector<double> cal_pos(kCalibrationBins);
   for (const auto& [t, h] : p.calibration) {
-    if (class_of.count(t) && class_of.at(t) == positive) {
+    if (is_positive(t)) {
       for (int b = 0; b < kCalibrationBins; ++b) cal_pos[b] += h[b];
     }
   }

@@ -1,100 +1,104 @@
 #include "verity/shippers/es_shipper.h"
 
-#include <simdjson.h>
-#include <zlib.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <future>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
-#include <curl/curl.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
-#include "verity/core/http.h"
-#include "verity/document/field_mapping.h"
-#include "verity/document/json_value.h"
-#include "verity/document/json_writer.h"
-#include "verity/shippers/bulk_response.h"
+#include "verity/core/guard.h"
+#include "verity/shippers/es_encoder.h"
+#include "verity/shippers/es_service.h"
+#include "verity/shippers/request_builder.h"
+#include "verity/shippers/retry_policy.h"
 #include "verity/store/store.h"
 
 namespace verity::shippers {
 namespace {
 
-std::string gzip(std::string_view in) {
-  z_stream z{};
-  deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, in.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+class RealSleeper final : public Sleeper {
+ public:
+  bool sleep_for(Duration d) override {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, d, [&] { return stopping_; });
+  }
+  void stop() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+  }
 
-// Answers are untrusted: one larger than this aborts the transfer (and the request is retried).
-constexpr size_t kMaxResponseBytes = 64ull << 20;
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+};
 
-size_t append_body(char* data, size_t size, size_t n, void* user) {
-  auto* out = static_cast<std::string*>(user);
-  if (out->size() + size * n > kMaxResponseBytes) return 0;
-  out->append(data, size * n);
-  return size * n;
-}
-
-// "2026.11.20" for a dated index.
-std::string index_date(EpochMillis ts) {
-  const std::string d = format_rfc3339(ts);  // 2026-11-20T...
-  return d.substr(0, 4) + "." + d.substr(5, 2) + "." + d.substr(8, 2);
-}
-
-// One outbox record as a bulk action line and source line.
+// One thing to deliver: a prediction's bulk lines, a label's fields, or an erased request id.
 struct Item {
   uint64_t sequence = 0;
   std::string request_id;
-  std::string lines;     // action + '\n' + source + '\n'
-  std::string document;  // for the dead-letter store
+  std::string payload;                    // bulk action + source lines, or label_fields JSON
+  const std::string* document = nullptr;  // for a dead-letter entry (the masked document)
+  size_t bytes() const { return payload.size() + request_id.size() + 16; }
 };
 
-using ItemResult = BulkItemOutcome;
-
-// What one _bulk request came to.
-enum class RequestOutcome { kAnswered, kRetryable, kTooLarge, kUnauthorized, kFailed };
+std::string joined_lines(const std::vector<Item*>& chunk) {
+  size_t n = 0;
+  for (const Item* it : chunk) n += it->payload.size();
+  std::string body;
+  body.reserve(n);
+  for (const Item* it : chunk) body += it->payload;
+  return body;
+}
 
 }  // namespace
 
 struct EsShipper::Impl {
   Impl(store::Store& s, EsShipperOptions o, const Clock& c,
-       std::shared_ptr<const document::FieldMappingSet> f)
-      : store(s), options(std::move(o)), clock(c), fields(std::move(f)) {}
+       std::shared_ptr<const document::FieldMappingSet> f, std::unique_ptr<HttpClient> cl,
+       std::unique_ptr<Sleeper> sl)
+      : store(s),
+        options(std::move(o)),
+        clock(c),
+        fields(std::move(f)),
+        client(cl ? std::move(cl)
+                  : std::make_unique<CurlHttpClient>(HttpTls{
+                        options.ca_file, options.verify_certificate, options.verify_hostname})),
+        sleeper(sl ? std::move(sl) : std::make_unique<RealSleeper>()),
+        service(options, *client),
+        backoff(options.initial_backoff, options.max_backoff, std::random_device{}()) {}
 
   store::Store& store;
   const EsShipperOptions options;
   const Clock& clock;
   std::shared_ptr<const document::FieldMappingSet> fields;
+  std::unique_ptr<HttpClient> client;
+  std::unique_ptr<Sleeper> sleeper;
+  EsService service;
+  Backoff backoff;
   std::thread thread;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;  // guarded by mu
+  std::atomic<bool> stopping{false};
   std::atomic<bool> paused{false};
   bool unrefreshed = false;  // documents were indexed since the last _refresh
-  size_t host = 0;           // the host in use
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl{curl_easy_init(), curl_easy_cleanup};
-  std::mt19937_64 rng{std::random_device{}()};
+  uint64_t next = 0;         // the outbox sequence the next read starts at
+  bool started = false;
+  store::IngestBatch dead;  // dead letters of the batch being shipped
 
   prometheus::Family<prometheus::Counter>* requests = nullptr;
+  prometheus::Family<prometheus::Counter>* by_query_requests = nullptr;
   prometheus::Family<prometheus::Counter>* items = nullptr;
   prometheus::Counter* dead_lettered = nullptr;
   prometheus::Counter* erasures_propagated = nullptr;
@@ -104,286 +108,58 @@ struct EsShipper::Impl {
   prometheus::Gauge* lag_seconds = nullptr;
   prometheus::Gauge* paused_gauge = nullptr;
 
-  bool should_stop() {
-    std::lock_guard lock(mu);
-    return stopping;
-  }
-  // Waits `d` or until stop(); true when stopping.
-  bool sleep_for(Duration d) {
-    std::unique_lock lock(mu);
-    return cv.wait_for(lock, d, [&] { return stopping; });
-  }
-  Duration jittered(Duration d) {
-    std::uniform_int_distribution<int64_t> j(d.count() / 2, std::max<int64_t>(d.count(), 1));
-    return Duration(j(rng));
-  }
+  bool should_stop() const { return stopping.load(); }
+  // Waits out the next backoff; true when stopping.
+  bool back_off() { return sleeper->sleep_for(backoff.next()); }
 
   void run();
-  bool ship(std::vector<Item>& batch);
-  RequestOutcome send(const std::vector<Item*>& chunk, std::vector<ItemResult>& results,
-                      std::string& why);
-  std::optional<long> post(const std::string& path, const std::string& body,
-                           const char* content_type, std::string& response, std::string& why);
-  bool propagate_erasures(const std::vector<std::string>& ids);
-  bool update_labels(const std::vector<std::pair<std::string, std::string>>& labels);
-  // POSTs a by-query request until Elasticsearch confirms it (or has no such index).
-  bool by_query(const std::string& endpoint, const std::string& body, size_t n, const char* what);
+  // Reads one batch from `next` and ships it; kIdle when the outbox had nothing due.
+  enum class Step { kShipped, kIdle, kStopping, kFailed };
+  Step step(bool wait_for_more);
+  bool ship_bulk(std::vector<Item>& batch);
+  bool ship_by_query(const char* endpoint, std::vector<Item>& batch);
+  void dead_letter(const Item& it, std::string type, std::string reason);
+  bool commit_dead_letters();
   void set_paused(bool on, const std::string& why);
-  Item make_item(const store::OutboxEntry& e) const;
-  void update_backlog(EpochMillis oldest_ingest);
+  void count_request(const char* request, Verdict v) const {
+    if (std::string_view(request) == "bulk") {
+      requests->Add({{"outcome", verdict_name(v)}}).Increment();
+    } else {
+      by_query_requests->Add({{"request", request}, {"outcome", verdict_name(v)}}).Increment();
+    }
+  }
 };
 
-namespace {
-
-const document::FieldMapping& mapping_for(const document::FieldMappingSet* fields,
-                                          std::string_view model) {
-  static const document::FieldMapping defaults = document::FieldMapping::defaults();
-  return fields == nullptr ? defaults : fields->for_model(model);
+void EsShipper::Impl::dead_letter(const Item& it, std::string type, std::string reason) {
+  Reject rj;
+  rj.type = std::move(type);
+  rj.reason = "sequence " + std::to_string(it.sequence) + ": " + reason;
+  rj.line = it.sequence;
+  if (it.document != nullptr) {
+    rj.document = *it.document;
+    rj.raw_length = it.document->size();
+  }
+  dead.rejects.push_back(std::move(rj));
 }
 
-}  // namespace
-
-std::string label_fields(const store::StoredRecord& prediction, const store::StoredRecord& label,
-                         const document::FieldMappingSet* fields) {
-  const document::FieldMapping& m = mapping_for(fields, prediction.model_name);
-  simdjson::dom::parser lp, pp;
-  simdjson::dom::element ldoc, pdoc;
-  document::FoundValue truth, predicted;
-  if (!lp.parse(label.document).get(ldoc)) {
-    truth = document::first_value(ldoc, m.pointers(document::Field::kGroundTruth), false);
-  }
-  if (!pp.parse(prediction.document).get(pdoc)) predicted = document::predicted_value(pdoc, m);
-  std::string out = "{\"ground_truth\":" + (truth.found() ? truth.json : std::string("null"));
-  out += ",\"label_time\":\"" + format_rfc3339(label.timestamp_ms) + "\"";
-  if (truth.found() && predicted.found()) {
-    if (truth.is_number() && predicted.is_number()) {
-      const double err = std::stod(predicted.json) - std::stod(truth.json);
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.17g", err);
-      out += std::string(",\"error\":") + buf;
-    } else if (!truth.is_number() && !predicted.is_number()) {
-      out += std::string(",\"correct\":") + (truth.json == predicted.json ? "true" : "false");
-    }
-  }
-  return out + '}';
-}
-
-std::string es_source(const store::StoredRecord& r, const store::StoredRecord* label,
-                      const document::FieldMappingSet* fields) {
-  std::string l;
-  l.reserve(r.document.size() + 400);
-  l += "{\"@timestamp\":\"" + format_rfc3339(r.timestamp_ms) + "\",\"verity\":{\"request_id\":";
-  document::append_json_string(l, r.request_id);
-  l += ",\"model\":";
-  document::append_json_string(l, r.model_name);
-  l += ",\"version\":";
-  document::append_json_string(l, r.model_version);
-  l += ",\"input\":";
-  document::append_json_string(l, r.input);
-  l += ",\"partition\":";
-  document::append_json_string(l, r.partition);
-  l += ",\"sequence\":" + std::to_string(r.sequence);
-  l += ",\"ingest_time\":\"" + format_rfc3339(r.ingest_time_ms) + "\"";
-  l += ",\"masking_version\":";
-  document::append_json_string(l, r.masking_version);
-  l += ",\"digest\":\"sha256:" + to_hex(r.digest) + "\"},\"document\":";
-  l += r.document;
-  if (label != nullptr) {
-    l += ",\"label\":";
-    l += label_fields(r, *label, fields);
-  }
-  l += '}';
-  return l;
-}
-
-Item EsShipper::Impl::make_item(const store::OutboxEntry& e) const {
-  const store::StoredRecord& r = e.record;
-  Item it;
-  it.sequence = e.sequence;
-  it.request_id = r.request_id;
-  it.document = r.document;
-  const std::string index = options.index_mode == IndexMode::kDataStream
-                                ? options.data_stream
-                                : options.dated_prefix + index_date(r.timestamp_ms);
-  std::string& l = it.lines;
-  l.reserve(r.document.size() + 512);
-  l += "{\"create\":{\"_index\":";
-  document::append_json_string(l, index);
-  l += ",\"_id\":";
-  document::append_json_string(l, r.request_id);
-  l += "}}\n";
-  l += es_source(r, e.label ? &*e.label : nullptr, fields.get());
-  l += "\n";
-  return it;
-}
-
-// POSTs `body` to `path` on the current host. nullopt on a connection error (and the next host
-// is used next time); otherwise the HTTP status, with the answer in `response`.
-std::optional<long> EsShipper::Impl::post(const std::string& path, const std::string& body,
-                                          const char* content_type, std::string& response,
-                                          std::string& why) {
-  const bool compress = options.gzip && body.size() > 1024;
-  const std::string payload = compress ? gzip(body) : body;
-  CURL* c = curl.get();
-  curl_easy_reset(c);
-  const std::string url = options.hosts[host % options.hosts.size()] + path;
-  curl_slist* headers = nullptr;
-  const std::string type = std::string("Content-Type: ") + content_type;
-  headers = curl_slist_append(headers, type.c_str());
-  headers = curl_slist_append(headers, "Expect:");
-  if (compress) headers = curl_slist_append(headers, "Content-Encoding: gzip");
-  std::string api_key;
-  if (!options.api_key.empty()) {
-    api_key = "Authorization: ApiKey " + options.api_key;
-    headers = curl_slist_append(headers, api_key.c_str());
-  }
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> owner(headers, curl_slist_free_all);
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (!options.username.empty()) {
-    curl_easy_setopt(c, CURLOPT_USERNAME, options.username.c_str());
-    curl_easy_setopt(c, CURLOPT_PASSWORD, options.password.c_str());
-  }
-  if (!options.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_file.c_str());
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, options.verify_certificate ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, options.verify_hostname ? 2L : 0L);
-  const CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) {
-    why = url + ": " + curl_easy_strerror(rc);
-    ++host;  // fail over to the next host
-    return std::nullopt;
-  }
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  why = url + ": HTTP " + std::to_string(status);
-  return status;
-}
-
-RequestOutcome EsShipper::Impl::send(const std::vector<Item*>& chunk,
-                                     std::vector<ItemResult>& results, std::string& why) {
-  std::string body;
-  for (const Item* it : chunk) body += it->lines;
-  std::string response;
-  const auto answered = post("/_bulk", body, "application/x-ndjson", response, why);
-  if (!answered) return RequestOutcome::kRetryable;
-  const long status = *answered;
-  if (status == 413) return RequestOutcome::kTooLarge;
-  if (status == 401 || status == 403) return RequestOutcome::kUnauthorized;
-  if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504) {
-    return RequestOutcome::kRetryable;
-  }
-  if (status != 200) {
-    why += ": " + response.substr(0, 300);
-    return RequestOutcome::kFailed;
-  }
-  if (!parse_bulk_response(response, chunk.size(), results)) {
-    why += ": the answer does not list one item per action";
-    return RequestOutcome::kRetryable;
-  }
-  for (const auto& r : results) items->Add({{"status", std::to_string(r.status)}}).Increment();
-  return RequestOutcome::kAnswered;
-}
-
-// Ships every item of `batch`: returns true once each is delivered or dead-lettered, false when
-// stopping first.
-bool EsShipper::Impl::ship(std::vector<Item>& batch) {
-  std::deque<std::vector<Item*>> work;  // chunks still to send
-  {
-    std::vector<Item*> all;
-    for (auto& it : batch) all.push_back(&it);
-    work.push_back(std::move(all));
-  }
-  std::vector<Item*> retry;
-  store::IngestBatch dead;
+// The dead-letter entries of a batch are committed before the checkpoint moves past them.
+bool EsShipper::Impl::commit_dead_letters() {
+  if (dead.rejects.empty()) return true;
+  const size_t n = dead.rejects.size();
+  // Types and sequences only: Elasticsearch's reasons may quote (masked) document values.
+  spdlog::warn("es shipper: {} entries written to the dead-letter store (first: sequence {}, {})",
+               n, dead.rejects.front().line, dead.rejects.front().type);
   dead.input = "es_shipper";
-  Duration backoff = options.initial_backoff;
-  while (!work.empty() || !retry.empty()) {
-    if (work.empty()) {
-      if (sleep_for(jittered(backoff))) return false;
-      backoff = std::min(options.max_backoff, Duration(backoff.count() * 2));
-      work.push_back(std::move(retry));
-      retry.clear();
-    }
-    std::vector<Item*> chunk = std::move(work.front());
-    work.pop_front();
-    std::vector<ItemResult> results;
-    std::string why;
-    const RequestOutcome outcome = send(chunk, results, why);
-    switch (outcome) {
-      case RequestOutcome::kAnswered: {
-        unrefreshed = true;
-        requests->Add({{"outcome", "ok"}}).Increment();
-        set_paused(false, "");
-        for (size_t i = 0; i < chunk.size(); ++i) {
-          const ItemResult& r = results[i];
-          if (r.kind == BulkItemOutcome::Kind::kRetry) {
-            retry.push_back(chunk[i]);
-          } else if (r.kind == BulkItemOutcome::Kind::kDead) {
-            Reject rj;
-            rj.type = "elasticsearch_" + (r.type.empty() ? std::to_string(r.status) : r.type);
-            rj.reason = "sequence " + std::to_string(chunk[i]->sequence) + ": Elasticsearch " +
-                        "answered " + std::to_string(r.status) + " " + r.type + ": " + r.reason;
-            rj.line = chunk[i]->sequence;
-            rj.document = chunk[i]->document;
-            rj.raw_length = chunk[i]->document.size();
-            dead.rejects.push_back(std::move(rj));
-          }
-        }
-        break;
-      }
-      case RequestOutcome::kTooLarge:
-        requests->Add({{"outcome", "too_large"}}).Increment();
-        if (chunk.size() == 1) {  // one document larger than the cluster takes
-          Reject rj;
-          rj.type = "elasticsearch_413";
-          rj.reason = "sequence " + std::to_string(chunk[0]->sequence) +
-                      ": the document alone is larger than Elasticsearch accepts (413)";
-          rj.line = chunk[0]->sequence;
-          rj.document = chunk[0]->document;
-          rj.raw_length = chunk[0]->document.size();
-          dead.rejects.push_back(std::move(rj));
-        } else {
-          const size_t half = chunk.size() / 2;
-          work.emplace_front(chunk.begin() + static_cast<std::ptrdiff_t>(half), chunk.end());
-          work.emplace_front(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(half));
-        }
-        break;
-      case RequestOutcome::kUnauthorized:
-        requests->Add({{"outcome", "unauthorized"}}).Increment();
-        set_paused(true, why);
-        retry.insert(retry.end(), chunk.begin(), chunk.end());
-        break;
-      case RequestOutcome::kRetryable:
-      case RequestOutcome::kFailed:
-        requests->Add({{"outcome", outcome == RequestOutcome::kFailed ? "failed" : "retryable"}})
-            .Increment();
-        spdlog::warn("es shipper: {}; retrying {} items", why, chunk.size());
-        retry.insert(retry.end(), chunk.begin(), chunk.end());
-        break;
-    }
-    if (should_stop()) return false;
+  std::promise<Status> committed;
+  auto done = committed.get_future();
+  store.submit(std::move(dead),
+               [&](const store::CommitResult& r) { committed.set_value(r.status); });
+  dead = store::IngestBatch();
+  if (auto s = done.get(); !s) {
+    spdlog::error("es shipper: cannot write {} dead-letter entries: {}", n, s.message());
+    return false;
   }
-  if (!dead.rejects.empty()) {
-    // The dead-letter entries are committed before the checkpoint moves past them.
-    const size_t n = dead.rejects.size();
-    std::promise<Status> committed;
-    store.submit(std::move(dead),
-                 [&](const store::CommitResult& r) { committed.set_value(r.status); });
-    if (auto s = committed.get_future().get(); !s) {
-      spdlog::error("es shipper: cannot write {} dead-letter entries: {}", n, s.message());
-      return false;
-    }
-    dead_lettered->Increment(static_cast<double>(n));
-  }
+  dead_lettered->Increment(static_cast<double>(n));
   return true;
 }
 
@@ -400,166 +176,307 @@ void EsShipper::Impl::set_paused(bool on, const std::string& why) {
   }
 }
 
-bool EsShipper::Impl::by_query(const std::string& endpoint, const std::string& body, size_t n,
-                               const char* what) {
-  const std::string target = options.index_mode == IndexMode::kDataStream
-                                 ? options.data_stream
-                                 : options.dated_prefix + "*";
-  Duration backoff = options.initial_backoff;
-  while (true) {
-    std::string response, why;
-    // By-query requests search, and search is near real time: documents indexed since the last
-    // refresh are invisible to them. Refresh first when anything was indexed since.
-    std::optional<long> status;
-    if (unrefreshed) {
-      status = post("/" + target + "/_refresh", "", "application/json", response, why);
-      if (status && (*status == 200 || *status == 404)) {
-        unrefreshed = false;
-        response.clear();
-      }
-    }
-    if (!unrefreshed) {
-      status = post("/" + target + "/" + endpoint + "?conflicts=proceed", body, "application/json",
-                    response, why);
-    }
-    if (status && (*status == 404 ||
-                   (*status == 200 && response.find("\"failures\":[]") != std::string::npos))) {
-      requests->Add({{"outcome", "ok"}}).Increment();
-      set_paused(false, "");
-      return true;
-    }
-    if (status && (*status == 401 || *status == 403)) {
-      requests->Add({{"outcome", "unauthorized"}}).Increment();
-      set_paused(true, why);
-    } else {
-      requests->Add({{"outcome", "retryable"}}).Increment();
-      spdlog::warn("es shipper: {} for {} documents: {}: {}; retrying", what, n, why,
-                   response.substr(0, 300));
-    }
-    if (sleep_for(jittered(backoff))) return false;
-    backoff = std::min(options.max_backoff, Duration(backoff.count() * 2));
-  }
-}
-
 namespace {
-
-std::string ids_query(const std::vector<std::string>& ids) {
-  std::string q = R"({"ids":{"values":[)";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) q += ',';
-    document::append_json_string(q, ids[i]);
-  }
-  return q + "]}}";
+std::string es_type(const std::string& type, long status) {
+  return "elasticsearch_" + (type.empty() ? std::to_string(status) : type);
 }
-
 }  // namespace
 
-// Deletes the copies of erased predictions: _delete_by_query on their ids, over the data stream or
-// every dated index (a data stream takes no delete by _id through _bulk).
-bool EsShipper::Impl::propagate_erasures(const std::vector<std::string>& ids) {
-  if (!by_query("_delete_by_query", "{\"query\":" + ids_query(ids) + "}", ids.size(),
-                "deleting erased documents")) {
-    return false;
+// Ships every item of `batch`: true once each is delivered or dead-lettered, false when stopping.
+bool EsShipper::Impl::ship_bulk(std::vector<Item>& batch) {
+  std::vector<Item*> all;
+  all.reserve(batch.size());
+  for (auto& it : batch) all.push_back(&it);
+  RequestQueue<Item> q(std::move(all), options.batch_events, options.batch_bytes.bytes);
+  while (!q.done()) {
+    if (q.round_done()) {
+      if (back_off()) return false;
+      q.next_round();
+    }
+    std::vector<Item*> chunk = q.take();
+    EsService::BulkAnswer a = service.bulk(joined_lines(chunk), chunk.size());
+    count_request("bulk", a.verdict);
+    switch (a.verdict) {
+      case Verdict::kDone:
+        unrefreshed = true;
+        set_paused(false, "");
+        for (size_t i = 0; i < chunk.size(); ++i) {
+          const BulkItemOutcome& r = a.items[i];
+          items->Add({{"status", std::to_string(r.status)}}).Increment();
+          if (r.verdict == Verdict::kRetry) {
+            q.retry(chunk[i]);
+          } else if (r.verdict == Verdict::kRefused) {
+            dead_letter(*chunk[i], es_type(r.type, r.status),
+                        "Elasticsearch answered " + std::to_string(r.status) + " " + r.type + ": " +
+                            r.reason);
+          }
+        }
+        break;
+      case Verdict::kTooLarge:
+      case Verdict::kRefused:
+        // One of the items may be the cause: halve until it is alone, then it goes.
+        if (chunk.size() > 1) {
+          q.split(chunk);
+        } else {
+          dead_letter(*chunk[0], es_type(a.error_type, a.status),
+                      a.verdict == Verdict::kTooLarge
+                          ? "the document alone is larger than Elasticsearch accepts (413)"
+                          : "Elasticsearch refused it (" + std::to_string(a.status) + " " +
+                                a.error_type + "): " + a.error_reason);
+        }
+        break;
+      case Verdict::kUnauthorized:
+        set_paused(true, a.why);
+        q.retry(chunk);
+        break;
+      case Verdict::kRetry:
+        spdlog::warn("es shipper: {}; retrying {} items", a.why, chunk.size());
+        q.retry(chunk);
+        break;
+    }
+    if (should_stop()) return false;
   }
-  erasures_propagated->Increment(static_cast<double>(ids.size()));
+  backoff.reset();
   return true;
 }
 
-// Sets the label fields of indexed predictions: _update_by_query on their ids with a script that
-// takes each document's fields from a map (data streams take no update by _id through _bulk).
-// A prediction not indexed yet is simply not matched: its own create carries its label.
-bool EsShipper::Impl::update_labels(const std::vector<std::pair<std::string, std::string>>& l) {
-  std::vector<std::string> ids;
-  std::string params;
-  for (const auto& [id, fields] : l) {
-    ids.push_back(id);
-    if (!params.empty()) params += ',';
-    document::append_json_string(params, id);
-    params += ':' + fields;
+// Labels (_update_by_query) or erasures (_delete_by_query), classified like bulk items: true once
+// every one is applied or dead-lettered, false when stopping.
+bool EsShipper::Impl::ship_by_query(const char* endpoint, std::vector<Item>& batch) {
+  const bool labels = std::string_view(endpoint) == "_update_by_query";
+  const char* request = labels ? "update_by_query" : "delete_by_query";
+  std::vector<Item*> all;
+  for (auto& it : batch) all.push_back(&it);
+  RequestQueue<Item> q(std::move(all), options.batch_events, options.batch_bytes.bytes);
+  while (!q.done()) {
+    if (q.round_done()) {
+      if (back_off()) return false;
+      q.next_round();
+    }
+    std::vector<Item*> chunk = q.take();
+    // By-query requests search, and search is near real time: documents indexed since the last
+    // refresh are invisible to them. Refresh first when anything was indexed since.
+    if (unrefreshed) {
+      EsService::Answer r = service.refresh();
+      count_request("refresh", r.verdict);
+      if (r.verdict == Verdict::kDone) {
+        unrefreshed = false;
+      } else {
+        if (r.verdict == Verdict::kUnauthorized) set_paused(true, r.why);
+        spdlog::warn("es shipper: refresh before {}: {}; retrying", request, r.why);
+        q.retry(chunk);
+        continue;
+      }
+    }
+    std::string body;
+    if (labels) {
+      std::vector<std::pair<std::string, std::string>> l;
+      l.reserve(chunk.size());
+      for (const Item* it : chunk) l.emplace_back(it->request_id, it->payload);
+      body = update_labels_body(l);
+    } else {
+      std::vector<std::string> ids;
+      ids.reserve(chunk.size());
+      for (const Item* it : chunk) ids.push_back(it->request_id);
+      body = delete_by_ids_body(ids);
+    }
+    EsService::ByQueryResult r = service.by_query(endpoint, body);
+    Verdict verdict = r.verdict;
+    std::string why = r.why, type = r.error_type, reason = r.error_reason;
+    if (verdict == Verdict::kDone && !r.answer.failures.empty()) {
+      // Some documents failed. Any failure worth retrying (a conflict, 429, 5xx): the whole
+      // request again later (setting a label or deleting twice is harmless). Otherwise the named
+      // documents are refused for good, and the rest is sent again at once: Elasticsearch stops a
+      // by-query request at its first failure, so the others may not have been applied.
+      const auto& failures = r.answer.failures;
+      const bool retry = std::any_of(failures.begin(), failures.end(),
+                                     [](const auto& f) { return f.verdict == Verdict::kRetry; });
+      verdict = retry ? Verdict::kRetry : Verdict::kRefused;
+      if (!retry) {
+        std::unordered_map<std::string, const ByQueryAnswer::Failure*> by_id;
+        for (const auto& f : failures) {
+          if (!f.id.empty()) by_id.emplace(f.id, &f);
+        }
+        std::vector<Item*> rest;
+        bool named = false;
+        for (Item* it : chunk) {
+          auto f = by_id.find(it->request_id);
+          if (f == by_id.end()) {
+            rest.push_back(it);
+            continue;
+          }
+          named = true;
+          dead_letter(*it, es_type(f->second->type, f->second->status),
+                      std::string("Elasticsearch refused ") + request + " (" +
+                          std::to_string(f->second->status) + " " + f->second->type +
+                          "): " + f->second->reason);
+        }
+        if (named) {
+          count_request(request, Verdict::kRefused);
+          q.again(std::move(rest));
+          continue;
+        }
+        type = failures.front().type;
+        reason = failures.front().reason;
+      }
+      why += ": " + std::to_string(failures.size()) + " failures";
+    }
+    count_request(request, verdict);
+    switch (verdict) {
+      case Verdict::kDone:
+        set_paused(false, "");
+        if (labels) {
+          labels_shipped->Increment(static_cast<double>(chunk.size()));
+        } else {
+          erasures_propagated->Increment(static_cast<double>(chunk.size()));
+        }
+        break;
+      case Verdict::kTooLarge:
+      case Verdict::kRefused:
+        if (chunk.size() > 1) {
+          q.split(chunk);
+        } else {
+          dead_letter(*chunk[0], es_type(type, r.status),
+                      std::string("Elasticsearch refused ") + request + " (" +
+                          std::to_string(r.status) + " " + type + "): " + reason);
+        }
+        break;
+      case Verdict::kUnauthorized:
+        set_paused(true, why);
+        q.retry(chunk);
+        break;
+      case Verdict::kRetry:
+        spdlog::warn("es shipper: {} for {} documents: {}; retrying", request, chunk.size(), why);
+        q.retry(chunk);
+        break;
+    }
+    if (should_stop()) return false;
   }
-  const std::string body =
-      "{\"query\":" + ids_query(ids) +
-      R"(,"script":{"lang":"painless","source":"ctx._source.label = params.labels[ctx._id]",)"
-      R"("params":{"labels":{)" +
-      params + "}}}}";
-  if (!by_query("_update_by_query", body, l.size(), "updating labels")) return false;
-  labels_shipped->Increment(static_cast<double>(l.size()));
+  backoff.reset();
   return true;
 }
 
-void EsShipper::Impl::update_backlog(EpochMillis oldest_ingest) {
-  const auto b = store.outbox_backlog();
-  backlog_events->Set(static_cast<double>(b.events));
-  backlog_bytes->Set(static_cast<double>(b.bytes));
-  lag_seconds->Set(oldest_ingest > 0
-                       ? std::max(0.0, static_cast<double>(clock.now_ms() - oldest_ingest) / 1000)
-                       : 0.0);
+EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
+  auto read = store.read_outbox(next, options.batch_events, options.batch_bytes.bytes);
+  if (!read) {
+    spdlog::warn("es shipper: reading the outbox: {}", read.status().message());
+    return Step::kFailed;
+  }
+  auto& entries = read->entries;
+  if (entries.empty() && read->next == next) return Step::kIdle;
+  if (wait_for_more && !entries.empty() && entries.size() < options.batch_events) {
+    // A partial batch waits for more, at most flush_interval since its oldest event arrived.
+    const EpochMillis oldest = entries.front().record.ingest_time_ms;
+    if (oldest > 0 && clock.now_ms() < oldest + options.flush_interval.count()) return Step::kIdle;
+  }
+
+  std::vector<Item> predictions, labels, erasures;
+  predictions.reserve(entries.size());
+  std::unordered_map<std::string_view, size_t> label_at;  // one update per request id
+  for (const auto& e : entries) {
+    Item it;
+    it.sequence = e.sequence;
+    it.request_id = e.record.request_id;
+    switch (e.kind) {
+      case store::OutboxEntry::Kind::kPrediction: {
+        it.document = &e.record.document;
+        auto lines = bulk_create(options, e, fields.get());
+        if (!lines) {
+          it.document = nullptr;  // not JSON: a dead-letter entry keeps JSON documents only
+          dead_letter(it, "unshippable_record", lines.status().message());
+          continue;
+        }
+        it.payload = std::move(*lines);
+        predictions.push_back(std::move(it));
+        break;
+      }
+      case store::OutboxEntry::Kind::kLabel: {
+        it.document = &e.label->document;
+        auto l = label_fields(e.record, *e.label, fields.get());
+        if (!l) {
+          it.document = nullptr;
+          dead_letter(it, "unshippable_record", l.status().message());
+          continue;
+        }
+        it.payload = std::move(*l);
+        // Two entries for one request id carry the same (current) label; a map with one key twice
+        // would be refused as a whole (Elasticsearch's strict duplicate detection).
+        if (auto [at, fresh] = label_at.try_emplace(e.record.request_id, labels.size()); !fresh) {
+          labels[at->second] = std::move(it);
+        } else {
+          labels.push_back(std::move(it));
+        }
+        break;
+      }
+      case store::OutboxEntry::Kind::kErasure:
+        erasures.push_back(std::move(it));
+        break;
+      case store::OutboxEntry::Kind::kUnreadable:
+        dead_letter(it, "unreadable_record", e.problem);
+        break;
+    }
+  }
+  if (!predictions.empty() && !ship_bulk(predictions)) return Step::kStopping;
+  // After the batch: a label or an erasure always follows its prediction in the outbox.
+  if (!labels.empty() && !ship_by_query("_update_by_query", labels)) return Step::kStopping;
+  if (!erasures.empty() && !ship_by_query("_delete_by_query", erasures)) return Step::kStopping;
+  if (!commit_dead_letters()) return Step::kFailed;
+  if (auto s = store.ack_outbox(read->next); !s) {
+    spdlog::error("es shipper: cannot move the checkpoint: {}", s.message());
+    return Step::kFailed;
+  }
+  next = read->next;
+  return Step::kShipped;
 }
 
 void EsShipper::Impl::run() {
-  uint64_t next = store.outbox_checkpoint();
+  next = store.outbox_checkpoint();
   while (!should_stop()) {
-    auto entries = store.read_outbox(next, options.batch_events, options.batch_bytes.bytes);
-    if (!entries) {
-      spdlog::warn("es shipper: reading the outbox: {}", entries.status().message());
-      if (sleep_for(options.initial_backoff)) return;
-      continue;
+    Step s = Step::kFailed;
+    if (auto g = guarded("es shipper", [&] { s = step(true); }); !g) {
+      spdlog::error("{}", g.message());  // retried after a backoff, like a failed read
     }
-    if (entries->entries.size() < options.batch_events) {
-      update_backlog(entries->entries.empty() ? 0 : entries->entries.front().record.ingest_time_ms);
-      // A partial batch waits for more, at most flush_interval since its oldest event arrived.
-      const EpochMillis oldest = entries->entries.empty()
-                                     ? clock.now_ms()
-                                     : entries->entries.front().record.ingest_time_ms;
-      const EpochMillis due = oldest + options.flush_interval.count();
-      if (entries->entries.empty() || clock.now_ms() < due) {
-        const int64_t wait = entries->entries.empty() ? options.flush_interval.count() / 4
-                                                      : std::min<int64_t>(due - clock.now_ms(), 50);
-        if (sleep_for(Duration(std::max<int64_t>(wait, 5)))) return;
-        if (entries->entries.empty() || clock.now_ms() < due) continue;
-      }
-    }
-    std::vector<Item> batch;
-    std::vector<std::string> erased;
-    std::vector<std::pair<std::string, std::string>> labelled;
-    batch.reserve(entries->entries.size());
-    for (const auto& e : entries->entries) {
-      switch (e.kind) {
-        case store::OutboxEntry::Kind::kPrediction:
-          batch.push_back(make_item(e));
-          break;
-        case store::OutboxEntry::Kind::kLabel:
-          labelled.emplace_back(e.record.request_id,
-                                label_fields(e.record, *e.label, fields.get()));
-          break;
-        case store::OutboxEntry::Kind::kErasure:
-          erased.push_back(e.record.request_id);
-          break;
-      }
-    }
-    update_backlog(entries->entries.empty() ? 0 : entries->entries.front().record.ingest_time_ms);
-    if (!batch.empty() && !ship(batch)) return;
-    // After the batch: a label or an erasure always follows its prediction in the outbox.
-    if (!labelled.empty() && !update_labels(labelled)) return;
-    if (!erased.empty() && !propagate_erasures(erased)) return;
-    if (auto s = store.ack_outbox(entries->next); !s) {
-      spdlog::error("es shipper: cannot move the checkpoint: {}", s.message());
-      if (sleep_for(options.initial_backoff)) return;
-      continue;
-    }
-    next = entries->next;
+    if (s == Step::kStopping) return;
+    if (s == Step::kShipped) continue;
+    // Idle: poll again soon (a partial batch is due within flush_interval); failed: back off.
+    const Duration wait =
+        s == Step::kFailed
+            ? options.initial_backoff
+            : Duration(std::clamp<int64_t>(options.flush_interval.count() / 4, 5, 50));
+    dead = store::IngestBatch();  // a failed step's dead letters are found again next time
+    if (sleeper->sleep_for(wait)) return;
   }
+}
+
+bool EsShipper::ship_once() {
+  Impl& im = *impl_;
+  if (!im.started) {
+    im.next = im.store.outbox_checkpoint();
+    im.started = true;
+  }
+  const auto s = im.step(false);
+  if (s != Impl::Step::kShipped) im.dead = store::IngestBatch();
+  return s == Impl::Step::kShipped;
 }
 
 EsShipper::EsShipper(store::Store& store, EsShipperOptions options, const Clock& clock,
                      prometheus::Registry& registry,
-                     std::shared_ptr<const document::FieldMappingSet> fields)
-    : impl_(std::make_unique<Impl>(store, std::move(options), clock, std::move(fields))) {
+                     std::shared_ptr<const document::FieldMappingSet> fields,
+                     std::unique_ptr<HttpClient> client, std::unique_ptr<Sleeper> sleeper)
+    : impl_(std::make_unique<Impl>(store, std::move(options), clock, std::move(fields),
+                                   std::move(client), std::move(sleeper))) {
   Impl& im = *impl_;
   im.requests = &prometheus::BuildCounter()
                      .Name("verity_shipper_bulk_requests_total")
                      .Help("_bulk requests to Elasticsearch by outcome")
                      .Register(registry);
+  im.by_query_requests =
+      &prometheus::BuildCounter()
+           .Name("verity_shipper_by_query_requests_total")
+           .Help(
+               "_update_by_query (labels), _delete_by_query (erasures) and _refresh requests to "
+               "Elasticsearch by outcome")
+           .Register(registry);
   im.items = &prometheus::BuildCounter()
                   .Name("verity_shipper_items_total")
                   .Help("Bulk items answered by Elasticsearch, by status")
@@ -567,8 +484,9 @@ EsShipper::EsShipper(store::Store& store, EsShipperOptions options, const Clock&
   im.dead_lettered = &prometheus::BuildCounter()
                           .Name("verity_shipper_dead_lettered_total")
                           .Help(
-                              "Items Elasticsearch refused for good (400/404, or 413 alone), "
-                              "written to the dead-letter store")
+                              "Predictions, labels and erasures Elasticsearch refused for good, "
+                              "or that could not be turned into a request, written to the "
+                              "dead-letter store")
                           .Register(registry)
                           .Add({});
   im.labels_shipped = &prometheus::BuildCounter()
@@ -587,15 +505,16 @@ EsShipper::EsShipper(store::Store& store, EsShipperOptions options, const Clock&
                                 .Add({});
   auto& backlog = prometheus::BuildGauge()
                       .Name("verity_shipper_backlog")
-                      .Help("Stored predictions not yet delivered to Elasticsearch")
+                      .Help("Stored predictions, labels and erasures not yet delivered")
                       .Register(registry);
   im.backlog_events = &backlog.Add({{"unit", "events"}});
   im.backlog_bytes = &backlog.Add({{"unit", "bytes"}});
-  im.lag_seconds = &prometheus::BuildGauge()
-                        .Name("verity_shipper_lag_seconds")
-                        .Help("Age of the oldest stored prediction not yet delivered")
-                        .Register(registry)
-                        .Add({});
+  im.lag_seconds =
+      &prometheus::BuildGauge()
+           .Name("verity_shipper_lag_seconds")
+           .Help("Age (since ingest) of the oldest prediction or label not yet delivered")
+           .Register(registry)
+           .Add({});
   im.paused_gauge = &prometheus::BuildGauge()
                          .Name("verity_shipper_paused")
                          .Help("1 while Elasticsearch refuses our credentials (401/403)")
@@ -607,16 +526,29 @@ EsShipper::~EsShipper() { stop(); }
 
 void EsShipper::start() {
   Impl* im = impl_.get();
+  im->started = true;
   im->thread = std::thread([im] { im->run(); });
 }
 
 void EsShipper::stop() {
-  {
-    std::lock_guard lock(impl_->mu);
-    impl_->stopping = true;
-  }
-  impl_->cv.notify_all();
+  impl_->stopping = true;
+  impl_->sleeper->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void EsShipper::update_gauges() const {
+  const Impl& im = *impl_;
+  const auto b = im.store.outbox_backlog();
+  im.backlog_events->Set(static_cast<double>(b.events));
+  im.backlog_bytes->Set(static_cast<double>(b.bytes));
+  double lag = 0;
+  if (b.events > 0) {
+    auto oldest = im.store.outbox_oldest_ingest_ms();
+    if (oldest && *oldest) {
+      lag = std::max(0.0, static_cast<double>(im.clock.now_ms() - **oldest) / 1000.0);
+    }
+  }
+  im.lag_seconds->Set(lag);
 }
 
 std::string EsShipper::problem() const {

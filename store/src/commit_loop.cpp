@@ -10,6 +10,7 @@
 
 #include "record_codec.h"
 #include "store_impl.h"
+#include "verity/core/guard.h"
 #include "verity/core/http.h"
 #include "verity/document/json_writer.h"
 #include "verity/store/partition.h"
@@ -386,7 +387,19 @@ void Store::Impl::run_commit_loop() {
       const auto start = std::chrono::steady_clock::now();
       if (db && !db_failed) {
         std::lock_guard write_lock(write_mu);
-        status = write_group(group, results);
+        bool threw = true;  // stays true only when write_group throws
+        status = guarded("writing a commit group", [&] {
+          Status s = write_group(group, results);
+          threw = false;
+          return s;
+        });
+        if (threw) {
+          // Not the disk's fault (std::bad_alloc, say): the group fails, its inputs answer an
+          // error (nothing was acknowledged), and the store goes on with the next group.
+          spdlog::critical("store: {}", status.message());
+          commit_failures->Increment();
+          break;
+        }
       } else if (!db) {
         status = reopen_error;
       } else if (status) {  // broken by a maintenance write

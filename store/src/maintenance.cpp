@@ -7,6 +7,7 @@
 
 #include "record_codec.h"
 #include "store_impl.h"
+#include "verity/core/guard.h"
 #include "verity/core/http.h"
 #include "verity/document/json_writer.h"
 #include "verity/store/partition.h"
@@ -179,7 +180,9 @@ Status Store::Impl::load_state() {
 
   for (const auto& [day, st] : state) {
     if (st.tier == Tier::kHot) continue;
-    if (auto applied = apply_tier_options(partitions.at(day), st.tier); !applied) return applied;
+    auto cf = partitions.find(day);
+    if (cf == partitions.end()) continue;  // chain keys of a dropped partition (cleaned below)
+    if (auto applied = apply_tier_options(cf->second, st.tier); !applied) return applied;
   }
   if (!orphans.empty()) {
     rocksdb::WriteBatch wb;
@@ -491,8 +494,9 @@ void Store::Impl::run_maintenance_loop() {
   std::unique_lock lock(mu);
   while (!stopping) {
     lock.unlock();
-    auto r = maintenance_pass();
-    if (!r) spdlog::error("store: tier manager: {}", r.status().message());
+    Status s =
+        guarded("store: tier manager", [&]() -> Status { return maintenance_pass().status(); });
+    if (!s) spdlog::error("store: tier manager: {}", s.message());
     lock.lock();
     maintenance_cv.wait_for(lock, options.retention.check_interval, [&] { return stopping; });
   }

@@ -46,15 +46,30 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
   out.next = from;
   size_t bytes = 0;
   std::string value;
+  // A record that cannot be read for good (corrupt bytes) becomes an unreadable entry for the
+  // shipper to dead-letter; a read that may work later (I/O error) fails the whole read.
+  auto unreadable = [&](uint64_t seq, const Status& why) -> Status {
+    if (why.retryable()) return why;
+    OutboxEntry e;
+    e.sequence = seq;
+    e.kind = OutboxEntry::Kind::kUnreadable;
+    e.problem = why.message();
+    out.entries.push_back(std::move(e));
+    return Status::ok();
+  };
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->outbox));
   for (it->Seek(sequence_key(from));
        it->Valid() && out.entries.size() < max_events && (bytes < max_bytes || bytes == 0);
        it->Next()) {
     auto seq = parse_sequence_key(it->key().ToStringView());
+    if (!seq) return Status::internal("corrupt outbox key");
     const std::string_view v = it->value().ToStringView();
-    if (!seq || v.empty()) return Status::internal("corrupt outbox entry");
     out.next = *seq + 1;
+    if (v.empty()) {
+      if (auto s = unreadable(*seq, Status::internal("an empty outbox entry")); !s) return s;
+      continue;
+    }
     if (v[0] == 'X') {
       OutboxEntry e;
       e.sequence = *seq;
@@ -70,28 +85,50 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
       e.kind = OutboxEntry::Kind::kLabel;
       const std::string_view id = v.substr(1);
       auto label = impl_->read_label(id);
-      if (!label) return label.status();
+      if (!label) {
+        if (auto s = unreadable(*seq, label.status()); !s) return s;
+        continue;
+      }
       auto prediction = impl_->read_prediction(id);
-      if (!prediction) return prediction.status();
+      if (!prediction) {
+        if (auto s = unreadable(*seq, prediction.status()); !s) return s;
+        continue;
+      }
       // No label (erased), or no prediction yet: its own entry will carry the label.
       if (!*label || !*prediction || (*prediction)->erased) continue;
       e.record = std::move(**prediction);
       e.label = std::move(**label);
     } else {
-      if (v.size() != 9 || v[0] != 'P') return Status::internal("corrupt outbox entry");
+      if (v.size() != 9 || v[0] != 'P') {
+        if (auto s = unreadable(*seq, Status::internal("an outbox entry of unknown form")); !s) {
+          return s;
+        }
+        continue;
+      }
       const auto day = static_cast<uint32_t>(get_be(v.substr(1), 4));
       auto* cf = impl_->find_partition(day);
       if (cf == nullptr) continue;  // dropped by retention before it was shipped
       auto s = impl_->db->Get(rocksdb::ReadOptions(), cf, sequence_key(*seq), &value);
       if (s.IsNotFound()) continue;
-      if (!s.ok()) return from_rocksdb(s, "reading a record for the outbox");
+      if (!s.ok()) {
+        if (auto u = unreadable(*seq, from_rocksdb(s, "reading a record for the outbox")); !u) {
+          return u;
+        }
+        continue;
+      }
       auto rec = decode_record(value);
-      if (!rec) return Status::internal("corrupt record at sequence " + std::to_string(*seq));
+      if (!rec) {
+        if (auto u = unreadable(*seq, Status::internal("a corrupt record")); !u) return u;
+        continue;
+      }
       if (rec->erased) continue;  // erased before it was shipped: never shipped
       rec->partition = partition_name(day);
       e.record = std::move(*rec);
       auto label = impl_->read_label(e.record.request_id);
-      if (!label) return label.status();
+      if (!label) {
+        if (auto u = unreadable(*seq, label.status()); !u) return u;
+        continue;
+      }
       if (*label) e.label = std::move(**label);
     }
     bytes += e.record.document.size() + 64;
@@ -99,6 +136,31 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
   return out;
+}
+
+Result<std::optional<EpochMillis>> Store::outbox_oldest_ingest_ms() const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  std::string value;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->outbox));
+  // The first entry that names a record with an ingest time (erasures have none); a few at most.
+  int looked = 0;
+  for (it->Seek(sequence_key(impl_->outbox_checkpoint.load())); it->Valid() && looked < 64;
+       it->Next(), ++looked) {
+    const std::string_view v = it->value().ToStringView();
+    if (v.size() == 9 && v[0] == 'P') {
+      auto* cf = impl_->find_partition(static_cast<uint32_t>(get_be(v.substr(1), 4)));
+      if (cf == nullptr) continue;
+      auto s = impl_->db->Get(rocksdb::ReadOptions(), cf, it->key(), &value);
+      if (!s.ok()) continue;
+      if (auto rec = decode_record(value)) return std::optional<EpochMillis>(rec->ingest_time_ms);
+    } else if (!v.empty() && v[0] == 'L') {
+      auto label = impl_->read_label(v.substr(1));
+      if (label && *label) return std::optional<EpochMillis>((*label)->ingest_time_ms);
+    }
+  }
+  return std::optional<EpochMillis>();
 }
 
 Status Store::ack_outbox(uint64_t next) {

@@ -271,6 +271,81 @@ TEST(EsShipper, LabelsLandOnTheirPredictionsWhateverTheOrder) {
   EXPECT_EQ(es.document_count(), 3u);
 }
 
+// Issue 13: one label ended the process (std::stod threw on 4e-320 in the shipper's label
+// update), and since the label stayed in the outbox every restart died the same way. Now the
+// label's fields are written without it, the process stays up across restarts, and what follows
+// is delivered.
+TEST(EsShipper, ALabelNoDoubleCanHoldNeverTakesTheServerDown) {
+  FakeElasticsearch es;
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", config_for(es));
+  server.start();
+  auto post = [&](const std::string& path, const std::string& body) {
+    auto r = app::http_request("POST", server.http_url() + path, body, {}, 60'000);
+    ASSERT_TRUE(r.is_ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  post(
+      "/v1/predictions",
+      R"({"request_id":"reg1","@timestamp":"2026-11-20T10:30:00Z","model":"pricing","prediction":{"value":4.5}})"
+      "\n");
+  ASSERT_EQ(wait_for_documents(es, 1), 1u);
+  post("/v1/labels", R"({"request_id":"reg1","ground_truth":4e-320})"
+                     "\n");
+  EXPECT_EQ(wait_for_metric(server.http_url(), "verity_shipper_labels_total", 1), 1);
+  ASSERT_TRUE(server.running());
+  EXPECT_EQ(server.terminate(), 0);
+  server.start();
+  post(
+      "/v1/predictions",
+      R"({"request_id":"after","@timestamp":"2026-11-20T10:31:00Z","model":"pricing","prediction":{"value":1}})"
+      "\n");
+  EXPECT_EQ(wait_for_documents(es, 2), 2u);
+  EXPECT_NE(es.documents().at("logs-verity.predictions-default/reg1").find(R"("error":4.5)"),
+            std::string::npos);
+  EXPECT_TRUE(server.running());
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+// A label update Elasticsearch refuses for good is dead-lettered with its reason; a by-query
+// answer that lists a failure dead-letters that document; neither blocks what follows.
+TEST(EsShipper, RefusedLabelUpdatesAreDeadLetteredAndNeverBlockTheOutbox) {
+  FakeElasticsearch es;
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", config_for(es));
+  server.start();
+  auto post = [&](const std::string& path, const std::string& body) {
+    auto r = app::http_request("POST", server.http_url() + path, body, {}, 60'000);
+    ASSERT_TRUE(r.is_ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  post(
+      "/v1/predictions",
+      R"({"request_id":"a","@timestamp":"2026-11-20T10:30:00Z","model":"m","prediction":{"label":"x"}})"
+      "\n"
+      R"({"request_id":"b","@timestamp":"2026-11-20T10:30:00Z","model":"m","prediction":{"label":"x"}})"
+      "\n");
+  ASSERT_EQ(wait_for_documents(es, 2), 2u);
+  es.fail_by_query(400, 1);
+  post("/v1/labels", R"({"request_id":"a","ground_truth":"y"})"
+                     "\n");
+  EXPECT_EQ(wait_for_metric(server.http_url(), "verity_shipper_dead_lettered_total", 1), 1);
+  es.fail_by_query(200, 1, "b");
+  post("/v1/labels", R"({"request_id":"b","ground_truth":"y"})"
+                     "\n");
+  EXPECT_EQ(wait_for_metric(server.http_url(), "verity_shipper_dead_lettered_total", 2), 2);
+  post(
+      "/v1/predictions",
+      R"({"request_id":"c","@timestamp":"2026-11-20T10:30:00Z","model":"m","prediction":{"label":"x"}})"
+      "\n");
+  EXPECT_EQ(wait_for_documents(es, 3), 3u);
+  EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_shipper_backlog{unit="events"})", 0), 0);
+  EXPECT_EQ(es.stats().by_query_refused, 2u);
+  EXPECT_NE(server.log().find("written to the dead-letter store"), std::string::npos)
+      << server.log();
+  EXPECT_NE(server.log().find("elasticsearch_script_exception"), std::string::npos);
+}
+
 TEST(EsSetup, InstallsIlmAndTemplatesIdempotentlyAndMirrorsTheTiers) {
   FakeElasticsearch es;
   auto run = [](const std::string& args) {

@@ -67,6 +67,18 @@ bool glob_match(std::string_view pattern, std::string_view s) {
 
 }  // namespace
 
+// The `failures` entry Elasticsearch lists for a document a by-query request could not change.
+static std::string failure_json(const std::string& index, const std::string& id) {
+  if (id.empty()) return "";
+  std::string out = R"({"index":)";
+  document::append_json_string(out, index);
+  out += R"(,"id":)";
+  document::append_json_string(out, id);
+  out += R"(,"cause":{"type":"mapper_parsing_exception","reason":"failed to parse field [label]"},)"
+         R"("status":400})";
+  return out;
+}
+
 struct FakeElasticsearch::Impl {
   boost::asio::io_context io;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
@@ -77,6 +89,25 @@ struct FakeElasticsearch::Impl {
   mutable std::mutex mu;
   std::map<std::string, std::vector<int>> item_faults;  // _id -> statuses still to answer
   std::vector<int> request_faults;                      // statuses for the next requests
+  struct ByQueryFault {
+    int status;
+    std::string failed_id;
+  };
+  std::vector<ByQueryFault> by_query_faults;  // for the next by-query requests
+  // An injected by-query fault for this request, if any (REQUIRES: mu held).
+  std::optional<HttpResponse> by_query_fault(std::string* failed_id) {
+    if (by_query_faults.empty()) return std::nullopt;
+    const ByQueryFault f = by_query_faults.front();
+    by_query_faults.erase(by_query_faults.begin());
+    ++stats.by_query_refused;
+    if (f.status == 200 && !f.failed_id.empty()) {
+      *failed_id = f.failed_id;
+      return std::nullopt;
+    }
+    return es_error(f.status,
+                    f.status == 400 ? "script_exception" : "es_rejected_execution_exception",
+                    "injected by-query failure");
+  }
   size_t max_body = 0;
   std::chrono::milliseconds delay{0};
   std::string authorization;
@@ -303,6 +334,8 @@ HttpResponse FakeElasticsearch::Impl::delete_by_query(const HttpRequest& req) {
   if (!authorization.empty() && req.header("authorization") != authorization) {
     return es_error(401, "security_exception", "missing authentication credentials");
   }
+  std::string failed_id;
+  if (auto fault = by_query_fault(&failed_id)) return *fault;
   const std::string target = req.path.substr(1, req.path.rfind("/_delete_by_query") - 1);
   simdjson::dom::parser p;
   simdjson::dom::array values;
@@ -318,7 +351,7 @@ HttpResponse FakeElasticsearch::Impl::delete_by_query(const HttpRequest& req) {
     const std::string id = it->first.substr(index.size() + 1);
     const bool match = glob_match(target, index) && searchable(it->first);
     any_index = any_index || match;
-    if (match && ids.count(id)) {
+    if (match && ids.count(id) && id != failed_id) {
       it = docs.erase(it);
       ++deleted;
     } else {
@@ -331,7 +364,8 @@ HttpResponse FakeElasticsearch::Impl::delete_by_query(const HttpRequest& req) {
   const std::string n = std::to_string(deleted);
   return HttpResponse::json(200,
                             R"({"took":1,"timed_out":false,"total":)" + n + R"(,"deleted":)" + n +
-                                R"(,"batches":1,"version_conflicts":0,"noops":0,"failures":[]})");
+                                R"(,"batches":1,"version_conflicts":0,"noops":0,"failures":[)" +
+                                failure_json(target, failed_id) + "]}");
 }
 
 // Only what Verity sends: the ids query and the script that sets `label` from params.labels.
@@ -341,6 +375,8 @@ HttpResponse FakeElasticsearch::Impl::update_by_query(const HttpRequest& req) {
   if (!authorization.empty() && req.header("authorization") != authorization) {
     return es_error(401, "security_exception", "missing authentication credentials");
   }
+  std::string failed_id;
+  if (auto fault = by_query_fault(&failed_id)) return *fault;
   const std::string target = req.path.substr(1, req.path.rfind("/_update_by_query") - 1);
   simdjson::dom::parser p;
   simdjson::dom::element root;
@@ -353,6 +389,15 @@ HttpResponse FakeElasticsearch::Impl::update_by_query(const HttpRequest& req) {
       root["script"]["params"]["labels"].get_object().get(labels)) {
     return es_error(400, "parsing_exception", "this fake only knows Verity's label script");
   }
+  {
+    // Elasticsearch parses JSON with strict duplicate detection: a key twice is a 400.
+    std::set<std::string_view> keys;
+    for (auto [k, v] : labels) {
+      if (!keys.insert(k).second) {
+        return es_error(400, "x_content_parse_exception", "Duplicate field in params.labels");
+      }
+    }
+  }
   uint64_t updated = 0;
   simdjson::dom::parser dp;
   for (auto& [key, doc] : docs) {
@@ -362,7 +407,7 @@ HttpResponse FakeElasticsearch::Impl::update_by_query(const HttpRequest& req) {
     if (!glob_match(target, index) || !searchable(key) || labels[id].get(label)) continue;
     bool listed = false;
     for (simdjson::dom::element v : values) listed = listed || v.get_string().value() == id;
-    if (!listed) continue;
+    if (!listed || id == failed_id) continue;
     std::string rebuilt = "{";
     for (auto [k, v] : dp.parse(doc).get_object()) {
       if (k == "label") continue;
@@ -377,7 +422,8 @@ HttpResponse FakeElasticsearch::Impl::update_by_query(const HttpRequest& req) {
   const std::string n = std::to_string(updated);
   return HttpResponse::json(200,
                             R"({"took":1,"timed_out":false,"total":)" + n + R"(,"updated":)" + n +
-                                R"(,"batches":1,"version_conflicts":0,"noops":0,"failures":[]})");
+                                R"(,"batches":1,"version_conflicts":0,"noops":0,"failures":[)" +
+                                failure_json(target, failed_id) + "]}");
 }
 
 // Setup objects, answered in the shapes Elasticsearch uses for each kind.
@@ -462,6 +508,11 @@ std::string FakeElasticsearch::url() const {
 void FakeElasticsearch::fail_item(const std::string& id, int status, int times) {
   std::lock_guard lock(impl_->mu);
   for (int i = 0; i < times; ++i) impl_->item_faults[id].push_back(status);
+}
+
+void FakeElasticsearch::fail_by_query(int status, int times, const std::string& failed_id) {
+  std::lock_guard lock(impl_->mu);
+  for (int i = 0; i < times; ++i) impl_->by_query_faults.push_back({status, failed_id});
 }
 
 void FakeElasticsearch::fail_requests(int status, int times) {

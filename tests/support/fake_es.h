@@ -38,6 +38,10 @@ class FakeElasticsearch {
   void fail_item(const std::string& id, int status, int times = 1);
   // The next `times` requests are answered `status` as a whole (429, 503, 401, ...).
   void fail_requests(int status, int times);
+  // The next `times` by-query requests (_update_by_query, _delete_by_query) are answered `status`
+  // with an error; with status 200 and `failed_id`, a 200 answer that lists a 400
+  // mapper_parsing_exception failure for that document (which is not changed).
+  void fail_by_query(int status, int times, const std::string& failed_id = "");
   // Bodies (after gzip) larger than this are answered 413. 0: no limit.
   void set_max_body(size_t bytes);
   // Answers this late (after storing the documents).
@@ -49,8 +53,9 @@ class FakeElasticsearch {
   void come_back();
 
   struct Stats {
-    uint64_t requests = 0;       // bulk requests answered (any status)
-    uint64_t gzip_requests = 0;  // with Content-Encoding: gzip
+    uint64_t requests = 0;          // bulk requests answered (any status)
+    uint64_t by_query_refused = 0;  // by-query requests answered with an injected failure
+    uint64_t gzip_requests = 0;     // with Content-Encoding: gzip
     std::map<int, uint64_t> request_status;
     std::map<int, uint64_t> item_status;  // per item
     size_t largest_body = 0;              // largest body (after gzip) answered 200

@@ -6,25 +6,15 @@
 #include <vector>
 
 #include "verity/core/status.h"
+#include "verity/shippers/http_client.h"
 
 namespace verity::app {
 
-struct HttpClientResponse {
-  long status = 0;
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+using HttpClientResponse = shippers::HttpAnswer;
+using HttpTls = shippers::HttpTls;
 
-  std::string_view header(std::string_view lowercase_name) const;
-};
-
-// TLS settings for https URLs.
-struct HttpTls {
-  std::string ca_file;  // PEM CAs ("" : the system's)
-  bool verify_certificate = true;
-  bool verify_hostname = true;
-};
-
-// A blocking HTTP request (libcurl) for the CLI's client commands and tests. `headers` are
+// A blocking HTTP request (shippers::CurlHttpClient, libcurl) for the CLI's client commands and
+// tests. `headers` are
 // "Name: value" lines. Errors: kUnavailable when the server cannot be reached.
 Result<HttpClientResponse> http_request(const std::string& method, const std::string& url,
                                         const std::string& body = "",

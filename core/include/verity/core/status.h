@@ -66,30 +66,32 @@ class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
-    assert(!std::get<Status>(v_).is_ok() && "Result built from an ok Status has no value");
+    assert(!std::get_if<Status>(&v_)->is_ok() && "Result built from an ok Status has no value");
   }
 
   bool is_ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return is_ok(); }
 
+  // Never throws (std::get would throw bad_variant_access): the value of an error is a broken
+  // invariant, caught by the assertion in debug builds.
   const T& value() const& {
     assert(is_ok());
-    return std::get<T>(v_);
+    return *std::get_if<T>(&v_);
   }
   T& value() & {
     assert(is_ok());
-    return std::get<T>(v_);
+    return *std::get_if<T>(&v_);
   }
   T&& value() && {
     assert(is_ok());
-    return std::get<T>(std::move(v_));
+    return std::move(*std::get_if<T>(&v_));
   }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
 
-  Status status() const { return is_ok() ? Status::ok() : std::get<Status>(v_); }
+  Status status() const { return is_ok() ? Status::ok() : *std::get_if<Status>(&v_); }
 
  private:
   std::variant<T, Status> v_;

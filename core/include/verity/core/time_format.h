@@ -15,7 +15,7 @@ using EpochMillis = int64_t;
 // space instead of T). Fractions finer than a millisecond are truncated. Years 0001..9999.
 Result<EpochMillis> parse_rfc3339(std::string_view text);
 
-// Formats as "2026-11-20T10:30:00.000Z".
+// Formats as "2026-11-20T10:30:00.000Z". Times outside years 0000..9999 are clamped to them.
 std::string format_rfc3339(EpochMillis ms);
 
 // The UTC calendar day of a timestamp as YYYYMMDD (e.g. 20261120). Negative times round down.

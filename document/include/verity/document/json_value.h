@@ -9,6 +9,13 @@
 
 namespace verity::document {
 
+// Parses a stored document into `out` with a DOM parser. simdjson 3.0 refuses integers beyond 64
+// bits, which are valid JSON and which the decoder accepts; such a document is parsed again with
+// each of those integers read as a string of its digits (`scratch` holds that copy, and must
+// outlive `out`). Returns simdjson's error for anything else that is not JSON. Never throws.
+simdjson::error_code parse_document(simdjson::dom::parser& parser, std::string_view json,
+                                    std::string& scratch, simdjson::dom::element& out);
+
 // A value found in a stored document: its minified JSON text and type.
 struct FoundValue {
   std::string json;  // "" when nothing was found

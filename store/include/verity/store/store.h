@@ -81,11 +81,13 @@ struct OutboxEntry {
     kPrediction,  // forward `record`, with `label` when one is already stored
     kLabel,       // a new or corrected `label` for the stored prediction `record`
     kErasure,     // delete the copies of the prediction `record.request_id` (nothing else set)
+    kUnreadable,  // the entry or its record cannot be read for good (corrupt): `problem` says why
   };
   uint64_t sequence = 0;
   Kind kind = Kind::kPrediction;
   StoredRecord record;
   std::optional<StoredRecord> label;
+  std::string problem;  // kUnreadable
 };
 struct OutboxRead {
   std::vector<OutboxEntry> entries;
@@ -167,8 +169,13 @@ class Store {
   // Outbox (StoreOptions::outbox): entries from sequence `from` on, in append order, at most
   // `max_events` and about `max_bytes`. Predictions whose partition was dropped or whose record
   // was erased are passed over (never shipped), and so are labels whose prediction is not stored
-  // (yet: the prediction's own entry will carry its label). Thread-safe.
+  // (yet: the prediction's own entry will carry its label). An entry whose record is corrupt is
+  // returned as kUnreadable (never an error that would stop the reader for good); errors are
+  // retryable only (kUnavailable). Thread-safe.
   Result<OutboxRead> read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const;
+  // The ingest time of the oldest undelivered prediction or label (looking at the first entries
+  // past the checkpoint), or nullopt when there is none. Thread-safe.
+  Result<std::optional<EpochMillis>> outbox_oldest_ingest_ms() const;
   // Everything before `next` was delivered: the checkpoint moves there (not fsynced: re-sending is
   // harmless, see outbox.cpp) and those entries are deleted.
   Status ack_outbox(uint64_t next);

@@ -1,11 +1,11 @@
 #pragma once
 
 // The JSON of mappings/*.json, embedded at build time (es_mappings_embedded.cpp.in).
-namespace verity::app {
+namespace verity::shippers {
 
 extern const char* const kEsComponentSettings;   // component-verity-predictions-settings.json
 extern const char* const kEsComponentMappings;   // component-verity-predictions-mappings.json
 extern const char* const kEsIndexTemplate;       // index-template-verity-predictions.json
 extern const char* const kEsIndexTemplateDated;  // index-template-verity-predictions-dated.json
 
-}  // namespace verity::app
+}  // namespace verity::shippers

@@ -7,11 +7,12 @@
 
 #include <functional>
 
-#include "verity/app/es_setup.h"
+#include "verity/shippers/es_encoder.h"
+#include "verity/shippers/es_setup.h"
 #include "verity/shippers/es_shipper.h"
 #include "verity/store/stored_record.h"
 
-namespace verity::app {
+namespace verity::shippers {
 namespace {
 
 bool glob(std::string_view pattern, std::string_view s) {
@@ -111,7 +112,7 @@ TEST(EsMappings, EveryFieldTheShipperEmitsIsMapped) {
   label.request_id = "req-1";
   label.timestamp_ms = 1795000900000;
   label.document = R"({"request_id":"req-1","ground_truth":"fraud"})";
-  const std::string source = shippers::es_source(r, &label, nullptr);
+  const std::string source = shippers::es_source(r, &label, nullptr).value();
   ASSERT_NE(source.find(R"("label":{"ground_truth":"fraud","label_time":)"), std::string::npos)
       << source;
   ASSERT_NE(source.find(R"("correct":false)"), std::string::npos) << source;
@@ -190,4 +191,4 @@ TEST(EsMappings, IlmPhasesMirrorTheStoreTiers) {
 }
 
 }  // namespace
-}  // namespace verity::app
+}  // namespace verity::shippers

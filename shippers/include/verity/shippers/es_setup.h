@@ -4,10 +4,11 @@
 #include <vector>
 
 #include "verity/core/status.h"
-#include "verity/shippers/es_shipper.h"
+#include "verity/shippers/es_config.h"
+#include "verity/shippers/http_client.h"
 #include "verity/store/retention.h"
 
-namespace verity::app {
+namespace verity::shippers {
 
 // One object `verity es setup` installs.
 struct EsSetupObject {
@@ -32,7 +33,9 @@ struct EsSetupChange {
 // settings: absent -> PUT (created), present with another verity_hash -> PUT (updated), else
 // unchanged. Errors: kUnavailable (no host reachable), kFailedPrecondition (a refused PUT, with
 // Elasticsearch's answer).
-Result<std::vector<EsSetupChange>> es_setup(const shippers::EsShipperOptions& es,
-                                            const store::RetentionOptions& tiers);
+// `client`: the HTTP seam (null: libcurl with the options' TLS settings).
+Result<std::vector<EsSetupChange>> es_setup(const EsShipperOptions& es,
+                                            const store::RetentionOptions& tiers,
+                                            HttpClient* client = nullptr);
 
-}  // namespace verity::app
+}  // namespace verity::shippers

@@ -1,12 +1,12 @@
-#include "verity/app/es_setup.h"
+#include "verity/shippers/es_setup.h"
 
-#include <openssl/evp.h>
+#include <memory>
 
 #include "es_setup_files.h"
-#include "verity/app/http_client.h"
 #include "verity/core/sha256.h"
+#include "verity/document/json_writer.h"
 
-namespace verity::app {
+namespace verity::shippers {
 namespace {
 
 // Puts "verity_hash": sha256(body) first into the body's "_meta" object (every object has one).
@@ -40,16 +40,6 @@ std::string ilm_policy(const store::RetentionOptions& r, bool rollover) {
   return p;
 }
 
-std::string basic(const std::string& user, const std::string& password) {
-  const std::string plain = user + ":" + password;
-  std::string out(4 * ((plain.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(plain.data()),
-                                static_cast<int>(plain.size()));
-  out.resize(static_cast<size_t>(n));
-  return "Authorization: Basic " + out;
-}
-
 }  // namespace
 
 std::vector<EsSetupObject> es_setup_objects(const store::RetentionOptions& tiers) {
@@ -71,22 +61,36 @@ std::vector<EsSetupObject> es_setup_objects(const store::RetentionOptions& tiers
   return out;
 }
 
-Result<std::vector<EsSetupChange>> es_setup(const shippers::EsShipperOptions& es,
-                                            const store::RetentionOptions& tiers) {
+Result<std::vector<EsSetupChange>> es_setup(const EsShipperOptions& es,
+                                            const store::RetentionOptions& tiers,
+                                            HttpClient* client) {
   if (es.hosts.empty()) {
     return Status::invalid_argument(
         "no Elasticsearch host: set outputs.elasticsearch.hosts or pass --es-url");
   }
+  std::unique_ptr<HttpClient> own;
+  if (client == nullptr) {
+    own = std::make_unique<CurlHttpClient>(
+        HttpTls{es.ca_file, es.verify_certificate, es.verify_hostname});
+    client = own.get();
+  }
   std::vector<std::string> headers = {"Content-Type: application/json"};
   if (!es.api_key.empty()) headers.push_back("Authorization: ApiKey " + es.api_key);
-  if (!es.username.empty()) headers.push_back(basic(es.username, es.password));
-  HttpTls tls{es.ca_file, es.verify_certificate, es.verify_hostname};
-  const long timeout = static_cast<long>(es.timeout.count());
+  if (!es.username.empty()) headers.push_back(basic_authorization(es.username, es.password));
+  auto request = [&](const char* method, const std::string& url, const std::string& body) {
+    HttpCall call;
+    call.method = method;
+    call.url = url;
+    call.body = body;
+    call.headers = headers;
+    call.timeout = es.timeout;
+    return client->send(call);
+  };
 
   std::string host, unreachable;
   for (std::string h : es.hosts) {
     while (!h.empty() && h.back() == '/') h.pop_back();
-    auto r = http_request("GET", h + "/", "", headers, timeout, &tls);
+    auto r = request("GET", h + "/", "");
     if (r.is_ok()) {
       host = h;
       break;
@@ -97,7 +101,7 @@ Result<std::vector<EsSetupChange>> es_setup(const shippers::EsShipperOptions& es
 
   std::vector<EsSetupChange> changes;
   for (const auto& o : es_setup_objects(tiers)) {
-    auto got = http_request("GET", host + o.path, "", headers, timeout, &tls);
+    auto got = request("GET", host + o.path, "");
     if (!got) return got.status();
     std::string outcome;
     if (got->status == 404) {
@@ -106,15 +110,15 @@ Result<std::vector<EsSetupChange>> es_setup(const shippers::EsShipperOptions& es
       outcome = got->body.find(o.hash) != std::string::npos ? "unchanged" : "updated";
     } else {
       return Status::failed_precondition("GET " + o.path + ": HTTP " + std::to_string(got->status) +
-                                         ": " + got->body.substr(0, 500));
+                                         ": " + std::string(document::utf8_prefix(got->body, 500)));
     }
     if (outcome != "unchanged") {
-      auto put = http_request("PUT", host + o.path, o.body, headers, timeout, &tls);
+      auto put = request("PUT", host + o.path, o.body);
       if (!put) return put.status();
       if (put->status / 100 != 2) {
         return Status::failed_precondition("PUT " + o.path + ": HTTP " +
                                            std::to_string(put->status) + ": " +
-                                           put->body.substr(0, 500));
+                                           std::string(document::utf8_prefix(put->body, 500)));
       }
     }
     changes.push_back({o.kind, o.name, outcome});
@@ -122,4 +126,4 @@ Result<std::vector<EsSetupChange>> es_setup(const shippers::EsShipperOptions& es
   return changes;
 }
 
-}  // namespace verity::app
+}  // namespace verity::shippers

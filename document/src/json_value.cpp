@@ -1,0 +1,91 @@
+#include "verity/document/json_value.h"
+
+#include <algorithm>
+
+namespace verity::document {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// Collects the byte ranges of number tokens simdjson cannot hold (integers past 64 bits).
+simdjson::error_code find_big_numbers(od::value v, const char* base, int depth,
+                                      std::vector<std::pair<size_t, size_t>>& out) {
+  if (depth > 1024) return simdjson::DEPTH_ERROR;
+  od::json_type type;
+  if (auto e = v.type().get(type)) return e;
+  switch (type) {
+    case od::json_type::object: {
+      od::object obj;
+      if (auto e = v.get_object().get(obj)) return e;
+      for (auto field : obj) {
+        od::value child;
+        if (auto e = field.value().get(child)) return e;
+        if (auto e = find_big_numbers(child, base, depth + 1, out)) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array arr;
+      if (auto e = v.get_array().get(arr)) return e;
+      for (auto element : arr) {
+        od::value child;
+        if (auto e = element.get(child)) return e;
+        if (auto e = find_big_numbers(child, base, depth + 1, out)) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      std::string_view raw = v.raw_json_token();
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                              raw.back() == '\t')) {
+        raw.remove_suffix(1);
+      }
+      od::number n;
+      const auto e = v.get_number().get(n);
+      // simdjson 3.0 reads no integer past 64 bits; integer syntax (no fraction, no exponent)
+      // that fails is one. Anything else that fails (1e400) is not a number we can read.
+      if (e && raw.find_first_of(".eE") == std::string_view::npos) {
+        out.emplace_back(static_cast<size_t>(raw.data() - base), raw.size());
+        return simdjson::SUCCESS;
+      }
+      return e;
+    }
+    default:
+      return simdjson::SUCCESS;  // strings, booleans and null need no rewriting
+  }
+}
+
+}  // namespace
+
+simdjson::error_code parse_document(simdjson::dom::parser& parser, std::string_view json,
+                                    std::string& scratch, simdjson::dom::element& out) {
+  auto err = parser.parse(json.data(), json.size()).get(out);
+  if (err != simdjson::NUMBER_ERROR) return err;
+  thread_local od::parser od_parser;
+  const simdjson::padded_string padded(json);
+  od::document doc;
+  if (auto e = od_parser.iterate(padded).get(doc)) return e;
+  std::vector<std::pair<size_t, size_t>> big;
+  od::object obj;
+  if (doc.get_object().get(obj)) return err;  // only objects are documents
+  for (auto field : obj) {
+    od::value child;
+    if (auto e = field.value().get(child)) return e;
+    if (auto e = find_big_numbers(child, padded.data(), 1, big)) return e;
+  }
+  if (big.empty()) return err;
+  scratch.clear();
+  scratch.reserve(json.size() + 2 * big.size());
+  size_t at = 0;
+  for (const auto& [from, len] : big) {
+    scratch.append(json.substr(at, from - at));
+    scratch += '"';
+    scratch.append(json.substr(from, len));
+    scratch += '"';
+    at = from + len;
+  }
+  scratch.append(json.substr(at));
+  return parser.parse(scratch).get(out);
+}
+
+}  // namespace verity::document

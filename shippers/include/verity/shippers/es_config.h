@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "verity/core/time_format.h"
+#include "verity/core/units.h"
+
+namespace verity::shippers {
+
+enum class IndexMode {
+  kDataStream,  // every document into one data stream (`create` only; needs @timestamp)
+  kDated,       // <prefix>YYYY.MM.DD of prediction time
+};
+
+// outputs.elasticsearch.* (docs/configuration.md).
+struct EsShipperOptions {
+  std::vector<std::string> hosts;  // base URLs, tried in order; the next one on connection errors
+  IndexMode index_mode = IndexMode::kDataStream;
+  std::string data_stream = "logs-verity.predictions-default";
+  std::string dated_prefix = "verity-predictions-";
+  size_t batch_events = 1000;        // most items in one _bulk request
+  ByteSize batch_bytes{5ull << 20};  // most uncompressed bytes in one _bulk request
+  Duration flush_interval{1000};     // a partial batch waits at most this long
+  bool gzip = true;
+  std::string username, password;  // basic auth
+  std::string api_key;             // "Authorization: ApiKey <api_key>" (base64 id:key)
+  std::string ca_file;             // PEM CAs for https hosts ("" : the system's)
+  bool verify_certificate = true;
+  bool verify_hostname = true;
+  Duration timeout{30'000};  // per request
+  Duration initial_backoff{200};
+  Duration max_backoff{30'000};
+  // Above this many unshipped events /readyz reports the backlog (nothing is dropped).
+  uint64_t max_backlog_events = 10'000'000;
+
+  // The index (or data stream) a prediction made at `timestamp_ms` goes to.
+  std::string index_for(EpochMillis timestamp_ms) const;
+  // What by-query requests (labels, erasures) target: the data stream, or every dated index.
+  std::string by_query_target() const;
+};
+
+}  // namespace verity::shippers
