@@ -637,6 +637,9 @@ Result<Config> parse_config(const std::string& yaml_text) {
     m.finish();
   }
   top.finish();
+  for (auto& problem : ingest::identity_rule_problems(c.masking_config(), c.fields)) {
+    errors.push_back(std::move(problem));
+  }
 
   if (!errors.empty()) {
     std::string msg;

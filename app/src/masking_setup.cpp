@@ -67,7 +67,9 @@ Result<std::shared_ptr<const ingest::Masker>> build_masker(const Config& config,
   } else {
     key = "check-config placeholder key";  // only compiles the policy; nothing is masked with it
   }
-  return ingest::Masker::create(config.masking_config(), std::move(key));
+  const ingest::MaskingConfig mc = config.masking_config();
+  return ingest::Masker::create(mc, std::move(key),
+                                ingest::rules_hash_request_ids(mc, config.fields));
 }
 
 }  // namespace verity::app

@@ -258,6 +258,9 @@ Status Server::start() {
     spdlog::info("masking on: policy {}, key {}",
                  ingest::Masker::version(im.masker->default_policy()),
                  im.config.masking_key_path());
+    if (im.masker->request_id_forms("x").size() > 1) {
+      spdlog::info("masking: a rule hashes request ids; lookups hash the ids they are given");
+    }
   } else {
     spdlog::warn("masking is off (masking.enabled: false): documents are stored as sent");
   }
@@ -300,7 +303,11 @@ Status Server::start() {
     spdlog::info("elasticsearch shipper on: {} (from outbox sequence {})", hosts,
                  im.store->outbox_checkpoint());
   }
-  im.read_api = std::make_unique<query::ReadApi>(*im.store);
+  query::ReadApi::IdForms id_forms;
+  if (im.masker) {
+    id_forms = [m = im.masker](std::string_view id) { return m->request_id_forms(id); };
+  }
+  im.read_api = std::make_unique<query::ReadApi>(*im.store, std::move(id_forms));
   im.models_api = std::make_unique<query::ModelsApi>(*im.store, quality, im.clock);
   im.model_exporter = std::make_unique<query::ModelExporter>(
       *im.models_api, *im.store, im.config.model_export, im.clock, *im.registry);

@@ -3,6 +3,37 @@
 #include <algorithm>
 
 namespace verity::document {
+
+bool json_number_syntax(std::string_view t) {
+  size_t i = 0;
+  auto digit = [&](size_t k) { return k < t.size() && t[k] >= '0' && t[k] <= '9'; };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (!digit(i)) return false;
+  if (t[i] == '0') {
+    ++i;
+  } else {
+    while (digit(i)) ++i;
+  }
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!digit(i)) return false;
+    while (digit(i)) ++i;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!digit(i)) return false;
+    while (digit(i)) ++i;
+  }
+  return i == t.size();
+}
+
+bool is_big_integer(std::string_view t) {
+  if (t.find_first_of(".eE") != std::string_view::npos || !json_number_syntax(t)) return false;
+  const size_t digits = t.size() - (t.front() == '-' ? 1 : 0);
+  return digits >= 19;  // 2^63 has 19 digits; shorter integers fit, longer may not
+}
+
 namespace {
 
 namespace od = simdjson::ondemand;
@@ -42,9 +73,9 @@ simdjson::error_code find_big_numbers(od::value v, const char* base, int depth,
       }
       od::number n;
       const auto e = v.get_number().get(n);
-      // simdjson 3.0 reads no integer past 64 bits; integer syntax (no fraction, no exponent)
-      // that fails is one. Anything else that fails (1e400) is not a number we can read.
-      if (e && raw.find_first_of(".eE") == std::string_view::npos) {
+      // simdjson 3.0 reads no integer past 64 bits. Anything else that fails (1e400, 01) is not a
+      // number we can read.
+      if (e && is_big_integer(raw)) {
         out.emplace_back(static_cast<size_t>(raw.data() - base), raw.size());
         return simdjson::SUCCESS;
       }

@@ -10,6 +10,7 @@
 #include "verity/core/http.h"
 
 #include "verity/core/sha256.h"
+#include "verity/document/json_value.h"
 #include "verity/document/json_writer.h"
 
 namespace verity::ingest {
@@ -63,7 +64,8 @@ struct Captured {
   od::json_type type = od::json_type::null;
   std::string_view str;  // string value, or the raw token of a number; valid until the next parse
   double number = 0;
-  bool is_integer = false;
+  bool is_integer = false;  // integer syntax (no fraction, no exponent)
+  bool big = false;         // an integer past 64 bits (`integer` and `number` are not its value)
   int64_t integer = 0;
   int32_t pii = -1;  // index of the PII candidate holding this value, when masking may change it
 };
@@ -89,6 +91,9 @@ struct PiiCandidate {
   size_t to = 0;
   size_t text_at = 0;
   size_t text_len = 0;
+  bool key = false;   // a member name: matches are hashed whatever the detector's action, so the
+                      // object keeps distinct names
+  bool skip = false;  // left alone: an identity field's value, or the key of a dropped member
 };
 
 // Masking state for one walk of one document. Masking never rewrites the document while walking
@@ -207,6 +212,21 @@ struct DocumentDecoder::Impl {
     m.scan_text += '\n';
   }
 
+  // A member name that may hold something a detector matches (an email or a card number used as
+  // a key): its token runs from the opening quote at `quote` to the closing one.
+  static size_t add_key_candidate(MaskCtx& m, const char* quote, std::string_view key) {
+    const char* end = m.json.data() + m.json.size();
+    const char* p = quote + 1;
+    while (p < end && *p != '"') p += *p == '\\' ? 2 : 1;  // the document is valid JSON here
+    const auto from = static_cast<size_t>(quote - m.json.data());
+    const size_t to = std::min(static_cast<size_t>(p + 1 - m.json.data()), m.json.size());
+    const size_t index = m.pii.size();
+    m.pii.push_back({from, to, m.scan_text.size(), key.size(), true, false});
+    m.scan_text.append(key);
+    m.scan_text += '\n';
+    return index;
+  }
+
   // Applies rule `rule` to the value `v` as a whole. A dropped value reports its end in `end`.
   simdjson::error_code apply_rule(od::value v, od::json_type type, int rule, int depth,
                                   const TrieNode* node, Capture& cap, MaskCtx& m, bool& dropped,
@@ -229,10 +249,17 @@ struct DocumentDecoder::Impl {
       }
       case od::json_type::number: {
         od::number n;
-        if (auto e = v.get_number().get(n)) return e;
-        c.number = n.as_double();
-        c.is_integer = n.is_int64();
-        if (c.is_integer) c.integer = n.get_int64();
+        const bool integer_syntax = token.find_first_of(".eE") == std::string_view::npos;
+        if (auto e = v.get_number().get(n)) {
+          if (e != simdjson::NUMBER_ERROR || !document::is_big_integer(token)) return e;
+          c.is_integer = true;
+          c.big = true;
+        } else {
+          c.number = n.as_double();
+          c.is_integer = integer_syntax;
+          if (n.is_int64()) c.integer = n.get_int64();
+          if (n.is_uint64()) c.big = true;
+        }
         text.assign(token);
         is_number = true;
         end = start + token.size();
@@ -277,6 +304,11 @@ struct DocumentDecoder::Impl {
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return e;
       const TrieNode* child = node != nullptr ? trie.child(node, key) : nullptr;
+      // Keys are scanned like values: PII in a member name is masked wherever the document goes.
+      size_t key_candidate = SIZE_MAX;
+      if (m != nullptr && m->policy.any_detector && m->mi.may_hold_pii(key)) {
+        key_candidate = add_key_candidate(*m, key_start, key);
+      }
       uint64_t child_live = 0;
       if (m != nullptr && live != 0) {
         child_live = Masker::Impl::advance(m->policy, live, path.size(), key);
@@ -290,7 +322,10 @@ struct DocumentDecoder::Impl {
       }
       if (m != nullptr) {
         if (child_live != 0) path.pop_back();
-        if (child_dropped) drop(*m, key_start, child_end);
+        if (child_dropped) {
+          drop(*m, key_start, child_end);
+          if (key_candidate != SIZE_MAX) m->pii[key_candidate].skip = true;  // gone with it
+        }
       }
     }
     return simdjson::SUCCESS;
@@ -373,17 +408,25 @@ struct DocumentDecoder::Impl {
       }
       case od::json_type::number: {
         const std::string_view raw = trim(v.raw_json_token());
+        const bool integer_syntax = raw.find_first_of(".eE") == std::string_view::npos;
         od::number n;
-        if (auto e = v.get_number().get(n)) return e;
         scratch.str = raw;
-        scratch.number = n.as_double();
-        scratch.is_integer = n.is_int64();
-        if (scratch.is_integer) scratch.integer = n.get_int64();
+        if (auto e = v.get_number().get(n)) {
+          // simdjson 3.0 reads no integer past 64 bits: valid JSON, kept as its digits. Any
+          // other number it cannot read is invalid (01) or outside what a double holds (1e400).
+          if (e != simdjson::NUMBER_ERROR || !document::is_big_integer(raw)) return e;
+          scratch.is_integer = true;
+          scratch.big = true;
+        } else {
+          scratch.number = n.as_double();
+          scratch.is_integer = integer_syntax;
+          if (n.is_int64()) scratch.integer = n.get_int64();
+          if (n.is_uint64()) scratch.big = true;  // past int64: not an epoch time
+        }
         // Card numbers sent as JSON numbers are detected too (a masked number becomes a string).
         // Only integer tokens: the digits of 45.305734188037101 or 1e15 are no identifier, and
         // masking them would turn model outputs and scores into strings.
-        if (m != nullptr && m->policy.any_detector &&
-            raw.find_first_of(".eE") == std::string_view::npos && m->mi.may_hold_pii(raw)) {
+        if (m != nullptr && m->policy.any_detector && integer_syntax && m->mi.may_hold_pii(raw)) {
           add_candidate(*m, raw, raw, scratch);
         }
         break;
@@ -409,6 +452,14 @@ struct DocumentDecoder::Impl {
   // edits, gives masked captures their masked text, and splices the edits into `out`. Returns the
   // document to store: `json` itself when nothing changed.
   std::string_view finish_masking(MaskCtx& m, Capture& cap) {
+    // The fields Verity maps as identity are never changed by detectors: an id that happens to
+    // look like a card number or an SSN must be found, replayed and labelled as it was sent
+    // (a rule that hashes the request id on purpose is applied before, and lookups hash too).
+    for (document::Field f : {document::Field::kRequestId, document::Field::kTimestamp,
+                              document::Field::kModelName, document::Field::kModelVersion}) {
+      const Captured& c = cap[f];
+      if (c.present && c.pii >= 0) m.pii[static_cast<size_t>(c.pii)].skip = true;
+    }
     if (!m.pii.empty()) {
       m.mi.scan(m.scan_text, m.s);
       std::vector<int32_t> masked_index(m.pii.size(), -1);
@@ -417,8 +468,9 @@ struct DocumentDecoder::Impl {
       std::string buf;
       for (size_t i = 0; i < m.pii.size(); ++i) {
         const PiiCandidate& c = m.pii[i];
+        if (c.skip) continue;
         const std::string_view text(m.scan_text.data() + c.text_at, c.text_len);
-        if (!m.mi.mask_span(m.policy, text, c.text_at, m.s, cursor, buf)) continue;
+        if (!m.mi.mask_span(m.policy, text, c.text_at, m.s, cursor, buf, c.key)) continue;
         std::string json_text;
         document::append_json_string(json_text, buf);
         m.edits.push_back({c.from, c.to, std::move(json_text)});
@@ -583,6 +635,91 @@ bool text_of(const Captured& c, size_t max_bytes, std::string& out) {
 
 constexpr EpochMillis kMaxEpochMillis = 253402300799999;  // 9999-12-31T23:59:59.999Z
 
+// Appends a member name to a JSON pointer for an error message. A reason never carries a payload
+// value, and a member name may be one (an email used as a key): a name that could hold what a
+// detector matches, or is long, or has control characters, is written as "*".
+void append_pointer_token(std::string& out, std::string_view token) {
+  out += '/';
+  int digits = 0;
+  bool plain = token.size() <= 64;
+  for (char c : token) {
+    digits += c >= '0' && c <= '9';
+    plain = plain && c != '@' && static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+  }
+  if (!plain || digits >= 7) {
+    out += '*';
+    return;
+  }
+  for (char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+}
+
+// Finds the first number under `v` that is no double (not integer syntax, and simdjson cannot
+// read it); `path` is its JSON pointer. Error path only: the decoder's walk has failed already.
+bool find_unreadable_number(od::value v, std::string& path, int depth) {
+  if (depth > 128) return false;
+  od::json_type type;
+  if (v.type().get(type)) return false;
+  if (type == od::json_type::object) {
+    od::object obj;
+    if (v.get_object().get(obj)) return false;
+    for (auto field : obj) {
+      std::string_view key;
+      od::value child;
+      if (field.unescaped_key().get(key) || field.value().get(child)) return false;
+      const size_t at = path.size();
+      append_pointer_token(path, key);
+      if (find_unreadable_number(child, path, depth + 1)) return true;
+      path.resize(at);
+    }
+  } else if (type == od::json_type::array) {
+    od::array arr;
+    if (v.get_array().get(arr)) return false;
+    size_t i = 0;
+    for (auto element : arr) {
+      od::value child;
+      if (element.get(child)) return false;
+      const size_t at = path.size();
+      path += '/' + std::to_string(i++);
+      if (find_unreadable_number(child, path, depth + 1)) return true;
+      path.resize(at);
+    }
+  } else if (type == od::json_type::number) {
+    std::string_view raw = v.raw_json_token();
+    od::number n;
+    while (!raw.empty() &&
+           (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
+      raw.remove_suffix(1);
+    }
+    return v.get_number().get(n) && raw.find_first_of(".eE") != std::string_view::npos &&
+           document::json_number_syntax(raw);
+  }
+  return false;
+}
+
+bool number_out_of_range_at(simdjson::padded_string_view json, std::string& where) {
+  thread_local od::parser parser;
+  od::document doc;
+  od::object root;
+  if (parser.iterate(json).get(doc) || doc.get_object().get(root)) return false;
+  for (auto field : root) {
+    std::string_view key;
+    od::value child;
+    if (field.unescaped_key().get(key) || field.value().get(child)) return false;
+    where.clear();
+    append_pointer_token(where, key);
+    if (find_unreadable_number(child, where, 1)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t line, Event& event,
@@ -640,6 +777,17 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
         }
         err = im.parse(padded, *trie, cap, not_object, policy, stored);
       }
+    }
+  }
+  if (err == simdjson::NUMBER_ERROR) {
+    // Valid JSON whose number no double holds (1e400): named by its path, not "invalid JSON".
+    std::string where;
+    if (number_out_of_range_at(padded, where)) {
+      set_reject(reject, line, "invalid_field",
+                 where + " is a number out of range (beyond what a double holds)");
+      reject.raw_length = json.size();
+      reject.raw_sha256_hex = sha256_hex(json);
+      return false;
     }
   }
   if (err != simdjson::SUCCESS) {
@@ -709,7 +857,7 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
     if (!parsed) return invalid(document::Field::kTimestamp, "is " + parsed.status().message());
     event.timestamp_ms = *parsed;
   } else if (ts.type == od::json_type::number && ts.is_integer) {
-    if (ts.integer < 0 || ts.integer > kMaxEpochMillis) {
+    if (ts.big || ts.integer < 0 || ts.integer > kMaxEpochMillis) {
       return invalid(document::Field::kTimestamp,
                      "as epoch milliseconds is outside years 1970..9999");
     }

@@ -313,6 +313,91 @@ std::string Masker::hmac_token(std::string_view text) const {
   return out;
 }
 
+std::vector<std::string> Masker::request_id_forms(std::string_view id) const {
+  std::vector<std::string> forms{std::string(id)};
+  if (impl_->hashed_request_ids) forms.push_back(hmac_token(id));
+  return forms;
+}
+
+namespace {
+
+// The first rule of `policy` whose pattern matches the member path `tokens`, or -1.
+int first_rule_for(const MaskingPolicy& policy, const std::vector<std::string>& tokens) {
+  const std::vector<std::string_view> path(tokens.begin(), tokens.end());
+  for (size_t i = 0; i < policy.rules.size(); ++i) {
+    if (path_match(split_path(policy.rules[i].path), 0, path, 0)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+constexpr document::Field kIdentityFields[] = {
+    document::Field::kRequestId, document::Field::kTimestamp, document::Field::kModelName,
+    document::Field::kModelVersion};
+
+}  // namespace
+
+std::vector<std::string> identity_rule_problems(const MaskingConfig& config,
+                                                const document::FieldMappingSet& fields) {
+  std::vector<std::string> problems;
+  if (!config.enabled) return problems;
+  std::vector<const document::FieldMapping*> mappings{&fields.default_mapping};
+  for (const auto& [model, m] : fields.per_model) mappings.push_back(&m);
+  auto check = [&](const MaskingPolicy& policy, const std::string& where, bool per_model,
+                   const MaskingPolicy* base) {
+    for (document::Field f : kIdentityFields) {
+      for (const auto* mapping : mappings) {
+        for (const auto& ptr : mapping->pointers(f)) {
+          const int r = first_rule_for(policy, ptr.tokens);
+          if (r < 0) continue;
+          const MaskRule& rule = policy.rules[static_cast<size_t>(r)];
+          // A model's policy holds the default rules too (after its own): those are checked once.
+          if (per_model && base != nullptr &&
+              std::any_of(base->rules.begin(), base->rules.end(),
+                          [&](const MaskRule& b) { return b.path == rule.path; })) {
+            continue;
+          }
+          if (f == document::Field::kRequestId && !per_model &&
+              rule.params.action == MaskAction::kHash) {
+            continue;  // deliberate: lookups hash the id they are given
+          }
+          std::string why =
+              f == document::Field::kRequestId
+                  ? (per_model ? "only the default policy may hash request ids (labels name no "
+                                 "model, so they would not be hashed the same way)"
+                               : "only the hash action keeps request ids unique and findable")
+                  : "it would change a field Verity needs as sent";
+          problems.push_back(where + ": the rule on " + rule.path + " would change " +
+                             std::string(document::field_name(f)) + " (" + ptr.text + "): " + why);
+          break;
+        }
+      }
+    }
+  };
+  check(config.policy, "masking.rules", false, nullptr);
+  for (const auto& [model, policy] : config.per_model) {
+    check(policy, "models." + model + ".masking.rules", true, &config.policy);
+  }
+  std::sort(problems.begin(), problems.end());
+  problems.erase(std::unique(problems.begin(), problems.end()), problems.end());
+  return problems;
+}
+
+bool rules_hash_request_ids(const MaskingConfig& config, const document::FieldMappingSet& fields) {
+  if (!config.enabled) return false;
+  std::vector<const document::FieldMapping*> mappings{&fields.default_mapping};
+  for (const auto& [model, m] : fields.per_model) mappings.push_back(&m);
+  for (const auto* mapping : mappings) {
+    for (const auto& ptr : mapping->pointers(document::Field::kRequestId)) {
+      const int r = first_rule_for(config.policy, ptr.tokens);
+      if (r >= 0 &&
+          config.policy.rules[static_cast<size_t>(r)].params.action == MaskAction::kHash) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 void Masker::Impl::hmac_hex(std::string_view text, std::string& out) const {
   // HMAC-SHA256 from the precomputed inner and outer states: copying a SHA256_CTX is a plain
   // struct copy, where copying an EVP_MD_CTX allocates (measured: it dominated short tokens).
@@ -394,7 +479,8 @@ void Masker::Impl::scan(std::string_view text, Masker::Scratch& s) const {
 }
 
 bool Masker::Impl::mask_span(const Policy& p, std::string_view text, size_t offset,
-                             Masker::Scratch& s, size_t& cursor, std::string& out) const {
+                             Masker::Scratch& s, size_t& cursor, std::string& out,
+                             bool hash_only) const {
   const std::vector<Candidate>& cands = s.text_candidates;
   const size_t end = offset + text.size();
   while (cursor < cands.size() && cands[cursor].from < offset) ++cursor;
@@ -418,7 +504,7 @@ bool Masker::Impl::mask_span(const Policy& p, std::string_view text, size_t offs
       changed = true;
     }
     out.append(text.substr(copied, from - copied));
-    switch (d.params.action) {
+    switch (hash_only ? MaskAction::kHash : d.params.action) {
       case MaskAction::kDrop:
         break;
       case MaskAction::kHash:
@@ -485,8 +571,10 @@ bool Masker::Impl::apply_rule(const Policy& p, size_t rule, std::string_view tex
   return true;
 }
 
-Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config, std::string key) {
+Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config, std::string key,
+                                                     bool hashed_request_ids) {
   auto impl = std::make_unique<Impl>();
+  impl->hashed_request_ids = hashed_request_ids;
   if (key.empty()) return Status::invalid_argument("masking: the HMAC key is empty");
 
   // HMAC-SHA256 key schedule, computed once.

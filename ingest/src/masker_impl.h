@@ -51,6 +51,7 @@ class Masker::Scratch {
 struct Masker::Impl {
   ~Impl();
   hs_database_t* db = nullptr;
+  bool hashed_request_ids = false;  // a rule hashes request ids: lookups hash the id they get
   std::vector<uint16_t> pattern_detector;   // vectorscan pattern id -> detector index
   std::vector<std::string> detector_names;  // "detector:email", ... then "detector:<custom name>"
   bool has_custom = false;                  // any custom detector: then every string is scanned
@@ -75,8 +76,10 @@ struct Masker::Impl {
   // Spans must be visited in increasing offset order; `cursor` carries the position in
   // s.text_candidates from one span to the next (start it at 0). Returns true and fills `out`
   // when anything was masked.
+  // With `hash_only` (member names), every match is hashed whatever its detector's action, so
+  // distinct names stay distinct.
   bool mask_span(const Policy& p, std::string_view text, size_t offset, Masker::Scratch& s,
-                 size_t& cursor, std::string& out) const;
+                 size_t& cursor, std::string& out, bool hash_only = false) const;
   // Renders a rule's replacement for a value as JSON into `out`. `text` is the unescaped string,
   // the raw number token or the JSON of an object/array; `is_number` selects bucket semantics.
   // Returns false for kDrop (nothing to write).

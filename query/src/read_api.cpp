@@ -12,16 +12,26 @@ HttpResponse ReadApi::get_prediction(const HttpRequest& req) const {
     return document::error_response(400, "invalid_request_id",
                                     "the request id in the path must be 1 to 256 bytes");
   }
-  auto prediction = store_.get_prediction(id);
-  if (!prediction) {
-    return document::error_response(500, "store_error", prediction.status().message());
+  const std::vector<std::string> forms =
+      id_forms_ ? id_forms_(id) : std::vector<std::string>{std::string(id)};
+  Result<std::optional<store::StoredRecord>> prediction = std::optional<store::StoredRecord>();
+  std::string_view stored_id = id;
+  for (const auto& form : forms) {
+    prediction = store_.get_prediction(form);
+    if (!prediction) {
+      return document::error_response(500, "store_error", prediction.status().message());
+    }
+    if (prediction->has_value()) {
+      stored_id = form;
+      break;
+    }
   }
   if (!prediction->has_value()) {
     return document::error_response(404, "not_found",
                                     "no prediction is stored under this request id");
   }
   std::string body = (*prediction)->to_json();
-  auto label = store_.get_label(id);
+  auto label = store_.get_label(stored_id);
   if (!label) return document::error_response(500, "store_error", label.status().message());
   if (label->has_value()) {
     body.pop_back();  // '}'

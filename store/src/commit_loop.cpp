@@ -208,7 +208,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
           if (!old_label) {
             return Status::internal("corrupt label record for a request id in this group");
           }
-          existing.digest = old_label->digest;
+          existing.digest = sha256_json_canonical(old_label->document);
         } else {
           auto entry = decode_id_entry(values[k]);
           if (!entry) return Status::internal("corrupt request-id index entry");
@@ -218,6 +218,12 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         return from_rocksdb(statuses[k], "reading the request-id index");
       }
 
+      // Index entries written before digests were canonical hold the digest of the bytes as
+      // sent: a document with whitespace is compared that way too before it is called a conflict.
+      if (existing.found && existing.digest != digest && !is_label &&
+          existing.digest == sha256(e.document)) {
+        existing.digest = digest;
+      }
       if (existing.found && existing.digest == digest) {
         r.outcomes[i] = EventOutcome::kDuplicate;
         ++r.duplicates;

@@ -451,7 +451,9 @@ void Store::submit(IngestBatch batch, CommitCallback done) {
   StoredRecord rec;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     Event& e = batch.events[i];
-    prepared[i].digest = sha256(e.document);
+    // Idempotency compares documents without their insignificant whitespace: the same document
+    // re-sent by another JSON serializer is a duplicate, not a conflict (the first bytes stay).
+    prepared[i].digest = sha256_json_canonical(e.document);
     rec.sequence = 0;  // the commit thread patches it; the chain entry digest is taken without it
     rec.kind = e.kind;
     rec.request_id = e.request_id;

@@ -1,8 +1,10 @@
 // Raw secrets never reach disk or logs: documents holding known secrets (valid predictions, labels,
 // invalid documents, unparseable lines) go in through every input: NDJSON over TCP, HTTP
 // /v1/predictions, the Elasticsearch _bulk API and Beats (inside Filebeat envelopes whose other
-// members carry secrets too); then every file under the data dir (raw bytes), every key and value
-// read back through RocksDB itself, and the server log are searched. Zero hits allowed.
+// members carry secrets too), in values and in member names (keys); then every file under the data
+// dir (raw bytes), every key and value read back through RocksDB itself, the answers of the API
+// (the prediction, the model's report with its feature names, the Prometheus exposition with its
+// feature labels) and the server log are searched. Zero hits allowed.
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
@@ -47,7 +49,7 @@ std::string read_file(const fs::path& p) {
 TEST(MaskingLeak, NoRawSecretAnywhere) {
   TempDir dir;
   const fs::path data = dir.path() / "data";
-  ServerProcess server(data, "log: {level: debug}\n");
+  ServerProcess server(data, "log: {level: debug}\nmetrics: {models: {refresh_interval: 200ms}}\n");
   server.start();
   std::string in;
   for (size_t i = 0; i < kSecrets.size(); ++i) {
@@ -56,8 +58,9 @@ TEST(MaskingLeak, NoRawSecretAnywhere) {
     // A prediction with the secret in a nested input, in free text, and in an array.
     in += R"({"request_id":")" + id +
           R"(","@timestamp":"2026-11-20T10:30:00Z","model_name":"fraud","inputs":{"contact":")" +
-          s + R"(","notes":"customer said )" + s + R"( twice","history":[")" + s +
-          R"("]},"prediction":{"label":"ok"}})" + "\n";
+          s + R"(","notes":"customer said )" + s + R"( twice","history":[")" + s + R"("],")" + s +
+          R"(":1,"card )" + s + R"(":{"nested key )" + s + R"(":true}},)" +
+          R"("prediction":{"label":"ok"}})" + "\n";
     // A label carrying it.
     in += R"({"request_id":")" + id + R"(","ground_truth":"ok","comment":"verified )" + s +
           R"("})" + "\n";
@@ -127,6 +130,22 @@ TEST(MaskingLeak, NoRawSecretAnywhere) {
   auto metrics = app::http_get(server.http_url() + "/metrics");
   EXPECT_NE(metrics->body.find(R"(verity_masked_values_total{by="detector:email",model="fraud"})"),
             std::string::npos);
+  // The features of the model's report and its Prometheus gauges are named by the (masked) keys.
+  std::string exposition;
+  wait_until([&] {
+    auto m = app::http_get(server.http_url() + "/metrics");
+    exposition = m ? m->body : "";
+    return exposition.find("verity_model_feature_null_ratio{") != std::string::npos;
+  });
+  EXPECT_NE(exposition.find("feature=\"hmac:"), std::string::npos);
+  auto report = app::http_get(server.http_url() + "/v1/models/fraud/metrics?window=30d");
+  ASSERT_TRUE(report.is_ok());
+  EXPECT_NE(report->body.find("\"name\":\"hmac:"), std::string::npos) << report->body;
+  for (const auto& answer : {got->body, exposition, report->body}) {
+    for (const auto& secret : kSecrets) {
+      EXPECT_EQ(answer.find(secret), std::string::npos) << secret << " in an API answer";
+    }
+  }
   ASSERT_EQ(server.terminate(), 0) << server.log();
 
   // 1. Raw bytes of every file: WAL, SST, MANIFEST, OPTIONS, LOG.

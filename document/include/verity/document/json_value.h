@@ -9,6 +9,13 @@
 
 namespace verity::document {
 
+// Whether `token` is a JSON number by RFC 8259's grammar
+// (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?).
+bool json_number_syntax(std::string_view token);
+// A JSON integer simdjson 3.0 cannot read: integer syntax, and more digits than 64 bits hold.
+// Valid JSON, which Verity keeps as its decimal text.
+bool is_big_integer(std::string_view token);
+
 // Parses a stored document into `out` with a DOM parser. simdjson 3.0 refuses integers beyond 64
 // bits, which are valid JSON and which the decoder accepts; such a document is parsed again with
 // each of those integers read as a string of its digits (`scratch` holds that copy, and must

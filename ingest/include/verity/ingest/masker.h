@@ -25,7 +25,9 @@ class Masker {
 
   // Compiles `config` with `key` (raw key bytes). Errors: kInvalidArgument naming the detector or
   // rule (a pattern vectorscan rejects, an action a detector cannot take).
-  static Result<std::shared_ptr<const Masker>> create(const MaskingConfig& config, std::string key);
+  // `hashed_request_ids`: a rule hashes request ids (rules_hash_request_ids), so lookups hash too.
+  static Result<std::shared_ptr<const Masker>> create(const MaskingConfig& config, std::string key,
+                                                      bool hashed_request_ids = false);
   ~Masker();
 
   const Policy& default_policy() const;
@@ -37,6 +39,9 @@ class Masker {
 
   // "hmac:<24 hex>" of `text`.
   std::string hmac_token(std::string_view text) const;
+  // The forms a request id as sent may be stored under: itself, and its HMAC token when a rule
+  // hashes request ids (rules_hash_request_ids). Lookups, erasures and labels try them in order.
+  std::vector<std::string> request_id_forms(std::string_view id) const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "verity/core/status.h"
+#include "verity/document/field_mapping.h"
 
 namespace verity::ingest {
 
@@ -79,6 +80,16 @@ struct MaskingConfig {
   MaskingPolicy policy;                                         // the default
   std::map<std::string, MaskingPolicy, std::less<>> per_model;  // complete per-model policies
 };
+
+// The identity fields Verity maps (request id, timestamp, model name and version) are never changed
+// by detectors. A rule may hash the request id on purpose (lookups then hash the id they are
+// given: request_id_forms); any other rule that would change an identity field, and any per-model
+// rule on the request id (a label, which names no model, would be hashed differently), is a config
+// error: one message per problem, naming the rule and the field. Used by config validation.
+std::vector<std::string> identity_rule_problems(const MaskingConfig& config,
+                                                const document::FieldMappingSet& fields);
+// True when a rule of the default policy hashes the request id at one of its pointers.
+bool rules_hash_request_ids(const MaskingConfig& config, const document::FieldMappingSet& fields);
 
 // Checks a path pattern (starts with '/' or "**/", no empty segment). Used by config validation.
 Status validate_rule_path(std::string_view path);

@@ -1,5 +1,10 @@
 #pragma once
 
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "verity/core/http.h"
 
 namespace verity::store {
@@ -11,7 +16,11 @@ namespace verity::query {
 // HTTP handlers for auditors' reads. Thread-safe; the store must outlive this object.
 class ReadApi {
  public:
-  explicit ReadApi(const store::Store& store) : store_(store) {}
+  // The forms a request id as sent may be stored under, tried in order (the id, and its HMAC token
+  // when masking hashes request ids): see ingest::Masker::request_id_forms. Null: the id only.
+  using IdForms = std::function<std::vector<std::string>(std::string_view)>;
+  explicit ReadApi(const store::Store& store, IdForms id_forms = nullptr)
+      : store_(store), id_forms_(std::move(id_forms)) {}
 
   // GET /v1/predictions/{request_id}: the stored prediction with Verity's metadata and, when one
   // has arrived, its latest label. 404 {"error":{"type":"not_found",...}} when absent.
@@ -19,6 +28,7 @@ class ReadApi {
 
  private:
   const store::Store& store_;
+  IdForms id_forms_;
 };
 
 }  // namespace verity::query
