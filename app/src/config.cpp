@@ -67,6 +67,13 @@ void read_quality(ConfigReader& r, query::ModelQualityConfig& q) {
   q.task = query::parse_task(task);
   q.predicted = read_pointers(r, "predicted", q.predicted);
   q.score = read_pointers(r, "score", q.score);
+  q.probabilities = read_pointers(r, "probabilities", q.probabilities);
+  std::string semantics =
+      q.score_semantics ? query::score_semantics_name(*q.score_semantics) : "inferred";
+  r.get_choice("score_semantics", semantics,
+               {"inferred", "positive_class_probability", "other_class_probability",
+                "predicted_class_confidence", "class_probabilities"});
+  q.score_semantics = query::parse_score_semantics(semantics);
   std::string positive;
   r.get("positive_class", positive);
   if (!positive.empty()) q.positive_class = class_json(positive);
@@ -740,6 +747,11 @@ void emit_quality(YAML::Emitter& out, const query::ModelQualityConfig& q) {
   texts.clear();
   for (const auto& p : q.score) texts.push_back(p.text);
   out << YAML::Key << "score" << YAML::Value << YAML::Flow << texts;
+  texts.clear();
+  for (const auto& p : q.probabilities) texts.push_back(p.text);
+  out << YAML::Key << "probabilities" << YAML::Value << YAML::Flow << texts;
+  out << YAML::Key << "score_semantics" << YAML::Value
+      << (q.score_semantics ? query::score_semantics_name(*q.score_semantics) : "inferred");
   std::string positive = q.positive_class;
   if (positive.size() >= 2 && positive.front() == '"')
     positive = positive.substr(1, positive.size() - 2);

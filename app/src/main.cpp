@@ -174,6 +174,28 @@ int print_metrics(const std::string& body) {
               std::string(r["to"].get_string().value()).c_str());
   std::printf("%-32s %.0f\n%-32s %.0f\n", "predictions", r["predictions"].get_double().value(),
               "labelled", r["labelled"].get_double().value());
+  std::string_view text;
+  simdjson::dom::element positive;
+  if (!r["positive_class"].get(positive)) {
+    std::printf("%-32s %s\n", "positive class", std::string(simdjson::minify(positive)).c_str());
+  }
+  simdjson::dom::element sem;
+  if (!r["score_semantics"].get(sem)) {
+    std::printf("%-32s %s (%s)", "score read as",
+                std::string(sem["value"].get_string().value()).c_str(),
+                std::string(sem["source"].get_string().value()).c_str());
+    double d = 0;
+    if (!sem["score_label_disagreement_ratio"].get_double().get(d)) {
+      std::printf(", %.2f%% of scores contradict the predicted label", 100 * d);
+    }
+    std::printf("\n");
+  }
+  simdjson::dom::array warnings;
+  if (!r["warnings"].get_array().get(warnings)) {
+    for (auto w : warnings) {
+      if (!w.get_string().get(text)) std::printf("warning: %s\n", std::string(text).c_str());
+    }
+  }
   for (auto [name, value] : metrics) {
     if (value.is_null()) continue;
     std::printf("%-32s %.6g\n", std::string(name).c_str(), value.get_double().value());

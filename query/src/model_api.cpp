@@ -66,6 +66,24 @@ HttpResponse ModelsApi::models(const HttpRequest&) const {
     out += "{\"model\":";
     document::append_json_string(out, name);
     out += ",\"task\":\"" + r->task + "\",\"task_source\":\"" + r->task_source + "\"";
+    if (r->score_semantics) {
+      out += ",\"score_semantics\":{\"value\":\"";
+      out += score_semantics_name(*r->score_semantics);
+      out += "\",\"source\":\"" + r->score_semantics_source + "\"";
+      if (r->score_label_disagreement_ratio) {
+        out += ",\"score_label_disagreement_ratio\":";
+        document::append_json_number(out, *r->score_label_disagreement_ratio);
+      }
+      out += '}';
+    }
+    if (!r->warnings.empty()) {
+      out += ",\"warnings\":[";
+      for (size_t i = 0; i < r->warnings.size(); ++i) {
+        if (i) out += ',';
+        document::append_json_string(out, r->warnings[i]);
+      }
+      out += ']';
+    }
     out += ",\"predictions\":" + std::to_string(static_cast<uint64_t>(r->predictions));
     out += ",\"labelled\":" + std::to_string(static_cast<uint64_t>(r->labelled));
     out += ",\"first_prediction\":\"" + format_rfc3339(s.first) + "\"";

@@ -64,6 +64,8 @@ struct ModelExporter::Impl {
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> families;  // by report metric
   prometheus::Family<prometheus::Gauge>* predictions = nullptr;
   prometheus::Family<prometheus::Gauge>* labelled = nullptr;
+  prometheus::Family<prometheus::Gauge>* disagreement = nullptr;
+  std::set<std::string> warned;  // report warnings logged once (guarded by refresh_mu)
   prometheus::Family<prometheus::Counter>* capped = nullptr;
   prometheus::Family<prometheus::Gauge>* feature_null = nullptr;
   prometheus::Family<prometheus::Gauge>* feature_mismatch = nullptr;
@@ -96,6 +98,13 @@ ModelExporter::ModelExporter(const ModelsApi& api, const store::Store& store,
                         .Name("verity_model_predictions")
                         .Help("Predictions made in the window")
                         .Register(registry);
+  im.disagreement =
+      &prometheus::BuildGauge()
+           .Name("verity_model_score_label_disagreement_ratio")
+           .Help(
+               "Share of scored predictions whose score, as read (score_semantics), contradicts "
+               "the predicted label (binary models); high means the score is read the wrong way")
+           .Register(registry);
   im.labelled = &prometheus::BuildGauge()
                      .Name("verity_model_labelled_predictions")
                      .Help("Predictions made in the window that have a label")
@@ -195,6 +204,16 @@ void ModelExporter::refresh() {
         };
         set(im.predictions, r->predictions);
         set(im.labelled, r->labelled);
+        if (r->score_label_disagreement_ratio) {
+          set(im.disagreement, *r->score_label_disagreement_ratio);
+        }
+        for (const auto& w : r->warnings) {
+          // Once per model version and warning, not at every refresh.
+          if (im.warned.size() < 10'000 &&
+              im.warned.insert(model + '\x1f' + v.version + '\x1f' + w).second) {
+            spdlog::warn("model {} version '{}': {}", model, v.version, w);
+          }
+        }
         for (const auto& [name, value] : r->metrics) {
           if (auto it = im.families.find(name); it != im.families.end()) set(it->second, value);
         }

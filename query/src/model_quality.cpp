@@ -11,11 +11,21 @@
 //   label lag\x1f<b>        labelled by label lag (kLagBoundsSeconds buckets); lag_sum (seconds)
 //   cls               labelled classification pairs
 //   cm\x1f<t>\x1f<p>  the confusion matrix
-//   scored            classification pairs with a score (probability of the positive class)
-//   sc\x1f<t>\x1f<b>  scores by true class, 1000 bins of 0.001 (ROC AUC, average precision)
-//   ll1\x1f<t>, ll0\x1f<t>   sums of -ln(p) and -ln(1-p), p clipped to [eps, 1-eps] (log loss)
-//   b1\x1f<t>, b0\x1f<t>     sums of (1-p)^2 and p^2 (Brier score)
-//   cal\x1f<t>\x1f<b>  scores by true class in 10 calibration bins; calp\x1f<b> sums of p
+//   scored            classification pairs with a score
+//   Scores s are kept per true class <t> and predicted class <p>, so what a score means (the
+//   probability of the positive class, of the other class, or the confidence of the predicted
+//   label) is decided when the report is built; the same for per-class probabilities, by class <c>
+//   (the JSON string of the probability object's member name). <g> is "<t>\x1f<p>" for scores
+//   (prefix s) and "<t>\x1f<p>\x1f<c>" for probabilities (prefix p):
+//   sh\x1f<g>\x1f<b>      count by fine score bin (score_bin: 100 per decade near 0 and 1, 0.001
+//                         between): ROC AUC, average precision
+//   sl1, sl0\x1f<g>       sums of -ln(s) and -ln(1-s), s clipped to [eps, 1-eps] (log loss)
+//   sq1, sq0\x1f<g>       sums of (1-s)^2 and s^2 (Brier score)
+//   su, sd\x1f<g>         counts of s >= 0.5 and s <= 0.5 (how the score agrees with the label)
+//   sc1, sc1s\x1f<g>\x1f<b>  count and sum of s by calibration bin of s; sc0, sc0s: of 1-s
+//   (ph, pl1, ... the same for probabilities)
+//   Aggregates written before scores were kept by predicted class (sc, ll1, ll0, b1, b0, cal,
+//   calp, by true class only) are still read, as probabilities of the positive class.
 //   reg               labelled regression pairs; ae, se, ape: sums of |e|, e^2, |e|/max(|y|, eps);
 //                     y, yy: sums of y and y^2 (R2)
 //   qt\x1f<f>\x1f<t>  predictions where input feature <f> is present and not null, by JSON type
@@ -30,6 +40,7 @@
 #include "verity/query/model_quality.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -46,8 +57,33 @@ namespace verity::query {
 namespace {
 
 constexpr char kSep = '\x1f';
-constexpr int kScoreBins = 1000;
 constexpr int kCalibrationBins = 10;
+constexpr int kLegacyScoreBins = 1000;  // "sc" keys: 1000 bins of 0.001
+
+// Score bins: 100 per decade on each tail (1e-12 .. 0.01, and 0.99 .. 1 - 1e-12), 0.001 between.
+// Increasing with the score; mirror_bin(score_bin(s)) is score_bin(1 - s) but on bin edges. Fine
+// tails keep average precision exact where confident models put most scores.
+constexpr int kTailBins = 1000;
+constexpr int kMiddleBins = 980;
+constexpr int kScoreBins = 2 * kTailBins + kMiddleBins;
+
+int tail_bin(double u) {  // u in (0, 0.01)
+  return std::clamp(static_cast<int>(std::floor((std::log10(u) + 12) * 100)), 0, kTailBins - 1);
+}
+
+int score_bin(double s) {
+  if (!(s > 0)) return 0;
+  if (s < 0.01) return tail_bin(s);
+  if (s < 0.99) {
+    return kTailBins +
+           std::clamp(static_cast<int>(std::floor((s - 0.01) * 1000)), 0, kMiddleBins - 1);
+  }
+  const double u = 1 - s;
+  if (!(u > 0)) return kScoreBins - 1;
+  return kScoreBins - 1 - tail_bin(u);
+}
+
+int mirror_bin(int b) { return kScoreBins - 1 - b; }
 constexpr int kConfidenceBins = 20;
 constexpr double kEps = std::numeric_limits<double>::epsilon();
 
@@ -100,10 +136,58 @@ int calibration_bin(double p) {
   return b;
 }
 
+// Longest input member name aggregated as a feature of its own.
+constexpr size_t kMaxFeatureName = 64;
+
+// Most members of a per-class probability object that are aggregated (binary models have two).
+constexpr size_t kMaxProbabilityClasses = 16;
+
+// What one score s of group g (scores: 's', probabilities: 'p') adds; see the key list above.
+void add_scored(store::Aggregate& out, char prefix, const std::string& g, double s) {
+  const double clipped = std::clamp(s, kEps, 1 - kEps);
+  auto k = [&](const char* name) { return std::string(1, prefix) + name; };
+  out.add(key(k("h"), g, std::to_string(score_bin(s))), 1);
+  // Exact counts on each side of 0.5 (bins cannot tell 0.5 from 0.5004, nor 0.5 from its mirror).
+  if (s >= 0.5) out.add(key(k("u"), g), 1);
+  if (s <= 0.5) out.add(key(k("d"), g), 1);
+  out.add(key(k("l1"), g), -std::log(clipped));
+  out.add(key(k("l0"), g), -std::log(1 - clipped));
+  out.add(key(k("q1"), g), (1 - s) * (1 - s));
+  out.add(key(k("q0"), g), s * s);
+  const std::string b1 = std::to_string(calibration_bin(s));
+  const std::string b0 = std::to_string(calibration_bin(1 - s));
+  out.add(key(k("c1"), g, b1), 1);
+  out.add(key(k("c1s"), g, b1), s);
+  out.add(key(k("c0"), g, b0), 1);
+  out.add(key(k("c0s"), g, b0), 1 - s);
+}
+
 }  // namespace
 
 const std::vector<double> kLagBoundsSeconds = {
     60, 300, 900, 3600, 21600, 86400, 3 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 90 * 86400};
+
+const char* score_semantics_name(ScoreSemantics s) {
+  switch (s) {
+    case ScoreSemantics::kPositiveClassProbability:
+      return "positive_class_probability";
+    case ScoreSemantics::kOtherClassProbability:
+      return "other_class_probability";
+    case ScoreSemantics::kPredictedClassConfidence:
+      return "predicted_class_confidence";
+    case ScoreSemantics::kClassProbabilities:
+      return "class_probabilities";
+  }
+  return "unknown";
+}
+
+std::optional<ScoreSemantics> parse_score_semantics(std::string_view name) {
+  for (auto s : {ScoreSemantics::kPositiveClassProbability, ScoreSemantics::kOtherClassProbability,
+                 ScoreSemantics::kPredictedClassConfidence, ScoreSemantics::kClassProbabilities}) {
+    if (name == score_semantics_name(s)) return s;
+  }
+  return std::nullopt;
+}
 
 const char* task_name(Task t) {
   switch (t) {
@@ -168,8 +252,14 @@ const char* type_of(const simdjson::dom::element& v) {
 // Data quality and drift of one input member.
 void add_feature(std::string_view name, simdjson::dom::element v,
                  const ModelQualityConfig::Feature* spec, store::Aggregate& out) {
+  // Feature names become report entries and Prometheus label values: at most 64 bytes of printable
+  // UTF-8 (names holding PII were masked into tokens before storage). Any other name is counted
+  // under "__other__".
   std::string n(name);
-  std::replace(n.begin(), n.end(), kSep, '?');
+  const bool printable = std::none_of(n.begin(), n.end(), [](char ch) {
+    return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+  });
+  if (n.size() > kMaxFeatureName || !printable) n = "__other__";
   if (v.is_null()) return;  // counted as null: predictions without a qt entry
   const char* t = type_of(v);
   out.add(key("qt", n, t), 1);
@@ -267,23 +357,36 @@ void ModelContributor::join(const store::JoinSide& p, const store::JoinSide& l,
     return;
   }
   const std::string t = class_text(truth);
+  const std::string pt = class_text(predicted);
   out.add("cls", 1);
-  out.add(key("cm", t, class_text(predicted)), 1);
+  out.add(key("cm", t, pt), 1);
   const std::vector<document::JsonPointer>& score_at =
       c.score.empty() ? m.pointers(document::Field::kScore) : c.score;
-  auto s = number_at(pdoc, score_at);
-  if (!s || *s < 0 || *s > 1) return;
-  const double clipped = std::clamp(*s, kEps, 1 - kEps);
-  out.add("scored", 1);
-  out.add(key("sc", t, std::to_string(std::min(kScoreBins - 1, static_cast<int>(*s * kScoreBins)))),
-          1);
-  out.add(key("ll1", t), -std::log(clipped));
-  out.add(key("ll0", t), -std::log(1 - clipped));
-  out.add(key("b1", t), (1 - *s) * (1 - *s));
-  out.add(key("b0", t), *s * *s);
-  const int cb = calibration_bin(*s);
-  out.add(key("cal", t, std::to_string(cb)), 1);
-  out.add(key("calp", std::to_string(cb)), *s);
+  bool scored = false;
+  if (auto s = number_at(pdoc, score_at); s && *s >= 0 && *s <= 1) {
+    add_scored(out, 's', key(t, pt), *s);
+    scored = true;
+  }
+  // A per-class probability object: P(c) for each class c it names (a few; numbers in [0, 1]).
+  static const std::vector<document::JsonPointer> kProbabilities = {
+      document::parse_json_pointer("/prediction/probabilities").value(),
+      document::parse_json_pointer("/probabilities").value()};
+  for (const auto& ptr : c.probabilities.empty() ? kProbabilities : c.probabilities) {
+    simdjson::dom::object probs;
+    if (pdoc.at_pointer(ptr.text).get_object().get(probs)) continue;
+    if (probs.size() > kMaxProbabilityClasses) break;
+    for (auto [name, v] : probs) {
+      double x;
+      if (v.get_double().get(x) || !(x >= 0 && x <= 1)) continue;
+      std::string ck;
+      document::append_json_string(ck, name);
+      if (ck.find(kSep) != std::string::npos) continue;  // cannot be a key part (never JSON)
+      add_scored(out, 'p', key(t, pt, ck), x);
+      scored = true;
+    }
+    break;
+  }
+  if (scored) out.add("scored", 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,12 +394,20 @@ void ModelContributor::join(const store::JoinSide& p, const store::JoinSide& l,
 
 namespace {
 
+// The sums of one group of scores (one true class and predicted class, and for probabilities one
+// class named by the probability object).
+struct ScoreGroup {
+  std::string t, p, c;              // p is "" for legacy sums (predicted class not kept)
+  std::map<int, double> histogram;  // score_bin -> count
+  double l1 = 0, l0 = 0, q1 = 0, q0 = 0;
+  std::optional<double> up, down;  // scores >= 0.5 and <= 0.5 (not in legacy sums)
+  std::array<double, kCalibrationBins> c1{}, c1s{}, c0{}, c0s{};
+};
+
 struct Parsed {
   std::map<std::pair<std::string, std::string>, double> cm;
-  std::map<std::string, std::vector<double>> scores;       // true class -> kScoreBins counts
-  std::map<std::string, std::vector<double>> calibration;  // true class -> kCalibrationBins
-  std::vector<double> calibration_p = std::vector<double>(kCalibrationBins);
-  std::map<std::string, double> ll1, ll0, b1, b0;
+  std::map<std::string, ScoreGroup> scores;         // by "<t>\x1f<p>"
+  std::map<std::string, ScoreGroup> probabilities;  // by "<t>\x1f<p>\x1f<c>"
   std::vector<double> confidence = std::vector<double>(kConfidenceBins);
   std::vector<double> lag = std::vector<double>(kLagBoundsSeconds.size() + 1);
   struct Feature {
@@ -317,8 +428,99 @@ double bucket_value(std::string_view b) {
 
 size_t bin_of(std::string_view text, size_t bins) {
   size_t b = 0;
-  for (char ch : text) b = b * 10 + static_cast<size_t>(ch - '0');
+  for (char ch : text) {
+    if (ch < '0' || ch > '9' || b > bins) break;  // aggregates are ours, but never trusted blindly
+    b = b * 10 + static_cast<size_t>(ch - '0');
+  }
   return std::min(b, bins - 1);
+}
+
+enum class ScorePart { kNone, kHistogram, kL1, kL0, kQ1, kQ0, kC1, kC1s, kC0, kC0s, kUp, kDown };
+ScorePart score_part(std::string_view name) {
+  if (name == "h") return ScorePart::kHistogram;
+  if (name == "u") return ScorePart::kUp;
+  if (name == "d") return ScorePart::kDown;
+  if (name == "l1") return ScorePart::kL1;
+  if (name == "l0") return ScorePart::kL0;
+  if (name == "q1") return ScorePart::kQ1;
+  if (name == "q0") return ScorePart::kQ0;
+  if (name == "c1") return ScorePart::kC1;
+  if (name == "c1s") return ScorePart::kC1s;
+  if (name == "c0") return ScorePart::kC0;
+  if (name == "c0s") return ScorePart::kC0s;
+  return ScorePart::kNone;
+}
+
+// Splits "a\x1fb\x1fc..." into its parts.
+std::vector<std::string_view> split_key(std::string_view rest) {
+  std::vector<std::string_view> parts;
+  while (true) {
+    const size_t at = rest.find(kSep);
+    parts.push_back(rest.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    rest.remove_prefix(at + 1);
+  }
+}
+
+ScoreGroup& legacy_group(Parsed& p, std::string_view t) {
+  ScoreGroup& g = p.scores[std::string(t) + kSep];
+  g.t = std::string(t);
+  return g;
+}
+
+// One entry of a score group: head is s|p + part, rest the group (and a bin for binned parts).
+void add_score_entry(Parsed& p, std::string_view head, std::string_view rest, double v) {
+  const bool probability = head[0] == 'p';
+  const ScorePart part = score_part(head.substr(1));
+  const bool binned = part == ScorePart::kHistogram || part == ScorePart::kC1 ||
+                      part == ScorePart::kC1s || part == ScorePart::kC0 || part == ScorePart::kC0s;
+  std::vector<std::string_view> parts = split_key(rest);
+  const size_t group_parts = probability ? 3 : 2;
+  if (parts.size() != group_parts + (binned ? 1 : 0)) return;
+  const std::string_view bin = binned ? parts.back() : std::string_view();
+  const size_t group_len = binned ? rest.size() - bin.size() - 1 : rest.size();
+  auto& groups = probability ? p.probabilities : p.scores;
+  ScoreGroup& g = groups[std::string(rest.substr(0, group_len))];
+  g.t = std::string(parts[0]);
+  g.p = std::string(parts[1]);
+  if (probability) g.c = std::string(parts[2]);
+  switch (part) {
+    case ScorePart::kHistogram:
+      g.histogram[static_cast<int>(bin_of(bin, kScoreBins))] += v;
+      break;
+    case ScorePart::kL1:
+      g.l1 += v;
+      break;
+    case ScorePart::kL0:
+      g.l0 += v;
+      break;
+    case ScorePart::kQ1:
+      g.q1 += v;
+      break;
+    case ScorePart::kQ0:
+      g.q0 += v;
+      break;
+    case ScorePart::kC1:
+      g.c1[bin_of(bin, kCalibrationBins)] += v;
+      break;
+    case ScorePart::kC1s:
+      g.c1s[bin_of(bin, kCalibrationBins)] += v;
+      break;
+    case ScorePart::kC0:
+      g.c0[bin_of(bin, kCalibrationBins)] += v;
+      break;
+    case ScorePart::kC0s:
+      g.c0s[bin_of(bin, kCalibrationBins)] += v;
+      break;
+    case ScorePart::kUp:
+      g.up = g.up.value_or(0) + v;
+      break;
+    case ScorePart::kDown:
+      g.down = g.down.value_or(0) + v;
+      break;
+    case ScorePart::kNone:
+      break;
+  }
 }
 
 Parsed parse(const store::Aggregate& a) {
@@ -333,24 +535,26 @@ Parsed parse(const store::Aggregate& a) {
       // A class text is JSON: it holds no raw separator, so the last one splits true from
       // predicted.
       p.cm[{std::string(rest.substr(0, s2)), std::string(rest.substr(s2 + 1))}] += v;
-    } else if (head == "sc" && s2 != std::string_view::npos) {
-      auto& h = p.scores[std::string(rest.substr(0, s2))];
-      h.resize(kScoreBins);
-      h[bin_of(rest.substr(s2 + 1), kScoreBins)] += v;
+    } else if (head.size() >= 2 && (head[0] == 's' || head[0] == 'p') &&
+               score_part(head.substr(1)) != ScorePart::kNone) {
+      add_score_entry(p, head, rest, v);
+    } else if (head == "sc" && s2 != std::string_view::npos) {  // legacy: by true class only
+      ScoreGroup& g = legacy_group(p, rest.substr(0, s2));
+      const double s = (static_cast<double>(bin_of(rest.substr(s2 + 1), kLegacyScoreBins)) + 0.5) /
+                       kLegacyScoreBins;
+      g.histogram[score_bin(s)] += v;
     } else if (head == "cal" && s2 != std::string_view::npos) {
-      auto& h = p.calibration[std::string(rest.substr(0, s2))];
-      h.resize(kCalibrationBins);
-      h[bin_of(rest.substr(s2 + 1), kCalibrationBins)] += v;
+      legacy_group(p, rest.substr(0, s2)).c1[bin_of(rest.substr(s2 + 1), kCalibrationBins)] += v;
     } else if (head == "calp") {
-      p.calibration_p[bin_of(rest, kCalibrationBins)] += v;
+      legacy_group(p, "").c1s[bin_of(rest, kCalibrationBins)] += v;
     } else if (head == "ll1") {
-      p.ll1[std::string(rest)] += v;
+      legacy_group(p, rest).l1 += v;
     } else if (head == "ll0") {
-      p.ll0[std::string(rest)] += v;
+      legacy_group(p, rest).l0 += v;
     } else if (head == "b1") {
-      p.b1[std::string(rest)] += v;
+      legacy_group(p, rest).q1 += v;
     } else if (head == "b0") {
-      p.b0[std::string(rest)] += v;
+      legacy_group(p, rest).q0 += v;
     } else if (head == "conf") {
       p.confidence[bin_of(rest, kConfidenceBins)] += v;
     } else if (head == "lag") {
@@ -372,6 +576,18 @@ Parsed parse(const store::Aggregate& a) {
 
 double ratio(double a, double b) { return b == 0 ? 0.0 : a / b; }
 
+// A sum of `n` values kept in fixed point, rounded to the precision it actually has: each value
+// added was rounded to a multiple of 2^-40, so the sum is exact to n x 2^-41 and no better. Rounded
+// to the decade above that, before dividing, one 0.91 reads back 0.91 (not 0.9099999999998545).
+double exact_sum(double sum, double n) {
+  const double error = std::max(n, 1.0) * 0x1p-41;
+  const int decimals = static_cast<int>(std::floor(-std::log10(error)));  // 10^-decimals >= error
+  if (decimals <= 0 || decimals > 22 || !std::isfinite(sum)) return sum;
+  const double scale = std::pow(10.0, decimals);  // exact: powers of ten up to 1e22 are doubles
+  if (std::fabs(sum) * scale > 9007199254740992.0) return sum;  // already as precise as a double
+  return std::nearbyint(sum * scale) / scale;
+}
+
 double fbeta(double precision, double recall, double beta) {
   const double b2 = beta * beta;
   const double d = b2 * precision + recall;
@@ -379,6 +595,152 @@ double fbeta(double precision, double recall, double beta) {
 }
 
 const std::string kOther = "\"__other__\"";
+
+// Whether a probability object's member (as a JSON string) names class `cls` (JSON text): "fraud"
+// names the string class "fraud", and "true" or "1" the boolean or number class.
+bool names_class(const std::string& member, const std::string& cls) {
+  return member == cls || member == "\"" + cls + "\"";
+}
+
+// The score metrics of a binary model: how its scores (or per-class probabilities) are read, then
+// log loss, Brier score, calibration error, ROC AUC and average precision of P(positive).
+void binary_scores(const Parsed& p, const ModelQualityConfig& config,
+                   const std::map<std::string, std::string>& class_of, const std::string& positive,
+                   Report& r) {
+  auto is_positive = [&](const std::string& cls) {
+    auto it = class_of.find(cls);
+    return it != class_of.end() && it->second == positive;
+  };
+  auto total = [](const ScoreGroup& g) {
+    double n = 0;
+    for (const auto& [b, v] : g.histogram) n += v;
+    return n;
+  };
+  // Scores >= 0.5 (flip: whose 1 - s is, i.e. s <= 0.5); from the bins for legacy sums.
+  const int half = score_bin(0.5);
+  auto high = [&](const ScoreGroup& g, bool flip) {
+    if (g.up && g.down) return flip ? *g.down : *g.up;
+    double n = 0;
+    for (auto it = g.histogram.lower_bound(half); it != g.histogram.end(); ++it) n += it->second;
+    return flip ? total(g) - n : n;
+  };
+  bool have_probabilities = false;
+  for (const auto& [k, g] : p.probabilities) have_probabilities |= names_class(g.c, positive);
+
+  // Evidence for each reading of the score: how often it agrees with the predicted label.
+  double hi_pos = 0, hi_neg = 0, lo_pos = 0, lo_neg = 0;
+  for (const auto& [k, g] : p.scores) {
+    if (g.p.empty()) continue;  // legacy sums: the predicted class is not known
+    const double hi = high(g, false), lo = total(g) - hi;
+    (is_positive(g.p) ? hi_pos : hi_neg) += hi;
+    (is_positive(g.p) ? lo_pos : lo_neg) += lo;
+  }
+  const double agree_positive = hi_pos + lo_neg, agree_other = hi_neg + lo_pos,
+               agree_confidence = hi_pos + hi_neg;
+
+  std::optional<ScoreSemantics> semantics = config.score_semantics;
+  r.score_semantics_source = "configured";
+  if (!semantics) {
+    r.score_semantics_source = "inferred";
+    if (have_probabilities) {
+      semantics = ScoreSemantics::kClassProbabilities;
+    } else if (!p.scores.empty()) {
+      // A confidence is never below 0.5 and agrees with either predicted class; a probability of
+      // one class is high exactly when that class is predicted. When only one class is ever
+      // predicted, confidence and that class's probability are the same reading.
+      const bool both_predicted = hi_pos + lo_pos > 0 && hi_neg + lo_neg > 0;
+      if (both_predicted && agree_confidence > std::max(agree_positive, agree_other)) {
+        semantics = ScoreSemantics::kPredictedClassConfidence;
+      } else if (agree_other > agree_positive) {
+        semantics = ScoreSemantics::kOtherClassProbability;
+      } else {
+        semantics = ScoreSemantics::kPositiveClassProbability;
+      }
+    }
+  }
+  if (!semantics) return;
+  r.score_semantics = semantics;
+
+  std::vector<double> pos(kScoreBins), neg(kScoreBins);
+  std::array<double, kCalibrationBins> cal_count{}, cal_sum{}, cal_true{};
+  double scored = 0, log_loss = 0, brier = 0, disagree = 0, judged = 0;
+  auto add = [&](const ScoreGroup& g, bool flip) {
+    const bool truth = is_positive(g.t);
+    for (const auto& [b, v] : g.histogram) {
+      (truth ? pos : neg)[static_cast<size_t>(flip ? mirror_bin(b) : b)] += v;
+      scored += v;
+    }
+    log_loss += truth ? (flip ? g.l0 : g.l1) : (flip ? g.l1 : g.l0);
+    brier += truth ? (flip ? g.q0 : g.q1) : (flip ? g.q1 : g.q0);
+    for (int b = 0; b < kCalibrationBins; ++b) {
+      const double n = flip ? g.c0[b] : g.c1[b];
+      cal_count[b] += n;
+      cal_sum[b] += flip ? g.c0s[b] : g.c1s[b];
+      if (truth) cal_true[b] += n;
+    }
+    if (!g.p.empty()) {  // P(positive) >= 0.5 should go with predicting the positive class
+      const double hi = high(g, flip);
+      disagree += is_positive(g.p) ? total(g) - hi : hi;
+      judged += total(g);
+    }
+  };
+  if (*semantics == ScoreSemantics::kClassProbabilities) {
+    for (const auto& [k, g] : p.probabilities) {
+      if (names_class(g.c, positive)) add(g, false);
+    }
+    if (scored == 0)
+      r.warnings.push_back(
+          "score_semantics class_probabilities: no prediction "
+          "carries a probability of the positive class");
+  } else {
+    for (const auto& [k, g] : p.scores) {
+      const bool flip = *semantics == ScoreSemantics::kOtherClassProbability ||
+                        (*semantics == ScoreSemantics::kPredictedClassConfidence && !g.p.empty() &&
+                         !is_positive(g.p));
+      add(g, flip);
+    }
+  }
+  if (judged > 0) {
+    r.score_label_disagreement_ratio = disagree / judged;
+    if (*r.score_label_disagreement_ratio > 0.05) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf,
+                    "read as %s, %.1f%% of the scores contradict the predicted label: check "
+                    "models.<name>.quality.score_semantics and positive_class",
+                    score_semantics_name(*semantics), 100 * *r.score_label_disagreement_ratio);
+      r.warnings.emplace_back(buf);
+    }
+  }
+  if (scored == 0) return;
+  auto& m = r.metrics;
+  double ece = 0;
+  for (int b = 0; b < kCalibrationBins; ++b) {
+    ece += std::fabs(cal_true[b] - exact_sum(cal_sum[b], cal_count[b]));
+  }
+  m.emplace_back("log_loss", exact_sum(log_loss, scored) / scored);
+  m.emplace_back("brier_score_loss", exact_sum(brier, scored) / scored);
+  m.emplace_back("expected_calibration_error", ece / scored);
+  double P = 0, N = 0;
+  for (int b = 0; b < kScoreBins; ++b) {
+    P += pos[static_cast<size_t>(b)];
+    N += neg[static_cast<size_t>(b)];
+  }
+  if (P == 0 || N == 0) return;  // AUCs need both classes
+  // Thresholds from the highest bin down, ties within a bin as one threshold (as scikit-learn
+  // treats equal scores).
+  double tp = 0, fp = 0, area = 0, ap = 0;
+  for (int b = kScoreBins - 1; b >= 0; --b) {
+    const double bp = pos[static_cast<size_t>(b)], bn = neg[static_cast<size_t>(b)];
+    if (bp == 0 && bn == 0) continue;
+    const double tp2 = tp + bp, fp2 = fp + bn;
+    area += (fp2 - fp) * (tp2 + tp) / 2;
+    ap += (bp / P) * (tp2 / (tp2 + fp2));
+    tp = tp2;
+    fp = fp2;
+  }
+  m.emplace_back("roc_auc", area / (P * N));
+  m.emplace_back("average_precision", ap);
+}
 
 void classification(const Parsed& p, const ModelQualityConfig& config, Task task, Report& r) {
   // Classes: the union of true and predicted values; beyond max_classes the least frequent are
@@ -408,7 +770,13 @@ void classification(const Parsed& p, const ModelQualityConfig& config, Task task
   if (task == Task::kBinary && positive.empty()) {
     positive = classes.count("true") ? "true" : (classes.empty() ? "" : *classes.rbegin());
   }
-  if (task == Task::kBinary && !positive.empty()) classes.insert(positive);
+  if (task == Task::kBinary && !positive.empty() && !classes.count(positive)) {
+    // A configured positive class that never occurs: said so, never a phantom class of zeros.
+    r.positive_class_missing = true;
+    r.warnings.push_back("the configured positive_class " + positive +
+                         " never occurs among the labels and predictions");
+    positive.clear();
+  }
 
   r.classes.assign(classes.begin(), classes.end());
   std::map<std::string, size_t> index;
@@ -476,75 +844,20 @@ void classification(const Parsed& p, const ModelQualityConfig& config, Task task
   m.emplace_back("fbeta_0.5", per[pi].f05);
   m.emplace_back("fbeta_2", per[pi].f2);
 
-  // Scored binary models: the label side was kept per true class, so "positive" is decided here.
-  auto is_positive = [&](const std::string& t) {
-    auto it = class_of.find(t);
-    return it != class_of.end() && it->second == positive;
-  };
-  std::vector<double> pos(kScoreBins), neg(kScoreBins);
-  double scored = 0, log_loss = 0, brier = 0, ece = 0;
-  for (const auto& [t, h] : p.scores) {
-    auto& into = is_positive(t) ? pos : neg;
-    for (int b = 0; b < kScoreBins; ++b) {
-      into[b] += h[b];
-      scored += h[b];
-    }
-  }
-  if (scored == 0) return;
-  for (const auto& [t, v] : p.ll1) {
-    if (is_positive(t)) log_loss += v;
-  }
-  for (const auto& [t, v] : p.ll0) {
-    if (!is_positive(t)) log_loss += v;
-  }
-  for (const auto& [t, v] : p.b1) {
-    if (is_positive(t)) brier += v;
-  }
-  for (const auto& [t, v] : p.b0) {
-    if (!is_positive(t)) brier += v;
-  }
-  std::vector<double> cal_pos(kCalibrationBins);
-  for (const auto& [t, h] : p.calibration) {
-    if (is_positive(t)) {
-      for (int b = 0; b < kCalibrationBins; ++b) cal_pos[b] += h[b];
-    }
-  }
-  for (int b = 0; b < kCalibrationBins; ++b) ece += std::fabs(cal_pos[b] - p.calibration_p[b]);
-  m.emplace_back("log_loss", log_loss / scored);
-  m.emplace_back("brier_score_loss", brier / scored);
-  m.emplace_back("expected_calibration_error", ece / scored);
-  double P = 0, N = 0;
-  for (int b = 0; b < kScoreBins; ++b) {
-    P += pos[b];
-    N += neg[b];
-  }
-  if (P == 0 || N == 0) return;  // AUCs need both classes
-  // Thresholds from the highest bin down, ties within a bin as one threshold (as scikit-learn
-  // treats equal scores).
-  double tp = 0, fp = 0, area = 0, ap = 0;
-  for (int b = kScoreBins - 1; b >= 0; --b) {
-    if (pos[b] == 0 && neg[b] == 0) continue;
-    const double tp2 = tp + pos[b], fp2 = fp + neg[b];
-    area += (fp2 - fp) * (tp2 + tp) / 2;
-    ap += (pos[b] / P) * (tp2 / (tp2 + fp2));
-    tp = tp2;
-    fp = fp2;
-  }
-  m.emplace_back("roc_auc", area / (P * N));
-  m.emplace_back("average_precision", ap);
+  binary_scores(p, config, class_of, positive, r);
 }
 
 void regression(const store::Aggregate& a, Report& r) {
   const double n = a.get("reg");
   if (n == 0) return;
-  const double se = a.get("se");
-  const double y = a.get("y"), yy = a.get("yy");
+  const double se = exact_sum(a.get("se"), n);
+  const double y = exact_sum(a.get("y"), n), yy = exact_sum(a.get("yy"), n);
   const double sst = yy - y * y / n;
   auto& m = r.metrics;
-  m.emplace_back("mean_absolute_error", a.get("ae") / n);
+  m.emplace_back("mean_absolute_error", exact_sum(a.get("ae"), n) / n);
   m.emplace_back("mean_squared_error", se / n);
   m.emplace_back("root_mean_squared_error", std::sqrt(se / n));
-  m.emplace_back("mean_absolute_percentage_error", a.get("ape") / n);
+  m.emplace_back("mean_absolute_percentage_error", exact_sum(a.get("ape"), n) / n);
   // scikit-learn's r2_score with force_finite: 1 for a perfect fit of constant targets, else 0.
   m.emplace_back("r2", sst > 0 ? 1 - se / sst : (se == 0 ? 1.0 : 0.0));
 }
@@ -680,8 +993,12 @@ Report build_report(const store::Aggregate& a, const ModelQualityConfig& config,
   r.task = task ? task_name(*task) : (a.get("pc") > 0 ? "classification" : "unknown");
   auto& m = r.metrics;
   if (r.predictions > 0) m.emplace_back("label_coverage", r.labelled / r.predictions);
-  if (r.labelled > 0) m.emplace_back("label_lag_seconds_mean", a.get("lag_sum") / r.labelled);
-  if (a.get("conf_n") > 0) m.emplace_back("confidence_mean", a.get("conf_sum") / a.get("conf_n"));
+  if (r.labelled > 0) {
+    m.emplace_back("label_lag_seconds_mean", exact_sum(a.get("lag_sum"), r.labelled) / r.labelled);
+  }
+  if (const double n = a.get("conf_n"); n > 0) {
+    m.emplace_back("confidence_mean", exact_sum(a.get("conf_sum"), n) / n);
+  }
   if (r.labelled > 0) m.emplace_back("label_mismatch_ratio", a.get("mismatch") / r.labelled);
   if (task == Task::kRegression) {
     regression(a, r);
@@ -736,6 +1053,25 @@ std::string Report::to_json() const {
   out += ",\"labelled\":";
   append_number(out, labelled);
   if (!positive_class.empty()) out += ",\"positive_class\":" + positive_class;
+  if (positive_class_missing) out += ",\"positive_class_missing\":true";
+  if (score_semantics) {
+    out += ",\"score_semantics\":{\"value\":\"";
+    out += score_semantics_name(*score_semantics);
+    out += "\",\"source\":\"" + score_semantics_source + "\"";
+    if (score_label_disagreement_ratio) {
+      out += ",\"score_label_disagreement_ratio\":";
+      document::append_json_number(out, *score_label_disagreement_ratio);
+    }
+    out += '}';
+  }
+  if (!warnings.empty()) {
+    out += ",\"warnings\":[";
+    for (size_t i = 0; i < warnings.size(); ++i) {
+      if (i) out += ',';
+      document::append_json_string(out, warnings[i]);
+    }
+    out += ']';
+  }
   out += ",\"metrics\":{";
   for (size_t i = 0; i < metrics.size(); ++i) {
     if (i) out += ',';

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "server_process.h"
@@ -31,8 +32,14 @@ struct Labelled {
 };
 
 struct ModelData {
-  ModelData(std::string n, std::string t) : name(std::move(n)), task(std::move(t)) {}
+  ModelData(std::string n, std::string t, std::string c = "")
+      : name(std::move(n)), task(std::move(t)), convention(std::move(c)) {}
   std::string name, task;
+  // Binary models: how the document carries the score (what scikit-learn is given is always
+  // P(positive)): positive_class_probability, other_class_probability (P of the lesser class),
+  // predicted_class_confidence, class_probabilities (a per-class object, with many scores very
+  // close to 0 and 1).
+  std::string convention;
   std::vector<std::string> predictions;  // NDJSON lines
   std::vector<Labelled> labels;
   std::vector<std::string> y_pred;  // JSON, per label
@@ -53,8 +60,12 @@ std::vector<ModelData> generate() {
                        .count();
   const std::vector<std::string> species = {"\"setosa\"", "\"versicolor\"", "\"virginica\"",
                                             "\"other kind\""};
-  std::vector<ModelData> out = {
-      {"fraud", "binary"}, {"species", "multiclass"}, {"price", "regression"}};
+  std::vector<ModelData> out = {{"fraud", "binary", "positive_class_probability"},
+                                {"species", "multiclass"},
+                                {"price", "regression"},
+                                {"churn", "binary", "other_class_probability"},
+                                {"checkout", "binary", "predicted_class_confidence"},
+                                {"spam", "binary", "class_probabilities"}};
   char buf[64];
   for (auto& m : out) {
     for (int i = 0; i < 2000; ++i) {
@@ -63,13 +74,35 @@ std::vector<ModelData> generate() {
       std::string truth, predicted, extra;
       double score = -1;
       if (m.task == "binary") {
+        // The positive class is the greater one (scikit-learn's convention): true, "stay",
+        // "legit", "spam".
+        static const std::map<std::string, std::pair<std::string, std::string>> kClasses = {
+            {"fraud", {"false", "true"}},
+            {"churn", {"\"churn\"", "\"stay\""}},
+            {"checkout", {"\"abandon\"", "\"legit\""}},
+            {"spam", {"\"ham\"", "\"spam\""}}};
+        const auto& [negative, positive] = kClasses.at(m.name);
         const bool t = u(rng) < 0.3;
-        score = t ? 0.3 + 0.7 * u(rng) : 0.7 * u(rng);
+        score = t ? 0.3 + 0.7 * u(rng) : 0.7 * u(rng);           // P(positive)
         if (i % 10 == 0) score = std::round(score * 100) / 100;  // ties
-        truth = t ? "true" : "false";
-        predicted = score >= 0.5 ? "true" : "false";
-        std::snprintf(buf, sizeof buf, "%.17g", score);
+        if (m.convention == "class_probabilities" && i % 3 == 0) {
+          score = t ? 1 - std::pow(10, -9 * u(rng)) : std::pow(10, -9 * u(rng));
+        }
+        truth = t ? positive : negative;
+        const bool says_positive = score >= 0.5;
+        predicted = says_positive ? positive : negative;
+        double carried = score;
+        if (m.convention == "other_class_probability") carried = 1 - score;
+        if (m.convention == "predicted_class_confidence")
+          carried = says_positive ? score : 1 - score;
+        std::snprintf(buf, sizeof buf, "%.17g", carried);
         extra = std::string(",\"score\":") + buf;
+        if (m.convention == "class_probabilities") {
+          char probs[128];
+          std::snprintf(probs, sizeof probs, ",\"probabilities\":{%s:%.17g,%s:%.17g}",
+                        positive.c_str(), score, negative.c_str(), 1 - score);
+          extra = probs;
+        }
         predicted = "{\"label\":" + predicted + extra + "}";
       } else if (m.task == "multiclass") {
         const size_t t = static_cast<size_t>(u(rng) * 4) % 4;
@@ -138,7 +171,7 @@ std::string data_json(const std::vector<ModelData>& models) {
   char buf[64];
   for (const auto& m : models) {
     if (out.size() > 1) out += ",";
-    out += "\"" + m.name + "\":{\"task\":\"" + m.task +
+    out += "\"" + m.name + "\":{\"task\":\"" + m.task + "\",\"score_semantics\":\"" + m.convention +
            "\",\"predictions\":" + std::to_string(m.predictions.size()) + ",\"y_true\":[";
     for (size_t i = 0; i < m.labels.size(); ++i) out += (i ? "," : "") + m.labels[i].truth;
     out += "],\"y_pred\":[";

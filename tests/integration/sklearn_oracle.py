@@ -3,8 +3,11 @@
 
 usage: sklearn_oracle.py DATA REPORTS [CLEAN_REPORTS]
   DATA     {"<model>": {"task": "binary|multiclass|regression", "predictions": N,
-                        "y_true": [...], "y_pred": [...], "score": [...] (binary)}}
-           the labels in effect at the end (after corrections), one entry per labelled prediction
+                        "y_true": [...], "y_pred": [...], "score": [...] (binary),
+                        "score_semantics": "..." (binary)}}
+           the labels in effect at the end (after corrections), one entry per labelled prediction;
+           "score" is always P(positive class), whatever convention the documents used
+           ("score_semantics", which Verity must infer)
   REPORTS  {"<model>": <GET /v1/models/<model>/metrics answer>}
   CLEAN_REPORTS  the same from a clean run (every label once, after its prediction): every metric
            must match REPORTS
@@ -15,9 +18,9 @@ Tolerances:
     are ratios of the same integers: 1e-12 (floating-point rounding of the division only);
   - sums of floats (log loss, Brier, ECE, MAE, MSE, RMSE, R2, MAPE): 1e-9 relative, as Verity
     adds in another order and subtracts corrections;
-  - ROC AUC: Verity ranks scores in 1000 bins of 0.001, so a positive and a negative in the same
-    bin count as a tie (1/2). The bound is computed from the data: 1/2 x (pairs sharing a bin) /
-    (positives x negatives);
+  - ROC AUC: Verity ranks scores in bins (100 per decade within 0.01 of 0 and 1, 0.001 between),
+    so a positive and a negative in the same bin count as a tie (1/2). The bound is computed from
+    the data: 1/2 x (pairs sharing a bin) / (positives x negatives);
   - average precision: the same binning merges thresholds inside a bin; 2e-3 (measured differences
     on this data are ~1e-4).
 """
@@ -47,6 +50,22 @@ def check(model, name, ours, theirs, tol, relative=False):
           f"diff {diff:.3g} {'ok' if ok else 'FAIL (tolerance %.3g)' % limit}")
     if not ok:
         failures.append(f"{model} {name}: {ours} vs {theirs}")
+
+
+def score_bin(s):
+    """Verity's score bins (query/src/model_quality.cpp: score_bin)."""
+    def tail(u):
+        return min(max(int(math.floor((math.log10(u) + 12) * 100)), 0), 999)
+    if not s > 0:
+        return 0
+    if s < 0.01:
+        return tail(s)
+    if s < 0.99:
+        return 1000 + min(max(int(math.floor((s - 0.01) * 1000)), 0), 979)
+    u = 1 - s
+    if not u > 0:
+        return 2979
+    return 2979 - tail(u)
 
 
 def compare_classification(model, d, r, binary):
@@ -88,6 +107,12 @@ def compare_classification(model, d, r, binary):
           exact)
     check(model, "fbeta_2", m.get("fbeta_2"), fbeta_score(y_true, y_pred, beta=2, **kw), exact)
 
+    sem = r.get("score_semantics", {})
+    if sem.get("value") != d["score_semantics"] or sem.get("source") != "inferred":
+        failures.append(f"{model} score_semantics: {sem} (expected {d['score_semantics']}, inferred)")
+    print(f"{model:10} {'score_semantics':32} {sem}")
+    check(model, "score_label_disagreement_ratio", sem.get("score_label_disagreement_ratio"), 0.0,
+          0)
     score = np.array(d["score"], dtype=float)
     y = np.array([t == pos for t in y_true], dtype=int)
     check(model, "log_loss", m.get("log_loss"), log_loss(y, score), 1e-9, relative=True)
@@ -103,7 +128,7 @@ def compare_classification(model, d, r, binary):
     ece = float(np.sum(total[nz] / len(y) * np.abs(trues[nz] / total[nz] - sums[nz] / total[nz])))
     check(model, "expected_calibration_error", m.get("expected_calibration_error"), ece, 1e-9,
           relative=True)
-    fine = np.minimum((score * 1000).astype(int), 999)
+    fine = np.array([score_bin(s) for s in score])
     same_bin_pairs = sum(int(np.sum((fine == b) & (y == 1))) * int(np.sum((fine == b) & (y == 0)))
                          for b in np.unique(fine))
     bound = 0.5 * same_bin_pairs / (y.sum() * (len(y) - y.sum()))

@@ -149,7 +149,31 @@ TEST_F(ReportTest, RegressionFromNumbers) {
   const double mean = 10.0 / 3;
   const double sst = std::pow(3 - mean, 2) + std::pow(-1 - mean, 2) + std::pow(8 - mean, 2);
   EXPECT_NEAR(metric(r, "r2"), 1 - 5.25 / sst, 1e-12);
-  EXPECT_NEAR(metric(r, "mean_absolute_percentage_error"), (0.5 / 3 + 1 + 2.0 / 8) / 3, 1e-12);
+  // A sum of n fixed-point values is exact to n x 2^-41 and is rounded to the decade above that
+  // (1e-11 here) before dividing: 1/6 is no decimal.
+  EXPECT_NEAR(metric(r, "mean_absolute_percentage_error"), (0.5 / 3 + 1 + 2.0 / 8) / 3, 1e-11);
+}
+
+TEST_F(ReportTest, SumsCarryNoFixedPointResidue) {
+  // Issue 13: one confidence of 0.91 read back 0.9099999999998545.
+  store::Aggregate a;
+  a.add("n", 1);
+  a.add("conf_n", 1);
+  a.add("conf_sum", 0.91);
+  a.add("labelled", 1);
+  a.add("lag_sum", 77400.123);
+  a.add("reg", 1);
+  a.add("ae", 0.3);
+  a.add("se", 0.09);
+  a.add("ape", 0.1);
+  a.add("y", 3);
+  a.add("yy", 9);
+  const Report r = build_report(a, ModelQualityConfig{});
+  EXPECT_EQ(r.metric("confidence_mean"), 0.91);
+  EXPECT_EQ(r.metric("label_lag_seconds_mean"), 77400.123);
+  EXPECT_EQ(r.metric("mean_absolute_error"), 0.3);
+  EXPECT_EQ(r.metric("mean_squared_error"), 0.09);
+  EXPECT_NE(r.to_json().find(R"("confidence_mean":0.91,)"), std::string::npos) << r.to_json();
 }
 
 TEST_F(ReportTest, ConstantTargetsR2AsScikitLearn) {
@@ -282,6 +306,154 @@ TEST(WindowTest, Parses) {
   EXPECT_FALSE(parse_window("5").has_value());
   EXPECT_FALSE(parse_window("5w").has_value());
   EXPECT_FALSE(parse_window("-5m").has_value());
+}
+
+// Issue 13: a binary model's score read the wrong way turned ROC AUC 0.98 into 0.02. Scores of
+// every convention, generated from one hidden P(positive), must give the same metrics.
+class ScoreSemanticsTest : public ::testing::Test {
+ protected:
+  // n predictions of classes "fraud" (positive here: the greater) / "alpha" whose true P(fraud) is
+  // drawn from a good model; the document carries it as `convention` says.
+  void generate(const std::string& convention, int n = 2000) {
+    std::mt19937_64 rng(42);
+    std::uniform_real_distribution<double> u(0, 1);
+    for (int i = 0; i < n; ++i) {
+      const bool fraud = u(rng) < 0.3;
+      double p = fraud ? 0.4 + 0.6 * u(rng) : 0.6 * u(rng);  // P(fraud)
+      if (i % 7 == 0) p = fraud ? 1 - std::pow(10, -8 * u(rng)) : std::pow(10, -8 * u(rng));
+      const bool predicted_fraud = p >= 0.5;
+      const std::string predicted = predicted_fraud ? "\"fraud\"" : "\"alpha\"";
+      char buf[160];
+      std::string doc = "{\"prediction\":{\"label\":" + predicted;
+      if (convention == "positive") {
+        std::snprintf(buf, sizeof buf, ",\"score\":%.17g", p);
+      } else if (convention == "other") {
+        std::snprintf(buf, sizeof buf, ",\"score\":%.17g", 1 - p);
+      } else if (convention == "confidence") {
+        std::snprintf(buf, sizeof buf, ",\"score\":%.17g", predicted_fraud ? p : 1 - p);
+      } else {  // per-class probabilities, and a misleading score
+        std::snprintf(buf, sizeof buf,
+                      ",\"score\":%.17g,\"probabilities\":{\"alpha\":%.17g,\"fraud\":%.17g}",
+                      predicted_fraud ? p : 1 - p, 1 - p, p);
+      }
+      doc += buf;
+      doc += "}}";
+      const JoinSide ps{"m", "v1", 1'000'000, doc};
+      const std::string label =
+          std::string("{\"ground_truth\":") + (fraud ? "\"fraud\"" : "\"alpha\"") + "}";
+      Aggregate a;
+      contributor_.join(ps, JoinSide{"", "", 1'060'000, label}, a);
+      agg_.add(a);
+      ps_.push_back(p);
+      truth_.push_back(fraud);
+    }
+  }
+  double exact_auc() const {
+    double pairs = 0, good = 0;
+    for (size_t i = 0; i < ps_.size(); ++i) {
+      for (size_t j = 0; j < ps_.size(); ++j) {
+        if (!truth_[i] || truth_[j]) continue;
+        ++pairs;
+        good += ps_[i] > ps_[j] ? 1 : ps_[i] == ps_[j] ? 0.5 : 0;
+      }
+    }
+    return good / pairs;
+  }
+  double exact_log_loss() const {
+    double s = 0;
+    for (size_t i = 0; i < ps_.size(); ++i) {
+      const double p = std::clamp(ps_[i], 2.220446049250313e-16, 1 - 2.220446049250313e-16);
+      s -= truth_[i] ? std::log(p) : std::log(1 - p);
+    }
+    return s / static_cast<double>(ps_.size());
+  }
+
+  std::shared_ptr<document::FieldMappingSet> fields_ =
+      std::make_shared<document::FieldMappingSet>();
+  std::shared_ptr<QualityConfig> config_ = std::make_shared<QualityConfig>();
+  ModelContributor contributor_{fields_, config_};
+  Aggregate agg_;
+  std::vector<double> ps_;
+  std::vector<bool> truth_;
+};
+
+TEST_F(ScoreSemanticsTest, EveryConventionIsInferredAndGivesTheSameMetrics) {
+  for (const auto& [convention, expected] : std::vector<std::pair<std::string, ScoreSemantics>>{
+           {"positive", ScoreSemantics::kPositiveClassProbability},
+           {"other", ScoreSemantics::kOtherClassProbability},
+           {"confidence", ScoreSemantics::kPredictedClassConfidence},
+           {"probabilities", ScoreSemantics::kClassProbabilities}}) {
+    SCOPED_TRACE(convention);
+    agg_ = Aggregate();
+    ps_.clear();
+    truth_.clear();
+    generate(convention);
+    const Report r = build_report(agg_, ModelQualityConfig{});
+    EXPECT_EQ(r.positive_class, "\"fraud\"");
+    ASSERT_TRUE(r.score_semantics.has_value());
+    EXPECT_EQ(*r.score_semantics, expected);
+    EXPECT_EQ(r.score_semantics_source, "inferred");
+    EXPECT_EQ(r.score_label_disagreement_ratio, 0.0);
+    EXPECT_TRUE(r.warnings.empty());
+    EXPECT_GT(exact_auc(), 0.9);
+    EXPECT_NEAR(*r.metric("roc_auc"), exact_auc(), 2e-3);
+    EXPECT_NEAR(*r.metric("log_loss"), exact_log_loss(), 1e-9);
+  }
+}
+
+TEST_F(ScoreSemanticsTest, AConfiguredReadingIsUsedAndItsDisagreementReported) {
+  generate("other");
+  ModelQualityConfig c;
+  c.score_semantics = ScoreSemantics::kPositiveClassProbability;  // wrong on purpose
+  const Report r = build_report(agg_, c);
+  EXPECT_EQ(r.score_semantics_source, "configured");
+  EXPECT_LT(*r.metric("roc_auc"), 0.1);  // read the wrong way, as configured
+  EXPECT_EQ(r.score_label_disagreement_ratio, 1.0);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("contradict the predicted label"), std::string::npos);
+  EXPECT_NE(r.to_json().find(
+                R"("score_semantics":{"value":"positive_class_probability","source":"configured",)"
+                R"("score_label_disagreement_ratio":1})"),
+            std::string::npos)
+      << r.to_json();
+}
+
+TEST_F(ScoreSemanticsTest, ManyScoresInTheLowestBinsKeepAveragePrecisionExact) {
+  generate("positive", 3000);
+  // Average precision from the exact scores (scikit-learn's definition: ties as one threshold).
+  std::vector<std::pair<double, bool>> v;
+  for (size_t i = 0; i < ps_.size(); ++i) v.emplace_back(ps_[i], truth_[i]);
+  std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  double P = 0;
+  for (auto& [p, t] : v) P += t;
+  double tp = 0, fp = 0, ap = 0;
+  for (size_t i = 0; i < v.size();) {
+    size_t j = i;
+    double bp = 0;
+    while (j < v.size() && v[j].first == v[i].first) bp += v[j++].second;
+    tp += bp;
+    fp += static_cast<double>(j - i) - bp;
+    ap += bp / P * tp / (tp + fp);
+    i = j;
+  }
+  const Report r = build_report(agg_, ModelQualityConfig{});
+  EXPECT_NEAR(*r.metric("average_precision"), ap, 2e-3);
+}
+
+TEST_F(ReportTest, AConfiguredPositiveClassThatNeverOccursIsNoPhantomClass) {
+  ModelQualityConfig c;
+  c.positive_class = "\"fraud\"";
+  c.task = Task::kBinary;
+  config_->models["m"] = c;
+  add("\"spam\"", "\"spam\"", 0.9);
+  add("\"ham\"", "\"spam\"", 0.2);
+  const Report r = report();
+  EXPECT_TRUE(r.positive_class_missing);
+  EXPECT_EQ(r.classes, (std::vector<std::string>{"\"ham\"", "\"spam\""}));
+  EXPECT_FALSE(r.metric("precision").has_value());
+  EXPECT_FALSE(r.metric("roc_auc").has_value());
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_NE(r.to_json().find(R"("positive_class_missing":true)"), std::string::npos);
 }
 
 }  // namespace

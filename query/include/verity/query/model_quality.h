@@ -20,6 +20,18 @@ enum class Task { kBinary, kMulticlass, kRegression };
 const char* task_name(Task t);
 std::optional<Task> parse_task(std::string_view name);
 
+// What a binary model's `score` means. Models disagree: scikit-learn's predict_proba[:, 1] is the
+// probability of the greater class, many services log the probability of "their" class or the
+// confidence of the label they predicted. Read the wrong way, ROC AUC 0.98 reads 0.02.
+enum class ScoreSemantics {
+  kPositiveClassProbability,  // P(positive class)
+  kOtherClassProbability,     // P(the other class): P(positive) = 1 - score
+  kPredictedClassConfidence,  // P(predicted class): P(positive) = score or 1 - score
+  kClassProbabilities,        // a per-class probability object: P(positive) read from it
+};
+const char* score_semantics_name(ScoreSemantics s);
+std::optional<ScoreSemantics> parse_score_semantics(std::string_view name);
+
 // models.<name>.quality.* (docs/configuration.md).
 struct ModelQualityConfig {
   std::optional<Task> task;  // nullopt: inferred from the predicted and label values
@@ -27,6 +39,12 @@ struct ModelQualityConfig {
   // the model's field mapping (predicted_value, then scalar outputs; score).
   std::vector<document::JsonPointer> predicted;
   std::vector<document::JsonPointer> score;
+  // A per-class probability object ({"fraud": 0.26, "legit": 0.74}); empty: the defaults
+  // /prediction/probabilities and /probabilities.
+  std::vector<document::JsonPointer> probabilities;
+  // nullopt: inferred from the data, per report (the document's own per-class probabilities when
+  // it has them; otherwise whichever reading of the score agrees with the predicted labels).
+  std::optional<ScoreSemantics> score_semantics;
   // The positive class as JSON text (true, "fraud", 1). "": true for booleans, otherwise the
   // greater of the two classes (scikit-learn's convention).
   std::string positive_class;
@@ -83,8 +101,15 @@ struct Report {
   double labelled = 0;
   // Metric name (scikit-learn's where one exists) -> value; only metrics defined for the data.
   std::vector<std::pair<std::string, double>> metrics;
-  std::string positive_class;               // binary: the class precision/recall/AUC are of
-  std::vector<std::string> classes;         // confusion-matrix order (JSON text)
+  std::string positive_class;           // binary: the class precision/recall/AUC are of
+  bool positive_class_missing = false;  // the configured positive class never occurs
+  // Binary models with scores: how the score was read, and the share of scored predictions whose
+  // predicted label that reading contradicts (high: the reading, or the model, is suspect).
+  std::optional<ScoreSemantics> score_semantics;
+  std::string score_semantics_source;  // configured | inferred
+  std::optional<double> score_label_disagreement_ratio;
+  std::vector<std::string> warnings;  // e.g. a high disagreement ratio, a missing positive class
+  std::vector<std::string> classes;   // confusion-matrix order (JSON text)
   std::vector<std::vector<double>> matrix;  // [true][predicted]
   struct ClassMetrics {
     std::string value;  // JSON text
