@@ -17,7 +17,8 @@ constexpr document::Field kAllFields[] = {
     document::Field::kRequestId,      document::Field::kTimestamp,   document::Field::kModelName,
     document::Field::kModelVersion,   document::Field::kInputs,      document::Field::kOutputs,
     document::Field::kPredictedValue, document::Field::kScore,       document::Field::kConfidence,
-    document::Field::kExplanations,   document::Field::kGroundTruth, document::Field::kLatency};
+    document::Field::kExplanations,   document::Field::kGroundTruth, document::Field::kLatency,
+    document::Field::kLabelTime};
 
 std::string sync_name(store::SyncPolicy p) {
   switch (p) {

@@ -30,6 +30,8 @@ std::string_view field_name(Field f) {
       return "ground_truth";
     case Field::kLatency:
       return "latency";
+    case Field::kLabelTime:
+      return "label_time";
   }
   return "unknown";
 }
@@ -100,6 +102,7 @@ FieldMapping FieldMapping::defaults() {
   set(Field::kExplanations, {"/explanations", "/explainability_data"});
   set(Field::kGroundTruth, {"/ground_truth", "/label", "/actual"});
   set(Field::kLatency, {"/latency_ms"});
+  set(Field::kLabelTime, {"/label_time"});
   return m;
 }
 

@@ -848,23 +848,34 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
   event.kind = has_truth && !has_outputs ? EventKind::kLabel : EventKind::kPrediction;
   const bool is_label = event.kind == EventKind::kLabel;
 
+  // A time: RFC 3339, or integer epoch milliseconds. False (with the reject filled) when invalid.
+  auto time_of = [&](document::Field f, const Captured& t, EpochMillis& out) {
+    if (t.type == od::json_type::string) {
+      auto parsed = parse_rfc3339(t.str);
+      if (!parsed) return invalid(f, "is " + parsed.status().message());
+      out = *parsed;
+      return true;
+    }
+    if (t.type == od::json_type::number && t.is_integer) {
+      if (t.big || t.integer < 0 || t.integer > kMaxEpochMillis) {
+        return invalid(f, "as epoch milliseconds is outside years 1970..9999");
+      }
+      out = t.integer;
+      return true;
+    }
+    return invalid(f, "must be an RFC 3339 string or integer epoch milliseconds");
+  };
+  // A label's time orders it among the labels of its request id: its own label_time, else its
+  // timestamp, else its arrival.
+  const Captured& label_time = cap[document::Field::kLabelTime];
   const Captured& ts = cap[document::Field::kTimestamp];
-  if (!ts.present) {
+  if (is_label && label_time.present && label_time.type != od::json_type::null) {
+    if (!time_of(document::Field::kLabelTime, label_time, event.timestamp_ms)) return false;
+  } else if (!ts.present) {
     if (!is_label) return missing(document::Field::kTimestamp);
     event.timestamp_ms = im.clock.now_ms();
-  } else if (ts.type == od::json_type::string) {
-    auto parsed = parse_rfc3339(ts.str);
-    if (!parsed) return invalid(document::Field::kTimestamp, "is " + parsed.status().message());
-    event.timestamp_ms = *parsed;
-  } else if (ts.type == od::json_type::number && ts.is_integer) {
-    if (ts.big || ts.integer < 0 || ts.integer > kMaxEpochMillis) {
-      return invalid(document::Field::kTimestamp,
-                     "as epoch milliseconds is outside years 1970..9999");
-    }
-    event.timestamp_ms = ts.integer;
-  } else {
-    return invalid(document::Field::kTimestamp,
-                   "must be an RFC 3339 string or integer epoch milliseconds");
+  } else if (!time_of(document::Field::kTimestamp, ts, event.timestamp_ms)) {
+    return false;
   }
 
   const Captured& model = cap[document::Field::kModelName];

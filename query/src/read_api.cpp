@@ -37,6 +37,16 @@ HttpResponse ReadApi::get_prediction(const HttpRequest& req) const {
     body.pop_back();  // '}'
     body += ",\"label\":";
     body += (*label)->to_json();
+    auto history = store_.get_label_history(stored_id);
+    if (!history) return document::error_response(500, "store_error", history.status().message());
+    if (!history->empty()) {
+      body += ",\"label_history\":[";
+      for (size_t i = 0; i < history->size(); ++i) {
+        if (i) body += ',';
+        body += (*history)[i].to_json();
+      }
+      body += ']';
+    }
     body += '}';
   }
   body += '\n';

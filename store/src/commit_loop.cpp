@@ -2,12 +2,14 @@
 // WriteBatch per commit group, synced according to the policy, before reporting any of them.
 
 #include <chrono>
+#include <deque>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include "label_bundle.h"
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/core/guard.h"
@@ -59,66 +61,153 @@ struct Existing {
 
 }  // namespace
 
-Status Store::Impl::join_in_group(const Event& e, const PreparedEvent& prep, size_t k,
-                                  const std::optional<StoredRecord>& old_label,
-                                  const std::vector<size_t>& label_slot,
-                                  const std::vector<rocksdb::Status>& label_statuses,
-                                  std::vector<std::string>& label_values,
-                                  std::unordered_map<std::string_view, JoinSide>& group_predictions,
-                                  std::unordered_map<std::string_view, JoinSide>& group_labels,
-                                  std::unordered_set<std::string_view>& group_pending,
-                                  rocksdb::WriteBatch& wb) {
+// What write_group knows of the label join while it builds one group.
+struct Store::Impl::GroupJoin {
+  bool quality_on = false;
+  // The labels stored for the group's predictions (one MultiGet), by label_slot.
+  std::vector<std::string> label_values;
+  std::vector<rocksdb::Status> label_statuses;
+  // Predictions stored by this group, and the label in effect for request ids whose label this
+  // group changed (its time: the first label time of the request id).
+  std::unordered_map<std::string_view, JoinSide> predictions, labels;
+  std::unordered_set<std::string_view> pending;  // labels of this group that wait
+  // The label bundles of request ids whose labels this group touched, as they will be written.
+  std::unordered_map<std::string_view, LabelBundle> bundles;
+  std::deque<StoredRecord> records;  // decoded label records the JoinSides above point into
+};
+
+Status Store::Impl::join_prediction(const Event& e, size_t slot, GroupJoin& g,
+                                    rocksdb::WriteBatch& wb) {
   const std::string_view id = e.request_id;
-  if (e.kind == EventKind::kLabel) {
-    // The submitting thread's plan holds when the stored label it saw is still the one stored
-    // and no label of this group came first (its prediction, stored then, still is).
-    const JoinPlan& plan = prep.join;
-    if (plan.ready && !group_labels.count(id) && plan.had_old == old_label.has_value() &&
-        (!plan.had_old || plan.old_digest == old_label->digest)) {
-      apply_join_plan(plan);
-      group_labels[id] = side_of(e);
-      group_pending.erase(id);
+  const JoinSide* label = nullptr;
+  JoinSide stored_side;
+  if (auto it = g.labels.find(id); it != g.labels.end()) {
+    label = &it->second;
+  } else if (g.label_statuses[slot].ok()) {
+    auto bundle = LabelBundle::decode(g.label_values[slot]);
+    auto current = bundle ? decode_record(bundle->current) : std::nullopt;
+    if (!current) return Status::internal("corrupt label record for a request id in this group");
+    StoredRecord& r = g.records.emplace_back(std::move(*current));
+    stored_side = side_of(r);
+    stored_side.time_ms = bundle->first_ms;  // label lag is measured to the first label
+    label = &stored_side;
+  } else if (!g.label_statuses[slot].IsNotFound()) {
+    return from_rocksdb(g.label_statuses[slot], "reading labels");
+  }
+  if (auto s = quality_prediction(e, label, g.pending.count(id) > 0, wb); !s) return s;
+  g.predictions[id] = side_of(e);
+  g.pending.erase(id);
+  return Status::ok();
+}
+
+Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
+                                 const rocksdb::Status& stored_status,
+                                 const std::string& stored_value, GroupJoin& g, uint64_t& seq,
+                                 rocksdb::WriteBatch& wb, EventOutcome& outcome) {
+  const std::string_view id = e.request_id;
+  const Sha256Digest& digest = prep.digest;  // of the canonical document
+  // The request id's labels as they stand: from this group, or as stored.
+  LabelBundle* bundle = nullptr;
+  if (auto it = g.bundles.find(id); it != g.bundles.end()) {
+    bundle = &it->second;
+  } else if (stored_status.ok()) {
+    auto b = LabelBundle::decode(stored_value);
+    if (!b) return Status::internal("corrupt label record for a request id in this group");
+    bundle = &g.bundles.emplace(id, std::move(*b)).first->second;
+  } else if (!stored_status.IsNotFound()) {
+    return from_rocksdb(stored_status, "reading labels");
+  }
+
+  enum class Change { kFirst, kCorrection, kOlder } change = Change::kFirst;
+  std::optional<StoredRecord> current;
+  Sha256Digest current_digest{};
+  if (bundle != nullptr) {
+    current = decode_record(bundle->current);
+    if (!current) return Status::internal("corrupt label record for a request id in this group");
+    current_digest = sha256_json_canonical(current->document);
+    // The same label again, or any label this request id ever had (a replayed log, in any
+    // order): a duplicate, whatever its age.
+    if (current_digest == digest || bundle->seen(digest)) {
+      outcome = EventOutcome::kDuplicate;
       return Status::ok();
     }
-    const JoinSide* old = nullptr;
-    JoinSide stored_old;
-    if (auto it = group_labels.find(id); it != group_labels.end()) {
-      old = &it->second;
-    } else if (old_label) {
-      stored_old = side_of(*old_label);
-      old = &stored_old;
-    }
-    auto p = group_predictions.find(id);
-    bool now_pending = false;
-    if (auto s = quality_label(e, p == group_predictions.end() ? nullptr : &p->second, old,
-                               group_pending.count(id) > 0, wb, now_pending);
-        !s) {
-      return s;
-    }
-    group_labels[id] = side_of(e);
-    if (now_pending) {
-      group_pending.insert(id);
-    } else {
-      group_pending.erase(id);
-    }
+    // Labels are ordered by their own time (arrival breaks ties): an older label never
+    // overrides a newer one.
+    change = e.timestamp_ms < current->timestamp_ms ? Change::kOlder : Change::kCorrection;
+  }
+
+  const uint64_t sequence = seq++;
+  patch_sequence(prep.record, sequence);
+  const EpochMillis old_first = bundle != nullptr ? bundle->first_ms : e.timestamp_ms;
+  if (bundle == nullptr) {
+    bundle = &g.bundles.emplace(id, LabelBundle{}).first->second;
+    bundle->current = prep.record;
+    bundle->first_ms = e.timestamp_ms;
+  } else if (change == Change::kOlder) {
+    bundle->remember(e.timestamp_ms, digest, prep.record);
+    bundle->first_ms = std::min(bundle->first_ms, e.timestamp_ms);
+  } else {
+    bundle->remember(current->timestamp_ms, current_digest, std::move(bundle->current));
+    bundle->current = prep.record;
+    bundle->first_ms = std::min(bundle->first_ms, e.timestamp_ms);
+  }
+  rocksdb::Status st = wb.Put(labels, e.request_id, bundle->encode());
+  // The label in effect changed: forward it (a late older label changes nothing indexed).
+  if (st.ok() && change != Change::kOlder && options.outbox) {
+    st = wb.Put(outbox, sequence_key(sequence), "L" + e.request_id);
+    ++group_outbox_events;
+    group_outbox_bytes += e.request_id.size() + 1;
+  }
+  if (!st.ok()) return from_rocksdb(st, "building the commit group");
+  outcome = EventOutcome::kStored;
+  if (!g.quality_on) return Status::ok();
+
+  // The join. Label sides carry the first label time: label lag is measured to it.
+  if (change == Change::kFirst && prep.join.ready) {
+    apply_join_plan(prep.join);  // planned by the submitting thread against the store as it was
+    JoinSide side = side_of(e);
+    g.labels[id] = side;
+    g.pending.erase(id);
     return Status::ok();
   }
-  const JoinSide* label = nullptr;
-  std::optional<StoredRecord> stored;
-  JoinSide stored_side;
-  if (auto it = group_labels.find(id); it != group_labels.end()) {
-    label = &it->second;
-  } else if (const size_t slot = label_slot[k]; label_statuses[slot].ok()) {
-    stored = decode_record(label_values[slot]);
-    if (!stored) return Status::internal("corrupt label record for a request id in this group");
-    stored_side = side_of(*stored);
-    label = &stored_side;
-  } else if (!label_statuses[slot].IsNotFound()) {
-    return from_rocksdb(label_statuses[slot], "reading labels");
+  // What is in the aggregates now: the label in effect before, with the first time before.
+  JoinSide old_side{};
+  const JoinSide* old = nullptr;
+  if (change != Change::kFirst) {
+    if (auto it = g.labels.find(id); it != g.labels.end()) {
+      old_side = it->second;
+    } else {
+      StoredRecord& r = g.records.emplace_back(std::move(*current));
+      old_side = side_of(r);
+      old_side.time_ms = old_first;
+    }
+    old = &old_side;
   }
-  if (auto s = quality_prediction(e, label, group_pending.count(id) > 0, wb); !s) return s;
-  group_predictions[id] = side_of(e);
-  group_pending.erase(id);
+  JoinSide new_side{};
+  const char* counter = nullptr;
+  if (change == Change::kOlder) {
+    if (bundle->first_ms == old_first)
+      return Status::ok();  // not earlier than the first: no change
+    new_side = old_side;    // the same label in effect, measured from an earlier first label
+    new_side.time_ms = bundle->first_ms;
+  } else {
+    new_side = side_of(e);
+    new_side.time_ms = bundle->first_ms;
+    if (change == Change::kCorrection) counter = "corrections";
+  }
+  auto p = g.predictions.find(id);
+  bool now_pending = false;
+  if (auto s = quality_label(id, new_side, p == g.predictions.end() ? nullptr : &p->second, old,
+                             counter, g.pending.count(id) > 0, wb, now_pending);
+      !s) {
+    return s;
+  }
+  g.labels[id] = new_side;
+  if (now_pending) {
+    g.pending.insert(id);
+  } else {
+    g.pending.erase(id);
+  }
   return Status::ok();
 }
 
@@ -141,9 +230,9 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   // Model quality: the label stored for each prediction of the group, if any (labels look their
   // prediction up only when they are new or corrected, in quality_label).
   const bool quality_on = options.contributor != nullptr;
-  std::vector<std::string> label_values;
-  std::vector<rocksdb::Status> label_statuses;
-  std::vector<size_t> label_slot;  // event index k -> index in label_values, or SIZE_MAX
+  GroupJoin gj;
+  gj.quality_on = quality_on;
+  std::vector<size_t> label_slot;  // event index k -> index in gj.label_values, or SIZE_MAX
   if (quality_on) {
     quality.clear();
     std::vector<rocksdb::ColumnFamilyHandle*> lcfs;
@@ -158,14 +247,11 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       }
     }
     if (!lkeys.empty()) {
-      label_statuses = db->MultiGet(rocksdb::ReadOptions(), lcfs, lkeys, &label_values);
+      gj.label_statuses = db->MultiGet(rocksdb::ReadOptions(), lcfs, lkeys, &gj.label_values);
     }
   }
-  std::unordered_map<std::string_view, JoinSide> group_predictions, group_labels;
-  std::unordered_set<std::string_view> group_pending;  // labels of this group that wait
 
   std::unordered_map<std::string_view, Sha256Digest> in_group_predictions;
-  std::unordered_map<std::string_view, Sha256Digest> in_group_labels;
   in_group_predictions.reserve(keys.size());
   uint32_t cached_day = 0;  // most events of a group share a partition: skip the locked lookup
   rocksdb::ColumnFamilyHandle* cached_cf = nullptr;
@@ -194,43 +280,42 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       const Event& e = batch.events[i];
       PreparedEvent& prep = group[g].prepared[i];
       const bool is_label = e.kind == EventKind::kLabel;
-      auto& seen = is_label ? in_group_labels : in_group_predictions;
+      if (is_label) {
+        EventOutcome outcome = EventOutcome::kStored;
+        if (auto s = commit_label(e, prep, statuses[k], values[k], gj, seq, wb, outcome); !s) {
+          return s;
+        }
+        r.outcomes[i] = outcome;
+        ++(outcome == EventOutcome::kDuplicate ? r.duplicates : r.stored);
+        continue;
+      }
+      auto& seen = in_group_predictions;
       const Sha256Digest& digest = prep.digest;
 
       Existing existing;
-      std::optional<StoredRecord> old_label;  // the stored label a new one corrects
       if (auto it = seen.find(e.request_id); it != seen.end()) {
         existing = {true, it->second};
       } else if (statuses[k].ok()) {
         existing.found = true;
-        if (is_label) {
-          old_label = decode_record(values[k]);
-          if (!old_label) {
-            return Status::internal("corrupt label record for a request id in this group");
-          }
-          existing.digest = sha256_json_canonical(old_label->document);
-        } else {
-          auto entry = decode_id_entry(values[k]);
-          if (!entry) return Status::internal("corrupt request-id index entry");
-          existing.digest = entry->digest;
-        }
+        auto entry = decode_id_entry(values[k]);
+        if (!entry) return Status::internal("corrupt request-id index entry");
+        existing.digest = entry->digest;
       } else if (!statuses[k].IsNotFound()) {
         return from_rocksdb(statuses[k], "reading the request-id index");
       }
 
       // Index entries written before digests were canonical hold the digest of the bytes as
       // sent: a document with whitespace is compared that way too before it is called a conflict.
-      if (existing.found && existing.digest != digest && !is_label &&
-          existing.digest == sha256(e.document)) {
+      if (existing.found && existing.digest != digest && existing.digest == sha256(e.document)) {
         existing.digest = digest;
       }
       if (existing.found && existing.digest == digest) {
         r.outcomes[i] = EventOutcome::kDuplicate;
         ++r.duplicates;
-        if (quality_on && !is_label) quality_unstore(e);  // its batch's sums counted it
+        if (quality_on) quality_unstore(e);  // its batch's sums counted it
         continue;
       }
-      if (existing.found && !is_label) {
+      if (existing.found) {
         if (quality_on) quality_unstore(e);
         const uint64_t s = seq++;
         value =
@@ -246,18 +331,11 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         continue;
       }
 
-      // New prediction, or a new or corrected label.
+      // A new prediction.
       const uint64_t sequence = seq++;
       patch_sequence(prep.record, sequence);
       rocksdb::Status st;
-      if (is_label) {
-        st = wb.Put(labels, e.request_id, prep.record);
-        if (st.ok() && options.outbox) {
-          st = wb.Put(outbox, sequence_key(sequence), "L" + e.request_id);
-          ++group_outbox_events;
-          group_outbox_bytes += e.request_id.size() + 1;
-        }
-      } else {
+      {
         const uint32_t day = utc_day(e.timestamp_ms);
         if (day != cached_day || cached_cf == nullptr) {
           auto cf = partition_cf(day);
@@ -311,11 +389,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       }
       if (!st.ok()) return from_rocksdb(st, "building the commit group");
       if (quality_on) {
-        if (auto qs = join_in_group(e, prep, k, old_label, label_slot, label_statuses, label_values,
-                                    group_predictions, group_labels, group_pending, wb);
-            !qs) {
-          return qs;
-        }
+        if (auto qs = join_prediction(e, label_slot[k], gj, wb); !qs) return qs;
       }
       seen[e.request_id] = digest;
       r.outcomes[i] = EventOutcome::kStored;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "label_bundle.h"
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/core/http.h"
@@ -74,8 +75,16 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     std::unique_ptr<rocksdb::Iterator> it(im.db->NewIterator(ro, im.labels));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (!contains_any(it->value().ToStringView(), req.needles)) continue;
-      auto rec = decode_record(it->value().ToStringView());
-      if (rec && req.matches(rec->document)) label_ids.insert(it->key().ToString());
+      // A request id's labels go together: the one in effect and those it replaced.
+      auto bundle = LabelBundle::decode(it->value().ToStringView());
+      if (!bundle) continue;
+      bool match = false;
+      if (auto rec = decode_record(bundle->current)) match = req.matches(rec->document);
+      for (const auto& h : bundle->history) {
+        if (match || h.record.empty()) continue;
+        if (auto rec = decode_record(h.record)) match = req.matches(rec->document);
+      }
+      if (match) label_ids.insert(it->key().ToString());
     }
     if (!it->status().ok()) return from_rocksdb(it->status(), "scanning labels");
     it.reset(im.db->NewIterator(ro, im.deadletter));

@@ -128,16 +128,9 @@ void Store::Impl::quality_prepare(const IngestBatch& batch, std::vector<Prepared
     auto p = read_prediction(e.request_id);
     if (!p || !*p || (*p)->erased) continue;
     auto old = read_label(e.request_id);
-    if (!old) continue;
+    if (!old || *old) continue;  // corrections and late labels: the commit thread joins them
     JoinPlan& plan = prepared[i].join;
     const JoinSide ps = side_of(**p);
-    if (*old) {
-      plan.had_old = true;
-      plan.old_digest = (*old)->digest;
-      Aggregate before;
-      c.join(ps, side_of(**old), before);
-      plan.delta.add(before, -1);
-    }
     c.join(ps, side_of(e), plan.delta);
     plan.model = (*p)->model_name;
     plan.version = (*p)->model_version;
@@ -162,12 +155,8 @@ void Store::Impl::quality_unstore(const Event& e) {
 }
 
 void Store::Impl::apply_join_plan(const JoinPlan& plan) {
-  if (plan.had_old) {
-    quality.counters.add("corrections", 1);
-  } else {
-    quality.counters.add("joined", 1);
-    quality.lags_seconds.push_back(plan.lag_seconds);
-  }
+  quality.counters.add("joined", 1);
+  quality.lags_seconds.push_back(plan.lag_seconds);
   add_to_buckets(quality, plan.model, plan.version, plan.prediction_ms, plan.delta);
 }
 
@@ -219,17 +208,17 @@ Status Store::Impl::quality_prediction(const Event& e, const JoinSide* label,
   return Status::ok();
 }
 
-Status Store::Impl::quality_label(const Event& e, const JoinSide* group_prediction,
-                                  const JoinSide* old_label, bool old_pending_in_group,
+Status Store::Impl::quality_label(std::string_view request_id, const JoinSide& l,
+                                  const JoinSide* group_prediction, const JoinSide* old_label,
+                                  const char* counter, bool old_pending_in_group,
                                   rocksdb::WriteBatch& wb, bool& now_pending) {
   const Contributor& c = *options.contributor;
-  const JoinSide l = side_of(e);
   now_pending = false;
   std::optional<StoredRecord> stored;
   JoinSide stored_side;
   const JoinSide* p = group_prediction;
   if (p == nullptr) {
-    auto r = read_prediction(e.request_id);
+    auto r = read_prediction(request_id);
     if (!r) return r.status();
     if (*r && (*r)->erased) return Status::ok();  // an erased prediction joins nothing any more
     if (*r) {
@@ -240,11 +229,11 @@ Status Store::Impl::quality_label(const Event& e, const JoinSide* group_predicti
   }
   if (p != nullptr) {
     Aggregate a;
-    if (old_label != nullptr) {  // a correction: the old contribution out, the new one in
+    if (old_label != nullptr) {  // the old contribution out, the new one in
       Aggregate old;
       c.join(*p, *old_label, old);
       a.add(old, -1);
-      quality.counters.add("corrections", 1);
+      if (counter != nullptr) quality.counters.add(counter, 1);
     } else {
       quality.counters.add("joined", 1);
       quality.lags_seconds.push_back(static_cast<double>(l.time_ms - p->time_ms) / 1000.0);
@@ -254,14 +243,14 @@ Status Store::Impl::quality_label(const Event& e, const JoinSide* group_predicti
     return Status::ok();
   }
   if (old_label != nullptr) {
-    // A correction of a label that still waits (or was orphaned): its wait is unchanged.
+    // A change to a label that still waits (or was orphaned): its wait is unchanged.
     now_pending = old_pending_in_group;
     return Status::ok();
   }
   std::string since;
   put_be(since, static_cast<uint64_t>(group_arrival_ms), 8);
-  rocksdb::Status s = wb.Put(pending, pending_id_key(e.request_id), since);
-  if (s.ok()) s = wb.Put(pending, pending_time_key(group_arrival_ms, e.request_id), "");
+  rocksdb::Status s = wb.Put(pending, pending_id_key(request_id), since);
+  if (s.ok()) s = wb.Put(pending, pending_time_key(group_arrival_ms, request_id), "");
   if (!s.ok()) return from_rocksdb(s, "building the commit group");
   quality.counters.add("pending", 1);
   now_pending = true;

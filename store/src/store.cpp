@@ -13,6 +13,7 @@
 #include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
 
+#include "label_bundle.h"
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/store/partition.h"
@@ -532,10 +533,31 @@ Result<std::optional<StoredRecord>> Store::Impl::read_label(std::string_view req
   auto s = db->Get(rocksdb::ReadOptions(), labels, request_id, &value);
   if (s.IsNotFound()) return std::optional<StoredRecord>();
   if (!s.ok()) return from_rocksdb(s, "reading labels");
-  auto rec = decode_record(value);
+  auto bundle = LabelBundle::decode(value);
+  auto rec = bundle ? decode_record(bundle->current) : std::nullopt;
   if (!rec) return Status::internal("corrupt label record");
   rec->partition = kLabelsCf;
   return std::optional<StoredRecord>(std::move(*rec));
+}
+
+Result<std::vector<StoredRecord>> Store::get_label_history(std::string_view request_id) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->labels, request_id, &value);
+  std::vector<StoredRecord> out;
+  if (s.IsNotFound()) return out;
+  if (!s.ok()) return from_rocksdb(s, "reading labels");
+  auto bundle = LabelBundle::decode(value);
+  if (!bundle) return Status::internal("corrupt label record");
+  for (const auto& h : bundle->history) {
+    if (h.record.empty()) continue;
+    auto rec = decode_record(h.record);
+    if (!rec) return Status::internal("corrupt label record");
+    rec->partition = kLabelsCf;
+    out.push_back(std::move(*rec));
+  }
+  return out;
 }
 
 Result<std::optional<StoredRecord>> Store::get_prediction(std::string_view request_id) const {

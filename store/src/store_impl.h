@@ -66,14 +66,14 @@ std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator();
 // encoded, with the sequence left to patch.
 // A label's join worked out by the submitting thread against the store as it was then; the
 // commit thread uses it when nothing changed since (the usual case) and joins itself otherwise.
+// Planned for a request id's first label only: corrections and late older labels are joined by
+// the commit thread, which holds the label's history.
 struct JoinPlan {
-  bool ready = false;    // the prediction was stored (and not erased) at submission
-  bool had_old = false;  // a label was stored for it then: this one corrects it
-  Sha256Digest old_digest{};
+  bool ready = false;  // the prediction was stored (and not erased), and no label, at submission
   std::string model, version;  // the prediction's
   EpochMillis prediction_ms = 0;
   double lag_seconds = 0;
-  Aggregate delta;  // the new label's contribution, minus the old label's
+  Aggregate delta;  // the label's contribution
 };
 
 struct PreparedEvent {
@@ -269,20 +269,27 @@ struct Store::Impl {
   void quality_add_batch(const std::vector<BatchBucket>& contributions);
   void quality_unstore(const Event& e);
   void apply_join_plan(const JoinPlan& plan);
-  // A new or corrected label: joins its prediction (in this group or stored) or waits.
-  Status quality_label(const Event& e, const JoinSide* group_prediction, const JoinSide* old_label,
-                       bool old_pending_in_group, rocksdb::WriteBatch& wb, bool& now_pending);
+  // A label side `l` takes the place of `old_label` (null: the request id's first label) for a
+  // request id: joins its prediction (in this group or stored) or waits. Label sides carry the
+  // first label time of the request id as their time (label lag is measured to it). `counter`:
+  // the label counter to add one to ("joined" is added for first labels; null: none, when only
+  // the first label time moved).
+  Status quality_label(std::string_view request_id, const JoinSide& l,
+                       const JoinSide* group_prediction, const JoinSide* old_label,
+                       const char* counter, bool old_pending_in_group, rocksdb::WriteBatch& wb,
+                       bool& now_pending);
   Status quality_finish_group(rocksdb::WriteBatch& wb);
-  // The join step of write_group for event number k of the group (commit_loop.cpp).
-  Status join_in_group(const Event& e, const PreparedEvent& prep, size_t k,
-                       const std::optional<StoredRecord>& old_label,
-                       const std::vector<size_t>& label_slot,
-                       const std::vector<rocksdb::Status>& label_statuses,
-                       std::vector<std::string>& label_values,
-                       std::unordered_map<std::string_view, JoinSide>& group_predictions,
-                       std::unordered_map<std::string_view, JoinSide>& group_labels,
-                       std::unordered_set<std::string_view>& group_pending,
-                       rocksdb::WriteBatch& wb);
+  // Commit-thread state of one group for the label join (commit_loop.cpp).
+  struct GroupJoin;
+  // A stored prediction's join step in write_group: its label, if one waits, joins it.
+  Status join_prediction(const Event& e, size_t label_slot, GroupJoin& g, rocksdb::WriteBatch& wb);
+  // A label of the group: a duplicate (also of any label seen before for its request id, however
+  // old), the first label, a correction (newer by label time), or an older label that arrived late
+  // (kept in the history; it may move the first label time). Writes the label bundle and joins.
+  // `stored_*`: what the group's MultiGet read under the request id in the labels family.
+  Status commit_label(const Event& e, PreparedEvent& prep, const rocksdb::Status& stored_status,
+                      const std::string& stored_value, GroupJoin& g, uint64_t& seq,
+                      rocksdb::WriteBatch& wb, EventOutcome& outcome);
   void quality_after_write();
   Status load_quality();  // after open_db: versions and counters
   // Orphans labels that waited longer than labels.max_wait (maintenance).

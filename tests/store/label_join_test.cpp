@@ -52,6 +52,12 @@ class LabelJoinTest : public ::testing::Test {
     store_.reset();
     fs::remove_all(dir_);
   }
+  // A new, empty store in the same place.
+  void reset() {
+    store_.reset();
+    fs::remove_all(dir_);
+    open();
+  }
   void open() {
     store_.reset();
     registry_ = std::make_shared<prometheus::Registry>();
@@ -78,12 +84,16 @@ class LabelJoinTest : public ::testing::Test {
     e.document = "{\"request_id\":\"" + id + "\",\"prediction\":{\"label\":true}}";
     return e;
   }
-  static Event label(const std::string& id, const std::string& truth, EpochMillis ts = kNow) {
+  // `note` makes a label document different from another with the same ground truth (a label
+  // sent again on purpose, not a replay).
+  static Event label(const std::string& id, const std::string& truth, EpochMillis ts = kNow,
+                     const std::string& note = "") {
     Event e;
     e.kind = EventKind::kLabel;
     e.request_id = id;
     e.timestamp_ms = ts;
-    e.document = "{\"request_id\":\"" + id + "\",\"ground_truth\":" + truth + "}";
+    e.document = "{\"request_id\":\"" + id + "\",\"ground_truth\":" + truth +
+                 (note.empty() ? "" : ",\"note\":\"" + note + "\"") + "}";
     return e;
   }
   Aggregate all() {
@@ -91,8 +101,9 @@ class LabelJoinTest : public ::testing::Test {
     EXPECT_TRUE(a.is_ok()) << a.status().to_string();
     return a.is_ok() ? *a : Aggregate();
   }
-  static std::string label_key(const std::string& id, const std::string& truth) {
-    return "label=" + label(id, truth).document;
+  static std::string label_key(const std::string& id, const std::string& truth,
+                               const std::string& note = "") {
+    return "label=" + label(id, truth, kNow, note).document;
   }
 
   bool wait_until_unwritable() {
@@ -163,14 +174,72 @@ TEST_F(LabelJoinTest, CorrectionReplacesTheOldContributionAndDuplicatesChangeNot
   LabelCounts c = store_->label_counts();
   EXPECT_EQ(c.joined, 1u);
   EXPECT_EQ(c.corrections, 1u);
-  // Two corrections in one group, the second correcting the first.
-  ASSERT_EQ(commit({label("a", "null"), label("a", "true")}).stored, 2u);
+  // Two corrections in one group, the second correcting the first (back to true: a new label,
+  // not the first one replayed).
+  ASSERT_EQ(commit({label("a", "null"), label("a", "true", kNow, "again")}).stored, 2u);
   a = all();
   EXPECT_EQ(a.get("labelled"), 1);
   EXPECT_EQ(a.get(label_key("a", "false")), 0);
   EXPECT_EQ(a.get(label_key("a", "null")), 0);
-  EXPECT_EQ(a.get(label_key("a", "true")), 1);
+  EXPECT_EQ(a.get(label_key("a", "true", "again")), 1);
   EXPECT_EQ(store_->label_counts().corrections, 3u);
+}
+
+// Issue 13: replaying a label log that holds a wrong label and its later correction applied both
+// again (+1 correction per pair per replay) and moved the mean label lag.
+TEST_F(LabelJoinTest, ReplayingALabelLogInAnyOrderChangesNothing) {
+  ASSERT_EQ(commit({prediction("a"), prediction("b"), prediction("c")}).stored, 3u);
+  const std::vector<Event> log = {label("a", "false", kNow - 3000), label("a", "true", kNow - 2000),
+                                  label("b", "true", kNow - 1000), label("c", "false", kNow),
+                                  label("c", "true", kNow + 1000)};
+  for (const auto& l : log) ASSERT_EQ(commit({l}).stored, 1u);
+  const std::string before = all().encode();
+  const LabelCounts counts = store_->label_counts();
+  EXPECT_EQ(counts.joined, 3u);
+  EXPECT_EQ(counts.corrections, 2u);
+  // The whole log again, forwards, backwards, and each label alone: duplicates only.
+  std::vector<Event> backwards(log.rbegin(), log.rend());
+  EXPECT_EQ(commit(log).duplicates, log.size());
+  EXPECT_EQ(commit(backwards).duplicates, log.size());
+  for (const auto& l : log) EXPECT_EQ(commit({l}).duplicates, 1u);
+  EXPECT_EQ(all().encode(), before);
+  const LabelCounts after = store_->label_counts();
+  EXPECT_EQ(after.joined, counts.joined);
+  EXPECT_EQ(after.corrections, counts.corrections);
+  // The label in effect is the newest by label time.
+  auto a = store_->get_label("a").value();
+  ASSERT_TRUE(a.has_value());
+  EXPECT_NE(a->document.find("true"), std::string::npos);
+}
+
+// Labels are ordered by their own time: an older label that arrives after a newer one never
+// overrides it; it is kept, and label lag is measured to the first label by label time. Applying
+// a log in either order ends with the same aggregates.
+TEST_F(LabelJoinTest, AnOlderLabelArrivingLateNeverOverridesTheNewerOne) {
+  const std::vector<Event> log = {label("a", "false", kNow - 7200'000), label("a", "true", kNow)};
+  ASSERT_EQ(commit({prediction("a")}).stored, 1u);
+  for (const auto& l : log) ASSERT_EQ(commit({l}).stored, 1u);
+  const std::string in_order = all().encode();
+  reset();
+  ASSERT_EQ(commit({prediction("a")}).stored, 1u);
+  ASSERT_EQ(commit({log[1]}).stored, 1u);
+  Aggregate a = all();
+  EXPECT_EQ(a.get("lag_ms"), kDay);        // to the only label so far
+  ASSERT_EQ(commit({log[0]}).stored, 1u);  // older: kept, not in effect
+  a = all();
+  EXPECT_EQ(a.get(label_key("a", "true")), 1);
+  EXPECT_EQ(a.get(label_key("a", "false")), 0);
+  EXPECT_EQ(a.get("lag_ms"), kDay - 7200'000);  // to the first label by label time
+  EXPECT_EQ(a.encode(), in_order);
+  EXPECT_NE(store_->get_label("a").value()->document.find("true"), std::string::npos);
+  // A label whose prediction has not arrived yet, then an older one: the join uses the first time.
+  ASSERT_EQ(commit({label("b", "true", kNow)}).stored, 1u);
+  ASSERT_EQ(commit({label("b", "false", kNow - 3600'000)}).stored, 1u);
+  ASSERT_EQ(commit({prediction("b")}).stored, 1u);
+  a = all();
+  EXPECT_EQ(a.get(label_key("b", "true")), 1);
+  EXPECT_EQ(a.get(label_key("b", "false")), 0);
+  EXPECT_EQ(a.get("lag_ms"), (kDay - 7200'000) + (kDay - 3600'000));
 }
 
 TEST_F(LabelJoinTest, RestartChangesNothing) {

@@ -25,8 +25,9 @@ enum class Field : uint8_t {
   kExplanations,
   kGroundTruth,
   kLatency,
+  kLabelTime,  // a label's own time (labels are ordered by it); else its timestamp, else arrival
 };
-inline constexpr size_t kFieldCount = 12;
+inline constexpr size_t kFieldCount = 13;
 
 // The config name of a field ("request_id", "timestamp", ...), as used in `fields:` config and
 // messages.

@@ -23,7 +23,8 @@ class ReadApi {
       : store_(store), id_forms_(std::move(id_forms)) {}
 
   // GET /v1/predictions/{request_id}: the stored prediction with Verity's metadata and, when one
-  // has arrived, its latest label. 404 {"error":{"type":"not_found",...}} when absent.
+  // has arrived, its latest label ("label") and the labels it replaced ("label_history"). 404
+  // {"error":{"type":"not_found",...}} when absent.
   HttpResponse get_prediction(const HttpRequest& req) const;
 
  private:

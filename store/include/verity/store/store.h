@@ -141,6 +141,9 @@ class Store {
   Result<std::optional<StoredRecord>> get_prediction(std::string_view request_id) const;
   // The latest label stored under `request_id`, or nullopt. Thread-safe.
   Result<std::optional<StoredRecord>> get_label(std::string_view request_id) const;
+  // The labels the one in effect replaced or outranked (corrections, and older labels that came
+  // late), in arrival order; the newest 16 are kept whole. Thread-safe.
+  Result<std::vector<StoredRecord>> get_label_history(std::string_view request_id) const;
   // Dead-letter entries (JSON text) in append order, starting at sequence `from`, at most `limit`.
   Result<std::vector<std::string>> dead_letters(uint64_t from, size_t limit) const;
 
