@@ -96,8 +96,9 @@ int print_partitions(const std::string& body) {
     std::cerr << "verity partitions: unexpected answer from the server\n";
     return 3;
   }
-  std::printf("%-12s %-5s %10s %7s %11s %11s %6s %-7s %s\n", "PARTITION", "TIER", "RECORDS",
-              "ERASED", "RAW", "ON DISK", "RATIO", "SEALED", "HOLDS");
+  // ON DISK is table files only; MEMORY is what still waits in memtables (and the WAL).
+  std::printf("%-12s %-5s %10s %7s %11s %11s %11s %6s %-7s %s\n", "PARTITION", "TIER", "RECORDS",
+              "ERASED", "RAW", "ON DISK", "MEMORY", "RATIO", "SEALED", "HOLDS");
   for (simdjson::dom::element p : parts) {
     std::string holds;
     for (auto h : p["holds"].get_array()) {
@@ -109,15 +110,15 @@ int print_partitions(const std::string& body) {
       std::snprintf(buf, sizeof buf, "%.1fx", p["compression_ratio"].get_double().value());
       ratio = buf;
     }
-    const uint64_t disk =
-        p["bytes_on_disk"].get_uint64().value() + p["memtable_bytes"].get_uint64().value();
-    std::printf("%-12s %-5s %10llu %7llu %11s %11s %6s %-7s %s\n",
+    const uint64_t disk = p["bytes_on_disk"].get_uint64().value();
+    const uint64_t memory = p["memtable_bytes"].get_uint64().value();
+    std::printf("%-12s %-5s %10llu %7llu %11s %11s %11s %6s %-7s %s\n",
                 std::string(p["partition"].get_string().value()).c_str(),
                 std::string(p["tier"].get_string().value()).c_str(),
                 static_cast<unsigned long long>(p["records"].get_uint64().value()),
                 static_cast<unsigned long long>(p["erased"].get_uint64().value()),
                 human_bytes(p["raw_bytes"].get_uint64().value()).c_str(), human_bytes(disk).c_str(),
-                ratio.c_str(), p["sealed"].get_bool().value() ? "sealed" : "open", holds.c_str());
+                human_bytes(memory).c_str(), ratio.c_str(), p["sealed"].get_bool().value() ? "sealed" : "open", holds.c_str());
   }
   return 0;
 }
@@ -131,17 +132,35 @@ int print_models(const std::string& body) {
     std::cerr << "verity metrics: unexpected answer from the server\n";
     return 3;
   }
-  std::printf("%-24s %-14s %-9s %12s %12s %-20s %s\n", "MODEL", "TASK", "SOURCE", "PREDICTIONS",
-              "LABELLED", "LAST PREDICTION", "VERSIONS");
+  std::printf("%-24s %-14s %-9s %-28s %12s %12s %-24s %s\n", "MODEL", "TASK", "SOURCE",
+              "SCORE READ AS", "PREDICTIONS", "LABELLED", "LAST PREDICTION", "VERSIONS");
+  std::vector<std::string> warnings;
   for (simdjson::dom::element m : models) {
     std::string versions;
     for (auto v : m["versions"].get_array()) {
       versions += (versions.empty() ? "" : ",") + std::string(v["version"].get_string().value());
     }
-    std::printf("%-24s %-14s %-9s %12llu %12llu %-20s %s\n",
+    std::string semantics = "-";
+    std::string_view text;
+    if (!m["score_semantics"]["value"].get_string().get(text)) {
+      semantics = std::string(text);
+      if (!m["score_semantics"]["source"].get_string().get(text) && text == "configured") {
+        semantics += " (cfg)";
+      }
+    }
+    simdjson::dom::array ws;
+    if (!m["warnings"].get_array().get(ws)) {
+      for (auto w : ws) {
+        if (!w.get_string().get(text)) {
+          warnings.push_back(std::string(m["model"].get_string().value()) + ": " +
+                             std::string(text));
+        }
+      }
+    }
+    std::printf("%-24s %-14s %-9s %-28s %12llu %12llu %-24s %s\n",
                 std::string(m["model"].get_string().value()).c_str(),
                 std::string(m["task"].get_string().value()).c_str(),
-                std::string(m["task_source"].get_string().value()).c_str(),
+                std::string(m["task_source"].get_string().value()).c_str(), semantics.c_str(),
                 static_cast<unsigned long long>(m["predictions"].get_uint64().value()),
                 static_cast<unsigned long long>(m["labelled"].get_uint64().value()),
                 std::string(m["last_prediction"].get_string().value()).c_str(), versions.c_str());
@@ -152,6 +171,7 @@ int print_models(const std::string& body) {
               static_cast<unsigned long long>(l["corrections"].get_uint64().value()),
               static_cast<unsigned long long>(l["pending"].get_uint64().value()),
               static_cast<unsigned long long>(l["orphaned"].get_uint64().value()));
+  for (const auto& w : warnings) std::printf("warning: %s\n", w.c_str());
   return 0;
 }
 
