@@ -330,7 +330,17 @@ Result<Config> parse_config(const std::string& yaml_text) {
     auto server = top.child("server");
     server.get("io_threads", c.io_threads, 1, 64);
     server.get("shutdown_timeout", c.shutdown_timeout);
+    server.get("max_memory", c.max_memory);
+    if (c.max_memory.bytes < (4ull << 20)) server.error("max_memory", "must be at least 4MiB");
     server.finish();
+  }
+  {
+    auto dl = top.child("dead_letters");
+    dl.get("max_bytes", c.store.dead_letter_max_bytes);
+    dl.get("retention", c.store.dead_letter_retention);
+    dl.get("max_per_batch", c.max_dead_letters_per_batch, 1, 1'000'000);
+    if (c.store.dead_letter_retention.count() < 0) dl.error("retention", "must not be negative");
+    dl.finish();
   }
   {
     auto log = top.child("log");
@@ -485,9 +495,15 @@ Result<Config> parse_config(const std::string& yaml_text) {
     }
     http.get("retry_after", c.http_ingest.retry_after);
     if (c.http_ingest.retry_after.count() <= 0) http.error("retry_after", "must be positive");
+    http.get("write_timeout", c.http.write_timeout);
+    if (c.http.write_timeout.count() <= 0) http.error("write_timeout", "must be positive");
+    http.get("max_errors", c.http_ingest.max_errors, 0, 100'000);
     auto es = http.child("elasticsearch");
     es.get("enabled", c.es_enabled);
     es.get("version", c.es_version);
+    es.get("max_actions", c.http_ingest.max_bulk_actions, 1, 10'000'000);
+    es.get("max_setup_objects", c.es_max_setup_objects, 0, 100'000);
+    es.get("max_setup_object", c.es_max_setup_object);
     if (c.es_version.empty() || c.es_version.find('.') == std::string::npos) {
       es.error("version", "must be a version number such as 8.15.0");
     }
@@ -813,6 +829,12 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "server" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "io_threads" << YAML::Value << c.io_threads;
   out << YAML::Key << "shutdown_timeout" << YAML::Value << format_duration(c.shutdown_timeout);
+  out << YAML::Key << "max_memory" << YAML::Value << format_byte_size(c.max_memory);
+  out << YAML::EndMap;
+  out << YAML::Key << "dead_letters" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_bytes" << YAML::Value << format_byte_size(c.store.dead_letter_max_bytes);
+  out << YAML::Key << "retention" << YAML::Value << format_duration(c.store.dead_letter_retention);
+  out << YAML::Key << "max_per_batch" << YAML::Value << c.max_dead_letters_per_batch;
   out << YAML::EndMap;
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "level" << YAML::Value << c.log_level << YAML::EndMap;
@@ -889,9 +911,14 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "max_connections" << YAML::Value << c.http.max_connections;
   out << YAML::Key << "max_line" << YAML::Value << format_byte_size(c.http_ingest.max_line);
   out << YAML::Key << "retry_after" << YAML::Value << format_duration(c.http_ingest.retry_after);
+  out << YAML::Key << "write_timeout" << YAML::Value << format_duration(c.http.write_timeout);
+  out << YAML::Key << "max_errors" << YAML::Value << c.http_ingest.max_errors;
   out << YAML::Key << "elasticsearch" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << c.es_enabled;
   out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.es_version;
+  out << YAML::Key << "max_actions" << YAML::Value << c.http_ingest.max_bulk_actions;
+  out << YAML::Key << "max_setup_objects" << YAML::Value << c.es_max_setup_objects;
+  out << YAML::Key << "max_setup_object" << YAML::Value << format_byte_size(c.es_max_setup_object);
   out << YAML::EndMap;
   out << YAML::EndMap;
   {

@@ -41,6 +41,8 @@ struct Server::Impl {
   Config config;
   const Clock& clock;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  // server.max_memory, shared by every input; outlives the io_context and every connection.
+  std::unique_ptr<ingest::MemoryBudget> budget;
   std::unique_ptr<store::Store> store;
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -168,7 +170,8 @@ void Server::Impl::add_routes() {
             [this](const HttpRequest& r) { return admin->set_hold(r); });
   }
   guarded("GET", "/v1/audit", kRoleAdmin, [this](const HttpRequest& r) { return admin->audit(r); });
-  guarded_async("POST", "/v1/verify", kRoleRead, [this](HttpRequest r, HttpResponder done) {
+  // Verification recomputes every chain: an expensive admin action, not a read.
+  guarded_async("POST", "/v1/verify", kRoleAdmin, [this](HttpRequest r, HttpResponder done) {
     asio::post(admin_pool,
                [this, r = std::move(r), done = std::move(done)] { done(admin->verify(r)); });
   });
@@ -179,6 +182,7 @@ void Server::Impl::add_routes() {
   guarded("GET", "/metrics", kRoleRead, [this](const HttpRequest&) {
     // Gauges that describe a state rather than count events are read when scraped.
     if (shipper) shipper->update_gauges();
+    if (budget) budget->update_gauges();
     return query::metrics_response(*registry);
   });
   guarded_async("POST", "/v1/predictions", kRoleIngest, [this](HttpRequest r, HttpResponder done) {
@@ -217,7 +221,14 @@ void Server::Impl::add_routes() {
       document::append_json_string(reasons, why);
     };
     if (draining.load()) add("shutting down");
-    if (!store->writable()) add("store not writable: " + store->unavailable_reason());
+    // Unauthenticated: the reason names no path (the log has the store's own message).
+    if (!store->writable()) {
+      const std::string why = store->unavailable_reason();
+      const bool full =
+          why.find("No space") != std::string::npos || why.find("no space") != std::string::npos;
+      add(full ? "store not writable: no space left on the device (the log names the file)"
+               : "store not writable: an I/O error (the log has the details)");
+    }
     if (store->backlogged()) add("store commit queue is full");
     if (shipper) {
       if (auto why = shipper->problem(); !why.empty()) add(why);
@@ -264,33 +275,42 @@ Status Server::start() {
   } else {
     spdlog::warn("masking is off (masking.enabled: false): documents are stored as sent");
   }
+  // One memory budget for every input (server.max_memory).
+  im.budget = std::make_unique<ingest::MemoryBudget>(im.config.max_memory.bytes, im.registry.get());
   if (im.config.tcp_enabled) {
     im.tcp_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "tcp");
-    im.tcp =
-        std::make_unique<ingest::TcpInput>(im.io, im.config.tcp, *im.store, mappings, im.clock,
-                                           *im.tcp_metrics, im.masker, im.masking_metrics.get());
+    ingest::TcpInputOptions tcp = im.config.tcp;
+    tcp.max_dead_letters = im.config.max_dead_letters_per_batch;
+    im.tcp = std::make_unique<ingest::TcpInput>(im.io, tcp, *im.store, mappings, im.clock,
+                                                *im.tcp_metrics, im.masker,
+                                                im.masking_metrics.get(), im.budget.get());
     if (auto s = im.tcp->start(); !s) return s;
     spdlog::info("tcp input listening on {}", im.tcp->local_endpoint().to_string());
   }
   if (im.config.beats_enabled) {
     im.beats_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "beats");
-    im.beats = std::make_unique<ingest::BeatsInput>(im.io, im.config.beats, *im.store, mappings,
-                                                    im.clock, *im.beats_metrics, im.masker,
-                                                    im.masking_metrics.get());
+    ingest::BeatsInputOptions beats = im.config.beats;
+    beats.max_dead_letters = im.config.max_dead_letters_per_batch;
+    im.beats = std::make_unique<ingest::BeatsInput>(im.io, beats, *im.store, mappings, im.clock,
+                                                    *im.beats_metrics, im.masker,
+                                                    im.masking_metrics.get(), im.budget.get());
     if (auto s = im.beats->start(); !s) return s;
     spdlog::info("beats input listening on {}{}", im.beats->local_endpoint().to_string(),
                  im.config.beats.tls.enabled ? " (TLS)" : "");
   }
   im.http_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "http");
   im.bulk_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "es_bulk");
+  ingest::HttpIngestOptions http_ingest = im.config.http_ingest;
+  http_ingest.max_dead_letters = im.config.max_dead_letters_per_batch;
   im.http_ingest = std::make_unique<ingest::HttpIngest>(
       im.io, *im.store, mappings, im.clock, *im.http_metrics, *im.bulk_metrics, im.masker,
-      im.masking_metrics.get(), im.config.http_ingest);
+      im.masking_metrics.get(), http_ingest);
   if (im.config.es_enabled) {
     auto uuid = node_id(im.config.data_dir);
     if (!uuid) return uuid.status();
-    im.es = std::make_unique<ingest::EsCompat>(
-        ingest::EsCompatOptions{im.config.es_version, "verity", std::move(uuid).value()});
+    im.es = std::make_unique<ingest::EsCompat>(ingest::EsCompatOptions{
+        im.config.es_version, "verity", std::move(uuid).value(), im.config.es_max_setup_objects,
+        im.config.es_max_setup_object.bytes});
   }
   if (im.config.es_output.hosts.empty()) {
     spdlog::info("elasticsearch shipper off: no outputs.elasticsearch.hosts (or --es-url)");
@@ -319,6 +339,7 @@ Status Server::start() {
   if (im.config.es_enabled)
     http_options.success_headers.emplace_back("X-Elastic-Product", "Elasticsearch");
   im.http = std::make_unique<ingest::HttpServer>(im.io, http_options);
+  im.http->set_limits(im.budget.get(), im.http_metrics.get());
   im.add_routes();
   if (auto s = im.http->start(); !s) return s;
   spdlog::info("http listening on {}", im.http->local_endpoint().to_string());

@@ -1,5 +1,6 @@
 #include "verity/app/store_admin.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <simdjson.h>
@@ -42,6 +43,15 @@ std::optional<std::string> body_string(const std::string& body, std::string_view
     return std::nullopt;
   }
   return std::string(s);
+}
+
+// A name from a request that is written to the audit trail and the log: 1..256 bytes of UTF-8
+// without control characters (a raw 0xFF made the audit trail invalid JSON for good; a '\n'
+// forged a log line).
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 256 || !document::is_valid_utf8(s)) return false;
+  return std::none_of(s.begin(), s.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 uint64_t query_number(const HttpRequest& req, std::string_view name, uint64_t fallback) {
@@ -105,6 +115,12 @@ HttpResponse StoreAdminApi::set_hold(const HttpRequest& req) const {
   }
   hold.kind = model ? store::Hold::Kind::kModel : store::Hold::Kind::kPartition;
   hold.target = model ? *model : *partition;
+  if (!valid_name(hold.target)) {
+    return document::error_response(
+        400, "invalid_request",
+        std::string(model ? "'model'" : "'partition'") +
+            " must be 1 to 256 bytes of UTF-8 without control characters");
+  }
   if (auto s = store_.set_hold(hold, on, auth_.principal(req)); !s) return store_error(s);
   spdlog::info("hold {} {} by {}", hold.to_string(), on ? "set" : "cleared", auth_.principal(req));
   std::string out = "{\"hold\":";

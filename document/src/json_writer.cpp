@@ -85,8 +85,13 @@ HttpResponse error_response(int status, std::string_view type, std::string_view 
   r.status = status;
   JsonWriter w(r.body);
   w.begin_object().key("error").begin_object();
+  w.key("root_cause").begin_array().begin_object();
   w.member("type", type).member("reason", reason);
-  w.end_object().end_object();
+  w.end_object().end_array();
+  w.member("type", type).member("reason", reason);
+  w.end_object();
+  w.member("status", status);
+  w.end_object();
   return r;
 }
 

@@ -47,18 +47,17 @@ namespace {
 class Connection : public std::enable_shared_from_this<Connection>, private LumberjackHandler {
  public:
   Connection(tcp::socket socket, BeatsInput::Impl& input)
-      : stream_(std::move(socket), input.ssl_context),
+      : socket_(std::move(socket)),
         tls_(input.options.tls.enabled),
-        timer_(stream_.get_executor()),
+        timer_(socket_.get_executor()),
         input_(input),
         owner_(input.shared_from_this()),
-        decoder_(input.options.limits, input.options.read_chunk.bytes),
-        batcher_(input.metrics.input(), input.mappings, input.clock,
-                 DecoderLimits{input.options.limits.max_event, 64, 256}, input.masker,
-                 input.masking_metrics) {
+        decoder_(input.options.limits, input.options.read_chunk.bytes, input.budget) {
     boost::system::error_code ec;
-    const auto peer = stream_.next_layer().remote_endpoint(ec);
+    const auto peer = socket_.remote_endpoint(ec);
     if (!ec) peer_ = peer.address().to_string() + ":" + std::to_string(peer.port());
+    // The TLS engine (about 70 KB of record buffers) exists only on TLS connections.
+    if (tls_) tls_stream_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, input.ssl_context);
   }
 
   void start() {
@@ -66,19 +65,19 @@ class Connection : public std::enable_shared_from_this<Connection>, private Lumb
     last_activity_ = last_write_ = std::chrono::steady_clock::now();
     tick();
     if (!tls_) return read();
-    stream_.async_handshake(ssl::stream_base::server,
-                            [self = shared_from_this()](boost::system::error_code ec) {
-                              if (self->closed_) return;
-                              if (ec) {
-                                self->input_.metrics.protocol_error("tls_handshake");
-                                return self->close("TLS handshake failed: " + ec.message(), true);
-                              }
-                              self->read();
-                            });
+    tls_stream_->async_handshake(
+        ssl::stream_base::server, [self = shared_from_this()](boost::system::error_code ec) {
+          if (self->closed_) return;
+          if (ec) {
+            self->input_.metrics.protocol_error("tls_handshake");
+            return self->close("TLS handshake failed: " + ec.message(), true);
+          }
+          self->read();
+        });
   }
 
   void stop() { close("server stopping", false); }
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
 
  private:
   struct Window {
@@ -108,8 +107,15 @@ class Connection : public std::enable_shared_from_this<Connection>, private Lumb
     line.too_long = true;
     add(seq, line);
   }
+  // Events decoded but not yet submitted are bounded too: the decoder stops (a compressed frame
+  // stays half-inflated) until they are committed.
+  bool full() const override {
+    return batched_bytes_ >= kMaxBatchBytes ||
+           in_flight_ + batched_bytes_ > input_.options.max_in_flight.bytes;
+  }
   void add(uint32_t seq, const FramedLine& line) {
-    batcher_.add(line);
+    batched_bytes_ += line.length + 64;
+    batcher().add(line);
     Window& w = windows_.back();
     ++w.received;
     w.highest = std::max(w.highest, seq);
@@ -129,21 +135,33 @@ class Connection : public std::enable_shared_from_this<Connection>, private Lumb
   template <typename Handler>
   void async_read_some(asio::mutable_buffer b, Handler&& h) {
     if (tls_) {
-      stream_.async_read_some(b, std::forward<Handler>(h));
+      tls_stream_->async_read_some(b, std::forward<Handler>(h));
     } else {
-      stream_.next_layer().async_read_some(b, std::forward<Handler>(h));
+      socket_.async_read_some(b, std::forward<Handler>(h));
     }
   }
 
   void read() {
     if (closed_ || reading_) return;
+    if (decoder_.pending()) {  // received bytes wait: the handler was full, or memory short
+      if (full()) {
+        paused_ = true;  // until a commit
+        return;
+      }
+      return process();
+    }
     if (should_pause()) {
       paused_ = true;
       return;
     }
-    paused_ = false;
-    reading_ = true;
     auto area = decoder_.write_area();
+    if (area.empty()) {  // the inputs' memory budget is spent: stop reading, do not grow
+      paused_ = true;
+      starved_ = true;
+      return;
+    }
+    paused_ = starved_ = false;
+    reading_ = true;
     async_read_some(asio::buffer(area.data(), area.size()),
                     [self = shared_from_this()](boost::system::error_code ec, size_t n) {
                       self->on_read(ec, n);
@@ -157,12 +175,7 @@ class Connection : public std::enable_shared_from_this<Connection>, private Lumb
       decoder_.commit(n);
       input_.metrics.bytes(n);
       last_activity_ = std::chrono::steady_clock::now();
-      const Status s = decoder_.drain(*this);
-      submit();
-      if (!s) {
-        input_.metrics.protocol_error(error_reason(s));
-        return close("protocol error: " + s.message(), true);
-      }
+      if (!decode()) return;
     }
     if (ec) {
       submit();
@@ -172,10 +185,36 @@ class Connection : public std::enable_shared_from_this<Connection>, private Lumb
     read();
   }
 
+  // Decodes what was received and submits it; false when the connection was closed.
+  bool decode() {
+    const Status s = decoder_.drain(*this);
+    submit();
+    if (!s) {
+      input_.metrics.protocol_error(error_reason(s));
+      close("protocol error: " + s.message(), true);
+      return false;
+    }
+    if (!decoder_.pending()) decoder_.trim();  // buffers go back between reads
+    return true;
+  }
+
+  // Decodes more of what is buffered (after a commit, or memory came back), then reads on.
+  void process() {
+    if (closed_ || !decode()) return;
+    if (decoder_.pending()) {
+      paused_ = true;
+      starved_ = decoder_.starved();
+      return;
+    }
+    read();
+  }
+
   void submit() {
-    if (batcher_.empty()) return;
-    store::IngestBatch batch = batcher_.take();
-    input_.metrics.received(batch.events.size() + batch.rejects.size());
+    if (!batcher_ || batcher_->empty()) return;
+    store::IngestBatch batch = batcher_->take();
+    input_.return_batcher(std::move(batcher_));
+    batched_bytes_ = 0;
+    input_.metrics.received(batch.events.size() + batch.rejects.size() + batch.omitted());
     const size_t bytes = batch.bytes();
     in_flight_ += bytes;
     auto rejects = InputMetrics::count_rejects(batch);
@@ -227,22 +266,33 @@ class Connection : public std::enable_shared_from_this<Connection>, private Lumb
       self->write_next();
     };
     if (tls_) {
-      asio::async_write(stream_, asio::buffer(writes_.front()), std::move(done));
+      asio::async_write(*tls_stream_, asio::buffer(writes_.front()), std::move(done));
     } else {
-      asio::async_write(stream_.next_layer(), asio::buffer(writes_.front()), std::move(done));
+      asio::async_write(socket_, asio::buffer(writes_.front()), std::move(done));
     }
   }
 
-  // Once a second: keepalive ACK(0) while windows wait; close clients silent past read_timeout.
+  // Keepalives are for windows waiting on a commit: the client sent them whole. A window still
+  // waiting for the client's events is the client's delay, and read_timeout applies to it.
+  bool waiting_on_commit() const {
+    if (in_flight_ > 0) return true;
+    return std::any_of(windows_.begin(), windows_.end(), [](const Window& w) {
+      return w.received == w.size && w.committed < w.size;
+    });
+  }
+
+  // Every second (100 ms while starved of memory): keepalive ACK(0) while windows wait for their
+  // commit; close clients silent past read_timeout; retry a read the memory budget refused.
   void tick() {
-    timer_.expires_after(std::chrono::seconds(1));
+    timer_.expires_after(starved_ ? std::chrono::milliseconds(100) : std::chrono::seconds(1));
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->closed_) return;
       const auto now = std::chrono::steady_clock::now();
-      const bool waiting = !self->windows_.empty() || self->in_flight_ > 0;
+      const bool waiting = self->waiting_on_commit();
       if (waiting && !self->writing_ && now - self->last_write_ >= self->input_.options.keepalive) {
         self->send(lumberjack_ack(0));
       }
+      if (self->starved_ && !self->reading_) self->read();
       if (!waiting && now - self->last_activity_ >= self->input_.options.read_timeout) {
         self->input_.metrics.protocol_error("read_timeout");
         spdlog::info("beats input: closing idle connection from {} (read_timeout)", self->peer_);
@@ -261,26 +311,38 @@ class Connection : public std::enable_shared_from_this<Connection>, private Lumb
       spdlog::debug("beats input: closing connection from {}: {}", peer_, why);
     }
     boost::system::error_code ignored;
-    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.next_layer().close(ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
     timer_.cancel();
     input_.metrics.connection_closed();
     input_.remove(shared_from_this());
   }
 
-  ssl::stream<tcp::socket> stream_;
+  tcp::socket socket_;
+  std::unique_ptr<ssl::stream<tcp::socket&>> tls_stream_;  // TLS connections only
   const bool tls_;
   asio::steady_timer timer_;
   BeatsInput::Impl& input_;
   std::shared_ptr<BeatsInput::Impl> owner_;
   LumberjackDecoder decoder_;
-  LineBatcher batcher_;
+  // Lent by the input while there is something to decode (see InputListener::lend_batcher).
+  LineBatcher& batcher() {
+    if (!batcher_) {
+      batcher_ = input_.lend_batcher(DecoderLimits{input_.options.limits.max_event, 64, 256},
+                                     input_.options.max_dead_letters);
+    }
+    return *batcher_;
+  }
+  std::unique_ptr<LineBatcher> batcher_;
   std::string peer_ = "?";
   std::deque<Window> windows_;  // read but not yet acknowledged, oldest first
   uint64_t windows_opened_ = 0;
   std::vector<std::pair<uint64_t, uint32_t>> pending_;  // (window number, events) of the batch
   std::deque<std::string> writes_;
   size_t in_flight_ = 0;
+  size_t batched_bytes_ = 0;  // decoded into the batcher, not yet submitted
+  static constexpr size_t kMaxBatchBytes = 1 << 20;
+  bool starved_ = false;  // reading waits for the memory budget
   bool reading_ = false;
   bool writing_ = false;
   bool paused_ = false;
@@ -323,9 +385,12 @@ void BeatsInput::Impl::accept() {
 BeatsInput::BeatsInput(asio::io_context& io, BeatsInputOptions options, store::Store& store,
                        std::shared_ptr<const document::FieldMappingSet> mappings,
                        const Clock& clock, InputMetrics& metrics,
-                       std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics)
+                       std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,
+                       MemoryBudget* budget)
     : impl_(std::make_shared<Impl>(io, std::move(options), store, std::move(mappings), clock,
-                                   metrics, std::move(masker), masking_metrics)) {}
+                                   metrics, std::move(masker), masking_metrics)) {
+  impl_->budget = budget;
+}
 
 BeatsInput::~BeatsInput() = default;
 

@@ -1,7 +1,9 @@
 #include "verity/ingest/document_decoder.h"
 
+#include <algorithm>
 #include <deque>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <simdjson.h>
@@ -17,6 +19,9 @@ namespace verity::ingest {
 namespace od = simdjson::ondemand;
 
 namespace {
+
+// A member name as a JSON pointer segment, for error messages (defined below).
+void append_pointer_token(std::string& out, std::string_view token);
 
 // A trie over the member names of every configured pointer. Node 0 is the document root.
 struct TrieNode {
@@ -124,8 +129,14 @@ struct DocumentDecoder::Impl {
   std::vector<Edit> edits;
   std::vector<PiiCandidate> pii;
   std::string scan_text;
-  std::vector<std::string_view> path;     // member names / indices from the root to the value
-  std::vector<std::string> index_names;   // array indices in `path`, by depth; never reallocated
+  std::vector<std::string_view> path;    // member names / indices from the root to the value
+  std::vector<std::string> index_names;  // array indices in `path`, by depth; never reallocated
+  // Member names of the object being walked at each depth: a name twice is refused (Verity would
+  // read the first where Python, Node and Elasticsearch's readers take the last).
+  std::vector<std::vector<std::string_view>> names_at;
+  std::vector<std::unordered_set<std::string_view>> many_names_at;  // objects of over 32 members
+  bool duplicate = false;                 // the last parse stopped at a name given twice
+  std::string duplicate_path;             // its JSON pointer (names that may be PII written as "*")
   std::deque<std::string> masked_values;  // storage for captured masked strings
 
   Impl(std::shared_ptr<const document::FieldMappingSet> m, std::shared_ptr<const Masker> mk,
@@ -141,6 +152,8 @@ struct DocumentDecoder::Impl {
     if (masker) mscratch = masker->make_scratch();
     // Sized once: `path` holds views into these strings, so the vector must never reallocate.
     index_names.resize(static_cast<size_t>(limits.max_depth) + 2);
+    names_at.resize(static_cast<size_t>(limits.max_depth) + 2);
+    many_names_at.resize(static_cast<size_t>(limits.max_depth) + 2);
   }
 
   const PointerTrie* trie_for(std::string_view model) const {
@@ -296,6 +309,10 @@ struct DocumentDecoder::Impl {
   simdjson::error_code walk_members(od::object obj, const PointerTrie& trie, const TrieNode* node,
                                     int depth, Capture& cap, MaskCtx* m, uint64_t live) {
     if constexpr (!kMask) m = nullptr;
+    auto& names = names_at[static_cast<size_t>(depth)];
+    auto& many = many_names_at[static_cast<size_t>(depth)];
+    names.clear();
+    many.clear();
     for (auto member : obj) {
       od::field field;
       if (auto e = std::move(member).get(field)) return e;
@@ -303,6 +320,13 @@ struct DocumentDecoder::Impl {
       if (m != nullptr) key_start = field.key().raw() - 1;  // the opening quote
       std::string_view key;
       if (auto e = field.unescaped_key().get(key)) return e;
+      if (names.size() < 32) {
+        if (std::find(names.begin(), names.end(), key) != names.end()) return duplicate_name(key);
+        names.push_back(key);
+        if (names.size() == 32) many.insert(names.begin(), names.end());
+      } else if (!many.insert(key).second) {
+        return duplicate_name(key);
+      }
       const TrieNode* child = node != nullptr ? trie.child(node, key) : nullptr;
       // Keys are scanned like values: PII in a member name is masked wherever the document goes.
       size_t key_candidate = SIZE_MAX;
@@ -318,6 +342,7 @@ struct DocumentDecoder::Impl {
       const char* child_end = nullptr;
       if (auto e = walk<kMask>(field.value(), trie, child, depth + 1, cap, m, child_dropped,
                                child_end, child_live)) {
+        if (duplicate) prepend_name(key);
         return e;
       }
       if (m != nullptr) {
@@ -329,6 +354,20 @@ struct DocumentDecoder::Impl {
       }
     }
     return simdjson::SUCCESS;
+  }
+
+  // A member name given twice: the walk stops, and each enclosing object or array prepends its
+  // segment to duplicate_path on the way out.
+  simdjson::error_code duplicate_name(std::string_view key) {
+    duplicate = true;
+    duplicate_path.clear();
+    prepend_name(key);
+    return simdjson::UNEXPECTED_ERROR;
+  }
+  void prepend_name(std::string_view key) {
+    std::string segment;
+    append_pointer_token(segment, key);
+    duplicate_path.insert(0, segment);
   }
 
   // The elements of an array at `depth` (themselves at depth + 1).
@@ -353,6 +392,7 @@ struct DocumentDecoder::Impl {
       const char* child_end = nullptr;
       if (auto e = walk<kMask>(ev, trie, nullptr, depth + 1, cap, m, child_dropped, child_end,
                                child_live)) {
+        if (duplicate) duplicate_path.insert(0, "/" + std::to_string(index - 1));
         return e;
       }
       if (m != nullptr) {
@@ -549,6 +589,7 @@ struct DocumentDecoder::Impl {
                              std::string_view& stored) {
     const std::string_view original(json.data(), json.length());
     stored = original;
+    duplicate = false;
     od::document doc;
     if (auto e = parser.iterate(json).get(doc)) return e;
     od::json_type type;
@@ -779,6 +820,15 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
       }
     }
   }
+  if (err != simdjson::SUCCESS && im.duplicate) {
+    set_reject(reject, line, "duplicate_key",
+               im.duplicate_path +
+                   " appears twice: a document must read one way (readers disagree on which "
+                   "value counts)");
+    reject.raw_length = json.size();
+    reject.raw_sha256_hex = sha256_hex(json);
+    return false;
+  }
   if (err == simdjson::NUMBER_ERROR) {
     // Valid JSON whose number no double holds (1e400): named by its path, not "invalid JSON".
     std::string where;
@@ -921,6 +971,28 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
   }
 
   event.document.assign(stored_document());
+  return true;
+}
+
+bool DocumentDecoder::mask_object(std::string_view json, std::string& out) {
+  Impl& im = *impl_;
+  out.assign(json);
+  if (!im.masker) return true;
+  static const document::FieldMapping kNothing = [] {
+    document::FieldMapping m;  // no pointers: nothing is captured, nothing is exempt
+    return m;
+  }();
+  static const PointerTrie kNoTrie(kNothing);
+  im.padded.assign(json);
+  im.padded.resize(json.size() + kJsonPadding, ' ');
+  const simdjson::padded_string_view padded(im.padded.data(), json.size(), im.padded.size());
+  Capture cap;
+  bool not_object = false;
+  std::string_view stored;
+  im.masked_values.clear();
+  const auto err = im.parse(padded, kNoTrie, cap, not_object, &im.masker->default_policy(), stored);
+  if (err != simdjson::SUCCESS || not_object) return false;
+  out.assign(stored);
   return true;
 }
 

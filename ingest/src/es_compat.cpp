@@ -3,6 +3,8 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+
 namespace verity::ingest {
 
 namespace {
@@ -16,16 +18,7 @@ bool valid_json_object(const std::string& text) {
 }  // namespace
 
 HttpResponse es_error(int status, std::string_view type, const std::string& reason) {
-  std::string body = "{\"error\":{\"root_cause\":[{\"type\":";
-  document::append_json_string(body, type);
-  body += ",\"reason\":";
-  document::append_json_string(body, reason);
-  body += "}],\"type\":";
-  document::append_json_string(body, type);
-  body += ",\"reason\":";
-  document::append_json_string(body, reason);
-  body += "},\"status\":" + std::to_string(status) + "}";
-  return HttpResponse::json(status, std::move(body));
+  return document::error_response(status, type, reason);
 }
 
 HttpResponse EsCompat::root(const HttpRequest&) const {
@@ -85,16 +78,33 @@ HttpResponse EsCompat::setup_object(const HttpRequest& req) {
   }
   if (kind == nullptr) return es_error(404, "not_found", "no handler for " + req.path);
   const std::string name = req.path.substr(kind->prefix.size());
-  if (name.empty() || name.find('/') != std::string::npos) {
-    return es_error(400, "illegal_argument_exception", "invalid name in " + req.path);
+  const bool printable = std::none_of(name.begin(), name.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '/';
+  });
+  if (name.empty() || name.size() > 255 || !printable || !document::is_valid_utf8(name)) {
+    return es_error(400, "invalid_index_name_exception",
+                    "invalid name: it must be 1 to 255 bytes of UTF-8, without '/' or control "
+                    "characters");
   }
   const std::string key = std::string(kind->kind) + "/" + name;
   if (req.method == "PUT" || req.method == "POST") {
+    if (req.body.size() > options_.max_object_bytes) {
+      return es_error(413, "content_too_long_exception",
+                      "the body of " + std::to_string(req.body.size()) +
+                          " bytes exceeds the limit of " +
+                          std::to_string(options_.max_object_bytes) + " bytes for a setup object");
+    }
     std::string body = req.body.empty() && kind->kind == "data_stream" ? "{}" : req.body;
     if (!valid_json_object(body)) {
       return es_error(400, "parse_exception", "request body must be a JSON object");
     }
     std::lock_guard lock(mu_);
+    if (!objects_.count(key) && objects_.size() >= options_.max_objects) {
+      return es_error(400, "illegal_argument_exception",
+                      "Verity keeps at most " + std::to_string(options_.max_objects) +
+                          " setup objects (ILM policies, templates, data streams); delete one "
+                          "first");
+    }
     objects_[key] = std::move(body);
     return HttpResponse::json(200, "{\"acknowledged\":true}");
   }

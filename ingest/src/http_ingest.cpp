@@ -121,6 +121,17 @@ struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
   }
 
   std::optional<HttpResponse> backpressure() const {
+    if (!store.writable()) {
+      // A full disk or an I/O error: the store retries, and a request queued now would wait for
+      // it unanswered. Answered at once, without the store's reason (which names paths).
+      HttpResponse r = document::error_response(
+          503, "unavailable_shards_exception",
+          "the store cannot write now (disk full or I/O error); retry after " +
+              format_duration(options.retry_after));
+      const auto seconds = std::max<int64_t>(1, (options.retry_after.count() + 999) / 1000);
+      r.headers.emplace_back("Retry-After", std::to_string(seconds));
+      return r;
+    }
     if (!store.backlogged()) return std::nullopt;
     HttpResponse r = document::error_response(
         429, "es_rejected_execution_exception",
@@ -136,10 +147,11 @@ struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
 
 void HttpIngest::Impl::ndjson(HttpRequest req, HttpResponder respond, bool labels_only) {
   if (auto r = backpressure()) return respond(std::move(*r));
-  if (req.body.empty()) {
+  if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) {  // empty, or blank lines
     return respond(document::error_response(400, "parse_exception", "request body is required"));
   }
   auto batcher = acquire(false);
+  batcher->set_max_rejects(options.max_dead_letters);
   NdjsonFramer framer(options.max_line.bytes, 1 << 20);
   auto add = [&](const FramedLine& line) {
     if (batcher->add(line) && labels_only && batcher->last_event().kind != EventKind::kLabel) {
@@ -168,33 +180,53 @@ void HttpIngest::Impl::ndjson(HttpRequest req, HttpResponder respond, bool label
   std::vector<uint64_t> lines;
   lines.reserve(batch.events.size());
   for (const auto& e : batch.events) lines.push_back(e.line);
-  const size_t received = batch.events.size() + batch.rejects.size();
+  const size_t received = batch.events.size() + batch.rejects.size() + batch.omitted();
+  // Counts by type of every error (the answer lists only the first max_errors).
+  std::vector<std::pair<std::string, uint64_t>> error_counts = batch.omitted_rejects;
+  for (const auto& r : batch.rejects) {
+    auto it = std::find_if(error_counts.begin(), error_counts.end(),
+                           [&](const auto& c) { return c.first == r.type; });
+    if (it == error_counts.end()) {
+      error_counts.emplace_back(r.type, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  if (errors.size() > options.max_errors) errors.resize(options.max_errors);
+  const size_t max_errors = options.max_errors;
   metrics.received(received);
   metrics.bytes(req.body.size());
   auto rejects = InputMetrics::count_rejects(batch);
   store.submit(std::move(batch), [self = shared_from_this(), respond = std::move(respond),
                                   errors = std::move(errors), lines = std::move(lines),
                                   rejects = std::move(rejects),
+                                  error_counts = std::move(error_counts), max_errors,
                                   received](const store::CommitResult& result) mutable {
     self->metrics.committed(result, rejects);
     asio::post(self->io, [result, respond = std::move(respond), errors = std::move(errors),
-                          lines = std::move(lines), received]() mutable {
+                          lines = std::move(lines), error_counts = std::move(error_counts),
+                          max_errors, received]() mutable {
       if (!result.status) {
         HttpResponse r =
             document::error_response(503, "store_unavailable", result.status.message());
         r.headers.emplace_back("Retry-After", "1");
         return respond(std::move(r));
       }
+      uint64_t conflicts = 0;
       for (size_t i = 0; i < result.outcomes.size(); ++i) {
-        if (result.outcomes[i] == store::EventOutcome::kDuplicateConflict) {
-          errors.push_back({lines[i], "duplicate_conflict",
-                            "line " + std::to_string(lines[i]) +
-                                ": a different document is already stored under this request "
-                                "id; this one was dead-lettered"});
-        }
+        if (result.outcomes[i] != store::EventOutcome::kDuplicateConflict) continue;
+        ++conflicts;
+        errors.push_back({lines[i], "duplicate_conflict",
+                          "line " + std::to_string(lines[i]) +
+                              ": a different document is already stored under this request "
+                              "id; this one was dead-lettered"});
       }
+      if (conflicts > 0) error_counts.emplace_back("duplicate_conflict", conflicts);
       std::sort(errors.begin(), errors.end(),
                 [](const LineError& a, const LineError& b) { return a.line < b.line; });
+      uint64_t total_errors = 0;
+      for (const auto& [type, n] : error_counts) total_errors += n;
+      if (errors.size() > max_errors) errors.resize(max_errors);
       const size_t rejected = received - result.stored - result.duplicates - result.dead_lettered;
       std::string body = "{\"received\":" + std::to_string(received) +
                          ",\"stored\":" + std::to_string(result.stored) +
@@ -209,7 +241,19 @@ void HttpIngest::Impl::ndjson(HttpRequest req, HttpResponder respond, bool label
         document::append_json_string(body, errors[i].reason);
         body += '}';
       }
-      body += "]}\n";
+      body += ']';
+      if (total_errors > errors.size()) {
+        // A request of many bad lines gets a bounded answer: the first errors, then counts.
+        body += ",\"errors_omitted\":" + std::to_string(total_errors - errors.size());
+        body += ",\"error_counts\":{";
+        for (size_t i = 0; i < error_counts.size(); ++i) {
+          if (i > 0) body += ',';
+          document::append_json_string(body, error_counts[i].first);
+          body += ':' + std::to_string(error_counts[i].second);
+        }
+        body += '}';
+      }
+      body += "}\n";
       const bool none_accepted = result.stored + result.duplicates == 0 && received > 0;
       respond(HttpResponse::json(none_accepted ? 400 : 200, std::move(body)));
     });
@@ -235,7 +279,19 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
   if (!parser) parser = std::make_unique<BulkParser>(options.max_line.bytes);
   std::vector<BulkItem> items;
   BulkError perr;
-  if (!parser->parse(req.body, url_index, items, perr)) {
+  const bool parsed = parser->parse(req.body, url_index, items, perr);
+  if (parsed && items.size() > options.max_bulk_actions) {
+    {
+      std::lock_guard lock(mu);
+      free_parsers.push_back(std::move(parser));
+    }
+    return respond(es_error(413, "content_too_long_exception",
+                            "a bulk request of " + std::to_string(items.size()) +
+                                " actions exceeds http.elasticsearch.max_actions of " +
+                                std::to_string(options.max_bulk_actions) +
+                                "; send smaller batches"));
+  }
+  if (!parsed) {
     {
       std::lock_guard lock(mu);
       free_parsers.push_back(std::move(parser));
@@ -244,6 +300,7 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
   }
 
   auto batcher = acquire(true);
+  batcher->set_max_rejects(SIZE_MAX);  // one answer item per action: every reject is kept
   std::vector<ItemRef> refs;
   refs.reserve(items.size());
   std::vector<LineError> errors;
@@ -282,7 +339,7 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
     errors[i].type = batch.rejects[i].type;
     errors[i].reason = batch.rejects[i].reason;
   }
-  bulk_metrics.received(batch.events.size() + batch.rejects.size());
+  bulk_metrics.received(batch.events.size() + batch.rejects.size() + batch.omitted());
   bulk_metrics.bytes(req.body.size());
   auto rejects = InputMetrics::count_rejects(batch);
   BulkFilter filter(req.query_param("filter_path"));

@@ -80,7 +80,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   const HttpServerOptions options;
   tcp::acceptor acceptor;
   HostPort bound;
-  std::vector<Route> routes;  // immutable after start()
+  std::vector<Route> routes;       // immutable after start()
+  MemoryBudget* budget = nullptr;  // set before start()
+  // Connections open and refused (accept_connections calls metrics.connection_refused()).
+  struct Metrics {
+    InputMetrics* input = nullptr;
+    void connection_refused() const {
+      if (input != nullptr) input->connection_refused();
+    }
+  } metrics;
 
   std::mutex mu;
   std::unordered_set<std::shared_ptr<Session>> connections;  // guarded by mu
@@ -134,9 +142,7 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), server_(server), owner_(server.shared_from_this()) {}
 
   void start() {
-    // Beast reads at most the buffer's free capacity (at least 512 bytes) at a time: without room,
-    // a large body arrives in hundreds of small reads.
-    buffer_.reserve(64 * 1024);
+    if (server_.metrics.input != nullptr) server_.metrics.input->connection_opened();
     read();
   }
   void stop() { close(); }
@@ -144,6 +150,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void read() {
+    // Between requests a connection holds no request or answer memory.
+    request_lease_.resize(0);
+    answer_lease_.resize(0);
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();
     parser_.emplace();
     parser_->body_limit(server_.options.max_body.bytes);
     parser_->header_limit(64 * 1024);
@@ -161,6 +171,23 @@ class Session : public std::enable_shared_from_this<Session> {
       on_read(ec);
       return;
     }
+    // The body's memory is reserved before it is read: its length, or max_body when the client
+    // does not say (chunked). When the inputs' budget cannot hold it: 429, and the connection
+    // closes (its body is not read).
+    const auto length = parser_->content_length();
+    const size_t body = length ? std::min<uint64_t>(*length, server_.options.max_body.bytes)
+                               : server_.options.max_body.bytes;
+    if (!request_lease_.resize(body)) {
+      HttpResponse busy = document::error_response(
+          429, "es_rejected_execution_exception",
+          "the server's input memory (server.max_memory) is in use; retry later");
+      busy.headers.emplace_back("Retry-After", "1");
+      respond(std::move(busy), false, parser_->get().version(), "POST");
+      return;
+    }
+    // Beast reads at most the buffer's free capacity (at least 512 bytes) at a time: without room,
+    // a large body arrives in hundreds of small reads.
+    buffer_.reserve(std::min<size_t>(64 * 1024, body + 1024));
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                         parser_->get().version());
@@ -231,7 +258,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Inflates a gzip body in place; the error response when it cannot.
-  std::optional<HttpResponse> decode_body(HttpRequest& req) const {
+  std::optional<HttpResponse> decode_body(HttpRequest& req) {
     const std::string_view encoding = req.header("content-encoding");
     if (encoding.empty() || encoding == "identity") return std::nullopt;
     if (encoding != "gzip" && encoding != "x-gzip") {
@@ -240,7 +267,14 @@ class Session : public std::enable_shared_from_this<Session> {
           "Content-Encoding " + std::string(encoding) + " is not supported (use gzip or none)");
     }
     std::string plain;
-    const Status s = inflate(req.body, InflateFormat::kGzip, server_.options.max_body.bytes, plain);
+    const Status s = inflate_reserved(req.body, plain);
+    if (s.code() == StatusCode::kUnavailable) {
+      HttpResponse busy = document::error_response(
+          429, "es_rejected_execution_exception",
+          "the server's input memory (server.max_memory) is in use; retry later");
+      busy.headers.emplace_back("Retry-After", "1");
+      return busy;
+    }
     if (s.code() == StatusCode::kResourceExhausted) {
       return document::error_response(413, "content_too_long_exception",
                                       "inflated request body exceeds max_body of " +
@@ -250,6 +284,49 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!s) return document::error_response(400, "parse_exception", "request body: " + s.message());
     req.body = std::move(plain);
     return std::nullopt;
+  }
+
+  // Inflates a gzip body, reserving what it inflates to from the budget (1 MiB at a time):
+  // kUnavailable when the budget refuses, kResourceExhausted past max_body.
+  Status inflate_reserved(std::string_view in, std::string& out) {
+    Inflater z(InflateFormat::kGzip);
+    const size_t max = server_.options.max_body.bytes;
+    const size_t base = request_lease_.held();
+    size_t consumed_total = 0;
+    while (true) {
+      const size_t chunk = 1 << 20;
+      if (out.size() > max) {
+        return Status::resource_exhausted("gzip data inflates beyond the limit of " +
+                                          std::to_string(max) + " bytes");
+      }
+      if (!request_lease_.resize(base + out.size() + chunk)) {
+        return Status::unavailable("input memory is in use");
+      }
+      const size_t at = out.size();
+      out.resize(at + chunk);
+      size_t consumed = 0, produced = 0;
+      bool finished = false;
+      auto s = z.step(in.substr(consumed_total), std::span<char>(out.data() + at, chunk), consumed,
+                      produced, finished);
+      out.resize(at + produced);
+      if (!s) return Status::invalid_argument("gzip stream is corrupt");
+      consumed_total += consumed;
+      if (finished) {
+        if (consumed_total == in.size()) break;
+        z.reset();  // another gzip member follows
+        continue;
+      }
+      if (consumed == 0 && produced == 0) {
+        return Status::invalid_argument("gzip stream is truncated");
+      }
+    }
+    if (out.size() > max) {
+      return Status::resource_exhausted("gzip data inflates beyond the limit of " +
+                                        std::to_string(max) + " bytes");
+    }
+    // The body now is what it inflated to; the compressed copy goes when the request does.
+    request_lease_.resize(base + out.size());
+    return Status::ok();
   }
 
   void respond(HttpResponse res, bool keep_alive, unsigned version, const std::string& method) {
@@ -265,9 +342,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (method == "HEAD") {
       msg->content_length(res.body.size());
     } else {
+      // The answer is held until written: counted (not refused: it exists already; answers are
+      // capped where they are built).
+      if (!answer_lease_.resize(res.body.size())) answer_lease_.force(res.body.size());
       msg->body() = std::move(res.body);
       msg->prepare_payload();
     }
+    // A client that does not read its answer is dropped after write_timeout.
+    stream_.expires_after(server_.options.write_timeout);
     http::async_write(stream_, *msg,
                       [self = shared_from_this(), msg, keep_alive](beast::error_code ec, size_t) {
                         if (ec || !keep_alive) {
@@ -284,6 +366,9 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
+    request_lease_.resize(0);
+    answer_lease_.resize(0);
+    if (server_.metrics.input != nullptr) server_.metrics.input->connection_closed();
     server_.remove(shared_from_this());
   }
 
@@ -292,6 +377,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl& server_;
   std::shared_ptr<HttpServer::Impl> owner_;
+  MemoryLease request_lease_{server_.budget};
+  MemoryLease answer_lease_{server_.budget};
   bool closed_ = false;
 };
 
@@ -335,6 +422,11 @@ void HttpServer::route(std::string method, std::string path, HttpHandler handler
   r.path = std::move(path);
   r.handler = std::move(handler);
   impl_->routes.push_back(std::move(r));
+}
+
+void HttpServer::set_limits(MemoryBudget* budget, InputMetrics* metrics) {
+  impl_->budget = budget;
+  impl_->metrics.input = metrics;
 }
 
 void HttpServer::route_async(std::string method, std::string path, AsyncHttpHandler handler) {

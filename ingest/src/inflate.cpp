@@ -80,4 +80,55 @@ Status inflate(std::string_view in, InflateFormat format, size_t max_out, std::s
   return Status::ok();
 }
 
+struct Inflater::Impl {
+  explicit Impl(InflateFormat f)
+      : window_bits(f == InflateFormat::kGzip ? 16 + MAX_WBITS : MAX_WBITS) {}
+  ~Impl() {
+    if (initialized) inflateEnd(&z);
+  }
+  int window_bits;
+  z_stream z{};
+  bool initialized = false;
+  bool finished = false;
+};
+
+Inflater::Inflater(InflateFormat format) : impl_(std::make_unique<Impl>(format)) {}
+Inflater::~Inflater() = default;
+
+void Inflater::reset() {
+  if (impl_->initialized) inflateEnd(&impl_->z);
+  impl_->z = z_stream{};
+  impl_->initialized = false;
+  impl_->finished = false;
+}
+
+Status Inflater::step(std::string_view in, std::span<char> out, size_t& consumed, size_t& produced,
+                      bool& finished) {
+  Impl& im = *impl_;
+  consumed = produced = 0;
+  finished = im.finished;
+  if (im.finished) return Status::ok();
+  if (!im.initialized) {
+    if (inflateInit2(&im.z, im.window_bits) != Z_OK) {
+      return Status::internal("zlib: inflateInit2 failed");
+    }
+    im.initialized = true;
+  }
+  z_stream& z = im.z;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(std::min<size_t>(in.size(), UINT32_MAX));
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(std::min<size_t>(out.size(), UINT32_MAX));
+  const int rc = ::inflate(&z, Z_NO_FLUSH);
+  consumed = static_cast<size_t>(reinterpret_cast<const char*>(z.next_in) - in.data());
+  produced = static_cast<size_t>(reinterpret_cast<char*>(z.next_out) - out.data());
+  if (rc == Z_STREAM_END) {
+    im.finished = finished = true;
+    return Status::ok();
+  }
+  if (rc == Z_OK || rc == Z_BUF_ERROR) return Status::ok();  // more input or room needed
+  return Status::invalid_argument(std::string("zlib stream is corrupt") +
+                                  (z.msg != nullptr ? std::string(": ") + z.msg : ""));
+}
+
 }  // namespace verity::ingest

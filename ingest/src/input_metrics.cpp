@@ -96,6 +96,17 @@ InputMetrics::RejectCounts InputMetrics::count_rejects(const store::IngestBatch&
     }
     if (!found) counts.emplace_back(r.type, 1);
   }
+  for (const auto& [otype, k] : batch.omitted_rejects) {
+    bool found = false;
+    for (auto& [type, n] : counts) {
+      if (type == otype) {
+        n += static_cast<uint32_t>(k);
+        found = true;
+        break;
+      }
+    }
+    if (!found) counts.emplace_back(otype, static_cast<uint32_t>(k));
+  }
   return counts;
 }
 

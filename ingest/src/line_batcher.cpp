@@ -27,7 +27,7 @@ bool LineBatcher::add(const FramedLine& line) {
                " bytes exceed max_line of " + std::to_string(max_line_) + " bytes";
     r.line = line.number;
     r.raw_length = line.length;
-    batch_.rejects.push_back(std::move(r));
+    keep(std::move(r));
     return false;
   }
   // A Filebeat envelope is opened before decoding, so that its outer document is not decoded and
@@ -39,7 +39,11 @@ bool LineBatcher::add(const FramedLine& line) {
     message_.resize(size + kJsonPadding, ' ');
     ok = decode(std::string_view(message_.data(), size), message_.size(), line.number);
     if (ok) {
-      event_.source = std::move(source_);
+      // The envelope's kept members (host.name, log.file.path, agent.*) are masked like the
+      // document: an email in a host name or a card number in a file path stays out of `source`.
+      std::string masked;
+      decoder_.mask_object(source_, masked);
+      event_.source = std::move(masked);
     } else {
       // "line 3: missing ..." -> "line 3: in message: missing ..."
       const size_t colon = reject_.reason.find(": ");
@@ -51,7 +55,8 @@ bool LineBatcher::add(const FramedLine& line) {
   if (ok) {
     batch_.events.push_back(std::move(event_));
   } else {
-    batch_.rejects.push_back(std::move(reject_));
+    keep(std::move(reject_));
+    reject_ = Reject{};
   }
   return ok;
 }
@@ -67,7 +72,21 @@ bool LineBatcher::decode(std::string_view json, size_t readable, uint64_t line) 
   return ok;
 }
 
-void LineBatcher::add_reject(Reject reject) { batch_.rejects.push_back(std::move(reject)); }
+void LineBatcher::add_reject(Reject reject) { keep(std::move(reject)); }
+
+void LineBatcher::keep(Reject r) {
+  if (batch_.rejects.size() < max_rejects_) {
+    batch_.rejects.push_back(std::move(r));
+    return;
+  }
+  for (auto& [type, n] : batch_.omitted_rejects) {
+    if (type == r.type) {
+      ++n;
+      return;
+    }
+  }
+  batch_.omitted_rejects.emplace_back(std::move(r.type), 1);
+}
 
 void LineBatcher::reject_last_event(std::string type, std::string reason) {
   Event& e = batch_.events.back();
@@ -78,7 +97,7 @@ void LineBatcher::reject_last_event(std::string type, std::string reason) {
   r.raw_length = e.document.size();
   r.document = std::move(e.document);
   batch_.events.pop_back();
-  batch_.rejects.push_back(std::move(r));
+  keep(std::move(r));
 }
 
 LineBatcher::~LineBatcher() {

@@ -19,8 +19,10 @@
 #include "verity/core/units.h"
 #include "verity/document/field_mapping.h"
 #include "verity/ingest/input_metrics.h"
+#include "verity/ingest/line_batcher.h"
 #include "verity/ingest/masker.h"
 #include "verity/ingest/masking_metrics.h"
+#include "verity/ingest/memory_budget.h"
 
 namespace verity::store {
 class Store;
@@ -92,6 +94,7 @@ struct InputListener {
   InputMetrics& metrics;
   std::shared_ptr<const Masker> masker;
   MaskingMetrics* masking_metrics;
+  MemoryBudget* budget = nullptr;  // the inputs' memory budget (null: unbounded, in tests)
   boost::asio::ip::tcp::acceptor acceptor;
   HostPort bound;
 
@@ -103,6 +106,32 @@ struct InputListener {
     std::lock_guard lock(mu);
     connections.erase(c);
   }
+
+  // Decoders (a parser, masking scratch: tens of KB) are lent to a connection while it has
+  // something to decode and given back when it goes idle: a thousand idle connections hold none.
+  // `limits` are the input's; every decoder lent by one input has the same.
+  std::unique_ptr<LineBatcher> lend_batcher(DecoderLimits limits, size_t max_rejects) {
+    {
+      std::lock_guard lock(pool_mu);
+      if (!pool.empty()) {
+        auto b = std::move(pool.back());
+        pool.pop_back();
+        return b;
+      }
+    }
+    auto b = std::make_unique<LineBatcher>(metrics.input(), mappings, clock, limits, masker,
+                                           masking_metrics);
+    b->set_max_rejects(max_rejects);
+    return b;
+  }
+  void return_batcher(std::unique_ptr<LineBatcher> b) {
+    std::lock_guard lock(pool_mu);
+    if (pool.size() < 16) pool.push_back(std::move(b));
+  }
+
+ private:
+  std::mutex pool_mu;
+  std::vector<std::unique_ptr<LineBatcher>> pool;  // guarded by pool_mu; empty batchers
 };
 
 // The accept loop every listener shares. `Listener` has: io, acceptor, mu, connections (a set of

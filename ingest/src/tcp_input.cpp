@@ -39,10 +39,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         timer_(socket_.get_executor()),
         input_(input),
         owner_(input.shared_from_this()),
-        batcher_(input.metrics.input(), input.mappings, input.clock,
-                 DecoderLimits{input.options.max_line.bytes, 64, 256}, input.masker,
-                 input.masking_metrics),
-        framer_(input.options.max_line.bytes, input.options.read_chunk.bytes) {}
+        framer_(input.options.max_line.bytes, input.options.read_chunk.bytes, input.budget) {}
 
   void start() {
     input_.metrics.connection_opened();
@@ -93,9 +90,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       paused_ = true;
       return;
     }
+    auto area = framer_.write_area();
+    if (area.empty()) {  // the inputs' memory budget is spent: stop reading, do not grow
+      paused_ = true;
+      retry_read_later();
+      return;
+    }
     paused_ = false;
     reading_ = true;
-    auto area = framer_.write_area();
     socket_.async_read_some(asio::buffer(area.data(), area.size()),
                             [self = shared_from_this()](boost::system::error_code ec, size_t n) {
                               self->on_read(ec, n);
@@ -109,10 +111,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       framer_.commit(n);
       input_.metrics.bytes(n);
       touch();
-      framer_.drain([this](const FramedLine& line) { batcher_.add(line); });
+      framer_.drain([this](const FramedLine& line) { batcher().add(line); });
     }
     if (ec == asio::error::eof) {
-      framer_.finish([this](const FramedLine& line) { batcher_.add(line); });
+      framer_.finish([this](const FramedLine& line) { batcher().add(line); });
       submit();
       close("");
       return;
@@ -123,13 +125,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     submit();
+    framer_.trim();
     read();
   }
 
+  // Tries the read again in 100 ms (the memory budget refused a buffer).
+  void retry_read_later() {
+    auto t = std::make_shared<asio::steady_timer>(socket_.get_executor(),
+                                                  std::chrono::milliseconds(100));
+    t->async_wait([self = shared_from_this(), t](boost::system::error_code ec) {
+      if (!ec && !self->closed_ && self->paused_ && !self->reading_) self->read();
+    });
+  }
+
   void submit() {
-    if (batcher_.empty()) return;
-    store::IngestBatch batch = batcher_.take();
-    input_.metrics.received(batch.events.size() + batch.rejects.size());
+    if (!batcher_ || batcher_->empty()) return;
+    store::IngestBatch batch = batcher_->take();
+    input_.return_batcher(std::move(batcher_));
+    input_.metrics.received(batch.events.size() + batch.rejects.size() + batch.omitted());
     const size_t bytes = batch.bytes();
     in_flight_ += bytes;
     auto rejects = InputMetrics::count_rejects(batch);
@@ -164,7 +177,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer timer_;
   TcpInput::Impl& input_;
   std::shared_ptr<TcpInput::Impl> owner_;  // keeps the input alive while callbacks are pending
-  LineBatcher batcher_;
+  // Lent by the input while there is something to decode (see InputListener::lend_batcher).
+  LineBatcher& batcher() {
+    if (!batcher_) {
+      batcher_ = input_.lend_batcher(DecoderLimits{input_.options.max_line.bytes, 64, 256},
+                                     input_.options.max_dead_letters);
+    }
+    return *batcher_;
+  }
+  std::unique_ptr<LineBatcher> batcher_;
   NdjsonFramer framer_;
   size_t in_flight_ = 0;
   bool reading_ = false;
@@ -181,9 +202,11 @@ void TcpInput::Impl::accept() { accept_connections<Connection>(shared_from_this(
 TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, store::Store& store,
                    std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
                    InputMetrics& metrics, std::shared_ptr<const Masker> masker,
-                   MaskingMetrics* masking_metrics)
+                   MaskingMetrics* masking_metrics, MemoryBudget* budget)
     : impl_(std::make_shared<Impl>(io, std::move(options), store, std::move(mappings), clock,
-                                   metrics, std::move(masker), masking_metrics)) {}
+                                   metrics, std::move(masker), masking_metrics)) {
+  impl_->budget = budget;
+}
 
 TcpInput::~TcpInput() = default;
 

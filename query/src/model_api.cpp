@@ -108,13 +108,18 @@ HttpResponse ModelsApi::models(const HttpRequest&) const {
 
 namespace {
 
-// RFC 3339, or epoch milliseconds.
+// RFC 3339, or epoch milliseconds; years 1970..9999 (a time past them is no time, not the year
+// 3170843).
 std::optional<EpochMillis> parse_time(std::string_view text) {
+  constexpr EpochMillis kMax = 253402300799999;  // 9999-12-31T23:59:59.999Z
   EpochMillis ms = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-  if (ec == std::errc() && end == text.data() + text.size()) return ms;
+  if (ec == std::errc() && end == text.data() + text.size()) {
+    if (ms < 0 || ms > kMax) return std::nullopt;
+    return ms;
+  }
   auto t = parse_rfc3339(text);
-  if (!t) return std::nullopt;
+  if (!t || *t < 0 || *t > kMax) return std::nullopt;
   return *t;
 }
 

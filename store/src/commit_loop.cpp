@@ -20,39 +20,6 @@
 namespace verity::store {
 namespace {
 
-std::string dead_letter_json(uint64_t seq, std::string_view input, EpochMillis now,
-                             std::string_view type, std::string_view reason, uint64_t line,
-                             std::string_view request_id, std::string_view document,
-                             uint64_t raw_length, std::string_view raw_sha256_hex) {
-  std::string out;
-  out.reserve(document.size() + reason.size() + 200);
-  out += "{\"sequence\":" + std::to_string(seq);
-  out += ",\"input\":";
-  document::append_json_string(out, input);
-  out += ",\"ingest_time\":\"" + format_rfc3339(now) + "\"";
-  out += ",\"type\":";
-  document::append_json_string(out, type);
-  out += ",\"reason\":";
-  document::append_json_string(out, reason);
-  out += ",\"line\":" + std::to_string(line);
-  if (!request_id.empty()) {
-    out += ",\"request_id\":";
-    document::append_json_string(out, request_id);
-  }
-  out += ",\"raw_length\":" + std::to_string(raw_length);
-  if (!raw_sha256_hex.empty()) {
-    out += ",\"raw_sha256\":\"";
-    out += raw_sha256_hex;
-    out += '"';
-  }
-  if (!document.empty()) {
-    out += ",\"document\":";
-    out += document;
-  }
-  out += '}';
-  return out;
-}
-
 // The digest of what is already stored under a request id, from this group or the database.
 struct Existing {
   bool found = false;
@@ -261,6 +228,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   group_heads.clear();
   group_models.clear();
   group_outbox_events = group_outbox_bytes = 0;
+  group_dead_letter_bytes = 0;
   const EpochMillis now = clock.now_ms();
   group_arrival_ms = now;
   uint64_t seq = next_sequence;
@@ -318,14 +286,17 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       if (existing.found) {
         if (quality_on) quality_unstore(e);
         const uint64_t s = seq++;
-        value =
-            dead_letter_json(s, batch.input, now, "duplicate_conflict",
-                             "line " + std::to_string(e.line) +
-                                 ": a different document is already stored under this request id",
-                             e.line, e.request_id, e.document, e.document.size(), to_hex(digest));
-        if (auto st = wb.Put(deadletter, sequence_key(s), value); !st.ok()) {
-          return from_rocksdb(st, "building the commit group");
-        }
+        DeadLetter d;
+        d.type = "duplicate_conflict";
+        d.reason = "line " + std::to_string(e.line) +
+                   ": a different document is already stored under this request id";
+        d.line = e.line;
+        d.request_id = e.request_id;
+        d.document = e.document;
+        d.raw_length = e.document.size();
+        const std::string hex = to_hex(digest);
+        d.raw_sha256_hex = hex;
+        if (auto st = put_dead_letter(wb, s, batch.input, now, d); !st) return st;
         r.outcomes[i] = EventOutcome::kDuplicateConflict;
         ++r.dead_lettered;
         continue;
@@ -396,14 +367,39 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       ++r.stored;
     }
     if (quality_on) quality_add_batch(group[g].contributions);
+    // Rejects go to the dead-letter store, unless it is far over its cap (a flood): then they
+    // are only counted, so that rejects never crowd out the predictions that are acknowledged.
+    const bool dead_letters_full = dead_letters_over_cap();
     for (const Reject& rj : batch.rejects) {
-      const uint64_t s = seq++;
-      value = dead_letter_json(s, batch.input, now, rj.type, rj.reason, rj.line, {}, rj.document,
-                               rj.raw_length, rj.raw_sha256_hex);
-      if (auto st = wb.Put(deadletter, sequence_key(s), value); !st.ok()) {
-        return from_rocksdb(st, "building the commit group");
+      if (dead_letters_full) {
+        dead_letters_dropped("cap", 1);
+        continue;
       }
+      const uint64_t s = seq++;
+      DeadLetter d;
+      d.type = rj.type;
+      d.reason = rj.reason;
+      d.line = rj.line;
+      d.document = rj.document;
+      d.raw_length = rj.raw_length;
+      d.raw_sha256_hex = rj.raw_sha256_hex;
+      if (auto st = put_dead_letter(wb, s, batch.input, now, d); !st) return st;
       ++r.rejects_written;
+    }
+    if (!batch.omitted_rejects.empty()) {
+      // One entry for the rejects the batch did not keep (dead_letters.max_per_batch).
+      dead_letters_dropped("per_batch", batch.omitted());
+      if (!dead_letters_full) {
+        std::string counts;
+        for (const auto& [type, n] : batch.omitted_rejects) {
+          counts += (counts.empty() ? "" : ", ") + type + " " + std::to_string(n);
+        }
+        DeadLetter d;
+        d.type = "rejects_omitted";
+        d.reason = std::to_string(batch.omitted()) + " more rejects of this batch were counted, " +
+                   "not kept (dead_letters.max_per_batch): " + counts;
+        if (auto st = put_dead_letter(wb, seq++, batch.input, now, d); !st) return st;
+      }
     }
   }
   if (seq == next_sequence) return Status::ok();  // only duplicates: nothing to write
@@ -419,12 +415,14 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   if (auto st = wb.Put(meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
     return from_rocksdb(st, "building the commit group");
   }
+  if (auto st = dead_letters_before_write(wb); !st) return st;
   rocksdb::WriteOptions wo;
   wo.sync = options.sync != SyncPolicy::kNone;
   auto st = db->Write(wo, &wb);
   if (!st.ok()) return from_rocksdb(st, "writing a commit group");
   next_sequence = seq;
   next_sequence_seen = seq;
+  dead_letters_after_write();
   outbox_events += group_outbox_events;
   outbox_bytes += group_outbox_bytes;
   if (quality_on) quality_after_write();
@@ -528,7 +526,8 @@ void Store::Impl::run_commit_loop() {
         failed.status = status;
         failed.outcomes.assign(group[g].batch.events.size(), EventOutcome::kFailed);
         failed.failed =
-            static_cast<uint32_t>(group[g].batch.events.size() + group[g].batch.rejects.size());
+            static_cast<uint32_t>(group[g].batch.events.size() + group[g].batch.rejects.size() +
+                                  group[g].batch.omitted());
         group[g].done(failed);
       } else {
         group[g].done(results[g]);

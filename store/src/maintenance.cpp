@@ -5,6 +5,8 @@
 #include <rocksdb/convenience.h>
 #include <spdlog/spdlog.h>
 
+#include <simdjson.h>
+
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/core/guard.h"
@@ -415,6 +417,7 @@ Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
 Result<MaintenanceReport> Store::Impl::maintenance_pass() {
   std::lock_guard pass_lock(maintenance_mu);
   MaintenanceReport report;
+  if (auto s = trim_dead_letters(); !s) return s;
   if (auto s = orphan_pending(report); !s) return s;
   if (auto s = fold_aggregates(); !s) return s;
   const EpochMillis now = clock.now_ms();
@@ -498,7 +501,8 @@ void Store::Impl::run_maintenance_loop() {
         guarded("store: tier manager", [&]() -> Status { return maintenance_pass().status(); });
     if (!s) spdlog::error("store: tier manager: {}", s.message());
     lock.lock();
-    maintenance_cv.wait_for(lock, options.retention.check_interval, [&] { return stopping; });
+    maintenance_cv.wait_for(lock, options.retention.check_interval,
+                            [&] { return stopping || dead_letter_trim.load(); });
   }
 }
 
@@ -615,8 +619,24 @@ Result<std::vector<std::string>> Store::audit_trail(uint64_t from, size_t limit)
   std::vector<std::string> out;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->audit));
+  simdjson::dom::parser parser;
   for (it->Seek(sequence_key(from)); it->Valid() && out.size() < limit; it->Next()) {
-    out.emplace_back(it->value().ToString());
+    const std::string_view value = it->value().ToStringView();
+    simdjson::dom::element e;
+    if (parser.parse(value.data(), value.size()).get(e) == simdjson::SUCCESS && e.is_object()) {
+      out.emplace_back(value);
+      continue;
+    }
+    // An entry that is not JSON (an older version stored a name's raw bytes): said so, by its id
+    // and digest, so the trail stays readable and the entry stays accounted for.
+    std::string entry;
+    document::JsonWriter w(entry);
+    w.begin_object();
+    w.member("id", parse_sequence_key(it->key().ToStringView()).value_or(0));
+    w.member("unreadable", true).member("bytes", uint64_t{value.size()});
+    w.member("sha256", sha256_hex(value));
+    w.end_object();
+    out.push_back(std::move(entry));
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "reading the audit trail");
   return out;

@@ -76,6 +76,13 @@ struct JoinPlan {
   Aggregate delta;  // the label's contribution
 };
 
+// One dead-letter entry as the commit thread writes it (JSON, dead_letters.cpp).
+struct DeadLetter {
+  std::string_view type, reason, request_id, document, raw_sha256_hex;
+  uint64_t line = 0;
+  uint64_t raw_length = 0;
+};
+
 struct PreparedEvent {
   Sha256Digest digest{};
   Sha256Digest entry_digest{};  // what the record contributes to its partition's hash chain
@@ -186,6 +193,13 @@ struct Store::Impl {
   std::unordered_map<uint32_t, ChainHead> group_heads;
   std::vector<std::pair<uint32_t, std::string>> group_models;
   uint64_t group_outbox_events = 0, group_outbox_bytes = 0;
+  uint64_t group_dead_letter_bytes = 0;  // dead-letter bytes this group writes
+
+  // The dead-letter store's size (key and value bytes), as committed; persisted in "default".
+  std::atomic<uint64_t> dead_letter_bytes{0};
+  std::atomic<bool> dead_letter_trim{false};  // over the cap: the tier manager trims at once
+  prometheus::Gauge* dead_letter_bytes_gauge = nullptr;
+  prometheus::Family<prometheus::Counter>* dead_letter_dropped = nullptr;
   QualityGroup quality;
   EpochMillis group_arrival_ms = 0;  // the commit time of the group being built
 
@@ -296,6 +310,17 @@ struct Store::Impl {
   Status orphan_pending(MaintenanceReport& report);
   // Folds the merge operands of the aggregates (maintenance): flush and compact the new data.
   Status fold_aggregates();
+
+  // Dead letters (dead_letters.cpp).
+  Status put_dead_letter(rocksdb::WriteBatch& wb, uint64_t seq, std::string_view input,
+                         EpochMillis now, const DeadLetter& d);
+  bool dead_letters_over_cap() const;
+  void dead_letters_dropped(const char* reason, uint64_t n);
+  Status dead_letters_before_write(rocksdb::WriteBatch& wb);  // the count, in the group's write
+  void dead_letters_after_write();
+  Status load_dead_letters();
+  // Removes entries past the retention and, over the cap, the oldest down to 80% of it.
+  Status trim_dead_letters();
 
   void run_commit_loop();
   Status write_group(std::vector<Pending>& group, std::vector<CommitResult>& results);

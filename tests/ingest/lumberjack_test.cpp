@@ -1,5 +1,7 @@
 #include "verity/ingest/lumberjack.h"
 
+#include "verity/ingest/memory_budget.h"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -68,6 +70,98 @@ TEST(Lumberjack, DecodesPlainAndCompressedWindowsWhateverTheReadSizes) {
         << chunk;
     EXPECT_EQ(d.window_remaining(), 0u);
   }
+}
+
+// Takes `room` events, then reports full() until the connection submits (room is given again).
+struct Bounded : Recorder {
+  size_t room = 0;
+  size_t events = 0;
+  void on_event(uint32_t seq, std::string_view j, size_t readable) override {
+    Recorder::on_event(seq, j, readable);
+    ++events;
+    EXPECT_GT(room, 0u) << "an event after full()";
+    if (room > 0) --room;
+  }
+  bool full() const override { return room == 0; }
+};
+
+TEST(Lumberjack, ACompressedFrameIsInflatedAsItStreamsWithinBoundedMemory) {
+  // One compressed frame holding 20 000 events (about 2.4 MB inflated, tens of kB on the wire).
+  LumberjackLimits limits;
+  limits.max_event = 4096;
+  std::string frames;
+  for (uint32_t i = 1; i <= 20000; ++i) {
+    frames += json(i, R"({"request_id":"r-)" + std::to_string(i) + R"(","pad":")" +
+                          std::string(80, 'p') + "\"}");
+  }
+  const std::string stream = window(20000) + compressed(frames);
+  MemoryBudget budget(1 << 20);
+  LumberjackDecoder d(limits, 4096, &budget);
+  Bounded r;
+  size_t peak = 0;
+  for (size_t pos = 0; pos < stream.size() || d.pending();) {
+    if (d.pending() || r.full()) {
+      r.room = 100;  // the connection submitted its batch
+      ASSERT_TRUE(d.drain(r));
+    } else {
+      auto area = d.write_area();
+      ASSERT_FALSE(area.empty());
+      const size_t n = std::min({size_t{1000}, area.size(), stream.size() - pos});
+      std::memcpy(area.data(), stream.data() + pos, n);
+      d.commit(n);
+      pos += n;
+      ASSERT_TRUE(d.drain(r));
+    }
+    EXPECT_EQ(budget.used(), d.memory());  // every buffer is accounted to the budget
+    peak = std::max(peak, d.memory());
+  }
+  EXPECT_EQ(r.events, 20000u);
+  // A chunk of inflated bytes, a partial frame, zlib's state and the read area: never the frame.
+  EXPECT_LT(peak, 200u * 1024) << "peak " << peak;
+  d.trim();
+  EXPECT_LE(d.memory(), 4096u + 64);
+  EXPECT_EQ(budget.used(), d.memory());
+}
+
+TEST(Lumberjack, ADecoderShortOfMemoryStopsAndGoesOnWhenMemoryComesBack) {
+  LumberjackLimits limits;
+  limits.max_event = 4096;
+  std::string frames;
+  for (uint32_t i = 1; i <= 50; ++i) frames += json(i, std::string(1000, 'a' + i % 26));
+  const std::string stream = window(50) + compressed(frames);
+  MemoryBudget budget(128 * 1024);
+  MemoryLease other(&budget);  // another connection holds almost everything
+  ASSERT_TRUE(other.resize(128 * 1024 - 6000));
+  LumberjackDecoder d(limits, 4096, &budget);
+  Recorder r;
+  size_t pos = 0;
+  bool starved = false;
+  while (pos < stream.size()) {
+    auto area = d.write_area();
+    if (area.empty() || d.starved()) {
+      starved = true;
+      break;
+    }
+    const size_t n = std::min(area.size(), stream.size() - pos);
+    std::memcpy(area.data(), stream.data() + pos, n);
+    d.commit(n);
+    pos += n;
+    ASSERT_TRUE(d.drain(r));
+    // zlib's state is counted even past the limit; buffers are not granted past it.
+    EXPECT_EQ(budget.used(), d.memory() + 128 * 1024 - 6000);
+    if (d.starved()) {
+      starved = true;
+      EXPECT_TRUE(d.pending());
+      break;
+    }
+  }
+  ASSERT_TRUE(starved) << "the decoder never ran short of memory";
+  EXPECT_LT(r.log.size(), 51u);
+  other.resize(0);  // memory comes back: decoding goes on where it stopped
+  ASSERT_TRUE(d.drain(r));
+  ASSERT_TRUE(feed(d, r, stream.substr(pos), 4096));
+  ASSERT_EQ(r.log.size(), 51u);
+  EXPECT_EQ(r.log.back(), "50:" + std::string(1000, 'a' + 50 % 26));
 }
 
 TEST(Lumberjack, ProtocolViolationsAreErrors) {

@@ -203,7 +203,8 @@ TEST(HttpApi, HealthReadinessAndErrors) {
   EXPECT_EQ(missing->status, 404);
   EXPECT_EQ(
       missing->body,
-      R"({"error":{"type":"not_found","reason":"no prediction is stored under this request id"}})");
+      R"({"error":{"root_cause":[{"type":"not_found","reason":"no prediction is stored under this request id"}],)"
+      R"("type":"not_found","reason":"no prediction is stored under this request id"},"status":404})");
   auto unknown = app::http_get(server.http_url() + "/nope");
   EXPECT_EQ(unknown->status, 404);
   EXPECT_NE(unknown->body.find("\"error\""), std::string::npos);

@@ -55,7 +55,8 @@ TEST_F(ReadApiTest, AbsentIs404JsonError) {
   EXPECT_EQ(res.status, 404);
   EXPECT_EQ(
       res.body,
-      R"({"error":{"type":"not_found","reason":"no prediction is stored under this request id"}})");
+      R"({"error":{"root_cause":[{"type":"not_found","reason":"no prediction is stored under this request id"}],)"
+      R"("type":"not_found","reason":"no prediction is stored under this request id"},"status":404})");
 }
 
 TEST_F(ReadApiTest, OversizedIdIs400) {

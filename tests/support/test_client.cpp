@@ -58,7 +58,8 @@ bool TcpClient::closed_by_server(std::chrono::milliseconds wait) {
   char byte;
   asio::steady_timer timer(impl_->io, wait);
   impl_->socket.async_read_some(asio::buffer(&byte, 1), [&](boost::system::error_code ec, size_t) {
-    if (ec) closed = true;
+    // Cancelled by the timer: still open.
+    if (ec && ec != asio::error::operation_aborted) closed = true;
     timer.cancel();
   });
   timer.async_wait([&](boost::system::error_code ec) {

@@ -35,7 +35,9 @@ struct Config {
 
   size_t io_threads = 2;              // server.io_threads
   Duration shutdown_timeout{30'000};  // server.shutdown_timeout: most time to drain on SIGTERM
-  std::string log_level = "info";     // log.level
+  ByteSize max_memory{128ull << 20};  // server.max_memory: the inputs' memory budget
+  size_t max_dead_letters_per_batch = 1000;  // dead_letters.max_per_batch
+  std::string log_level = "info";            // log.level
 
   store::StoreOptions store;  // store.* (data_dir comes from the top level)
 
@@ -61,6 +63,8 @@ struct Config {
   ingest::HttpIngestOptions http_ingest;  // http.{max_line,retry_after}
   bool es_enabled = true;                 // http.elasticsearch.enabled
   std::string es_version = "8.15.0";      // http.elasticsearch.version
+  size_t es_max_setup_objects = 128;      // http.elasticsearch.max_setup_objects
+  ByteSize es_max_setup_object{256ull << 10};  // http.elasticsearch.max_setup_object
 
   std::vector<Credential> credentials;  // auth.tokens and auth.users
 

@@ -75,8 +75,9 @@ void append_json_string(std::string& out, std::string_view s);
 // Writes a number as JSON: the shortest text that reads back as `v`, or null when not finite.
 void append_json_number(std::string& out, double v);
 
-// {"error":{"type":type,"reason":reason}} with the given status: Verity's (and Elasticsearch's)
-// error shape. `reason` names a field path, line or limit, never a payload value.
+// {"error":{"root_cause":[{"type","reason"}],"type":type,"reason":reason},"status":status}:
+// Verity's error shape, which is Elasticsearch's (clients of its API read root_cause and status).
+// `reason` names a field path, line or limit, never a payload value.
 HttpResponse error_response(int status, std::string_view type, std::string_view reason);
 
 }  // namespace verity::document

@@ -11,6 +11,7 @@
 #include "verity/ingest/lumberjack.h"
 #include "verity/ingest/masker.h"
 #include "verity/ingest/masking_metrics.h"
+#include "verity/ingest/memory_budget.h"
 
 namespace boost::asio {
 class io_context;
@@ -32,11 +33,14 @@ struct BeatsTlsOptions {
 struct BeatsInputOptions {
   HostPort listen{"127.0.0.1", 5044};
   LumberjackLimits limits;
-  Duration read_timeout{60'000};  // a client silent this long, with nothing pending, is closed
-  Duration keepalive{5'000};      // while a window waits for its commit, ACK(0) this often
+  // A client silent this long is closed, unless a window of its waits for a commit (a window
+  // still waiting for the client's events does not keep the connection open).
+  Duration read_timeout{60'000};
+  Duration keepalive{5'000};  // while a window waits for its commit, ACK(0) this often
   size_t max_connections = 1024;
   ByteSize read_chunk{64ull << 10};
   ByteSize max_in_flight{8ull << 20};  // per connection: bytes submitted but not yet committed
+  size_t max_dead_letters = 1000;      // rejects kept per batch (the rest are counted)
   BeatsTlsOptions tls;
 };
 
@@ -52,7 +56,7 @@ class BeatsInput {
   BeatsInput(boost::asio::io_context& io, BeatsInputOptions options, store::Store& store,
              std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
              InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
-             MaskingMetrics* masking_metrics = nullptr);
+             MaskingMetrics* masking_metrics = nullptr, MemoryBudget* budget = nullptr);
   ~BeatsInput();
   BeatsInput(const BeatsInput&) = delete;
   BeatsInput& operator=(const BeatsInput&) = delete;

@@ -45,6 +45,11 @@ class DocumentDecoder {
   // (>= json.size() + kJsonPadding avoids a copy; pass json.size() when unsure).
   bool decode(std::string_view json, size_t readable, uint64_t line, Event& event, Reject& reject);
 
+  // Masks a JSON object that is not a document (an envelope's metadata) with the default policy:
+  // rules on its paths and every detector, values and member names. Without a masker, or when
+  // `json` is not a JSON object, `out` is `json` unchanged (the latter returns false).
+  bool mask_object(std::string_view json, std::string& out);
+
   // What masking did to the last document: counts by "rule:<path>" / "detector:<name>", valid until
   // the next decode; and card-shaped numbers left alone because they failed Luhn.
   const std::vector<std::pair<std::string_view, uint32_t>>& mask_counts() const;

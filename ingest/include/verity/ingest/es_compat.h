@@ -17,14 +17,19 @@ struct EsCompatOptions {
   std::string version = "8.15.0";  // the Elasticsearch version Verity answers as
   std::string cluster_name = "verity";
   std::string cluster_uuid;  // stable per data directory
+  // Setup objects are kept in memory: at most this many (a PUT of another is a 400), each at most
+  // this large (a larger body is a 413, as Elasticsearch answers an over-large request).
+  size_t max_objects = 128;
+  size_t max_object_bytes = 256 * 1024;
 };
 
 // The Elasticsearch endpoints that shippers call before they send _bulk, so that Filebeat's and
 // Logstash's elasticsearch outputs, Fluent Bit and the official clients work against Verity with
 // their defaults: GET / (version info), GET /_license, GET /_xpack, and GET/HEAD/PUT/DELETE of ILM
 // policies, index and component templates (also legacy /_template) and data streams. What is PUT
-// is validated as JSON, kept in memory and returned by GET; it has no effect on storage (Verity's
-// retention is its own). Thread-safe.
+// is validated as JSON, kept in memory (bounded in number and size) and returned by GET; it has no
+// effect on storage (Verity's retention is its own). Names must be UTF-8 without control
+// characters or '/', at most 255 bytes (Elasticsearch's own rules are stricter). Thread-safe.
 class EsCompat {
  public:
   explicit EsCompat(EsCompatOptions options) : options_(std::move(options)) {}

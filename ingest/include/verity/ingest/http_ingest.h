@@ -23,6 +23,13 @@ namespace verity::ingest {
 struct HttpIngestOptions {
   ByteSize max_line{1ull << 20};  // a longer NDJSON line or bulk source is rejected
   Duration retry_after{1000};     // Retry-After of a 429 answered while the store is backlogged
+  // An answer lists the first max_errors per-line errors and counts the rest by type.
+  size_t max_errors = 100;
+  // Rejects of one request kept for the dead-letter store; the rest are counted.
+  size_t max_dead_letters = 1000;
+  // A _bulk request of more actions is refused whole (413), as a too-large request is: its answer
+  // (one item per action) must stay bounded.
+  size_t max_bulk_actions = 10000;
 };
 
 // Ingest over HTTP. Every request is decoded on the calling I/O thread, submitted to the store as

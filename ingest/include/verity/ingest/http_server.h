@@ -8,6 +8,8 @@
 #include "verity/core/http.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
+#include "verity/ingest/input_metrics.h"
+#include "verity/ingest/memory_budget.h"
 
 namespace boost::asio {
 class io_context;
@@ -19,6 +21,8 @@ struct HttpServerOptions {
   HostPort listen{"127.0.0.1", 9280};
   ByteSize max_body{16ull << 20};  // larger request bodies are answered 413
   Duration idle_timeout{60'000};   // keep-alive connections silent this long are closed
+  // A client that does not read its answer within this is closed (the answer's memory goes back).
+  Duration write_timeout{30'000};
   size_t max_connections = 1024;
   // Headers added to every 2xx response (the Elasticsearch-compatible API needs
   // X-Elastic-Product on all of them).
@@ -42,6 +46,10 @@ class HttpServer {
   void route(std::string method, std::string path, HttpHandler handler);
   // The same for a handler that answers asynchronously.
   void route_async(std::string method, std::string path, AsyncHttpHandler handler);
+  // Request bodies (after gzip) and answers are reserved from `budget` while a request is
+  // handled; a request it cannot hold is answered 429 with Retry-After. Connections are counted in
+  // `metrics` (open, refused). Either may be null. REQUIRES: before start().
+  void set_limits(MemoryBudget* budget, InputMetrics* metrics);
 
   // Binds and starts accepting. Errors: kInvalidArgument (bad address), kUnavailable (in use).
   Status start();

@@ -39,13 +39,19 @@ class LineBatcher {
   // reject of valid JSON). REQUIRES: the last add() returned true.
   void reject_last_event(std::string type, std::string reason);
 
-  bool empty() const { return batch_.events.empty() && batch_.rejects.empty(); }
-  size_t size() const { return batch_.events.size() + batch_.rejects.size(); }
+  bool empty() const {
+    return batch_.events.empty() && batch_.rejects.empty() && batch_.omitted_rejects.empty();
+  }
+  size_t size() const { return batch_.events.size() + batch_.rejects.size() + batch_.omitted(); }
+  // Most rejects a batch keeps (for the dead-letter store); beyond, they are only counted by type
+  // (IngestBatch::omitted_rejects). Default 1000.
+  void set_max_rejects(size_t n) { max_rejects_ = n; }
   // Hands over the batch built so far and starts a new one; flushes the batch's masking counts.
   store::IngestBatch take();
 
  private:
   bool decode(std::string_view json, size_t readable, uint64_t line);  // into event_ or reject_
+  void keep(Reject r);  // into the batch, or counted when it holds max_rejects_ already
 
   std::string input_;
   size_t max_line_;
@@ -57,6 +63,7 @@ class LineBatcher {
   std::string message_;  // the unwrapped message, padded for the decoder
   std::string source_;   // the envelope's metadata
   store::IngestBatch batch_;
+  size_t max_rejects_ = 1000;
   Event event_;
   Reject reject_;
 };

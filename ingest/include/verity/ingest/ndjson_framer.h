@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "verity/ingest/document_decoder.h"
+#include "verity/ingest/memory_budget.h"
 
 namespace verity::ingest {
 
@@ -25,12 +26,17 @@ struct FramedLine {
 // max_line + read_chunk + kJsonPadding bytes; a line longer than max_line is dropped as it streams
 // in (bounded memory) and reported once, as too_long, when its newline arrives. Blank lines are
 // skipped but counted in line numbers. Not thread-safe.
+// With a MemoryBudget, the buffer is reserved from it before it grows: an idle connection holds
+// 4 KiB, and when the budget refuses, write_area() is empty (stop reading; retry later).
 class NdjsonFramer {
  public:
-  NdjsonFramer(size_t max_line, size_t read_chunk = 64 * 1024);
+  NdjsonFramer(size_t max_line, size_t read_chunk = 64 * 1024, MemoryBudget* budget = nullptr);
 
-  // Where the next read should write; at least one byte, at most read_chunk bytes.
+  // Where the next read should write; at most read_chunk bytes (4 KiB while the connection is
+  // idle). Empty when the memory budget grants no room.
   std::span<char> write_area();
+  // Gives back buffer memory while no incomplete line is buffered.
+  void trim();
   // Records that `n` bytes were written at the start of write_area().
   void commit(size_t n);
 
@@ -47,7 +53,7 @@ class NdjsonFramer {
   size_t capacity() const { return capacity_; }
 
  private:
-  void reserve_for_read();
+  bool reserve_for_read();
   bool emit(size_t line_end, FramedLine& out);  // false for a blank line
 
   size_t max_line_;
@@ -60,6 +66,9 @@ class NdjsonFramer {
   uint64_t line_no_ = 0;
   uint64_t discarded_ = 0;  // bytes dropped from the current too-long line
   bool discarding_ = false;
+  size_t area_ = 0;  // size of the last write_area()
+  bool last_read_full_ = false;
+  MemoryLease lease_;
 };
 
 template <typename F>

@@ -10,6 +10,7 @@
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/masker.h"
 #include "verity/ingest/masking_metrics.h"
+#include "verity/ingest/memory_budget.h"
 
 namespace boost::asio {
 class io_context;
@@ -27,6 +28,7 @@ struct TcpInputOptions {
   size_t max_connections = 1024;       // connections beyond this are closed at once
   ByteSize read_chunk{64ull << 10};    // bytes per socket read
   ByteSize max_in_flight{8ull << 20};  // per connection: bytes submitted but not yet committed
+  size_t max_dead_letters = 1000;      // rejects kept per batch (the rest are counted)
 };
 
 // NDJSON over TCP (one JSON document per line, '\n' or "\r\n"). Each read is framed, decoded and
@@ -40,7 +42,7 @@ class TcpInput {
   TcpInput(boost::asio::io_context& io, TcpInputOptions options, store::Store& store,
            std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
            InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
-           MaskingMetrics* masking_metrics = nullptr);
+           MaskingMetrics* masking_metrics = nullptr, MemoryBudget* budget = nullptr);
   ~TcpInput();
   TcpInput(const TcpInput&) = delete;
   TcpInput& operator=(const TcpInput&) = delete;

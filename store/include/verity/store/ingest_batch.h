@@ -24,6 +24,14 @@ struct IngestBatch {
   std::string input;
   std::vector<Event> events;
   std::vector<Reject> rejects;
+  // Rejects beyond the batch's cap (dead_letters.max_per_batch): counted by type, not kept. The
+  // store writes one dead-letter entry that counts them; metrics count every one.
+  std::vector<std::pair<std::string, uint64_t>> omitted_rejects;
+  uint64_t omitted() const {
+    uint64_t n = 0;
+    for (const auto& [type, k] : omitted_rejects) n += k;
+    return n;
+  }
   size_t bytes() const;
 };
 

@@ -64,6 +64,12 @@ struct StoreOptions {
   std::shared_ptr<const Contributor> contributor;
   // A label whose prediction has not arrived this long after the label is counted as orphaned.
   Duration label_max_wait{30ll * 86'400'000};
+  // The dead-letter store (rejects, conflicts, what shippers could not deliver): most bytes kept,
+  // the oldest going first (0: no cap), and how long an entry is kept (0: for ever). Far over
+  // the cap (1.5x, a flood), new rejects are counted and not written, so that they never crowd
+  // out the predictions that are acknowledged.
+  ByteSize dead_letter_max_bytes{1ull << 30};
+  Duration dead_letter_retention{30ll * 86'400'000};
   // Tests only: injected write failures (see WriteFaults). Null in production.
   std::shared_ptr<WriteFaults> faults;
 };
