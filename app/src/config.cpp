@@ -390,6 +390,7 @@ Result<Config> parse_config(const std::string& yaml_text) {
     models.get("refresh_interval", c.model_export.refresh_interval);
     models.finish();
     auto quality = metrics.child("quality");
+    quality.get("enabled", c.quality_enabled);
     read_quality(quality, c.quality.defaults);
     quality.finish();
     metrics.finish();
@@ -755,8 +756,10 @@ void emit_masking(YAML::Emitter& out, const std::vector<ingest::MaskRule>& rules
   out << YAML::EndSeq;
 }
 
-void emit_quality(YAML::Emitter& out, const query::ModelQualityConfig& q) {
+void emit_quality(YAML::Emitter& out, const query::ModelQualityConfig& q,
+                  const bool* enabled = nullptr) {
   out << YAML::BeginMap;
+  if (enabled != nullptr) out << YAML::Key << "enabled" << YAML::Value << *enabled;
   out << YAML::Key << "task" << YAML::Value << (q.task ? query::task_name(*q.task) : "inferred");
   std::vector<std::string> texts;
   for (const auto& p : q.predicted) texts.push_back(p.text);
@@ -863,7 +866,7 @@ std::string render_config(const Config& c) {
       << format_duration(c.model_export.refresh_interval);
   out << YAML::EndMap;
   out << YAML::Key << "quality" << YAML::Value;
-  emit_quality(out, c.quality.defaults);
+  emit_quality(out, c.quality.defaults, &c.quality_enabled);
   out << YAML::EndMap;
   out << YAML::Key << "erasure" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "subject_field" << YAML::Value << c.erasure_subject_field.text;

@@ -118,7 +118,8 @@ int print_partitions(const std::string& body) {
                 static_cast<unsigned long long>(p["records"].get_uint64().value()),
                 static_cast<unsigned long long>(p["erased"].get_uint64().value()),
                 human_bytes(p["raw_bytes"].get_uint64().value()).c_str(), human_bytes(disk).c_str(),
-                human_bytes(memory).c_str(), ratio.c_str(), p["sealed"].get_bool().value() ? "sealed" : "open", holds.c_str());
+                human_bytes(memory).c_str(), ratio.c_str(),
+                p["sealed"].get_bool().value() ? "sealed" : "open", holds.c_str());
   }
   return 0;
 }

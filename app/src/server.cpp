@@ -158,10 +158,16 @@ Server::~Server() {
 void Server::Impl::add_routes() {
   guarded("GET", "/v1/predictions/*", kRoleRead,
           [this](const HttpRequest& r) { return read_api->get_prediction(r); });
-  guarded("GET", "/v1/models", kRoleRead,
-          [this](const HttpRequest& r) { return models_api->models(r); });
-  guarded("GET", "/v1/models/*/metrics", kRoleRead,
-          [this](const HttpRequest& r) { return models_api->metrics(r); });
+  auto quality_off = [] {
+    return document::error_response(404, "model_quality_disabled",
+                                    "model quality is off (metrics.quality.enabled: false)");
+  };
+  guarded("GET", "/v1/models", kRoleRead, [this, quality_off](const HttpRequest& r) {
+    return models_api ? models_api->models(r) : quality_off();
+  });
+  guarded("GET", "/v1/models/*/metrics", kRoleRead, [this, quality_off](const HttpRequest& r) {
+    return models_api ? models_api->metrics(r) : quality_off();
+  });
   guarded("GET", "/v1/partitions", kRoleRead,
           [this](const HttpRequest& r) { return admin->partitions(r); });
   guarded("GET", "/v1/holds", kRoleRead, [this](const HttpRequest& r) { return admin->holds(r); });
@@ -183,6 +189,7 @@ void Server::Impl::add_routes() {
     // Gauges that describe a state rather than count events are read when scraped.
     if (shipper) shipper->update_gauges();
     if (budget) budget->update_gauges();
+    if (store) store->update_gauges();
     return query::metrics_response(*registry);
   });
   guarded_async("POST", "/v1/predictions", kRoleIngest, [this](HttpRequest r, HttpResponder done) {
@@ -256,7 +263,11 @@ Status Server::start() {
   store::StoreOptions so = im.config.store;
   so.data_dir = im.config.data_dir;
   so.outbox = !im.config.es_output.hosts.empty();
-  so.contributor = std::make_shared<query::ModelContributor>(mappings, quality);
+  if (im.config.quality_enabled) {
+    so.contributor = std::make_shared<query::ModelContributor>(mappings, quality);
+  } else {
+    spdlog::info("model quality is off (metrics.quality.enabled: false)");
+  }
   auto opened = store::Store::open(so, im.clock, *im.registry);
   if (!opened) return opened.status();
   im.store = std::move(opened).value();
@@ -328,10 +339,12 @@ Status Server::start() {
     id_forms = [m = im.masker](std::string_view id) { return m->request_id_forms(id); };
   }
   im.read_api = std::make_unique<query::ReadApi>(*im.store, std::move(id_forms));
-  im.models_api = std::make_unique<query::ModelsApi>(*im.store, quality, im.clock);
-  im.model_exporter = std::make_unique<query::ModelExporter>(
-      *im.models_api, *im.store, im.config.model_export, im.clock, *im.registry);
-  im.model_exporter->start();
+  if (im.config.quality_enabled) {
+    im.models_api = std::make_unique<query::ModelsApi>(*im.store, quality, im.clock);
+    im.model_exporter = std::make_unique<query::ModelExporter>(
+        *im.models_api, *im.store, im.config.model_export, im.clock, *im.registry);
+    im.model_exporter->start();
+  }
   im.admin = std::make_unique<StoreAdminApi>(*im.store, im.masker, im.config.erasure_subject_field,
                                              *im.auth);
   ingest::HttpServerOptions http_options = im.config.http;

@@ -1,6 +1,8 @@
 #include "verity/ingest/tcp_input.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <mutex>
 #include <unordered_set>
 
@@ -9,6 +11,7 @@
 #include <boost/asio.hpp>
 #include "listener_util.h"
 
+#include "verity/core/guard.h"
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/ndjson_framer.h"
 #include "verity/store/store.h"
@@ -28,6 +31,19 @@ struct TcpInput::Impl : InputListener<TcpInputOptions, Connection>,
   using InputListener::InputListener;
 
   void accept();
+
+  // Reads being decoded on the I/O pool, across connections: stop() waits for them to be submitted.
+  std::mutex decoding_mu;
+  std::condition_variable decoding_cv;
+  size_t decoding = 0;  // guarded by decoding_mu
+  void decoding_started() {
+    std::lock_guard lock(decoding_mu);
+    ++decoding;
+  }
+  void decoding_finished() {
+    std::lock_guard lock(decoding_mu);
+    if (--decoding == 0) decoding_cv.notify_all();
+  }
 };
 
 namespace {
@@ -81,6 +97,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool should_pause() const {
     if (in_flight_ > input_.options.max_in_flight.bytes) return true;
+    if (decoding_ >= kMaxDecoding) return true;
     return in_flight_ > 0 && input_.store.backlogged();
   }
 
@@ -111,22 +128,102 @@ class Connection : public std::enable_shared_from_this<Connection> {
       framer_.commit(n);
       input_.metrics.bytes(n);
       touch();
-      framer_.drain([this](const FramedLine& line) { batcher().add(line); });
+      framer_.drain([this](const FramedLine& line) { chunk_.add(line); });
     }
     if (ec == asio::error::eof) {
-      framer_.finish([this](const FramedLine& line) { batcher().add(line); });
-      submit();
+      framer_.finish([this](const FramedLine& line) { chunk_.add(line); });
+      dispatch();
       close("");
       return;
     }
     if (ec) {
-      submit();
+      dispatch();
       close(ec.message());
       return;
     }
-    submit();
+    dispatch();
     framer_.trim();
     read();
+  }
+
+  // One read's complete lines, copied out of the framer so the framer reads on while they are
+  // decoded, masked and prepared on any I/O thread (a single connection uses every core). Batches
+  // are submitted in the order they were read, so the first of two documents under one request
+  // id is the one stored, as when decoding was inline.
+  struct Chunk {
+    std::string bytes;  // the lines back to back, then kJsonPadding bytes
+    struct Line {
+      size_t offset = 0, size = 0;  // of its text in bytes (without a '\r' the framer left out)
+      FramedLine meta;              // text not set
+    };
+    std::vector<Line> lines;
+    void add(const FramedLine& line) {
+      FramedLine meta = line;
+      meta.text = {};
+      lines.push_back({bytes.size(), line.text.size(), meta});
+      bytes.append(line.text);
+    }
+  };
+
+  void dispatch() {
+    if (chunk_.lines.empty()) return;
+    auto job = std::make_shared<Chunk>(std::move(chunk_));
+    chunk_ = Chunk{};
+    chunk_.bytes.reserve(job->bytes.capacity());
+    job->bytes.append(kJsonPadding, '\0');
+    const uint64_t seq = next_chunk_++;
+    const size_t bytes = job->bytes.size();
+    in_flight_ += bytes;
+    ++decoding_;
+    input_.decoding_started();
+    // Counted against the inputs' memory budget until decoded (it exists: never refused).
+    auto lease = std::make_shared<MemoryLease>(input_.budget);
+    lease->force(bytes);
+    asio::post(input_.io, [self = shared_from_this(), job, lease, seq, bytes]() mutable {
+      store::Store::Prepared prepared;
+      if (auto st = guarded("tcp input: decoding a read", [&] { prepared = self->decode(*job); });
+          !st) {
+        spdlog::error("{}", st.message());
+      }
+      job.reset();
+      lease.reset();
+      asio::post(self->socket_.get_executor(),
+                 [self, seq, bytes,
+                  p = std::make_shared<store::Store::Prepared>(std::move(prepared))]() mutable {
+                   self->on_decoded(seq, std::move(*p), bytes);
+                 });
+    });
+  }
+
+  // Runs on an I/O thread, not the connection's strand.
+  store::Store::Prepared decode(const Chunk& job) {
+    auto batcher = input_.lend_batcher(DecoderLimits{input_.options.max_line.bytes, 64, 256},
+                                       input_.options.max_dead_letters);
+    for (const auto& line : job.lines) {
+      FramedLine l = line.meta;
+      if (!l.too_long) {
+        l.text = std::string_view(job.bytes.data() + line.offset, line.size);
+        l.readable = job.bytes.size() - line.offset;
+      }
+      batcher->add(l);
+    }
+    store::IngestBatch batch = batcher->take();
+    input_.return_batcher(std::move(batcher));
+    return input_.store.prepare(std::move(batch));
+  }
+
+  // On the strand: submits every decoded batch whose turn has come.
+  void on_decoded(uint64_t seq, store::Store::Prepared prepared, size_t bytes) {
+    ready_.emplace(seq, std::make_pair(std::move(prepared), bytes));
+    --decoding_;
+    while (!ready_.empty() && ready_.begin()->first == next_submit_) {
+      auto [p, n] = std::move(ready_.begin()->second);
+      ready_.erase(ready_.begin());
+      ++next_submit_;
+      submit(std::move(p), n);
+    }
+    input_.decoding_finished();
+    if (paused_ && !closed_) read();
   }
 
   // Tries the read again in 100 ms (the memory budget refused a buffer).
@@ -138,17 +235,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
-  void submit() {
-    if (!batcher_ || batcher_->empty()) return;
-    store::IngestBatch batch = batcher_->take();
-    input_.return_batcher(std::move(batcher_));
+  // `bytes` were counted in flight when the read was dispatched.
+  void submit(store::Store::Prepared prepared, size_t bytes) {
+    const store::IngestBatch& batch = prepared.batch();
     input_.metrics.received(batch.events.size() + batch.rejects.size() + batch.omitted());
-    const size_t bytes = batch.bytes();
-    in_flight_ += bytes;
     auto rejects = InputMetrics::count_rejects(batch);
     input_.store.submit(
-        std::move(batch), [self = shared_from_this(), bytes,
-                           rejects = std::move(rejects)](const store::CommitResult& result) {
+        std::move(prepared), [self = shared_from_this(), bytes,
+                              rejects = std::move(rejects)](const store::CommitResult& result) {
           self->input_.metrics.committed(result, rejects);
           asio::post(self->socket_.get_executor(), [self, bytes] { self->on_committed(bytes); });
         });
@@ -177,16 +271,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer timer_;
   TcpInput::Impl& input_;
   std::shared_ptr<TcpInput::Impl> owner_;  // keeps the input alive while callbacks are pending
-  // Lent by the input while there is something to decode (see InputListener::lend_batcher).
-  LineBatcher& batcher() {
-    if (!batcher_) {
-      batcher_ = input_.lend_batcher(DecoderLimits{input_.options.max_line.bytes, 64, 256},
-                                     input_.options.max_dead_letters);
-    }
-    return *batcher_;
-  }
-  std::unique_ptr<LineBatcher> batcher_;
   NdjsonFramer framer_;
+  Chunk chunk_;  // the read being framed
+  // Reads decoding on the I/O pool (at most kMaxDecoding), and decoded ones waiting for their turn.
+  static constexpr size_t kMaxDecoding = 4;
+  size_t decoding_ = 0;
+  uint64_t next_chunk_ = 0, next_submit_ = 0;
+  std::map<uint64_t, std::pair<store::Store::Prepared, size_t>> ready_;
   size_t in_flight_ = 0;
   bool reading_ = false;
   bool paused_ = false;
@@ -222,6 +313,11 @@ Status TcpInput::start() {
 
 HostPort TcpInput::local_endpoint() const { return impl_->bound; }
 
-void TcpInput::stop() { stop_listener(*impl_); }
+void TcpInput::stop() {
+  stop_listener(*impl_);
+  // What was read is committed: every read still decoding is submitted before the store stops.
+  std::unique_lock lock(impl_->decoding_mu);
+  impl_->decoding_cv.wait(lock, [&] { return impl_->decoding == 0; });
+}
 
 }  // namespace verity::ingest

@@ -226,10 +226,39 @@ namespace {
 
 constexpr double kBucketBase = 1.1;
 
-std::string numeric_bucket(double x) {
+// The drift bucket of x, written into `buf`.
+std::string_view numeric_bucket(double x, std::array<char, 16>& buf) {
   if (std::fabs(x) < 1e-9) return "z";
   const int i = static_cast<int>(std::floor(std::log(std::fabs(x)) / std::log(kBucketBase)));
-  return (x > 0 ? "p" : "n") + std::to_string(i);
+  buf[0] = x > 0 ? 'p' : 'n';
+  const auto end = std::to_chars(buf.data() + 1, buf.data() + buf.size(), i).ptr;
+  return {buf.data(), static_cast<size_t>(end - buf.data())};
+}
+
+// Builds aggregate keys in one reused buffer: a prediction's contribution allocates nothing once
+// the buffer has grown (the batch's sum already holds its keys).
+class KeyBuffer {
+ public:
+  std::string_view operator()(std::string_view a, std::string_view b) {
+    buf_.assign(a);
+    buf_ += kSep;
+    buf_ += b;
+    return buf_;
+  }
+  std::string_view operator()(std::string_view a, std::string_view b, std::string_view c) {
+    (*this)(a, b);
+    buf_ += kSep;
+    buf_ += c;
+    return buf_;
+  }
+
+ private:
+  std::string buf_;
+};
+
+KeyBuffer& thread_keys() {
+  thread_local KeyBuffer keys;
+  return keys;
 }
 
 const char* type_of(const simdjson::dom::element& v) {
@@ -251,16 +280,17 @@ const char* type_of(const simdjson::dom::element& v) {
 
 // Data quality and drift of one input member.
 void add_feature(std::string_view name, simdjson::dom::element v,
-                 const ModelQualityConfig::Feature* spec, store::Aggregate& out) {
+                 const ModelQualityConfig::Feature* spec, store::AggregateSink& out) {
   // Feature names become report entries and Prometheus label values: at most 64 bytes of printable
   // UTF-8 (names holding PII were masked into tokens before storage). Any other name is counted
   // under "__other__".
-  std::string n(name);
+  std::string_view n = name;
   const bool printable = std::none_of(n.begin(), n.end(), [](char ch) {
     return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
   });
   if (n.size() > kMaxFeatureName || !printable) n = "__other__";
   if (v.is_null()) return;  // counted as null: predictions without a qt entry
+  KeyBuffer& key = thread_keys();
   const char* t = type_of(v);
   out.add(key("qt", n, t), 1);
   double x;
@@ -268,7 +298,8 @@ void add_feature(std::string_view name, simdjson::dom::element v,
     if (spec != nullptr && ((spec->min && x < *spec->min) || (spec->max && x > *spec->max))) {
       out.add(key("qr", n), 1);
     }
-    out.add(key("qh", n, numeric_bucket(x)), 1);
+    std::array<char, 16> bucket;
+    out.add(key("qh", n, numeric_bucket(x, bucket)), 1);
   } else if (spec != nullptr && spec->categorical && (v.is_string() || v.is_bool())) {
     std::string text(simdjson::minify(v));
     if (text.size() > 64) text.resize(64);
@@ -279,7 +310,7 @@ void add_feature(std::string_view name, simdjson::dom::element v,
 
 }  // namespace
 
-void ModelContributor::prediction(const store::JoinSide& p, store::Aggregate& out) const {
+void ModelContributor::prediction(const store::JoinSide& p, store::AggregateSink& out) const {
   out.add("n", 1);
   simdjson::dom::element doc;
   if (thread_parser(0).parse(p.document).get(doc)) return;  // stored documents are valid JSON
@@ -290,7 +321,11 @@ void ModelContributor::prediction(const store::JoinSide& p, store::Aggregate& ou
   if (auto conf = number_at(doc, m.pointers(document::Field::kConfidence));
       conf && *conf >= 0 && *conf <= 1) {
     const int b = std::min(kConfidenceBins - 1, static_cast<int>(*conf * kConfidenceBins));
-    out.add(key("conf", std::to_string(b)), 1);
+    std::array<char, 8> bin;
+    const auto end = std::to_chars(bin.data(), bin.data() + bin.size(), b).ptr;
+    out.add(
+        thread_keys()("conf", std::string_view(bin.data(), static_cast<size_t>(end - bin.data()))),
+        1);
     out.add("conf_sum", *conf);
     out.add("conf_n", 1);
   }

@@ -493,6 +493,22 @@ void Store::Impl::update_tier_metrics() {
   }
 }
 
+void Store::update_gauges() const {
+  Impl& im = *impl_;
+  if (im.memory_bytes == nullptr) return;
+  uint64_t memtables = 0, readers = 0;
+  {
+    std::shared_lock db_lock(im.db_mu);
+    if (!im.db) return;
+    im.db->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &memtables);
+    im.db->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &readers);
+  }
+  im.memory_bytes->Add({{"kind", "memtables"}}).Set(static_cast<double>(memtables));
+  im.memory_bytes->Add({{"kind", "block_cache"}})
+      .Set(static_cast<double>(im.cache ? im.cache->GetUsage() : 0));
+  im.memory_bytes->Add({{"kind", "table_readers"}}).Set(static_cast<double>(readers));
+}
+
 void Store::Impl::run_maintenance_loop() {
   std::unique_lock lock(mu);
   while (!stopping) {

@@ -114,13 +114,23 @@ void Store::Impl::quality_prepare(const IngestBatch& batch, std::vector<Prepared
                                   std::vector<BatchBucket>& contributions) const {
   const Contributor& c = *options.contributor;
   std::map<std::tuple<std::string_view, std::string_view, EpochMillis>, AggregateSum> sums;
+  AggregateSum* last = nullptr;
+  EpochMillis last_minute = 0;
+  std::string_view last_model, last_version;
   std::optional<std::shared_lock<std::shared_mutex>> db_lock;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const Event& e = batch.events[i];
     if (e.kind == EventKind::kPrediction) {
-      Aggregate a;
-      c.prediction(side_of(e), a);
-      sums[{e.model_name, e.model_version, floor_to(e.timestamp_ms, kMinute)}].add(a);
+      // Straight into the batch's sum for the minute (most events share the last one's).
+      const EpochMillis minute = floor_to(e.timestamp_ms, kMinute);
+      if (last == nullptr || last_minute != minute || last_model != e.model_name ||
+          last_version != e.model_version) {
+        last = &sums[{e.model_name, e.model_version, minute}];
+        last_minute = minute;
+        last_model = e.model_name;
+        last_version = e.model_version;
+      }
+      c.prediction(side_of(e), *last);
       continue;
     }
     if (!db_lock) db_lock.emplace(db_mu);

@@ -78,7 +78,8 @@ struct JoinPlan {
 
 // One dead-letter entry as the commit thread writes it (JSON, dead_letters.cpp).
 struct DeadLetter {
-  std::string_view type, reason, request_id, document, raw_sha256_hex;
+  std::string_view type, request_id, document, raw_sha256_hex;
+  std::string reason;  // often built for the entry: owned
   uint64_t line = 0;
   uint64_t raw_length = 0;
 };
@@ -241,6 +242,7 @@ struct Store::Impl {
   prometheus::Family<prometheus::Gauge>* tier_partitions = nullptr;
   prometheus::Family<prometheus::Gauge>* tier_disk_bytes = nullptr;
   prometheus::Family<prometheus::Gauge>* tier_raw_bytes = nullptr;
+  prometheus::Family<prometheus::Gauge>* memory_bytes = nullptr;
   prometheus::Family<prometheus::Counter>* maintenance_actions = nullptr;
   prometheus::Counter* erasures = nullptr;
   prometheus::Gauge* writable_gauge = nullptr;

@@ -15,6 +15,7 @@
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
+#include "verity/core/time_format.h"
 
 namespace verity::testing {
 namespace {
@@ -339,6 +340,42 @@ TEST(ModelMetrics, ARealPrometheusScrapesTheModelGauges) {
   ASSERT_TRUE(rules.is_ok());
   EXPECT_NE(rules->body.find("VerityModelAccuracyDrop"), std::string::npos) << rules->body;
   EXPECT_TRUE(prometheus.running()) << prometheus.log();
+}
+
+TEST(ModelMetrics, QualityCanBeTurnedOffWhileLabelsStillJoin) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", "metrics: {quality: {enabled: false}}\n");
+  server.start();
+  const std::string now = format_rfc3339(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+  send_ndjson(server.tcp(),
+              prediction_line("q-1", now) + "\n" + label_line("q-1", "\"fraud\"") + "\n");
+  EXPECT_EQ(
+      wait_for_metric(server.http_url(), R"(verity_ingest_events_stored_total{input="tcp"})", 2),
+      2);
+  for (const char* path : {"/v1/models", "/v1/models/fraud/metrics"}) {
+    auto r = app::http_get(server.http_url() + path);
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ(r->status, 404) << path;
+    EXPECT_NE(r->body.find("metrics.quality.enabled"), std::string::npos) << r->body;
+  }
+  auto got = app::http_get(server.http_url() + "/v1/predictions/q-1");
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_NE(got->body.find(R"("ground_truth":"fraud")"), std::string::npos) << got->body;
+  auto metrics = app::http_get(server.http_url() + "/metrics");
+  ASSERT_TRUE(metrics.is_ok());
+  EXPECT_EQ(metrics->body.find("verity_model_predictions{"), std::string::npos);
+  // The label is stored with its prediction; the join's counters are part of the aggregates.
+  EXPECT_EQ(scrape(server.http_url(), "verity_labels_joined_total"), 0);
+  // models.<name>.quality cannot turn it back on for one model: the key is only global.
+  const auto file = dir.path() / "per-model.yaml";
+  std::ofstream(file) << "models: {fraud: {quality: {enabled: true}}}\n";
+  auto checked =
+      run_command(std::string(VERITY_BINARY) + " check-config --config " + file.string() + " 2>&1");
+  EXPECT_NE(checked.exit_code, 0);
+  EXPECT_NE(checked.output.find("models.fraud.quality.enabled"), std::string::npos)
+      << checked.output;
 }
 
 }  // namespace

@@ -134,6 +134,33 @@ TEST(TcpIngest, ReplaysAreIdempotentAndConflictsAreDeadLettered) {
   expect_reconciled(server.http_url());
 }
 
+TEST(TcpIngest, OneStreamKeepsItsOrderWhileItsReadsAreDecodedInParallel) {
+  // Reads of one connection are decoded on several threads; they are committed in stream order,
+  // so of two different documents under one request id the first sent is the one stored.
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  constexpr int kIds = 2000;
+  std::string data;
+  for (int i = 0; i < kIds; ++i) {
+    // The second document under the id comes a read or two after the first (reads of ~1 KB).
+    data += prediction_line("o" + std::to_string(i), "2026-11-20T10:30:00Z") + "\n";
+    for (int k = 0; k < 3; ++k) {
+      data += prediction_line("pad-" + std::to_string(i) + "-" + std::to_string(k)) + "\n";
+    }
+    data += prediction_line("o" + std::to_string(i), "2026-11-20T11:45:00Z") + "\n";
+  }
+  send_ndjson(server.tcp(), data, 1000);
+  ASSERT_EQ(wait_for_metric(server.http_url(), kConflicts, kIds), kIds);
+  EXPECT_EQ(scrape(server.http_url(), kStored), 4 * kIds);
+  for (int i = 0; i < kIds; i += 4) {
+    auto got = app::http_get(server.http_url() + "/v1/predictions/o" + std::to_string(i));
+    ASSERT_TRUE(got.is_ok());
+    EXPECT_NE(got->body.find("2026-11-20T10:30:00Z"), std::string::npos) << got->body;
+  }
+  expect_reconciled(server.http_url());
+}
+
 TEST(TcpIngest, KillNineAfterStoredLosesNothing) {
   TempDir dir;
   ServerProcess server(dir.path() / "data");

@@ -24,7 +24,7 @@ constexpr EpochMillis kDay = 86'400'000;
 
 class RecordingContributor final : public Contributor {
  public:
-  void prediction(const JoinSide& p, Aggregate& out) const override {
+  void prediction(const JoinSide& p, AggregateSink& out) const override {
     out.add("n", 1);
     out.add("model=" + std::string(p.model) + "/" + std::string(p.version), 1);
   }

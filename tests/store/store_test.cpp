@@ -175,6 +175,9 @@ TEST_F(StoreTest, IdenticalReplayIsANoOpAndAConflictIsDeadLettered) {
   ASSERT_EQ(dl->size(), 1u);
   EXPECT_NE((*dl)[0].find(R"("type":"duplicate_conflict")"), std::string::npos) << (*dl)[0];
   EXPECT_NE((*dl)[0].find(R"("request_id":"r1")"), std::string::npos);
+  EXPECT_NE((*dl)[0].find("a different document is already stored under this request id"),
+            std::string::npos)
+      << (*dl)[0];
 }
 
 TEST_F(StoreTest, DuplicatesWithinOneGroupAreCaught) {
@@ -187,6 +190,20 @@ TEST_F(StoreTest, DuplicatesWithinOneGroupAreCaught) {
   EXPECT_EQ(r.stored, 1u);
   EXPECT_EQ(r.duplicates, 1u);
   EXPECT_EQ(r.dead_lettered, 1u);
+}
+
+TEST_F(StoreTest, RejectsPastTheBatchCapAreCountedInOneEntry) {
+  IngestBatch b;
+  b.input = "http";
+  b.omitted_rejects = {{"invalid_json", 5}, {"missing_field", 2}};
+  commit(std::move(b));
+  auto dl = store_->dead_letters(0, 10).value();
+  ASSERT_EQ(dl.size(), 1u);
+  EXPECT_NE(dl[0].find(R"("type":"rejects_omitted")"), std::string::npos) << dl[0];
+  EXPECT_NE(dl[0].find("7 more rejects of this batch were counted, not kept "
+                       "(dead_letters.max_per_batch): invalid_json 5, missing_field 2"),
+            std::string::npos)
+      << dl[0];
 }
 
 TEST_F(StoreTest, RejectsGoToTheDeadLetterStore) {

@@ -44,6 +44,9 @@ struct Config {
   // labels.max_wait is store.label_max_wait.
   // metrics.quality.* (defaults) and models.<name>.quality.*: tasks, value locations, classes.
   query::QualityConfig quality;
+  // metrics.quality.enabled: false stores no model-quality aggregates (labels still join their
+  // predictions; /v1/models and the model gauges say quality is off).
+  bool quality_enabled = true;
   query::ModelExportOptions model_export;  // metrics.models.*: the Prometheus model gauges
 
   shippers::EsShipperOptions es_output;  // outputs.elasticsearch.* (no hosts: the shipper is off)

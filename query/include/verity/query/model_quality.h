@@ -81,7 +81,7 @@ class ModelContributor final : public store::Contributor {
  public:
   ModelContributor(std::shared_ptr<const document::FieldMappingSet> fields,
                    std::shared_ptr<const QualityConfig> config);
-  void prediction(const store::JoinSide& prediction, store::Aggregate& out) const override;
+  void prediction(const store::JoinSide& prediction, store::AggregateSink& out) const override;
   void join(const store::JoinSide& prediction, const store::JoinSide& label,
             store::Aggregate& out) const override;
 

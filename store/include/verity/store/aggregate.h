@@ -12,19 +12,28 @@
 
 namespace verity::store {
 
+// Where contributions are added: a key and a value (rounded to the fixed point Aggregate uses).
+class AggregateSink {
+ public:
+  virtual void add(std::string_view key, double value) = 0;
+
+ protected:
+  ~AggregateSink() = default;
+};
+
 // A sum map: named counters and sums, kept sorted by name. Model-quality aggregates are sum
 // maps, so adding two buckets, a correction (a contribution added with sign -1), or a RocksDB
 // merge operand is one operation: add(). Values are kept in 128-bit fixed point with 2^-40 units
 // (each added value is rounded to a multiple of about 9.1e-13): integer arithmetic is associative,
 // so neither the order RocksDB merges operands in, nor a restart, nor a correction changes a sum by
 // a single bit. Counts are exact.
-class Aggregate {
+class Aggregate final : public AggregateSink {
  public:
   using Fixed = __int128;
   static Fixed to_fixed(double v);
   static double to_double(Fixed f);
 
-  void add(std::string_view key, double value);
+  void add(std::string_view key, double value) override;
   void add(const Aggregate& other, int sign = 1);
   double get(std::string_view key) const;
   bool empty() const { return entries_.empty(); }
@@ -49,9 +58,11 @@ class Aggregate {
   std::vector<std::pair<std::string, Fixed>> entries_;  // sorted by key, unique
 };
 
-// Adds many aggregates (a hash map: no re-sorting per addition), then yields their sum.
-class AggregateSum {
+// Adds many aggregates (a hash map: no re-sorting per addition), then yields their sum. As a sink,
+// contributions are added in place: a key already present costs a hash lookup, no allocation.
+class AggregateSum final : public AggregateSink {
  public:
+  void add(std::string_view key, double value) override { slot(key) += Aggregate::to_fixed(value); }
   void add(const Aggregate& a, int sign = 1) {
     a.for_each_fixed([&](const std::string& k, Aggregate::Fixed v) { slot(k) += sign * v; });
   }
@@ -90,8 +101,9 @@ struct JoinSide {
 class Contributor {
  public:
   virtual ~Contributor() = default;
-  // What a newly stored prediction contributes on its own (counts, confidence, data quality).
-  virtual void prediction(const JoinSide& prediction, Aggregate& out) const = 0;
+  // What a newly stored prediction contributes on its own (counts, confidence, data quality),
+  // added to `out` (the batch's sum for the prediction's minute, or one Aggregate).
+  virtual void prediction(const JoinSide& prediction, AggregateSink& out) const = 0;
   // What a (prediction, label) pair contributes; the store adds it with sign +1 when the label
   // joins and -1 when a correction replaces it.
   virtual void join(const JoinSide& prediction, const JoinSide& label, Aggregate& out) const = 0;

@@ -126,6 +126,8 @@ struct EraseRequest {
 //   default     store metadata (next sequence, partition tiers and models, holds)
 // Writes happen only on the commit thread, so the read-check-write of idempotency needs no locks.
 // Reads are thread-safe and may run on any thread.
+struct Pending;  // a batch on its way to the commit thread (store internals)
+
 class Store {
  public:
   // Opens or creates the store under options.data_dir and starts the commit thread. Errors:
@@ -136,8 +138,29 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Queues a batch. Thread-safe; never blocks. `done` runs exactly once: on the commit thread once
-  // the batch is durable under the sync policy, or inline with kUnavailable after stop().
+  // A batch made ready for the commit thread: digests, encoded records and model-quality
+  // contributions, computed by the thread that calls prepare(). Move-only.
+  class Prepared {
+   public:
+    Prepared();
+    ~Prepared();
+    Prepared(Prepared&&) noexcept;
+    Prepared& operator=(Prepared&&) noexcept;
+    size_t bytes() const;
+    const IngestBatch& batch() const;
+
+   private:
+    friend class Store;
+    std::unique_ptr<Pending> pending_;
+  };
+  // Prepares a batch on the calling thread. Thread-safe: inputs prepare batches of one connection
+  // on several threads, then submit them in order.
+  Prepared prepare(IngestBatch batch) const;
+  // Queues a prepared batch. Thread-safe; never blocks. `done` runs exactly once: on the commit
+  // thread once the batch is durable under the sync policy, or inline with kUnavailable after
+  // stop(). Batches commit in the order they are submitted.
+  void submit(Prepared batch, CommitCallback done);
+  // prepare() and submit() on the calling thread.
   void submit(IngestBatch batch, CommitCallback done);
 
   // True while more than max_queue_bytes are queued: inputs should pause reading. Thread-safe.
@@ -185,6 +208,9 @@ class Store {
   // The ingest time of the oldest undelivered prediction or label (looking at the first entries
   // past the checkpoint), or nullopt when there is none. Thread-safe.
   Result<std::optional<EpochMillis>> outbox_oldest_ingest_ms() const;
+  // Sets the gauges read at scrape time: verity_store_memory_bytes{kind} (RocksDB's memtables,
+  // block cache, and table readers: the ids' and labels' filters and indexes).
+  void update_gauges() const;
   // Everything before `next` was delivered: the checkpoint moves there (not fsynced: re-sending is
   // harmless, see outbox.cpp) and those entries are deleted.
   Status ack_outbox(uint64_t next);
