@@ -1,13 +1,16 @@
 #include "prediction_generator.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "verity/core/time_format.h"
 
 namespace verity::bench {
 
-PredictionGenerator::PredictionGenerator(uint64_t seed, int64_t start_ms)
-    : state_(seed), ts_(start_ms) {}
+PredictionGenerator::PredictionGenerator(uint64_t seed, int64_t start_ms, int64_t max_step_ms)
+    : state_(seed),
+      ts_(start_ms),
+      max_step_(static_cast<uint64_t>(std::max<int64_t>(max_step_ms, 1))) {}
 
 uint64_t PredictionGenerator::rand() {  // splitmix64
   uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
@@ -22,7 +25,7 @@ void PredictionGenerator::next(std::string& out, const std::string& id_prefix) {
   static constexpr const char* kChannels[] = {"web", "mobile", "pos", "api"};
   static constexpr const char* kMerchants[] = {"grocery", "travel", "electronics", "fashion",
                                                "gaming"};
-  ts_ += static_cast<int64_t>(rand() % 40);
+  ts_ += static_cast<int64_t>(rand() % max_step_);
   const uint64_t n = n_++;
   const char* model = kModels[n % 3];
   const double amount = 5 + uniform() * 2000;

@@ -10,7 +10,9 @@ namespace verity::bench {
 // The same seed always yields the same sequence of documents.
 class PredictionGenerator {
  public:
-  explicit PredictionGenerator(uint64_t seed = 42, int64_t start_ms = 1795000000000);
+  // Timestamps start at start_ms and advance by 0..max_step_ms-1 ms per document.
+  explicit PredictionGenerator(uint64_t seed = 42, int64_t start_ms = 1795000000000,
+                               int64_t max_step_ms = 40);
   // Appends one document (no newline) with request id "<prefix><n>".
   void next(std::string& out, const std::string& id_prefix = "req-");
 
@@ -19,6 +21,7 @@ class PredictionGenerator {
   double uniform() { return static_cast<double>(rand() >> 11) * 0x1.0p-53; }
   uint64_t state_;
   int64_t ts_;
+  uint64_t max_step_;
   uint64_t n_ = 0;
 };
 

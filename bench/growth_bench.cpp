@@ -1,0 +1,270 @@
+// verity-bench-growth: does the cost of an event grow with what is stored?
+//
+// Streams N generated predictions (default 20M, all in one partition: yesterday, UTC) over one TCP
+// connection into a fresh `verity serve`, then a label for each of the first L of them, and prints
+// one row per step (default every million): events/s, server CPU per event (user + system, from
+// /proc, over that step alone), server RSS, and the latency of point lookups by request id of
+// random stored predictions (GET /v1/predictions/{id} on a keep-alive connection, run while the
+// ingest goes on). Ends with the last step's cost against the first's. The generator runs in this
+// process, not the server's, so it does not count against the server's CPU.
+//
+//   build/bench/verity-bench-growth --events 20000000 [--labels 2000000] [--step 1000000]
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
+
+#include "prediction_generator.h"
+#include "server_process.h"
+#include "test_client.h"
+#include "verity/core/time_format.h"
+#include "verity/store/partition.h"
+
+namespace {
+
+using namespace verity;
+using Clock = std::chrono::steady_clock;
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(s.substr(s.rfind(')') + 2));
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) stime = std::stoull(f);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double status_mib(pid_t pid, const char* key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::strlen(key))) / 1024.0;
+  }
+  return 0;
+}
+
+// A keep-alive HTTP/1.1 client for GETs (no new connection per lookup).
+class KeepAlive {
+ public:
+  explicit KeepAlive(const HostPort& to) : socket_(io_) {
+    socket_.connect({asio::ip::make_address(to.host), to.port});
+    socket_.set_option(tcp::no_delay(true));
+  }
+  // The status of GET `path`, its body read and dropped; -1 on a transport error.
+  int get(const std::string& path) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: verity\r\n\r\n";
+    boost::system::error_code ec;
+    asio::write(socket_, asio::buffer(req), ec);
+    if (ec) return -1;
+    const size_t head_end = asio::read_until(socket_, buf_, "\r\n\r\n", ec);
+    if (ec) return -1;
+    std::string head(asio::buffers_begin(buf_.data()),
+                     asio::buffers_begin(buf_.data()) + static_cast<long>(head_end));
+    buf_.consume(head_end);
+    const int status = std::atoi(head.c_str() + 9);
+    size_t length = 0;
+    std::string lower = head;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    if (auto p = lower.find("content-length:"); p != std::string::npos) {
+      length = std::strtoull(lower.c_str() + p + 15, nullptr, 10);
+    }
+    if (buf_.size() < length)
+      asio::read(socket_, buf_, asio::transfer_exactly(length - buf_.size()), ec);
+    if (ec) return -1;
+    buf_.consume(length);
+    return status;
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::socket socket_;
+  asio::streambuf buf_;
+};
+
+struct Step {
+  uint64_t done = 0;
+  double secs = 0, cpu = 0, rss = 0;
+  double p50_us = 0, p99_us = 0;
+  size_t lookups = 0, misses = 0;
+};
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+// Streams `total` lines made by `make(i, out)` over one connection, while the caller's thread
+// records a Step each time `counter` passes a multiple of `step`, with `lookups` random lookups of
+// ids below the count at each step.
+std::vector<Step> run_phase(const testing::ServerProcess& server, const std::string& counter,
+                            double counter_base, uint64_t total, uint64_t step, size_t lookups,
+                            const std::function<void(uint64_t, std::string&)>& make) {
+  std::atomic<bool> sender_failed{false};
+  std::thread sender([&] {
+    try {
+      testing::TcpClient c(server.tcp());
+      std::string chunk;
+      for (uint64_t i = 0; i < total; ++i) {
+        make(i, chunk);
+        chunk += '\n';
+        if (chunk.size() >= (1 << 20)) {
+          c.send(chunk);
+          chunk.clear();
+        }
+      }
+      c.send(chunk);
+      c.finish(std::chrono::seconds(3600));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sender: %s\n", e.what());
+      sender_failed = true;
+    }
+  });
+  std::vector<Step> steps;
+  KeepAlive http(server.http());
+  std::mt19937_64 rng(7);
+  double last_cpu = cpu_seconds(server.pid());
+  auto last_t = Clock::now();
+  uint64_t next = step;
+  uint64_t last_done = 0;
+  auto idle_since = Clock::now();
+  while (next <= total) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const double v = testing::scrape(server.http_url(), counter) - counter_base;
+    const auto done = static_cast<uint64_t>(std::max(0.0, v));
+    if (done != last_done) idle_since = Clock::now();
+    last_done = done;
+    if (Clock::now() - idle_since > std::chrono::seconds(120) || sender_failed) {
+      std::fprintf(stderr, "stalled at %llu of %llu\n", static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total));
+      break;
+    }
+    if (done < next) continue;
+    Step s;
+    s.done = done;
+    const auto now = Clock::now();
+    const double cpu = cpu_seconds(server.pid());
+    s.secs = std::chrono::duration<double>(now - last_t).count();
+    s.cpu = cpu - last_cpu;
+    s.rss = status_mib(server.pid(), "VmRSS:");
+    std::vector<double> lat;
+    std::uniform_int_distribution<uint64_t> pick(0, done - 1);
+    for (size_t i = 0; i < lookups; ++i) {
+      const auto t0 = Clock::now();
+      const int status = http.get("/v1/predictions/req-" + std::to_string(pick(rng)));
+      lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      if (status != 200) ++s.misses;
+    }
+    s.lookups = lookups;
+    s.p50_us = quantile(lat, 0.50);
+    s.p99_us = quantile(lat, 0.99);
+    // The step's CPU and time were taken before the lookups; the next step starts after them.
+    last_cpu = cpu_seconds(server.pid());
+    last_t = Clock::now();
+    steps.push_back(s);
+    while (next <= done) next += step;
+  }
+  sender.join();
+  return steps;
+}
+
+void print(const char* what, const std::vector<Step>& steps) {
+  std::printf("\n%s\n", what);
+  std::printf("%10s %12s %14s %9s %12s %12s %7s\n", "stored", "events/s", "server us/ev", "RSS MiB",
+              "lookup p50", "lookup p99", "misses");
+  uint64_t prev = 0;
+  for (const auto& s : steps) {
+    const double n = static_cast<double>(s.done - prev);
+    std::printf("%10llu %12.0f %14.2f %9.0f %10.0fus %10.0fus %7zu\n",
+                static_cast<unsigned long long>(s.done), n / s.secs, s.cpu / n * 1e6, s.rss,
+                s.p50_us, s.p99_us, s.misses);
+    prev = s.done;
+  }
+  if (steps.size() >= 2) {
+    const double first = steps.front().cpu / static_cast<double>(steps.front().done);
+    const auto& b = steps[steps.size() - 2];
+    const double last = steps.back().cpu / static_cast<double>(steps.back().done - b.done);
+    std::printf("last step's CPU per event / first step's: %.2fx\n", last / first);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Cost per event as the store grows (one partition, one TCP connection)"};
+  uint64_t events = 20'000'000, labels = 0, step = 1'000'000;
+  size_t lookups = 1000;
+  std::string extra;
+  app.add_option("--events,-n", events, "Predictions to store");
+  app.add_option("--labels", labels, "Labels to send afterwards, for the first predictions");
+  app.add_option("--step", step, "Events per row");
+  app.add_option("--lookups", lookups, "Point lookups at each row");
+  app.add_option("--config-extra", extra, "Extra YAML for the server config");
+  CLI11_PARSE(app, argc, argv);
+  step = std::max<uint64_t>(step, 1);
+
+  // Yesterday (UTC), from 00:00: at most 2 ms apart, 20M events span under 12 hours.
+  const EpochMillis day_ms = 86'400'000;
+  const EpochMillis start = (std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                     .count() /
+                                 day_ms -
+                             1) *
+                            day_ms;
+  testing::TempDir dir;
+  testing::ServerProcess server(
+      dir.path() / "data",
+      "log: {level: warn}\nstore: {seal_grace: 3650d, tiers: {warm: {after: 3650d}, cold: "
+      "{after: 3650d}}}\n" +
+          extra);
+  server.start();
+  std::printf(
+      "verity-bench-growth: %llu predictions into %s over one TCP connection, %zu "
+      "lookups per %llu\n",
+      static_cast<unsigned long long>(events), store::partition_name(utc_day(start)).c_str(),
+      lookups, static_cast<unsigned long long>(step));
+
+  bench::PredictionGenerator gen(42, start, 2);
+  const auto steps =
+      run_phase(server, R"(verity_ingest_events_stored_total{input="tcp"})", 0, events, step,
+                lookups, [&](uint64_t, std::string& out) { gen.next(out); });
+  print("predictions", steps);
+
+  if (labels > 0) {
+    const double base = testing::scrape(server.http_url(), "verity_labels_joined_total");
+    bench::PredictionGenerator again(42, start, 2);  // the same documents: read their label
+    std::string doc;
+    const auto label_steps =
+        run_phase(server, "verity_labels_joined_total", base, std::min(labels, events), step,
+                  lookups, [&](uint64_t i, std::string& out) {
+                    doc.clear();
+                    again.next(doc);
+                    const bool fraud = doc.find("\"label\":\"fraud\"") != std::string::npos;
+                    // One in five is wrong.
+                    const bool truth = (i % 5 == 0) ? !fraud : fraud;
+                    out += R"({"request_id":"req-)" + std::to_string(i) + R"(","ground_truth":")" +
+                           (truth ? "fraud" : "legit") + "\"}";
+                  });
+    print("labels joined", label_steps);
+  }
+  std::printf("\nserver peak RSS %.0f MiB; disk %s\n", status_mib(server.pid(), "VmHWM:"),
+              testing::run_command("du -sh " + (dir.path() / "data").string() + " | cut -f1")
+                  .output.c_str());
+  return server.terminate() == 0 ? 0 : 1;
+}
