@@ -565,6 +565,7 @@ Result<Config> parse_config(const std::string& yaml_text) {
     }
     es.get("dated_prefix", o.dated_prefix);
     es.get("batch_events", o.batch_events, 1, 100'000);
+    es.get("workers", o.workers, 1, 16);
     es.get("batch_bytes", o.batch_bytes);
     es.get("flush_interval", o.flush_interval);
     es.get("gzip", o.gzip);
@@ -935,6 +936,7 @@ std::string render_config(const Config& c) {
     out << YAML::Key << "data_stream" << YAML::Value << o.data_stream;
     out << YAML::Key << "dated_prefix" << YAML::Value << o.dated_prefix;
     out << YAML::Key << "batch_events" << YAML::Value << o.batch_events;
+    out << YAML::Key << "workers" << YAML::Value << o.workers;
     out << YAML::Key << "batch_bytes" << YAML::Value << format_byte_size(o.batch_bytes);
     out << YAML::Key << "flush_interval" << YAML::Value << format_duration(o.flush_interval);
     out << YAML::Key << "gzip" << YAML::Value << o.gzip;

@@ -220,7 +220,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       auto [p, n] = std::move(ready_.begin()->second);
       ready_.erase(ready_.begin());
       ++next_submit_;
-      submit(std::move(p), n);
+      // In flight from now on: what the prepared batch holds (a label's contribution is far
+      // larger than its line), instead of the bytes read.
+      const size_t held = p.bytes();
+      in_flight_ = in_flight_ - n + held;
+      submit(std::move(p), held);
     }
     input_.decoding_finished();
     if (paused_ && !closed_) read();

@@ -74,20 +74,39 @@ struct EsShipper::Impl {
         options(std::move(o)),
         clock(c),
         fields(std::move(f)),
+        injected_client(cl != nullptr),
         client(cl ? std::move(cl)
                   : std::make_unique<CurlHttpClient>(HttpTls{
                         options.ca_file, options.verify_certificate, options.verify_hostname})),
         sleeper(sl ? std::move(sl) : std::make_unique<RealSleeper>()),
         service(options, *client),
-        backoff(options.initial_backoff, options.max_backoff, std::random_device{}()) {}
+        backoff(options.initial_backoff, options.max_backoff, std::random_device{}()) {
+    // More requests in flight on connections of their own; an injected client (tests) is one.
+    if (!injected_client) {
+      for (size_t i = 1; i < options.workers; ++i) {
+        auto lane = std::make_unique<Lane>();
+        lane->client = std::make_unique<CurlHttpClient>(
+            HttpTls{options.ca_file, options.verify_certificate, options.verify_hostname});
+        lane->service = std::make_unique<EsService>(options, *lane->client);
+        lanes.push_back(std::move(lane));
+      }
+    }
+  }
 
   store::Store& store;
   const EsShipperOptions options;
   const Clock& clock;
   std::shared_ptr<const document::FieldMappingSet> fields;
+  const bool injected_client;  // a test's: the only connection (no other workers)
   std::unique_ptr<HttpClient> client;
   std::unique_ptr<Sleeper> sleeper;
   EsService service;
+  // The other workers' connections: _bulk requests of one step are sent on all of them at once.
+  struct Lane {
+    std::unique_ptr<HttpClient> client;
+    std::unique_ptr<EsService> service;
+  };
+  std::vector<std::unique_ptr<Lane>> lanes;
   Backoff backoff;
   std::thread thread;
   std::atomic<bool> stopping{false};
@@ -117,6 +136,10 @@ struct EsShipper::Impl {
   enum class Step { kShipped, kIdle, kStopping, kFailed };
   Step step(bool wait_for_more);
   bool ship_bulk(std::vector<Item>& batch);
+  // Sends chunks[i] as one _bulk request each, at once (the first on this thread).
+  std::vector<EsService::BulkAnswer> send_bulk(const std::vector<std::vector<Item*>>& chunks);
+  void read_bulk_answer(RequestQueue<Item>& q, const std::vector<Item*>& chunk,
+                        const EsService::BulkAnswer& a);
   bool ship_by_query(const char* endpoint, std::vector<Item>& batch);
   void dead_letter(const Item& it, std::string type, std::string reason);
   bool commit_dead_letters();
@@ -193,51 +216,73 @@ bool EsShipper::Impl::ship_bulk(std::vector<Item>& batch) {
       if (back_off()) return false;
       q.next_round();
     }
-    std::vector<Item*> chunk = q.take();
-    EsService::BulkAnswer a = service.bulk(joined_lines(chunk), chunk.size());
-    count_request("bulk", a.verdict);
-    switch (a.verdict) {
-      case Verdict::kDone:
-        unrefreshed = true;
-        set_paused(false, "");
-        for (size_t i = 0; i < chunk.size(); ++i) {
-          const BulkItemOutcome& r = a.items[i];
-          items->Add({{"status", std::to_string(r.status)}}).Increment();
-          if (r.verdict == Verdict::kRetry) {
-            q.retry(chunk[i]);
-          } else if (r.verdict == Verdict::kRefused) {
-            dead_letter(*chunk[i], es_type(r.type, r.status),
-                        "Elasticsearch answered " + std::to_string(r.status) + " " + r.type + ": " +
-                            r.reason);
-          }
-        }
-        break;
-      case Verdict::kTooLarge:
-      case Verdict::kRefused:
-        // One of the items may be the cause: halve until it is alone, then it goes.
-        if (chunk.size() > 1) {
-          q.split(chunk);
-        } else {
-          dead_letter(*chunk[0], es_type(a.error_type, a.status),
-                      a.verdict == Verdict::kTooLarge
-                          ? "the document alone is larger than Elasticsearch accepts (413)"
-                          : "Elasticsearch refused it (" + std::to_string(a.status) + " " +
-                                a.error_type + "): " + a.error_reason);
-        }
-        break;
-      case Verdict::kUnauthorized:
-        set_paused(true, a.why);
-        q.retry(chunk);
-        break;
-      case Verdict::kRetry:
-        spdlog::warn("es shipper: {}; retrying {} items", a.why, chunk.size());
-        q.retry(chunk);
-        break;
-    }
+    std::vector<std::vector<Item*>> chunks;
+    while (!q.round_done() && chunks.size() < 1 + lanes.size()) chunks.push_back(q.take());
+    const std::vector<EsService::BulkAnswer> answers = send_bulk(chunks);
+    for (size_t i = 0; i < chunks.size(); ++i) read_bulk_answer(q, chunks[i], answers[i]);
     if (should_stop()) return false;
   }
   backoff.reset();
   return true;
+}
+
+std::vector<EsService::BulkAnswer> EsShipper::Impl::send_bulk(
+    const std::vector<std::vector<Item*>>& chunks) {
+  std::vector<EsService::BulkAnswer> answers(chunks.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < chunks.size(); ++i) {
+    auto send = [&, i] {
+      answers[i] = lanes[i - 1]->service->bulk(joined_lines(chunks[i]), chunks[i].size());
+    };
+    // A thread that cannot be started (std::system_error) sends on this one, after the others.
+    if (!guarded("es shipper: starting a worker", [&] { threads.emplace_back(send); })) send();
+  }
+  answers[0] = service.bulk(joined_lines(chunks[0]), chunks[0].size());
+  for (auto& t : threads) t.join();
+  return answers;
+}
+
+void EsShipper::Impl::read_bulk_answer(RequestQueue<Item>& q, const std::vector<Item*>& chunk,
+                                       const EsService::BulkAnswer& a) {
+  count_request("bulk", a.verdict);
+  switch (a.verdict) {
+    case Verdict::kDone:
+      unrefreshed = true;
+      set_paused(false, "");
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        const BulkItemOutcome& r = a.items[i];
+        items->Add({{"status", std::to_string(r.status)}}).Increment();
+        if (r.verdict == Verdict::kRetry) {
+          q.retry(chunk[i]);
+        } else if (r.verdict == Verdict::kRefused) {
+          dead_letter(*chunk[i], es_type(r.type, r.status),
+                      "Elasticsearch answered " + std::to_string(r.status) + " " + r.type + ": " +
+                          r.reason);
+        }
+      }
+      break;
+    case Verdict::kTooLarge:
+    case Verdict::kRefused:
+      // One of the items may be the cause: halve until it is alone, then it goes.
+      if (chunk.size() > 1) {
+        q.split(chunk);
+      } else {
+        dead_letter(*chunk[0], es_type(a.error_type, a.status),
+                    a.verdict == Verdict::kTooLarge
+                        ? "the document alone is larger than Elasticsearch accepts (413)"
+                        : "Elasticsearch refused it (" + std::to_string(a.status) + " " +
+                              a.error_type + "): " + a.error_reason);
+      }
+      break;
+    case Verdict::kUnauthorized:
+      set_paused(true, a.why);
+      q.retry(chunk);
+      break;
+    case Verdict::kRetry:
+      spdlog::warn("es shipper: {}; retrying {} items", a.why, chunk.size());
+      q.retry(chunk);
+      break;
+  }
 }
 
 // Labels (_update_by_query) or erasures (_delete_by_query), classified like bulk items: true once
@@ -357,7 +402,10 @@ bool EsShipper::Impl::ship_by_query(const char* endpoint, std::vector<Item>& bat
 }
 
 EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
-  auto read = store.read_outbox(next, options.batch_events, options.batch_bytes.bytes);
+  // One batch per worker: their _bulk requests go out at once.
+  const size_t workers = 1 + lanes.size();
+  auto read =
+      store.read_outbox(next, options.batch_events * workers, options.batch_bytes.bytes * workers);
   if (!read) {
     spdlog::warn("es shipper: reading the outbox: {}", read.status().message());
     return Step::kFailed;

@@ -45,7 +45,6 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
   OutboxRead out;
   out.next = from;
   size_t bytes = 0;
-  std::string value;
   // A record that cannot be read for good (corrupt bytes) becomes an unreadable entry for the
   // shipper to dead-letter; a read that may work later (I/O error) fails the whole read.
   auto unreadable = [&](uint64_t seq, const Status& why) -> Status {
@@ -57,6 +56,8 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
     out.entries.push_back(std::move(e));
     return Status::ok();
   };
+  std::unique_ptr<rocksdb::Iterator> records;  // of partition `records_day`
+  uint32_t records_day = 0;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->outbox));
   for (it->Seek(sequence_key(from));
@@ -108,15 +109,25 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
       const auto day = static_cast<uint32_t>(get_be(v.substr(1), 4));
       auto* cf = impl_->find_partition(day);
       if (cf == nullptr) continue;  // dropped by retention before it was shipped
-      auto s = impl_->db->Get(rocksdb::ReadOptions(), cf, sequence_key(*seq), &value);
-      if (s.IsNotFound()) continue;
-      if (!s.ok()) {
+      // The records of a partition are read in sequence order with one iterator: a point read
+      // per record decompressed a whole block for each of them.
+      if (!records || records_day != day) {
+        records.reset(impl_->db->NewIterator(rocksdb::ReadOptions(), cf));
+        records_day = day;
+      }
+      const std::string key = sequence_key(*seq);
+      if (records->Valid() && records->key().compare(key) < 0) records->Next();
+      if (!records->Valid() || records->key().compare(key) != 0) records->Seek(key);
+      if (!records->status().ok()) {
+        const auto s = records->status();
+        records.reset();
         if (auto u = unreadable(*seq, from_rocksdb(s, "reading a record for the outbox")); !u) {
           return u;
         }
         continue;
       }
-      auto rec = decode_record(value);
+      if (!records->Valid() || records->key().compare(key) != 0) continue;  // not found
+      auto rec = decode_record(records->value().ToStringView());
       if (!rec) {
         if (auto u = unreadable(*seq, Status::internal("a corrupt record")); !u) return u;
         continue;

@@ -515,6 +515,14 @@ Store::Prepared Store::prepare(IngestBatch batch) const {
     e.document = std::move(rec.document);  // kept for dead-lettering a conflict
   }
   if (impl_->options.contributor) impl_->quality_prepare(batch, p.prepared, p.contributions);
+  // What the prepared batch holds, not what was read: a label of 60 bytes carries its
+  // contribution (a few KB), and queued bytes are what inputs pause on (max_queue_bytes).
+  for (const PreparedEvent& e : p.prepared) {
+    p.bytes += e.record.capacity() + e.join.delta.memory_bytes() + e.join.model.size() +
+               e.join.version.size() + sizeof(PreparedEvent);
+  }
+  for (const BatchBucket& b : p.contributions)
+    p.bytes += sizeof(BatchBucket) + b.sum.memory_bytes();
   p.batch = std::move(batch);
   return out;
 }

@@ -130,6 +130,29 @@ TEST_F(LabelJoinTest, LabelAfterItsPredictionJoinsAtOnce) {
   EXPECT_EQ(c.pending, 0u);
 }
 
+// Inputs pause on what queued batches hold (max_queue_bytes, a connection's in-flight bytes): a
+// label of a few dozen bytes carries its join's contribution, which must be counted, or a stream
+// of labels queues hundreds of megabytes (1.1 GB at 2M labels over one TCP connection).
+TEST_F(LabelJoinTest, APreparedLabelCountsItsJoinContribution) {
+  ASSERT_EQ(commit({prediction("a")}).stored, 1u);
+  // A label whose contribution has long keys: "label=<its document>".
+  Event l = label("a", std::string(2000, 'x'));
+  IngestBatch b;
+  b.input = "http";
+  b.events = {l};
+  const size_t read = b.bytes();
+  const Store::Prepared ready = store_->prepare(std::move(b));
+  // The document twice (the batch and its encoded record) and the contribution's key once more.
+  EXPECT_GE(ready.bytes(), read + 2 * l.document.size());
+  IngestBatch waiting;  // its prediction is not stored: no contribution yet
+  waiting.input = "http";
+  waiting.events = {label("zzz", std::string(2000, 'x'))};
+  const size_t waiting_read = waiting.bytes();
+  const Store::Prepared unjoined = store_->prepare(std::move(waiting));
+  EXPECT_LT(unjoined.bytes(), ready.bytes());
+  EXPECT_GE(unjoined.bytes(), waiting_read);
+}
+
 TEST_F(LabelJoinTest, LabelBeforeItsPredictionWaitsThenJoins) {
   ASSERT_EQ(commit({label("a", "false")}).stored, 1u);
   EXPECT_EQ(store_->label_counts().pending, 1u);

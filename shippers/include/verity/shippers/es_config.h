@@ -21,6 +21,9 @@ struct EsShipperOptions {
   std::string data_stream = "logs-verity.predictions-default";
   std::string dated_prefix = "verity-predictions-";
   size_t batch_events = 1000;        // most items in one _bulk request
+  // _bulk requests in flight at once, each on its own connection (Fluent Bit's `workers`,
+  // Logstash's pipeline workers). Labels and erasures still follow every prediction before them.
+  size_t workers = 2;
   ByteSize batch_bytes{5ull << 20};  // most uncompressed bytes in one _bulk request
   Duration flush_interval{1000};     // a partial batch waits at most this long
   bool gzip = true;

@@ -38,6 +38,12 @@ class Aggregate final : public AggregateSink {
   double get(std::string_view key) const;
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
+  // The heap it holds, roughly (entries and keys too long for the small-string buffer).
+  size_t memory_bytes() const {
+    size_t n = entries_.capacity() * sizeof(entries_[0]);
+    for (const auto& e : entries_) n += e.first.size() > 15 ? e.first.capacity() + 1 : 0;
+    return n;
+  }
   template <typename F>  // f(const std::string& key, double value)
   void for_each(F&& f) const {
     for (const auto& [k, v] : entries_) f(k, to_double(v));
