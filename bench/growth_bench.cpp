@@ -62,12 +62,25 @@ double status_mib(pid_t pid, const char* key) {
 // A keep-alive HTTP/1.1 client for GETs (no new connection per lookup).
 class KeepAlive {
  public:
-  explicit KeepAlive(const HostPort& to) : socket_(io_) {
-    socket_.connect({asio::ip::make_address(to.host), to.port});
-    socket_.set_option(tcp::no_delay(true));
-  }
-  // The status of GET `path`, its body read and dropped; -1 on a transport error.
+  explicit KeepAlive(const HostPort& to) : to_(to), socket_(io_) { connect(); }
+  // The status of GET `path`, its body read and dropped; -1 on a transport error. A connection the
+  // server closed while idle (http.idle_timeout: a label phase can outlast it between two rows)
+  // is opened again once.
   int get(const std::string& path) {
+    if (int status = get_once(path); status != -1) return status;
+    connect();
+    return get_once(path);
+  }
+
+ private:
+  void connect() {
+    boost::system::error_code ec;
+    socket_.close(ec);
+    buf_.consume(buf_.size());
+    socket_.connect({asio::ip::make_address(to_.host), to_.port}, ec);
+    if (!ec) socket_.set_option(tcp::no_delay(true), ec);
+  }
+  int get_once(const std::string& path) {
     const std::string req = "GET " + path + " HTTP/1.1\r\nHost: verity\r\n\r\n";
     boost::system::error_code ec;
     asio::write(socket_, asio::buffer(req), ec);
@@ -91,7 +104,7 @@ class KeepAlive {
     return status;
   }
 
- private:
+  HostPort to_;
   asio::io_context io_;
   tcp::socket socket_;
   asio::streambuf buf_;
