@@ -220,6 +220,18 @@ bool EsShipper::Impl::ship_bulk(std::vector<Item>& batch) {
     while (!q.round_done() && chunks.size() < 1 + lanes.size()) chunks.push_back(q.take());
     const std::vector<EsService::BulkAnswer> answers = send_bulk(chunks);
     for (size_t i = 0; i < chunks.size(); ++i) read_bulk_answer(q, chunks[i], answers[i]);
+    // Paused while any worker's host refuses our credentials, even if another one accepted them.
+    const EsService::BulkAnswer* refused = nullptr;
+    bool accepted = false;
+    for (const auto& a : answers) {
+      if (a.verdict == Verdict::kUnauthorized) refused = &a;
+      accepted = accepted || a.verdict == Verdict::kDone;
+    }
+    if (refused != nullptr) {
+      set_paused(true, refused->why);
+    } else if (accepted) {
+      set_paused(false, "");
+    }
     if (should_stop()) return false;
   }
   backoff.reset();
@@ -229,16 +241,36 @@ bool EsShipper::Impl::ship_bulk(std::vector<Item>& batch) {
 std::vector<EsService::BulkAnswer> EsShipper::Impl::send_bulk(
     const std::vector<std::vector<Item*>>& chunks) {
   std::vector<EsService::BulkAnswer> answers(chunks.size());
+  // Never throws: a request that cannot be built or sent (std::bad_alloc) is retried.
+  auto send = [&](EsService& s, size_t i) noexcept {
+    if (auto st = guarded("es shipper: a _bulk request",
+                          [&] { answers[i] = s.bulk(joined_lines(chunks[i]), chunks[i].size()); });
+        !st) {
+      answers[i] = EsService::BulkAnswer();
+      answers[i].verdict = Verdict::kRetry;
+      answers[i].why = st.message();
+    }
+  };
   std::vector<std::thread> threads;
+  threads.reserve(chunks.size());
+  struct Joiner {  // also when leaving by an exception: a joinable std::thread terminates
+    std::vector<std::thread>& threads;
+    void join() {
+      for (auto& t : threads) t.join();
+      threads.clear();
+    }
+    ~Joiner() { join(); }
+  } joiner{threads};
   for (size_t i = 1; i < chunks.size(); ++i) {
-    auto send = [&, i] {
-      answers[i] = lanes[i - 1]->service->bulk(joined_lines(chunks[i]), chunks[i].size());
-    };
-    // A thread that cannot be started (std::system_error) sends on this one, after the others.
-    if (!guarded("es shipper: starting a worker", [&] { threads.emplace_back(send); })) send();
+    EsService& lane = *lanes[i - 1]->service;
+    // A thread that cannot be started (std::system_error): this one sends it, now.
+    if (!guarded("es shipper: starting a worker",
+                 [&] { threads.emplace_back([&send, &lane, i] { send(lane, i); }); })) {
+      send(lane, i);
+    }
   }
-  answers[0] = service.bulk(joined_lines(chunks[0]), chunks[0].size());
-  for (auto& t : threads) t.join();
+  send(service, 0);
+  joiner.join();  // before `answers` is returned (moved)
   return answers;
 }
 
@@ -248,7 +280,6 @@ void EsShipper::Impl::read_bulk_answer(RequestQueue<Item>& q, const std::vector<
   switch (a.verdict) {
     case Verdict::kDone:
       unrefreshed = true;
-      set_paused(false, "");
       for (size_t i = 0; i < chunk.size(); ++i) {
         const BulkItemOutcome& r = a.items[i];
         items->Add({{"status", std::to_string(r.status)}}).Increment();
@@ -274,8 +305,7 @@ void EsShipper::Impl::read_bulk_answer(RequestQueue<Item>& q, const std::vector<
                               a.error_type + "): " + a.error_reason);
       }
       break;
-    case Verdict::kUnauthorized:
-      set_paused(true, a.why);
+    case Verdict::kUnauthorized:  // ship_bulk pauses
       q.retry(chunk);
       break;
     case Verdict::kRetry:

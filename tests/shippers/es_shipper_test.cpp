@@ -16,6 +16,7 @@
 #include <map>
 
 #include "verity/shippers/es_service.h"
+#include "verity/shippers/request_builder.h"
 #include "verity/store/store.h"
 
 namespace verity::shippers {
@@ -192,6 +193,43 @@ class EsShipperTest : public ::testing::Test {
   std::shared_ptr<std::vector<Duration>> sleeps_ = std::make_shared<std::vector<Duration>>();
   std::unique_ptr<EsShipper> shipper_;
 };
+
+// A step reads a batch per worker; when every request of it is retried, the retries still go in
+// requests within batch_events and batch_bytes (one request of them all broke both limits, and a
+// request too big to answer in time would time out again and again).
+TEST(RequestQueueTest, RetriesAreSentWithinTheSameLimits) {
+  struct Sized {
+    size_t n;
+    size_t bytes() const { return n; }
+  };
+  std::vector<Sized> items(10, Sized{100});
+  items[7].n = 450;
+  std::vector<Sized*> all;
+  for (auto& it : items) all.push_back(&it);
+  RequestQueue<Sized> q(all, 3, 500);
+  std::vector<size_t> first;
+  while (!q.round_done()) {
+    auto chunk = q.take();
+    first.push_back(chunk.size());
+    q.retry(chunk);  // every request failed
+  }
+  EXPECT_EQ(first, (std::vector<size_t>{3, 3, 1, 1, 2}));
+  q.next_round();
+  std::vector<size_t> again;
+  size_t retried = 0;
+  while (!q.round_done()) {
+    auto chunk = q.take();
+    size_t bytes = 0;
+    for (auto* it : chunk) bytes += it->bytes();
+    EXPECT_LE(chunk.size(), 3u);
+    EXPECT_TRUE(bytes <= 500 || chunk.size() == 1) << bytes;
+    retried += chunk.size();
+    again.push_back(chunk.size());
+  }
+  EXPECT_EQ(retried, items.size());
+  EXPECT_EQ(again, first);  // the same order, the same cuts
+  EXPECT_TRUE(q.done());
+}
 
 TEST_F(EsShipperTest, APoisonRecordIsDeadLetteredAndTheRestDelivered) {
   // A stored document that is not JSON (an older version's bug, a hand-edited store) can never be

@@ -16,19 +16,9 @@ namespace verity::shippers {
 template <typename Item>
 class RequestQueue {
  public:
-  RequestQueue(std::vector<Item*> items, size_t max_items, size_t max_bytes) {
-    std::vector<Item*> chunk;
-    size_t bytes = 0;
-    for (Item* it : items) {
-      if (!chunk.empty() && (chunk.size() >= max_items || bytes + it->bytes() > max_bytes)) {
-        work_.push_back(std::move(chunk));
-        chunk.clear();
-        bytes = 0;
-      }
-      chunk.push_back(it);
-      bytes += it->bytes();
-    }
-    if (!chunk.empty()) work_.push_back(std::move(chunk));
+  RequestQueue(std::vector<Item*> items, size_t max_items, size_t max_bytes)
+      : max_items_(max_items), max_bytes_(max_bytes) {
+    add_chunks(items);
   }
 
   // Nothing left to send in this round (there may be items to retry).
@@ -56,13 +46,30 @@ class RequestQueue {
     retry_.insert(retry_.end(), items.begin(), items.end());
   }
   void retry(Item* item) { retry_.push_back(item); }
-  // Starts the next round with everything to retry, as one request.
+  // Starts the next round with everything to retry, in as few requests as the limits allow.
   void next_round() {
-    if (!retry_.empty()) work_.push_back(std::move(retry_));
+    std::vector<Item*> retry = std::move(retry_);
     retry_.clear();
+    add_chunks(retry);
   }
 
  private:
+  void add_chunks(const std::vector<Item*>& items) {
+    std::vector<Item*> chunk;
+    size_t bytes = 0;
+    for (Item* it : items) {
+      if (!chunk.empty() && (chunk.size() >= max_items_ || bytes + it->bytes() > max_bytes_)) {
+        work_.push_back(std::move(chunk));
+        chunk.clear();
+        bytes = 0;
+      }
+      chunk.push_back(it);
+      bytes += it->bytes();
+    }
+    if (!chunk.empty()) work_.push_back(std::move(chunk));
+  }
+
+  size_t max_items_, max_bytes_;
   std::deque<std::vector<Item*>> work_;
   std::vector<Item*> retry_;
 };
