@@ -26,6 +26,7 @@
 #include <boost/asio.hpp>
 
 #include "prediction_generator.h"
+#include "proc_stats.h"
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/core/time_format.h"
@@ -37,27 +38,6 @@ using namespace verity;
 using Clock = std::chrono::steady_clock;
 namespace asio = boost::asio;
 using asio::ip::tcp;
-
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(s.substr(s.rfind(')') + 2));
-  std::string f;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) stime = std::stoull(f);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double status_mib(pid_t pid, const char* key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::strlen(key))) / 1024.0;
-  }
-  return 0;
-}
 
 // A keep-alive HTTP/1.1 client for GETs (no new connection per lookup).
 class KeepAlive {
@@ -152,7 +132,7 @@ std::vector<Step> run_phase(const testing::ServerProcess& server, const std::str
   std::vector<Step> steps;
   KeepAlive http(server.http());
   std::mt19937_64 rng(7);
-  double last_cpu = cpu_seconds(server.pid());
+  double last_cpu = bench::cpu_seconds(server.pid());
   auto last_t = Clock::now();
   uint64_t next = step;
   uint64_t last_done = 0;
@@ -172,10 +152,10 @@ std::vector<Step> run_phase(const testing::ServerProcess& server, const std::str
     Step s;
     s.done = done;
     const auto now = Clock::now();
-    const double cpu = cpu_seconds(server.pid());
+    const double cpu = bench::cpu_seconds(server.pid());
     s.secs = std::chrono::duration<double>(now - last_t).count();
     s.cpu = cpu - last_cpu;
-    s.rss = status_mib(server.pid(), "VmRSS:");
+    s.rss = bench::status_mib(server.pid(), "VmRSS:");
     std::vector<double> lat;
     std::uniform_int_distribution<uint64_t> pick(0, done - 1);
     for (size_t i = 0; i < lookups; ++i) {
@@ -188,7 +168,7 @@ std::vector<Step> run_phase(const testing::ServerProcess& server, const std::str
     s.p50_us = quantile(lat, 0.50);
     s.p99_us = quantile(lat, 0.99);
     // The step's CPU and time were taken before the lookups; the next step starts after them.
-    last_cpu = cpu_seconds(server.pid());
+    last_cpu = bench::cpu_seconds(server.pid());
     last_t = Clock::now();
     steps.push_back(s);
     while (next <= done) next += step;
@@ -276,7 +256,7 @@ int main(int argc, char** argv) {
                   });
     print("labels joined", label_steps);
   }
-  std::printf("\nserver peak RSS %.0f MiB; disk %s\n", status_mib(server.pid(), "VmHWM:"),
+  std::printf("\nserver peak RSS %.0f MiB; disk %s\n", bench::status_mib(server.pid(), "VmHWM:"),
               testing::run_command("du -sh " + (dir.path() / "data").string() + " | cut -f1")
                   .output.c_str());
   return server.terminate() == 0 ? 0 : 1;

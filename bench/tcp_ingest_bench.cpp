@@ -29,6 +29,7 @@
 #include <boost/asio.hpp>
 
 #include "prediction_generator.h"
+#include "proc_stats.h"
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
@@ -43,29 +44,6 @@ namespace asio = boost::asio;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// Server CPU seconds (user + system) from /proc/<pid>/stat.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(s.substr(s.rfind(')') + 2));
-  std::string f;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) stime = std::stoull(f);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Peak resident set (VmHWM) in MiB.
-double peak_rss_mib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
 }
 
 // A quantile from a Prometheus histogram's cumulative buckets, interpolated within the bucket.
@@ -277,7 +255,7 @@ int main(int argc, char** argv) {
   const std::string stored_series = "verity_ingest_events_stored_total{input=\"" + input + "\"}";
   const auto prepared = protocol == "tcp" ? std::vector<std::vector<std::string>>()
                                           : prepare(protocol, per_connection, batch);
-  const double cpu0 = cpu_seconds(server.pid());
+  const double cpu0 = bench::cpu_seconds(server.pid());
   const auto t0 = Clock::now();
   if (protocol == "tcp") {
     send_all(server.tcp(), per_connection);
@@ -288,8 +266,8 @@ int main(int argc, char** argv) {
   const double stored = testing::wait_for_metric(
       server.http_url(), stored_series, static_cast<double>(events), std::chrono::seconds(600));
   const double secs = seconds_since(t0);
-  const double cpu = cpu_seconds(server.pid()) - cpu0;
-  const double rss = peak_rss_mib(server.pid());
+  const double cpu = bench::cpu_seconds(server.pid()) - cpu0;
+  const double rss = bench::status_mib(server.pid(), "VmHWM:");
   auto metrics = app::http_get(server.http_url() + "/metrics");
   const std::string m = metrics ? metrics->body : "";
   const double p50 = histogram_quantile(m, "verity_store_commit_latency_seconds", 0.50) * 1000;

@@ -20,7 +20,7 @@ struct EsShipperOptions {
   IndexMode index_mode = IndexMode::kDataStream;
   std::string data_stream = "logs-verity.predictions-default";
   std::string dated_prefix = "verity-predictions-";
-  size_t batch_events = 1000;        // most items in one _bulk request
+  size_t batch_events = 1000;  // most items in one _bulk request
   // _bulk requests in flight at once, each on its own connection (Fluent Bit's `workers`,
   // Logstash's pipeline workers). Labels and erasures still follow every prediction before them.
   size_t workers = 2;
