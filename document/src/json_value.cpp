@@ -1,6 +1,10 @@
 #include "verity/document/json_value.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <string>
 
 namespace verity::document {
 
@@ -117,6 +121,35 @@ simdjson::error_code parse_document(simdjson::dom::parser& parser, std::string_v
   }
   scratch.append(json.substr(at));
   return parser.parse(scratch).get(out);
+}
+
+bool finite_number(std::string_view json, double& out) {
+  const auto [end, ec] = std::from_chars(json.data(), json.data() + json.size(), out);
+  if (ec == std::errc::result_out_of_range) {
+    // Denormals (4e-320) parse with ERANGE on some standard libraries; strtod gives the value.
+    if (!json_number_syntax(json)) return false;
+    const std::string copy(json);
+    out = std::strtod(copy.c_str(), nullptr);
+  } else if (ec != std::errc() || end != json.data() + json.size()) {
+    return false;
+  }
+  return std::isfinite(out);
+}
+
+LabelOutcome label_outcome(const FoundValue& predicted, const FoundValue& truth) {
+  LabelOutcome o;
+  if (!truth.found() || !predicted.found()) return o;
+  if (truth.is_number() && predicted.is_number()) {
+    double p = 0, t = 0;
+    if (finite_number(predicted.json, p) && finite_number(truth.json, t) && std::isfinite(p - t)) {
+      o.has_error = true;
+      o.error = p - t;
+    }
+  } else if (!truth.is_number() && !predicted.is_number()) {
+    o.has_correct = true;
+    o.correct = truth.json == predicted.json;
+  }
+  return o;
 }
 
 }  // namespace verity::document

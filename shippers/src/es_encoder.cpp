@@ -2,9 +2,6 @@
 
 #include <simdjson.h>
 
-#include <charconv>
-#include <cmath>
-
 #include "verity/document/field_mapping.h"
 #include "verity/document/json_value.h"
 #include "verity/document/json_writer.h"
@@ -41,20 +38,6 @@ bool parse_object(int which, std::string_view text, simdjson::dom::element& out)
          out.is_object();
 }
 
-// A JSON number as a double, without exceptions: false when the text is not a number or its
-// value is not finite (1e400).
-bool finite_number(std::string_view json, double& out) {
-  const auto [end, ec] = std::from_chars(json.data(), json.data() + json.size(), out);
-  if (ec == std::errc::result_out_of_range) {
-    // Denormals (4e-320) parse with ERANGE on some standard libraries; strtod gives the value.
-    const std::string copy(json);
-    out = std::strtod(copy.c_str(), nullptr);
-  } else if (ec != std::errc() || end != json.data() + json.size()) {
-    return false;
-  }
-  return std::isfinite(out);
-}
-
 void write_label(document::JsonWriter& w, const store::StoredRecord& label,
                  const document::FoundValue& truth, const document::FoundValue& predicted) {
   w.begin_object();
@@ -65,17 +48,9 @@ void write_label(document::JsonWriter& w, const store::StoredRecord& label,
     w.null();
   }
   w.member("label_time", format_rfc3339(label.timestamp_ms));
-  if (truth.found() && predicted.found()) {
-    if (truth.is_number() && predicted.is_number()) {
-      double p = 0, t = 0;
-      if (finite_number(predicted.json, p) && finite_number(truth.json, t) &&
-          std::isfinite(p - t)) {
-        w.member("error", p - t);
-      }
-    } else if (!truth.is_number() && !predicted.is_number()) {
-      w.member("correct", truth.json == predicted.json);
-    }
-  }
+  const document::LabelOutcome o = document::label_outcome(predicted, truth);
+  if (o.has_error) w.member("error", o.error);
+  if (o.has_correct) w.member("correct", o.correct);
   w.end_object();
 }
 

@@ -57,4 +57,20 @@ inline FoundValue predicted_value(simdjson::dom::element doc, const FieldMapping
   return v;
 }
 
+// A JSON number as a double, without exceptions: false when the text is not a number or its value
+// is not finite (1e400). Denormals (4e-320) are read.
+bool finite_number(std::string_view json, double& out);
+
+// The rule that says whether a prediction was right, shared by everything that shows it
+// (Elasticsearch's `label` fields, search): "correct" when the predicted value and the ground truth
+// are both strings or booleans (equal JSON), "error" (predicted minus ground truth) when both are
+// numbers and the difference is a finite double; neither otherwise.
+struct LabelOutcome {
+  bool has_correct = false;
+  bool correct = false;
+  bool has_error = false;
+  double error = 0;
+};
+LabelOutcome label_outcome(const FoundValue& predicted, const FoundValue& truth);
+
 }  // namespace verity::document
