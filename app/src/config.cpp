@@ -396,6 +396,26 @@ Result<Config> parse_config(const std::string& yaml_text) {
     metrics.finish();
   }
   {
+    auto search = top.child("search");
+    search.get("max_limit", c.search.max_limit, 1, 1'000'000);
+    search.get("scan_budget", c.search.scan_budget, 1, 1'000'000'000);
+    Duration window{c.search.default_window_ms};
+    search.get("default_window", window);
+    if (window.count() <= 0) search.error("default_window", "must be positive");
+    c.search.default_window_ms = window.count();
+    c.search.default_limit = std::min(c.search.default_limit, c.search.max_limit);
+    search.finish();
+  }
+  {
+    auto audit = top.child("audit");
+    audit.get("reads", c.audit_reads);
+    audit.get("reads_retention", c.store.read_audit_retention);
+    if (c.store.read_audit_retention.count() < 0) {
+      audit.error("reads_retention", "must not be negative");
+    }
+    audit.finish();
+  }
+  {
     auto er = top.child("erasure");
     std::string field = c.erasure_subject_field.text;
     er.get("subject_field", field);
@@ -499,6 +519,28 @@ Result<Config> parse_config(const std::string& yaml_text) {
     http.get("write_timeout", c.http.write_timeout);
     if (c.http.write_timeout.count() <= 0) http.error("write_timeout", "must be positive");
     http.get("max_errors", c.http_ingest.max_errors, 0, 100'000);
+    http.get("allow_plaintext_remote", c.http_allow_plaintext_remote);
+    {
+      auto tls = http.child("tls");
+      tls.get("enabled", c.http.tls.enabled);
+      tls.get("cert_file", c.http.tls.cert_file);
+      tls.get("key_file", c.http.tls.key_file);
+      tls.get("ca_file", c.http.tls.ca_file);
+      tls.get("verify_client", c.http.tls.verify_client);
+      if (c.http.tls.enabled && c.http.tls.cert_file.empty()) {
+        tls.error("cert_file", "is required when TLS is enabled");
+      }
+      if (c.http.tls.enabled && c.http.tls.key_file.empty()) {
+        tls.error("key_file", "is required when TLS is enabled");
+      }
+      if (c.http.tls.verify_client && c.http.tls.ca_file.empty()) {
+        tls.error("ca_file", "is required to verify client certificates");
+      }
+      if (c.http.tls.verify_client && !c.http.tls.enabled) {
+        tls.error("verify_client", "needs tls.enabled: true");
+      }
+      tls.finish();
+    }
     auto es = http.child("elasticsearch");
     es.get("enabled", c.es_enabled);
     es.get("version", c.es_version);
@@ -869,6 +911,17 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "quality" << YAML::Value;
   emit_quality(out, c.quality.defaults, &c.quality_enabled);
   out << YAML::EndMap;
+  out << YAML::Key << "search" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_limit" << YAML::Value << c.search.max_limit;
+  out << YAML::Key << "scan_budget" << YAML::Value << c.search.scan_budget;
+  out << YAML::Key << "default_window" << YAML::Value
+      << format_duration(Duration(c.search.default_window_ms));
+  out << YAML::EndMap;
+  out << YAML::Key << "audit" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "reads" << YAML::Value << c.audit_reads;
+  out << YAML::Key << "reads_retention" << YAML::Value
+      << format_duration(c.store.read_audit_retention);
+  out << YAML::EndMap;
   out << YAML::Key << "erasure" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "subject_field" << YAML::Value << c.erasure_subject_field.text;
   out << YAML::EndMap;
@@ -917,6 +970,14 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "retry_after" << YAML::Value << format_duration(c.http_ingest.retry_after);
   out << YAML::Key << "write_timeout" << YAML::Value << format_duration(c.http.write_timeout);
   out << YAML::Key << "max_errors" << YAML::Value << c.http_ingest.max_errors;
+  out << YAML::Key << "allow_plaintext_remote" << YAML::Value << c.http_allow_plaintext_remote;
+  out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.http.tls.enabled;
+  out << YAML::Key << "cert_file" << YAML::Value << YAML::DoubleQuoted << c.http.tls.cert_file;
+  out << YAML::Key << "key_file" << YAML::Value << YAML::DoubleQuoted << c.http.tls.key_file;
+  out << YAML::Key << "ca_file" << YAML::Value << YAML::DoubleQuoted << c.http.tls.ca_file;
+  out << YAML::Key << "verify_client" << YAML::Value << c.http.tls.verify_client;
+  out << YAML::EndMap;
   out << YAML::Key << "elasticsearch" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << c.es_enabled;
   out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.es_version;

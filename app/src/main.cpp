@@ -15,6 +15,7 @@
 #include "verity/app/config.h"
 #include "verity/app/http_client.h"
 #include "verity/app/masking_setup.h"
+#include "verity/app/search_cli.h"
 #include "verity/app/server.h"
 #include "verity/document/json_writer.h"
 #include "verity/shippers/es_setup.h"
@@ -45,6 +46,16 @@ bool override_listen(const std::string& flag, const std::string& value, verity::
   return true;
 }
 
+// A CA file (PEM) the client commands trust for an https --server (--cacert).
+std::string g_cacert;  // NOLINT: set once from the command line
+
+const verity::app::HttpTls* client_tls() {
+  static verity::app::HttpTls tls;
+  if (g_cacert.empty()) return nullptr;
+  tls.ca_file = g_cacert;
+  return &tls;
+}
+
 // One call to the server's HTTP API. Prints the body (to stdout on 2xx, else to stderr) unless
 // `out` takes it. Returns the HTTP status, or -1 when the server could not be reached.
 int api_call(const std::string& server, const std::string& token, const std::string& method,
@@ -55,7 +66,7 @@ int api_call(const std::string& server, const std::string& token, const std::str
   std::vector<std::string> headers;
   if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
   if (!body.empty()) headers.push_back("Content-Type: application/json");
-  auto res = verity::app::http_request(method, base + path, body, headers);
+  auto res = verity::app::http_request(method, base + path, body, headers, 10'000, client_tls());
   if (!res) {
     std::cerr << "verity " << command << ": " << res.status().message() << "\n";
     return -1;
@@ -275,12 +286,14 @@ int run(int argc, char** argv) {
   get->add_option("request_id", request_id, "Request id")->required();
   get->add_option("--server", server_url, "Verity HTTP API base URL");
   get->add_option("--token", token, "Bearer token with the read role")->envname("VERITY_TOKEN");
+  get->add_option("--cacert", g_cacert, "CA file (PEM) to trust for an https --server");
 
   // Commands that talk to a running server share --server and --token.
   auto client_options = [&](CLI::App* cmd) {
     cmd->add_option("--server", server_url, "Verity HTTP API base URL");
     cmd->add_option("--token", token, "Bearer token (read role; admin for erase, hold, audit)")
         ->envname("VERITY_TOKEN");
+    cmd->add_option("--cacert", g_cacert, "CA file (PEM) to trust for an https --server");
   };
   bool as_json = false;
   auto* partitions = app.add_subcommand("partitions", "List partitions: tier, size, seal, holds");
@@ -308,10 +321,49 @@ int run(int argc, char** argv) {
   hold->add_flag("--clear", clear, "Clear the hold instead of setting it");
   client_options(hold);
 
-  uint64_t audit_from = 0, audit_limit = 1000;
-  auto* audit = app.add_subcommand("audit", "Print the admin audit trail (one JSON entry a line)");
-  audit->add_option("--from", audit_from, "First entry id");
+  verity::app::SearchCommand sc;
+  auto search_options = [&](CLI::App* cmd) {
+    cmd->add_option("where", sc.where,
+                    "KQL query (Kibana's search bar syntax); none: every record");
+    cmd->add_option("--model", sc.model, "Only this model");
+    cmd->add_option("--version", sc.version, "Only this model version");
+    cmd->add_option("--from", sc.from,
+                    "Start: RFC 3339, epoch ms or date math (now-7d, now-1d/d); default: the "
+                    "model's first record, or without --model the last day");
+    cmd->add_option("--to", sc.to, "End (exclusive), as --from; default: no end");
+    cmd->add_option("--fields", sc.fields,
+                    "Comma-separated fields to print (default: whole records)");
+    cmd->add_option("--order", sc.order, "asc (default) or desc, by @timestamp then request id");
+    cmd->add_option("--cursor", sc.cursor, "Go on from a cursor a previous page printed");
+    cmd->add_option("--cacert", g_cacert, "CA file (PEM) to trust for an https --server");
+    cmd->add_option("--server", sc.server, "Verity HTTP API base URL");
+    cmd->add_option("--token", sc.token, "Bearer token with the read role")
+        ->envname("VERITY_TOKEN");
+  };
+  auto* search = app.add_subcommand(
+      "search", "Find stored predictions: model, version, time range and a KQL query");
+  search_options(search);
+  search->add_option("--limit", sc.limit, "Most hits (default 100)");
+  search->add_option("--format", sc.format, "ndjson (default), json or csv");
+  search->add_flag("--explain", sc.explain, "Print how the store was read");
+  auto* export_cmd = app.add_subcommand(
+      "export", "Write every matching prediction to stdout (NDJSON or CSV), progress on stderr");
+  search_options(export_cmd);
+  export_cmd->add_option("--format", sc.format, "ndjson (default) or csv");
+
+  std::string audit_from = "0";
+  uint64_t audit_limit = 1000;
+  bool audit_reads = false;
+  auto* audit = app.add_subcommand(
+      "audit",
+      "Print the admin audit trail, or with --reads who read what (one JSON entry a line)");
+  audit->add_option("--from", audit_from,
+                    "First entry id; with --reads a time (RFC 3339, epoch ms, now-1h; default "
+                    "now-1d)");
   audit->add_option("--limit", audit_limit, "Most entries");
+  audit->add_flag("--reads", audit_reads, "The read audit trail instead (admin role)");
+  audit->add_option("--to", sc.to, "--reads: end (exclusive), as --from");
+  audit->add_option("--actor", sc.actor, "--reads: only this credential");
   client_options(audit);
 
   std::string metrics_model, metrics_version, window, from, to;
@@ -419,12 +471,24 @@ int run(int argc, char** argv) {
     body += "}";
     return exit_code(api_call(server_url, token, "POST", "/v1/holds", body, "hold"));
   }
+  if (*search || *export_cmd || (*audit && audit_reads)) {
+    sc.server = server_url != "http://127.0.0.1:9280" ? server_url : sc.server;
+    if (sc.token.empty()) sc.token = token;
+    sc.cacert = g_cacert;
+    if (*search) return verity::app::run_search(sc);
+    if (*export_cmd) {
+      sc.limit = 10'000;
+      return verity::app::run_export(sc);
+    }
+    if (audit_from != "0") sc.from = audit_from;
+    return verity::app::run_read_audit(sc);
+  }
   if (*audit) {
     std::string body;
-    const int status = api_call(
-        server_url, token, "GET",
-        "/v1/audit?from=" + std::to_string(audit_from) + "&limit=" + std::to_string(audit_limit),
-        "", "audit", &body);
+    const int status = api_call(server_url, token, "GET",
+                                "/v1/audit?from=" + verity::app::url_encode_segment(audit_from) +
+                                    "&limit=" + std::to_string(audit_limit),
+                                "", "audit", &body);
     if (status / 100 != 2) return exit_code(status);
     simdjson::dom::parser parser;
     simdjson::dom::element root;
@@ -478,8 +542,8 @@ int run(int argc, char** argv) {
     std::vector<std::string> headers;
     if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
     auto res = verity::app::http_request(
-        "GET", base + "/v1/predictions/" + verity::app::url_encode_segment(request_id), "",
-        headers);
+        "GET", base + "/v1/predictions/" + verity::app::url_encode_segment(request_id), "", headers,
+        10'000, client_tls());
     if (!res) {
       std::cerr << "verity get: " << res.status().message() << "\n";
       return 3;

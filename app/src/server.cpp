@@ -29,6 +29,7 @@
 #include "verity/query/model_exporter.h"
 #include "verity/query/model_quality.h"
 #include "verity/query/read_api.h"
+#include "verity/query/search.h"
 #include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
 
@@ -58,12 +59,16 @@ struct Server::Impl {
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<ingest::HttpServer> http;
   std::unique_ptr<query::ReadApi> read_api;
+  std::unique_ptr<query::SearchApi> search_api;
+  query::ReadAuditor read_auditor;  // null when audit.reads is off
   std::unique_ptr<query::ModelsApi> models_api;
   std::unique_ptr<query::ModelExporter> model_exporter;
   std::unique_ptr<StoreAdminApi> admin;
   std::unique_ptr<shippers::EsShipper> shipper;
   // Verification and erasure scan the store: they run here, one at a time, not on I/O threads.
   asio::thread_pool admin_pool{1};
+  // Searches and exports read many records: they run here, not on I/O threads.
+  asio::thread_pool read_pool{2};
 
   std::mutex mu;
   std::condition_variable cv;
@@ -130,6 +135,12 @@ Status Server::Impl::check_exposure() const {
     problem("http.listen " + config.http.listen.to_string() +
             " is not a loopback address: configure auth.tokens or auth.users");
   }
+  if (!is_loopback(config.http.listen) && !config.http.tls.enabled &&
+      !config.http_allow_plaintext_remote) {
+    problem("http.listen " + config.http.listen.to_string() +
+            " is not a loopback address and credentials would cross the network in clear text: "
+            "enable http.tls, or set http.allow_plaintext_remote: true (a TLS proxy in front)");
+  }
   if (config.tcp_enabled && !is_loopback(config.tcp.listen) && !config.tcp_allow_remote) {
     problem("inputs.tcp.listen " + config.tcp.listen.to_string() +
             " is not a loopback address and the TCP input cannot authenticate clients: bind it "
@@ -165,8 +176,22 @@ void Server::Impl::add_routes() {
   guarded("GET", "/v1/models", kRoleRead, [this, quality_off](const HttpRequest& r) {
     return models_api ? models_api->models(r) : quality_off();
   });
+  guarded_async("GET", "/v1/predictions", kRoleRead, [this](HttpRequest r, HttpResponder done) {
+    asio::post(read_pool,
+               [this, r = std::move(r), done = std::move(done)] { done(search_api->search(r)); });
+  });
   guarded("GET", "/v1/models/*/metrics", kRoleRead, [this, quality_off](const HttpRequest& r) {
-    return models_api ? models_api->metrics(r) : quality_off();
+    if (!models_api) return quality_off();
+    HttpResponse resp = models_api->metrics(r);
+    if (read_auditor) {
+      query::ReadAccess a;
+      a.endpoint = "model_metrics";
+      a.query = r.path;
+      for (const auto& [k, v] : r.query) a.query += (a.query == r.path ? "?" : "&") + k + "=" + v;
+      a.returned = resp.status == 200 ? 1 : 0;
+      read_auditor(r, a);
+    }
+    return resp;
   });
   guarded("GET", "/v1/partitions", kRoleRead,
           [this](const HttpRequest& r) { return admin->partitions(r); });
@@ -175,7 +200,17 @@ void Server::Impl::add_routes() {
     guarded(method, "/v1/holds", kRoleAdmin,
             [this](const HttpRequest& r) { return admin->set_hold(r); });
   }
-  guarded("GET", "/v1/audit", kRoleAdmin, [this](const HttpRequest& r) { return admin->audit(r); });
+  guarded("GET", "/v1/audit", kRoleAdmin, [this](const HttpRequest& r) {
+    if (r.query_param("kind") != "read") return admin->audit(r);
+    HttpResponse resp = admin->read_audit(r, clock.now_ms());
+    if (read_auditor && resp.status == 200) {  // reading the trail is a read too
+      query::ReadAccess a;
+      a.endpoint = "audit";
+      for (const auto& [k, v] : r.query) a.query += (a.query.empty() ? "" : "&") + k + "=" + v;
+      read_auditor(r, a);
+    }
+    return resp;
+  });
   // Verification recomputes every chain: an expensive admin action, not a read.
   guarded_async("POST", "/v1/verify", kRoleAdmin, [this](HttpRequest r, HttpResponder done) {
     asio::post(admin_pool,
@@ -338,7 +373,26 @@ Status Server::start() {
   if (im.masker) {
     id_forms = [m = im.masker](std::string_view id) { return m->request_id_forms(id); };
   }
-  im.read_api = std::make_unique<query::ReadApi>(*im.store, std::move(id_forms));
+  if (im.config.audit_reads) {
+    im.read_auditor = [&im](const HttpRequest& req, const query::ReadAccess& a) {
+      store::ReadRecord r;
+      r.actor = im.auth->principal(req);
+      r.endpoint = a.endpoint;
+      r.query = a.query;
+      r.returned = a.returned;
+      r.request_ids = a.request_ids;
+      // A read that cannot be recorded is logged; the answer is not held back (the store is
+      // failing, and its readiness says so).
+      if (auto s = im.store->record_read(r); !s) {
+        spdlog::warn("read audit: cannot record a {} read: {}", a.endpoint, s.message());
+      }
+    };
+  }
+  im.read_api = std::make_unique<query::ReadApi>(*im.store, std::move(id_forms), im.read_auditor);
+  std::function<std::string(std::string_view)> hasher;
+  if (im.masker) hasher = [m = im.masker](std::string_view raw) { return m->hmac_token(raw); };
+  im.search_api = std::make_unique<query::SearchApi>(
+      *im.store, im.clock, im.config.search, mappings.get(), im.read_auditor, std::move(hasher));
   if (im.config.quality_enabled) {
     im.models_api = std::make_unique<query::ModelsApi>(*im.store, quality, im.clock);
     im.model_exporter = std::make_unique<query::ModelExporter>(

@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include "verity/app/auth.h"
+#include "verity/document/json_value.h"
 #include "verity/document/json_writer.h"
 #include "verity/ingest/masker.h"
+#include "verity/query/kql.h"
 #include "verity/store/store.h"
 
 namespace verity::app {
@@ -152,8 +155,13 @@ HttpResponse StoreAdminApi::erase(const HttpRequest& req) const {
   const std::string pointer = subject_.text;
   er.matches = [pointer, forms](std::string_view document) {
     thread_local simdjson::dom::parser parser;
+    thread_local std::string scratch;
     simdjson::dom::element root, v;
-    if (parser.parse(document.data(), document.size()).get(root)) return false;
+    // parse_document: a document holding an integer beyond 64 bits is a document too (a plain
+    // parse fails on it, and the subject's record would be passed over).
+    if (document::parse_document(parser, document, scratch, root) != simdjson::SUCCESS) {
+      return false;
+    }
     if (root.at_pointer(pointer).get(v)) return false;
     std::string_view s;
     if (!v.get_string().get(s)) {
@@ -192,6 +200,38 @@ HttpResponse StoreAdminApi::audit(const HttpRequest& req) const {
     out += (*entries)[i];
   }
   out += "]}\n";
+  return HttpResponse::json(200, std::move(out));
+}
+
+HttpResponse StoreAdminApi::read_audit(const HttpRequest& req, EpochMillis now) const {
+  EpochMillis from = now - 86'400'000, to = std::numeric_limits<EpochMillis>::max();
+  for (auto [name, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    const std::string_view text = req.query_param(name);
+    if (text.empty()) continue;
+    auto t = query::kql::parse_time(text, now);
+    if (!t) {
+      return document::error_response(400, "invalid_time",
+                                      std::string(name) + ": " + t.status().message());
+    }
+    *out = *t;
+  }
+  const uint64_t after = query_number(req, "after", 0);
+  const uint64_t limit = std::clamp<uint64_t>(query_number(req, "limit", 1000), 1, 10000);
+  auto entries = store_.read_trail(from, to, req.query_param("actor"), after, limit);
+  if (!entries) return store_error(entries.status());
+  std::string out = "{\"entries\":[";
+  uint64_t last = 0;
+  simdjson::dom::parser parser;
+  for (size_t i = 0; i < entries->size(); ++i) {
+    if (i) out += ',';
+    out += (*entries)[i];
+    simdjson::dom::element e;
+    uint64_t id = 0;
+    if (!parser.parse((*entries)[i]).get(e) && !e["id"].get_uint64().get(id)) last = id;
+  }
+  out += "],\"next_after\":";
+  out += entries->size() == limit ? std::to_string(last) : "null";
+  out += "}\n";
   return HttpResponse::json(200, std::move(out));
 }
 

@@ -353,29 +353,7 @@ class Connection : public std::enable_shared_from_this<Connection>, private Lumb
 }  // namespace
 
 Status BeatsInput::Impl::load_tls() {
-  const auto& t = options.tls;
-  if (!t.enabled) return Status::ok();
-  boost::system::error_code ec;
-  ssl_context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                              ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                              ssl::context::no_tlsv1_1,
-                          ec);
-  if (ssl_context.use_certificate_chain_file(t.cert_file, ec); ec) {
-    return Status::invalid_argument("inputs.beats.tls.cert_file " + t.cert_file + ": " +
-                                    ec.message());
-  }
-  if (ssl_context.use_private_key_file(t.key_file, ssl::context::pem, ec); ec) {
-    return Status::invalid_argument("inputs.beats.tls.key_file " + t.key_file + ": " +
-                                    ec.message());
-  }
-  if (t.verify_client) {
-    if (ssl_context.load_verify_file(t.ca_file, ec); ec) {
-      return Status::invalid_argument("inputs.beats.tls.ca_file " + t.ca_file + ": " +
-                                      ec.message());
-    }
-    ssl_context.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
-  }
-  return Status::ok();
+  return load_server_tls(ssl_context, options.tls, "inputs.beats.tls");
 }
 
 void BeatsInput::Impl::accept() {

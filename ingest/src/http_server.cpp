@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include "listener_util.h"
@@ -78,6 +79,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   asio::io_context& io;
   const HttpServerOptions options;
+  asio::ssl::context ssl_context{asio::ssl::context::tls_server};  // options.tls.enabled
   tcp::acceptor acceptor;
   HostPort bound;
   std::vector<Route> routes;       // immutable after start()
@@ -139,11 +141,31 @@ HttpRequest to_request(http::request<http::string_body>& r) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server), owner_(server.shared_from_this()) {}
+      : stream_(std::move(socket)), server_(server), owner_(server.shared_from_this()) {
+    if (server_.options.tls.enabled) {
+      tls_ = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream_, server_.ssl_context);
+    }
+  }
 
   void start() {
     if (server_.metrics.input != nullptr) server_.metrics.input->connection_opened();
-    read();
+    if (!tls_) {
+      read();
+      return;
+    }
+    // The handshake must finish within the idle timeout, like a request.
+    stream_.expires_after(server_.options.idle_timeout);
+    tls_->async_handshake(asio::ssl::stream_base::server,
+                          [self = shared_from_this()](beast::error_code ec) {
+                            if (ec) {
+                              if (self->server_.metrics.input != nullptr) {
+                                self->server_.metrics.input->protocol_error("tls_handshake");
+                              }
+                              self->close();
+                              return;
+                            }
+                            self->read();
+                          });
   }
   void stop() { close(); }
   asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -158,9 +180,11 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_.options.max_body.bytes);
     parser_->header_limit(64 * 1024);
     stream_.expires_after(server_.options.idle_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+    with_stream([&](auto& s) {
+      http::async_read_header(
+          s, buffer_, *parser_,
+          [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+    });
   }
 
   // A client sending `Expect: 100-continue` (curl does for bodies over 1 MiB) waits for the
@@ -191,23 +215,27 @@ class Session : public std::enable_shared_from_this<Session> {
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                         parser_->get().version());
-      http::async_write(stream_, *interim,
-                        [self = shared_from_this(), interim](beast::error_code wec, size_t) {
-                          if (wec) {
-                            self->close();
-                            return;
-                          }
-                          self->read_body();
-                        });
+      with_stream([&](auto& s) {
+        http::async_write(s, *interim,
+                          [self = shared_from_this(), interim](beast::error_code wec, size_t) {
+                            if (wec) {
+                              self->close();
+                              return;
+                            }
+                            self->read_body();
+                          });
+      });
       return;
     }
     read_body();
   }
 
   void read_body() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    with_stream([&](auto& s) {
+      http::async_read(
+          s, buffer_, *parser_,
+          [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    });
   }
 
   void on_read(beast::error_code ec) {
@@ -350,14 +378,16 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // A client that does not read its answer is dropped after write_timeout.
     stream_.expires_after(server_.options.write_timeout);
-    http::async_write(stream_, *msg,
-                      [self = shared_from_this(), msg, keep_alive](beast::error_code ec, size_t) {
-                        if (ec || !keep_alive) {
-                          self->close();
-                          return;
-                        }
-                        self->read();
-                      });
+    with_stream([&](auto& s) {
+      http::async_write(s, *msg,
+                        [self = shared_from_this(), msg, keep_alive](beast::error_code ec, size_t) {
+                          if (ec || !keep_alive) {
+                            self->close();
+                            return;
+                          }
+                          self->read();
+                        });
+    });
   }
 
   void close() {
@@ -372,7 +402,18 @@ class Session : public std::enable_shared_from_this<Session> {
     server_.remove(shared_from_this());
   }
 
+  // Runs `f` on the stream requests are read from: TLS over the TCP stream, or the TCP stream.
+  template <typename F>
+  void with_stream(F&& f) {
+    if (tls_) {
+      f(*tls_);
+    } else {
+      f(stream_);
+    }
+  }
+
   beast::tcp_stream stream_;
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls_;  // https only
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl& server_;
@@ -435,6 +476,7 @@ void HttpServer::route_async(std::string method, std::string path, AsyncHttpHand
 }
 
 Status HttpServer::start() {
+  if (auto s = load_server_tls(impl_->ssl_context, impl_->options.tls, "http.tls"); !s) return s;
   if (auto s = bind_acceptor(impl_->acceptor, impl_->options.listen, "http", impl_->bound); !s) {
     return s;
   }

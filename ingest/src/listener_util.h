@@ -13,11 +13,13 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 
 #include "verity/core/clock.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
 #include "verity/document/field_mapping.h"
+#include "verity/ingest/http_server.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/masker.h"
@@ -29,6 +31,31 @@ class Store;
 }
 
 namespace verity::ingest {
+
+// Sets up a listener's TLS context (TLS 1.2+, certificate and key, client verification) from
+// `t`; errors name the config keys under `keys` ("inputs.beats.tls", "http.tls").
+inline Status load_server_tls(boost::asio::ssl::context& ctx, const ServerTlsOptions& t,
+                              const std::string& keys) {
+  namespace ssl = boost::asio::ssl;
+  if (!t.enabled) return Status::ok();
+  boost::system::error_code ec;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                  ec);
+  if (ctx.use_certificate_chain_file(t.cert_file, ec); ec) {
+    return Status::invalid_argument(keys + ".cert_file " + t.cert_file + ": " + ec.message());
+  }
+  if (ctx.use_private_key_file(t.key_file, ssl::context::pem, ec); ec) {
+    return Status::invalid_argument(keys + ".key_file " + t.key_file + ": " + ec.message());
+  }
+  if (t.verify_client) {
+    if (ctx.load_verify_file(t.ca_file, ec); ec) {
+      return Status::invalid_argument(keys + ".ca_file " + t.ca_file + ": " + ec.message());
+    }
+    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+  }
+  return Status::ok();
+}
 
 // Opens, binds and listens. `what` names the listener in errors ("tcp input", "http").
 // On success sets `bound` to the actual address (the port chosen when `listen.port` is 0).

@@ -26,6 +26,14 @@ HttpResponse ReadApi::get_prediction(const HttpRequest& req) const {
       break;
     }
   }
+  if (auditor_) {
+    ReadAccess a;
+    a.endpoint = "get";
+    a.query = req.path;
+    a.returned = prediction->has_value() ? 1 : 0;
+    a.request_ids.emplace_back(id);
+    auditor_(req, a);
+  }
   if (!prediction->has_value()) {
     return document::error_response(404, "not_found",
                                     "no prediction is stored under this request id");

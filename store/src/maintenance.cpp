@@ -401,6 +401,7 @@ Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
   for (char kind : {'L', 'H', 'S'}) {
     (void)wb.DeleteRange(chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
   }
+  (void)wb.DeleteRange(by_time, time_index_day(day), time_index_day(day + 1));
   (void)wb.Delete(meta, kTierPrefix + name);
   (void)wb.DeleteRange(meta, kModelPrefix + name + "/", kModelPrefix + name + "0");
   if (auto w = admin_write(wb, true, "forgetting the chain of " + name); !w) return w;
@@ -418,6 +419,7 @@ Result<MaintenanceReport> Store::Impl::maintenance_pass() {
   std::lock_guard pass_lock(maintenance_mu);
   MaintenanceReport report;
   if (auto s = trim_dead_letters(); !s) return s;
+  if (auto s = trim_read_trail(); !s) return s;
   if (auto s = orphan_pending(report); !s) return s;
   if (auto s = fold_aggregates(); !s) return s;
   const EpochMillis now = clock.now_ms();

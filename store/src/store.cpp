@@ -187,7 +187,8 @@ Status Store::Impl::open_db() {
   metrics_options.merge_operator = aggregate_merge_operator();
 
   for (const char* required :
-       {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf, kMetricsCf, kPendingCf}) {
+       {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf, kMetricsCf, kPendingCf,
+        kTimeIndexCf, kReadsCf}) {
     if (std::find(names.begin(), names.end(), required) == names.end())
       names.emplace_back(required);
   }
@@ -231,6 +232,10 @@ Status Store::Impl::open_db() {
       metrics = h;
     else if (name == kPendingCf)
       pending = h;
+    else if (name == kTimeIndexCf)
+      by_time = h;
+    else if (name == kReadsCf)
+      reads = h;
     else if (auto day = parse_partition_name(name))
       partitions[*day] = h;
   }
@@ -248,7 +253,9 @@ Status Store::Impl::open_db() {
   if (auto st = load_outbox(); !st) return st;
   if (auto st = load_quality(); !st) return st;
   if (auto st = load_dead_letters(); !st) return st;
-  return load_state();
+  if (auto st = load_state(); !st) return st;
+  if (auto st = load_read_trail(); !st) return st;
+  return build_time_index();
 }
 
 void Store::Impl::register_metrics(prometheus::Registry& registry) {

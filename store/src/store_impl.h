@@ -23,6 +23,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "chain.h"
+#include "time_index.h"
 #include "verity/store/aggregate.h"
 #include "verity/store/store.h"
 
@@ -33,6 +34,7 @@ inline constexpr const char* kLabelsCf = "labels";
 inline constexpr const char* kDeadLetterCf = "deadletter";
 inline constexpr const char* kChainCf = "chain";
 inline constexpr const char* kAuditCf = "audit";
+inline constexpr const char* kReadsCf = "reads";  // the read audit trail (read_trail.cpp)
 // outbox: sequence -> 'P' day (u32 BE) record size (u32 BE): a prediction to forward,
 //                     'L' request id: a new or corrected label to forward, or
 //                     'X' request id: an erasure to propagate.
@@ -167,6 +169,8 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* outbox = nullptr;
   rocksdb::ColumnFamilyHandle* metrics = nullptr;
   rocksdb::ColumnFamilyHandle* pending = nullptr;
+  rocksdb::ColumnFamilyHandle* by_time = nullptr;  // the time index (time_index.h)
+  rocksdb::ColumnFamilyHandle* reads = nullptr;    // the read audit trail (read_trail.cpp)
   std::atomic<uint64_t> outbox_checkpoint{1};
   std::atomic<uint64_t> outbox_events{0};
   std::atomic<uint64_t> outbox_bytes{0};
@@ -333,6 +337,15 @@ struct Store::Impl {
   // the instance is broken by a failed write; a failure here breaks it (see db_failed).
   Status admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what);
   Status load_state();
+  Status build_time_index();
+  // The read audit trail (read_trail.cpp): its head, guarded by reads_mu (taken after db_mu).
+  std::mutex reads_mu;
+  uint64_t reads_next_id = 1;
+  Sha256Digest reads_link{};
+  Status load_read_trail();
+  Status trim_read_trail();  // maintenance: entries past read_audit_retention
+  PartitionVerification verify_read_trail()
+      const;             // after open_db, for a store written before the time index
   Status load_outbox();  // after open_db: the checkpoint and the backlog  // after open_db: chains,
                          // seals, tiers, models, holds, audit id
   Status apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier);

@@ -10,26 +10,36 @@
 
 namespace verity::store {
 
+namespace {
+void append_verification(std::string& out, const PartitionVerification& p) {
+  out += "{\"partition\":";
+  document::append_json_string(out, p.partition);
+  out += ",\"records\":" + std::to_string(p.records);
+  out += std::string(",\"ok\":") + (p.ok ? "true" : "false");
+  out += ",\"first_break\":";
+  if (p.first_break) {
+    out += "{\"sequence\":" + std::to_string(p.first_break->sequence) + ",\"reason\":";
+    document::append_json_string(out, p.first_break->reason);
+    out += '}';
+  } else {
+    out += "null";
+  }
+  out += '}';
+}
+}  // namespace
+
 std::string VerifyReport::to_json() const {
   std::string out = std::string("{\"ok\":") + (ok ? "true" : "false") + ",\"partitions\":[";
   for (size_t i = 0; i < partitions.size(); ++i) {
-    const PartitionVerification& p = partitions[i];
     if (i) out += ',';
-    out += "{\"partition\":";
-    document::append_json_string(out, p.partition);
-    out += ",\"records\":" + std::to_string(p.records);
-    out += std::string(",\"ok\":") + (p.ok ? "true" : "false");
-    out += ",\"first_break\":";
-    if (p.first_break) {
-      out += "{\"sequence\":" + std::to_string(p.first_break->sequence) + ",\"reason\":";
-      document::append_json_string(out, p.first_break->reason);
-      out += '}';
-    } else {
-      out += "null";
-    }
-    out += '}';
+    append_verification(out, partitions[i]);
   }
-  return out + "]}";
+  out += ']';
+  if (read_audit) {
+    out += ",\"read_audit\":";
+    append_verification(out, *read_audit);
+  }
+  return out + "}";
 }
 
 PartitionVerification Store::Impl::verify_partition(uint32_t day,
@@ -201,6 +211,10 @@ Result<VerifyReport> Store::verify(const std::string& partition) const {
   for (const auto& [day, cf] : selected) {
     report.partitions.push_back(impl_->verify_partition(day, cf));
     report.ok = report.ok && report.partitions.back().ok;
+  }
+  if (!only) {
+    report.read_audit = impl_->verify_read_trail();
+    report.ok = report.ok && report.read_audit->ok;
   }
   return report;
 }

@@ -201,34 +201,9 @@ TEST(BeatsIngest, KillNineMidWindowThenResendStoresEveryEventExactlyOnce) {
   }
 }
 
-// Makes a CA, a server certificate for 127.0.0.1 and a client certificate signed by the CA, plus
-// a self-signed client certificate no CA vouches for (openssl CLI).
-void make_certificates(const std::filesystem::path& d) {
-  const std::string q = "cd '" + d.string() + "' && ";
-  const std::string subj = " -subj /CN=";
-  for (
-      const std::string& cmd : {
-          q + "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key -out ca.pem" +
-              subj + "verity-test-ca",
-          q + "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr" + subj +
-              "127.0.0.1",
-          q + "printf 'subjectAltName=IP:127.0.0.1' > san.ext && openssl x509 -req -in server.csr "
-              "-CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.pem",
-          q + "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr" + subj +
-              "filebeat",
-          q + "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-              "-out client.pem",
-          q + "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout rogue.key -out rogue.pem" +
-              subj + "rogue",
-      }) {
-    const auto r = run_command(cmd);
-    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
-  }
-}
-
 TEST(BeatsIngest, TlsWithClientCertificates) {
   TempDir dir;
-  make_certificates(dir.path());
+  ASSERT_TRUE(make_test_certificates(dir.path()));
   const std::string d = dir.path().string();
   ServerProcess server(dir.path() / "data",
                        "inputs: {beats: {tls: {enabled: true, cert_file: " + d +

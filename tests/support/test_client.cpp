@@ -190,4 +190,31 @@ std::string prediction_line(const std::string& request_id, const std::string& ti
          R"("prediction":{"label":"fraud","score":0.91},"confidence":0.91,"latency_ms":4.2})";
 }
 
+bool make_test_certificates(const std::filesystem::path& d) {
+  const std::string q = "cd '" + d.string() + "' && ";
+  const std::string subj = " -subj /CN=";
+  for (
+      const std::string& cmd : {
+          q + "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key -out ca.pem" +
+              subj + "verity-test-ca",
+          q + "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr" + subj +
+              "127.0.0.1",
+          q + "printf 'subjectAltName=IP:127.0.0.1' > san.ext && openssl x509 -req -in server.csr "
+              "-CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.pem",
+          q + "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr" + subj +
+              "filebeat",
+          q + "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+              "-out client.pem",
+          q + "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout rogue.key -out rogue.pem" +
+              subj + "rogue",
+      }) {
+    const auto r = run_command(cmd);
+    if (r.exit_code != 0) {
+      std::fprintf(stderr, "%s\n%s\n", cmd.c_str(), r.output.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace verity::testing

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -61,6 +62,11 @@ struct CommandResult {
   std::string output;
 };
 CommandResult run_command(const std::string& command);
+
+// Makes, in `dir` (openssl CLI): ca.pem/ca.key (a test CA), server.pem/server.key (for 127.0.0.1,
+// signed by the CA), client.pem/client.key (signed by the CA) and rogue.pem/rogue.key (self-signed,
+// no CA vouches for it). False (with the failing command printed) when openssl fails.
+bool make_test_certificates(const std::filesystem::path& dir);
 // The directory of the test peers (real client libraries: tests/peers).
 std::string peers_dir();
 

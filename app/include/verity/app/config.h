@@ -15,6 +15,7 @@
 #include "verity/ingest/tcp_input.h"
 #include "verity/query/model_exporter.h"
 #include "verity/query/model_quality.h"
+#include "verity/query/search.h"
 #include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
 
@@ -51,6 +52,10 @@ struct Config {
 
   shippers::EsShipperOptions es_output;  // outputs.elasticsearch.* (no hosts: the shipper is off)
 
+  query::SearchOptions search;  // search.*: GET /v1/predictions, verity search/export
+  bool audit_reads = true;
+  // http.allow_plaintext_remote: a non-loopback http.listen without http.tls is deliberate.
+  bool http_allow_plaintext_remote = false;      // audit.reads: every read of prediction data is recorded
   // erasure.subject_field: where a data subject's id is in a document (`verity erase --subject`).
   document::JsonPointer erasure_subject_field = *document::parse_json_pointer("/user_id");
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "verity/core/http.h"
+#include "verity/core/time_format.h"
 #include "verity/document/field_mapping.h"
 
 namespace verity::ingest {
@@ -43,6 +44,10 @@ class StoreAdminApi {
   HttpResponse erase(const HttpRequest& req) const;
   // GET /v1/audit?from=&limit=: {"entries":[...]}
   HttpResponse audit(const HttpRequest& req) const;
+  // GET /v1/audit?kind=read&from=&to=&actor=&after=&limit=: the read audit trail (who read what),
+  // {"entries":[...],"next_after":id|null}; from/to as search takes them (RFC 3339, epoch
+  // millis, date math), default the last day.
+  HttpResponse read_audit(const HttpRequest& req, EpochMillis now) const;
 
  private:
   store::Store& store_;

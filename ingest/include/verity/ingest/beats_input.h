@@ -7,6 +7,7 @@
 #include "verity/core/status.h"
 #include "verity/core/units.h"
 #include "verity/document/field_mapping.h"
+#include "verity/ingest/http_server.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/lumberjack.h"
 #include "verity/ingest/masker.h"
@@ -22,13 +23,7 @@ class Store;
 
 namespace verity::ingest {
 
-struct BeatsTlsOptions {
-  bool enabled = false;
-  std::string cert_file;       // PEM certificate chain
-  std::string key_file;        // PEM private key
-  std::string ca_file;         // PEM CAs that client certificates must chain to
-  bool verify_client = false;  // require and verify a client certificate
-};
+using BeatsTlsOptions = ServerTlsOptions;
 
 struct BeatsInputOptions {
   HostPort listen{"127.0.0.1", 5044};

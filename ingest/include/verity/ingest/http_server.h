@@ -17,6 +17,16 @@ class io_context;
 
 namespace verity::ingest {
 
+// TLS of a listener (Beats, HTTP): 1.2 or newer, a PEM certificate chain and key, and optionally
+// client certificates that must chain to `ca_file`.
+struct ServerTlsOptions {
+  bool enabled = false;
+  std::string cert_file;       // PEM certificate chain
+  std::string key_file;        // PEM private key
+  std::string ca_file;         // PEM CAs that client certificates must chain to
+  bool verify_client = false;  // require and verify a client certificate
+};
+
 struct HttpServerOptions {
   HostPort listen{"127.0.0.1", 9280};
   ByteSize max_body{16ull << 20};  // larger request bodies are answered 413
@@ -27,6 +37,7 @@ struct HttpServerOptions {
   // Headers added to every 2xx response (the Elasticsearch-compatible API needs
   // X-Elastic-Product on all of them).
   std::vector<std::pair<std::string, std::string>> success_headers;
+  ServerTlsOptions tls;  // https when enabled
 };
 
 // HTTP/1.1 server (Boost.Beast) with keep-alive, dispatching to handlers by method and path.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "verity/core/http.h"
+#include "verity/query/search.h"
 
 namespace verity::store {
 class Store;
@@ -19,17 +20,19 @@ class ReadApi {
   // The forms a request id as sent may be stored under, tried in order (the id, and its HMAC token
   // when masking hashes request ids): see ingest::Masker::request_id_forms. Null: the id only.
   using IdForms = std::function<std::vector<std::string>(std::string_view)>;
-  explicit ReadApi(const store::Store& store, IdForms id_forms = nullptr)
-      : store_(store), id_forms_(std::move(id_forms)) {}
+  explicit ReadApi(const store::Store& store, IdForms id_forms = nullptr,
+                   ReadAuditor auditor = nullptr)
+      : store_(store), id_forms_(std::move(id_forms)), auditor_(std::move(auditor)) {}
 
   // GET /v1/predictions/{request_id}: the stored prediction with Verity's metadata and, when one
   // has arrived, its latest label ("label") and the labels it replaced ("label_history"). 404
-  // {"error":{"type":"not_found",...}} when absent.
+  // {"error":{"type":"not_found",...}} when absent. Recorded in the read audit either way.
   HttpResponse get_prediction(const HttpRequest& req) const;
 
  private:
   const store::Store& store_;
   IdForms id_forms_;
+  ReadAuditor auditor_;
 };
 
 }  // namespace verity::query

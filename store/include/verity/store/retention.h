@@ -72,7 +72,11 @@ struct PartitionVerification {
 struct VerifyReport {
   bool ok = true;
   std::vector<PartitionVerification> partitions;
-  // {"ok":..,"partitions":[{"partition","records","ok","first_break":{"sequence","reason"}|null}]}
+  // The read audit trail's chain ("records": entries, a break's "sequence": the entry id); checked
+  // when every partition is verified.
+  std::optional<PartitionVerification> read_audit;
+  // {"ok":..,"partitions":[{"partition","records","ok","first_break":{"sequence","reason"}|null}]
+  //  [,"read_audit":{the same members}]}
   std::string to_json() const;
 };
 

@@ -14,6 +14,7 @@
 #include "verity/core/units.h"
 #include "verity/store/aggregate.h"
 #include "verity/store/ingest_batch.h"
+#include "verity/store/record_scan.h"
 #include "verity/store/retention.h"
 #include "verity/store/stored_record.h"
 
@@ -70,6 +71,8 @@ struct StoreOptions {
   // out the predictions that are acknowledged.
   ByteSize dead_letter_max_bytes{1ull << 30};
   Duration dead_letter_retention{30ll * 86'400'000};
+  // How long the read audit trail keeps an entry (0: for ever).
+  Duration read_audit_retention{365ll * 86'400'000};
   // Tests only: injected write failures (see WriteFaults). Null in production.
   std::shared_ptr<WriteFaults> faults;
 };
@@ -114,6 +117,15 @@ struct EraseRequest {
   std::string actor;
   std::string subject_field;
   std::string subject_fingerprint;
+};
+
+// One read of prediction data for the read audit trail (who read what).
+struct ReadRecord {
+  std::string actor;     // the credential's name, or "anonymous"
+  std::string endpoint;  // "search", "get", "model_metrics", "audit", ...
+  std::string query;     // the request's path and query string
+  uint64_t returned = 0;
+  std::vector<std::string> request_ids;  // point lookups
 };
 
 // The RocksDB-backed store. Layout (column families):
@@ -173,6 +185,10 @@ class Store {
   // The labels the one in effect replaced or outranked (corrections, and older labels that came
   // late), in arrival order; the newest 16 are kept whole. Thread-safe.
   Result<std::vector<StoredRecord>> get_label_history(std::string_view request_id) const;
+  // Stored predictions in (timestamp, request id) order over one snapshot, read through the time
+  // index: a model version's day is one seek and a sequential read. Thread-safe; the scan holds
+  // the store's read lock until it is destroyed. Errors: kUnavailable.
+  Result<std::unique_ptr<RecordScan>> scan(const ScanRange& range) const;
   // Dead-letter entries (JSON text) in append order, starting at sequence `from`, at most `limit`.
   Result<std::vector<std::string>> dead_letters(uint64_t from, size_t limit) const;
 
@@ -228,6 +244,14 @@ class Store {
 
   // Writes every memtable to table files (benchmarks, and before copying a stopped store).
   Status flush();
+  // Appends to the read audit trail (chained: verify() checks it). Thread-safe.
+  Status record_read(const ReadRecord& read);
+  // Read audit entries (JSON text: id, time, kind "read", actor, endpoint, query, returned,
+  // request_ids?) with time in [from_ms, to_ms) and, unless `actor` is empty, that actor; ids
+  // after `after_id`, at most `limit`, oldest first. Thread-safe.
+  Result<std::vector<std::string>> read_trail(EpochMillis from_ms, EpochMillis to_ms,
+                                              std::string_view actor, uint64_t after_id,
+                                              size_t limit) const;
   // Audit entries (JSON text) from id `from`, at most `limit`. Thread-safe.
   Result<std::vector<std::string>> audit_trail(uint64_t from, size_t limit) const;
 

@@ -1,0 +1,819 @@
+// GET /v1/predictions: search and export of stored predictions (search.h).
+#include "verity/query/search.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <limits>
+#include <optional>
+
+#include "verity/core/time_format.h"
+#include "verity/document/field_mapping.h"
+#include "verity/document/json_value.h"
+#include "verity/document/json_writer.h"
+#include "verity/query/kql.h"
+#include "verity/store/store.h"
+
+namespace verity::query {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+constexpr int kMaxDepth = 64;
+
+// Verity's own fields, by every spelling a query may use (Elasticsearch's copy nests them under
+// "verity." and the label under "label.").
+enum class Own {
+  kNone,
+  kRequestId,
+  kModel,
+  kVersion,
+  kInput,
+  kMaskingVersion,
+  kPartition,
+  kSequence,
+  kTimestamp,
+  kIngestTime,
+  kErased,
+  kLabel,
+  kLabelCorrect,
+  kLabelError,
+  kLabelTime,
+  kDocument,
+};
+
+Own own_field(std::string_view path) {
+  if (path.substr(0, 7) == "verity.") path.remove_prefix(7);
+  static const std::pair<std::string_view, Own> kFields[] = {
+      {"request_id", Own::kRequestId},
+      {"model", Own::kModel},
+      {"version", Own::kVersion},
+      {"input", Own::kInput},
+      {"masking_version", Own::kMaskingVersion},
+      {"partition", Own::kPartition},
+      {"sequence", Own::kSequence},
+      {"@timestamp", Own::kTimestamp},
+      {"ingest_time", Own::kIngestTime},
+      {"erased", Own::kErased},
+      {"label", Own::kLabel},
+      {"label.ground_truth", Own::kLabel},
+      {"label.correct", Own::kLabelCorrect},
+      {"label.error", Own::kLabelError},
+      {"label_time", Own::kLabelTime},
+      {"label.label_time", Own::kLabelTime},
+      {"document", Own::kDocument},
+  };
+  for (const auto& [name, f] : kFields) {
+    if (path == name) return f;
+  }
+  return Own::kNone;
+}
+
+bool needs_label(std::string_view path) {
+  const Own f = own_field(path);
+  return f == Own::kLabel || f == Own::kLabelCorrect || f == Own::kLabelError ||
+         f == Own::kLabelTime;
+}
+
+// Whether `e` holds a value that is not null somewhere below it.
+bool has_value_below(element e, int depth) {
+  if (depth >= kMaxDepth) return false;
+  if (e.is_null()) return false;
+  if (simdjson::dom::array a; !e.get_array().get(a)) {
+    for (element x : a) {
+      if (has_value_below(x, depth + 1)) return true;
+    }
+    return false;
+  }
+  if (simdjson::dom::object o; !e.get_object().get(o)) {
+    for (auto field : o) {
+      if (has_value_below(field.value, depth + 1)) return true;
+    }
+    return false;
+  }
+  return true;
+}
+
+// An integer of more than 64 bits: document::parse_document turned it into a string of its digits
+// to parse the document; `original` (the stored text, "" when it held no such integer) says
+// whether these digits stood there as a number, unquoted.
+bool big_integer_in(std::string_view original, std::string_view digits) {
+  if (original.empty() || !document::is_big_integer(digits)) return false;
+  for (size_t at = original.find(digits); at != std::string_view::npos;
+       at = original.find(digits, at + 1)) {
+    const char before = at > 0 ? original[at - 1] : ' ';
+    const size_t end = at + digits.size();
+    const char after = end < original.size() ? original[end] : ' ';
+    const bool digit_before = before >= '0' && before <= '9';
+    const bool digit_after = after >= '0' && after <= '9';
+    if (before != '"' && !digit_before && before != '-' && after != '"' && !digit_after &&
+        after != '.' && after != 'e' && after != 'E') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Appends the scalars of `e` (descending into arrays) to `out`; an object with a value below it is
+// a kObject value (it exists, and matches nothing else).
+void add_scalars(element e, std::vector<kql::Value>& out, int depth, std::string_view original) {
+  kql::Value v;
+  switch (e.type()) {
+    case element_type::ARRAY:
+      if (depth >= kMaxDepth) return;
+      if (simdjson::dom::array a; !e.get_array().get(a)) {
+        for (element x : a) add_scalars(x, out, depth + 1, original);
+      }
+      return;
+    case element_type::OBJECT:
+      if (!has_value_below(e, depth)) return;
+      v.type = kql::Value::Type::kObject;
+      break;
+    case element_type::STRING:
+      v.type = kql::Value::Type::kString;
+      v.text = e.get_string().value_unsafe();
+      if (big_integer_in(original, v.text)) {
+        v.type = kql::Value::Type::kNumber;
+        double d = 0;
+        if (!document::finite_number(v.text, d)) return;
+        v.number = d;
+      }
+      break;
+    case element_type::INT64:
+      v.type = kql::Value::Type::kNumber;
+      v.number = static_cast<double>(e.get_int64().value_unsafe());
+      break;
+    case element_type::UINT64:
+      v.type = kql::Value::Type::kNumber;
+      v.number = static_cast<double>(e.get_uint64().value_unsafe());
+      break;
+    case element_type::DOUBLE:
+      v.type = kql::Value::Type::kNumber;
+      v.number = e.get_double().value_unsafe();
+      break;
+    case element_type::BOOL:
+      v.type = kql::Value::Type::kBool;
+      v.boolean = e.get_bool().value_unsafe();
+      break;
+    case element_type::NULL_VALUE:
+      v.type = kql::Value::Type::kNull;
+      break;
+  }
+  out.push_back(v);
+}
+
+// The values at a dotted path. A member whose name holds dots matches as the path's next
+// components (Elasticsearch maps {"a.b":1} and {"a":{"b":1}} alike); arrays are descended into.
+void walk(element e, std::string_view path, std::vector<kql::Value>& out, bool& exists, int depth,
+          std::string_view original) {
+  if (depth >= kMaxDepth) return;
+  if (path.empty()) {
+    exists = true;
+    add_scalars(e, out, depth, original);
+    return;
+  }
+  if (e.is_array()) {
+    if (simdjson::dom::array a; !e.get_array().get(a)) {
+      for (element x : a) walk(x, path, out, exists, depth + 1, original);
+    }
+    return;
+  }
+  simdjson::dom::object o;
+  if (e.get_object().get(o)) return;
+  for (auto field : o) {
+    const std::string_view key = field.key;
+    if (path == key) {
+      walk(field.value, {}, out, exists, depth + 1, original);
+    } else if (path.size() > key.size() && path.substr(0, key.size()) == key &&
+               path[key.size()] == '.') {
+      walk(field.value, path.substr(key.size() + 1), out, exists, depth + 1, original);
+    }
+  }
+}
+
+// Parsed documents, one pair of parsers per thread (the prediction's and its label's).
+struct Parsers {
+  simdjson::dom::parser doc, label;
+  std::string doc_scratch, label_scratch;
+};
+Parsers& parsers() {
+  thread_local Parsers p;
+  return p;
+}
+
+// One stored prediction as a query sees it.
+class SearchRecord final : public kql::Record {
+ public:
+  SearchRecord(const store::StoredRecord& r, const std::optional<store::StoredRecord>* label,
+               const document::FieldMapping& mapping)
+      : r_(r), label_(label), mapping_(mapping) {
+    Parsers& p = parsers();
+    p.doc_scratch.clear();
+    doc_ok_ = !r.erased &&
+              document::parse_document(p.doc, r.document, p.doc_scratch, doc_) == simdjson::SUCCESS;
+    if (!p.doc_scratch.empty()) big_source_ = r.document;  // it holds integers beyond 64 bits
+    if (label_ != nullptr && label_->has_value() && doc_ok_ &&
+        document::parse_document(p.label, (*label_)->document, p.label_scratch, label_doc_) ==
+            simdjson::SUCCESS) {
+      label_ok_ = true;
+      truth_ =
+          document::first_value(label_doc_, mapping.pointers(document::Field::kGroundTruth), false);
+      outcome_ = document::label_outcome(document::predicted_value(doc_, mapping), truth_);
+      for (const auto& ptr : mapping.pointers(document::Field::kGroundTruth)) {
+        element v;
+        if (!label_doc_.at_pointer(ptr.text).get(v) && !v.is_null()) {
+          truth_element_ = v;
+          has_truth_element_ = true;
+          break;
+        }
+      }
+    }
+  }
+
+  bool values(std::string_view path, std::vector<kql::Value>& out) const override {
+    auto text = [&out](std::string_view s) {
+      kql::Value v;
+      v.type = kql::Value::Type::kString;
+      v.text = s;
+      out.push_back(v);
+      return true;
+    };
+    auto date = [&out](EpochMillis ms) {
+      kql::Value v;
+      v.type = kql::Value::Type::kNumber;
+      v.number = static_cast<double>(ms);
+      v.date = true;
+      out.push_back(v);
+      return true;
+    };
+    switch (own_field(path)) {
+      case Own::kRequestId:
+        return text(r_.request_id);
+      case Own::kModel:
+        return text(r_.model_name);
+      case Own::kVersion:
+        return text(r_.model_version);
+      case Own::kInput:
+        return text(r_.input);
+      case Own::kMaskingVersion:
+        return text(r_.masking_version);
+      case Own::kPartition:
+        return text(r_.partition);
+      case Own::kSequence: {
+        kql::Value v;
+        v.type = kql::Value::Type::kNumber;
+        v.number = static_cast<double>(r_.sequence);
+        out.push_back(v);
+        return true;
+      }
+      case Own::kTimestamp:
+        return date(r_.timestamp_ms);
+      case Own::kIngestTime:
+        return date(r_.ingest_time_ms);
+      case Own::kErased: {
+        kql::Value v;
+        v.type = kql::Value::Type::kBool;
+        v.boolean = r_.erased;
+        out.push_back(v);
+        return true;
+      }
+      case Own::kLabel:
+        if (!label_ok_) return false;
+        if (has_truth_element_) add_scalars(truth_element_, out, 0, {});
+        return has_truth_element_;
+      case Own::kLabelCorrect: {
+        if (!label_ok_ || !outcome_.has_correct) return false;
+        kql::Value v;
+        v.type = kql::Value::Type::kBool;
+        v.boolean = outcome_.correct;
+        out.push_back(v);
+        return true;
+      }
+      case Own::kLabelError: {
+        if (!label_ok_ || !outcome_.has_error) return false;
+        kql::Value v;
+        v.type = kql::Value::Type::kNumber;
+        v.number = outcome_.error;
+        out.push_back(v);
+        return true;
+      }
+      case Own::kLabelTime:
+        if (!label_ok_) return false;
+        return date((*label_)->timestamp_ms);
+      case Own::kDocument:
+        if (doc_ok_) add_scalars(doc_, out, 0, {});  // an object: exists when a value is in it
+        return doc_ok_;
+      case Own::kNone:
+        break;
+    }
+    if (!doc_ok_) return false;
+    if (path.substr(0, 9) == "document.") path.remove_prefix(9);
+    bool exists = false;
+    walk(doc_, path, out, exists, 0, big_source_);
+    if (!exists) {
+      if (auto e = mapped(path)) {
+        add_scalars(*e, out, 0, big_source_);
+        return true;
+      }
+    }
+    return exists;
+  }
+
+  // The JSON of a field for a projection (`fields=`): one value, an array of several, or null.
+  void write_field(document::JsonWriter& w, std::string_view path) const {
+    switch (own_field(path)) {
+      case Own::kTimestamp:
+        w.string(format_rfc3339(r_.timestamp_ms));
+        return;
+      case Own::kIngestTime:
+        w.string(format_rfc3339(r_.ingest_time_ms));
+        return;
+      case Own::kLabelTime:
+        if (label_ok_) {
+          w.string(format_rfc3339((*label_)->timestamp_ms));
+        } else {
+          w.null();
+        }
+        return;
+      case Own::kLabel:
+        if (has_truth_element_) {
+          w.raw(simdjson::minify(truth_element_));
+        } else {
+          w.null();
+        }
+        return;
+      case Own::kDocument:
+        if (doc_ok_) {
+          w.raw(simdjson::minify(doc_));
+        } else {
+          w.null();
+        }
+        return;
+      case Own::kNone:
+        break;
+      default: {
+        std::vector<kql::Value> vs;
+        values(path, vs);
+        write_values(w, vs);
+        return;
+      }
+    }
+    if (!doc_ok_) {
+      w.null();
+      return;
+    }
+    // Document paths keep their JSON (objects and arrays too).
+    std::string_view p = path.substr(0, 9) == "document." ? path.substr(9) : path;
+    std::vector<element> found;
+    collect(doc_, p, found, 0);
+    if (found.empty()) {
+      if (auto e = mapped(p)) found.push_back(*e);
+    }
+    if (found.empty()) {
+      w.null();
+    } else if (found.size() == 1) {
+      write_element(w, found[0]);
+    } else {
+      w.begin_array();
+      for (element e : found) write_element(w, e);
+      w.end_array();
+    }
+  }
+
+ private:
+  // A document value as JSON; an integer beyond 64 bits as the number it is.
+  void write_element(document::JsonWriter& w, element e) const {
+    std::string_view s;
+    if (!e.get_string().get(s) && big_integer_in(big_source_, s)) {
+      w.raw(s);
+    } else {
+      w.raw(simdjson::minify(e));
+    }
+  }
+
+  static void write_values(document::JsonWriter& w, const std::vector<kql::Value>& vs) {
+    auto one = [&w](const kql::Value& v) {
+      switch (v.type) {
+        case kql::Value::Type::kNull:
+          w.null();
+          break;
+        case kql::Value::Type::kBool:
+          w.boolean(v.boolean);
+          break;
+        case kql::Value::Type::kNumber:
+          w.number(v.number);
+          break;
+        case kql::Value::Type::kString:
+          w.string(v.text);
+          break;
+        case kql::Value::Type::kObject:
+          w.null();
+          break;
+      }
+    };
+    if (vs.empty()) {
+      w.null();
+    } else if (vs.size() == 1) {
+      one(vs[0]);
+    } else {
+      w.begin_array();
+      for (const auto& v : vs) one(v);
+      w.end_array();
+    }
+  }
+
+  // The elements at a dotted path, as walk() finds them, without descending into the last one.
+  static void collect(element e, std::string_view path, std::vector<element>& out, int depth) {
+    if (depth >= kMaxDepth) return;
+    if (path.empty()) {
+      out.push_back(e);
+      return;
+    }
+    if (e.is_array()) {
+      if (simdjson::dom::array a; !e.get_array().get(a)) {
+        for (element x : a) collect(x, path, out, depth + 1);
+      }
+      return;
+    }
+    simdjson::dom::object o;
+    if (e.get_object().get(o)) return;
+    for (auto field : o) {
+      const std::string_view key = field.key;
+      if (path == key) {
+        out.push_back(field.value);
+      } else if (path.size() > key.size() && path.substr(0, key.size()) == key &&
+                 path[key.size()] == '.') {
+        collect(field.value, path.substr(key.size() + 1), out, depth + 1);
+      }
+    }
+  }
+
+  // `confidence` and `score`: the model's mapped field, for documents without such a member.
+  std::optional<element> mapped(std::string_view path) const {
+    document::Field f;
+    if (path == "confidence") {
+      f = document::Field::kConfidence;
+    } else if (path == "score") {
+      f = document::Field::kScore;
+    } else {
+      return std::nullopt;
+    }
+    for (const auto& ptr : mapping_.pointers(f)) {
+      element v;
+      if (!doc_.at_pointer(ptr.text).get(v)) return v;
+    }
+    return std::nullopt;
+  }
+
+  const store::StoredRecord& r_;
+  const std::optional<store::StoredRecord>* label_;
+  const document::FieldMapping& mapping_;
+  element doc_, label_doc_, truth_element_;
+  bool doc_ok_ = false, label_ok_ = false, has_truth_element_ = false;
+  std::string_view big_source_;  // the document, when it holds integers beyond 64 bits
+  document::FoundValue truth_;
+  document::LabelOutcome outcome_;
+};
+
+// The cursor: hex of  u8 version | u64 query hash | u64 timestamp | request id.
+uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t get_u64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[static_cast<size_t>(i)]);
+  return v;
+}
+
+std::string encode_cursor(uint64_t query_hash, const store::ScanRange::Position& at) {
+  std::string raw(1, '\x01');
+  put_u64(raw, query_hash);
+  put_u64(raw, static_cast<uint64_t>(at.timestamp_ms));
+  raw += at.request_id;
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+std::optional<std::pair<uint64_t, store::ScanRange::Position>> decode_cursor(std::string_view hex) {
+  if (hex.size() % 2 != 0 || hex.size() < 34 || hex.size() > 2 * (17 + 1024)) return std::nullopt;
+  std::string raw;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    unsigned v = 0;
+    const auto [end, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
+    if (ec != std::errc() || end != hex.data() + i + 2) return std::nullopt;
+    raw.push_back(static_cast<char>(v));
+  }
+  if (raw[0] != '\x01') return std::nullopt;
+  store::ScanRange::Position at;
+  at.timestamp_ms = static_cast<EpochMillis>(get_u64(std::string_view(raw).substr(9, 8)));
+  at.request_id = raw.substr(17);
+  return std::make_pair(get_u64(std::string_view(raw).substr(1, 8)), std::move(at));
+}
+
+// RFC 4180: a field holding a comma, quote or line break is quoted, quotes doubled.
+void csv_cell(std::string& out, std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += v;
+    return;
+  }
+  out += '"';
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+// A JSON value as a CSV cell: strings unquoted, everything else as its JSON text.
+std::string csv_value(std::string_view json) {
+  if (json.size() >= 2 && json.front() == '"') {
+    simdjson::dom::parser p;
+    element e;
+    std::string_view s;
+    if (!p.parse(json).get(e) && !e.get_string().get(s)) return std::string(s);
+  }
+  return json == "null" ? std::string() : std::string(json);
+}
+
+std::vector<std::string> split_fields(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    std::string_view f = list.substr(0, comma);
+    while (!f.empty() && f.front() == ' ') f.remove_prefix(1);
+    while (!f.empty() && f.back() == ' ') f.remove_suffix(1);
+    if (!f.empty()) out.emplace_back(f);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+HttpResponse bad(std::string_view type, std::string_view reason) {
+  return document::error_response(400, type, reason);
+}
+
+}  // namespace
+
+HttpResponse SearchApi::search(const HttpRequest& req) const {
+  const EpochMillis now = clock_.now_ms();
+  const std::string_view model = req.query_param("model");
+  const std::string_view version = req.query_param("version");
+  const std::string_view from = req.query_param("from");
+  const std::string_view to = req.query_param("to");
+  const std::string_view where = req.query_param("where");
+  const std::string_view order = req.query_param("order");
+  const std::string_view format = req.query_param("format");
+  const std::string_view fields_param = req.query_param("fields");
+  const std::string_view cursor = req.query_param("cursor");
+  const bool explain = req.query_param("explain") == "true";
+
+  store::ScanRange range;
+  if (!model.empty()) range.model = std::string(model);
+  if (!version.empty()) range.version = std::string(version);
+  if (!from.empty()) {
+    auto t = kql::parse_time(from, now);
+    if (!t) return bad("invalid_time", "from: " + t.status().message());
+    range.from_ms = *t;
+  } else if (model.empty()) {
+    range.from_ms = now - options_.default_window_ms;  // no model: a bounded default window
+  }
+  if (!to.empty()) {
+    auto t = kql::parse_time(to, now);
+    if (!t) return bad("invalid_time", "to: " + t.status().message());
+    range.to_ms = *t;
+  }
+  if (order != "" && order != "asc" && order != "desc") {
+    return bad("invalid_order", "order must be asc or desc");
+  }
+  range.descending = order == "desc";
+  if (format != "" && format != "ndjson" && format != "json" && format != "csv") {
+    return bad("invalid_format", "format must be ndjson, json or csv");
+  }
+  size_t limit = options_.default_limit;
+  if (const auto l = req.query_param("limit"); !l.empty()) {
+    const auto [end, ec] = std::from_chars(l.data(), l.data() + l.size(), limit);
+    if (ec != std::errc() || end != l.data() + l.size() || limit == 0) {
+      return bad("invalid_limit", "limit must be a positive integer");
+    }
+    if (limit > options_.max_limit) {
+      return bad("invalid_limit",
+                 "limit is at most " + std::to_string(options_.max_limit) + ": page with cursor");
+    }
+  }
+  size_t error_position = 0;
+  auto query = kql::Query::parse(where, &error_position, now, &hasher_);
+  if (!query) {
+    HttpResponse r = bad("invalid_query", "where: " + query.status().message());
+    r.headers.emplace_back("X-Verity-Error-Position", std::to_string(error_position));
+    return r;
+  }
+  std::vector<std::string> fields = split_fields(fields_param);
+  if (format == "csv" && fields.empty()) {
+    fields = {"@timestamp", "request_id",      "model",   "version",
+              "input",      "masking_version", "document"};
+  }
+
+  // The cursor belongs to the query that made it (the texts as sent: a relative window moves on).
+  std::string identity;
+  for (std::string_view part : {model, version, from, to, where, order}) {
+    identity += std::to_string(part.size()) + ":";
+    identity += part;
+  }
+  const uint64_t query_hash = fnv1a(identity);
+  if (!cursor.empty()) {
+    auto c = decode_cursor(cursor);
+    if (!c) return bad("invalid_cursor", "cursor: not a cursor of this API");
+    if (c->first != query_hash) {
+      return bad("invalid_cursor",
+                 "cursor: made by another query (model, version, from, to, where and order must "
+                 "be the same as on the first page)");
+    }
+    range.after = std::move(c->second);
+  }
+
+  // Labels are read for the records a query's label fields need them for, else for hits only.
+  bool label_to_match = false, label_to_show = fields.empty();
+  for (const auto& f : query->fields()) label_to_match = label_to_match || needs_label(f);
+  for (const auto& f : fields) label_to_show = label_to_show || needs_label(f);
+  bool wants_erased = false;
+  for (const auto& f : query->fields()) wants_erased = wants_erased || own_field(f) == Own::kErased;
+
+  auto scan = store_.scan(range);
+  if (!scan) return document::error_response(503, "store_error", scan.status().message());
+  static const document::FieldMapping kDefaults = document::FieldMapping::defaults();
+
+  std::string body;
+  std::vector<std::string> hit_ids;
+  uint64_t scanned = 0, matched = 0;
+  bool truncated = false, exhausted = false;
+  std::optional<store::ScanRange::Position> last;
+  std::vector<std::string> rows;  // json format: each hit
+  if (format == "csv") {
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (i) body += ',';
+      csv_cell(body, fields[i]);
+    }
+    body += "\r\n";
+  }
+  while (matched < limit) {
+    if (scanned >= options_.scan_budget) {
+      truncated = true;
+      break;
+    }
+    auto next = (*scan)->next();
+    if (!next) return document::error_response(503, "store_error", next.status().message());
+    if (!next->has_value()) {
+      exhausted = true;
+      break;
+    }
+    const store::StoredRecord& r = **next;
+    ++scanned;
+    last = store::ScanRange::Position{r.timestamp_ms, r.request_id};
+    if (r.erased && !wants_erased) continue;
+    std::optional<store::StoredRecord> label;
+    auto read_label = [&]() -> Status {
+      if (r.erased) return Status::ok();
+      auto l = (*scan)->label(r.request_id);
+      if (!l) return l.status();
+      label = std::move(*l);
+      return Status::ok();
+    };
+    if (label_to_match) {
+      if (auto s = read_label(); !s)
+        return document::error_response(503, "store_error", s.message());
+    }
+    const document::FieldMapping& mapping = fields_ ? fields_->for_model(r.model_name) : kDefaults;
+    std::optional<SearchRecord> rec;
+    rec.emplace(r, &label, mapping);
+    if (!query->matches(*rec)) continue;
+    if (label_to_show && !label_to_match) {
+      if (auto s = read_label(); !s)
+        return document::error_response(503, "store_error", s.message());
+      if (label) rec.emplace(r, &label, mapping);  // the label's fields, for the projection
+    }
+    ++matched;
+    std::string hit;
+    if (fields.empty()) {
+      hit = r.to_json();
+      if (label) {
+        hit.pop_back();  // '}'
+        hit += ",\"label\":";
+        hit += label->to_json();
+        hit += '}';
+      }
+    } else if (format == "csv") {
+      for (size_t i = 0; i < fields.size(); ++i) {
+        if (i) hit += ',';
+        std::string json;
+        {
+          document::JsonWriter w(json);
+          rec->write_field(w, fields[i]);
+        }
+        csv_cell(hit, csv_value(json));
+      }
+    } else {
+      document::JsonWriter w(hit);
+      w.begin_object();
+      for (const auto& f : fields) {
+        w.key(f);
+        rec->write_field(w, f);
+      }
+      w.end_object();
+    }
+    if (format == "json") {
+      rows.push_back(std::move(hit));
+    } else {
+      body += hit;
+      body += format == "csv" ? "\r\n" : "\n";
+    }
+  }
+
+  const store::ScanStats& st = (*scan)->stats();
+  const std::string next_cursor = !exhausted && last ? encode_cursor(query_hash, *last) : "";
+  std::string meta;
+  {
+    document::JsonWriter w(meta);
+    w.begin_object();
+    w.member("returned", matched).member("scanned", scanned).member("truncated", truncated);
+    w.key("next_cursor");
+    if (next_cursor.empty()) {
+      w.null();
+    } else {
+      w.string(next_cursor);
+    }
+    w.key("window").begin_object();
+    if (range.from_ms != std::numeric_limits<EpochMillis>::min()) {
+      w.member("from", format_rfc3339(range.from_ms));
+    }
+    if (range.to_ms != std::numeric_limits<EpochMillis>::max()) {
+      w.member("to", format_rfc3339(range.to_ms));
+    }
+    w.end_object();
+    if (explain) {
+      w.key("explain").begin_object();
+      w.member("index", !range.model     ? "time index: every model, versions merged"
+                        : !range.version ? "time index: model, its versions merged"
+                                         : "time index: model and version");
+      w.member("partitions", st.partitions)
+          .member("groups", st.groups)
+          .member("index_entries", st.index_entries)
+          .member("records_read", st.records)
+          .member("filter", query->match_all() ? "none" : "where, on every record read");
+      w.end_object();
+    }
+    w.end_object();
+  }
+  if (format == "json") {
+    std::string out = "{\"hits\":[";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (i) out += ',';
+      out += rows[i];
+    }
+    out += "],";
+    out.append(meta, 1, std::string::npos);  // the meta members after the hits
+    body = std::move(out);
+    body += '\n';
+  } else if (format != "csv") {
+    body += "{\"_meta\":";
+    body += meta;
+    body += "}\n";
+  }
+
+  if (auditor_) {
+    ReadAccess a;
+    a.endpoint = "search";
+    for (const auto& [k, v] : req.query) {
+      a.query += (a.query.empty() ? "" : "&") + k + "=" + v;
+    }
+    a.returned = matched;
+    auditor_(req, a);
+  }
+  HttpResponse resp;
+  resp.status = 200;
+  resp.content_type = format == "csv"    ? "text/csv; charset=utf-8"
+                      : format == "json" ? "application/json"
+                                         : "application/x-ndjson";
+  resp.body = std::move(body);
+  if (!next_cursor.empty()) resp.headers.emplace_back("X-Verity-Next-Cursor", next_cursor);
+  resp.headers.emplace_back("X-Verity-Scanned", std::to_string(scanned));
+  resp.headers.emplace_back("X-Verity-Matched", std::to_string(matched));
+  return resp;
+}
+
+}  // namespace verity::query

@@ -1,0 +1,265 @@
+// Scans of stored predictions in (timestamp, request id) order, read through the time index
+// (time_index.h): per day, one iterator per model version, merged.
+#include <algorithm>
+#include <memory>
+#include <shared_mutex>
+#include <vector>
+
+#include "label_bundle.h"
+#include "record_codec.h"
+#include "store_impl.h"
+#include "time_index.h"
+#include "verity/store/partition.h"
+#include "verity/store/record_scan.h"
+
+namespace verity::store {
+namespace {
+
+// One model version's entries of a day, within the range. Held by pointer: the iterator reads
+// its bounds from the strings and slices here.
+struct Group {
+  std::string lower, upper;
+  rocksdb::Slice lower_bound, upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it;
+  size_t prefix = 0;  // bytes of the group prefix in every key
+  std::string_view suffix() const {
+    const rocksdb::Slice k = it->key();
+    return {k.data() + prefix, k.size() - prefix};
+  }
+};
+
+class TimeIndexScan final : public RecordScan {
+ public:
+  TimeIndexScan(const Store::Impl& impl, ScanRange range)
+      : lock_(impl.db_mu), impl_(impl), range_(std::move(range)) {}
+  ~TimeIndexScan() override {
+    heap_.clear();
+    groups_.clear();  // iterators before the snapshot
+    if (snapshot_ != nullptr && impl_.db) impl_.db->ReleaseSnapshot(snapshot_);
+  }
+
+  Status start() {
+    if (!impl_.db) return Status::unavailable("the store is reopening after a write failure");
+    snapshot_ = impl_.db->GetSnapshot();
+    if (range_.from_ms >= range_.to_ms) return Status::ok();
+    const uint32_t first = utc_day(range_.from_ms);
+    const uint32_t last = utc_day(range_.to_ms - 1);
+    std::shared_lock lock(impl_.partitions_mu);
+    for (const auto& [day, cf] : impl_.partitions) {
+      if (day >= first && day <= last) days_.push_back(day);
+    }
+    if (range_.descending) std::reverse(days_.begin(), days_.end());
+    return Status::ok();
+  }
+
+  Result<std::optional<StoredRecord>> next() override {
+    while (ready_ == buffer_.size()) {
+      buffer_.clear();
+      ready_ = 0;
+      if (heap_.empty()) {
+        if (next_day_ >= days_.size()) return std::optional<StoredRecord>();
+        if (auto s = open_day(days_[next_day_++]); !s) return s;
+        continue;
+      }
+      if (auto s = read_ahead(); !s) return s;
+    }
+    return std::optional<StoredRecord>(std::move(buffer_[ready_++]));
+  }
+
+  const ScanStats& stats() const override { return stats_; }
+
+  Result<std::optional<StoredRecord>> label(std::string_view request_id) override {
+    std::string value;
+    auto s = impl_.db->Get(read_options(), impl_.labels, request_id, &value);
+    if (s.IsNotFound()) return std::optional<StoredRecord>();
+    if (!s.ok()) return from_rocksdb(s, "reading labels");
+    auto bundle = LabelBundle::decode(value);
+    auto rec = bundle ? decode_record(bundle->current) : std::nullopt;
+    if (!rec) return Status::internal("corrupt label record");
+    rec->partition = kLabelsCf;
+    return std::optional<StoredRecord>(std::move(*rec));
+  }
+
+ private:
+  rocksdb::ReadOptions read_options() const {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    return ro;
+  }
+
+  // Whether group a's current key comes after b's in scan order (the heap keeps the first on top).
+  bool later(const Group* a, const Group* b) const {
+    const int c = a->suffix().compare(b->suffix());
+    return range_.descending ? c < 0 : c > 0;
+  }
+  void push(Group* g) {
+    heap_.push_back(g);
+    std::push_heap(heap_.begin(), heap_.end(), [this](Group* a, Group* b) { return later(a, b); });
+  }
+  Group* pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), [this](Group* a, Group* b) { return later(a, b); });
+    Group* g = heap_.back();
+    heap_.pop_back();
+    return g;
+  }
+
+  // Takes the next entries of the day in scan order and reads their records with one MultiGet
+  // (sorted block reads instead of one point read each).
+  Status read_ahead() {
+    constexpr size_t kAhead = 256;
+    keys_.clear();
+    while (keys_.size() < kAhead && !heap_.empty()) {
+      Group* g = pop();
+      ++stats_.index_entries;
+      const rocksdb::Slice value = g->it->value();
+      if (value.size() < 8) return Status::internal("corrupt time-index entry");
+      keys_.emplace_back(value.data(), 8);  // the sequence key
+      if (range_.descending) {
+        g->it->Prev();
+      } else {
+        g->it->Next();
+      }
+      if (g->it->Valid()) {
+        push(g);
+      } else if (!g->it->status().ok()) {
+        return from_rocksdb(g->it->status(), "reading the time index");
+      }
+    }
+    std::vector<rocksdb::Slice> slices(keys_.begin(), keys_.end());
+    std::vector<rocksdb::PinnableSlice> values(slices.size());
+    std::vector<rocksdb::Status> statuses(slices.size());
+    impl_.db->MultiGet(read_options(), day_cf_, slices.size(), slices.data(), values.data(),
+                       statuses.data(), false);
+    for (size_t i = 0; i < slices.size(); ++i) {
+      if (statuses[i].IsNotFound()) {
+        ++stats_.missing;
+        continue;
+      }
+      if (!statuses[i].ok()) {
+        return from_rocksdb(statuses[i], "reading partition " + partition_name(day_));
+      }
+      ++stats_.records;
+      auto rec = decode_record({values[i].data(), values[i].size()});
+      if (!rec) {
+        return Status::internal("corrupt record at sequence " +
+                                std::to_string(get_be(keys_[i], 8)));
+      }
+      rec->partition = day_name_;
+      buffer_.push_back(std::move(*rec));
+    }
+    return Status::ok();
+  }
+
+  // Finds the day's model versions in range (skipping from one group to the next), and positions
+  // one iterator per group at the start of the range.
+  Status open_day(uint32_t day) {
+    day_ = day;
+    day_name_ = partition_name(day);
+    heap_.clear();
+    groups_.clear();  // the previous day's, all exhausted
+    day_cf_ = impl_.find_partition(day);
+    if (day_cf_ == nullptr) return Status::ok();  // dropped since the scan started
+    ++stats_.partitions;
+    const std::string scope =
+        range_.model ? (range_.version ? time_index_group(day, *range_.model, *range_.version)
+                                       : model_scope(day, *range_.model))
+                     : time_index_day(day);
+    const std::string scope_end = prefix_successor(scope);
+    std::unique_ptr<rocksdb::Iterator> probe(impl_.db->NewIterator(read_options(), impl_.by_time));
+    probe->Seek(scope);
+    while (probe->Valid()) {
+      const rocksdb::Slice raw = probe->key();
+      const std::string_view k(raw.data(), raw.size());
+      if (k.compare(0, scope.size(), scope) != 0) break;
+      TimeIndexKey key;
+      if (!parse_time_index_key(k, key)) return Status::internal("corrupt time-index key");
+      const std::string prefix(k.substr(0, key.group_size));
+      if (!range_.version || key.version == *range_.version) {
+        if (auto s = add_group(prefix); !s) return s;
+      }
+      const std::string past = prefix_successor(prefix);
+      if (past.empty() || (!scope_end.empty() && past >= scope_end)) break;
+      probe->Seek(past);
+    }
+    if (!probe->status().ok()) return from_rocksdb(probe->status(), "reading the time index");
+    return Status::ok();
+  }
+
+  // The group prefix shared by every version of `model` on `day`: day | varint-len model | model.
+  static std::string model_scope(uint32_t day, std::string_view model) {
+    std::string k = time_index_day(day);
+    put_varint(k, model.size());
+    k.append(model);
+    return k;
+  }
+
+  Status add_group(const std::string& prefix) {
+    auto owned = std::make_unique<Group>();
+    Group& h = *owned;
+    h.prefix = prefix.size();
+    h.lower = prefix;
+    put_time(h.lower, range_.from_ms);
+    h.upper = prefix;
+    if (range_.to_ms == std::numeric_limits<EpochMillis>::max()) {
+      h.upper = prefix_successor(prefix);
+    } else {
+      put_time(h.upper, range_.to_ms);
+    }
+    h.lower_bound = rocksdb::Slice(h.lower);
+    h.upper_bound = rocksdb::Slice(h.upper);
+    auto ro = read_options();
+    ro.iterate_lower_bound = &h.lower_bound;
+    if (!h.upper.empty()) ro.iterate_upper_bound = &h.upper_bound;
+    h.it.reset(impl_.db->NewIterator(ro, impl_.by_time));
+    if (range_.after) {
+      std::string at = prefix;
+      put_time(at, range_.after->timestamp_ms);
+      at += range_.after->request_id;
+      if (range_.descending) {
+        h.it->SeekForPrev(at);
+        if (h.it->Valid() && h.it->key() == rocksdb::Slice(at)) h.it->Prev();
+      } else {
+        h.it->Seek(at);
+        if (h.it->Valid() && h.it->key() == rocksdb::Slice(at)) h.it->Next();
+      }
+    } else if (range_.descending) {
+      h.it->SeekToLast();
+    } else {
+      h.it->SeekToFirst();
+    }
+    if (!h.it->Valid()) {
+      if (!h.it->status().ok()) return from_rocksdb(h.it->status(), "reading the time index");
+      return Status::ok();
+    }
+    ++stats_.groups;
+    push(owned.get());
+    groups_.push_back(std::move(owned));
+    return Status::ok();
+  }
+
+  std::shared_lock<std::shared_mutex> lock_;
+  const Store::Impl& impl_;
+  ScanRange range_;
+  const rocksdb::Snapshot* snapshot_ = nullptr;
+  std::vector<uint32_t> days_;
+  size_t next_day_ = 0;
+  uint32_t day_ = 0;
+  std::string day_name_;
+  rocksdb::ColumnFamilyHandle* day_cf_ = nullptr;
+  std::vector<std::unique_ptr<Group>> groups_;  // the day's groups (owned)
+  std::vector<Group*> heap_;                    // those with entries left, first on top
+  std::vector<std::string> keys_;               // read_ahead's sequence keys
+  std::vector<StoredRecord> buffer_;            // records read ahead, in scan order
+  size_t ready_ = 0;                            // buffer_[ready_] is the next to return
+  ScanStats stats_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RecordScan>> Store::scan(const ScanRange& range) const {
+  auto s = std::make_unique<TimeIndexScan>(*impl_, range);
+  if (auto st = s->start(); !st) return st;
+  return std::unique_ptr<RecordScan>(std::move(s));
+}
+
+}  // namespace verity::store
