@@ -477,7 +477,7 @@ int run(int argc, char** argv) {
     sc.cacert = g_cacert;
     if (*search) return verity::app::run_search(sc);
     if (*export_cmd) {
-      sc.limit = 10'000;
+      sc.limit = 0;  // the server's largest page (limit=max)
       return verity::app::run_export(sc);
     }
     if (audit_from != "0") sc.from = audit_from;

@@ -122,7 +122,7 @@ int run_export(const SearchCommand& c) {
   std::string cursor = c.cursor;
   uint64_t exported = 0, scanned = 0, pages = 0;
   while (true) {
-    auto r = get(c, "/v1/predictions" + query_string(c, format, c.limit, cursor));
+    auto r = get(c, "/v1/predictions" + query_string(c, format, 0, cursor) + "&limit=max");
     if (!r) {
       std::cerr << "verity export: " << r.status().message() << " (after " << exported
                 << " records; resume with --cursor " << cursor << ")\n";

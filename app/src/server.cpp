@@ -17,6 +17,7 @@
 #include "verity/app/masking_setup.h"
 #include "verity/app/store_admin.h"
 #include "verity/core/guard.h"
+#include "verity/core/sha256.h"
 #include "verity/document/json_writer.h"
 #include "verity/ingest/beats_input.h"
 #include "verity/ingest/es_compat.h"
@@ -167,8 +168,20 @@ Server::~Server() {
 }
 
 void Server::Impl::add_routes() {
-  guarded("GET", "/v1/predictions/*", kRoleRead,
-          [this](const HttpRequest& r) { return read_api->get_prediction(r); });
+  // Reads of prediction data write the read audit (and searches scan): they run on the read pool,
+  // never on an I/O thread, and an unexpected exception is a 500, not the end of the process.
+  auto on_read_pool = [this](std::function<HttpResponse(const HttpRequest&)> handler) {
+    return [this, handler = std::move(handler)](HttpRequest r, HttpResponder done) {
+      asio::post(read_pool, [r = std::move(r), done = std::move(done), handler] {
+        HttpResponse resp;
+        auto s = verity::guarded("a read", [&] { resp = handler(r); });
+        if (!s) resp = document::error_response(500, "internal_error", s.message());
+        done(std::move(resp));
+      });
+    };
+  };
+  guarded_async("GET", "/v1/predictions/*", kRoleRead,
+                on_read_pool([this](const HttpRequest& r) { return read_api->get_prediction(r); }));
   auto quality_off = [] {
     return document::error_response(404, "model_quality_disabled",
                                     "model quality is off (metrics.quality.enabled: false)");
@@ -176,23 +189,28 @@ void Server::Impl::add_routes() {
   guarded("GET", "/v1/models", kRoleRead, [this, quality_off](const HttpRequest& r) {
     return models_api ? models_api->models(r) : quality_off();
   });
-  guarded_async("GET", "/v1/predictions", kRoleRead, [this](HttpRequest r, HttpResponder done) {
-    asio::post(read_pool,
-               [this, r = std::move(r), done = std::move(done)] { done(search_api->search(r)); });
-  });
-  guarded("GET", "/v1/models/*/metrics", kRoleRead, [this, quality_off](const HttpRequest& r) {
-    if (!models_api) return quality_off();
-    HttpResponse resp = models_api->metrics(r);
-    if (read_auditor) {
-      query::ReadAccess a;
-      a.endpoint = "model_metrics";
-      a.query = r.path;
-      for (const auto& [k, v] : r.query) a.query += (a.query == r.path ? "?" : "&") + k + "=" + v;
-      a.returned = resp.status == 200 ? 1 : 0;
-      read_auditor(r, a);
-    }
-    return resp;
-  });
+  guarded_async("GET", "/v1/predictions", kRoleRead,
+                on_read_pool([this](const HttpRequest& r) { return search_api->search(r); }));
+  guarded_async("GET", "/v1/models/*/metrics", kRoleRead,
+                on_read_pool([this, quality_off](const HttpRequest& r) {
+                  if (!models_api) return quality_off();
+                  HttpResponse resp = models_api->metrics(r);
+                  if (read_auditor) {
+                    query::ReadAccess a;
+                    a.endpoint = "model_metrics";
+                    a.query = r.path;
+                    for (const auto& [k, v] : r.query) {
+                      a.query += (a.query == r.path ? "?" : "&") + k + "=" + v;
+                    }
+                    a.returned = resp.status == 200 ? 1 : 0;
+                    if (auto s = read_auditor(r, a); !s) {
+                      return document::error_response(
+                          503, "read_audit_unavailable",
+                          "the read could not be recorded: " + s.message());
+                    }
+                  }
+                  return resp;
+                }));
   guarded("GET", "/v1/partitions", kRoleRead,
           [this](const HttpRequest& r) { return admin->partitions(r); });
   guarded("GET", "/v1/holds", kRoleRead, [this](const HttpRequest& r) { return admin->holds(r); });
@@ -207,7 +225,10 @@ void Server::Impl::add_routes() {
       query::ReadAccess a;
       a.endpoint = "audit";
       for (const auto& [k, v] : r.query) a.query += (a.query.empty() ? "" : "&") + k + "=" + v;
-      read_auditor(r, a);
+      if (auto s = read_auditor(r, a); !s) {
+        return document::error_response(503, "read_audit_unavailable",
+                                        "the read could not be recorded: " + s.message());
+      }
     }
     return resp;
   });
@@ -381,11 +402,12 @@ Status Server::start() {
       r.query = a.query;
       r.returned = a.returned;
       r.request_ids = a.request_ids;
-      // A read that cannot be recorded is logged; the answer is not held back (the store is
-      // failing, and its readiness says so).
-      if (auto s = im.store->record_read(r); !s) {
-        spdlog::warn("read audit: cannot record a {} read: {}", a.endpoint, s.message());
+      // A long query is kept as its first 2 KiB and the digest of the whole.
+      if (r.query.size() > 2048) {
+        r.query = r.query.substr(0, 2048) + "...(sha256:" + sha256_hex(a.query) + ")";
       }
+      // A read that cannot be recorded is not answered (the caller says 503).
+      return im.store->record_read(r);
     };
   }
   im.read_api = std::make_unique<query::ReadApi>(*im.store, std::move(id_forms), im.read_auditor);

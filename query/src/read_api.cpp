@@ -27,12 +27,16 @@ HttpResponse ReadApi::get_prediction(const HttpRequest& req) const {
     }
   }
   if (auditor_) {
+    // The id as stored: when masking hashes request ids, the raw id never reaches the trail.
     ReadAccess a;
     a.endpoint = "get";
-    a.query = req.path;
     a.returned = prediction->has_value() ? 1 : 0;
-    a.request_ids.emplace_back(id);
-    auditor_(req, a);
+    a.request_ids.emplace_back(prediction->has_value() ? stored_id : forms.back());
+    a.query = std::string(kPrefix) + a.request_ids.back();
+    if (auto s = auditor_(req, a); !s) {
+      return document::error_response(503, "read_audit_unavailable",
+                                      "the read could not be recorded: " + s.message());
+    }
   }
   if (!prediction->has_value()) {
     return document::error_response(404, "not_found",

@@ -3,7 +3,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <limits>
 #include <optional>
 
@@ -476,7 +478,9 @@ class SearchRecord final : public kql::Record {
   document::LabelOutcome outcome_;
 };
 
-// The cursor: hex of  u8 version | u64 query hash | u64 timestamp | request id.
+// The cursor: hex of  u8 version (2) | u64 query hash | u64 from | u64 to | u64 timestamp |
+// request id. The window is the one the first page resolved (`now-1d` keeps meaning the same
+// window while an export pages through it).
 uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {
   for (unsigned char c : s) {
     h ^= c;
@@ -494,9 +498,18 @@ uint64_t get_u64(std::string_view in) {
   return v;
 }
 
-std::string encode_cursor(uint64_t query_hash, const store::ScanRange::Position& at) {
-  std::string raw(1, '\x01');
+struct Cursor {
+  uint64_t query_hash = 0;
+  EpochMillis from_ms = 0, to_ms = 0;
+  store::ScanRange::Position at;
+};
+
+std::string encode_cursor(uint64_t query_hash, const store::ScanRange& range,
+                          const store::ScanRange::Position& at) {
+  std::string raw(1, '\x02');
   put_u64(raw, query_hash);
+  put_u64(raw, static_cast<uint64_t>(range.from_ms));
+  put_u64(raw, static_cast<uint64_t>(range.to_ms));
   put_u64(raw, static_cast<uint64_t>(at.timestamp_ms));
   raw += at.request_id;
   static const char* kHex = "0123456789abcdef";
@@ -509,8 +522,8 @@ std::string encode_cursor(uint64_t query_hash, const store::ScanRange::Position&
   return out;
 }
 
-std::optional<std::pair<uint64_t, store::ScanRange::Position>> decode_cursor(std::string_view hex) {
-  if (hex.size() % 2 != 0 || hex.size() < 34 || hex.size() > 2 * (17 + 1024)) return std::nullopt;
+std::optional<Cursor> decode_cursor(std::string_view hex) {
+  if (hex.size() % 2 != 0 || hex.size() < 66 || hex.size() > 2 * (33 + 1024)) return std::nullopt;
   std::string raw;
   for (size_t i = 0; i < hex.size(); i += 2) {
     unsigned v = 0;
@@ -518,11 +531,15 @@ std::optional<std::pair<uint64_t, store::ScanRange::Position>> decode_cursor(std
     if (ec != std::errc() || end != hex.data() + i + 2) return std::nullopt;
     raw.push_back(static_cast<char>(v));
   }
-  if (raw[0] != '\x01') return std::nullopt;
-  store::ScanRange::Position at;
-  at.timestamp_ms = static_cast<EpochMillis>(get_u64(std::string_view(raw).substr(9, 8)));
-  at.request_id = raw.substr(17);
-  return std::make_pair(get_u64(std::string_view(raw).substr(1, 8)), std::move(at));
+  if (raw[0] != '\x02') return std::nullopt;
+  const std::string_view v(raw);
+  Cursor c;
+  c.query_hash = get_u64(v.substr(1, 8));
+  c.from_ms = static_cast<EpochMillis>(get_u64(v.substr(9, 8)));
+  c.to_ms = static_cast<EpochMillis>(get_u64(v.substr(17, 8)));
+  c.at.timestamp_ms = static_cast<EpochMillis>(get_u64(v.substr(25, 8)));
+  c.at.request_id = raw.substr(33);
+  return c;
 }
 
 // RFC 4180: a field holding a comma, quote or line break is quoted, quotes doubled.
@@ -570,6 +587,31 @@ HttpResponse bad(std::string_view type, std::string_view reason) {
 
 }  // namespace
 
+// The query as the read audit keeps it: a raw value written `~"..."` (to match its masked form)
+// is replaced by that masked form, so the raw value never reaches the trail.
+std::string SearchApi::masked_where(std::string_view where) const {
+  if (!hasher_ || where.find("~\"") == std::string_view::npos) return std::string(where);
+  std::string out;
+  size_t i = 0;
+  while (i < where.size()) {
+    const size_t at = where.find("~\"", i);
+    if (at == std::string_view::npos) break;
+    out.append(where.substr(i, at - i));
+    std::string raw;
+    size_t j = at + 2;
+    for (; j < where.size() && where[j] != '"'; ++j) {
+      if (where[j] == '\\' && j + 1 < where.size()) ++j;
+      raw += where[j];
+    }
+    out += '"';
+    out += hasher_(raw);
+    out += '"';
+    i = j + 1;
+  }
+  if (i < where.size()) out.append(where.substr(i));
+  return out;
+}
+
 HttpResponse SearchApi::search(const HttpRequest& req) const {
   const EpochMillis now = clock_.now_ms();
   const std::string_view model = req.query_param("model");
@@ -606,7 +648,9 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
     return bad("invalid_format", "format must be ndjson, json or csv");
   }
   size_t limit = options_.default_limit;
-  if (const auto l = req.query_param("limit"); !l.empty()) {
+  if (const auto l = req.query_param("limit"); l == "max") {
+    limit = options_.max_limit;  // what an export asks for
+  } else if (!l.empty()) {
     const auto [end, ec] = std::from_chars(l.data(), l.data() + l.size(), limit);
     if (ec != std::errc() || end != l.data() + l.size() || limit == 0) {
       return bad("invalid_limit", "limit must be a positive integer");
@@ -623,7 +667,14 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
     r.headers.emplace_back("X-Verity-Error-Position", std::to_string(error_position));
     return r;
   }
-  std::vector<std::string> fields = split_fields(fields_param);
+  std::vector<std::string> fields;
+  for (auto& f : split_fields(fields_param)) {
+    if (std::find(fields.begin(), fields.end(), f) == fields.end()) fields.push_back(std::move(f));
+  }
+  if (fields.size() > options_.max_fields) {
+    return bad("invalid_fields",
+               "fields names at most " + std::to_string(options_.max_fields) + " distinct fields");
+  }
   if (format == "csv" && fields.empty()) {
     fields = {"@timestamp", "request_id",      "model",   "version",
               "input",      "masking_version", "document"};
@@ -639,12 +690,14 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
   if (!cursor.empty()) {
     auto c = decode_cursor(cursor);
     if (!c) return bad("invalid_cursor", "cursor: not a cursor of this API");
-    if (c->first != query_hash) {
+    if (c->query_hash != query_hash) {
       return bad("invalid_cursor",
                  "cursor: made by another query (model, version, from, to, where and order must "
                  "be the same as on the first page)");
     }
-    range.after = std::move(c->second);
+    range.from_ms = c->from_ms;  // the window of the first page
+    range.to_ms = c->to_ms;
+    range.after = std::move(c->at);
   }
 
   // Labels are read for the records a query's label fields need them for, else for hits only.
@@ -663,7 +716,8 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
   uint64_t scanned = 0, matched = 0;
   bool truncated = false, exhausted = false;
   std::optional<store::ScanRange::Position> last;
-  std::vector<std::string> rows;  // json format: each hit
+  if (format == "json") body = "{\"hits\":[";  // the hits are appended as they are found
+  const auto started = std::chrono::steady_clock::now();
   if (format == "csv") {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i) body += ',';
@@ -672,7 +726,10 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
     body += "\r\n";
   }
   while (matched < limit) {
-    if (scanned >= options_.scan_budget) {
+    // Bounded work, memory and lock time per page: records read, bytes answered, time taken.
+    if (scanned >= options_.scan_budget || body.size() >= options_.max_page_bytes ||
+        ((scanned & 255) == 255 && std::chrono::steady_clock::now() - started >
+                                       std::chrono::milliseconds(options_.max_page_ms))) {
       truncated = true;
       break;
     }
@@ -737,7 +794,8 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
       w.end_object();
     }
     if (format == "json") {
-      rows.push_back(std::move(hit));
+      if (matched > 1) body += ',';
+      body += hit;
     } else {
       body += hit;
       body += format == "csv" ? "\r\n" : "\n";
@@ -745,7 +803,7 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
   }
 
   const store::ScanStats& st = (*scan)->stats();
-  const std::string next_cursor = !exhausted && last ? encode_cursor(query_hash, *last) : "";
+  const std::string next_cursor = !exhausted && last ? encode_cursor(query_hash, range, *last) : "";
   std::string meta;
   {
     document::JsonWriter w(meta);
@@ -780,14 +838,8 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
     w.end_object();
   }
   if (format == "json") {
-    std::string out = "{\"hits\":[";
-    for (size_t i = 0; i < rows.size(); ++i) {
-      if (i) out += ',';
-      out += rows[i];
-    }
-    out += "],";
-    out.append(meta, 1, std::string::npos);  // the meta members after the hits
-    body = std::move(out);
+    body += "],";
+    body.append(meta, 1, std::string::npos);  // the meta members after the hits
     body += '\n';
   } else if (format != "csv") {
     body += "{\"_meta\":";
@@ -795,14 +847,18 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
     body += "}\n";
   }
 
+  scan = Status::unavailable("done");  // the read lock goes before the audit writes
   if (auditor_) {
     ReadAccess a;
     a.endpoint = "search";
     for (const auto& [k, v] : req.query) {
-      a.query += (a.query.empty() ? "" : "&") + k + "=" + v;
+      a.query += (a.query.empty() ? "" : "&") + k + "=" + (k == "where" ? masked_where(v) : v);
     }
     a.returned = matched;
-    auditor_(req, a);
+    if (auto s = auditor_(req, a); !s) {
+      return document::error_response(503, "read_audit_unavailable",
+                                      "the read could not be recorded: " + s.message());
+    }
   }
   HttpResponse resp;
   resp.status = 200;

@@ -192,6 +192,7 @@ Status Store::Impl::load_state() {
       for (char kind : {'L', 'H', 'S'}) {
         (void)wb.DeleteRange(chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
       }
+      (void)wb.DeleteRange(by_time, time_index_day(day), time_index_day(day + 1));
     }
     rocksdb::WriteOptions wo;  // while opening: the instance is new, so written directly
     wo.sync = true;
@@ -419,7 +420,8 @@ Result<MaintenanceReport> Store::Impl::maintenance_pass() {
   std::lock_guard pass_lock(maintenance_mu);
   MaintenanceReport report;
   if (auto s = trim_dead_letters(); !s) return s;
-  if (auto s = trim_read_trail(); !s) return s;
+  // The read trail's retention is its own: a failure there is logged, and the pass goes on.
+  if (auto s = trim_read_trail(); !s) spdlog::warn("store: read audit trim: {}", s.message());
   if (auto s = orphan_pending(report); !s) return s;
   if (auto s = fold_aggregates(); !s) return s;
   const EpochMillis now = clock.now_ms();

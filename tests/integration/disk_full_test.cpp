@@ -88,10 +88,12 @@ TEST(DiskFull, ARealFullDiskStopsAcknowledgmentsAndNothingAcknowledgedIsLost) {
   EXPECT_EQ(ready->body.find(dir.path().string()), std::string::npos) << "no path in /readyz";
   EXPECT_EQ(scrape(server.http_url(), "verity_store_writable"), 0);
   EXPECT_GT(scrape(server.http_url(), "verity_store_commit_failures_total"), 0);
-  // Reads go on.
+  // Reads of prediction data stop too: a read that cannot be recorded in the read audit trail is
+  // not served (503, saying why), and the server stays up.
   auto first = http_get(server.http_url() + "/v1/predictions/b0-0");
   ASSERT_TRUE(first.is_ok());
-  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(first->status, 503) << first->body;
+  EXPECT_NE(first->body.find("read_audit_unavailable"), std::string::npos) << first->body;
 
   std::ofstream(grow) << "space returns\n";
   for (auto& f : waiting) {
@@ -100,6 +102,10 @@ TEST(DiskFull, ARealFullDiskStopsAcknowledgmentsAndNothingAcknowledgedIsLost) {
     EXPECT_EQ(r->status, 200) << r->body;
     EXPECT_NE(r->body.find("\"stored\":2000"), std::string::npos) << r->body;
   }
+  // Space came back: reads are recorded, and served, again.
+  auto again = http_get(server.http_url() + "/v1/predictions/b0-0");
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(again->status, 200) << again->body;
   // A client retrying every batch gets duplicates only: nothing twice, nothing lost.
   uint64_t duplicates = 0;
   for (const auto& b : batches) {

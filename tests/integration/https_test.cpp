@@ -2,7 +2,9 @@
 // refusal to expose a plaintext HTTP listener beyond loopback.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "server_process.h"
 #include "test_client.h"
@@ -97,6 +99,44 @@ TEST(Https, ServeRefusesAPlaintextNonLoopbackHttpListener) {
   r = run_command(serve);
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("http.tls.cert_file /nonexistent.pem"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace verity::testing
+
+namespace verity::testing {
+namespace {
+
+// A raw value searched by its masked form (`~"..."`) matches the stored token, and never reaches
+// the read audit trail: the trail keeps the token.
+TEST(SearchAudit, ARawValueSearchedByItsMaskedFormNeverReachesTheTrail) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", "masking: {rules: [{path: /user_id, action: hash}]}");
+  server.start();
+  send_ndjson(server.tcp(),
+              R"({"request_id":"m-1","@timestamp":"2026-11-20T10:30:00Z","model_name":"fraud",)"
+              R"("user_id":"u-4242","prediction":{"label":"ok"}})"
+              "\n");
+  const std::string search = std::string(VERITY_BINARY) + " search --server " + server.http_url() +
+                             " --model fraud --fields request_id,user_id ";
+  CommandResult found;
+  for (int i = 0; i < 50; ++i) {  // the TCP input commits asynchronously
+    found = run_command(search + "'user_id:~\"u-4242\"'");
+    if (found.output.find("m-1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(found.exit_code, 0) << found.output;
+  EXPECT_NE(found.output.find("{\"request_id\":\"m-1\",\"user_id\":\"hmac:"), std::string::npos)
+      << found.output;
+  auto trail =
+      run_command(std::string(VERITY_BINARY) + " audit --reads --server " + server.http_url());
+  EXPECT_EQ(trail.exit_code, 0) << trail.output;
+  EXPECT_NE(trail.output.find("user_id:\\\"hmac:"), std::string::npos) << trail.output;
+  EXPECT_EQ(trail.output.find("u-4242"), std::string::npos) << trail.output;
+  // The raw value as a plain term does not match what is stored.
+  auto raw = run_command(search + "'user_id:\"u-4242\"'");
+  EXPECT_EQ(raw.exit_code, 0) << raw.output;
+  EXPECT_EQ(raw.output.find("\"request_id\":\"m-1\""), std::string::npos) << raw.output;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "verity/core/clock.h"
 #include "verity/core/http.h"
+#include "verity/core/status.h"
 
 namespace verity::store {
 class Store;
@@ -25,8 +26,9 @@ struct ReadAccess {
   uint64_t returned = 0;
   std::vector<std::string> request_ids;  // point lookups only
 };
-// Records a read; `req` carries the caller's credentials. Null: reads are not audited.
-using ReadAuditor = std::function<void(const HttpRequest& req, const ReadAccess& access)>;
+// Records a read; `req` carries the caller's credentials. Null: reads are not audited. An error
+// means the read could not be recorded: the data is then not returned (503).
+using ReadAuditor = std::function<Status(const HttpRequest& req, const ReadAccess& access)>;
 
 struct SearchOptions {
   size_t default_limit = 100;
@@ -36,6 +38,11 @@ struct SearchOptions {
   uint64_t scan_budget = 200'000;
   // Without `model` and `from`, the window is the last this many milliseconds.
   int64_t default_window_ms = 86'400'000;
+  // A page also ends (truncated, with a cursor) past this many bytes of answer or this long, so
+  // that one request holds bounded memory and the store's read lock for a bounded time.
+  size_t max_page_bytes = 16u << 20;
+  int64_t max_page_ms = 5'000;
+  size_t max_fields = 100;  // distinct fields a `fields` list may name
 };
 
 // GET /v1/predictions?model=&version=&from=&to=&where=&fields=&order=&limit=&cursor=&format=
@@ -81,6 +88,7 @@ class SearchApi {
   HttpResponse search(const HttpRequest& req) const;
 
  private:
+  std::string masked_where(std::string_view where) const;
   const store::Store& store_;
   const Clock& clock_;
   SearchOptions options_;
