@@ -734,7 +734,12 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
       break;
     }
     auto next = (*scan)->next();
-    if (!next) return document::error_response(503, "store_error", next.status().message());
+    if (!next) {
+      const bool too_broad = next.status().code() == StatusCode::kResourceExhausted;
+      return document::error_response(too_broad ? 400 : 503,
+                                      too_broad ? "query_too_broad" : "store_error",
+                                      next.status().message());
+    }
     if (!next->has_value()) {
       exhausted = true;
       break;

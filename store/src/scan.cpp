@@ -106,9 +106,15 @@ class TimeIndexScan final : public RecordScan {
   // Takes the next entries of the day in scan order and reads their records with one MultiGet
   // (sorted block reads instead of one point read each).
   Status read_ahead() {
-    constexpr size_t kAhead = 256;
+    // 256 records at a time, fewer when records are large: about 4 MiB of values per MultiGet,
+    // judged by the records read so far (a scan of 1 MiB documents holds a few, not 256).
+    constexpr size_t kAhead = 256, kAheadBytes = 4u << 20;
+    const size_t average = stats_.records > 0 ? value_bytes_ / stats_.records : 0;
+    const size_t ahead =
+        average > 0 ? std::clamp<size_t>(kAheadBytes / std::max<size_t>(average, 1), 4, kAhead)
+                    : 16;  // the first read of a scan: a few, to learn the size
     keys_.clear();
-    while (keys_.size() < kAhead && !heap_.empty()) {
+    while (keys_.size() < ahead && !heap_.empty()) {
       Group* g = pop();
       ++stats_.index_entries;
       const rocksdb::Slice value = g->it->value();
@@ -139,6 +145,7 @@ class TimeIndexScan final : public RecordScan {
         return from_rocksdb(statuses[i], "reading partition " + partition_name(day_));
       }
       ++stats_.records;
+      value_bytes_ += values[i].size();
       auto rec = decode_record({values[i].data(), values[i].size()});
       if (!rec) {
         return Status::internal("corrupt record at sequence " +
@@ -175,6 +182,12 @@ class TimeIndexScan final : public RecordScan {
       if (!parse_time_index_key(k, key)) return Status::internal("corrupt time-index key");
       const std::string prefix(k.substr(0, key.group_size));
       if (!range_.version || key.version == *range_.version) {
+        // One iterator per model version of the day: a bound, as names come from documents.
+        if (groups_.size() >= kMaxGroups) {
+          return Status::resource_exhausted("more than " + std::to_string(kMaxGroups) +
+                                            " model versions on " + day_name_ +
+                                            ": name a model (and a version) to search it");
+        }
         if (auto s = add_group(prefix); !s) return s;
       }
       const std::string past = prefix_successor(prefix);
@@ -245,6 +258,8 @@ class TimeIndexScan final : public RecordScan {
   size_t next_day_ = 0;
   uint32_t day_ = 0;
   std::string day_name_;
+  uint64_t value_bytes_ = 0;  // of the records read so far (sizes read-ahead)
+  static constexpr size_t kMaxGroups = 4096;
   rocksdb::ColumnFamilyHandle* day_cf_ = nullptr;
   std::vector<std::unique_ptr<Group>> groups_;  // the day's groups (owned)
   std::vector<Group*> heap_;                    // those with entries left, first on top

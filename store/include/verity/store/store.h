@@ -187,7 +187,8 @@ class Store {
   Result<std::vector<StoredRecord>> get_label_history(std::string_view request_id) const;
   // Stored predictions in (timestamp, request id) order over one snapshot, read through the time
   // index: a model version's day is one seek and a sequential read. Thread-safe; the scan holds
-  // the store's read lock until it is destroyed. Errors: kUnavailable.
+  // the store's read lock until it is destroyed. Errors: kUnavailable; from next(),
+  // kResourceExhausted when a day holds more than 4,096 model versions in the range (name a model).
   Result<std::unique_ptr<RecordScan>> scan(const ScanRange& range) const;
   // Dead-letter entries (JSON text) in append order, starting at sequence `from`, at most `limit`.
   Result<std::vector<std::string>> dead_letters(uint64_t from, size_t limit) const;
