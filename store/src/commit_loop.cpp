@@ -329,10 +329,10 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         st = wb.Put(cached_cf, sequence_key(sequence), prep.record);
         if (st.ok()) st = wb.Put(ids, e.request_id, encode_id_entry({day, sequence, digest}));
         if (st.ok()) {
-          st = wb.Put(by_time,
-                      time_index_key(day, e.model_name, e.model_version, e.timestamp_ms,
-                                     e.request_id),
-                      sequence_key(sequence));
+          st = wb.Put(
+              by_time,
+              time_index_key(day, e.model_name, e.model_version, e.timestamp_ms, e.request_id),
+              sequence_key(sequence));
         }
         if (st.ok() && options.outbox) {
           std::string v = "P";

@@ -186,9 +186,8 @@ Status Store::Impl::open_db() {
   rocksdb::ColumnFamilyOptions metrics_options = meta_options;
   metrics_options.merge_operator = aggregate_merge_operator();
 
-  for (const char* required :
-       {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf, kMetricsCf, kPendingCf,
-        kTimeIndexCf, kReadsCf}) {
+  for (const char* required : {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf,
+                               kMetricsCf, kPendingCf, kTimeIndexCf, kReadsCf}) {
     if (std::find(names.begin(), names.end(), required) == names.end())
       names.emplace_back(required);
   }

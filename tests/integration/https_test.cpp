@@ -4,10 +4,10 @@
 
 #include <chrono>
 #include <fstream>
-#include <thread>
 
 #include "server_process.h"
 #include "test_client.h"
+#include "wait.h"
 
 namespace verity::testing {
 namespace {
@@ -120,11 +120,13 @@ TEST(SearchAudit, ARawValueSearchedByItsMaskedFormNeverReachesTheTrail) {
   const std::string search = std::string(VERITY_BINARY) + " search --server " + server.http_url() +
                              " --model fraud --fields request_id,user_id ";
   CommandResult found;
-  for (int i = 0; i < 50; ++i) {  // the TCP input commits asynchronously
-    found = run_command(search + "'user_id:~\"u-4242\"'");
-    if (found.output.find("m-1") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // The TCP input commits asynchronously: the project's one polling helper, with a deadline.
+  wait_until(
+      [&] {
+        found = run_command(search + "'user_id:~\"u-4242\"'");
+        return found.output.find("m-1") != std::string::npos;
+      },
+      std::chrono::seconds(10));
   EXPECT_EQ(found.exit_code, 0) << found.output;
   EXPECT_NE(found.output.find("{\"request_id\":\"m-1\",\"user_id\":\"hmac:"), std::string::npos)
       << found.output;

@@ -55,7 +55,8 @@ struct Config {
   query::SearchOptions search;  // search.*: GET /v1/predictions, verity search/export
   bool audit_reads = true;
   // http.allow_plaintext_remote: a non-loopback http.listen without http.tls is deliberate.
-  bool http_allow_plaintext_remote = false;      // audit.reads: every read of prediction data is recorded
+  bool http_allow_plaintext_remote =
+      false;  // audit.reads: every read of prediction data is recorded
   // erasure.subject_field: where a data subject's id is in a document (`verity erase --subject`).
   document::JsonPointer erasure_subject_field = *document::parse_json_pointer("/user_id");
 
