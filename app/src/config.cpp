@@ -630,6 +630,27 @@ Result<Config> parse_config(const std::string& yaml_text) {
     size_t backlog = o.max_backlog_events;
     es.get("max_backlog_events", backlog, 1, ~size_t{0});
     o.max_backlog_events = backlog;
+    {
+      auto dl = es.child("dead_letters");
+      dl.get("enabled", o.dead_letters);
+      dl.get("data_stream", o.dead_letters_data_stream);
+      if (o.dead_letters_data_stream.rfind("logs-", 0) != 0 &&
+          o.dead_letters_data_stream.rfind("metrics-", 0) != 0) {
+        dl.error("data_stream",
+                 "expected <type>-<dataset>-<namespace>, e.g. logs-verity.deadletters-default");
+      }
+      dl.get("dated_prefix", o.dead_letters_dated_prefix);
+      if (o.dead_letters_dated_prefix.empty()) dl.error("dated_prefix", "must not be empty");
+      // Labels and erasures are applied by query over <dated_prefix>* or the data stream: dead
+      // letters must be out of their reach.
+      if (o.dead_letters_data_stream == o.data_stream) {
+        dl.error("data_stream", "must differ from outputs.elasticsearch.data_stream");
+      }
+      if (o.dead_letters_dated_prefix.rfind(o.dated_prefix, 0) == 0) {
+        dl.error("dated_prefix", "must not start with outputs.elasticsearch.dated_prefix");
+      }
+      dl.finish();
+    }
     es.finish();
     outputs.finish();
   }
@@ -1013,6 +1034,11 @@ std::string render_config(const Config& c) {
     out << YAML::Key << "initial_backoff" << YAML::Value << format_duration(o.initial_backoff);
     out << YAML::Key << "max_backoff" << YAML::Value << format_duration(o.max_backoff);
     out << YAML::Key << "max_backlog_events" << YAML::Value << o.max_backlog_events;
+    out << YAML::Key << "dead_letters" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "enabled" << YAML::Value << o.dead_letters;
+    out << YAML::Key << "data_stream" << YAML::Value << o.dead_letters_data_stream;
+    out << YAML::Key << "dated_prefix" << YAML::Value << o.dead_letters_dated_prefix;
+    out << YAML::EndMap;
     out << YAML::EndMap << YAML::EndMap;
   }
   // Secrets are never printed.

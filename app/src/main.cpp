@@ -19,6 +19,7 @@
 #include "verity/app/server.h"
 #include "verity/document/json_writer.h"
 #include "verity/shippers/es_setup.h"
+#include "verity/shippers/kibana_setup.h"
 
 namespace {
 
@@ -386,7 +387,34 @@ int run(int argc, char** argv) {
   es_setup->add_option("--config,-c", config_path, "Config file (hosts, credentials, tiers)");
   es_setup->add_option("--es-url", es_urls, "Elasticsearch URL (repeatable); replaces the hosts");
 
+  auto* kibana = app.add_subcommand("kibana", "Kibana: `verity kibana setup`");
+  auto* kibana_setup = kibana->add_subcommand(
+      "setup", "Import Verity's data views and dashboards into Kibana 8.8+ (idempotent)");
+  kibana->require_subcommand(1);
+  verity::shippers::KibanaOptions kibana_options;
+  kibana_setup
+      ->add_option("--kibana-url", kibana_options.url, "Kibana URL, e.g. http://kibana:5601")
+      ->required();
+  kibana_setup->add_option("--space", kibana_options.space,
+                           "Kibana space id (default: the default)");
+  kibana_setup->add_option("--username", kibana_options.username, "Basic auth user");
+  kibana_setup->add_option("--password", kibana_options.password, "Basic auth password");
+  kibana_setup->add_option("--api-key", kibana_options.api_key, "API key (base64 id:key)");
+  kibana_setup->add_option("--cacert", kibana_options.tls.ca_file, "PEM CA file for https");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*kibana_setup) {
+    auto changes = verity::shippers::kibana_setup(kibana_options);
+    if (!changes) {
+      std::cerr << "verity kibana setup: " << changes.status().message() << "\n";
+      return changes.status().code() == verity::StatusCode::kInvalidArgument ? 2 : 3;
+    }
+    for (const auto& c : *changes) {
+      std::cout << c.type << " " << c.id << " (" << c.title << "): " << c.outcome << "\n";
+    }
+    return 0;
+  }
 
   if (*es_setup) {
     Config config;

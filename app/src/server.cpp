@@ -319,6 +319,7 @@ Status Server::start() {
   store::StoreOptions so = im.config.store;
   so.data_dir = im.config.data_dir;
   so.outbox = !im.config.es_output.hosts.empty();
+  so.forward_dead_letters = so.outbox && im.config.es_output.dead_letters;
   if (im.config.quality_enabled) {
     so.contributor = std::make_shared<query::ModelContributor>(mappings, quality);
   } else {
@@ -389,6 +390,10 @@ Status Server::start() {
     for (const auto& h : im.config.es_output.hosts) hosts += (hosts.empty() ? "" : ", ") + h;
     spdlog::info("elasticsearch shipper on: {} (from outbox sequence {})", hosts,
                  im.store->outbox_checkpoint());
+    if (im.config.es_output.dead_letters) {
+      spdlog::info("dead letters forwarded too (from sequence {}, {} waiting)",
+                   im.store->dead_letter_checkpoint(), im.store->dead_letter_backlog());
+    }
   }
   query::ReadApi::IdForms id_forms;
   if (im.masker) {

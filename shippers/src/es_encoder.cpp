@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "verity/document/field_mapping.h"
 #include "verity/document/json_value.h"
 #include "verity/document/json_writer.h"
@@ -22,7 +25,7 @@ struct Parsing {
   std::string scratch;
 };
 Parsing& parsing(int which) {
-  thread_local Parsing p[2];
+  thread_local Parsing p[3];  // the prediction, its label, a found string
   return p[which];
 }
 
@@ -38,6 +41,14 @@ bool parse_object(int which, std::string_view text, simdjson::dom::element& out)
          out.is_object();
 }
 
+// A scalar found in a document as keyword text: a string's contents, else its JSON text.
+std::string keyword_text(const document::FoundValue& v) {
+  if (v.type != simdjson::dom::element_type::STRING) return v.json;
+  std::string_view text;
+  if (parsing(2).parser.parse(v.json).get(text)) return v.json;
+  return std::string(text);
+}
+
 void write_label(document::JsonWriter& w, const store::StoredRecord& label,
                  const document::FoundValue& truth, const document::FoundValue& predicted) {
   w.begin_object();
@@ -48,10 +59,160 @@ void write_label(document::JsonWriter& w, const store::StoredRecord& label,
     w.null();
   }
   w.member("label_time", format_rfc3339(label.timestamp_ms));
+  if (predicted.found()) w.member("predicted", keyword_text(predicted));
   const document::LabelOutcome o = document::label_outcome(predicted, truth);
-  if (o.has_error) w.member("error", o.error);
-  if (o.has_correct) w.member("correct", o.correct);
+  if (o.has_error) {
+    // Averages of these are the bias, MAE and MSE of what a dashboard selects.
+    w.member("error", o.error).member("abs_error", std::fabs(o.error));
+    if (std::isfinite(o.error * o.error)) w.member("squared_error", o.error * o.error);
+  }
+  if (o.has_correct) {
+    // The average of `accuracy` (1 right, 0 wrong) is the accuracy of what a dashboard selects.
+    w.member("correct", o.correct).member("accuracy", o.correct ? 1 : 0);
+  }
   w.end_object();
+}
+
+const char* type_name(simdjson::dom::element_type t) {
+  switch (t) {
+    case simdjson::dom::element_type::OBJECT:
+      return "object";
+    case simdjson::dom::element_type::ARRAY:
+      return "array";
+    case simdjson::dom::element_type::STRING:
+      return "string";
+    case simdjson::dom::element_type::BOOL:
+      return "boolean";
+    case simdjson::dom::element_type::NULL_VALUE:
+      return "null";
+    default:
+      return "number";
+  }
+}
+
+// A finite number as a double (false for anything else).
+bool number_of(simdjson::dom::element e, double& out) {
+  if (e.is_int64()) {
+    out = static_cast<double>(e.get_int64().value_unsafe());
+  } else if (e.is_uint64()) {
+    out = static_cast<double>(e.get_uint64().value_unsafe());
+  } else if (e.is_double()) {
+    out = e.get_double().value_unsafe();
+  } else {
+    return false;
+  }
+  return std::isfinite(out);
+}
+
+// Feature importances from an explanation, in the shapes explainers write: {"amount": 0.3, ...};
+// one level down ({"feature_importances": {...}}, {"shap_values": {...}}: the first member
+// holding numbers); or [{"feature": "amount", "importance": 0.3}, ...] (name: feature|name,
+// value: importance|value|weight|shap_value). At most kMaxFeatures of them.
+constexpr size_t kMaxFeatures = 64;
+constexpr size_t kMaxValueBytes = 256;  // a longer categorical value is not listed
+
+void numeric_members(simdjson::dom::object o, std::vector<std::pair<std::string, double>>& out) {
+  for (auto [k, v] : o) {
+    double x = 0;
+    if (out.size() < kMaxFeatures && number_of(v, x)) out.emplace_back(std::string(k), x);
+  }
+}
+
+std::vector<std::pair<std::string, double>> importances(simdjson::dom::element e) {
+  std::vector<std::pair<std::string, double>> out;
+  simdjson::dom::object o;
+  simdjson::dom::array a;
+  if (!e.get(o)) {
+    numeric_members(o, out);
+    if (!out.empty()) return out;
+    for (auto [k, v] : o) {
+      simdjson::dom::element inner = v;
+      if (inner.is_object() || inner.is_array()) {
+        out = importances(inner);
+        if (!out.empty()) return out;
+      }
+    }
+    return out;
+  }
+  if (!e.get(a)) {
+    for (simdjson::dom::element item : a) {
+      simdjson::dom::object io;
+      if (item.get(io) || out.size() >= kMaxFeatures) continue;
+      std::string_view name;
+      double x = 0;
+      bool named = false, valued = false;
+      for (const char* n : {"feature", "name"}) {
+        if (!named && !io[n].get(name)) named = true;
+      }
+      for (const char* n : {"importance", "value", "weight", "shap_value"}) {
+        simdjson::dom::element v;
+        if (!valued && !io[n].get(v) && number_of(v, x)) valued = true;
+      }
+      if (named && valued) out.emplace_back(std::string(name), x);
+    }
+  }
+  return out;
+}
+
+// What Kibana aggregates on whatever shape the model's document has (field names that exist in
+// mappings/): the predicted value, confidence and score found through the model's field mapping,
+// the explanation's most important features, each input's type (so nulls and type mismatches
+// show per feature and version) and each categorical (string or boolean) input as "name=value"
+// (accuracy and distributions by feature value, whatever the model's features are called).
+void write_summary(document::JsonWriter& w, simdjson::dom::element pdoc,
+                   const document::FieldMapping& m) {
+  const document::FoundValue predicted = document::predicted_value(pdoc, m);
+  if (predicted.found()) w.member("predicted", keyword_text(predicted));
+  for (auto [field, name] : {std::pair{document::Field::kConfidence, "confidence"},
+                             std::pair{document::Field::kScore, "score"}}) {
+    const document::FoundValue v = document::first_value(pdoc, m.pointers(field), true);
+    double x = 0;
+    if (v.is_number() && document::finite_number(v.json, x)) w.member(name, x);
+  }
+  for (const auto& p : m.pointers(document::Field::kExplanations)) {
+    simdjson::dom::element e;
+    if (pdoc.at_pointer(p.text).get(e) || e.is_null()) continue;
+    auto imp = importances(e);
+    if (imp.empty()) break;
+    std::sort(imp.begin(), imp.end(), [](const auto& a, const auto& b) {
+      const double x = std::fabs(a.second), y = std::fabs(b.second);
+      return x != y ? x > y : a.first < b.first;
+    });
+    w.key("explanation").begin_object();
+    w.member("top_feature", imp.front().first);
+    w.key("top_features").begin_array();
+    for (size_t i = 0; i < imp.size() && i < 3; ++i) w.string(imp[i].first);
+    w.end_array().end_object();
+    break;
+  }
+  for (const auto& p : m.pointers(document::Field::kInputs)) {
+    simdjson::dom::element e;
+    simdjson::dom::object inputs;
+    if (pdoc.at_pointer(p.text).get(e) || e.get(inputs)) continue;
+    std::vector<std::string_view> nulls;
+    std::vector<std::string> values;
+    w.key("input_types").begin_array();
+    size_t n = 0;
+    for (auto [k, v] : inputs) {
+      if (n++ == kMaxFeatures) break;
+      w.string(std::string(k) + ":" + type_name(v.type()));
+      if (v.is_null()) nulls.push_back(k);
+      std::string_view text;
+      if (!v.get(text) && text.size() <= kMaxValueBytes) {
+        values.push_back(std::string(k) + "=" + std::string(text));
+      } else if (v.is_bool()) {
+        values.push_back(std::string(k) + (v.get_bool().value_unsafe() ? "=true" : "=false"));
+      }
+    }
+    w.end_array();
+    w.key("input_nulls").begin_array();
+    for (auto k : nulls) w.string(k);
+    w.end_array();
+    w.key("input_values").begin_array();
+    for (const auto& kv : values) w.string(kv);
+    w.end_array();
+    break;
+  }
 }
 
 Result<std::string> label_json(const store::StoredRecord& prediction, simdjson::dom::element pdoc,
@@ -106,6 +267,7 @@ Result<std::string> es_source(const store::StoredRecord& r, const store::StoredR
       .member("ingest_time", format_rfc3339(r.ingest_time_ms))
       .member("masking_version", r.masking_version)
       .member("digest", "sha256:" + to_hex(r.digest));
+  write_summary(w, pdoc, mapping_for(fields, r.model_name));
   w.end_object();
   // A raw line break (whitespace in a pretty-printed document, which Beats may carry) would end
   // the bulk source line: such a document is sent minified.

@@ -54,10 +54,19 @@ std::vector<EsSetupObject> es_setup_objects(const store::RetentionOptions& tiers
   out.push_back(with_hash("component template", "verity-predictions-mappings",
                           "/_component_template/verity-predictions-mappings",
                           kEsComponentMappings));
+  out.push_back(with_hash("component template", "verity-deadletters-mappings",
+                          "/_component_template/verity-deadletters-mappings",
+                          kEsDeadLettersMappings));
   out.push_back(with_hash("index template", "verity-predictions",
                           "/_index_template/verity-predictions", kEsIndexTemplate));
   out.push_back(with_hash("index template", "verity-predictions-dated",
                           "/_index_template/verity-predictions-dated", kEsIndexTemplateDated));
+  // Dead letters (dead_letter_encoder.h): the settings and ILM policies of the predictions.
+  out.push_back(with_hash("index template", "verity-deadletters",
+                          "/_index_template/verity-deadletters", kEsDeadLettersTemplate));
+  out.push_back(with_hash("index template", "verity-deadletters-dated",
+                          "/_index_template/verity-deadletters-dated",
+                          kEsDeadLettersTemplateDated));
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "verity/core/guard.h"
+#include "verity/shippers/dead_letter_encoder.h"
 #include "verity/shippers/es_encoder.h"
 #include "verity/shippers/es_service.h"
 #include "verity/shippers/request_builder.h"
@@ -46,12 +47,14 @@ class RealSleeper final : public Sleeper {
   bool stopping_ = false;
 };
 
-// One thing to deliver: a prediction's bulk lines, a label's fields, or an erased request id.
+// One thing to deliver: a prediction's bulk lines, a label's fields, an erased request id, or a
+// dead letter's bulk lines (forwarded: never itself dead-lettered).
 struct Item {
   uint64_t sequence = 0;
   std::string request_id;
   std::string payload;                    // bulk action + source lines, or label_fields JSON
   const std::string* document = nullptr;  // for a dead-letter entry (the masked document)
+  bool forwarded_dead_letter = false;     // an entry of the dead-letter store, forwarded
   size_t bytes() const { return payload.size() + request_id.size() + 16; }
 };
 
@@ -113,8 +116,11 @@ struct EsShipper::Impl {
   std::atomic<bool> paused{false};
   bool unrefreshed = false;  // documents were indexed since the last _refresh
   uint64_t next = 0;         // the outbox sequence the next read starts at
+  uint64_t dead_next = 0;    // the dead-letter sequence the next read starts at
   bool started = false;
   store::IngestBatch dead;  // dead letters of the batch being shipped
+  // Forwarded dead letters of the step: counted once the checkpoint is past them.
+  uint64_t step_forwarded = 0, step_refused = 0;
 
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Counter>* by_query_requests = nullptr;
@@ -126,6 +132,10 @@ struct EsShipper::Impl {
   prometheus::Gauge* backlog_bytes = nullptr;
   prometheus::Gauge* lag_seconds = nullptr;
   prometheus::Gauge* paused_gauge = nullptr;
+  prometheus::Counter* dead_letters_forwarded = nullptr;
+  prometheus::Counter* dead_letters_refused = nullptr;
+  prometheus::Counter* dead_letters_trimmed = nullptr;
+  prometheus::Gauge* dead_letters_backlog = nullptr;
 
   bool should_stop() const { return stopping.load(); }
   // Waits out the next backoff; true when stopping.
@@ -142,6 +152,12 @@ struct EsShipper::Impl {
                         const EsService::BulkAnswer& a);
   bool ship_by_query(const char* endpoint, std::vector<Item>& batch);
   void dead_letter(const Item& it, std::string type, std::string reason);
+  // An item refused for good: a forwarded dead letter is counted and logged (a dead letter is
+  // never dead-lettered again, and never retried for ever); anything else is dead-lettered.
+  void refused(const Item& it, std::string type, std::string reason, long status);
+  // The dead letters of a step, after its predictions: the room the predictions leave in it,
+  // and at least a tenth of a batch (a steady stream of predictions never starves them).
+  Result<store::DeadLetterRead> read_dead_letters(size_t predictions, size_t prediction_bytes);
   bool commit_dead_letters();
   void set_paused(bool on, const std::string& why);
   void count_request(const char* request, Verdict v) const {
@@ -184,6 +200,35 @@ bool EsShipper::Impl::commit_dead_letters() {
   }
   dead_lettered->Increment(static_cast<double>(n));
   return true;
+}
+
+void EsShipper::Impl::refused(const Item& it, std::string type, std::string reason, long status) {
+  if (!it.forwarded_dead_letter) {
+    dead_letter(it, std::move(type), std::move(reason));
+    return;
+  }
+  ++step_refused;
+  // The status and Elasticsearch's error type only: its reason may quote (masked) values.
+  spdlog::warn(
+      "es shipper: Elasticsearch refused dead letter {} for good ({} {}); it stays in the "
+      "dead-letter store, not forwarded",
+      it.sequence, status, type);
+}
+
+Result<store::DeadLetterRead> EsShipper::Impl::read_dead_letters(size_t predictions,
+                                                                 size_t prediction_bytes) {
+  if (!options.dead_letters) {
+    store::DeadLetterRead none;
+    none.next = dead_next;
+    return none;
+  }
+  const size_t workers = 1 + lanes.size();
+  const size_t events = options.batch_events * workers, bytes = options.batch_bytes.bytes * workers;
+  const size_t max_events = std::max(
+      {events > predictions ? events - predictions : 0, options.batch_events / 10, size_t{1}});
+  const size_t max_bytes = std::max({bytes > prediction_bytes ? bytes - prediction_bytes : 0,
+                                     options.batch_bytes.bytes / 10, size_t{1}});
+  return store.read_dead_letters(dead_next, max_events, max_bytes);
 }
 
 void EsShipper::Impl::set_paused(bool on, const std::string& why) {
@@ -286,9 +331,12 @@ void EsShipper::Impl::read_bulk_answer(RequestQueue<Item>& q, const std::vector<
         if (r.verdict == Verdict::kRetry) {
           q.retry(chunk[i]);
         } else if (r.verdict == Verdict::kRefused) {
-          dead_letter(*chunk[i], es_type(r.type, r.status),
-                      "Elasticsearch answered " + std::to_string(r.status) + " " + r.type + ": " +
-                          r.reason);
+          refused(
+              *chunk[i], es_type(r.type, r.status),
+              "Elasticsearch answered " + std::to_string(r.status) + " " + r.type + ": " + r.reason,
+              r.status);
+        } else if (chunk[i]->forwarded_dead_letter) {
+          ++step_forwarded;  // 201, or 409: there already (sent before a crash)
         }
       }
       break;
@@ -298,11 +346,12 @@ void EsShipper::Impl::read_bulk_answer(RequestQueue<Item>& q, const std::vector<
       if (chunk.size() > 1) {
         q.split(chunk);
       } else {
-        dead_letter(*chunk[0], es_type(a.error_type, a.status),
-                    a.verdict == Verdict::kTooLarge
-                        ? "the document alone is larger than Elasticsearch accepts (413)"
-                        : "Elasticsearch refused it (" + std::to_string(a.status) + " " +
-                              a.error_type + "): " + a.error_reason);
+        refused(*chunk[0], es_type(a.error_type, a.status),
+                a.verdict == Verdict::kTooLarge
+                    ? "the document alone is larger than Elasticsearch accepts (413)"
+                    : "Elasticsearch refused it (" + std::to_string(a.status) + " " + a.error_type +
+                          "): " + a.error_reason,
+                a.status);
       }
       break;
     case Verdict::kUnauthorized:  // ship_bulk pauses
@@ -441,15 +490,30 @@ EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
     return Step::kFailed;
   }
   auto& entries = read->entries;
-  if (entries.empty() && read->next == next) return Step::kIdle;
-  if (wait_for_more && !entries.empty() && entries.size() < options.batch_events) {
+  size_t prediction_bytes = 0;
+  for (const auto& e : entries) prediction_bytes += e.record.document.size() + 64;
+  auto letters_read = read_dead_letters(entries.size(), prediction_bytes);
+  if (!letters_read) {
+    spdlog::warn("es shipper: reading the dead-letter store: {}", letters_read.status().message());
+    return Step::kFailed;
+  }
+  const auto& letters = letters_read->entries;
+  if (entries.empty() && read->next == next && letters.empty()) return Step::kIdle;
+  const size_t n = entries.size() + letters.size();
+  if (wait_for_more && n > 0 && n < options.batch_events) {
     // A partial batch waits for more, at most flush_interval since its oldest event arrived.
-    const EpochMillis oldest = entries.front().record.ingest_time_ms;
+    EpochMillis oldest = 0;
+    if (!entries.empty()) oldest = entries.front().record.ingest_time_ms;
+    if (!letters.empty() && letters.front().ingest_time_ms > 0) {
+      const EpochMillis l = letters.front().ingest_time_ms;
+      oldest = oldest > 0 ? std::min(oldest, l) : l;
+    }
     if (oldest > 0 && clock.now_ms() < oldest + options.flush_interval.count()) return Step::kIdle;
   }
+  step_forwarded = step_refused = 0;
 
   std::vector<Item> predictions, labels, erasures;
-  predictions.reserve(entries.size());
+  predictions.reserve(entries.size() + letters.size());
   std::unordered_map<std::string_view, size_t> label_at;  // one update per request id
   for (const auto& e : entries) {
     Item it;
@@ -494,6 +558,21 @@ EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
         break;
     }
   }
+  // Dead letters ride after the predictions (theirs come first in the requests), bounded by what
+  // read_dead_letters took. One that cannot be encoded (not JSON: never written so) is refused.
+  for (const auto& d : letters) {
+    auto lines = bulk_create_dead_letter(options, d.sequence, d.json);
+    if (!lines) {
+      ++step_refused;
+      spdlog::warn("es shipper: {}; not forwarded", lines.status().message());
+      continue;
+    }
+    Item it;
+    it.sequence = d.sequence;
+    it.payload = std::move(*lines);
+    it.forwarded_dead_letter = true;
+    predictions.push_back(std::move(it));
+  }
   if (!predictions.empty() && !ship_bulk(predictions)) return Step::kStopping;
   // After the batch: a label or an erasure always follows its prediction in the outbox.
   if (!labels.empty() && !ship_by_query("_update_by_query", labels)) return Step::kStopping;
@@ -504,11 +583,21 @@ EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
     return Step::kFailed;
   }
   next = read->next;
+  if (letters_read->next != dead_next) {
+    if (auto s = store.ack_dead_letters(letters_read->next); !s) {
+      spdlog::error("es shipper: cannot move the dead-letter checkpoint: {}", s.message());
+      return Step::kFailed;  // they are sent again: 409s, counted then
+    }
+    dead_next = letters_read->next;
+  }
+  dead_letters_forwarded->Increment(static_cast<double>(step_forwarded));
+  dead_letters_refused->Increment(static_cast<double>(step_refused));
   return Step::kShipped;
 }
 
 void EsShipper::Impl::run() {
   next = store.outbox_checkpoint();
+  dead_next = store.dead_letter_checkpoint();
   while (!should_stop()) {
     Step s = Step::kFailed;
     if (auto g = guarded("es shipper", [&] { s = step(true); }); !g) {
@@ -530,6 +619,7 @@ bool EsShipper::ship_once() {
   Impl& im = *impl_;
   if (!im.started) {
     im.next = im.store.outbox_checkpoint();
+    im.dead_next = im.store.dead_letter_checkpoint();
     im.started = true;
   }
   const auto s = im.step(false);
@@ -593,6 +683,23 @@ EsShipper::EsShipper(store::Store& store, EsShipperOptions options, const Clock&
            .Help("Age (since ingest) of the oldest prediction or label not yet delivered")
            .Register(registry)
            .Add({});
+  auto& dead_letters = prometheus::BuildCounter()
+                           .Name("verity_shipper_dead_letters_total")
+                           .Help(
+                               "Entries of the dead-letter store forwarded to Elasticsearch "
+                               "(forwarded: 201, or 409 already there), refused for good by it "
+                               "(refused: counted and logged, never dead-lettered again), or "
+                               "removed by the store's trim before they were forwarded (trimmed)")
+                           .Register(registry);
+  im.dead_letters_forwarded = &dead_letters.Add({{"outcome", "forwarded"}});
+  im.dead_letters_refused = &dead_letters.Add({{"outcome", "refused"}});
+  im.dead_letters_trimmed = &dead_letters.Add({{"outcome", "trimmed"}});
+  im.dead_letters_backlog =
+      &prometheus::BuildGauge()
+           .Name("verity_shipper_dead_letters_backlog")
+           .Help("Entries of the dead-letter store not yet forwarded to Elasticsearch")
+           .Register(registry)
+           .Add({});
   im.paused_gauge = &prometheus::BuildGauge()
                          .Name("verity_shipper_paused")
                          .Help("1 while Elasticsearch refuses our credentials (401/403)")
@@ -618,6 +725,11 @@ void EsShipper::update_gauges() const {
   const Impl& im = *impl_;
   const auto b = im.store.outbox_backlog();
   im.backlog_events->Set(static_cast<double>(b.events));
+  im.dead_letters_backlog->Set(
+      im.options.dead_letters ? static_cast<double>(im.store.dead_letter_backlog()) : 0.0);
+  // Removed by the store's trim before they were forwarded (taken here, before every scrape).
+  const auto trimmed = im.store.take_dead_letters_trimmed();
+  if (im.options.dead_letters) im.dead_letters_trimmed->Increment(static_cast<double>(trimmed));
   im.backlog_bytes->Set(static_cast<double>(b.bytes));
   double lag = 0;
   if (b.events > 0) {

@@ -229,6 +229,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   group_models.clear();
   group_outbox_events = group_outbox_bytes = 0;
   group_dead_letter_bytes = 0;
+  group_dead_letter_events = 0;
   const EpochMillis now = clock.now_ms();
   group_arrival_ms = now;
   uint64_t seq = next_sequence;

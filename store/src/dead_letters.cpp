@@ -2,6 +2,8 @@
 // could not deliver), kept within a size cap and a retention so that a flood of bad input can
 // never fill the disk the predictions need.
 
+#include <algorithm>
+
 #include <rocksdb/iterator.h>
 #include <spdlog/spdlog.h>
 
@@ -27,6 +29,20 @@ std::optional<EpochMillis> ingest_time_of(std::string_view entry) {
   return *t;
 }
 
+// Entries in [from, to) (keys), as a count; the caller holds db_mu.
+Result<int64_t> count_dead_letters(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                                   const std::string& from, const std::string& to) {
+  rocksdb::Slice upper(to);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(ro, cf));
+  int64_t n = 0;
+  for (it->Seek(from); it->Valid(); it->Next()) ++n;
+  if (!it->status().ok()) return from_rocksdb(it->status(), "counting dead letters");
+  return n;
+}
+
 }  // namespace
 
 Status Store::Impl::put_dead_letter(rocksdb::WriteBatch& wb, uint64_t seq, std::string_view input,
@@ -47,6 +63,7 @@ Status Store::Impl::put_dead_letter(rocksdb::WriteBatch& wb, uint64_t seq, std::
   }
   const std::string key = sequence_key(seq);
   group_dead_letter_bytes += key.size() + out.size();
+  ++group_dead_letter_events;
   auto st = wb.Put(deadletter, key, out);
   return st.ok() ? Status::ok() : from_rocksdb(st, "building the commit group");
 }
@@ -69,6 +86,8 @@ Status Store::Impl::dead_letters_before_write(rocksdb::WriteBatch& wb) {
 }
 
 void Store::Impl::dead_letters_after_write() {
+  dead_letter_backlog += static_cast<int64_t>(group_dead_letter_events);
+  group_dead_letter_events = 0;
   if (group_dead_letter_bytes == 0) return;
   const uint64_t total = dead_letter_bytes += group_dead_letter_bytes;
   group_dead_letter_bytes = 0;
@@ -96,8 +115,79 @@ Status Store::Impl::load_dead_letters() {
   }
   dead_letter_bytes = total;
   if (dead_letter_bytes_gauge != nullptr) dead_letter_bytes_gauge->Set(static_cast<double>(total));
+
+  // The forwarding checkpoint, and (when a shipper forwards them) the entries past it.
+  uint64_t checkpoint = 1;
+  s = db->Get(rocksdb::ReadOptions(), meta, kDeadLetterCheckpointKey, &v);
+  if (s.ok()) {
+    auto c = parse_sequence_key(v);
+    if (!c) return Status::internal("the store's dead-letter checkpoint is corrupt");
+    checkpoint = *c;
+  } else if (!s.IsNotFound()) {
+    return from_rocksdb(s, "reading the dead-letter checkpoint");
+  }
+  int64_t backlog = 0;
+  if (options.forward_dead_letters) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), deadletter));
+    for (it->Seek(sequence_key(checkpoint)); it->Valid(); it->Next()) ++backlog;
+    if (!it->status().ok()) return from_rocksdb(it->status(), "counting dead letters to forward");
+  }
+  dead_letter_checkpoint = checkpoint;
+  dead_letter_backlog = backlog;
   return Status::ok();
 }
+
+Result<DeadLetterRead> Store::read_dead_letters(uint64_t from, size_t max_entries,
+                                                size_t max_bytes) const {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  DeadLetterRead out;
+  out.next = from;
+  size_t bytes = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->deadletter));
+  for (it->Seek(sequence_key(from));
+       it->Valid() && out.entries.size() < max_entries && (bytes < max_bytes || bytes == 0);
+       it->Next()) {
+    auto seq = parse_sequence_key(it->key().ToStringView());
+    if (!seq) return Status::internal("corrupt dead-letter key");
+    DeadLetterEntry e;
+    e.sequence = *seq;
+    e.json = it->value().ToString();
+    e.ingest_time_ms = ingest_time_of(e.json).value_or(0);
+    bytes += e.json.size();
+    out.next = *seq + 1;
+    out.entries.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "reading the dead-letter store");
+  return out;
+}
+
+Status Store::ack_dead_letters(uint64_t next) {
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  std::lock_guard fwd(impl_->dead_letter_fwd_mu);
+  const uint64_t from = impl_->dead_letter_checkpoint.load();
+  if (next <= from) return Status::ok();
+  auto acked =
+      count_dead_letters(*impl_->db, impl_->deadletter, sequence_key(from), sequence_key(next));
+  if (!acked) return acked.status();
+  rocksdb::WriteBatch wb;
+  (void)wb.Put(impl_->meta, kDeadLetterCheckpointKey, sequence_key(next));
+  // Not synced: a checkpoint lost with a power cut re-sends entries Elasticsearch answers 409.
+  if (auto s = impl_->admin_write(wb, false, "moving the dead-letter checkpoint"); !s) return s;
+  impl_->dead_letter_checkpoint = next;
+  impl_->dead_letter_backlog -= *acked;
+  return Status::ok();
+}
+
+uint64_t Store::dead_letter_checkpoint() const { return impl_->dead_letter_checkpoint.load(); }
+
+uint64_t Store::dead_letter_backlog() const {
+  return static_cast<uint64_t>(std::max<int64_t>(0, impl_->dead_letter_backlog.load()));
+}
+
+uint64_t Store::take_dead_letters_trimmed() { return impl_->dead_letters_trimmed.exchange(0); }
 
 Status Store::Impl::trim_dead_letters() {
   dead_letter_trim = false;
@@ -136,15 +226,31 @@ Status Store::Impl::trim_dead_letters() {
     std::lock_guard write_lock(write_mu);  // the count is written by commit groups too
     std::shared_lock db_lock(db_mu);
     if (!db) return Status::unavailable("the store is reopening after a write failure");
+    // Entries a shipper has not acknowledged are lost to it: the checkpoint moves past them, and
+    // they are counted (under the lock its acks take, so that none is counted twice).
+    std::lock_guard fwd(dead_letter_fwd_mu);
+    const uint64_t checkpoint = dead_letter_checkpoint.load();
+    const std::string from = std::max(first, sequence_key(checkpoint));
+    int64_t unforwarded = 0;
+    if (from < end) {
+      auto n = count_dead_letters(*db, deadletter, from, end);
+      if (!n) return n.status();
+      unforwarded = *n;
+    }
+    const uint64_t past = parse_sequence_key(last).value_or(0) + 1;
     rocksdb::WriteBatch wb;
     const uint64_t total = dead_letter_bytes.load() - std::min(freed, dead_letter_bytes.load());
     std::string v;
     put_be(v, total, 8);
     (void)wb.DeleteRange(deadletter, first, end);
     (void)wb.Put(meta, kDeadLetterBytesKey, v);
+    if (past > checkpoint) (void)wb.Put(meta, kDeadLetterCheckpointKey, sequence_key(past));
     if (auto s = admin_write(wb, false, "trimming dead letters"); !s) return s;
     dead_letter_bytes = total;
     dead_letter_bytes_gauge->Set(static_cast<double>(total));
+    if (past > checkpoint) dead_letter_checkpoint = past;
+    dead_letter_backlog -= unforwarded;
+    dead_letters_trimmed += static_cast<uint64_t>(unforwarded);
   }
   dead_letters_dropped("retention", by_age);
   dead_letters_dropped("size", by_size);

@@ -40,6 +40,8 @@ inline constexpr const char* kReadsCf = "reads";  // the read audit trail (read_
 //                     'X' request id: an erasure to propagate.
 inline constexpr const char* kOutboxCf = "outbox";
 inline constexpr const char* kOutboxCheckpointKey = "outbox_checkpoint";
+// The first dead-letter sequence a shipper has not forwarded (dead_letters.cpp).
+inline constexpr const char* kDeadLetterCheckpointKey = "dead_letter_checkpoint";
 // metrics: model-quality aggregates (quality.cpp), summed by a merge operator:
 //   'B' varint-len model | varint-len version | 'm'|'h'|'d' | u64 BE bucket start (ms) -> Aggregate
 //   'V' varint-len model | varint-len version -> u64 BE first, u64 BE last prediction time
@@ -204,6 +206,14 @@ struct Store::Impl {
   std::atomic<uint64_t> dead_letter_bytes{0};
   std::atomic<bool> dead_letter_trim{false};  // over the cap: the tier manager trims at once
   prometheus::Gauge* dead_letter_bytes_gauge = nullptr;
+  // Dead-letter forwarding: the checkpoint and the entries at or past it (signed: an ack may count
+  // a group's entries before the commit thread has added them). dead_letter_fwd_mu serialises the
+  // checkpoint's writers (ack and trim) with their counts; lock order: write_mu, db_mu, then it.
+  std::mutex dead_letter_fwd_mu;
+  std::atomic<uint64_t> dead_letter_checkpoint{1};
+  std::atomic<int64_t> dead_letter_backlog{0};
+  std::atomic<uint64_t> dead_letters_trimmed{0};  // at or past the checkpoint, since last taken
+  uint64_t group_dead_letter_events = 0;          // commit thread: entries this group writes
   prometheus::Family<prometheus::Counter>* dead_letter_dropped = nullptr;
   QualityGroup quality;
   EpochMillis group_arrival_ms = 0;  // the commit time of the group being built

@@ -165,5 +165,36 @@ TEST(Config, FileErrorsNameTheFile) {
   EXPECT_NE(c.status().message().find("/nonexistent/verity.yaml"), std::string::npos);
 }
 
+TEST(Config, DeadLetterForwardingIsOnByDefaultAndKeptOutOfThePredictionsReach) {
+  auto c = parse_config("").value();
+  EXPECT_TRUE(c.es_output.dead_letters);
+  EXPECT_EQ(c.es_output.dead_letters_data_stream, "logs-verity.deadletters-default");
+  EXPECT_EQ(c.es_output.dead_letters_dated_prefix, "verity-deadletters-");
+  c = parse_config(
+          "outputs: {elasticsearch: {dead_letters: {enabled: false, data_stream: "
+          "logs-verity.deadletters-prod, dated_prefix: dl-}}}")
+          .value();
+  EXPECT_FALSE(c.es_output.dead_letters);
+  EXPECT_EQ(c.es_output.dead_letters_data_stream, "logs-verity.deadletters-prod");
+  EXPECT_EQ(c.es_output.dead_letters_dated_prefix, "dl-");
+  auto again = parse_config(render_config(c));
+  ASSERT_TRUE(again.is_ok()) << again.status().message();
+  EXPECT_EQ(render_config(*again), render_config(c));
+  const auto e = errors_of(
+      "outputs: {elasticsearch: {dead_letters: {data_stream: verity-dl, dated_prefix: "
+      "verity-predictions-dl-, bogus: 1}}}");
+  for (const char* expected :
+       {"outputs.elasticsearch.dead_letters.data_stream: expected <type>-<dataset>-<namespace>",
+        "outputs.elasticsearch.dead_letters.dated_prefix: must not start with "
+        "outputs.elasticsearch.dated_prefix",
+        "outputs.elasticsearch.dead_letters.bogus: unknown key"}) {
+    EXPECT_NE(e.find(expected), std::string::npos) << expected << "\n" << e;
+  }
+  EXPECT_NE(errors_of("outputs: {elasticsearch: {dead_letters: {data_stream: "
+                      "logs-verity.predictions-default}}}")
+                .find("must differ from outputs.elasticsearch.data_stream"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace verity::app

@@ -2,6 +2,8 @@
 // (metadata of any bytes, documents of any text, any times) through the bulk `create` lines, the
 // label fields and the by-query bodies. Never a crash or an exception; whatever is returned is
 // valid JSON (the two bulk lines each), and a refusal is an error Status, never a broken request.
+// The stored document is also read as a dead-letter entry (dead_letter_encoder.h), with the same
+// checks.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <simdjson.h>
 
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "verity/document/json_value.h"
+#include "verity/shippers/dead_letter_encoder.h"
 #include "verity/shippers/es_encoder.h"
 #include "verity/store/store.h"
 
@@ -51,15 +54,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   shippers::EsShipperOptions o;
   if (in.ConsumeBool()) o.index_mode = shippers::IndexMode::kDated;
-  auto lines = shippers::bulk_create(o, e, nullptr);
-  if (lines) {
+  auto check_lines = [](const Result<std::string>& lines) {
+    if (!lines) return;
     const size_t nl = lines->find('\n');
     if (nl == std::string::npos || lines->back() != '\n') __builtin_trap();
     if (!valid_json(std::string_view(*lines).substr(0, nl))) __builtin_trap();
     const std::string_view source = std::string_view(*lines).substr(nl + 1, lines->size() - nl - 2);
     if (source.find_first_of("\n\r") != std::string_view::npos) __builtin_trap();  // one line each
     if (!valid_json(source)) __builtin_trap();
-  }
+  };
+  check_lines(shippers::bulk_create(o, e, nullptr));
+  check_lines(shippers::bulk_create_dead_letter(o, e.sequence, e.record.document));
   if (e.label) {
     auto fields = shippers::label_fields(e.record, *e.label, nullptr);
     if (fields && !valid_json(*fields)) __builtin_trap();

@@ -31,10 +31,20 @@ void send(const ServerProcess& server, const std::string& prefix, int n) {
   ASSERT_EQ(r->status, 200) << r->body;
 }
 
-// Polls until the fake holds `n` documents (or 60 s pass); the count seen last.
+// Documents in the fake, dead letters (forwarded to their own data stream) apart.
+size_t prediction_count(const FakeElasticsearch& es) {
+  size_t n = 0;
+  for (const auto& [key, doc] : es.documents()) {
+    n += key.find("deadletters") == std::string::npos ? 1 : 0;
+  }
+  return n;
+}
+
+// Polls until the fake holds `n` documents besides dead letters (or 60 s pass); the count seen
+// last.
 size_t wait_for_documents(const FakeElasticsearch& es, size_t n) {
-  wait_until([&] { return es.document_count() >= n; });
-  return es.document_count();
+  wait_until([&] { return prediction_count(es) >= n; });
+  return prediction_count(es);
 }
 
 TEST(EsShipper, AnOutageOnlyGrowsTheBacklogWhichDrainsWithoutLossOrDuplicates) {
@@ -76,18 +86,31 @@ TEST(EsShipper, RetriesOnlyFailedItemsAndDeadLettersRefusedOnes) {
   EXPECT_EQ(wait_for_metric(server.http_url(), "verity_shipper_dead_lettered_total", 2), 2);
   EXPECT_EQ(wait_for_documents(es, 18), 18u);
   EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_shipper_backlog{unit="events"})", 0), 0);
+  // The two dead letters are forwarded too, to their own data stream (input es_shipper).
+  EXPECT_EQ(wait_for_metric(server.http_url(),
+                            R"(verity_shipper_dead_letters_total{outcome="forwarded"})", 2),
+            2);
+  size_t forwarded = 0;
+  for (const auto& [key, doc] : es.documents()) {
+    if (key.rfind("logs-verity.deadletters-default/dl-", 0) != 0) continue;
+    ++forwarded;
+    EXPECT_NE(doc.find(R"("input":"es_shipper")"), std::string::npos) << doc;
+    EXPECT_NE(doc.find(R"("type":"elasticsearch_)"), std::string::npos) << doc;
+  }
+  EXPECT_EQ(forwarded, 2u);
   const auto st = es.stats();
-  EXPECT_EQ(st.item_status.at(201), 18u);
+  EXPECT_EQ(st.item_status.at(201), 20u);  // 18 predictions, 2 dead letters
   EXPECT_EQ(st.item_status.at(429), 2u);
   EXPECT_EQ(st.item_status.at(500), 1u);
   EXPECT_EQ(st.request_status.at(503), 2u);
   EXPECT_EQ(st.request_status.at(429), 1u);
   EXPECT_GE(scrape(server.http_url(), R"(verity_shipper_bulk_requests_total{outcome="retryable"})"),
             3);
-  // Only the failed items were sent again: 20 first, then mix-3 twice and mix-5 once more.
+  // Only the failed items were sent again: 20 first, then mix-3 twice and mix-5 once more; then
+  // the two dead letters.
   uint64_t items = 0;
   for (const auto& [status, n] : st.item_status) items += n;
-  EXPECT_EQ(items, 23u);
+  EXPECT_EQ(items, 25u);
   EXPECT_EQ(es.documents().count("logs-verity.predictions-default/mix-8"), 0u);
 }
 
@@ -202,9 +225,9 @@ TEST(EsShipper, AnErasureDeletesTheCopiesAlreadyInElasticsearch) {
   EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_shipper_backlog{unit="events"})", 0), 0);
 }
 
-// Labels reach the indexed prediction as "label": {ground_truth, label_time, correct | error},
-// whether they come after the prediction was indexed (an update), before the prediction was even
-// stored (carried by its create), or as a correction.
+// Labels reach the indexed prediction as "label": {ground_truth, label_time, predicted, correct |
+// error}, whether they come after the prediction was indexed (an update), before the prediction was
+// even stored (carried by its create), or as a correction.
 TEST(EsShipper, LabelsLandOnTheirPredictionsWhateverTheOrder) {
   FakeElasticsearch es;
   TempDir dir;
@@ -232,7 +255,7 @@ TEST(EsShipper, LabelsLandOnTheirPredictionsWhateverTheOrder) {
   auto doc = [&](const std::string& id) { return es.documents().at(ds + id); };
   EXPECT_NE(
       doc("early").find(
-          R"("label":{"ground_truth":"fraud","label_time":"2026-11-21T08:00:00.000Z","correct":true})"),
+          R"("label":{"ground_truth":"fraud","label_time":"2026-11-21T08:00:00.000Z","predicted":"fraud","correct":true,"accuracy":1})"),
       std::string::npos)
       << doc("early");
   // Polls until the indexed document holds `text` (or 60 s pass); the document seen last.
@@ -253,17 +276,19 @@ TEST(EsShipper, LabelsLandOnTheirPredictionsWhateverTheOrder) {
   const std::string wrong = wait_for("late", R"("correct":false)");
   EXPECT_NE(
       wrong.find(
-          R"("ground_truth":"fraud","label_time":"2026-11-22T08:00:00.000Z","correct":false})"),
+          R"("ground_truth":"fraud","label_time":"2026-11-22T08:00:00.000Z","predicted":"legit","correct":false,"accuracy":0})"),
       std::string::npos)
       << wrong;
   const std::string price = wait_for(
-      "price", R"("ground_truth":10,"label_time":"2026-11-22T08:00:00.000Z","error":2.5})");
+      "price",
+      R"("ground_truth":10,"label_time":"2026-11-22T08:00:00.000Z","predicted":"12.5","error":2.5,"abs_error":2.5,"squared_error":6.25})");
   EXPECT_NE(price.find(R"("error":2.5)"), std::string::npos) << price;
   post("/v1/labels",
        R"({"request_id":"late","ground_truth":"legit","@timestamp":"2026-11-23T08:00:00Z"})"
        "\n");
   const std::string corrected = wait_for(
-      "late", R"("ground_truth":"legit","label_time":"2026-11-23T08:00:00.000Z","correct":true})");
+      "late",
+      R"("ground_truth":"legit","label_time":"2026-11-23T08:00:00.000Z","predicted":"legit","correct":true,"accuracy":1})");
   EXPECT_NE(corrected.find(R"("correct":true)"), std::string::npos) << corrected;
   EXPECT_GE(scrape(server.http_url(), "verity_shipper_labels_total"), 3);
   EXPECT_NE(doc("late").find(R"("document":{"request_id":"late")"), std::string::npos)
@@ -358,14 +383,17 @@ TEST(EsSetup, InstallsIlmAndTemplatesIdempotentlyAndMirrorsTheTiers) {
             "ILM policy verity-predictions-dated: created\n"
             "component template verity-predictions-settings: created\n"
             "component template verity-predictions-mappings: created\n"
+            "component template verity-deadletters-mappings: created\n"
             "index template verity-predictions: created\n"
-            "index template verity-predictions-dated: created\n");
-  EXPECT_EQ(es.setup_puts(), 6u);
+            "index template verity-predictions-dated: created\n"
+            "index template verity-deadletters: created\n"
+            "index template verity-deadletters-dated: created\n");
+  EXPECT_EQ(es.setup_puts(), 9u);
   auto again = run("--es-url " + es.url());
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(again.output.find("created"), std::string::npos) << again.output;
   EXPECT_EQ(again.output.find("updated"), std::string::npos) << again.output;
-  EXPECT_EQ(es.setup_puts(), 6u) << "nothing is written when nothing changed";
+  EXPECT_EQ(es.setup_puts(), 9u) << "nothing is written when nothing changed";
 
   TempDir dir;
   const auto config = dir.path() / "verity.yaml";

@@ -68,6 +68,99 @@ TEST(EsEncoder, BulkCreateMatchesTheGoldenFile) {
   EXPECT_EQ(bulk_create(o, e, nullptr).value().substr(0, dated.size()), dated);
 }
 
+// The summary Kibana aggregates on: found through the model's field mapping whatever the
+// document's shape, under verity.* (names mappings/ declares).
+simdjson::dom::element verity_of(simdjson::dom::parser& p, const std::string& source) {
+  return p.parse(source)["verity"];
+}
+
+TEST(EsEncoder, SummaryCarriesPredictedValueConfidenceAndScore) {
+  simdjson::dom::parser p;
+  auto r =
+      prediction(R"({"prediction":{"label":"caf\u00e9 \"x\"","score":0.25},"confidence":0.75})");
+  auto v = verity_of(p, es_source(r, nullptr, nullptr).value());
+  EXPECT_EQ(std::string_view(v["predicted"]), "caf\u00e9 \"x\"");
+  EXPECT_DOUBLE_EQ(double(v["confidence"]), 0.75);
+  EXPECT_DOUBLE_EQ(double(v["score"]), 0.25);
+  // Numbers and booleans are kept as their JSON text; absent and non-finite values are omitted.
+  r = prediction(R"({"prediction":{"value":12.5},"confidence":"high"})");
+  v = verity_of(p, es_source(r, nullptr, nullptr).value());
+  EXPECT_EQ(std::string_view(v["predicted"]), "12.5");
+  EXPECT_TRUE(v["confidence"].error());
+  EXPECT_TRUE(v["score"].error());
+  r = prediction(R"({"outputs":true})");
+  v = verity_of(p, es_source(r, nullptr, nullptr).value());
+  EXPECT_EQ(std::string_view(v["predicted"]), "true");
+  r = prediction(R"({"other":1})");
+  v = verity_of(p, es_source(r, nullptr, nullptr).value());
+  EXPECT_TRUE(v["predicted"].error());
+  EXPECT_TRUE(v["explanation"].error());
+  EXPECT_TRUE(v["input_types"].error());
+  // A label carries the predicted value it was compared with.
+  auto l = label_fields(prediction(R"({"prediction":{"label":"legit"}})"),
+                        label(R"({"ground_truth":"fraud"})"), nullptr);
+  EXPECT_EQ(std::string_view(p.parse(l.value())["predicted"]), "legit");
+  EXPECT_EQ(int64_t(p.parse(l.value())["accuracy"]), 0);
+  l = label_fields(prediction(R"({"prediction":{"label":"fraud"}})"),
+                   label(R"({"ground_truth":"fraud"})"), nullptr);
+  EXPECT_EQ(int64_t(p.parse(l.value())["accuracy"]), 1);
+  l = label_fields(prediction(R"({"prediction":{"value":7}})"), label(R"({"ground_truth":10})"),
+                   nullptr);
+  EXPECT_DOUBLE_EQ(double(p.parse(l.value())["error"]), -3);
+  EXPECT_DOUBLE_EQ(double(p.parse(l.value())["abs_error"]), 3);
+  EXPECT_DOUBLE_EQ(double(p.parse(l.value())["squared_error"]), 9);
+  // An error whose square is past a double keeps its error and omits the square.
+  l = label_fields(prediction(R"({"prediction":{"value":1e200}})"), label(R"({"ground_truth":0})"),
+                   nullptr);
+  EXPECT_DOUBLE_EQ(double(p.parse(l.value())["abs_error"]), 1e200);
+  EXPECT_TRUE(p.parse(l.value())["squared_error"].error());
+}
+
+TEST(EsEncoder, SummaryNamesTheMostImportantFeaturesInEveryExplainerShape) {
+  simdjson::dom::parser p;
+  const char* shapes[] = {
+      R"({"explanations":{"amount":-0.5,"age":0.1,"region":0.3,"zip":0.01}})",
+      R"({"explanations":{"method":"shap","feature_importances":{"amount":-0.5,"age":0.1,"region":0.3,"zip":0.01}}})",
+      R"({"explainability_data":[{"feature":"age","importance":0.1},{"feature":"amount","importance":-0.5},)"
+      R"({"name":"region","value":0.3},{"feature":"zip","weight":0.01},{"feature":"bad"}]})",
+  };
+  for (const char* doc : shapes) {
+    auto v = verity_of(p, es_source(prediction(doc), nullptr, nullptr).value());
+    EXPECT_EQ(std::string_view(v["explanation"]["top_feature"]), "amount") << doc;
+    std::vector<std::string> top;
+    for (auto f : v["explanation"]["top_features"].get_array())
+      top.emplace_back(f.get_string().value());
+    EXPECT_EQ(top, (std::vector<std::string>{"amount", "region", "age"})) << doc;
+  }
+  // No numbers, no summary; non-finite-looking values never appear.
+  auto v = verity_of(
+      p, es_source(prediction(R"({"explanations":{"method":"shap"}})"), nullptr, nullptr).value());
+  EXPECT_TRUE(v["explanation"].error());
+}
+
+TEST(EsEncoder, SummaryListsEachInputsTypeAndTheNullOnes) {
+  simdjson::dom::parser p;
+  auto r = prediction(
+      R"({"input_features":{"amount":3,"region":"EU","ok":true,"zip":null,"tags":[1],"d":{"x":1},"f":1.5}})");
+  auto v = verity_of(p, es_source(r, nullptr, nullptr).value());
+  std::vector<std::string> types, nulls;
+  for (auto t : v["input_types"].get_array()) types.emplace_back(t.get_string().value());
+  for (auto t : v["input_nulls"].get_array()) nulls.emplace_back(t.get_string().value());
+  EXPECT_EQ(types, (std::vector<std::string>{"amount:number", "region:string", "ok:boolean",
+                                             "zip:null", "tags:array", "d:object", "f:number"}));
+  EXPECT_EQ(nulls, (std::vector<std::string>{"zip"}));
+  std::vector<std::string> values;
+  for (auto t : v["input_values"].get_array()) values.emplace_back(t.get_string().value());
+  EXPECT_EQ(values, (std::vector<std::string>{"region=EU", "ok=true"}));
+  // Bounded: a document with thousands of inputs lists the first 64.
+  std::string many = R"({"inputs":{)";
+  for (int i = 0; i < 1000; ++i) many += (i ? "," : "") + ("\"f" + std::to_string(i) + "\":null");
+  many += "}}";
+  v = verity_of(p, es_source(prediction(many), nullptr, nullptr).value());
+  EXPECT_EQ(v["input_types"].get_array().size(), 64u);
+  EXPECT_EQ(v["input_nulls"].get_array().size(), 64u);
+}
+
 TEST(EsEncoder, NumericLabelsOfAnySizeGiveAnErrorOrNone) {
   // 4e-320 is a denormal: std::stod throws out_of_range on it (the crash of issue 13).
   const auto p = prediction(R"({"prediction":{"value":4.5}})");

@@ -6,7 +6,9 @@
 #include <simdjson.h>
 
 #include <functional>
+#include <map>
 
+#include "verity/shippers/dead_letter_encoder.h"
 #include "verity/shippers/es_encoder.h"
 #include "verity/shippers/es_setup.h"
 #include "verity/shippers/es_shipper.h"
@@ -167,7 +169,7 @@ TEST(EsMappings, IlmPhasesMirrorTheStoreTiers) {
   r.cold_after_days = 20;
   r.delete_after_days = 400;
   const auto objects = es_setup_objects(r);
-  ASSERT_EQ(objects.size(), 6u);
+  ASSERT_EQ(objects.size(), 9u);
   simdjson::dom::parser p;
   for (const auto& o : objects) {
     simdjson::dom::element root;
@@ -188,6 +190,89 @@ TEST(EsMappings, IlmPhasesMirrorTheStoreTiers) {
   r.delete_after_days = 0;
   EXPECT_EQ(es_setup_objects(r)[0].body.find("\"delete\""), std::string::npos);
   EXPECT_NE(es_setup_objects(r)[0].hash, objects[0].hash);
+}
+
+// The dead-letter document has a fixed shape the Kibana dashboards use: every field it can carry
+// is an explicit property of the dead-letter mappings with its type (no dynamic mapping at all).
+TEST(EsMappings, EveryFieldOfADeadLetterIsMappedWithItsType) {
+  const std::string entry =
+      R"({"sequence":12,"input":"es_shipper","ingest_time":"2026-11-20T10:30:01.000Z",)"
+      R"("type":"elasticsearch_mapper_parsing_exception","reason":"sequence 3: refused","line":3,)"
+      R"("request_id":"r-3","raw_length":20,"raw_sha256":")" +
+      std::string(64, 'f') + R"(","document":{"a":{"b":[1,"x"]}}})";
+  const std::string source = dead_letter_source(12, entry).value();
+  std::map<std::string, std::string> want = {
+      {"@timestamp", "date"},           {"verity.sequence", "long"},
+      {"verity.input", "keyword"},      {"verity.line", "long"},
+      {"verity.request_id", "keyword"}, {"verity.raw_length", "long"},
+      {"verity.raw_sha256", "keyword"}, {"error.type", "keyword"},
+      {"error.message", "keyword"},     {"event.original", "keyword"},
+      {"event.dataset", "keyword"}};
+
+  const EsSetupObject* mappings_object = nullptr;
+  const auto objects = es_setup_objects(store::RetentionOptions{});
+  for (const auto& o : objects) {
+    if (o.name == "verity-deadletters-mappings") mappings_object = &o;
+  }
+  ASSERT_NE(mappings_object, nullptr);
+  simdjson::dom::parser mp, sp;
+  simdjson::dom::element mappings = mp.parse(mappings_object->body)["template"]["mappings"];
+  EXPECT_FALSE(bool(mappings["dynamic"])) << "nothing but these fields is indexed";
+  std::map<std::string, std::string> got;
+  std::function<void(simdjson::dom::element, const std::string&)> walk =
+      [&](simdjson::dom::element v, const std::string& path) {
+        if (v.is_object()) {
+          for (auto [k, child] : v.get_object()) {
+            walk(child, path.empty() ? std::string(k) : path + "." + std::string(k));
+          }
+          return;
+        }
+        simdjson::dom::element node = mappings;
+        size_t start = 0;
+        while (true) {
+          const size_t dot = path.find('.', start);
+          if (node["properties"][path.substr(start, dot - start)].get(node)) {
+            got[path] = "unmapped";
+            return;
+          }
+          if (dot == std::string::npos) break;
+          start = dot + 1;
+        }
+        got[path] = std::string(std::string_view(node["type"]));
+      };
+  walk(sp.parse(source), "");
+  EXPECT_EQ(got, want);
+  // The original document is kept as text, not indexed (its values are masked, but its shape is
+  // anyone's: it must never add fields).
+  auto original = mappings["properties"]["event"]["properties"]["original"];
+  EXPECT_FALSE(bool(original["index"]));
+  EXPECT_FALSE(bool(original["doc_values"]));
+
+  // Its templates: a data stream above the built-in logs-*-*, dated indices, and neither pattern
+  // reaches the predictions' (labels and erasures are applied by query over those).
+  for (const auto& o : objects) {
+    if (o.name != "verity-deadletters" && o.name != "verity-deadletters-dated") continue;
+    simdjson::dom::element t = mp.parse(o.body);
+    EXPECT_EQ(int64_t(t["priority"]), 200);
+    std::vector<std::string> composed;
+    for (auto c : t["composed_of"].get_array()) composed.emplace_back(c.get_string().value());
+    EXPECT_EQ(composed, (std::vector<std::string>{"verity-predictions-settings",
+                                                  "verity-deadletters-mappings"}));
+    const std::string pattern(t["index_patterns"].at(0).get_string().value());
+    EsShipperOptions defaults;
+    if (o.name == "verity-deadletters") {
+      EXPECT_FALSE(t["data_stream"].error());
+      EXPECT_TRUE(glob(pattern, defaults.dead_letters_data_stream)) << pattern;
+      EXPECT_FALSE(glob(pattern, defaults.data_stream));
+    } else {
+      EXPECT_TRUE(t["data_stream"].error());
+      EXPECT_TRUE(glob(pattern, defaults.dead_letters_dated_prefix + "2026.11.20")) << pattern;
+      EXPECT_FALSE(glob(pattern, defaults.dated_prefix + "2026.11.20"));
+      EsShipperOptions dated;
+      dated.index_mode = IndexMode::kDated;
+      EXPECT_FALSE(glob(dated.by_query_target(), "verity-deadletters-2026.11.20"));
+    }
+  }
 }
 
 }  // namespace

@@ -14,7 +14,9 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <set>
 
+#include "verity/shippers/dead_letter_encoder.h"
 #include "verity/shippers/es_service.h"
 #include "verity/shippers/request_builder.h"
 #include "verity/store/store.h"
@@ -144,11 +146,13 @@ class EsShipperTest : public ::testing::Test {
     ASSERT_EQ(commit(std::move(b)).stored, 1u);
   }
 
-  void make_shipper(FakeClient::Script script) {
+  void make_shipper(FakeClient::Script script,
+                    const std::function<void(EsShipperOptions&)>& tweak = nullptr) {
     EsShipperOptions o;
     o.hosts = {"http://es:9200"};
     o.gzip = false;
     o.flush_interval = Duration(0);
+    if (tweak) tweak(o);
     shipper_ = std::make_unique<EsShipper>(*store_, o, clock_, registry_, nullptr,
                                            std::make_unique<FakeClient>(calls_, std::move(script)),
                                            std::make_unique<FakeSleeper>(clock_, sleeps_));
@@ -157,6 +161,52 @@ class EsShipperTest : public ::testing::Test {
   void drain(int rounds = 20) {
     for (int i = 0; i < rounds && store_->outbox_backlog().events > 0; ++i) shipper_->ship_once();
     EXPECT_EQ(store_->outbox_backlog().events, 0u);
+  }
+  // Commits `n` rejects (missing_field, with a masked document); their sequences.
+  std::vector<uint64_t> store_rejects(int n, const std::string& input = "tcp") {
+    store::IngestBatch b;
+    b.input = input;
+    for (int i = 0; i < n; ++i) {
+      Reject rj;
+      rj.type = "missing_field";
+      rj.reason = "line " + std::to_string(i + 1) + ": /request_id (request id) is required";
+      rj.line = static_cast<uint64_t>(i + 1);
+      rj.document = R"({"who":"hmac:0123456789abcdef01234567"})";
+      rj.raw_length = 40;
+      b.rejects.push_back(std::move(rj));
+    }
+    const uint64_t first = store_->stats().next_sequence;
+    EXPECT_EQ(commit(std::move(b)).rejects_written, static_cast<uint32_t>(n));
+    std::vector<uint64_t> seqs;
+    for (int i = 0; i < n; ++i) seqs.push_back(first + static_cast<uint64_t>(i));
+    return seqs;
+  }
+  // Ships until neither the outbox nor the dead letters have anything (at most `rounds` steps).
+  void drain_all(int rounds = 50) {
+    for (int i = 0; i < rounds && shipper_->ship_once(); ++i) {
+    }
+    EXPECT_EQ(store_->outbox_backlog().events, 0u);
+    EXPECT_EQ(store_->dead_letter_checkpoint(), store_->stats().next_sequence);
+  }
+  // The _ids of every create sent, in order.
+  std::vector<std::string> created_ids() const {
+    std::vector<std::string> ids;
+    simdjson::dom::parser p;
+    for (const auto& c : *calls_) {
+      if (c.url.find("/_bulk") == std::string::npos) continue;
+      size_t start = 0;
+      bool action = true;
+      while (start < c.body.size()) {
+        const size_t end = c.body.find('\n', start);
+        if (action) {
+          simdjson::dom::element e = p.parse(c.body.substr(start, end - start));
+          ids.emplace_back(std::string_view(e["create"]["_id"]));
+        }
+        action = !action;
+        start = end + 1;
+      }
+    }
+    return ids;
   }
   std::vector<std::string> dead_letter_types() {
     std::vector<std::string> out;
@@ -431,6 +481,168 @@ TEST_F(EsShipperTest, UnauthorizedPausesWithoutDroppingAnything) {
   EXPECT_EQ(metric("verity_shipper_paused"), 0);
   EXPECT_EQ(metric("verity_shipper_bulk_requests_total", {{"outcome", "unauthorized"}}), 2);
   EXPECT_TRUE(dead_letter_types().empty());
+}
+
+}  // namespace
+}  // namespace verity::shippers
+
+namespace verity::shippers {
+namespace {
+
+TEST_F(EsShipperTest, DeadLettersAreForwardedOnceFromTheirOwnCheckpoint) {
+  const auto seqs = store_rejects(3);
+  make_shipper(
+      [&](const HttpCall& c) { return bulk_answer(c, [](const std::string&) { return 201; }); });
+  shipper_->update_gauges();
+  EXPECT_EQ(metric("verity_shipper_dead_letters_backlog"), 3);
+  drain_all();
+  ASSERT_EQ(calls_->size(), 1u);
+  const std::string& body = calls_->front().body;
+  EXPECT_NE(body.find(R"({"create":{"_index":"logs-verity.deadletters-default","_id":"dl-)" +
+                      std::to_string(seqs[0]) + "\"}}"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find(R"("error":{"type":"missing_field","message":"line 1: /request_id)"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find(R"("event":{"original":"{\"who\":\"hmac:0123456789abcdef01234567\"}")"),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(store_->dead_letter_checkpoint(), seqs[2] + 1);
+  EXPECT_EQ(metric("verity_shipper_dead_letters_total", {{"outcome", "forwarded"}}), 3);
+  shipper_->update_gauges();
+  EXPECT_EQ(metric("verity_shipper_dead_letters_backlog"), 0);
+  EXPECT_FALSE(shipper_->ship_once()) << "nothing left: no request";
+  EXPECT_EQ(calls_->size(), 1u);
+  EXPECT_EQ(store_->dead_letters(0, 100).value().size(), 3u) << "forwarded entries are kept";
+}
+
+TEST_F(EsShipperTest, DeadLettersRefusedForGoodAreCountedNeverDeadLetteredAgain) {
+  const auto seqs = store_rejects(4);
+  const std::string bad = dead_letter_id(seqs[1]), there = dead_letter_id(seqs[2]);
+  int requests = 0;
+  make_shipper([&](const HttpCall& c) {
+    ++requests;
+    // A whole request refused: halved until the culprit (the last one) is alone.
+    if (c.body.find(dead_letter_id(seqs[3])) != std::string::npos) {
+      return Result<HttpAnswer>(
+          answer(400, R"({"error":{"type":"parse_exception","reason":"bad"},"status":400})"));
+    }
+    return Result<HttpAnswer>(bulk_answer(c, [&](const std::string& id) {
+      if (id == bad) return 400;
+      if (id == there) return 409;  // sent before a crash: delivered
+      return 201;
+    }));
+  });
+  drain_all();
+  EXPECT_EQ(metric("verity_shipper_dead_letters_total", {{"outcome", "refused"}}), 2);
+  EXPECT_EQ(metric("verity_shipper_dead_letters_total", {{"outcome", "forwarded"}}), 2);
+  EXPECT_EQ(metric("verity_shipper_dead_lettered_total"), 0);
+  EXPECT_EQ(store_->dead_letters(0, 100).value().size(), 4u) << "no dead letter of a dead letter";
+  EXPECT_EQ(store_->dead_letter_checkpoint(), seqs[3] + 1);
+  // All four (refused whole); the first two (one refused item); the last two (refused whole);
+  // the third alone (there); the fourth alone (refused).
+  EXPECT_EQ(requests, 5);
+}
+
+TEST_F(EsShipperTest, DeadLettersWaitThroughAnOutageAndNothingIsLost) {
+  const auto seqs = store_rejects(5);
+  int n = 0;
+  make_shipper([&](const HttpCall& c) {
+    if (n++ < 3) return Result<HttpAnswer>(Status::unavailable("connection refused"));
+    return Result<HttpAnswer>(bulk_answer(c, [](const std::string&) { return 201; }));
+  });
+  EXPECT_TRUE(shipper_->ship_once());
+  EXPECT_EQ(sleeps_->size(), 3u) << "the predictions' backoff, not a loop of its own";
+  EXPECT_EQ(calls_->size(), 4u);
+  EXPECT_EQ(count_items(calls_->back().body), 5u);
+  EXPECT_EQ(store_->dead_letter_checkpoint(), seqs[4] + 1);
+  EXPECT_EQ(metric("verity_shipper_dead_letters_total", {{"outcome", "forwarded"}}), 5);
+  EXPECT_EQ(metric("verity_shipper_bulk_requests_total", {{"outcome", "retryable"}}), 3);
+}
+
+TEST_F(EsShipperTest, PredictionsComeFirstAndDeadLettersTakeOnlyTheRoomLeft) {
+  std::vector<std::pair<std::string, std::string>> docs;
+  for (int i = 0; i < 25; ++i) docs.emplace_back("p" + std::to_string(i), R"({"a":1})");
+  store_predictions(docs);
+  const auto dl = store_rejects(30);
+  make_shipper(
+      [&](const HttpCall& c) { return bulk_answer(c, [](const std::string&) { return 201; }); },
+      [](EsShipperOptions& o) { o.batch_events = 10; });
+  ASSERT_TRUE(shipper_->ship_once());
+  // A full batch of predictions, then a tenth of a batch of dead letters (here one).
+  std::vector<std::string> ids = created_ids();
+  ASSERT_EQ(ids.size(), 11u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(ids[i], "p" + std::to_string(i));
+  EXPECT_EQ(ids[10], dead_letter_id(dl[0]));
+  for (const auto& c : *calls_) EXPECT_LE(count_items(c.body), 10u);
+  ASSERT_TRUE(shipper_->ship_once());  // 10 more predictions, 1 more dead letter
+  ASSERT_TRUE(shipper_->ship_once());  // 5 predictions, and the room they leave: 5 dead letters
+  ids = created_ids();
+  ASSERT_EQ(ids.size(), 32u);
+  EXPECT_EQ(ids[21], dead_letter_id(dl[1]));
+  EXPECT_EQ(ids[26], "p24");
+  EXPECT_EQ(ids[27], dead_letter_id(dl[2]));
+  EXPECT_EQ(ids[31], dead_letter_id(dl[6]));
+  drain_all();
+  ids = created_ids();
+  EXPECT_EQ(ids.size(), 55u);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 55u) << "each once";
+  EXPECT_EQ(metric("verity_shipper_dead_letters_total", {{"outcome", "forwarded"}}), 30);
+}
+
+TEST_F(EsShipperTest, TheShippersOwnDeadLettersAreForwardedToo) {
+  store_predictions({{"good", R"({"a":1})"}, {"poison", "{\"a\":"}});
+  make_shipper(
+      [&](const HttpCall& c) { return bulk_answer(c, [](const std::string&) { return 201; }); });
+  drain_all();
+  ASSERT_EQ(dead_letter_types(), std::vector<std::string>{"unshippable_record"});
+  ASSERT_EQ(calls_->size(), 2u);
+  const std::string& body = calls_->back().body;
+  EXPECT_NE(body.find(R"("input":"es_shipper")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("error":{"type":"unshippable_record")"), std::string::npos) << body;
+  EXPECT_EQ(metric("verity_shipper_dead_letters_total", {{"outcome", "forwarded"}}), 1);
+}
+
+TEST_F(EsShipperTest, DeadLettersTrimmedBeforeTheyWereForwardedAreCountedAndPassedOver) {
+  const auto old = store_rejects(3);
+  make_shipper(
+      [&](const HttpCall& c) { return bulk_answer(c, [](const std::string&) { return 201; }); });
+  // Elasticsearch was down for longer than dead_letters.retention (30 days by default).
+  clock_.advance(31ll * 86'400'000);
+  const auto fresh = store_rejects(2);
+  ASSERT_TRUE(store_->run_maintenance().is_ok());
+  shipper_->update_gauges();
+  EXPECT_EQ(metric("verity_shipper_dead_letters_total", {{"outcome", "trimmed"}}), 3);
+  EXPECT_GE(store_->dead_letter_checkpoint(), old[2] + 1);
+  drain_all();
+  std::vector<std::string> ids = created_ids();
+  EXPECT_EQ(ids, (std::vector<std::string>{dead_letter_id(fresh[0]), dead_letter_id(fresh[1])}));
+  shipper_->update_gauges();
+  EXPECT_EQ(metric("verity_shipper_dead_letters_total", {{"outcome", "trimmed"}}), 3);
+  EXPECT_EQ(metric("verity_shipper_dead_letters_backlog"), 0);
+}
+
+TEST_F(EsShipperTest, DeadLettersOffLeavesThemInTheStore) {
+  store_rejects(2);
+  make_shipper(
+      [&](const HttpCall& c) { return bulk_answer(c, [](const std::string&) { return 201; }); },
+      [](EsShipperOptions& o) { o.dead_letters = false; });
+  EXPECT_FALSE(shipper_->ship_once());
+  EXPECT_TRUE(calls_->empty());
+  EXPECT_EQ(store_->dead_letter_checkpoint(), 1u);
+}
+
+TEST_F(EsShipperTest, DeadLettersGoToDatedIndicesOfTheirIngestDay) {
+  store_rejects(1);
+  make_shipper(
+      [&](const HttpCall& c) { return bulk_answer(c, [](const std::string&) { return 201; }); },
+      [](EsShipperOptions& o) { o.index_mode = IndexMode::kDated; });
+  drain_all();
+  ASSERT_EQ(calls_->size(), 1u);
+  EXPECT_NE(calls_->front().body.find(R"("_index":"verity-deadletters-2026.11.20")"),
+            std::string::npos)
+      << calls_->front().body;
 }
 
 }  // namespace

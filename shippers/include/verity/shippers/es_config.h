@@ -37,11 +37,19 @@ struct EsShipperOptions {
   Duration max_backoff{30'000};
   // Above this many unshipped events /readyz reports the backlog (nothing is dropped).
   uint64_t max_backlog_events = 10'000'000;
+  // Dead letters (dead_letters.*): forwarded from the store's dead-letter store, as stored
+  // (masked), to a data stream of their own, or to <dead_letters_dated_prefix>YYYY.MM.DD of ingest
+  // time in dated mode (dead_letter_encoder.h).
+  bool dead_letters = true;
+  std::string dead_letters_data_stream = "logs-verity.deadletters-default";
+  std::string dead_letters_dated_prefix = "verity-deadletters-";
 
   // The index (or data stream) a prediction made at `timestamp_ms` goes to.
   std::string index_for(EpochMillis timestamp_ms) const;
   // What by-query requests (labels, erasures) target: the data stream, or every dated index.
   std::string by_query_target() const;
+  // The index (or data stream) of a dead letter stored at `ingest_ms` (dead_letter_encoder.cpp).
+  std::string dead_letter_index_for(EpochMillis ingest_ms) const;
 };
 
 }  // namespace verity::shippers

@@ -25,7 +25,11 @@ namespace verity::shippers {
 // shipper dead-letters before moving on.
 
 // The source of a stored prediction: {"@timestamp", "verity": {request_id, model, version, input,
-// partition, sequence, ingest_time, masking_version, digest}, "document": <the stored (masked)
+// partition, sequence, ingest_time, masking_version, digest, and a summary for dashboards found
+// through the model's field mapping: predicted, confidence, score, explanation.{top_feature,
+// top_features} (the three largest |importance|), input_types ("name:type" for each of the first
+// 64 inputs), input_nulls, input_values ("name=value" for string and boolean inputs)},
+// "document": <the stored (masked)
 // document>[, "label": label_fields(...)]}. The document is nested, never merged, so its own
 // fields cannot collide with ours; mappings/ maps every field of it. Errors: the stored document
 // is not a JSON object.
@@ -33,9 +37,11 @@ Result<std::string> es_source(const store::StoredRecord& record,
                               const store::StoredRecord* label = nullptr,
                               const document::FieldMappingSet* fields = nullptr);
 
-// {"ground_truth": <the label's ground truth>, "label_time", and "correct" (the predicted value
+// {"ground_truth": <the label's ground truth>, "label_time", "predicted" (the predicted value as
+// text, when there is one), and "correct" and "accuracy" (1 or 0: the predicted value
 // equals the ground truth; both strings or booleans) or "error" (predicted minus ground truth; both
-// numbers, omitted when the difference is not a finite double)}. The predicted value and the
+// numbers, omitted when the difference is not a finite double) with "abs_error" and
+// "squared_error" (omitted when not finite)}. The predicted value and the
 // ground truth are found with the model's field mapping (`fields`, or DESIGN.md's defaults when
 // null). Errors: either document is not a JSON object.
 Result<std::string> label_fields(const store::StoredRecord& prediction,

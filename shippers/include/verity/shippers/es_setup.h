@@ -21,7 +21,8 @@ struct EsSetupObject {
 
 // In dependency order: the ILM policies (phases from the store's tiers: hot, warm at
 // tiers.warm.after, cold at tiers.cold.after, delete at delete_after when set), the component
-// templates (mappings/*.json), then the index templates for data streams and for dated indices.
+// templates (mappings/*.json), then the index templates for data streams and for dated indices,
+// of predictions and of dead letters.
 std::vector<EsSetupObject> es_setup_objects(const store::RetentionOptions& tiers);
 
 struct EsSetupChange {

@@ -46,6 +46,14 @@ class Sleeper {
 // them, so a poison record never blocks or kills anything. 401/403 pause shipping (a metric, one
 // log line, /readyz) without dropping anything. A restart resumes from the checkpoint and re-sends
 // at most one batch, which Elasticsearch answers 409 for what it already has.
+//
+// Dead letters (options.dead_letters): the entries of the store's dead-letter store (rejects,
+// conflicts, and this shipper's own) are forwarded the same way, from a checkpoint of their own
+// (Store::ack_dead_letters), as `create` actions with _id "dl-<sequence>" into their data stream
+// or dated indices (dead_letter_encoder.h). They ride in the same requests after a step's
+// predictions, which keep priority: a step takes what room its predictions leave, and at least a
+// tenth of a batch. Same outcomes and retries, except that one refused for good is counted and
+// logged, never dead-lettered again. While Elasticsearch is down they wait in the store.
 class EsShipper {
  public:
   // `fields` locates predicted values and ground truths for label fields (null: the defaults).
@@ -66,7 +74,8 @@ class EsShipper {
   // Why /readyz should say not ready ("" when fine): backlog over the limit, or paused by 401/403.
   std::string problem() const;
   // Sets the backlog and lag gauges from the outbox as it is now (called before every scrape, so
-  // they move during an outage too, while the shipper waits). Thread-safe.
+  // they move during an outage too, while the shipper waits), the dead-letter backlog, and counts
+  // the dead letters the store trimmed before they were forwarded. Thread-safe.
   void update_gauges() const;
 
   // One pass of the loop without a thread (tests): reads one batch from the checkpoint and ships

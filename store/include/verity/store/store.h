@@ -71,6 +71,10 @@ struct StoreOptions {
   // out the predictions that are acknowledged.
   ByteSize dead_letter_max_bytes{1ull << 30};
   Duration dead_letter_retention{30ll * 86'400'000};
+  // A shipper forwards dead letters (Store::read_dead_letters): the entries past its checkpoint
+  // are counted at open for dead_letter_backlog(). Off: the count starts at zero (the store is
+  // otherwise the same; nothing else depends on it).
+  bool forward_dead_letters = false;
   // How long the read audit trail keeps an entry (0: for ever).
   Duration read_audit_retention{365ll * 86'400'000};
   // Tests only: injected write failures (see WriteFaults). Null in production.
@@ -105,6 +109,17 @@ struct OutboxRead {
 struct OutboxBacklog {
   uint64_t events = 0;
   uint64_t bytes = 0;  // encoded record bytes
+};
+
+// One dead-letter entry as a shipper reads it.
+struct DeadLetterEntry {
+  uint64_t sequence = 0;
+  EpochMillis ingest_time_ms = 0;  // 0 when the entry does not say (never for entries written here)
+  std::string json;                // the entry (see Store::dead_letters)
+};
+struct DeadLetterRead {
+  std::vector<DeadLetterEntry> entries;
+  uint64_t next = 0;  // where the following read starts (past every entry returned)
 };
 
 // A data-subject erasure: every stored document for which `matches` is true. `needles` must be
@@ -191,7 +206,28 @@ class Store {
   // kResourceExhausted when a day holds more than 4,096 model versions in the range (name a model).
   Result<std::unique_ptr<RecordScan>> scan(const ScanRange& range) const;
   // Dead-letter entries (JSON text) in append order, starting at sequence `from`, at most `limit`.
+  // Each is {sequence, input, ingest_time, type, reason, line, request_id?, raw_length,
+  // raw_sha256?, document?}; the document is the masked document, last.
   Result<std::vector<std::string>> dead_letters(uint64_t from, size_t limit) const;
+
+  // Dead-letter forwarding. Entries come from the dead-letter store itself (they stay there after
+  // they are forwarded, for the store's own cap and retention to remove): at most `max_entries`
+  // and about `max_bytes` (at least one) from sequence `from` on, in append order. Errors:
+  // kUnavailable only. Thread-safe.
+  Result<DeadLetterRead> read_dead_letters(uint64_t from, size_t max_entries,
+                                           size_t max_bytes) const;
+  // Everything before `next` was forwarded (or refused for good): the durable checkpoint moves
+  // there (not fsynced, like the outbox's: re-sending is harmless). Never moves back.
+  // Thread-safe.
+  Status ack_dead_letters(uint64_t next);
+  // The first sequence not yet acknowledged (1 on a new store). Trimming (dead_letters.max_bytes,
+  // retention) moves it past the entries it removes. Thread-safe.
+  uint64_t dead_letter_checkpoint() const;
+  // Entries at or past the checkpoint (StoreOptions::forward_dead_letters: counted at open).
+  uint64_t dead_letter_backlog() const;
+  // How many entries at or past the checkpoint the trim removed since the last call (they were
+  // never acknowledged, so never forwarded unless a shipper had them in flight); resets the count.
+  uint64_t take_dead_letters_trimmed();
 
   // True when the last commit succeeded (or none was tried). Thread-safe.
   bool writable() const;
