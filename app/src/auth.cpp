@@ -23,11 +23,21 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
-HttpResponse unauthorized(const HttpRequest& req, std::string_view why) {
+// The challenges name the schemes configured. Basic is left out for a caller that presented a
+// bearer token (a script or the console holding a wrong token): a browser shown a Basic challenge
+// opens its password prompt, which cannot help such a caller.
+HttpResponse unauthorized(const HttpRequest& req, std::string_view why, bool tokens, bool users) {
   HttpResponse r = document::error_response(
       401, "security_exception", std::string(why) + " for REST request [" + req.path + "]");
-  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"verity\"");
-  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"verity\" charset=\"UTF-8\"");
+  const std::string_view presented = req.header("authorization");
+  const bool bearer = presented.size() >= 7 &&
+                      (presented.substr(0, 7) == "Bearer " || presented.substr(0, 7) == "bearer ");
+  if (tokens || bearer || !users) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"verity\"");
+  }
+  if (users && !bearer) {
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"verity\" charset=\"UTF-8\"");
+  }
   return r;
 }
 
@@ -57,6 +67,7 @@ Authenticator::Authenticator(const std::vector<Credential>& credentials) {
     const std::string presented =
         c.token.empty() ? "Basic " + c.user + ":" + c.password : "Bearer " + c.token;
     entries_.push_back(Entry{c.name, sha256(presented), c.roles});
+    (c.token.empty() ? has_users_ : has_tokens_) = true;
   }
 }
 
@@ -95,7 +106,7 @@ std::optional<HttpResponse> Authenticator::check(const HttpRequest& req, Role ro
   if (!enabled()) return std::nullopt;
   std::string problem;
   const Entry* who = identify(req, &problem);
-  if (who == nullptr) return unauthorized(req, problem);
+  if (who == nullptr) return unauthorized(req, problem, has_tokens_, has_users_);
   if ((who->roles & (role | kRoleAdmin)) == 0) {
     return document::error_response(403, "security_exception",
                                     "[" + who->name + "] lacks the " +

@@ -1,5 +1,5 @@
-// verity: the command line. Subcommands: serve, check-config, get, metrics, partitions, verify,
-// erase, hold, audit. All but serve and check-config talk to a running server's HTTP API.
+// verity: the command line. Subcommands: serve, check-config, get, metrics, report, partitions,
+// verify, erase, hold, audit. All but serve and check-config talk to a running server's HTTP API.
 
 #include <cstdio>
 #include <iomanip>
@@ -380,6 +380,19 @@ int run(int argc, char** argv) {
   metrics->add_flag("--json", as_json, "Print the server's JSON answer");
   client_options(metrics);
 
+  std::string report_model, report_version, report_output;
+  bool report_all_versions = true;
+  auto* report = app.add_subcommand(
+      "report", "Write a model's report as one self-contained HTML file (charts, no network)");
+  report->add_option("model", report_model, "Model name")->required();
+  report->add_option("--version", report_version, "Only this model version")
+      ->each([&](const std::string&) { report_all_versions = false; });
+  report->add_option("--window", window, "5m, 1h, 24h, 7d, 30d or <n>m|h|d (default: all)");
+  report->add_option("--from", from, "Start (RFC 3339 or epoch ms)");
+  report->add_option("--to", to, "End (RFC 3339 or epoch ms)");
+  report->add_option("-o,--output", report_output, "The HTML file to write")->required();
+  client_options(report);
+
   auto* es = app.add_subcommand("es", "Elasticsearch: `verity es setup`");
   auto* es_setup = es->add_subcommand(
       "setup", "Install or update the ILM policies and index templates (idempotent)");
@@ -463,6 +476,35 @@ int run(int argc, char** argv) {
       return 0;
     }
     return metrics_model.empty() ? print_models(body) : print_metrics(body);
+  }
+  if (*report) {
+    std::string q;
+    auto add = [&](const char* k, const std::string& v) {
+      q += (q.empty() ? "?" : "&") + std::string(k) + "=" + verity::app::url_encode_segment(v);
+    };
+    if (!report_all_versions) add("version", report_version);
+    if (!window.empty()) add("window", window);
+    if (!from.empty()) add("from", from);
+    if (!to.empty()) add("to", to);
+    std::string body;
+    const int status =
+        api_call(server_url, token, "GET",
+                 "/v1/models/" + verity::app::url_encode_segment(report_model) + "/report.html" + q,
+                 "", "report", &body);
+    if (status / 100 != 2) return exit_code(status);
+    // Written beside the target, then renamed over it: a failed write leaves no half a report.
+    const std::string tmp = report_output + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    const bool written = f != nullptr && std::fwrite(body.data(), 1, body.size(), f) == body.size();
+    const bool closed = f != nullptr && std::fclose(f) == 0;
+    if (!written || !closed || std::rename(tmp.c_str(), report_output.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      std::cerr << "verity report: cannot write " << report_output << "\n";
+      return 2;
+    }
+    std::cout << "verity report: wrote " << report_output << " (" << human_bytes(body.size())
+              << ")\n";
+    return 0;
   }
   if (*verify) {
     std::string path = "/v1/verify";

@@ -33,6 +33,8 @@
 #include "verity/query/search.h"
 #include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
+#include "verity/ui/console_page.h"
+#include "verity/ui/report_page.h"
 
 namespace verity::app {
 namespace asio = boost::asio;
@@ -191,25 +193,38 @@ void Server::Impl::add_routes() {
   });
   guarded_async("GET", "/v1/predictions", kRoleRead,
                 on_read_pool([this](const HttpRequest& r) { return search_api->search(r); }));
-  guarded_async("GET", "/v1/models/*/metrics", kRoleRead,
-                on_read_pool([this, quality_off](const HttpRequest& r) {
-                  if (!models_api) return quality_off();
-                  HttpResponse resp = models_api->metrics(r);
-                  if (read_auditor) {
-                    query::ReadAccess a;
-                    a.endpoint = "model_metrics";
-                    a.query = r.path;
-                    for (const auto& [k, v] : r.query) {
-                      a.query += (a.query == r.path ? "?" : "&") + k + "=" + v;
-                    }
-                    a.returned = resp.status == 200 ? 1 : 0;
-                    if (auto s = read_auditor(r, a); !s) {
-                      return document::error_response(
-                          503, "read_audit_unavailable",
-                          "the read could not be recorded: " + s.message());
-                    }
-                  }
-                  return resp;
+  // A model's report, as numbers or curves: the same role, window parameters and read audit.
+  auto model_read = [this, quality_off, on_read_pool](const char* endpoint, auto answer) {
+    return on_read_pool([this, quality_off, endpoint, answer](const HttpRequest& r) {
+      if (!models_api) return quality_off();
+      HttpResponse resp = answer(r);
+      if (read_auditor) {
+        query::ReadAccess a;
+        a.endpoint = endpoint;
+        a.query = r.path;
+        for (const auto& [k, v] : r.query) {
+          a.query += (a.query == r.path ? "?" : "&") + k + "=" + v;
+        }
+        a.returned = resp.status == 200 ? 1 : 0;
+        if (auto s = read_auditor(r, a); !s) {
+          return document::error_response(503, "read_audit_unavailable",
+                                          "the read could not be recorded: " + s.message());
+        }
+      }
+      return resp;
+    });
+  };
+  guarded_async(
+      "GET", "/v1/models/*/metrics", kRoleRead,
+      model_read("model_metrics", [this](const HttpRequest& r) { return models_api->metrics(r); }));
+  guarded_async(
+      "GET", "/v1/models/*/curves", kRoleRead,
+      model_read("model_curves", [this](const HttpRequest& r) { return models_api->curves(r); }));
+  // The same numbers as one self-contained HTML page (verity report MODEL -o report.html).
+  guarded_async("GET", "/v1/models/*/report.html", kRoleRead,
+                model_read("model_report", [this](const HttpRequest& r) {
+                  HttpResponse curves = models_api->curves(r, "/report.html");
+                  return curves.status == 200 ? ui::report_response(curves.body) : curves;
                 }));
   guarded("GET", "/v1/partitions", kRoleRead,
           [this](const HttpRequest& r) { return admin->partitions(r); });
@@ -274,6 +289,19 @@ void Server::Impl::add_routes() {
                 [this](const HttpRequest& r) { return es->setup_object(r); });
       }
     }
+  }
+  // The console's page holds no data (everything it shows comes from the API above, with its
+  // roles and read audit): served without authentication, under a policy that allows no remote
+  // origin (ui/console_page.h).
+  http->route("GET", "/ui", [](const HttpRequest&) {
+    HttpResponse r = HttpResponse::json(301, "{\"location\":\"/ui/\"}\n");
+    r.headers.emplace_back("Location", "/ui/");
+    return r;
+  });
+  for (const char* path : {"/ui/", "/ui/index.html"}) {
+    http->route("GET", path, [this](const HttpRequest&) {
+      return ui::console_response(config.masking.redact_token);
+    });
   }
   http->route("GET", "/healthz",
               [](const HttpRequest&) { return HttpResponse::json(200, "{\"status\":\"ok\"}\n"); });

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "verity/document/json_writer.h"
+#include "verity/query/model_curves.h"
 #include "verity/store/store.h"
 
 namespace verity::query {
@@ -125,43 +126,47 @@ std::optional<EpochMillis> parse_time(std::string_view text) {
 
 }  // namespace
 
-HttpResponse ModelsApi::metrics(const HttpRequest& req) const {
-  // /v1/models/{model}/metrics
+std::optional<ModelsApi::Request> ModelsApi::parse_request(const HttpRequest& req,
+                                                           std::string_view suffix,
+                                                           HttpResponse& error) const {
+  // /v1/models/{model}<suffix>
   static constexpr std::string_view kPrefix = "/v1/models/";
-  static constexpr std::string_view kSuffix = "/metrics";
   std::string_view path = req.path;
-  if (!path.starts_with(kPrefix) || !path.ends_with(kSuffix) ||
-      path.size() <= kPrefix.size() + kSuffix.size()) {
-    return document::error_response(400, "invalid_model",
-                                    "the path must be /v1/models/{model}/metrics");
+  if (!path.starts_with(kPrefix) || !path.ends_with(suffix) ||
+      path.size() <= kPrefix.size() + suffix.size()) {
+    error = document::error_response(400, "invalid_model",
+                                     "the path must be /v1/models/{model}" + std::string(suffix));
+    return std::nullopt;
   }
-  const std::string model(
-      path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
-  std::optional<std::string> version;
+  Request out;
+  out.model =
+      std::string(path.substr(kPrefix.size(), path.size() - kPrefix.size() - suffix.size()));
   for (const auto& [k, v] : req.query) {
-    if (k == "version") version = v;
+    if (k == "version") out.version = v;
   }
+  const std::optional<std::string>& version = out.version;
   const std::string_view window = req.query_param("window");
   const std::string_view from = req.query_param("from");
   const std::string_view to = req.query_param("to");
+  auto bad = [&](std::string message) {
+    error = document::error_response(400, "invalid_parameter", message);
+    return std::nullopt;
+  };
   if (!window.empty() && (!from.empty() || !to.empty())) {
-    return document::error_response(400, "invalid_parameter",
-                                    "parameter window: give either window or from/to, not both");
+    return bad("parameter window: give either window or from/to, not both");
   }
-  EpochMillis from_ms = 0, to_ms = 0;
+  EpochMillis& from_ms = out.from_ms;
+  EpochMillis& to_ms = out.to_ms;
   if (!window.empty()) {
     auto w = parse_window(window);
-    if (!w) {
-      return document::error_response(
-          400, "invalid_parameter", "parameter window: expected 5m, 1h, 24h, 7d, 30d or <n>m|h|d");
-    }
+    if (!w) return bad("parameter window: expected 5m, 1h, 24h, 7d, 30d or <n>m|h|d");
     to_ms = report_end(clock_.now_ms());
     from_ms = to_ms - w->count();
   } else {
     EpochMillis first = 0, last = 0;
     bool any = false;
     for (const auto& v : store_.model_versions()) {
-      if (v.model != model || (version && v.version != *version)) continue;
+      if (v.model != out.model || (version && v.version != *version)) continue;
       first = any ? std::min(first, v.first_ms) : v.first_ms;
       last = any ? std::max(last, v.last_ms) : v.last_ms;
       any = true;
@@ -170,32 +175,100 @@ HttpResponse ModelsApi::metrics(const HttpRequest& req) const {
     to_ms = report_end(last);
     if (!from.empty()) {
       auto t = parse_time(from);
-      if (!t) {
-        return document::error_response(400, "invalid_parameter",
-                                        "parameter from: expected RFC 3339 or epoch milliseconds");
-      }
+      if (!t) return bad("parameter from: expected RFC 3339 or epoch milliseconds");
       from_ms = *t;
     }
     if (!to.empty()) {
       auto t = parse_time(to);
-      if (!t) {
-        return document::error_response(400, "invalid_parameter",
-                                        "parameter to: expected RFC 3339 or epoch milliseconds");
-      }
+      if (!t) return bad("parameter to: expected RFC 3339 or epoch milliseconds");
       to_ms = *t;
     }
-    if (to_ms <= from_ms) {
-      return document::error_response(400, "invalid_parameter", "parameter to: must be after from");
-    }
+    if (to_ms <= from_ms) return bad("parameter to: must be after from");
   }
-  auto r = report(model, version, from_ms, to_ms);
-  if (!r) {
-    if (r.status().code() == StatusCode::kNotFound) {
-      return document::error_response(404, "not_found", r.status().message());
-    }
-    return document::error_response(500, "store_error", r.status().message());
+  return out;
+}
+
+namespace {
+
+HttpResponse report_error(const Status& s) {
+  if (s.code() == StatusCode::kNotFound) {
+    return document::error_response(404, "not_found", s.message());
   }
+  return document::error_response(500, "store_error", s.message());
+}
+
+}  // namespace
+
+HttpResponse ModelsApi::metrics(const HttpRequest& req) const {
+  HttpResponse error;
+  auto q = parse_request(req, "/metrics", error);
+  if (!q) return error;
+  auto r = report(q->model, q->version, q->from_ms, q->to_ms);
+  if (!r) return report_error(r.status());
   return HttpResponse::json(200, r->to_json() + "\n");
+}
+
+Result<OverTime> ModelsApi::over_time(const Report& r) const {
+  OverTime out;
+  out.metric = r.task == "regression" ? "mean_absolute_error" : "accuracy";
+  out.step_ms = series_step_ms(r.from_ms, r.to_ms);
+  // The versions drawn: the one asked for, or those with predictions in the window, the most
+  // recent first (at most kMaxSeriesVersions).
+  std::vector<store::ModelVersionInfo> versions;
+  for (auto& v : store_.model_versions()) {
+    if (v.model != r.model || (r.version && v.version != *r.version)) continue;
+    if (v.last_ms < r.from_ms || v.first_ms >= r.to_ms) continue;
+    versions.push_back(std::move(v));
+  }
+  std::sort(versions.begin(), versions.end(), [](const auto& a, const auto& b) {
+    return a.last_ms != b.last_ms ? a.last_ms > b.last_ms : a.version < b.version;
+  });
+  if (versions.size() > kMaxSeriesVersions) {
+    out.versions_omitted = versions.size() - kMaxSeriesVersions;
+    versions.resize(kMaxSeriesVersions);
+  }
+  std::sort(versions.begin(), versions.end(),
+            [](const auto& a, const auto& b) { return a.version < b.version; });
+  const ModelQualityConfig& config = config_->for_model(r.model);
+  // Bucket edges at UTC multiples of the step; a leading stub shorter than half a step (a window
+  // ending now starts mid-hour) joins the next bucket instead of drawing a point of its own.
+  const int64_t step = out.step_ms;
+  std::vector<EpochMillis> edges = {r.from_ms};
+  for (EpochMillis t = r.from_ms - ((r.from_ms % step) + step) % step + step; t < r.to_ms;
+       t += step) {
+    edges.push_back(t);
+  }
+  edges.push_back(r.to_ms);
+  if (edges.size() > 2 && edges[1] - edges[0] < step / 2) edges.erase(edges.begin() + 1);
+  for (const auto& v : versions) {
+    VersionSeries series;
+    series.version = v.version;
+    for (size_t i = 0; i + 1 < edges.size(); ++i) {
+      VersionSeries::Point p;
+      p.from_ms = edges[i];
+      p.to_ms = edges[i + 1];
+      // Each bucket's report is built as the window's is: the same metric, computed the same way.
+      auto a = store_.aggregate(r.model, v.version, p.from_ms, p.to_ms);
+      if (!a) return a.status();
+      const Report b = build_report(*a, config);
+      p.labelled = b.labelled;
+      p.value = b.labelled > 0 ? b.metric(out.metric) : std::nullopt;
+      series.points.push_back(p);
+    }
+    out.versions.push_back(std::move(series));
+  }
+  return out;
+}
+
+HttpResponse ModelsApi::curves(const HttpRequest& req, std::string_view suffix) const {
+  HttpResponse error;
+  auto q = parse_request(req, suffix, error);
+  if (!q) return error;
+  auto r = report(q->model, q->version, q->from_ms, q->to_ms);
+  if (!r) return report_error(r.status());
+  auto series = over_time(*r);
+  if (!series) return report_error(series.status());
+  return HttpResponse::json(200, curves_json(*r, *series) + "\n");
 }
 
 }  // namespace verity::query

@@ -164,6 +164,17 @@ void add_scored(store::Aggregate& out, char prefix, const std::string& g, double
 
 }  // namespace
 
+const int kScoreBinCount = kScoreBins;
+
+double score_bin_lower_bound(int b) {
+  if (b <= 0) return 0;
+  if (b < kTailBins) return std::pow(10.0, b / 100.0 - 12);
+  if (b < kTailBins + kMiddleBins) return 0.01 + (b - kTailBins) / 1000.0;
+  if (b >= kScoreBins) return 1;
+  const int j = kScoreBins - 1 - b;  // the bin of 1 - s in the lower tail
+  return 1 - std::pow(10.0, (j + 1) / 100.0 - 12);
+}
+
 const std::vector<double> kLagBoundsSeconds = {
     60, 300, 900, 3600, 21600, 86400, 3 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 90 * 86400};
 
@@ -747,6 +758,12 @@ void binary_scores(const Parsed& p, const ModelQualityConfig& config,
     }
   }
   if (scored == 0) return;
+  r.scores = Report::ScoreHistogram{positive, pos, neg};
+  r.calibration_count.assign(cal_count.begin(), cal_count.end());
+  r.calibration_positives.assign(cal_true.begin(), cal_true.end());
+  for (int b = 0; b < kCalibrationBins; ++b) {
+    r.calibration_sum.push_back(exact_sum(cal_sum[b], cal_count[b]));
+  }
   auto& m = r.metrics;
   double ece = 0;
   for (int b = 0; b < kCalibrationBins; ++b) {
@@ -775,6 +792,26 @@ void binary_scores(const Parsed& p, const ModelQualityConfig& config,
   }
   m.emplace_back("roc_auc", area / (P * N));
   m.emplace_back("average_precision", ap);
+}
+
+// Multiclass models with per-class probabilities: for each reported class c, the histogram of
+// P(c) over the predictions whose true class is c and over the others (one-vs-rest).
+void one_vs_rest(const Parsed& p, const std::map<std::string, std::string>& class_of, Report& r) {
+  for (const std::string& c : r.classes) {
+    if (c == kOther) continue;  // merged classes have no probability of their own
+    Report::ScoreHistogram h{c, std::vector<double>(kScoreBins), std::vector<double>(kScoreBins)};
+    bool any = false;
+    for (const auto& [k, g] : p.probabilities) {
+      if (!names_class(g.c, c)) continue;
+      auto it = class_of.find(g.t);
+      const bool truth = it != class_of.end() && it->second == c;
+      for (const auto& [b, v] : g.histogram) {
+        (truth ? h.positive : h.negative)[static_cast<size_t>(b)] += v;
+        any = true;
+      }
+    }
+    if (any) r.one_vs_rest.push_back(std::move(h));
+  }
 }
 
 void classification(const Parsed& p, const ModelQualityConfig& config, Task task, Report& r) {
@@ -869,6 +906,7 @@ void classification(const Parsed& p, const ModelQualityConfig& config, Task task
     r.per_class.push_back(
         {c, per[i].precision, per[i].recall, per[i].f1, per[i].f05, per[i].f2, per[i].support});
   }
+  if (task == Task::kMulticlass) one_vs_rest(p, class_of, r);
   if (task != Task::kBinary || positive.empty()) return;
 
   const size_t pi = index[positive];

@@ -32,7 +32,9 @@ class Authenticator {
 
   bool enabled() const { return !entries_.empty(); }
   // nullopt when the request may proceed; otherwise the 401 (no or unknown credentials, with
-  // WWW-Authenticate) or 403 (a known caller without `role`) to answer.
+  // WWW-Authenticate: Bearer when tokens are configured, Basic when users are, so that a browser
+  // asks for a user and password; Basic not for a caller that sent a bearer token) or 403 (a
+  // known caller without `role`) to answer.
   std::optional<HttpResponse> check(const HttpRequest& req, Role role) const;
   // The credential name of the caller, for audit entries ("anonymous (authentication off)" when
   // authentication is off).
@@ -45,6 +47,7 @@ class Authenticator {
     uint8_t roles;
   };
   std::vector<Entry> entries_;
+  bool has_tokens_ = false, has_users_ = false;
   const Entry* identify(const HttpRequest& req, std::string* problem) const;
 };
 

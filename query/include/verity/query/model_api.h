@@ -3,9 +3,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "verity/core/clock.h"
 #include "verity/core/http.h"
+#include "verity/query/model_curves.h"
 #include "verity/query/model_quality.h"
 
 namespace verity::store {
@@ -34,8 +36,25 @@ class ModelsApi {
   // ?version=&window=5m|1h|24h|7d|30d|<n>m|h|d, or from=&to= (RFC 3339 or epoch ms); neither:
   // everything. Report::to_json().
   HttpResponse metrics(const HttpRequest& req) const;
+  // GET /v1/models/{model}/curves, the same parameters and errors as metrics(): curves_json()
+  // (query/model_curves.h) with the window's report and its accuracy over time per version.
+  // `suffix` is the path's end after the model ("/curves"; the HTML report passes its own).
+  HttpResponse curves(const HttpRequest& req, std::string_view suffix = "/curves") const;
 
  private:
+  struct Request {
+    std::string model;
+    std::optional<std::string> version;
+    EpochMillis from_ms = 0, to_ms = 0;
+  };
+  // The model, version and window of /v1/models/{model}<suffix>; nullopt with `error` set (400)
+  // when malformed.
+  std::optional<Request> parse_request(const HttpRequest& req, std::string_view suffix,
+                                       HttpResponse& error) const;
+  // The report's metric (accuracy, or mean_absolute_error for regression) per version over time
+  // buckets of its window (series_step_ms), each bucket's report built as the window's is.
+  Result<OverTime> over_time(const Report& r) const;
+
   const store::Store& store_;
   std::shared_ptr<const QualityConfig> config_;
   const Clock& clock_;

@@ -130,12 +130,36 @@ struct Report {
   std::vector<double> confidence_histogram;  // 20 bins of 0.05 over [0, 1]
   std::vector<double> label_lag_histogram;   // counts per kLagBoundsSeconds bucket (+Inf last)
 
+  // The distributions the score metrics are computed from (not part of to_json(); the curves of
+  // query/model_curves.h are drawn from them, so their areas are the report's roc_auc and
+  // average_precision). Counts per score bin (kScoreBinCount bins, score_bin_lower_bound), of
+  // scores read as P(class): of the predictions whose true class is `value`, and of the others.
+  struct ScoreHistogram {
+    std::string value;  // the class the scores are the probability of (JSON text)
+    std::vector<double> positive, negative;
+  };
+  // Binary models with scores: P(positive_class) as the report read it.
+  std::optional<ScoreHistogram> scores;
+  // ... and its calibration bins (10 uniform bins, as sklearn's calibration_curve): count, sum
+  // of P(positive) and count of positive labels per bin. expected_calibration_error is
+  // sum |positives - sum| / scored.
+  std::vector<double> calibration_count, calibration_sum, calibration_positives;
+  // Multiclass models whose documents carry per-class probabilities: one-vs-rest, per class
+  // (classes without any probability are absent).
+  std::vector<ScoreHistogram> one_vs_rest;
+
   std::optional<double> metric(std::string_view name) const;
   std::string to_json() const;
 };
 
 // Bucket upper bounds of the label lag histogram kept in the aggregates, in seconds.
 extern const std::vector<double> kLagBoundsSeconds;
+
+// Score bins of the aggregates: 100 per decade within 0.01 of 0 and 1 (down to 1e-12), 0.001
+// between, increasing with the score. A score s is in bin b when score_bin_lower_bound(b) <= s <
+// score_bin_lower_bound(b + 1) (bin 0 starts at 0; the last bin ends at 1, inclusive).
+extern const int kScoreBinCount;
+double score_bin_lower_bound(int b);
 
 // `baseline`: the aggregate of the drift baseline window (no PSI without it).
 Report build_report(const store::Aggregate& a, const ModelQualityConfig& config,
