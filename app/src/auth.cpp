@@ -102,7 +102,29 @@ const Authenticator::Entry* Authenticator::identify(const HttpRequest& req,
   return who;
 }
 
+std::optional<HttpResponse> cross_site_refusal(const HttpRequest& req) {
+  if (req.method == "GET" || req.method == "HEAD") return std::nullopt;
+  // Browsers say where a request comes from; other clients (Filebeat, curl, Elasticsearch
+  // clients) send neither header and are not affected.
+  const std::string_view site = req.header("sec-fetch-site");
+  bool foreign = site == "cross-site" || site == "same-site";
+  const std::string_view origin = req.header("origin");
+  if (!foreign && !origin.empty()) {
+    const std::string_view host = req.header("host");
+    const size_t scheme = origin.find("://");
+    foreign = scheme == std::string_view::npos || host.empty() || origin.substr(scheme + 3) != host;
+  }
+  if (!foreign) return std::nullopt;
+  return document::error_response(
+      403, "cross_site_request",
+      "a browser sent [" + req.method + " " + req.path +
+          "] from another site: requests that change data are taken from this origin only");
+}
+
 std::optional<HttpResponse> Authenticator::check(const HttpRequest& req, Role role) const {
+  // First, whether authentication is on or not: a page elsewhere must not make a browser (holding
+  // Basic credentials, or on a loopback server without authentication) erase, hold or ingest.
+  if (auto refused = cross_site_refusal(req)) return refused;
   if (!enabled()) return std::nullopt;
   std::string problem;
   const Entry* who = identify(req, &problem);

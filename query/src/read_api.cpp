@@ -43,6 +43,12 @@ HttpResponse ReadApi::get_prediction(const HttpRequest& req) const {
                                     "no prediction is stored under this request id");
   }
   std::string body = (*prediction)->to_json();
+  auto link = store_.get_chain_link((*prediction)->partition, (*prediction)->sequence);
+  if (!link) return document::error_response(500, "store_error", link.status().message());
+  if (link->has_value()) {
+    body.pop_back();  // '}'
+    body += ",\"chain_link\":\"" + **link + "\"}";
+  }
   auto label = store_.get_label(stored_id);
   if (!label) return document::error_response(500, "store_error", label.status().message());
   if (label->has_value()) {

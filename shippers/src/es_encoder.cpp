@@ -104,31 +104,42 @@ bool number_of(simdjson::dom::element e, double& out) {
   return std::isfinite(out);
 }
 
-// Feature importances from an explanation, in the shapes explainers write: {"amount": 0.3, ...};
-// one level down ({"feature_importances": {...}}, {"shap_values": {...}}: the first member
-// holding numbers); or [{"feature": "amount", "importance": 0.3}, ...] (name: feature|name,
-// value: importance|value|weight|shap_value). At most kMaxFeatures of them.
+// Feature importances from an explanation, in the shapes explainers write: a member named
+// feature_importances, feature_importance, shap_values or importances (an object of numbers, or
+// an array of objects); else the object's own numeric members ({"amount": 0.3, ...}); else the
+// first member holding numbers; or [{"feature": "amount", "importance": 0.3}, ...] (name:
+// feature|name, value: importance|value|weight|shap_value). At most kMaxImportances are read.
 constexpr size_t kMaxFeatures = 64;
 constexpr size_t kMaxValueBytes = 256;  // a longer categorical value is not listed
+constexpr size_t kMaxImportances = 4096;
 
 void numeric_members(simdjson::dom::object o, std::vector<std::pair<std::string, double>>& out) {
   for (auto [k, v] : o) {
     double x = 0;
-    if (out.size() < kMaxFeatures && number_of(v, x)) out.emplace_back(std::string(k), x);
+    if (out.size() < kMaxImportances && number_of(v, x)) out.emplace_back(std::string(k), x);
   }
 }
 
-std::vector<std::pair<std::string, double>> importances(simdjson::dom::element e) {
+std::vector<std::pair<std::string, double>> importances(simdjson::dom::element e, int depth = 0) {
   std::vector<std::pair<std::string, double>> out;
+  if (depth > 2) return out;
   simdjson::dom::object o;
   simdjson::dom::array a;
   if (!e.get(o)) {
+    for (const char* named :
+         {"feature_importances", "feature_importance", "shap_values", "importances"}) {
+      simdjson::dom::element inner;
+      if (!o[named].get(inner) && (inner.is_object() || inner.is_array())) {
+        out = importances(inner, depth + 1);
+        if (!out.empty()) return out;
+      }
+    }
     numeric_members(o, out);
     if (!out.empty()) return out;
     for (auto [k, v] : o) {
       simdjson::dom::element inner = v;
       if (inner.is_object() || inner.is_array()) {
-        out = importances(inner);
+        out = importances(inner, depth + 1);
         if (!out.empty()) return out;
       }
     }
@@ -137,7 +148,7 @@ std::vector<std::pair<std::string, double>> importances(simdjson::dom::element e
   if (!e.get(a)) {
     for (simdjson::dom::element item : a) {
       simdjson::dom::object io;
-      if (item.get(io) || out.size() >= kMaxFeatures) continue;
+      if (item.get(io) || out.size() >= kMaxImportances) continue;
       std::string_view name;
       double x = 0;
       bool named = false, valued = false;
@@ -174,7 +185,8 @@ void write_summary(document::JsonWriter& w, simdjson::dom::element pdoc,
     if (pdoc.at_pointer(p.text).get(e) || e.is_null()) continue;
     auto imp = importances(e);
     if (imp.empty()) break;
-    std::sort(imp.begin(), imp.end(), [](const auto& a, const auto& b) {
+    const size_t top = std::min<size_t>(3, imp.size());
+    std::partial_sort(imp.begin(), imp.begin() + top, imp.end(), [](const auto& a, const auto& b) {
       const double x = std::fabs(a.second), y = std::fabs(b.second);
       return x != y ? x > y : a.first < b.first;
     });

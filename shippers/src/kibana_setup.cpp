@@ -95,11 +95,12 @@ Result<std::vector<KibanaSetupChange>> kibana_setup(const KibanaOptions& o, Http
   }
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  simdjson::dom::array results;
-  if (parser.parse(answer->body).get(root) || root["successResults"].get_array().get(results)) {
+  bool success = false;
+  if (parser.parse(answer->body).get(root) || root["success"].get_bool().get(success)) {
     return Status::failed_precondition("Kibana's import answer is not what its API documents: " +
                                        shown);
   }
+  // Kibana leaves successResults out when nothing was imported, and errors when nothing failed.
   simdjson::dom::array errors;
   if (!root["errors"].get_array().get(errors) && errors.size() > 0) {
     std::string what;
@@ -107,7 +108,12 @@ Result<std::vector<KibanaSetupChange>> kibana_setup(const KibanaOptions& o, Http
     return Status::failed_precondition("Kibana refused " + std::to_string(errors.size()) +
                                        " saved object(s):" + what);
   }
+  if (!success) {
+    return Status::failed_precondition("Kibana answered success: false without errors: " + shown);
+  }
+  simdjson::dom::array results;
   std::vector<KibanaSetupChange> changes;
+  if (root["successResults"].get_array().get(results)) return changes;
   for (simdjson::dom::element r : results) {
     bool overwritten = false;
     if (r["overwrite"].get_bool().get(overwritten)) overwritten = false;

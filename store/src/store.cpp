@@ -13,6 +13,7 @@
 #include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
 
+#include "chain.h"
 #include "label_bundle.h"
 #include "record_codec.h"
 #include "store_impl.h"
@@ -627,6 +628,20 @@ Result<std::vector<StoredRecord>> Store::get_label_history(std::string_view requ
     out.push_back(std::move(*rec));
   }
   return out;
+}
+
+Result<std::optional<std::string>> Store::get_chain_link(std::string_view partition,
+                                                         uint64_t sequence) const {
+  const auto day = parse_partition_name(partition);
+  if (!day) return std::optional<std::string>();
+  std::shared_lock db_lock(impl_->db_mu);
+  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->chain, link_key(*day, sequence), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return from_rocksdb(s, "reading the hash chain");
+  return std::optional<std::string>(
+      to_hex(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
 }
 
 Result<std::optional<StoredRecord>> Store::get_prediction(std::string_view request_id) const {

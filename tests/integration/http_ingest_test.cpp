@@ -292,6 +292,29 @@ TEST(ElasticsearchApi, IdentifiesAsElasticsearchAndAnswersSetupCalls) {
   EXPECT_EQ(http_request("GET", u + "/_template/old")->status, 404);
 }
 
+// Without authentication (a loopback server on its defaults) a page elsewhere still cannot make
+// the browser next to it erase or ingest; GETs and non-browser clients are unaffected.
+TEST(Auth, CrossSiteBrowserWritesAreRefusedEvenWithoutAuthentication) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  const std::string u = server.http_url();
+  auto forged = http_request(
+      "POST", u + "/v1/erase", R"({"subject":"u-42"})",
+      {"Content-Type: text/plain", "Origin: https://evil.example", "Sec-Fetch-Site: cross-site"});
+  EXPECT_EQ(forged->status, 403) << forged->body;
+  forged = http_request("POST", u + "/v1/predictions", prediction_line("x-1") + "\n",
+                        {"Origin: http://localhost.evil.example"});
+  EXPECT_EQ(forged->status, 403) << forged->body;
+  EXPECT_EQ(http_request("GET", u + "/v1/predictions/x-1")->status, 404);
+  EXPECT_EQ(http_request("POST", u + "/v1/predictions", prediction_line("x-2") + "\n")->status,
+            200);
+  EXPECT_EQ(http_request("GET", u + "/v1/predictions/x-2", "",
+                         {"Origin: https://evil.example", "Sec-Fetch-Site: cross-site"})
+                ->status,
+            200);
+}
+
 TEST(Auth, TokensAndBasicAuthWithRoles) {
   TempDir dir;
   ServerProcess server(dir.path() / "data", R"(auth:
@@ -337,6 +360,25 @@ TEST(Auth, TokensAndBasicAuthWithRoles) {
   EXPECT_EQ(http_request("GET", u + "/metrics")->status, 401);
   EXPECT_EQ(http_request("GET", u + "/healthz")->status, 200);
   EXPECT_EQ(http_request("GET", u + "/readyz")->status, 200);
+  // A browser holding the credentials, sent from another site, changes nothing.
+  for (const std::string& from :
+       {std::string("Origin: https://evil.example"), std::string("Sec-Fetch-Site: cross-site"),
+        std::string("Sec-Fetch-Site: same-site"), std::string("Origin: null")}) {
+    auto forged = http_request("POST", u + "/v1/predictions", prediction_line("forged") + "\n",
+                               {"Authorization: Bearer writer-token-0123456789", from});
+    EXPECT_EQ(forged->status, 403) << from;
+    EXPECT_NE(forged->body.find("cross_site_request"), std::string::npos) << forged->body;
+  }
+  EXPECT_EQ(http_request("GET", u + "/v1/predictions/forged", "",
+                         {"Authorization: Bearer auditor-token-0123456789"})
+                ->status,
+            404);
+  // The same request from this origin (the console) goes through.
+  EXPECT_EQ(http_request("POST", u + "/v1/predictions", prediction_line("same-origin") + "\n",
+                         {"Authorization: Bearer writer-token-0123456789", "Origin: " + u,
+                          "Sec-Fetch-Site: same-origin"})
+                ->status,
+            200);
   // No secret reaches the log.
   const std::string log = server.log();
   for (const char* secret : {"writer-token", "auditor-token", "filebeat-password", "wrong-token"}) {

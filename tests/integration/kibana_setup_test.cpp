@@ -118,7 +118,7 @@ TEST(KibanaSetup, ReportsEachObjectKibanaRefused) {
       shippers::HttpAnswer a;
       a.status = 200;
       a.body =
-          R"({"success":false,"successCount":1,"successResults":[{"type":"index-pattern","id":"verity-predictions","meta":{"title":"x"}}],)"
+          R"({"success":false,"successCount":0,)"
           R"("errors":[{"id":"verity-model-quality","type":"dashboard","meta":{"title":"[Verity] Model quality"},)"
           R"("error":{"type":"missing_references","references":[{"type":"index-pattern","id":"gone"}]}},)"
           R"({"id":"x","type":"canvas-workpad","meta":{"title":"W"},"error":{"type":"unsupported_type"}}]})";
@@ -200,6 +200,11 @@ TEST(FakeKibana, EnforcesTheImportApisRules) {
   EXPECT_TRUE(k.objects().empty());
 
   // Per object: a missing data view, an unknown type, a version from the future.
+  // Nothing imported: Kibana leaves successResults out, and setup still names each refusal.
+  auto none = post(k, multipart(kDash));
+  EXPECT_EQ(none.body.find("successResults"), std::string::npos) << none.body;
+  EXPECT_NE(none.body.find(R"("success":false)"), std::string::npos) << none.body;
+
   auto partial = post(
       k,
       multipart(
@@ -220,7 +225,8 @@ TEST(FakeKibana, EnforcesTheImportApisRules) {
   // Together they import; again without overwrite is a conflict; a stored data view satisfies a
   // later dashboard's reference.
   auto ok = post(k, multipart(kView + "\n" + kDash + "\n"));
-  EXPECT_NE(ok.body.find(R"("success":true,"successCount":2)"), std::string::npos) << ok.body;
+  EXPECT_NE(ok.body.find(R"("successCount":2,"success":true)"), std::string::npos) << ok.body;
+  EXPECT_EQ(ok.body.find(R"("errors")"), std::string::npos) << ok.body;
   auto conflict = post(k, multipart(kDash),
                        {"kbn-xsrf: x", "Content-Type: multipart/form-data; boundary=b0undary"}, "");
   EXPECT_NE(conflict.body.find(R"("type":"conflict")"), std::string::npos) << conflict.body;

@@ -221,6 +221,7 @@ async function main() {
       check(meta.includes(r.json.masking_version) && meta.includes(utc(r.json.timestamp)), id + ': metadata differs from the API');
       const integrity = await html('#p-integrity');
       check(integrity.includes(r.json.partition) && integrity.includes(r.json.digest) && integrity.includes(String(r.json.sequence)), id + ': integrity differs from the API');
+      check(/^[0-9a-f]{16}$/.test(r.json.chain_link || '') && integrity.includes(r.json.chain_link), id + ': the chain link is not shown as the API gives it');
       const history = await page.$$eval('#p-history tbody tr', (t) => t.length);
       check(history === (r.json.label_history || []).length, id + ': ' + history + ' corrections shown, the API has ' + (r.json.label_history || []).length);
       // Every hmac token of the document is shown inside a masking mark.

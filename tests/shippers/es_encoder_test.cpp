@@ -132,6 +132,21 @@ TEST(EsEncoder, SummaryNamesTheMostImportantFeaturesInEveryExplainerShape) {
       top.emplace_back(f.get_string().value());
     EXPECT_EQ(top, (std::vector<std::string>{"amount", "region", "age"})) << doc;
   }
+  // A named importance member wins over other numbers beside it (SHAP's expected_value), and the
+  // largest feature is found however many come before it.
+  auto named = verity_of(
+      p,
+      es_source(
+          prediction(
+              R"({"explanations":{"expected_value":0.9,"shap_values":{"amount":0.4,"age":-0.1}}})"),
+          nullptr, nullptr)
+          .value());
+  EXPECT_EQ(std::string_view(named["explanation"]["top_feature"]), "amount");
+  std::string many = R"({"explanations":{)";
+  for (int i = 0; i < 200; ++i) many += "\"f" + std::to_string(i) + "\":0.01,";
+  many += R"("last":-0.99}})";
+  auto last = verity_of(p, es_source(prediction(many), nullptr, nullptr).value());
+  EXPECT_EQ(std::string_view(last["explanation"]["top_feature"]), "last");
   // No numbers, no summary; non-finite-looking values never appear.
   auto v = verity_of(
       p, es_source(prediction(R"({"explanations":{"method":"shap"}})"), nullptr, nullptr).value());

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <set>
 
 namespace verity::store {
 namespace {
@@ -137,6 +138,37 @@ TEST_F(StoreTest, StoresAndReadsBackWithMetadata) {
   EXPECT_NE(json.find(R"("partition":"p_20251120")"), std::string::npos);
   EXPECT_NE(json.find(R"("ingest_time":"2026-11-18T11:06:40.000Z")"), std::string::npos) << json;
   EXPECT_FALSE(store_->get_prediction("absent")->has_value());
+}
+
+// A prediction's chain link, as stored, is the first 8 bytes of the chain's head right after it
+// was appended (the head keeps the whole last link); other partitions and sequences have none.
+TEST_F(StoreTest, ChainLinksAreTheHeadAsEachRecordWasAppended) {
+  std::vector<std::string> heads;
+  for (const char* id : {"r1", "r2", "r3"}) {
+    IngestBatch b;
+    b.events.push_back(prediction(id, kDay1));
+    ASSERT_TRUE(commit(std::move(b)).status.is_ok());
+    auto parts = store_->partitions();
+    ASSERT_TRUE(parts.is_ok());
+    ASSERT_EQ(parts->size(), 1u);
+    heads.push_back(parts->front().head);
+  }
+  std::set<std::string> links;
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    auto link = store_->get_chain_link("p_20251120", seq);
+    ASSERT_TRUE(link.is_ok());
+    ASSERT_TRUE(link->has_value());
+    EXPECT_EQ(**link, heads[seq - 1].substr(0, 16)) << seq;
+    links.insert(**link);
+  }
+  EXPECT_EQ(links.size(), 3u);
+  EXPECT_FALSE(store_->get_chain_link("p_20251120", 4)->has_value());
+  EXPECT_FALSE(store_->get_chain_link("p_20251121", 1)->has_value());
+  EXPECT_FALSE(store_->get_chain_link("labels", 1)->has_value());
+  EXPECT_FALSE(store_->get_chain_link("p_garbage", 1)->has_value());
+  // Reopened, the links are the same.
+  open();
+  EXPECT_EQ(**store_->get_chain_link("p_20251120", 2), heads[1].substr(0, 16));
 }
 
 TEST_F(StoreTest, OnePartitionPerUtcDay) {

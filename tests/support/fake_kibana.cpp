@@ -298,10 +298,12 @@ HttpResponse FakeKibana::Impl::import(const HttpRequest& r, const std::string& s
   std::string errs;
   for (const auto& e : errors) errs += (errs.empty() ? "" : ",") + e;
   ++imports;
-  return HttpResponse::json(200, std::string(R"({"success":)") +
-                                     (errors.empty() ? "true" : "false") + R"(,"successCount":)" +
-                                     std::to_string(good.size()) + R"(,"successResults":[)" +
-                                     results + R"(],"errors":[)" + errs + "]}");
+  // As Kibana's importer answers: successResults and errors only when not empty.
+  std::string body = std::string(R"({"successCount":)") + std::to_string(good.size()) +
+                     R"(,"success":)" + (errors.empty() ? "true" : "false") + R"(,"warnings":[])";
+  if (!results.empty()) body += R"(,"successResults":[)" + results + "]";
+  if (!errs.empty()) body += R"(,"errors":[)" + errs + "]";
+  return HttpResponse::json(200, body + "}");
 }
 
 FakeKibana::FakeKibana() : impl_(std::make_shared<Impl>()) {

@@ -398,7 +398,8 @@
       ['erasure audit id', rec.erased ? rec.erasure_audit_id : '']]);
     $('p-policy').textContent = rec.masking_version || '';
     // Integrity: where the record sits in its partition's hash chain, and the partition's seal.
-    const integrity = [['partition', rec.partition], ['sequence', rec.sequence], ['record digest', rec.digest]];
+    const integrity = [['partition', rec.partition], ['sequence', rec.sequence], ['record digest', rec.digest],
+      ['chain link (its first 8 bytes, as stored)', rec.chain_link || 'none']];
     const parts = await api('/v1/partitions');
     if (!current()) return;
     const part = parts.json && (parts.json.partitions || []).find((p) => p.partition === rec.partition);

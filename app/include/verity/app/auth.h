@@ -26,6 +26,13 @@ struct Credential {
 // Checks requests against the configured credentials. Secrets are kept only as SHA-256 digests
 // and compared in constant time; nothing secret is ever logged or echoed. With no credentials
 // configured every request is allowed (listeners then bind to loopback only, see Server).
+// A browser's request that changes data (not GET or HEAD) sent from another site: its
+// `Sec-Fetch-Site` is cross-site or same-site, or its `Origin` is not this server's `Host`. The 403
+// to answer, or nullopt (also for every non-browser client, which sends neither header). Guards
+// against a page elsewhere making a signed-in browser, or one next to a loopback server without
+// authentication, erase, hold or ingest (cross-site request forgery).
+std::optional<HttpResponse> cross_site_refusal(const HttpRequest& req);
+
 class Authenticator {
  public:
   explicit Authenticator(const std::vector<Credential>& credentials);
@@ -34,7 +41,8 @@ class Authenticator {
   // nullopt when the request may proceed; otherwise the 401 (no or unknown credentials, with
   // WWW-Authenticate: Bearer when tokens are configured, Basic when users are, so that a browser
   // asks for a user and password; Basic not for a caller that sent a bearer token) or 403 (a
-  // known caller without `role`) to answer.
+  // known caller without `role`, or cross_site_refusal's, checked first and also when
+  // authentication is off) to answer.
   std::optional<HttpResponse> check(const HttpRequest& req, Role role) const;
   // The credential name of the caller, for audit entries ("anonymous (authentication off)" when
   // authentication is off).

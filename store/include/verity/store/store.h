@@ -200,6 +200,12 @@ class Store {
   // The labels the one in effect replaced or outranked (corrections, and older labels that came
   // late), in arrival order; the newest 16 are kept whole. Thread-safe.
   Result<std::vector<StoredRecord>> get_label_history(std::string_view request_id) const;
+  // A stored prediction's link in its partition's hash chain, as kept (the first 8 bytes of
+  // SHA-256(previous link | sequence | entry digest), in hex: it locates a break, the head and the
+  // seals hold whole links), or nullopt when there is none for it (not a day partition, or an
+  // unknown sequence). Thread-safe.
+  Result<std::optional<std::string>> get_chain_link(std::string_view partition,
+                                                    uint64_t sequence) const;
   // Stored predictions in (timestamp, request id) order over one snapshot, read through the time
   // index: a model version's day is one seek and a sequential read. Thread-safe; the scan holds
   // the store's read lock until it is destroyed. Errors: kUnavailable; from next(),
