@@ -75,6 +75,19 @@ bool file_part(const std::string& body, const std::string& boundary, std::string
   return false;
 }
 
+// One entry of the import answer's `errors`: {id, type, meta: {title}, error}.
+std::string import_error(const std::string& id, const std::string& type, const std::string& title,
+                         const std::string& error) {
+  std::string j = R"({"id":)";
+  document::append_json_string(j, id);
+  j += R"(,"type":)";
+  document::append_json_string(j, type);
+  j += R"(,"meta":{"title":)";
+  document::append_json_string(j, title);
+  j += R"(},"error":)" + error + "}";
+  return j;
+}
+
 std::string text_of(simdjson::dom::element e, const char* key) {
   std::string_view v;
   return e[key].get_string().get(v) ? std::string() : std::string(v);
@@ -186,14 +199,7 @@ HttpResponse FakeKibana::Impl::import(const HttpRequest& r, const std::string& s
     Object o{text_of(e, "type"), text_of(e, "id"), text_of(e["attributes"], "title"), line, {}, ""};
     keys.push_back(o.type + ":" + o.id);
     auto error_json = [&](const std::string& error) {
-      std::string j = R"({"id":)";
-      document::append_json_string(j, o.id);
-      j += R"(,"type":)";
-      document::append_json_string(j, o.type);
-      j += R"(,"meta":{"title":)";
-      document::append_json_string(j, o.title);
-      j += R"(},"error":)" + error + "}";
-      return j;
+      return import_error(o.id, o.type, o.title, error);
     };
     if (kTypes.find(o.type) == kTypes.end()) {
       errors.push_back(error_json(R"({"type":"unsupported_type"})"));
@@ -241,14 +247,7 @@ HttpResponse FakeKibana::Impl::import(const HttpRequest& r, const std::string& s
   std::vector<const Object*> good;
   for (const auto& o : objects) {
     auto error_json = [&](const std::string& error) {
-      std::string j = R"({"id":)";
-      document::append_json_string(j, o.id);
-      j += R"(,"type":)";
-      document::append_json_string(j, o.type);
-      j += R"(,"meta":{"title":)";
-      document::append_json_string(j, o.title);
-      j += R"(},"error":)" + error + "}";
-      return j;
+      return import_error(o.id, o.type, o.title, error);
     };
     if (!o.shape_error.empty()) {
       std::string e = R"({"type":"unknown","message":)";
