@@ -118,7 +118,8 @@ Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
     bundle->current = prep.record;
     bundle->first_ms = std::min(bundle->first_ms, e.timestamp_ms);
   }
-  rocksdb::Status st = wb.Put(labels, e.request_id, bundle->encode());
+  group_label_puts.put(e.request_id, bundle->encode());  // in key order at the end of the group
+  rocksdb::Status st;
   // The label in effect changed: forward it (a late older label changes nothing indexed).
   if (st.ok() && change != Change::kOlder && options.outbox) {
     st = wb.Put(outbox, sequence_key(sequence), "L" + e.request_id);
@@ -227,6 +228,9 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   std::string_view checked_model;
   group_heads.clear();
   group_models.clear();
+  group_id_puts.clear();
+  group_time_puts.clear();
+  group_label_puts.clear();
   group_outbox_events = group_outbox_bytes = 0;
   group_dead_letter_bytes = 0;
   group_dead_letter_events = 0;
@@ -328,13 +332,16 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         head.last_sequence = sequence;
         head.raw_bytes += e.document.size();
         st = wb.Put(cached_cf, sequence_key(sequence), prep.record);
-        if (st.ok()) st = wb.Put(ids, e.request_id, encode_id_entry({day, sequence, digest}));
-        if (st.ok()) {
-          st = wb.Put(
-              by_time,
-              time_index_key(day, e.model_name, e.model_version, e.timestamp_ms, e.request_id),
-              sequence_key(sequence));
-        }
+        // The index entries go in at the end of the group, in key order (sorted_puts.h).
+        group_id_puts.begin().append(e.request_id);
+        group_id_puts.key_done();
+        append_id_entry(group_id_puts.begin_value(), {day, sequence, digest});
+        group_id_puts.end();
+        append_time_index_key(group_time_puts.begin(), day, e.model_name, e.model_version,
+                              e.timestamp_ms, e.request_id);
+        group_time_puts.key_done();
+        group_time_puts.begin_value().append(sequence_key(sequence));
+        group_time_puts.end();
         if (st.ok() && options.outbox) {
           std::string v = "P";
           put_be(v, day, 4);
@@ -410,6 +417,15 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
     }
   }
   if (seq == next_sequence) return Status::ok();  // only duplicates: nothing to write
+  if (auto st = group_id_puts.flush_into(wb, ids); !st.ok()) {
+    return from_rocksdb(st, "building the commit group");
+  }
+  if (auto st = group_time_puts.flush_into(wb, by_time); !st.ok()) {
+    return from_rocksdb(st, "building the commit group");
+  }
+  if (auto st = group_label_puts.flush_into(wb, labels); !st.ok()) {
+    return from_rocksdb(st, "building the commit group");
+  }
   for (const auto& [day, head] : group_heads) {
     if (auto st = wb.Put(chain, head_key(day), encode_head(head)); !st.ok()) {
       return from_rocksdb(st, "building the commit group");
@@ -424,7 +440,8 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   }
   if (auto st = dead_letters_before_write(wb); !st) return st;
   rocksdb::WriteOptions wo;
-  wo.sync = options.sync != SyncPolicy::kNone;
+  // Under sync: group the WAL is synced by the sync thread (run_commit_loop).
+  wo.sync = options.sync == SyncPolicy::kAlways;
   auto st = db->Write(wo, &wb);
   if (!st.ok()) return from_rocksdb(st, "writing a commit group");
   next_sequence = seq;
@@ -439,15 +456,75 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   return Status::ok();
 }
 
+// Answers every batch of `group` (in order) with `status`, or with its result when it is ok.
+void Store::Impl::finish_group(std::vector<Pending>& group, std::vector<CommitResult>& results,
+                               const Status& status, std::chrono::steady_clock::time_point start) {
+  size_t items = 0, bytes = 0;
+  for (const auto& p : group) {
+    items += p.batch.events.size() + p.batch.rejects.size();
+    bytes += p.bytes;
+  }
+  if (status) {
+    commit_latency->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    group_events->Observe(static_cast<double>(items));
+  }
+  queued_bytes -= bytes;
+  queued_events -= items;
+  queue_depth_events->Set(static_cast<double>(queued_events.load()));
+  queue_depth_bytes->Set(static_cast<double>(queued_bytes.load()));
+  for (size_t g = 0; g < group.size(); ++g) {
+    if (!status) {
+      CommitResult failed;
+      failed.status = status;
+      failed.outcomes.assign(group[g].batch.events.size(), EventOutcome::kFailed);
+      failed.failed = static_cast<uint32_t>(
+          group[g].batch.events.size() + group[g].batch.rejects.size() + group[g].batch.omitted());
+      group[g].done(failed);
+    } else {
+      group[g].done(results[g]);
+    }
+  }
+  group.clear();
+}
+
+// Waits for the sync of the group written last (if any). Synced, it is answered; otherwise its
+// batches go back to the front of `group`, to be written again once the store is reopened (what
+// the WAL kept of them is then found as duplicates), and the sync's error is returned.
+Status Store::Impl::settle_unsynced(std::vector<Pending>& group) {
+  if (!unsynced) return Status::ok();
+  Status s = syncer->wait();
+  if (s) {
+    advance_durable(unsynced->end_sequence);
+    finish_group(unsynced->group, unsynced->results, s, unsynced->start);
+  } else {
+    std::vector<Pending> retry = std::move(unsynced->group);
+    for (auto& p : group) retry.push_back(std::move(p));
+    group = std::move(retry);
+  }
+  unsynced.reset();
+  return s;
+}
+
 void Store::Impl::run_commit_loop() {
+  // Under sync: group, a group is written without a sync and its WAL is synced on the sync thread
+  // while the next group is built and written; it is answered once that sync succeeded. Other
+  // policies write (and sync, under always) in the Write itself.
+  const bool pipelined = options.sync == SyncPolicy::kGroup;
   std::vector<Pending> group;
   std::vector<CommitResult> results;
   while (true) {
     {
       std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return !queue.empty() || stopping; });
-      if (queue.empty()) break;  // stopping, and everything is committed
+      cv.wait(lock, [&] {
+        return !queue.empty() || !group.empty() || (unsynced ? syncer->done() : stopping);
+      });
+      if (queue.empty() && group.empty() && !unsynced) break;  // stopping, everything committed
       size_t events = 0, bytes = 0;
+      for (const auto& p : group) {  // batches of a failed sync, written again first
+        events += p.batch.events.size() + p.batch.rejects.size();
+        bytes += p.bytes;
+      }
       while (!queue.empty()) {
         const size_t n = queue.front().batch.events.size() + queue.front().batch.rejects.size();
         if (!group.empty() &&
@@ -461,15 +538,19 @@ void Store::Impl::run_commit_loop() {
         queue.pop_front();
       }
     }
-
-    size_t group_items = 0, group_bytes = 0;
-    for (const auto& p : group) {
-      group_items += p.batch.events.size() + p.batch.rejects.size();
-      group_bytes += p.bytes;
+    // A sync that ended while nothing was queued: answer its group now.
+    if (unsynced && syncer->done()) {
+      if (auto s = settle_unsynced(group); !s) {
+        commit_failures->Increment();
+        set_writable(false, s.message());
+        db_failed = true;
+      }
     }
+    if (group.empty()) continue;
+
     Status status;
+    const auto start = std::chrono::steady_clock::now();
     while (true) {
-      const auto start = std::chrono::steady_clock::now();
       if (db && !db_failed) {
         std::lock_guard write_lock(write_mu);
         bool threw = true;  // stays true only when write_group throws
@@ -487,14 +568,27 @@ void Store::Impl::run_commit_loop() {
         }
       } else if (!db) {
         status = reopen_error;
-      } else if (status) {  // broken by a maintenance write
+      } else if (status) {  // broken by a maintenance write or a failed sync
         status =
             Status::unavailable("a write failed; the store reopens once the disk takes writes");
       }
-      if (status) {
-        commit_latency->Observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        group_events->Observe(static_cast<double>(group_items));
+      if (status && pipelined) {
+        // The group before must be durable before this one's sync starts (it is answered now).
+        if (auto s = settle_unsynced(group); !s) {
+          status = s;  // both are written again after the reopen
+        } else {
+          if (!writable.load()) set_writable(true, "");
+          syncer->start(db.get());
+          unsynced.emplace();
+          unsynced->group = std::move(group);
+          unsynced->results = std::move(results);
+          unsynced->end_sequence = next_sequence;
+          unsynced->start = start;
+          group.clear();
+          break;
+        }
+      } else if (status) {
+        advance_durable(next_sequence);
         if (!writable.load()) set_writable(true, "");
         break;
       }
@@ -506,6 +600,8 @@ void Store::Impl::run_commit_loop() {
       // writes, the store is reopened (recovery replays the WAL up to its last complete record,
       // which holds everything acknowledged) and the group is written again.
       db_failed = true;
+      // The group written before this one is settled first: never reopen under a running sync.
+      (void)settle_unsynced(group);
       std::unique_lock lock(mu);
       if (stopping && clock.now_ms() >= drain_deadline_ms) break;
       cv.wait_for(lock, options.retry_interval);
@@ -522,25 +618,7 @@ void Store::Impl::run_commit_loop() {
         spdlog::info("store: reopened the database after a write failure");
       }
     }
-
-    queued_bytes -= group_bytes;
-    queued_events -= group_items;
-    queue_depth_events->Set(static_cast<double>(queued_events.load()));
-    queue_depth_bytes->Set(static_cast<double>(queued_bytes.load()));
-    for (size_t g = 0; g < group.size(); ++g) {
-      if (!status) {
-        CommitResult failed;
-        failed.status = status;
-        failed.outcomes.assign(group[g].batch.events.size(), EventOutcome::kFailed);
-        failed.failed =
-            static_cast<uint32_t>(group[g].batch.events.size() + group[g].batch.rejects.size() +
-                                  group[g].batch.omitted());
-        group[g].done(failed);
-      } else {
-        group[g].done(results[g]);
-      }
-    }
-    group.clear();
+    if (!group.empty()) finish_group(group, results, status, start);
   }
 }
 

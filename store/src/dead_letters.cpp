@@ -146,11 +146,13 @@ Result<DeadLetterRead> Store::read_dead_letters(uint64_t from, size_t max_entrie
   size_t bytes = 0;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->deadletter));
+  const uint64_t durable = impl_->durable_sequence.load();  // only what is durable (outbox.cpp)
   for (it->Seek(sequence_key(from));
        it->Valid() && out.entries.size() < max_entries && (bytes < max_bytes || bytes == 0);
        it->Next()) {
     auto seq = parse_sequence_key(it->key().ToStringView());
     if (!seq) return Status::internal("corrupt dead-letter key");
+    if (*seq >= durable) break;
     DeadLetterEntry e;
     e.sequence = *seq;
     e.json = it->value().ToString();

@@ -179,6 +179,7 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     if (auto s = im.admin_write(wb, true, "writing an erasure"); !s) return s;
     im.next_sequence = next_seq;
     im.next_sequence_seen = next_seq;
+    im.advance_durable(next_seq);  // a synced write: everything written before is durable too
     im.outbox_events += outbox_added;
     im.outbox_bytes += outbox_added_bytes;
     std::lock_guard lock(im.state_mu);

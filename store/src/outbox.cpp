@@ -60,11 +60,14 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
   uint32_t records_day = 0;
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->outbox));
+  // Only what is durable: a record a power loss could still take back is not forwarded.
+  const uint64_t durable = impl_->durable_sequence.load();
   for (it->Seek(sequence_key(from));
        it->Valid() && out.entries.size() < max_events && (bytes < max_bytes || bytes == 0);
        it->Next()) {
     auto seq = parse_sequence_key(it->key().ToStringView());
     if (!seq) return Status::internal("corrupt outbox key");
+    if (*seq >= durable) break;
     const std::string_view v = it->value().ToStringView();
     out.next = *seq + 1;
     if (v.empty()) {

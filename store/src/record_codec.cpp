@@ -208,10 +208,14 @@ std::optional<uint64_t> parse_sequence_key(std::string_view key) {
 std::string encode_id_entry(const IdEntry& e) {
   std::string out;
   out.reserve(44);
+  append_id_entry(out, e);
+  return out;
+}
+
+void append_id_entry(std::string& out, const IdEntry& e) {
   put_be(out, e.day, 4);
   put_be(out, e.sequence, 8);
   out.append(reinterpret_cast<const char*>(e.digest.data()), e.digest.size());
-  return out;
 }
 
 std::optional<IdEntry> decode_id_entry(std::string_view in) {

@@ -47,6 +47,7 @@ struct IdEntry {
   Sha256Digest digest{};
 };
 std::string encode_id_entry(const IdEntry& e);
+void append_id_entry(std::string& out, const IdEntry& e);
 std::optional<IdEntry> decode_id_entry(std::string_view bytes);
 
 void put_varint(std::string& out, uint64_t v);

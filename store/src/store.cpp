@@ -79,7 +79,7 @@ class SpdlogLogger : public rocksdb::Logger {
   }
 };
 
-// Files whose writes fail with NoSpace while the fault is set.
+// Files whose writes fail with NoSpace, or whose syncs fail, while a fault is set.
 class FaultFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   FaultFile(std::unique_ptr<rocksdb::FSWritableFile> f, std::shared_ptr<WriteFaults> faults)
@@ -97,10 +97,12 @@ class FaultFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
     if (faults_->no_space) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    if (faults_->sync_fails) return rocksdb::IOStatus::IOError("injected: sync failed");
     return FSWritableFileOwnerWrapper::Sync(o, d);
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
     if (faults_->no_space) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    if (faults_->sync_fails) return rocksdb::IOStatus::IOError("injected: sync failed");
     return FSWritableFileOwnerWrapper::Fsync(o, d);
   }
 
@@ -250,6 +252,7 @@ Status Store::Impl::open_db() {
     return from_rocksdb(s, "reading next_sequence");
   }
   next_sequence_seen = next_sequence;
+  durable_sequence = next_sequence;
   if (auto st = load_outbox(); !st) return st;
   if (auto st = load_quality(); !st) return st;
   if (auto st = load_dead_letters(); !st) return st;
@@ -411,6 +414,10 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Cl
   if (auto s = impl->open_db(); !s) return s;
   impl->register_metrics(registry);
   Impl* raw = impl.get();
+  impl->syncer = std::make_unique<WalSyncer>([raw] {
+    { std::lock_guard lock(raw->mu); }  // the commit thread waits on cv under mu
+    raw->cv.notify_all();
+  });
   impl->commit_thread = std::thread([raw] { raw->run_commit_loop(); });
   if (options.retention.check_interval.count() > 0) {
     impl->maintenance_thread = std::thread([raw] { raw->run_maintenance_loop(); });
@@ -476,6 +483,7 @@ void Store::stop(Duration drain_deadline) {
     impl_->maintenance_cv.notify_all();
     if (impl_->maintenance_thread.joinable()) impl_->maintenance_thread.join();
     if (impl_->commit_thread.joinable()) impl_->commit_thread.join();
+    impl_->syncer.reset();  // idle now: the commit thread settles every sync before it ends
   });
 }
 

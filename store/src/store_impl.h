@@ -1,11 +1,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -23,9 +25,11 @@
 #include <rocksdb/write_batch.h>
 
 #include "chain.h"
+#include "sorted_puts.h"
 #include "time_index.h"
 #include "verity/store/aggregate.h"
 #include "verity/store/store.h"
+#include "wal_syncer.h"
 
 namespace verity::store {
 
@@ -199,6 +203,8 @@ struct Store::Impl {
   // new to a partition.
   std::unordered_map<uint32_t, ChainHead> group_heads;
   std::vector<std::pair<uint32_t, std::string>> group_models;
+  // The group's request-id, time-index and label entries, added to its WriteBatch in key order.
+  SortedPuts group_id_puts, group_time_puts, group_label_puts;
   uint64_t group_outbox_events = 0, group_outbox_bytes = 0;
   uint64_t group_dead_letter_bytes = 0;  // dead-letter bytes this group writes
 
@@ -243,6 +249,25 @@ struct Store::Impl {
   rocksdb::WriteBatch write_batch;  // reused across groups so its buffer is allocated once
   uint64_t next_sequence = 1;
   std::atomic<uint64_t> next_sequence_seen{1};  // a copy readable from other threads
+  // Every sequence below it is durable under the sync policy (sync: group: its WAL sync
+  // returned). Written records are readable before (like Elasticsearch documents before a translog
+  // fsync); the outbox is read only below it, so nothing is forwarded that a power loss could
+  // take back.
+  std::atomic<uint64_t> durable_sequence{1};
+  void advance_durable(uint64_t next) {  // never moves back (an erasure may have gone further)
+    uint64_t cur = durable_sequence.load();
+    while (cur < next && !durable_sequence.compare_exchange_weak(cur, next)) {
+    }
+  }
+  // sync: group: the group written last, whose WAL sync runs on the sync thread.
+  std::unique_ptr<WalSyncer> syncer;
+  struct Unsynced {
+    std::vector<Pending> group;
+    std::vector<CommitResult> results;
+    uint64_t end_sequence = 0;  // next_sequence after it
+    std::chrono::steady_clock::time_point start;
+  };
+  std::optional<Unsynced> unsynced;
 
   std::atomic<bool> writable{true};
   mutable std::mutex error_mu;
@@ -339,6 +364,9 @@ struct Store::Impl {
   Status trim_dead_letters();
 
   void run_commit_loop();
+  void finish_group(std::vector<Pending>& group, std::vector<CommitResult>& results,
+                    const Status& status, std::chrono::steady_clock::time_point start);
+  Status settle_unsynced(std::vector<Pending>& group);
   Status write_group(std::vector<Pending>& group, std::vector<CommitResult>& results);
   void set_writable(bool ok, const std::string& error);
 

@@ -14,13 +14,19 @@ std::string time_index_day(uint32_t day) {
 }
 
 std::string time_index_group(uint32_t day, std::string_view model, std::string_view version) {
-  std::string k = time_index_day(day);
-  k.reserve(k.size() + model.size() + version.size() + 4);
-  put_varint(k, model.size());
-  k.append(model);
-  put_varint(k, version.size());
-  k.append(version);
+  std::string k;
+  k.reserve(4 + model.size() + version.size() + 4);
+  append_time_index_group(k, day, model, version);
   return k;
+}
+
+void append_time_index_group(std::string& out, uint32_t day, std::string_view model,
+                             std::string_view version) {
+  put_be(out, day, 4);
+  put_varint(out, model.size());
+  out.append(model);
+  put_varint(out, version.size());
+  out.append(version);
 }
 
 void put_time(std::string& out, EpochMillis ts) {
@@ -29,11 +35,17 @@ void put_time(std::string& out, EpochMillis ts) {
 
 std::string time_index_key(uint32_t day, std::string_view model, std::string_view version,
                            EpochMillis ts, std::string_view request_id) {
-  std::string k = time_index_group(day, model, version);
-  k.reserve(k.size() + 8 + request_id.size());
-  put_time(k, ts);
-  k.append(request_id);
+  std::string k;
+  k.reserve(4 + model.size() + version.size() + 4 + 8 + request_id.size());
+  append_time_index_key(k, day, model, version, ts, request_id);
   return k;
+}
+
+void append_time_index_key(std::string& out, uint32_t day, std::string_view model,
+                           std::string_view version, EpochMillis ts, std::string_view request_id) {
+  append_time_index_group(out, day, model, version);
+  put_time(out, ts);
+  out.append(request_id);
 }
 
 bool parse_time_index_key(std::string_view key, TimeIndexKey& out) {

@@ -25,6 +25,11 @@ std::string time_index_group(uint32_t day, std::string_view model, std::string_v
 // The group prefix followed by the (timestamp, request id) suffix.
 std::string time_index_key(uint32_t day, std::string_view model, std::string_view version,
                            EpochMillis ts, std::string_view request_id);
+// The same, appended to `out` (no allocation when it has room).
+void append_time_index_group(std::string& out, uint32_t day, std::string_view model,
+                             std::string_view version);
+void append_time_index_key(std::string& out, uint32_t day, std::string_view model,
+                           std::string_view version, EpochMillis ts, std::string_view request_id);
 // The first 4 bytes of every key of `day`.
 std::string time_index_day(uint32_t day);
 // The 8 bytes that order timestamps (negative ones first).

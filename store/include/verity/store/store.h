@@ -35,7 +35,8 @@ enum class WalCompression { kNone, kZstd };
 // A test seam: while `no_space` is set, every write to the store's files fails as on a full disk
 // (RocksDB sees IOStatus::NoSpace from the file system). Never set by the server.
 struct WriteFaults {
-  std::atomic<bool> no_space{false};
+  std::atomic<bool> no_space{false};    // writes, syncs and new files fail with NoSpace
+  std::atomic<bool> sync_fails{false};  // syncs fail with an I/O error (writes succeed)
 };
 
 struct StoreOptions {
@@ -258,10 +259,12 @@ class Store {
   // compacts the touched ranges so the old bytes leave the disk, and appends an audit entry.
   Result<EraseReport> erase(const EraseRequest& request);
   // Outbox (StoreOptions::outbox): entries from sequence `from` on, in append order, at most
-  // `max_events` and about `max_bytes`. Predictions whose partition was dropped or whose record
-  // was erased are passed over (never shipped), and so are labels whose prediction is not stored
-  // (yet: the prediction's own entry will carry its label). An entry whose record is corrupt is
-  // returned as kUnreadable (never an error that would stop the reader for good); errors are
+  // `max_events` and about `max_bytes`, only those durable under the sync policy (a record is
+  // readable by lookups and searches as soon as it is written, a little before its group's WAL
+  // sync returns; it is forwarded only after). Predictions whose partition was dropped or whose
+  // record was erased are passed over (never shipped), and so are labels whose prediction is not
+  // stored (yet: the prediction's own entry will carry its label). An entry whose record is corrupt
+  // is returned as kUnreadable (never an error that would stop the reader for good); errors are
   // retryable only (kUnavailable). Thread-safe.
   Result<OutboxRead> read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const;
   // The ingest time of the oldest undelivered prediction or label (looking at the first entries
