@@ -27,6 +27,11 @@ verity_require(ZSTD_FOUND libzstd-dev)
 pkg_check_modules(HS QUIET IMPORTED_TARGET libhs)
 verity_require(HS_FOUND libvectorscan-dev)
 
+if(VERITY_JEMALLOC)
+  pkg_check_modules(JEMALLOC QUIET IMPORTED_TARGET jemalloc)
+  verity_require(JEMALLOC_FOUND libjemalloc-dev)
+endif()
+
 find_package(ZLIB QUIET)
 verity_require(ZLIB_FOUND zlib1g-dev)
 
