@@ -71,20 +71,49 @@ double Aggregate::get(std::string_view key) const {
   return it != entries_.end() && it->first == key ? to_double(it->second) : 0.0;
 }
 
-std::string Aggregate::encode() const {
+namespace {
+
+// varint count | (varint key length | key | 16-byte LE value)* over entries sorted by key, the
+// ones that sum to 0 left out.
+template <typename Entries>
+std::string encode_sorted(const Entries& entries) {
   std::string out;
-  size_t n = 0;
-  for (const auto& e : entries_) n += e.second != 0;
-  out.reserve(8 + n * 32);
+  size_t n = 0, bytes = 0;
+  for (const auto& e : entries) {
+    if (e->second == 0) continue;
+    ++n;
+    bytes += e->first.size() + 18;
+  }
+  out.reserve(8 + bytes);
   put_varint(out, n);
-  for (const auto& [key, value] : entries_) {
-    if (value == 0) continue;
-    put_varint(out, key.size());
-    out += key;
-    const auto bits = static_cast<unsigned __int128>(value);
-    for (int i = 0; i < 16; ++i) out += static_cast<char>((bits >> (8 * i)) & 0xff);
+  for (const auto& e : entries) {
+    if (e->second == 0) continue;
+    put_varint(out, e->first.size());
+    out += e->first;
+    const auto bits = static_cast<unsigned __int128>(e->second);
+    char le[16];
+    for (int i = 0; i < 16; ++i) le[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
+    out.append(le, 16);
   }
   return out;
+}
+
+}  // namespace
+
+std::string Aggregate::encode() const {
+  std::vector<const std::pair<std::string, Fixed>*> sorted;
+  sorted.reserve(entries_.size());
+  for (const auto& e : entries_) sorted.push_back(&e);
+  return encode_sorted(sorted);
+}
+
+std::string AggregateSum::encode() const {
+  std::vector<const std::pair<const std::string, Aggregate::Fixed>*> sorted;
+  sorted.reserve(sums_.size());
+  for (const auto& e : sums_) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  return encode_sorted(sorted);
 }
 
 namespace {

@@ -47,8 +47,9 @@ std::string pending_id_key(std::string_view request_id) { return "R" + std::stri
 
 constexpr const char* kCountersKey = "C";
 
+template <typename Sum>  // Aggregate or AggregateSum
 void add_to_buckets(QualityGroup& q, std::string_view model, std::string_view version,
-                    EpochMillis t, const Aggregate& a, int sign = 1) {
+                    EpochMillis t, const Sum& a, int sign = 1) {
   const EpochMillis minute = floor_to(t, kMinute);
   // Most events of a group fall in the bucket of the one before: no key built for them.
   if (q.last_minute == nullptr || q.last_minute->start != minute || q.last_model != model ||
@@ -82,7 +83,7 @@ class SumMergeOperator final : public rocksdb::MergeOperator {
     for (const auto& operand : in.operand_list) {
       if (!add(sum, operand, in.key)) return false;
     }
-    out->new_value = sum.result().encode();
+    out->new_value = sum.encode();
     return true;
   }
   bool PartialMergeMulti(const rocksdb::Slice& key, const std::deque<rocksdb::Slice>& operands,
@@ -91,7 +92,7 @@ class SumMergeOperator final : public rocksdb::MergeOperator {
     for (const auto& operand : operands) {
       if (!add(sum, operand, key)) return false;
     }
-    *new_value = sum.result().encode();
+    *new_value = sum.encode();
     return true;
   }
   const char* Name() const override { return "verity.AggregateSum"; }
@@ -150,7 +151,7 @@ void Store::Impl::quality_prepare(const IngestBatch& batch, std::vector<Prepared
   }
   for (auto& [key, sum] : sums) {
     contributions.push_back({std::string(std::get<0>(key)), std::string(std::get<1>(key)),
-                             std::get<2>(key), sum.result()});
+                             std::get<2>(key), std::move(sum)});
   }
 }
 
@@ -269,23 +270,35 @@ Status Store::Impl::quality_label(std::string_view request_id, const JoinSide& l
 
 Status Store::Impl::quality_finish_group(rocksdb::WriteBatch& wb) {
   // Minute buckets as summed; hours and days from the minutes (one addition per minute, not per
-  // event).
-  std::map<std::string, AggregateSum> rollups;
-  auto merge = [&](const std::string& key, const Aggregate& a) {
-    auto s = wb.Merge(metrics, key, a.encode());
+  // event). A group usually spans one minute of each model version: then its hour and day
+  // operands are the minute's bytes, not summed again.
+  auto merge = [&](const std::string& key, const std::string& operand) {
+    auto s = wb.Merge(metrics, key, operand);
     return s.ok() ? Status::ok() : from_rocksdb(s, "building the commit group");
   };
+  std::vector<std::string> encoded;
+  encoded.reserve(quality.minutes.size());
+  // Rollup key -> the minutes it covers (indexes into `encoded`, with their sums).
+  std::map<std::string, std::vector<std::pair<size_t, const AggregateSum*>>> rollups;
   for (const auto& [key, m] : quality.minutes) {
-    const Aggregate a = m.sum.result();
-    if (auto s = merge("B" + m.prefix + 'm' + key.substr(m.prefix.size()), a); !s) return s;
+    encoded.push_back(m.sum.encode());
+    if (auto s = merge("B" + m.prefix + 'm' + key.substr(m.prefix.size()), encoded.back()); !s) {
+      return s;
+    }
     for (auto [granularity, unit] : {std::pair{'h', kHour}, {'d', kDay}}) {
       std::string k = "B" + m.prefix + granularity;
       put_be(k, static_cast<uint64_t>(floor_to(m.start, unit)), 8);
-      rollups[k].add(a);
+      rollups[k].emplace_back(encoded.size() - 1, &m.sum);
     }
   }
-  for (const auto& [key, sum] : rollups) {
-    if (auto s = merge(key, sum.result()); !s) return s;
+  for (const auto& [key, parts] : rollups) {
+    if (parts.size() == 1) {
+      if (auto s = merge(key, encoded[parts[0].first]); !s) return s;
+      continue;
+    }
+    AggregateSum sum;
+    for (const auto& part : parts) sum.add(*part.second);
+    if (auto s = merge(key, sum.encode()); !s) return s;
   }
   if (!quality.counters.empty()) {
     if (auto s = wb.Merge(metrics, kCountersKey, quality.counters.encode()); !s.ok()) {

@@ -139,7 +139,7 @@ struct QualityGroup {
 struct BatchBucket {
   std::string model, version;
   EpochMillis minute = 0;
-  Aggregate sum;
+  AggregateSum sum;
 };
 
 struct Pending {

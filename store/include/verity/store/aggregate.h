@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <utility>
 #include <vector>
 
@@ -64,31 +66,47 @@ class Aggregate final : public AggregateSink {
   std::vector<std::pair<std::string, Fixed>> entries_;  // sorted by key, unique
 };
 
-// Adds many aggregates (a hash map: no re-sorting per addition), then yields their sum. As a sink,
-// contributions are added in place: a key already present costs a hash lookup, no allocation.
+// Adds many aggregates (a flat hash map: no re-sorting per addition), then yields their sum. As a
+// sink, contributions are added in place: a key already present costs a hash lookup, no
+// allocation. Moved between threads as a batch's sums (no sorting until it is encoded).
 class AggregateSum final : public AggregateSink {
  public:
   void add(std::string_view key, double value) override { slot(key) += Aggregate::to_fixed(value); }
   void add(const Aggregate& a, int sign = 1) {
     a.for_each_fixed([&](const std::string& k, Aggregate::Fixed v) { slot(k) += sign * v; });
   }
+  void add(const AggregateSum& other, int sign = 1) {
+    for (const auto& [k, v] : other.sums_) slot(k) += sign * v;
+  }
   // Adds an encoded Aggregate without decoding it into one (no allocation per known key).
   // False when the bytes are not an Aggregate (nothing of them is added then).
   bool add_encoded(std::string_view bytes);
   bool empty() const { return sums_.empty(); }
+  size_t size() const { return sums_.size(); }
+  size_t memory_bytes() const {
+    size_t n = sums_.size() * (sizeof(std::string) + sizeof(Aggregate::Fixed) + 1);
+    for (const auto& e : sums_) n += e.first.size() > 15 ? e.first.capacity() + 1 : 0;
+    return n;
+  }
   Aggregate result() const { return Aggregate::from_entries({sums_.begin(), sums_.end()}); }
+  // The same bytes as result().encode(), without copying the keys.
+  std::string encode() const;
 
  private:
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  struct Equal {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
   Aggregate::Fixed& slot(std::string_view key) {
     auto it = sums_.find(key);
     if (it == sums_.end()) it = sums_.emplace(std::string(key), 0).first;
     return it->second;
   }
-  std::unordered_map<std::string, Aggregate::Fixed, Hash, std::equal_to<>> sums_;
+  boost::unordered_flat_map<std::string, Aggregate::Fixed, Hash, Equal> sums_;
 };
 
 // A prediction or a label as the join sees it: the record's metadata and document.
