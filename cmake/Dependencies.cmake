@@ -35,6 +35,9 @@ endif()
 find_package(ZLIB QUIET)
 verity_require(ZLIB_FOUND zlib1g-dev)
 
+pkg_check_modules(DEFLATE QUIET IMPORTED_TARGET libdeflate)
+verity_require(DEFLATE_FOUND libdeflate-dev)
+
 find_path(RAPIDJSON_INCLUDE_DIRS rapidjson/writer.h)
 verity_require(RAPIDJSON_INCLUDE_DIRS rapidjson-dev)
 
