@@ -290,7 +290,11 @@ TEST(EsShipper, LabelsLandOnTheirPredictionsWhateverTheOrder) {
       "late",
       R"("ground_truth":"legit","label_time":"2026-11-23T08:00:00.000Z","predicted":"legit","correct":true,"accuracy":1})");
   EXPECT_NE(corrected.find(R"("correct":true)"), std::string::npos) << corrected;
-  EXPECT_GE(scrape(server.http_url(), "verity_shipper_labels_total"), 3);
+  // Elasticsearch holds the update before the shipper has read its answer and counted it.
+  EXPECT_TRUE(wait_until([&] {
+    return scrape(server.http_url(), "verity_shipper_labels_total") >= 3;
+  })) << "labels shipped: "
+      << scrape(server.http_url(), "verity_shipper_labels_total");
   EXPECT_NE(doc("late").find(R"("document":{"request_id":"late")"), std::string::npos)
       << "the update keeps the document";
   EXPECT_EQ(es.document_count(), 3u);
