@@ -1,6 +1,7 @@
 #include "verity/ingest/masker.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -15,55 +16,75 @@
 namespace verity::ingest {
 namespace {
 
-struct BuiltinPattern {
+bool validate_card(std::string_view m, Masker::Scratch& s) {
+  if (card_number_valid(m)) return true;
+  ++s.luhn_rejected;
+  return false;
+}
+bool validate_iban(std::string_view m, Masker::Scratch&) { return iban_valid(m); }
+bool validate_ssn(std::string_view m, Masker::Scratch&) { return ssn_valid(m); }
+bool validate_ipv4(std::string_view m, Masker::Scratch&) { return ipv4_valid(m); }
+bool validate_ipv6(std::string_view m, Masker::Scratch&) { return ipv6_valid(m); }
+
+// The built-in detectors, one row each, in DetectorKind order: the name configs use, the order
+// overlapping matches resolve in (most specific first; custom detectors come after all of them),
+// the validator that confirms a match (none: every match counts), and the patterns (several may
+// serve one detector).
+struct BuiltinDetector {
   DetectorKind kind;
-  const char* regex;
+  std::string_view name;
+  int priority;
+  bool (*validate)(std::string_view match, Masker::Scratch& s);
+  std::array<const char*, 5> patterns;  // unused slots are null
 };
 
-// Several patterns may serve one detector. Each match is confirmed by a validator where one exists.
-constexpr BuiltinPattern kBuiltinPatterns[] = {
+constexpr BuiltinDetector kBuiltinDetectors[] = {
     {DetectorKind::kEmail,
-     R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})"},
-    {DetectorKind::kCard, R"(\b[2-6]\d{3}([ \-]?\d){9,15}\b)"},
-    {DetectorKind::kSsn, R"(\b\d{3}-\d{2}-\d{4}\b)"},
-    {DetectorKind::kPhone, R"(\+\d{7,15}\b)"},
-    {DetectorKind::kPhone, R"(\b\d{3}[ .\-]\d{3}[ .\-]\d{4}\b)"},
-    {DetectorKind::kPhone, R"(\(\d{3}\) ?\d{3}[ .\-]\d{4}\b)"},
-    {DetectorKind::kPhone, R"(\+\d{1,3}([ .\-]\d{1,5}){2,5}\b)"},
-    {DetectorKind::kIpv4, R"(\b(\d{1,3}\.){3}\d{1,3}\b)"},
-    {DetectorKind::kIpv6, R"(([0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4})"},
-    {DetectorKind::kIban, R"(\b[A-Z]{2}\d{2}( ?[A-Z0-9]){11,30}\b)"},
-    {DetectorKind::kJwt, R"(\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,})"},
-    {DetectorKind::kApiKey, R"(\b(sk|pk|rk)_(live|test)_[A-Za-z0-9]{16,})"},
-    {DetectorKind::kApiKey, R"(\bAKIA[0-9A-Z]{16}\b)"},
-    {DetectorKind::kApiKey, R"(\bgh[pousr]_[A-Za-z0-9]{36}\b)"},
-    {DetectorKind::kApiKey, R"(\bxox[abprs]-[A-Za-z0-9\-]{10,})"},
-    {DetectorKind::kApiKey, R"(\bAIza[0-9A-Za-z_\-]{35}\b)"},
+     "email",
+     5,
+     nullptr,
+     {R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})"}},
+    {DetectorKind::kCard, "card", 2, validate_card, {R"(\b[2-6]\d{3}([ \-]?\d){9,15}\b)"}},
+    {DetectorKind::kSsn, "ssn", 4, validate_ssn, {R"(\b\d{3}-\d{2}-\d{4}\b)"}},
+    {DetectorKind::kPhone,
+     "phone",
+     8,
+     nullptr,
+     {R"(\+\d{7,15}\b)", R"(\b\d{3}[ .\-]\d{3}[ .\-]\d{4}\b)", R"(\(\d{3}\) ?\d{3}[ .\-]\d{4}\b)",
+      R"(\+\d{1,3}([ .\-]\d{1,5}){2,5}\b)"}},
+    {DetectorKind::kIpv4, "ipv4", 7, validate_ipv4, {R"(\b(\d{1,3}\.){3}\d{1,3}\b)"}},
+    {DetectorKind::kIpv6,
+     "ipv6",
+     6,
+     validate_ipv6,
+     {R"(([0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4})"}},
+    {DetectorKind::kIban, "iban", 3, validate_iban, {R"(\b[A-Z]{2}\d{2}( ?[A-Z0-9]){11,30}\b)"}},
+    {DetectorKind::kJwt,
+     "jwt",
+     0,
+     nullptr,
+     {R"(\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,})"}},
+    {DetectorKind::kApiKey,
+     "api_key",
+     1,
+     nullptr,
+     {R"(\b(sk|pk|rk)_(live|test)_[A-Za-z0-9]{16,})", R"(\bAKIA[0-9A-Z]{16}\b)",
+      R"(\bgh[pousr]_[A-Za-z0-9]{36}\b)", R"(\bxox[abprs]-[A-Za-z0-9\-]{10,})",
+      R"(\bAIza[0-9A-Za-z_\-]{35}\b)"}},
 };
+static_assert(std::size(kBuiltinDetectors) == kBuiltinDetectorCount);
 
-// Overlapping matches resolve in this order (most specific first); custom detectors come last.
-int priority(uint16_t detector) {
-  switch (static_cast<DetectorKind>(detector)) {
-    case DetectorKind::kJwt:
-      return 0;
-    case DetectorKind::kApiKey:
-      return 1;
-    case DetectorKind::kCard:
-      return 2;
-    case DetectorKind::kIban:
-      return 3;
-    case DetectorKind::kSsn:
-      return 4;
-    case DetectorKind::kEmail:
-      return 5;
-    case DetectorKind::kIpv6:
-      return 6;
-    case DetectorKind::kIpv4:
-      return 7;
-    case DetectorKind::kPhone:
-      return 8;
+constexpr bool detectors_in_kind_order() {
+  for (size_t d = 0; d < std::size(kBuiltinDetectors); ++d) {
+    if (static_cast<size_t>(kBuiltinDetectors[d].kind) != d) return false;
   }
-  return 9 + detector;
+  return true;
+}
+static_assert(detectors_in_kind_order(), "kBuiltinDetectors[k] describes DetectorKind k");
+
+int priority(uint16_t detector) {
+  return detector < kBuiltinDetectorCount ? kBuiltinDetectors[detector].priority
+                                          : static_cast<int>(kBuiltinDetectorCount) + detector;
 }
 
 constexpr size_t kMaxCandidates = 1 << 20;
@@ -111,25 +132,6 @@ std::string format_number(double v) {
   return buf;
 }
 
-bool validate(DetectorKind kind, std::string_view m, Masker::Scratch& s) {
-  switch (kind) {
-    case DetectorKind::kCard:
-      if (card_number_valid(m)) return true;
-      ++s.luhn_rejected;
-      return false;
-    case DetectorKind::kIban:
-      return iban_valid(m);
-    case DetectorKind::kSsn:
-      return ssn_valid(m);
-    case DetectorKind::kIpv4:
-      return ipv4_valid(m);
-    case DetectorKind::kIpv6:
-      return ipv6_valid(m);
-    default:
-      return true;
-  }
-}
-
 }  // namespace
 
 Result<MaskAction> parse_mask_action(std::string_view name) {
@@ -163,27 +165,8 @@ std::string_view mask_action_name(MaskAction a) {
 }
 
 std::string_view detector_name(DetectorKind k) {
-  switch (k) {
-    case DetectorKind::kEmail:
-      return "email";
-    case DetectorKind::kCard:
-      return "card";
-    case DetectorKind::kSsn:
-      return "ssn";
-    case DetectorKind::kPhone:
-      return "phone";
-    case DetectorKind::kIpv4:
-      return "ipv4";
-    case DetectorKind::kIpv6:
-      return "ipv6";
-    case DetectorKind::kIban:
-      return "iban";
-    case DetectorKind::kJwt:
-      return "jwt";
-    case DetectorKind::kApiKey:
-      return "api_key";
-  }
-  return "unknown";
+  const auto d = static_cast<size_t>(k);
+  return d < std::size(kBuiltinDetectors) ? kBuiltinDetectors[d].name : "unknown";
 }
 
 Status validate_rule_path(std::string_view path) {
@@ -495,8 +478,8 @@ bool Masker::Impl::mask_span(const Policy& p, std::string_view text, size_t offs
     const DetectorSetting& d = p.detectors[c.detector];
     if (!d.enabled) continue;
     const std::string_view m = text.substr(from, to - from);
-    if (c.detector < kBuiltinDetectorCount &&
-        !validate(static_cast<DetectorKind>(c.detector), m, s)) {
+    if (c.detector < kBuiltinDetectorCount && kBuiltinDetectors[c.detector].validate != nullptr &&
+        !kBuiltinDetectors[c.detector].validate(m, s)) {
       continue;
     }
     if (!changed) {
@@ -628,10 +611,14 @@ Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config
 
   std::vector<std::string> regexes;
   std::vector<unsigned> flags, ids;
-  for (const auto& bp : kBuiltinPatterns) {
-    regexes.emplace_back(bp.regex);
-    impl->pattern_detector.push_back(static_cast<uint16_t>(bp.kind));
+  for (const auto& d : kBuiltinDetectors) {
+    for (const char* regex : d.patterns) {
+      if (regex == nullptr) break;
+      regexes.emplace_back(regex);
+      impl->pattern_detector.push_back(static_cast<uint16_t>(d.kind));
+    }
   }
+  const size_t builtin_patterns = regexes.size();
   for (size_t c = 0; c < customs.size(); ++c) {
     regexes.push_back(customs[c]->pattern);
     impl->pattern_detector.push_back(static_cast<uint16_t>(kBuiltinDetectorCount + c));
@@ -646,10 +633,9 @@ Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config
   if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
                        HS_MODE_BLOCK, nullptr, &impl->db, &err) != HS_SUCCESS) {
     std::string where = "a built-in detector";
-    if (err != nullptr && err->expression >= static_cast<int>(std::size(kBuiltinPatterns))) {
+    if (err != nullptr && err->expression >= static_cast<int>(builtin_patterns)) {
       where = "custom detector '" +
-              customs[static_cast<size_t>(err->expression) - std::size(kBuiltinPatterns)]->name +
-              "'";
+              customs[static_cast<size_t>(err->expression) - builtin_patterns]->name + "'";
     }
     std::string msg = "masking: " + where + ": invalid pattern: " +
                       (err != nullptr ? std::string(err->message) : std::string("unknown error"));
