@@ -150,6 +150,15 @@ struct Pending {
   size_t bytes = 0;
 };
 
+// sync: group: a group written without a sync, answered once its WAL sync returned (namespace
+// scope: clang cannot default-construct a class nested in one still incomplete, for std::optional).
+struct UnsyncedGroup {
+  std::vector<Pending> group;
+  std::vector<CommitResult> results;
+  uint64_t end_sequence = 0;  // next_sequence after it
+  std::chrono::steady_clock::time_point start;
+};
+
 struct Store::Impl {
   Impl(const StoreOptions& o, const Clock& c) : options(o), clock(c) {}
 
@@ -261,13 +270,7 @@ struct Store::Impl {
   }
   // sync: group: the group written last, whose WAL sync runs on the sync thread.
   std::unique_ptr<WalSyncer> syncer;
-  struct Unsynced {
-    std::vector<Pending> group;
-    std::vector<CommitResult> results;
-    uint64_t end_sequence = 0;  // next_sequence after it
-    std::chrono::steady_clock::time_point start;
-  };
-  std::optional<Unsynced> unsynced;
+  std::optional<UnsyncedGroup> unsynced;
 
   std::atomic<bool> writable{true};
   mutable std::mutex error_mu;
