@@ -74,23 +74,24 @@ double Aggregate::get(std::string_view key) const {
 namespace {
 
 // varint count | (varint key length | key | 16-byte LE value)* over entries sorted by key, the
-// ones that sum to 0 left out.
-template <typename Entries>
-std::string encode_sorted(const Entries& entries) {
+// ones that sum to 0 left out. get(element) is the element's (key, value) pair.
+template <typename Entries, typename Get>
+std::string encode_sorted(const Entries& entries, Get get) {
   std::string out;
   size_t n = 0, bytes = 0;
   for (const auto& e : entries) {
-    if (e->second == 0) continue;
+    if (get(e).second == 0) continue;
     ++n;
-    bytes += e->first.size() + 18;
+    bytes += get(e).first.size() + 18;
   }
   out.reserve(8 + bytes);
   put_varint(out, n);
   for (const auto& e : entries) {
-    if (e->second == 0) continue;
-    put_varint(out, e->first.size());
-    out += e->first;
-    const auto bits = static_cast<unsigned __int128>(e->second);
+    const auto& [key, value] = get(e);
+    if (value == 0) continue;
+    put_varint(out, key.size());
+    out += key;
+    const auto bits = static_cast<unsigned __int128>(value);
     char le[16];
     for (int i = 0; i < 16; ++i) le[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
     out.append(le, 16);
@@ -100,11 +101,9 @@ std::string encode_sorted(const Entries& entries) {
 
 }  // namespace
 
-std::string Aggregate::encode() const {
-  std::vector<const std::pair<std::string, Fixed>*> sorted;
-  sorted.reserve(entries_.size());
-  for (const auto& e : entries_) sorted.push_back(&e);
-  return encode_sorted(sorted);
+std::string Aggregate::encode() const {  // entries_ are sorted already
+  return encode_sorted(
+      entries_, [](const auto& e) -> const auto& { return e; });
 }
 
 std::string AggregateSum::encode() const {
@@ -113,7 +112,8 @@ std::string AggregateSum::encode() const {
   for (const auto& e : sums_) sorted.push_back(&e);
   std::sort(sorted.begin(), sorted.end(),
             [](const auto* a, const auto* b) { return a->first < b->first; });
-  return encode_sorted(sorted);
+  return encode_sorted(
+      sorted, [](const auto* e) -> const auto& { return *e; });
 }
 
 namespace {
