@@ -143,10 +143,18 @@ bool walk(std::string_view in, F&& f) {
 
 }  // namespace
 
-bool AggregateSum::add_encoded(std::string_view bytes) {
-  if (!walk(bytes, [](std::string_view, Aggregate::Fixed) {})) return false;
-  walk(bytes, [this](std::string_view k, Aggregate::Fixed v) { slot(k) += v; });
-  return true;
+bool AggregateSum::add_encoded(std::string_view bytes, int sign) {
+  // One pass: the entries before a malformation stay added (callers discard the sum then).
+  return walk(bytes, [this, sign](std::string_view k, Aggregate::Fixed v) { slot(k) += sign * v; });
+}
+
+Aggregate AggregateSum::result() const {
+  std::vector<std::pair<std::string, Aggregate::Fixed>> entries;
+  entries.reserve(sums_.size());
+  for (const auto& [key, value] : sums_) {
+    if (value != 0) entries.emplace_back(key, value);
+  }
+  return Aggregate::from_entries(std::move(entries));
 }
 
 std::optional<Aggregate> Aggregate::decode(std::string_view in) {

@@ -73,6 +73,91 @@ void add_to_buckets(QualityGroup& q, const JoinSide& prediction, const Aggregate
   add_to_buckets(q, prediction.model, prediction.version, prediction.time_ms, a);
 }
 
+// Which buckets to read for a window: a plan of signed pieces (a piece adds or subtracts every
+// bucket of its granularity in [begin, end)), chosen to read the fewest bytes. Sums are exact
+// integers, so a whole day minus the hours and minutes after the window's end is the same sum as
+// those hours and minutes of the window; a window ending now needs one day bucket instead of up to
+// 23 hours and 59 minutes. Buckets outside the version's first and last minute hold nothing and
+// are left out of a plan.
+struct BucketPiece {
+  char granularity;  // m | h | d
+  EpochMillis begin, end;
+  int sign;
+};
+
+class BucketPlanner {
+ public:
+  BucketPlanner(EpochMillis data_begin, EpochMillis data_end)
+      : data_begin_(data_begin), data_end_(data_end) {}
+
+  // [begin, end): minute-aligned.
+  std::vector<BucketPiece> plan(EpochMillis begin, EpochMillis end) const {
+    return cover(kDay, begin, end).pieces;
+  }
+
+ private:
+  struct Plan {
+    std::vector<BucketPiece> pieces;
+    int64_t cost = 0;
+    void add(const Plan& other, int sign) {
+      for (BucketPiece p : other.pieces) {
+        p.sign *= sign;
+        pieces.push_back(p);
+      }
+      cost += other.cost;
+    }
+  };
+
+  static EpochMillis ceil_to(EpochMillis t, EpochMillis unit) {
+    return floor_to(t + unit - 1, unit);
+  }
+  static char granularity(EpochMillis unit) {
+    return unit == kDay ? 'd' : unit == kHour ? 'h' : 'm';
+  }
+  static EpochMillis smaller(EpochMillis unit) { return unit == kDay ? kHour : kMinute; }
+  // Bytes read grow with the granularity (a day's bucket holds more distinct entries).
+  static int64_t weight(EpochMillis unit) { return unit == kDay ? 3 : unit == kHour ? 2 : 1; }
+
+  // Every `unit` bucket of [begin, end) that can hold data (both unit-aligned).
+  Plan buckets(EpochMillis unit, EpochMillis begin, EpochMillis end) const {
+    Plan p;
+    const EpochMillis lo = std::max(begin, floor_to(data_begin_, unit));
+    const EpochMillis hi = std::min(end, ceil_to(data_end_, unit));
+    if (lo < hi) {
+      p.pieces.push_back({granularity(unit), lo, hi, 1});
+      p.cost = (hi - lo) / unit * weight(unit);
+    }
+    return p;
+  }
+
+  // [begin, end) at most one `unit` long, inside one unit bucket: its smaller buckets, or the
+  // whole bucket minus the smaller buckets around the part.
+  Plan part(EpochMillis unit, EpochMillis begin, EpochMillis end) const {
+    if (begin >= end) return {};
+    Plan inside = cover(smaller(unit), begin, end);
+    if (unit == kMinute) return inside;
+    const EpochMillis u = floor_to(begin, unit);
+    Plan whole = buckets(unit, u, u + unit);
+    whole.add(cover(smaller(unit), u, begin), -1);
+    whole.add(cover(smaller(unit), end, u + unit), -1);
+    return whole.cost < inside.cost ? whole : inside;
+  }
+
+  Plan cover(EpochMillis unit, EpochMillis begin, EpochMillis end) const {
+    Plan p;
+    if (begin >= end) return p;
+    if (unit == kMinute) return buckets(kMinute, begin, end);
+    const EpochMillis b = ceil_to(begin, unit), e = floor_to(end, unit);
+    if (b > e) return part(unit, begin, end);  // inside one bucket
+    p.add(part(unit, begin, b), 1);
+    p.add(buckets(unit, b, e), 1);
+    p.add(part(unit, e, end), 1);
+    return p;
+  }
+
+  EpochMillis data_begin_, data_end_;
+};
+
 // Sums every operand of a key in one pass (an associative operator would decode, add and
 // re-encode pairwise: quadratic in the operands a key collects between compactions).
 class SumMergeOperator final : public rocksdb::MergeOperator {
@@ -453,26 +538,6 @@ Result<Aggregate> Store::aggregate(std::string_view model,
   const EpochMillis from = floor_to(from_ms, kMinute);
   const EpochMillis to = floor_to(to_ms, kMinute);
   if (selected.empty() || from >= to) return out;
-  // [from, to) as minutes up to the first whole hour, hours up to the first whole day, days, then
-  // hours and minutes again: a 30-day window reads about 30 + 2x23 + 2x59 buckets.
-  struct Piece {
-    char granularity;
-    EpochMillis begin, end;
-  };
-  std::vector<Piece> pieces;
-  auto ceil_to = [](EpochMillis t, EpochMillis unit) { return floor_to(t + unit - 1, unit); };
-  const EpochMillis h1 = ceil_to(from, kHour), h2 = floor_to(to, kHour);
-  if (h1 >= h2) {
-    pieces.push_back({'m', from, to});  // no whole hour inside
-  } else {
-    EpochMillis d1 = ceil_to(from, kDay), d2 = floor_to(to, kDay);
-    if (d1 >= d2) d1 = d2 = h2;  // no whole day inside: hours only
-    pieces.push_back({'m', from, h1});
-    pieces.push_back({'h', h1, d1});
-    pieces.push_back({'d', d1, d2});
-    pieces.push_back({'h', d2, h2});
-    pieces.push_back({'m', h2, to});
-  }
 
   std::shared_lock db_lock(im.db_mu);
   if (!im.db) return Status::unavailable("the store is reopening after a write failure");
@@ -483,12 +548,26 @@ Result<Aggregate> Store::aggregate(std::string_view model,
   std::unique_ptr<rocksdb::Iterator> it(im.db->NewIterator(ro, im.metrics));
   AggregateSum sum;
   for (const auto& v : selected) {
-    for (const Piece& piece : pieces) {
-      if (piece.begin >= piece.end) continue;
+    // The version's first and last prediction minute, as of the same snapshot (written in the
+    // same batch as the buckets): no bucket holds anything outside them.
+    std::string range;
+    auto rs = im.db->Get(ro, im.metrics, "V" + version_prefix(model, v), &range);
+    if (rs.IsNotFound()) continue;
+    if (!rs.ok()) return from_rocksdb(rs, "reading model versions");
+    // No range known: plan as if anything could be stored anywhere.
+    EpochMillis data_begin = from - kDay, data_end = to + kDay;
+    if (range.size() == 16) {
+      data_begin = floor_to(static_cast<EpochMillis>(get_be(range, 8)), kMinute);
+      data_end = floor_to(static_cast<EpochMillis>(get_be(std::string_view(range).substr(8), 8)),
+                          kMinute) +
+                 kMinute;
+    }
+    for (const BucketPiece& piece : BucketPlanner(data_begin, data_end).plan(from, to)) {
       const std::string end = bucket_key(model, v, piece.granularity, piece.end);
       for (it->Seek(bucket_key(model, v, piece.granularity, piece.begin));
            it->Valid() && it->key().compare(end) < 0; it->Next()) {
-        if (!sum.add_encoded(std::string_view(it->value().data(), it->value().size()))) {
+        if (!sum.add_encoded(std::string_view(it->value().data(), it->value().size()),
+                             piece.sign)) {
           return Status::internal("corrupt aggregate for model " + std::string(model));
         }
       }

@@ -150,6 +150,7 @@ Status Store::Impl::open_db() {
   db_opts.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer.bytes, cache);
   db_opts.enable_pipelined_write = false;
+  db_opts.allow_concurrent_memtable_write = false;
   db_opts.info_log_level = rocksdb::WARN_LEVEL;
   db_opts.info_log = std::make_shared<SpdlogLogger>(rocksdb::WARN_LEVEL);
   if (options.faults) {
@@ -188,6 +189,7 @@ Status Store::Impl::open_db() {
   if (!listed.ok()) names = {rocksdb::kDefaultColumnFamilyName};  // a new store
   rocksdb::ColumnFamilyOptions metrics_options = meta_options;
   metrics_options.merge_operator = aggregate_merge_operator();
+  metrics_options.max_successive_merges = 16;
 
   for (const char* required : {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf,
                                kMetricsCf, kPendingCf, kTimeIndexCf, kReadsCf}) {

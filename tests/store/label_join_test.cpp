@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <future>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -406,31 +407,57 @@ TEST_F(LabelJoinTest, AStalePlanIsJoinedAgain) {
   EXPECT_EQ(store_->label_counts().corrections, 2u);
 }
 
-// Windows are read from minute, hour and day buckets: every window must count exactly the
-// predictions whose minute lies in it.
+// Windows are read from minute, hour and day buckets, rounded out to whole days past a version's
+// first and last prediction: every window must count exactly the predictions whose minute lies in
+// it, per version and for all of them, whether it starts or ends inside a version's data or past
+// it (versions over different spans: the first half, the second half, one narrow hour).
 TEST_F(LabelJoinTest, AnyWindowCountsExactlyThePredictionsInIt) {
   std::mt19937_64 rng(42);
   const EpochMillis start = kNow - 3 * kDay;
   std::uniform_int_distribution<EpochMillis> when(start, kNow);
-  std::vector<EpochMillis> times;
+  struct Stored {
+    EpochMillis time;
+    std::string version;
+  };
+  std::vector<Stored> stored;
   std::vector<Event> batch;
+  const EpochMillis narrow = kNow - kDay - 7 * kMinute;
   for (int i = 0; i < 3000; ++i) {
-    times.push_back(when(rng));
-    batch.push_back(prediction("p" + std::to_string(i), times.back()));
+    EpochMillis t = when(rng);
+    std::string version = t < kNow - kDay - kDay / 2 ? "v1" : "v2";
+    if (i % 10 == 0) {
+      t = narrow + static_cast<EpochMillis>(rng() % 3'600'000);
+      version = "v3";
+    }
+    stored.push_back({t, version});
+    batch.push_back(prediction("p" + std::to_string(i), t, version));
   }
   ASSERT_EQ(commit(std::move(batch)).stored, 3000u);
   auto floor_minute = [](EpochMillis t) { return t - t % kMinute; };
-  for (int trial = 0; trial < 200; ++trial) {
+  std::uniform_int_distribution<EpochMillis> around(start - 2 * kDay, kNow + 2 * kDay);
+  for (int trial = 0; trial < 300; ++trial) {
     EpochMillis from = when(rng), to = when(rng);
+    if (trial % 3 == 1) from = around(rng), to = around(rng);  // past the data on either side
+    if (trial % 5 == 0) from = narrow - static_cast<EpochMillis>(rng() % kDay);
+    if (trial % 7 == 0) to = narrow + static_cast<EpochMillis>(rng() % (2 * 3'600'000));
     if (from > to) std::swap(from, to);
-    if (trial % 4 == 0) from = start - kDay;  // windows reaching past the first prediction
-    double expected = 0;
-    for (EpochMillis t : times) {
-      expected += floor_minute(t) >= floor_minute(from) && floor_minute(t) < floor_minute(to);
+    std::map<std::string, double> expected;
+    double all = 0;
+    for (const auto& s : stored) {
+      const bool in = floor_minute(s.time) >= floor_minute(from) &&
+                      floor_minute(s.time) < floor_minute(to);
+      expected[s.version] += in;
+      all += in;
     }
     auto a = store_->aggregate("fraud", std::nullopt, from, to);
     ASSERT_TRUE(a.is_ok());
-    ASSERT_EQ(a->get("n"), expected) << "window [" << from << ", " << to << ")";
+    ASSERT_EQ(a->get("n"), all) << "window [" << from << ", " << to << ")";
+    for (const auto& [version, n] : expected) {
+      auto v = store_->aggregate("fraud", version, from, to);
+      ASSERT_TRUE(v.is_ok());
+      ASSERT_EQ(v->get("n"), n) << version << " in [" << from << ", " << to << ")";
+      ASSERT_EQ(a->get("model=fraud/" + version), n) << version << " in [" << from << ", " << to << ")";
+    }
   }
 }
 

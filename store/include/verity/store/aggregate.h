@@ -79,8 +79,9 @@ class AggregateSum final : public AggregateSink {
     for (const auto& [k, v] : other.sums_) slot(k) += sign * v;
   }
   // Adds an encoded Aggregate without decoding it into one (no allocation per known key).
-  // False when the bytes are not an Aggregate (nothing of them is added then).
-  bool add_encoded(std::string_view bytes);
+  // False when the bytes are not an Aggregate: the entries before the malformation have been
+  // added then, so a caller discards the sum (a merge fails, a read reports the corruption).
+  bool add_encoded(std::string_view bytes, int sign = 1);
   bool empty() const { return sums_.empty(); }
   size_t size() const { return sums_.size(); }
   size_t memory_bytes() const {
@@ -88,7 +89,8 @@ class AggregateSum final : public AggregateSink {
     for (const auto& e : sums_) n += e.first.size() > 15 ? e.first.capacity() + 1 : 0;
     return n;
   }
-  Aggregate result() const { return Aggregate::from_entries({sums_.begin(), sums_.end()}); }
+  // The sum; entries that summed to exactly 0 are left out (as encode() does).
+  Aggregate result() const;
   // The same bytes as result().encode(), without copying the keys.
   std::string encode() const;
 
