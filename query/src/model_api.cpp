@@ -33,9 +33,9 @@ Result<Report> ModelsApi::report(const std::string& model,
   const EpochMillis baseline_from = config.baseline_from.value_or(first - first % 60'000);
   const EpochMillis baseline_to = config.baseline_to.value_or(
       baseline_from + static_cast<EpochMillis>(config.baseline_days) * 86'400'000);
-  auto baseline = store_.aggregate(model, version, baseline_from, baseline_to);
-  if (!baseline) return baseline.status();
-  Report r = build_report(*a, config, &*baseline);
+  auto base = baseline(model, version, baseline_from, baseline_to);
+  if (!base) return base.status();
+  Report r = build_report(*a, config, base->get());
   r.baseline_from_ms = baseline_from;
   r.baseline_to_ms = baseline_to;
   r.model = model;
@@ -43,6 +43,30 @@ Result<Report> ModelsApi::report(const std::string& model,
   r.from_ms = from_ms;
   r.to_ms = to_ms;
   return r;
+}
+
+Result<std::shared_ptr<const store::Aggregate>> ModelsApi::baseline(
+    const std::string& model, const std::optional<std::string>& version, EpochMillis from_ms,
+    EpochMillis to_ms) const {
+  constexpr size_t kMaxCachedBaselines = 1024;  // model versions x configured windows
+  auto key = std::make_tuple(model, version, from_ms, to_ms);
+  // The generation is taken before the read: a write landing in between changes it again, so
+  // the entry is read anew next time rather than kept stale.
+  const uint64_t generation = store_.aggregate_generation(model, version, from_ms, to_ms);
+  {
+    std::lock_guard lock(baseline_mu_);
+    auto it = baselines_.find(key);
+    if (it != baselines_.end() && it->second.generation == generation) {
+      return it->second.aggregate;
+    }
+  }
+  auto a = store_.aggregate(model, version, from_ms, to_ms);
+  if (!a) return a.status();
+  auto shared = std::make_shared<const store::Aggregate>(std::move(*a));
+  std::lock_guard lock(baseline_mu_);
+  if (baselines_.size() >= kMaxCachedBaselines) baselines_.clear();
+  baselines_[std::move(key)] = {generation, shared};
+  return shared;
 }
 
 HttpResponse ModelsApi::models(const HttpRequest&) const {

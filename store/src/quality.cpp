@@ -419,6 +419,13 @@ void Store::Impl::quality_after_write() {
   {
     std::lock_guard lock(quality_mu);
     for (const auto& [id, range] : quality.versions) versions[id] = range;
+    // After the write: a reader that saw the new generation reads the new sums.
+    if (!quality.minutes.empty()) ++bucket_write_groups;
+    for (const auto& [key, minute] : quality.minutes) {
+      auto it = bucket_writes.find(minute.prefix);
+      if (it == bucket_writes.end()) it = bucket_writes.try_emplace(minute.prefix).first;
+      it->second[floor_to(minute.start, kDay)] = bucket_write_groups;
+    }
     label_counts.joined = apply(label_counts.joined, c.get("joined"));
     label_counts.corrections = apply(label_counts.corrections, c.get("corrections"));
     label_counts.pending = apply(label_counts.pending, c.get("pending"));
@@ -575,6 +582,29 @@ Result<Aggregate> Store::aggregate(std::string_view model,
     }
   }
   return sum.result();
+}
+
+uint64_t Store::aggregate_generation(std::string_view model,
+                                     const std::optional<std::string>& version,
+                                     EpochMillis from_ms, EpochMillis to_ms) const {
+  const Impl& im = *impl_;
+  std::string prefix;
+  put_varint(prefix, model.size());
+  prefix += model;
+  if (version) prefix = version_prefix(model, *version);
+  const EpochMillis first_day = floor_to(from_ms, kDay);
+  std::lock_guard lock(im.quality_mu);
+  uint64_t newest = 0;
+  for (auto it = im.bucket_writes.lower_bound(prefix);
+       it != im.bucket_writes.end() && it->first.starts_with(prefix) &&
+       (!version || it->first == prefix);
+       ++it) {
+    for (auto d = it->second.lower_bound(first_day); d != it->second.end() && d->first < to_ms;
+         ++d) {
+      newest = std::max(newest, d->second);
+    }
+  }
+  return im.reopens << 48 | newest;
 }
 
 std::vector<ModelVersionInfo> Store::model_versions() const {

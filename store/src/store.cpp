@@ -463,6 +463,10 @@ Status Store::Impl::reopen_db() {
     std::lock_guard lock(state_mu);
     state.clear();
   }
+  {
+    std::lock_guard lock(quality_mu);
+    ++reopens;
+  }
   auto s = open_db();
   if (!s) close_db();
   return s;

@@ -238,6 +238,11 @@ struct Store::Impl {
   mutable std::mutex quality_mu;
   std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>> versions;
   LabelCounts label_counts;
+  // The last commit group (a count since open) that wrote a model-quality bucket, per model
+  // version prefix and UTC day: aggregate_generation(). Guarded by quality_mu.
+  std::map<std::string, std::map<EpochMillis, uint64_t>, std::less<>> bucket_writes;
+  uint64_t bucket_write_groups = 0;
+  uint64_t reopens = 0;  // a reopen may have lost writes that readers saw: every window changes
 
   // Partition handles by day. Written by the commit thread (creating a partition), read by readers.
   mutable std::shared_mutex partitions_mu;

@@ -461,6 +461,30 @@ TEST_F(LabelJoinTest, AnyWindowCountsExactlyThePredictionsInIt) {
   }
 }
 
+// The generation of a window changes exactly when a commit writes into one of its days (what
+// a cached drift baseline relies on): predictions of other days, or of another version, leave it.
+TEST_F(LabelJoinTest, AWindowsGenerationChangesWhenItsDaysAreWritten) {
+  const EpochMillis day_a = kNow - 10 * kDay, day_b = kNow - 2 * kDay;
+  ASSERT_EQ(commit({prediction("a1", day_a + 3'600'000)}).stored, 1u);
+  const auto gen = [&](const std::optional<std::string>& version) {
+    return store_->aggregate_generation("fraud", version, day_a, day_a + kDay);
+  };
+  const uint64_t all0 = gen(std::nullopt), v1_0 = gen("v1"), v2_0 = gen("v2");
+  ASSERT_EQ(commit({prediction("b1", day_b)}).stored, 1u);  // another day
+  EXPECT_EQ(gen(std::nullopt), all0);
+  EXPECT_EQ(gen("v1"), v1_0);
+  ASSERT_EQ(commit({prediction("a2", day_a + 7'200'000, "v2")}).stored, 1u);  // in it, as v2
+  EXPECT_NE(gen(std::nullopt), all0);
+  EXPECT_EQ(gen("v1"), v1_0);
+  EXPECT_NE(gen("v2"), v2_0);
+  const uint64_t v1_1 = gen("v1");
+  ASSERT_EQ(commit({label("a1", "true")}).stored, 1u);  // a label joins into a1's buckets
+  EXPECT_NE(gen("v1"), v1_1);
+  auto a = store_->aggregate("fraud", std::nullopt, day_a, day_a + kDay);
+  ASSERT_TRUE(a.is_ok());
+  EXPECT_EQ(a->get("n"), 2);
+}
+
 TEST(AggregateTest, EncodesSumsAndDropsZeros) {
   Aggregate a;
   a.add("b", 2);

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "verity/core/clock.h"
 #include "verity/core/http.h"
@@ -55,9 +58,23 @@ class ModelsApi {
   // buckets of its window (series_step_ms), each bucket's report built as the window's is.
   Result<OverTime> over_time(const Report& r) const;
 
+  // The drift baseline's aggregate, read once per window while the store's generation for it
+  // stays the same (a baseline is usually days in the past: every report reads it).
+  Result<std::shared_ptr<const store::Aggregate>> baseline(const std::string& model,
+                                                    const std::optional<std::string>& version,
+                                                    EpochMillis from_ms, EpochMillis to_ms) const;
+
   const store::Store& store_;
   std::shared_ptr<const QualityConfig> config_;
   const Clock& clock_;
+  struct CachedBaseline {
+    uint64_t generation = 0;
+    std::shared_ptr<const store::Aggregate> aggregate;
+  };
+  mutable std::mutex baseline_mu_;
+  mutable std::map<std::tuple<std::string, std::optional<std::string>, EpochMillis, EpochMillis>,
+                   CachedBaseline>
+      baselines_;  // guarded by baseline_mu_; at most kMaxCachedBaselines
 };
 
 // Where a report's window ends: the end of `last_ms`'s minute, so the newest predictions count.

@@ -284,6 +284,12 @@ class Store {
   // resolution: both ends are rounded down to the minute. Thread-safe.
   Result<Aggregate> aggregate(std::string_view model, const std::optional<std::string>& version,
                               EpochMillis from_ms, EpochMillis to_ms) const;
+  // Changes whenever a commit writes to a bucket of the window's aggregate (or the store is
+  // reopened); equal numbers from two calls mean aggregate() of the window is unchanged in between
+  // (for caching a window that no longer moves, such as a drift baseline). Day resolution: a write
+  // anywhere in a day of the window changes it. Thread-safe.
+  uint64_t aggregate_generation(std::string_view model, const std::optional<std::string>& version,
+                                EpochMillis from_ms, EpochMillis to_ms) const;
   // Every model version with aggregates, by model then version. Thread-safe.
   std::vector<ModelVersionInfo> model_versions() const;
   LabelCounts label_counts() const;

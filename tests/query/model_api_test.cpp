@@ -1,0 +1,107 @@
+#include "verity/query/model_api.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "verity/store/store.h"
+
+namespace verity::query {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr EpochMillis kDay = 86'400'000;
+constexpr EpochMillis kStart = 1794960000000;  // 2026-11-18T00:00:00Z
+
+// Reports over a real store: the drift baseline (the model's first 7 days) is read once and then
+// served from memory while nothing is written into its days, so it must follow every write that
+// lands there (late predictions, backfills) and ignore the ones that do not.
+class ModelsApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("verity_model_api_test_" + std::to_string(::getpid()) +
+                                        "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    auto fields = std::make_shared<const document::FieldMappingSet>();
+    config_ = std::make_shared<const QualityConfig>();
+    store::StoreOptions options;
+    options.data_dir = dir_.string();
+    options.retention.check_interval = Duration(0);
+    options.contributor = std::make_shared<ModelContributor>(fields, config_);
+    auto s = store::Store::open(options, clock_, registry_);
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    store_ = std::move(s).value();
+    api_ = std::make_unique<ModelsApi>(*store_, config_, clock_);
+  }
+  void TearDown() override {
+    api_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // `n` predictions of model m from `t` on, one a minute, input x = `x` (and a region).
+  void predict(EpochMillis t, int n, double x, const std::string& region) {
+    store::IngestBatch b;
+    b.input = "http";
+    for (int i = 0; i < n; ++i) {
+      Event e;
+      e.request_id = "r" + std::to_string(next_id_++);
+      e.timestamp_ms = t + i * 60'000;
+      e.model_name = "m";
+      e.model_version = "1";
+      e.document = "{\"request_id\":\"" + e.request_id + "\",\"input_features\":{\"x\":" +
+                   std::to_string(x + i % 3) + ",\"region\":\"" + region +
+                   "\"},\"prediction\":{\"label\":true},\"confidence\":0.9}";
+      b.events.push_back(std::move(e));
+    }
+    std::promise<store::CommitResult> p;
+    store_->submit(std::move(b), [&](const store::CommitResult& r) { p.set_value(r); });
+    ASSERT_EQ(p.get_future().get().stored, static_cast<uint32_t>(n));
+  }
+
+  std::optional<double> psi_of_x() {
+    auto r = api_->report("m", std::nullopt, kStart + 20 * kDay, kStart + 21 * kDay);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    if (!r) return std::nullopt;
+    for (const auto& f : r->features) {
+      if (f.name == "x") return f.psi;
+    }
+    return std::nullopt;
+  }
+
+  fs::path dir_;
+  ManualClock clock_{kStart + 21 * kDay};
+  prometheus::Registry registry_;
+  std::shared_ptr<const QualityConfig> config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ModelsApi> api_;
+  int next_id_ = 0;
+};
+
+TEST_F(ModelsApiTest, TheDriftBaselineFollowsWritesIntoItsDaysOnly) {
+  predict(kStart, 200, 10, "eu");                // the baseline: the first 7 days
+  predict(kStart + 20 * kDay, 200, 1000, "eu");  // the window: x drifted
+  const auto drifted = psi_of_x();
+  ASSERT_TRUE(drifted.has_value());
+  EXPECT_GT(*drifted, 1.0);
+  EXPECT_EQ(psi_of_x(), drifted);  // read again: the same
+
+  // Outside the baseline (day 12): the baseline's sums, and so the PSI, are unchanged.
+  predict(kStart + 12 * kDay, 50, 5, "us");
+  EXPECT_EQ(psi_of_x(), drifted);
+
+  // A backfill into the baseline (day 3) that looks like the window: the drift shrinks at once.
+  predict(kStart + 3 * kDay, 2000, 1000, "eu");
+  const auto after = psi_of_x();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_LT(*after, *drifted / 2);
+}
+
+}  // namespace
+}  // namespace verity::query
