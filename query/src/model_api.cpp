@@ -26,14 +26,14 @@ Result<Report> ModelsApi::report(const std::string& model,
     return Status::not_found(version ? "no predictions of this model version are stored"
                                      : "no predictions of this model are stored");
   }
-  auto a = store_.aggregate(model, version, from_ms, to_ms);
+  auto a = window(model, version, from_ms, to_ms);
   if (!a) return a.status();
   // The drift baseline: configured, or the first days of the model (version).
   const ModelQualityConfig& config = config_->for_model(model);
   const EpochMillis baseline_from = config.baseline_from.value_or(first - first % 60'000);
   const EpochMillis baseline_to = config.baseline_to.value_or(
       baseline_from + static_cast<EpochMillis>(config.baseline_days) * 86'400'000);
-  auto base = baseline(model, version, baseline_from, baseline_to);
+  auto base = cached(model, version, baseline_from, baseline_to);
   if (!base) return base.status();
   Report r = build_report(*a, config, base->get());
   r.baseline_from_ms = baseline_from;
@@ -45,28 +45,58 @@ Result<Report> ModelsApi::report(const std::string& model,
   return r;
 }
 
-Result<std::shared_ptr<const store::Aggregate>> ModelsApi::baseline(
+Result<std::shared_ptr<const store::Aggregate>> ModelsApi::cached(
     const std::string& model, const std::optional<std::string>& version, EpochMillis from_ms,
     EpochMillis to_ms) const {
-  constexpr size_t kMaxCachedBaselines = 1024;  // model versions x configured windows
+  constexpr size_t kMaxCacheBytes = 32u << 20;  // a day bucket's sum is ~0.1-1 MB of entries
   auto key = std::make_tuple(model, version, from_ms, to_ms);
   // The generation is taken before the read: a write landing in between changes it again, so
   // the entry is read anew next time rather than kept stale.
   const uint64_t generation = store_.aggregate_generation(model, version, from_ms, to_ms);
   {
-    std::lock_guard lock(baseline_mu_);
-    auto it = baselines_.find(key);
-    if (it != baselines_.end() && it->second.generation == generation) {
-      return it->second.aggregate;
-    }
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && it->second.generation == generation) return it->second.aggregate;
   }
   auto a = store_.aggregate(model, version, from_ms, to_ms);
   if (!a) return a.status();
   auto shared = std::make_shared<const store::Aggregate>(std::move(*a));
-  std::lock_guard lock(baseline_mu_);
-  if (baselines_.size() >= kMaxCachedBaselines) baselines_.clear();
-  baselines_[std::move(key)] = {generation, shared};
+  const size_t bytes = shared->memory_bytes() + sizeof(Cached) + model.size();
+  std::lock_guard lock(cache_mu_);
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    cache_bytes_ -= std::min(cache_bytes_, it->second.aggregate->memory_bytes());
+    cache_.erase(it);
+  }
+  if (cache_bytes_ + bytes > kMaxCacheBytes) {  // full: start over (entries are cheap to read back)
+    cache_.clear();
+    cache_bytes_ = 0;
+  }
+  if (bytes <= kMaxCacheBytes) {
+    cache_.emplace(std::move(key), Cached{generation, shared});
+    cache_bytes_ += bytes;
+  }
   return shared;
+}
+
+Result<store::Aggregate> ModelsApi::window(const std::string& model,
+                                           const std::optional<std::string>& version,
+                                           EpochMillis from_ms, EpochMillis to_ms) const {
+  constexpr EpochMillis kDay = 86'400'000;
+  const EpochMillis first_day = from_ms - ((from_ms % kDay) + kDay) % kDay;
+  const EpochMillis d1 = first_day == from_ms ? from_ms : first_day + kDay;
+  const EpochMillis d2 = to_ms - ((to_ms % kDay) + kDay) % kDay;
+  if (d2 - d1 < 2 * kDay) return store_.aggregate(model, version, from_ms, to_ms);
+  auto days = cached(model, version, d1, d2);
+  if (!days) return days.status();
+  auto head = store_.aggregate(model, version, from_ms, d1);
+  if (!head) return head.status();
+  auto tail = store_.aggregate(model, version, d2, to_ms);
+  if (!tail) return tail.status();
+  store::AggregateSum sum;  // exact integer sums; entries that cancel are left out, as the store does
+  sum.add(**days);
+  sum.add(*head);
+  sum.add(*tail);
+  return sum.result();
 }
 
 HttpResponse ModelsApi::models(const HttpRequest&) const {

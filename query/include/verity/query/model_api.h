@@ -58,23 +58,30 @@ class ModelsApi {
   // buckets of its window (series_step_ms), each bucket's report built as the window's is.
   Result<OverTime> over_time(const Report& r) const;
 
-  // The drift baseline's aggregate, read once per window while the store's generation for it
-  // stays the same (a baseline is usually days in the past: every report reads it).
-  Result<std::shared_ptr<const store::Aggregate>> baseline(const std::string& model,
-                                                    const std::optional<std::string>& version,
-                                                    EpochMillis from_ms, EpochMillis to_ms) const;
+  // The aggregate of [from_ms, to_ms), read once and kept while the store's generation for it
+  // stays the same: for windows that do not move while days pass (a drift baseline, the whole
+  // days of a report's window).
+  Result<std::shared_ptr<const store::Aggregate>> cached(const std::string& model,
+                                                  const std::optional<std::string>& version,
+                                                  EpochMillis from_ms, EpochMillis to_ms) const;
+  // The aggregate of a report's window: its whole days from cached(), the partial days around
+  // them from the store (the same sums as store::Store::aggregate() of the whole window).
+  Result<store::Aggregate> window(const std::string& model,
+                                  const std::optional<std::string>& version, EpochMillis from_ms,
+                                  EpochMillis to_ms) const;
 
   const store::Store& store_;
   std::shared_ptr<const QualityConfig> config_;
   const Clock& clock_;
-  struct CachedBaseline {
+  struct Cached {
     uint64_t generation = 0;
     std::shared_ptr<const store::Aggregate> aggregate;
   };
-  mutable std::mutex baseline_mu_;
+  mutable std::mutex cache_mu_;
   mutable std::map<std::tuple<std::string, std::optional<std::string>, EpochMillis, EpochMillis>,
-                   CachedBaseline>
-      baselines_;  // guarded by baseline_mu_; at most kMaxCachedBaselines
+                   Cached>
+      cache_;                        // guarded by cache_mu_
+  mutable size_t cache_bytes_ = 0;  // guarded by cache_mu_: at most kMaxCacheBytes
 };
 
 // Where a report's window ends: the end of `last_ms`'s minute, so the newest predictions count.
