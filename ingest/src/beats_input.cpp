@@ -11,7 +11,7 @@
 #include "listener_util.h"
 
 #include "verity/ingest/line_batcher.h"
-#include "verity/store/store.h"
+#include "verity/store/batch_sink.h"
 
 namespace verity::ingest {
 namespace asio = boost::asio;
@@ -360,7 +360,7 @@ void BeatsInput::Impl::accept() {
   accept_connections<Connection>(shared_from_this(), "beats input");
 }
 
-BeatsInput::BeatsInput(asio::io_context& io, BeatsInputOptions options, store::Store& store,
+BeatsInput::BeatsInput(asio::io_context& io, BeatsInputOptions options, store::BatchSink& store,
                        std::shared_ptr<const document::FieldMappingSet> mappings,
                        const Clock& clock, InputMetrics& metrics,
                        std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <boost/asio.hpp>
@@ -12,7 +13,7 @@
 #include "verity/ingest/es_compat.h"
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/ndjson_framer.h"
-#include "verity/store/store.h"
+#include "verity/store/batch_sink.h"
 
 namespace verity::ingest {
 namespace asio = boost::asio;
@@ -72,7 +73,7 @@ std::string_view es_error_type(std::string_view reject_type) {
 }  // namespace
 
 struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
-  Impl(asio::io_context& io_, store::Store& s, std::shared_ptr<const document::FieldMappingSet> m,
+  Impl(asio::io_context& io_, store::BatchSink& s, std::shared_ptr<const document::FieldMappingSet> m,
        const Clock& c, InputMetrics& mt, InputMetrics& bmt, std::shared_ptr<const Masker> mk,
        MaskingMetrics* mm, HttpIngestOptions o)
       : io(io_),
@@ -86,7 +87,7 @@ struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
         options(o) {}
 
   asio::io_context& io;
-  store::Store& store;
+  store::BatchSink& store;
   std::shared_ptr<const document::FieldMappingSet> mappings;
   const Clock& clock;
   InputMetrics& metrics;
@@ -441,7 +442,7 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
   });
 }
 
-HttpIngest::HttpIngest(asio::io_context& io, store::Store& store,
+HttpIngest::HttpIngest(asio::io_context& io, store::BatchSink& store,
                        std::shared_ptr<const document::FieldMappingSet> mappings,
                        const Clock& clock, InputMetrics& metrics, InputMetrics& bulk_metrics,
                        std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,

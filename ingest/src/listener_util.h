@@ -27,7 +27,7 @@
 #include "verity/ingest/memory_budget.h"
 
 namespace verity::store {
-class Store;
+class BatchSink;
 }
 
 namespace verity::ingest {
@@ -100,7 +100,7 @@ void run_and_wait(const Executor& executor, F&& fn) {
 // connections. `Conn` is the input's connection type.
 template <typename Options, typename Conn>
 struct InputListener {
-  InputListener(boost::asio::io_context& io_, Options o, store::Store& s,
+  InputListener(boost::asio::io_context& io_, Options o, store::BatchSink& s,
                 std::shared_ptr<const document::FieldMappingSet> m, const Clock& c,
                 InputMetrics& mt, std::shared_ptr<const Masker> mk, MaskingMetrics* mm)
       : io(io_),
@@ -115,7 +115,7 @@ struct InputListener {
 
   boost::asio::io_context& io;
   const Options options;
-  store::Store& store;
+  store::BatchSink& store;
   std::shared_ptr<const document::FieldMappingSet> mappings;
   const Clock& clock;
   InputMetrics& metrics;

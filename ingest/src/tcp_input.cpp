@@ -14,7 +14,7 @@
 #include "verity/core/guard.h"
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/ndjson_framer.h"
-#include "verity/store/store.h"
+#include "verity/store/batch_sink.h"
 
 namespace verity::ingest {
 namespace asio = boost::asio;
@@ -180,7 +180,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto lease = std::make_shared<MemoryLease>(input_.budget);
     lease->force(bytes);
     asio::post(input_.io, [self = shared_from_this(), job, lease, seq, bytes]() mutable {
-      store::Store::Prepared prepared;
+      store::PreparedBatch prepared;
       if (auto st = guarded("tcp input: decoding a read", [&] { prepared = self->decode(*job); });
           !st) {
         spdlog::error("{}", st.message());
@@ -189,14 +189,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       lease.reset();
       asio::post(self->socket_.get_executor(),
                  [self, seq, bytes,
-                  p = std::make_shared<store::Store::Prepared>(std::move(prepared))]() mutable {
+                  p = std::make_shared<store::PreparedBatch>(std::move(prepared))]() mutable {
                    self->on_decoded(seq, std::move(*p), bytes);
                  });
     });
   }
 
   // Runs on an I/O thread, not the connection's strand.
-  store::Store::Prepared decode(const Chunk& job) {
+  store::PreparedBatch decode(const Chunk& job) {
     auto batcher = input_.lend_batcher(DecoderLimits{input_.options.max_line.bytes, 64, 256},
                                        input_.options.max_dead_letters);
     for (const auto& line : job.lines) {
@@ -213,7 +213,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // On the strand: submits every decoded batch whose turn has come.
-  void on_decoded(uint64_t seq, store::Store::Prepared prepared, size_t bytes) {
+  void on_decoded(uint64_t seq, store::PreparedBatch prepared, size_t bytes) {
     ready_.emplace(seq, std::make_pair(std::move(prepared), bytes));
     --decoding_;
     while (!ready_.empty() && ready_.begin()->first == next_submit_) {
@@ -240,7 +240,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // `bytes` were counted in flight when the read was dispatched.
-  void submit(store::Store::Prepared prepared, size_t bytes) {
+  void submit(store::PreparedBatch prepared, size_t bytes) {
     const store::IngestBatch& batch = prepared.batch();
     input_.metrics.received(batch.events.size() + batch.rejects.size() + batch.omitted());
     auto rejects = InputMetrics::count_rejects(batch);
@@ -281,7 +281,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static constexpr size_t kMaxDecoding = 4;
   size_t decoding_ = 0;
   uint64_t next_chunk_ = 0, next_submit_ = 0;
-  std::map<uint64_t, std::pair<store::Store::Prepared, size_t>> ready_;
+  std::map<uint64_t, std::pair<store::PreparedBatch, size_t>> ready_;
   size_t in_flight_ = 0;
   bool reading_ = false;
   bool paused_ = false;
@@ -294,7 +294,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 void TcpInput::Impl::accept() { accept_connections<Connection>(shared_from_this(), "tcp input"); }
 
-TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, store::Store& store,
+TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, store::BatchSink& store,
                    std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
                    InputMetrics& metrics, std::shared_ptr<const Masker> masker,
                    MaskingMetrics* masking_metrics, MemoryBudget* budget)

@@ -493,15 +493,13 @@ void Store::stop(Duration drain_deadline) {
   });
 }
 
-Store::Prepared::Prepared() = default;
-Store::Prepared::~Prepared() = default;
-Store::Prepared::Prepared(Prepared&&) noexcept = default;
-Store::Prepared& Store::Prepared::operator=(Prepared&&) noexcept = default;
-size_t Store::Prepared::bytes() const { return pending_ ? pending_->bytes : 0; }
-const IngestBatch& Store::Prepared::batch() const {
-  static const IngestBatch kEmpty;
-  return pending_ ? pending_->batch : kEmpty;
-}
+PreparedBatch::PreparedBatch() = default;
+PreparedBatch::PreparedBatch(IngestBatch batch) : plain_(std::move(batch)) {}
+PreparedBatch::~PreparedBatch() = default;
+PreparedBatch::PreparedBatch(PreparedBatch&&) noexcept = default;
+PreparedBatch& PreparedBatch::operator=(PreparedBatch&&) noexcept = default;
+size_t PreparedBatch::bytes() const { return pending_ ? pending_->bytes : plain_.bytes(); }
+const IngestBatch& PreparedBatch::batch() const { return pending_ ? pending_->batch : plain_; }
 
 Store::Prepared Store::prepare(IngestBatch batch) const {
   Prepared out;
@@ -548,12 +546,8 @@ Store::Prepared Store::prepare(IngestBatch batch) const {
   return out;
 }
 
-void Store::submit(IngestBatch batch, CommitCallback done) {
-  submit(prepare(std::move(batch)), std::move(done));
-}
-
 void Store::submit(Prepared prepared, CommitCallback done) {
-  if (!prepared.pending_) prepared = prepare(IngestBatch{});
+  if (!prepared.pending_) prepared = prepare(std::move(prepared.plain_));
   Pending& p = *prepared.pending_;
   const size_t bytes = p.bytes;
   const size_t events = p.batch.events.size() + p.batch.rejects.size();

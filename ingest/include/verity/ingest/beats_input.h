@@ -18,7 +18,7 @@ namespace boost::asio {
 class io_context;
 }
 namespace verity::store {
-class Store;
+class BatchSink;
 }
 
 namespace verity::ingest {
@@ -48,7 +48,7 @@ struct BeatsInputOptions {
 // client then resends its unacknowledged window, which idempotency makes harmless.
 class BeatsInput {
  public:
-  BeatsInput(boost::asio::io_context& io, BeatsInputOptions options, store::Store& store,
+  BeatsInput(boost::asio::io_context& io, BeatsInputOptions options, store::BatchSink& store,
              std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
              InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
              MaskingMetrics* masking_metrics = nullptr, MemoryBudget* budget = nullptr);

@@ -15,7 +15,7 @@ namespace boost::asio {
 class io_context;
 }
 namespace verity::store {
-class Store;
+class BatchSink;
 }
 
 namespace verity::ingest {
@@ -43,7 +43,7 @@ class HttpIngest {
  public:
   // `metrics` counts NDJSON requests (input "http"), `bulk_metrics` bulk requests ("es_bulk").
   // Responses are built on `io` (not on the store's commit thread).
-  HttpIngest(boost::asio::io_context& io, store::Store& store,
+  HttpIngest(boost::asio::io_context& io, store::BatchSink& store,
              std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
              InputMetrics& metrics, InputMetrics& bulk_metrics,
              std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,

@@ -16,7 +16,7 @@ namespace boost::asio {
 class io_context;
 }
 namespace verity::store {
-class Store;
+class BatchSink;
 }
 
 namespace verity::ingest {
@@ -39,7 +39,7 @@ struct TcpInputOptions {
 class TcpInput {
  public:
   // `masker` may be null (no masking); `masking_metrics` may be null.
-  TcpInput(boost::asio::io_context& io, TcpInputOptions options, store::Store& store,
+  TcpInput(boost::asio::io_context& io, TcpInputOptions options, store::BatchSink& store,
            std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
            InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
            MaskingMetrics* masking_metrics = nullptr, MemoryBudget* budget = nullptr);

@@ -13,6 +13,7 @@
 #include "verity/core/status.h"
 #include "verity/core/units.h"
 #include "verity/store/aggregate.h"
+#include "verity/store/batch_sink.h"
 #include "verity/store/ingest_batch.h"
 #include "verity/store/record_scan.h"
 #include "verity/store/retention.h"
@@ -154,9 +155,7 @@ struct ReadRecord {
 //   default     store metadata (next sequence, partition tiers and models, holds)
 // Writes happen only on the commit thread, so the read-check-write of idempotency needs no locks.
 // Reads are thread-safe and may run on any thread.
-struct Pending;  // a batch on its way to the commit thread (store internals)
-
-class Store {
+class Store final : public BatchSink {
  public:
   // Opens or creates the store under options.data_dir and starts the commit thread. Errors:
   // kUnavailable (cannot open: locked by another process, I/O error, unreadable data).
@@ -167,32 +166,15 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // A batch made ready for the commit thread: digests, encoded records and model-quality
-  // contributions, computed by the thread that calls prepare(). Move-only.
-  class Prepared {
-   public:
-    Prepared();
-    ~Prepared();
-    Prepared(Prepared&&) noexcept;
-    Prepared& operator=(Prepared&&) noexcept;
-    size_t bytes() const;
-    const IngestBatch& batch() const;
-
-   private:
-    friend class Store;
-    std::unique_ptr<Pending> pending_;
-  };
-  // Prepares a batch on the calling thread. Thread-safe: inputs prepare batches of one connection
-  // on several threads, then submit them in order.
-  Prepared prepare(IngestBatch batch) const;
-  // Queues a prepared batch. Thread-safe; never blocks. `done` runs exactly once: on the commit
-  // thread once the batch is durable under the sync policy, or inline with kUnavailable after
-  // stop(). Batches commit in the order they are submitted.
-  void submit(Prepared batch, CommitCallback done);
-  // prepare() and submit() on the calling thread.
-  void submit(IngestBatch batch, CommitCallback done);
-
+  // contributions, computed by the thread that calls prepare() (BatchSink).
+  using Prepared = PreparedBatch;
+  Prepared prepare(IngestBatch batch) const override;
+  // Batches commit in the order they are submitted; `done` runs on the commit thread once the
+  // batch is durable under the sync policy, or inline with kUnavailable after stop().
+  void submit(Prepared batch, CommitCallback done) override;
+  using BatchSink::submit;  // submit(IngestBatch, done): prepare() and submit() on this thread
   // True while more than max_queue_bytes are queued: inputs should pause reading. Thread-safe.
-  bool backlogged() const;
+  bool backlogged() const override;
 
   // The prediction stored under `request_id`, or nullopt. Thread-safe.
   Result<std::optional<StoredRecord>> get_prediction(std::string_view request_id) const;
@@ -237,7 +219,7 @@ class Store {
   uint64_t take_dead_letters_trimmed();
 
   // True when the last commit succeeded (or none was tried). Thread-safe.
-  bool writable() const;
+  bool writable() const override;
   // Why the store is not writable, for /readyz and logs ("" when writable).
   std::string unavailable_reason() const;
   StoreStats stats() const;
