@@ -17,13 +17,12 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", "verity 0.1.0");
 
   std::vector<std::unique_ptr<verity::cli::Command>> commands;
-  for (auto make : {verity::cli::serve_command, verity::cli::check_config_command,
-                    verity::cli::get_command, verity::cli::partitions_command,
-                    verity::cli::verify_command, verity::cli::erase_command,
-                    verity::cli::hold_command, verity::cli::search_command,
-                    verity::cli::export_command, verity::cli::audit_command,
-                    verity::cli::metrics_command, verity::cli::report_command,
-                    verity::cli::es_command, verity::cli::kibana_command}) {
+  for (auto make :
+       {verity::cli::serve_command, verity::cli::check_config_command, verity::cli::get_command,
+        verity::cli::partitions_command, verity::cli::verify_command, verity::cli::erase_command,
+        verity::cli::hold_command, verity::cli::search_command, verity::cli::export_command,
+        verity::cli::audit_command, verity::cli::metrics_command, verity::cli::report_command,
+        verity::cli::es_command, verity::cli::kibana_command}) {
     commands.push_back(make());
   }
   std::vector<CLI::App*> subcommands;

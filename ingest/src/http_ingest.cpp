@@ -73,9 +73,9 @@ std::string_view es_error_type(std::string_view reject_type) {
 }  // namespace
 
 struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
-  Impl(asio::io_context& io_, store::BatchSink& s, std::shared_ptr<const document::FieldMappingSet> m,
-       const Clock& c, InputMetrics& mt, InputMetrics& bmt, std::shared_ptr<const Masker> mk,
-       MaskingMetrics* mm, HttpIngestOptions o)
+  Impl(asio::io_context& io_, store::BatchSink& s,
+       std::shared_ptr<const document::FieldMappingSet> m, const Clock& c, InputMetrics& mt,
+       InputMetrics& bmt, std::shared_ptr<const Masker> mk, MaskingMetrics* mm, HttpIngestOptions o)
       : io(io_),
         store(s),
         mappings(std::move(m)),

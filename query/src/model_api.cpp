@@ -92,7 +92,8 @@ Result<store::Aggregate> ModelsApi::window(const std::string& model,
   if (!head) return head.status();
   auto tail = store_.aggregate(model, version, d2, to_ms);
   if (!tail) return tail.status();
-  store::AggregateSum sum;  // exact integer sums; entries that cancel are left out, as the store does
+  store::AggregateSum
+      sum;  // exact integer sums; entries that cancel are left out, as the store does
   sum.add(**days);
   sum.add(*head);
   sum.add(*tail);

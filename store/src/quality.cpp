@@ -585,8 +585,8 @@ Result<Aggregate> Store::aggregate(std::string_view model,
 }
 
 uint64_t Store::aggregate_generation(std::string_view model,
-                                     const std::optional<std::string>& version,
-                                     EpochMillis from_ms, EpochMillis to_ms) const {
+                                     const std::optional<std::string>& version, EpochMillis from_ms,
+                                     EpochMillis to_ms) const {
   const Impl& im = *impl_;
   std::string prefix;
   put_varint(prefix, model.size());

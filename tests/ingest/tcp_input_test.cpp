@@ -87,9 +87,8 @@ class TcpInputTest : public ::testing::Test {
  protected:
   void start(TcpInputOptions options) {
     options.listen = HostPort{"127.0.0.1", 0};
-    input_ = std::make_unique<TcpInput>(io_, options, sink_,
-                                        std::make_shared<const document::FieldMappingSet>(),
-                                        clock_, metrics_);
+    input_ = std::make_unique<TcpInput>(
+        io_, options, sink_, std::make_shared<const document::FieldMappingSet>(), clock_, metrics_);
     ASSERT_TRUE(input_->start());
     for (int i = 0; i < 2; ++i) runners_.emplace_back([this] { io_.run(); });
   }

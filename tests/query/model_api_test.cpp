@@ -25,9 +25,9 @@ constexpr EpochMillis kStart = 1794960000000;  // 2026-11-18T00:00:00Z
 class ModelsApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("verity_model_api_test_" + std::to_string(::getpid()) +
-                                        "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("verity_model_api_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     auto fields = std::make_shared<const document::FieldMappingSet>();
     config_ = std::make_shared<const QualityConfig>();
@@ -56,9 +56,9 @@ class ModelsApiTest : public ::testing::Test {
       e.timestamp_ms = t + i * 60'000;
       e.model_name = "m";
       e.model_version = "1";
-      e.document = "{\"request_id\":\"" + e.request_id + "\",\"input_features\":{\"x\":" +
-                   std::to_string(x + i % 3) + ",\"region\":\"" + region +
-                   "\"},\"prediction\":{\"label\":true},\"confidence\":0.9}";
+      e.document = "{\"request_id\":\"" + e.request_id +
+                   "\",\"input_features\":{\"x\":" + std::to_string(x + i % 3) + ",\"region\":\"" +
+                   region + "\"},\"prediction\":{\"label\":true},\"confidence\":0.9}";
       b.events.push_back(std::move(e));
     }
     std::promise<store::CommitResult> p;

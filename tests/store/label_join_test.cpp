@@ -444,8 +444,8 @@ TEST_F(LabelJoinTest, AnyWindowCountsExactlyThePredictionsInIt) {
     std::map<std::string, double> expected;
     double all = 0;
     for (const auto& s : stored) {
-      const bool in = floor_minute(s.time) >= floor_minute(from) &&
-                      floor_minute(s.time) < floor_minute(to);
+      const bool in =
+          floor_minute(s.time) >= floor_minute(from) && floor_minute(s.time) < floor_minute(to);
       expected[s.version] += in;
       all += in;
     }
@@ -456,7 +456,8 @@ TEST_F(LabelJoinTest, AnyWindowCountsExactlyThePredictionsInIt) {
       auto v = store_->aggregate("fraud", version, from, to);
       ASSERT_TRUE(v.is_ok());
       ASSERT_EQ(v->get("n"), n) << version << " in [" << from << ", " << to << ")";
-      ASSERT_EQ(a->get("model=fraud/" + version), n) << version << " in [" << from << ", " << to << ")";
+      ASSERT_EQ(a->get("model=fraud/" + version), n)
+          << version << " in [" << from << ", " << to << ")";
     }
   }
 }

@@ -186,10 +186,10 @@ class Audit final : public Command {
       return app::run_read_audit(reads_query_);
     }
     std::string body;
-    const int status = client_.call("GET",
-                                    "/v1/audit?from=" + app::url_encode_segment(from_) +
-                                        "&limit=" + std::to_string(limit_),
-                                    "", "audit", &body);
+    const int status = client_.call(
+        "GET",
+        "/v1/audit?from=" + app::url_encode_segment(from_) + "&limit=" + std::to_string(limit_), "",
+        "audit", &body);
     if (status / 100 != 2) return exit_code(status);
     simdjson::dom::parser parser;
     simdjson::dom::element root;

@@ -50,7 +50,8 @@ void add_search_options(CLI::App* cmd, app::SearchCommand& sc) {
                   "Start: RFC 3339, epoch ms or date math (now-7d, now-1d/d); default: the "
                   "model's first record, or without --model the last day");
   cmd->add_option("--to", sc.to, "End (exclusive), as --from; default: no end");
-  cmd->add_option("--fields", sc.fields, "Comma-separated fields to print (default: whole records)");
+  cmd->add_option("--fields", sc.fields,
+                  "Comma-separated fields to print (default: whole records)");
   cmd->add_option("--order", sc.order, "asc (default) or desc, by @timestamp then request id");
   cmd->add_option("--cursor", sc.cursor, "Go on from a cursor a previous page printed");
   cmd->add_option("--cacert", sc.cacert, "CA file (PEM) to trust for an https --server");

@@ -29,7 +29,8 @@ class EsSetup final : public Command {
       std::cerr << "verity es setup: " << changes.status().message() << "\n";
       return changes.status().code() == StatusCode::kInvalidArgument ? 2 : 3;
     }
-    for (const auto& c : *changes) std::cout << c.kind << " " << c.name << ": " << c.outcome << "\n";
+    for (const auto& c : *changes)
+      std::cout << c.kind << " " << c.name << ": " << c.outcome << "\n";
     return 0;
   }
 

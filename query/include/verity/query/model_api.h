@@ -62,8 +62,9 @@ class ModelsApi {
   // stays the same: for windows that do not move while days pass (a drift baseline, the whole
   // days of a report's window).
   Result<std::shared_ptr<const store::Aggregate>> cached(const std::string& model,
-                                                  const std::optional<std::string>& version,
-                                                  EpochMillis from_ms, EpochMillis to_ms) const;
+                                                         const std::optional<std::string>& version,
+                                                         EpochMillis from_ms,
+                                                         EpochMillis to_ms) const;
   // The aggregate of a report's window: its whole days from cached(), the partial days around
   // them from the store (the same sums as store::Store::aggregate() of the whole window).
   Result<store::Aggregate> window(const std::string& model,
@@ -80,7 +81,7 @@ class ModelsApi {
   mutable std::mutex cache_mu_;
   mutable std::map<std::tuple<std::string, std::optional<std::string>, EpochMillis, EpochMillis>,
                    Cached>
-      cache_;                        // guarded by cache_mu_
+      cache_;                       // guarded by cache_mu_
   mutable size_t cache_bytes_ = 0;  // guarded by cache_mu_: at most kMaxCacheBytes
 };
 
