@@ -43,7 +43,15 @@ class FakeSink final : public store::BatchSink {
     cv_.notify_all();
     done(r);
   }
-  bool backlogged() const override { return backlogged_.load(); }
+  bool backlogged() const override {
+    const bool on = backlogged_.load();
+    if (on) {
+      std::lock_guard lock(mu_);
+      ++told_to_wait_;
+      cv_.notify_all();
+    }
+    return on;
+  }
   bool writable() const override { return true; }
 
   void hold(bool on) {
@@ -64,6 +72,11 @@ class FakeSink final : public store::BatchSink {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return ids_.size() >= n; });
   }
+  // Waits until an input has asked backlogged() and been told to wait.
+  bool wait_until_told_to_wait() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return told_to_wait_ > 0; });
+  }
   std::vector<std::string> ids() const {
     std::lock_guard lock(mu_);
     return ids_;
@@ -75,7 +88,8 @@ class FakeSink final : public store::BatchSink {
 
  private:
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable std::condition_variable cv_;
+  mutable size_t told_to_wait_ = 0;
   std::vector<std::string> ids_;
   size_t rejects_ = 0;
   bool hold_ = false;
@@ -155,14 +169,24 @@ TEST_F(TcpInputTest, StopsReadingWhileTheSinkIsBackloggedThenDeliversEverything)
   asio::ip::tcp::socket socket(client_io);
   socket.connect({asio::ip::make_address("127.0.0.1"), input_->local_endpoint().port});
   std::thread writer([&] { asio::write(socket, asio::buffer(all)); });
-  ASSERT_TRUE(sink_.wait_for(1));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  struct Join {  // on a failed assertion too: released, the input reads the rest and the write ends
+    FakeSink& sink;
+    std::thread& t;
+    ~Join() {
+      sink.set_backlogged(false);
+      sink.hold(false);
+      if (t.joinable()) t.join();
+    }
+  } join{sink_, writer};
+  // The connection pauses once it has a batch unanswered and the sink says it is backlogged;
+  // from then on it reads nothing until an answer comes (at most the reads already being decoded
+  // still arrive).
+  ASSERT_TRUE(sink_.wait_until_told_to_wait());
   const size_t while_backlogged = sink_.events();
   EXPECT_LT(while_backlogged, static_cast<size_t>(n) / 4);
   sink_.set_backlogged(false);
   sink_.hold(false);
   ASSERT_TRUE(sink_.wait_for(n));
-  writer.join();
   const auto ids = sink_.ids();
   ASSERT_EQ(ids.size(), static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) ASSERT_EQ(ids[static_cast<size_t>(i)], "r" + std::to_string(i));
