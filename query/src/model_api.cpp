@@ -64,7 +64,7 @@ Result<std::shared_ptr<const store::Aggregate>> ModelsApi::cached(
   const size_t bytes = shared->memory_bytes() + sizeof(Cached) + model.size();
   std::lock_guard lock(cache_mu_);
   if (auto it = cache_.find(key); it != cache_.end()) {
-    cache_bytes_ -= std::min(cache_bytes_, it->second.aggregate->memory_bytes());
+    cache_bytes_ -= it->second.bytes;
     cache_.erase(it);
   }
   if (cache_bytes_ + bytes > kMaxCacheBytes) {  // full: start over (entries are cheap to read back)
@@ -72,7 +72,7 @@ Result<std::shared_ptr<const store::Aggregate>> ModelsApi::cached(
     cache_bytes_ = 0;
   }
   if (bytes <= kMaxCacheBytes) {
-    cache_.emplace(std::move(key), Cached{generation, shared});
+    cache_.emplace(std::move(key), Cached{generation, shared, bytes});
     cache_bytes_ += bytes;
   }
   return shared;

@@ -135,7 +135,6 @@ class BucketPlanner {
   Plan part(EpochMillis unit, EpochMillis begin, EpochMillis end) const {
     if (begin >= end) return {};
     Plan inside = cover(smaller(unit), begin, end);
-    if (unit == kMinute) return inside;
     const EpochMillis u = floor_to(begin, unit);
     Plan whole = buckets(unit, u, u + unit);
     whole.add(cover(smaller(unit), u, begin), -1);

@@ -77,6 +77,7 @@ class ModelsApi {
   struct Cached {
     uint64_t generation = 0;
     std::shared_ptr<const store::Aggregate> aggregate;
+    size_t bytes = 0;  // counted in cache_bytes_
   };
   mutable std::mutex cache_mu_;
   mutable std::map<std::tuple<std::string, std::optional<std::string>, EpochMillis, EpochMillis>,
