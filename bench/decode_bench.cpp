@@ -4,6 +4,8 @@
 //   decode_masked_*         the decoder with masking: field rules only, detectors only, both
 //   frame_and_decode        NDJSON framing + decoding, as a TCP read drives it
 //   sha256_document         the record digest the store computes per event
+//   search_index_document   the search indexer (block summary, and one indexed field when
+//                           range(0) is 1), as the store's prepare step runs it per event
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -15,6 +17,7 @@
 #include "verity/core/sha256.h"
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/masker.h"
+#include "verity/query/search_indexer.h"
 
 namespace {
 
@@ -172,6 +175,26 @@ void sha256_document(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(sha256_document);
+
+void search_index_document(benchmark::State& state) {
+  const auto docs = documents(1024);
+  query::IndexedFields fields;
+  if (state.range(0) == 1) fields["*"] = {"user_id"};
+  const query::SearchIndexer indexer(nullptr, fields);
+  std::vector<store::IndexTerm> terms;
+  store::BlockSummary summary;
+  size_t i = 0;
+  for (auto _ : state) {
+    terms.clear();
+    if (i % 256 == 0) summary = store::BlockSummary();  // a block of a batch: a few hundred events
+    indexer.index("fraud-detector", "v1.2", docs[i++ % docs.size()], terms, summary);
+    benchmark::DoNotOptimize(terms.data());
+  }
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * total_bytes(docs) / docs.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(search_index_document)->Arg(0)->Arg(1);
 
 }  // namespace
 

@@ -3,8 +3,13 @@
 // run (a plain scan of every record through the time index):
 //   - point lookups by request id (p50, p99);
 //   - one model over one day, in (timestamp, request id) order: records/s on one thread;
-//   - a selective query (a rare value of an input field) without an index: time to its first page
-//     and records read;
+//   - an equality query on an indexed field (search.indexed_fields: user_id of fraud-detector),
+//     first page, through the field index and (baseline) with the index off;
+//   - a selective query on an unindexed field whose value clusters in time (an "incident": one
+//     hour of one day logs currency USD instead of EUR), all pages, with block summaries and
+//     (baseline) without: blocks skipped;
+//   - a selective query on values spread evenly (a rare combination of two input fields): what
+//     summaries cannot skip, first page;
 //   - an export of one model-day as NDJSON through the search API: MB/s.
 // Nothing here is a test: it prints figures (see bench/README.md).
 
@@ -28,6 +33,7 @@
 #include "verity/ingest/document_decoder.h"
 #include "verity/ingest/masker.h"
 #include "verity/query/search.h"
+#include "verity/query/search_indexer.h"
 #include "verity/store/store.h"
 
 namespace {
@@ -107,8 +113,12 @@ int main(int argc, char** argv) {
 
   if (!reuse) std::filesystem::remove_all(dir);
   prometheus::Registry registry;
+  // The store keeps a field index of fraud-detector's user_id and block summaries (the defaults).
+  query::IndexedFields indexed{{"fraud-detector", {"user_id"}}};
+  auto indexer = std::make_shared<const query::SearchIndexer>(fields, indexed);
   store::StoreOptions o;
   o.data_dir = dir;
+  o.indexer = indexer;
   o.retention.check_interval = Duration(0);
   o.sync = store::SyncPolicy::kNone;  // filling the store is not what is measured
   auto opened = store::Store::open(o, clock, registry);
@@ -118,6 +128,7 @@ int main(int argc, char** argv) {
   }
   store::Store& s = **opened;
 
+  const EpochMillis incident_from = day_start + 86'400'000 + 13 * 3'600'000;
   // Fill, a chunk of batches at a time (20M documents do not fit in memory at once).
   bench::PredictionGenerator gen(42, day_start, 1);
   std::string doc;
@@ -144,6 +155,12 @@ int main(int argc, char** argv) {
         e.timestamp_ms = day_start + static_cast<EpochMillis>(static_cast<double>(done) /
                                                               static_cast<double>(events) *
                                                               static_cast<double>(span));
+        // The incident: an hour of the second day where fraud-detector logs another currency.
+        if (e.timestamp_ms >= incident_from && e.timestamp_ms < incident_from + 3'600'000 &&
+            e.model_name == "fraud-detector") {
+          const size_t at = e.document.find("\"currency\":\"EUR\"");
+          if (at != std::string::npos) e.document.replace(at + 12, 3, "USD");
+        }
         batches.back().push_back(std::move(e));
         e = Event();
       }
@@ -199,25 +216,106 @@ int main(int argc, char** argv) {
                 us[us.size() / 2], us[us.size() * 99 / 100], us.back());
   }
 
-  // Search and export through the API (no HTTP), one model-day.
-  query::SearchApi api(s, clock, query::SearchOptions{}, fields.get(), nullptr);
+  // Search and export through the API (no HTTP), one model-day: with the field index and block
+  // summaries, and (the baseline) with neither.
+  query::SearchOptions narrowed;
+  narrowed.indexer = indexer;
+  query::SearchApi api(s, clock, narrowed, fields.get(), nullptr);
+  query::SearchApi plain(s, clock, query::SearchOptions{}, fields.get(), nullptr);
   const std::string from = std::to_string(md.from_ms), to = std::to_string(md.to_ms);
-  {
-    const auto t = Steady::now();
-    HttpResponse r = api.search(search_request({{"model", "fraud-detector"},
-                                                {"from", from},
-                                                {"to", to},
-                                                {"where",
-                                                 "input_features.account_age_days:7 and "
-                                                 "input_features.channel:pos"},
-                                                {"limit", "100"}}));
-    const double ms = seconds_since(t) * 1e3;
-    std::string scanned;
+  auto header = [](const HttpResponse& r, const char* name) {
     for (const auto& [k, v] : r.headers) {
-      if (k == "X-Verity-Scanned") scanned = v;
+      if (k == name) return v;
     }
-    std::printf("selective unindexed query, first page: %.1f ms, %s records read (status %d)\n", ms,
-                scanned.c_str(), r.status);
+    return std::string();
+  };
+  auto explained = [](const HttpResponse& r, const char* member) {
+    const std::string key = std::string("\"") + member + "\":";
+    const size_t at = r.body.rfind(key);
+    return at == std::string::npos
+               ? std::string("?")
+               : r.body.substr(at + key.size(), r.body.find_first_of(",}", at) - at - key.size());
+  };
+  // One page (or every page) of a query, timed.
+  struct Timed {
+    double ms = 0;
+    uint64_t scanned = 0, matched = 0, pages = 0;
+    HttpResponse last;
+  };
+  auto run = [&](const query::SearchApi& a, const std::string& where, bool all_pages) {
+    Timed t;
+    const auto start = Steady::now();
+    std::string cursor;
+    while (true) {
+      std::vector<std::pair<std::string, std::string>> q = {{"model", "fraud-detector"},
+                                                            {"from", from},
+                                                            {"to", to},
+                                                            {"where", where},
+                                                            {"limit", "100"},
+                                                            {"explain", "true"}};
+      if (!cursor.empty()) q.emplace_back("cursor", cursor);
+      t.last = a.search(search_request(q));
+      ++t.pages;
+      t.scanned += std::strtoull(header(t.last, "X-Verity-Scanned").c_str(), nullptr, 10);
+      t.matched += std::strtoull(header(t.last, "X-Verity-Matched").c_str(), nullptr, 10);
+      cursor = header(t.last, "X-Verity-Next-Cursor");
+      if (!all_pages || t.last.status != 200 || cursor.empty()) break;
+    }
+    t.ms = seconds_since(start) * 1e3;
+    return t;
+  };
+  {
+    // A user of fraud-detector on the model-day: its stored (masked) id, from a record.
+    std::string user;
+    for (const auto& id : sample_ids) {
+      auto r = s.get_prediction(id);
+      if (!r || !*r || (*r)->model_name != "fraud-detector" || (*r)->timestamp_ms < md.from_ms ||
+          (*r)->timestamp_ms >= md.to_ms) {
+        continue;
+      }
+      const std::string& d = (*r)->document;
+      const size_t at = d.find("\"user_id\":\"");
+      if (at == std::string::npos) continue;
+      user = d.substr(at + 11, d.find('"', at + 11) - at - 11);
+      break;
+    }
+    const std::string where = "user_id:\"" + user + "\"";
+    const Timed indexed_page = run(api, where, false);
+    const Timed plain_page = run(plain, where, false);
+    std::printf(
+        "indexed equality (%s), first page: %.2f ms, %llu records read, %llu hits, index: %s "
+        "(baseline without the index: %.1f ms, %llu records read)\n",
+        where.c_str(), indexed_page.ms, static_cast<unsigned long long>(indexed_page.scanned),
+        static_cast<unsigned long long>(indexed_page.matched),
+        explained(indexed_page.last, "index").c_str(), plain_page.ms,
+        static_cast<unsigned long long>(plain_page.scanned));
+  }
+  {
+    const std::string where = "input_features.currency:USD";
+    const Timed with = run(api, where, true);
+    const Timed without = run(plain, where, true);
+    const double read = std::strtod(explained(with.last, "blocks_read").c_str(), nullptr);
+    const double skipped = std::strtod(explained(with.last, "blocks_skipped").c_str(), nullptr);
+    std::printf(
+        "clustered unindexed (%s), all pages: %.1f ms, %llu records read, %llu hits, blocks "
+        "skipped %.0f of %.0f (%.1f%%, last page's scan) (baseline without summaries: %.1f ms, "
+        "%llu records read)\n",
+        where.c_str(), with.ms, static_cast<unsigned long long>(with.scanned),
+        static_cast<unsigned long long>(with.matched), skipped, read + skipped,
+        read + skipped > 0 ? 100.0 * skipped / (read + skipped) : 0.0, without.ms,
+        static_cast<unsigned long long>(without.scanned));
+  }
+  {
+    const std::string where = "input_features.account_age_days:7 and input_features.channel:pos";
+    const Timed with = run(api, where, false);
+    const Timed without = run(plain, where, false);
+    const double read = std::strtod(explained(with.last, "blocks_read").c_str(), nullptr);
+    const double skipped = std::strtod(explained(with.last, "blocks_skipped").c_str(), nullptr);
+    std::printf(
+        "spread unindexed (%s), first page: %.1f ms, %llu records read, blocks skipped %.0f of "
+        "%.0f (baseline without summaries: %.1f ms, %llu records read)\n",
+        where.c_str(), with.ms, static_cast<unsigned long long>(with.scanned), skipped,
+        read + skipped, without.ms, static_cast<unsigned long long>(without.scanned));
   }
   {
     const auto t = Steady::now();

@@ -404,6 +404,29 @@ Result<Config> parse_config(const std::string& yaml_text) {
     if (window.count() <= 0) search.error("default_window", "must be positive");
     c.search.default_window_ms = window.count();
     c.search.default_limit = std::min(c.search.default_limit, c.search.max_limit);
+    search.get("block_summaries", c.search_block_summaries);
+    if (search.has("indexed_fields")) {
+      auto indexed = search.child("indexed_fields");
+      for (const auto& model : search.keys_of("indexed_fields")) {
+        std::vector<std::string> list;
+        indexed.get(model, list);
+        if (model.empty())
+          indexed.error(model, "a model name (or \"*\" for every model) is required");
+        if (list.size() > 64) indexed.error(model, "at most 64 fields per model");
+        for (const auto& f : list) {
+          if (f.empty() || f.size() > 256) {
+            indexed.error(model, "a field is a dotted document path of 1 to 256 bytes");
+          } else if (!query::SearchIndexer::field_name(f)) {
+            indexed.error(
+                model,
+                "'" + f +
+                    "' is Verity's own field or the label's: only document paths are indexed");
+          }
+        }
+        c.search_indexed_fields[model] = std::move(list);
+      }
+      indexed.finish();
+    }
     search.finish();
   }
   {
@@ -937,6 +960,12 @@ std::string render_config(const Config& c) {
   out << YAML::Key << "scan_budget" << YAML::Value << c.search.scan_budget;
   out << YAML::Key << "default_window" << YAML::Value
       << format_duration(Duration(c.search.default_window_ms));
+  out << YAML::Key << "block_summaries" << YAML::Value << c.search_block_summaries;
+  out << YAML::Key << "indexed_fields" << YAML::Value << YAML::BeginMap;
+  for (const auto& [model, list] : c.search_indexed_fields) {
+    out << YAML::Key << model << YAML::Value << YAML::Flow << list;
+  }
+  out << YAML::EndMap;
   out << YAML::EndMap;
   out << YAML::Key << "audit" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "reads" << YAML::Value << c.audit_reads;

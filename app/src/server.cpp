@@ -31,6 +31,7 @@
 #include "verity/query/model_quality.h"
 #include "verity/query/read_api.h"
 #include "verity/query/search.h"
+#include "verity/query/search_indexer.h"
 #include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
 #include "verity/ui/console_page.h"
@@ -353,6 +354,12 @@ Status Server::start() {
   } else {
     spdlog::info("model quality is off (metrics.quality.enabled: false)");
   }
+  std::shared_ptr<const query::SearchIndexer> indexer;
+  if (im.config.search_block_summaries || !im.config.search_indexed_fields.empty()) {
+    indexer = std::make_shared<query::SearchIndexer>(mappings, im.config.search_indexed_fields,
+                                                     im.config.search_block_summaries);
+    so.indexer = indexer;
+  }
   auto opened = store::Store::open(so, im.clock, *im.registry);
   if (!opened) return opened.status();
   im.store = std::move(opened).value();
@@ -446,8 +453,10 @@ Status Server::start() {
   im.read_api = std::make_unique<query::ReadApi>(*im.store, std::move(id_forms), im.read_auditor);
   std::function<std::string(std::string_view)> hasher;
   if (im.masker) hasher = [m = im.masker](std::string_view raw) { return m->hmac_token(raw); };
+  query::SearchOptions search_options = im.config.search;
+  search_options.indexer = indexer;
   im.search_api = std::make_unique<query::SearchApi>(
-      *im.store, im.clock, im.config.search, mappings.get(), im.read_auditor, std::move(hasher));
+      *im.store, im.clock, search_options, mappings.get(), im.read_auditor, std::move(hasher));
   if (im.config.quality_enabled) {
     im.models_api = std::make_unique<query::ModelsApi>(*im.store, quality, im.clock);
     im.model_exporter = std::make_unique<query::ModelExporter>(

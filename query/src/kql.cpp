@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -1036,5 +1037,169 @@ bool Query::matches(const Record& record) const {
 const std::vector<std::string>& Query::fields() const { return fields_; }
 
 bool Query::match_all() const { return root_ == nullptr; }
+
+namespace {
+
+void put_token_number(std::string& out, double x) {
+  if (x == 0) x = 0;  // -0 equals 0
+  uint64_t bits = 0;
+  std::memcpy(&bits, &x, 8);
+  for (int i = 7; i >= 0; --i) out += static_cast<char>((bits >> (8 * i)) & 0xff);
+}
+
+// A long token stands as its length and hash (a key stays short; a collision only makes the
+// search read a record its filter then rejects).
+std::string finish_token(std::string t) {
+  constexpr size_t kMaxToken = 128;
+  if (t.size() <= kMaxToken) return t;
+  uint64_t h = 14695981039346656037ull;
+  for (const unsigned char c : t) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  std::string out = "h";
+  out += t[0];  // the kind
+  for (int i = 7; i >= 0; --i) out += static_cast<char>((h >> (8 * i)) & 0xff);
+  out += std::to_string(t.size());
+  return out;
+}
+
+// The tokens of every value a `f:v` term without wildcards finds equal (value_equals).
+std::vector<std::string> term_tokens(const Node& n) {
+  std::vector<std::string> out;
+  out.push_back(finish_token("s" + n.text));
+  if (n.number) {
+    std::string t = "n";
+    put_token_number(t, *n.number);
+    out.push_back(std::move(t));
+  }
+  if (n.text == "true") out.emplace_back("t");
+  if (n.text == "false") out.emplace_back("f");
+  if (!n.quoted && n.text == "null") out.emplace_back("z");
+  return out;
+}
+
+using Terms = std::vector<std::pair<std::string, std::string>>;
+
+std::optional<Terms> plan(const Node& n, const std::vector<std::string>& fields,
+                          const Query::Canonical& canonical, size_t max_terms) {
+  switch (n.kind) {
+    case Node::Kind::kEquals: {
+      if (n.pieces.size() > 1) return std::nullopt;
+      auto field = canonical(fields[n.field]);
+      if (!field) return std::nullopt;
+      Terms out;
+      for (auto& t : term_tokens(n)) out.emplace_back(*field, std::move(t));
+      return out;
+    }
+    case Node::Kind::kAnd: {
+      std::optional<Terms> best;
+      for (const auto& c : n.children) {
+        auto p = plan(*c, fields, canonical, max_terms);
+        if (p && (!best || p->size() < best->size())) best = std::move(p);
+      }
+      return best;
+    }
+    case Node::Kind::kOr: {
+      Terms out;
+      for (const auto& c : n.children) {
+        auto p = plan(*c, fields, canonical, max_terms);
+        if (!p) return std::nullopt;
+        for (auto& t : *p) {
+          if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(std::move(t));
+        }
+        if (out.size() > max_terms) return std::nullopt;
+      }
+      return out;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+bool may(const Node& n, const std::vector<std::string>& fields, const BlockView& block) {
+  switch (n.kind) {
+    case Node::Kind::kAnd:
+      for (const auto& c : n.children) {
+        if (!may(*c, fields, block)) return false;
+      }
+      return true;
+    case Node::Kind::kOr:
+      for (const auto& c : n.children) {
+        if (may(*c, fields, block)) return true;
+      }
+      return false;
+    case Node::Kind::kNot:
+      return true;  // the summary cannot say that every record matches the inner query
+    case Node::Kind::kExists:
+    case Node::Kind::kEquals:
+    case Node::Kind::kRange:
+      break;
+  }
+  const std::string& path = fields[n.field];
+  const BlockView::Path p = block.at(path);
+  if (!p.known) return true;
+  switch (n.kind) {
+    case Node::Kind::kExists:
+      return p.strings || p.numbers || p.trues || p.falses || p.below;
+    case Node::Kind::kEquals:
+      if (n.pieces.size() > 1) return p.strings;
+      // value_equals, against what the block may hold (dates are Verity's own fields: unknown).
+      if (p.strings && block.may_hold(path, n.text)) return true;
+      if (p.numbers && n.number && p.min <= *n.number && *n.number <= p.max) return true;
+      if (n.text == "true" && p.trues) return true;
+      if (n.text == "false" && p.falses) return true;
+      return !n.quoted && n.text == "null" && p.nulls;
+    default: {  // kRange: value_compares
+      if (p.strings) return true;
+      if (!p.numbers || !n.number) return false;
+      const double x = *n.number;
+      switch (n.op) {
+        case Node::Op::kLt:
+          return p.min < x;
+        case Node::Op::kLe:
+          return p.min <= x;
+        case Node::Op::kGt:
+          return p.max > x;
+        case Node::Op::kGe:
+          return p.max >= x;
+      }
+      return true;
+    }
+  }
+}
+
+}  // namespace
+
+std::string index_token(const Value& v) {
+  switch (v.type) {
+    case Value::Type::kString:
+      return finish_token("s" + std::string(v.text));
+    case Value::Type::kNumber: {
+      std::string t = "n";
+      put_token_number(t, v.number);
+      return t;
+    }
+    case Value::Type::kBool:
+      return v.boolean ? "t" : "f";
+    case Value::Type::kNull:
+      return "z";
+    case Value::Type::kObject:
+      break;
+  }
+  return {};
+}
+
+bool Query::may_match(const BlockView& block) const {
+  return !root_ || may(*root_, fields_, block);
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> Query::index_terms(
+    const Canonical& canonical, size_t max_terms) const {
+  if (!root_) return std::nullopt;
+  auto p = plan(*root_, fields_, canonical, max_terms);
+  if (p && (p->empty() || p->size() > max_terms)) return std::nullopt;
+  return p;
+}
 
 }  // namespace verity::query::kql

@@ -14,6 +14,7 @@
 #include "verity/document/json_value.h"
 #include "verity/document/json_writer.h"
 #include "verity/query/kql.h"
+#include "verity/query/search_indexer.h"
 #include "verity/store/store.h"
 
 namespace verity::query {
@@ -194,6 +195,46 @@ void walk(element e, std::string_view path, std::vector<kql::Value>& out, bool& 
   }
 }
 
+// `confidence` and `score`: the model's mapped field, for documents without such a member.
+std::optional<element> mapped_element(element doc, const document::FieldMapping& mapping,
+                                      std::string_view path) {
+  document::Field f;
+  if (path == "confidence") {
+    f = document::Field::kConfidence;
+  } else if (path == "score") {
+    f = document::Field::kScore;
+  } else {
+    return std::nullopt;
+  }
+  for (const auto& ptr : mapping.pointers(f)) {
+    element v;
+    if (!doc.at_pointer(ptr.text).get(v)) return v;
+  }
+  return std::nullopt;
+}
+
+// The values of a document path (`document.` already removed), as a query reads them; false when
+// the path names nothing. `big_source`: the document's text when it holds integers beyond 64 bits.
+bool document_values(element doc, std::string_view path, const document::FieldMapping& mapping,
+                     std::string_view big_source, std::vector<kql::Value>& out) {
+  bool exists = false;
+  walk(doc, path, out, exists, 0, big_source);
+  if (!exists) {
+    if (auto e = mapped_element(doc, mapping, path)) {
+      add_scalars(*e, out, 0, big_source);
+      return true;
+    }
+  }
+  return exists;
+}
+
+// A query path as a document path: nullopt for Verity's own fields and the label's.
+std::optional<std::string_view> document_path(std::string_view path) {
+  if (own_field(path) != Own::kNone) return std::nullopt;
+  if (path.substr(0, 9) == "document.") path.remove_prefix(9);
+  return path;
+}
+
 // Parsed documents, one pair of parsers per thread (the prediction's and its label's).
 struct Parsers {
   simdjson::dom::parser doc, label;
@@ -311,15 +352,7 @@ class SearchRecord final : public kql::Record {
     }
     if (!doc_ok_) return false;
     if (path.substr(0, 9) == "document.") path.remove_prefix(9);
-    bool exists = false;
-    walk(doc_, path, out, exists, 0, big_source_);
-    if (!exists) {
-      if (auto e = mapped(path)) {
-        add_scalars(*e, out, 0, big_source_);
-        return true;
-      }
-    }
-    return exists;
+    return document_values(doc_, path, mapping_, big_source_, out);
   }
 
   // The JSON of a field for a projection (`fields=`): one value, an array of several, or null.
@@ -451,21 +484,8 @@ class SearchRecord final : public kql::Record {
     }
   }
 
-  // `confidence` and `score`: the model's mapped field, for documents without such a member.
   std::optional<element> mapped(std::string_view path) const {
-    document::Field f;
-    if (path == "confidence") {
-      f = document::Field::kConfidence;
-    } else if (path == "score") {
-      f = document::Field::kScore;
-    } else {
-      return std::nullopt;
-    }
-    for (const auto& ptr : mapping_.pointers(f)) {
-      element v;
-      if (!doc_.at_pointer(ptr.text).get(v)) return v;
-    }
-    return std::nullopt;
+    return mapped_element(doc_, mapping_, path);
   }
 
   const store::StoredRecord& r_;
@@ -585,10 +605,225 @@ HttpResponse bad(std::string_view type, std::string_view reason) {
   return document::error_response(400, type, reason);
 }
 
+// Every scalar leaf of a document at its dotted path (arrays looked through), added to a block
+// summary: what walk() can find at any path. Gives up (a summary that knows nothing) before the
+// depth at which walk() stops looking.
+void summarize(element e, std::string& path, store::BlockSummary& s, int depth,
+               std::string_view original) {
+  if (depth >= kMaxDepth - 2) {
+    s.give_up();
+    return;
+  }
+  switch (e.type()) {
+    case element_type::OBJECT: {
+      simdjson::dom::object o;
+      if (e.get_object().get(o)) return;
+      for (auto field : o) {
+        const size_t n = path.size();
+        if (depth > 0) path += '.';
+        path += field.key;
+        summarize(field.value, path, s, depth + 1, original);
+        path.resize(n);
+      }
+      return;
+    }
+    case element_type::ARRAY: {
+      simdjson::dom::array a;
+      if (e.get_array().get(a)) return;
+      for (element x : a) summarize(x, path, s, depth + 1, original);
+      return;
+    }
+    case element_type::STRING: {
+      const std::string_view text = e.get_string().value_unsafe();
+      s.add_string(path, text);
+      double d = 0;
+      if (big_integer_in(original, text) && document::finite_number(text, d)) s.add_number(path, d);
+      return;
+    }
+    case element_type::INT64:
+      s.add_number(path, static_cast<double>(e.get_int64().value_unsafe()));
+      return;
+    case element_type::UINT64:
+      s.add_number(path, static_cast<double>(e.get_uint64().value_unsafe()));
+      return;
+    case element_type::DOUBLE:
+      s.add_number(path, e.get_double().value_unsafe());
+      return;
+    case element_type::BOOL:
+      s.add_bool(path, e.get_bool().value_unsafe());
+      return;
+    case element_type::NULL_VALUE:
+      s.add_null(path);
+      return;
+  }
+}
+
+// A block summary read by the search's field rules: Verity's own fields, the label's, and
+// `confidence`/`score` (which may stand for a mapped field) are unknown.
+class SummaryView final : public kql::BlockView {
+ public:
+  explicit SummaryView(const store::BlockSummary& s) : s_(s) {}
+  Path at(std::string_view path) const override {
+    Path p;
+    const auto doc_path = document_path(path);
+    if (!doc_path || !s_.complete() || *doc_path == "confidence" || *doc_path == "score") return p;
+    p.known = true;
+    p.below = s_.has_value_below(*doc_path);
+    if (const auto* f = s_.field(*doc_path)) {
+      using B = store::BlockSummary;
+      p.strings = f->kinds & B::kString;
+      p.numbers = f->kinds & B::kNumber;
+      p.trues = f->kinds & B::kTrue;
+      p.falses = f->kinds & B::kFalse;
+      p.nulls = f->kinds & B::kNull;
+      p.min = f->min;
+      p.max = f->max;
+    }
+    return p;
+  }
+  bool may_hold(std::string_view path, std::string_view text) const override {
+    const auto doc_path = document_path(path);
+    const auto* f = doc_path ? s_.field(*doc_path) : nullptr;
+    return f == nullptr || store::BlockSummary::may_hold_string(*f, text);
+  }
+
+ private:
+  const store::BlockSummary& s_;
+};
+
 }  // namespace
 
 // The query as the read audit keeps it: a raw value written `~"..."` (to match its masked form)
 // is replaced by that masked form, so the raw value never reaches the trail.
+SearchIndexer::SearchIndexer(std::shared_ptr<const document::FieldMappingSet> fields,
+                             IndexedFields indexed, bool summaries)
+    : mappings_(std::move(fields)), indexed_(std::move(indexed)), summaries_(summaries) {
+  for (auto& [model, list] : indexed_) {
+    for (auto& f : list) {
+      if (auto name = field_name(f)) f = *name;
+    }
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+  }
+}
+
+std::optional<std::string> SearchIndexer::field_name(std::string_view path) {
+  auto p = document_path(path);
+  if (!p || p->empty()) return std::nullopt;
+  return std::string(*p);
+}
+
+const std::vector<std::string>* SearchIndexer::fields_of(std::string_view model) const {
+  auto it = indexed_.find(model);
+  if (it == indexed_.end()) it = indexed_.find("*");
+  return it == indexed_.end() ? nullptr : &it->second;
+}
+
+bool SearchIndexer::indexes(std::string_view model, std::string_view field) const {
+  const auto* list = fields_of(model);
+  return list != nullptr && std::binary_search(list->begin(), list->end(), field);
+}
+
+std::string SearchIndexer::spec() const {
+  // The format (tokens, summaries), the indexed fields, and where `confidence` and `score` point
+  // when a model indexes them (the values indexed under those names follow the mapping).
+  std::string out = summaries_ ? "verity-search-index-v1 summaries" : "verity-search-index-v1";
+  static const document::FieldMapping kDefaults = document::FieldMapping::defaults();
+  for (const auto& [model, list] : indexed_) {
+    out += "\n" + model + ":";
+    for (const auto& f : list) {
+      out += " " + f;
+      if (f != "confidence" && f != "score") continue;
+      const document::FieldMapping& m = mappings_ == nullptr ? kDefaults
+                                        : model == "*"       ? mappings_->default_mapping
+                                                             : mappings_->for_model(model);
+      out += "=";
+      for (const auto& ptr :
+           m.pointers(f == "score" ? document::Field::kScore : document::Field::kConfidence)) {
+        out += ptr.text + "|";
+      }
+    }
+  }
+  if (mappings_ != nullptr && indexed_.count("*") > 0) {
+    // "*" covers models with their own mappings too.
+    for (const auto& [model, m] : mappings_->per_model) {
+      out += "\n" + model + "=";
+      for (const auto f : {document::Field::kConfidence, document::Field::kScore}) {
+        for (const auto& ptr : m.pointers(f)) out += ptr.text + "|";
+      }
+    }
+  }
+  return out;
+}
+
+bool SearchIndexer::may_match(const kql::Query& query, const store::BlockSummary& summary) {
+  return query.may_match(SummaryView(summary));
+}
+
+bool SearchIndexer::matches(const kql::Query& query, std::string_view model,
+                            std::string_view document) const {
+  static const document::FieldMapping kDefaults = document::FieldMapping::defaults();
+  store::StoredRecord r;
+  r.model_name = model;
+  r.document = document;
+  const std::optional<store::StoredRecord> no_label;
+  const SearchRecord rec(r, &no_label, mappings_ ? mappings_->for_model(model) : kDefaults);
+  return query.matches(rec);
+}
+
+std::optional<std::string> SearchIndexer::canonical(std::string_view path,
+                                                    const std::optional<std::string>& model) const {
+  const auto doc_path = document_path(path);
+  if (!doc_path) return std::nullopt;
+  if (model) {
+    if (!indexes(*model, *doc_path)) return std::nullopt;
+  } else {
+    bool any = false;
+    for (const auto& [m, list] : indexed_) {
+      any = any || std::binary_search(list.begin(), list.end(), *doc_path);
+    }
+    if (!any) return std::nullopt;
+  }
+  return std::string(*doc_path);
+}
+
+void SearchIndexer::index(std::string_view model, std::string_view, std::string_view document,
+                          std::vector<store::IndexTerm>& terms,
+                          store::BlockSummary& summary) const {
+  if (!summaries_ && fields_of(model) == nullptr) return;  // nothing to do: no parse
+  Parsers& p = parsers();
+  p.doc_scratch.clear();
+  element doc;
+  if (document::parse_document(p.doc, document, p.doc_scratch, doc) != simdjson::SUCCESS) {
+    summary.give_up();  // not readable here: nothing can be said of its block
+    return;
+  }
+  const std::string_view original = p.doc_scratch.empty() ? std::string_view() : document;
+  if (summaries_) {
+    std::string path;
+    summarize(doc, path, summary, 0, original);
+  }
+  const auto* list = fields_of(model);
+  if (list == nullptr) return;
+  static const document::FieldMapping kDefaults = document::FieldMapping::defaults();
+  const document::FieldMapping& mapping = mappings_ ? mappings_->for_model(model) : kDefaults;
+  std::vector<kql::Value> values;
+  std::vector<std::string> tokens;
+  for (const auto& field : *list) {
+    values.clear();
+    (void)document_values(doc, field, mapping, original, values);
+    tokens.clear();
+    for (const auto& v : values) {
+      std::string t = kql::index_token(v);
+      if (!t.empty() && std::find(tokens.begin(), tokens.end(), t) == tokens.end()) {
+        tokens.push_back(std::move(t));
+      }
+    }
+    if (tokens.size() > kMaxTermsPerField) tokens = {std::string(kOverflowToken)};
+    for (auto& t : tokens) terms.push_back({field, std::move(t)});
+  }
+}
+
 std::string SearchApi::masked_where(std::string_view where) const {
   if (!hasher_ || where.find("~\"") == std::string_view::npos) return std::string(where);
   std::string out;
@@ -707,6 +942,34 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
   bool wants_erased = false;
   for (const auto& f : query->fields()) wants_erased = wants_erased || own_field(f) == Own::kErased;
 
+  // Narrowing (search_indexer.h): the field index when the query's matches all hold one of a few
+  // indexed terms, block summaries for the rest; the query still filters every record read.
+  if (options_.indexer && !query->match_all()) {
+    const SearchIndexer& indexer = *options_.indexer;
+    auto terms = query->index_terms(
+        [&](std::string_view path) { return indexer.canonical(path, range.model); });
+    if (terms) {
+      std::vector<std::string> indexed;
+      for (auto& [field, token] : *terms) {
+        if (std::find(indexed.begin(), indexed.end(), field) == indexed.end()) {
+          indexed.push_back(field);
+        }
+        range.terms.push_back({field, std::move(token)});
+      }
+      for (const auto& field : indexed) {
+        range.terms.push_back({field, std::string(SearchIndexer::kOverflowToken)});
+      }
+    }
+    // A query that even a block of no values may match (`not ...`, only Verity's own or the
+    // label's fields) is never ruled out: its blocks are not looked up (may_match only grows with
+    // what a summary holds).
+    if (indexer.summarizes() && !SearchIndexer::may_match(*query, store::BlockSummary())) {
+      range.may_match = [q = &*query](const store::BlockSummary& summary) {
+        return SearchIndexer::may_match(*q, summary);
+      };
+    }
+  }
+
   auto scan = store_.scan(range);
   if (!scan) return document::error_response(503, "store_error", scan.status().message());
   static const document::FieldMapping kDefaults = document::FieldMapping::defaults();
@@ -740,7 +1003,7 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
                                       too_broad ? "query_too_broad" : "store_error",
                                       next.status().message());
     }
-    if (!next->has_value()) {
+    if (*next == nullptr) {
       exhausted = true;
       break;
     }
@@ -830,14 +1093,33 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
     w.end_object();
     if (explain) {
       w.key("explain").begin_object();
-      w.member("index", !range.model     ? "time index: every model, versions merged"
-                        : !range.version ? "time index: model, its versions merged"
-                                         : "time index: model and version");
+      std::string index = !range.model     ? "time index: every model, versions merged"
+                          : !range.version ? "time index: model, its versions merged"
+                                           : "time index: model and version";
+      if (st.term_groups > 0) {
+        std::vector<std::string_view> names;
+        std::string fields;
+        for (const auto& t : range.terms) {
+          if (std::find(names.begin(), names.end(), t.field) != names.end()) continue;
+          names.push_back(t.field);
+          fields += (fields.empty() ? "" : ", ") + t.field;
+        }
+        index = "field index: " + fields + " (" + std::to_string(range.terms.size()) +
+                " lookups per model version" +
+                (st.term_groups < st.groups ? "; other model versions read whole" : "") + ")";
+      }
+      w.member("index", index);
       w.member("partitions", st.partitions)
           .member("groups", st.groups)
+          .member("groups_by_field_index", st.term_groups)
+          .member("index_ranges", st.term_ranges)
           .member("index_entries", st.index_entries)
           .member("records_read", st.records)
-          .member("filter", query->match_all() ? "none" : "where, on every record read");
+          .member("blocks_read", st.blocks_read)
+          .member("blocks_skipped", st.blocks_skipped)
+          .member("filter", query->match_all() ? "none"
+                            : range.may_match  ? "block summaries, then where on every record read"
+                                               : "where, on every record read");
       w.end_object();
     }
     w.end_object();

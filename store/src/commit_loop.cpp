@@ -11,6 +11,7 @@
 
 #include "label_bundle.h"
 #include "record_codec.h"
+#include "search_keys.h"
 #include "store_impl.h"
 #include "verity/core/guard.h"
 #include "verity/core/http.h"
@@ -230,6 +231,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   group_models.clear();
   group_id_puts.clear();
   group_time_puts.clear();
+  group_field_puts.clear();
   group_label_puts.clear();
   group_outbox_events = group_outbox_bytes = 0;
   group_dead_letter_bytes = 0;
@@ -342,6 +344,15 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         group_time_puts.key_done();
         group_time_puts.begin_value().append(sequence_key(sequence));
         group_time_puts.end();
+        for (const IndexTerm& t : prep.terms) {
+          std::string& k = group_field_puts.begin();
+          append_field_index_group(k, day, e.model_name, e.model_version, t.field, t.token);
+          put_time(k, e.timestamp_ms);
+          k.append(e.request_id);
+          group_field_puts.key_done();
+          group_field_puts.begin_value().append(sequence_key(sequence));
+          group_field_puts.end();
+        }
         if (st.ok() && options.outbox) {
           std::string v = "P";
           put_be(v, day, 4);
@@ -423,6 +434,9 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   if (auto st = group_time_puts.flush_into(wb, by_time); !st.ok()) {
     return from_rocksdb(st, "building the commit group");
   }
+  if (auto st = group_field_puts.flush_into(wb, field_index); !st.ok()) {
+    return from_rocksdb(st, "building the commit group");
+  }
   if (auto st = group_label_puts.flush_into(wb, labels); !st.ok()) {
     return from_rocksdb(st, "building the commit group");
   }
@@ -435,6 +449,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   if (quality_on) {
     if (auto qs = quality_finish_group(wb); !qs) return qs;
   }
+  summaries_flush_into(wb);  // now and then: the buffered block summaries
   if (auto st = wb.Put(meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
     return from_rocksdb(st, "building the commit group");
   }
@@ -499,6 +514,11 @@ Status Store::Impl::settle_unsynced(std::vector<Pending>& group) {
     finish_group(unsynced->group, unsynced->results, s, unsynced->start);
   } else {
     std::vector<Pending> retry = std::move(unsynced->group);
+    // Their write may be lost with the WAL: their values go into the buffered summaries again
+    // (the summaries written with them are made again from the records at the reopen).
+    if (options.indexer) {
+      for (const auto& p : retry) summaries_add(p.batch, nullptr);
+    }
     for (auto& p : group) retry.push_back(std::move(p));
     group = std::move(retry);
   }
@@ -559,6 +579,7 @@ void Store::Impl::run_commit_loop() {
           threw = false;
           return s;
         });
+        summaries_written(status.is_ok() && !threw);
         if (threw) {
           // Not the disk's fault (std::bad_alloc, say): the group fails, its inputs answer an
           // error (nothing was acknowledged), and the store goes on with the next group.
@@ -619,6 +640,20 @@ void Store::Impl::run_commit_loop() {
       }
     }
     if (!group.empty()) finish_group(group, results, status, start);
+  }
+  // Stopped with everything committed: the buffered block summaries are written, so that the
+  // next open has none to make again.
+  if (db && !db_failed) {
+    std::lock_guard write_lock(write_mu);
+    rocksdb::WriteBatch wb;
+    summaries_flush_into(wb, true);
+    if (wb.Count() > 0) {
+      rocksdb::WriteOptions wo;
+      wo.sync = options.sync != SyncPolicy::kNone;
+      const auto s = db->Write(wo, &wb);
+      if (!s.ok()) spdlog::warn("store: writing the block summaries at stop: {}", s.ToString());
+      summaries_written(s.ok());
+    }
   }
 }
 

@@ -193,6 +193,8 @@ Status Store::Impl::load_state() {
         (void)wb.DeleteRange(chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
       }
       (void)wb.DeleteRange(by_time, time_index_day(day), time_index_day(day + 1));
+      (void)wb.DeleteRange(field_index, time_index_day(day), time_index_day(day + 1));
+      (void)wb.DeleteRange(blocks, time_index_day(day), time_index_day(day + 1));
     }
     rocksdb::WriteOptions wo;  // while opening: the instance is new, so written directly
     wo.sync = true;
@@ -403,6 +405,8 @@ Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
     (void)wb.DeleteRange(chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
   }
   (void)wb.DeleteRange(by_time, time_index_day(day), time_index_day(day + 1));
+  (void)wb.DeleteRange(field_index, time_index_day(day), time_index_day(day + 1));
+  (void)wb.DeleteRange(blocks, time_index_day(day), time_index_day(day + 1));
   (void)wb.Delete(meta, kTierPrefix + name);
   (void)wb.DeleteRange(meta, kModelPrefix + name + "/", kModelPrefix + name + "0");
   if (auto w = admin_write(wb, true, "forgetting the chain of " + name); !w) return w;

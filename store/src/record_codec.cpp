@@ -149,48 +149,66 @@ std::optional<Sha256Digest> chain_entry_digest(std::string_view bytes) {
   return sha256(copy);
 }
 
-std::optional<StoredRecord> decode_record(std::string_view in) {
-  if (in.size() < 2) return std::nullopt;
+bool decode_record_into(std::string_view in, StoredRecord& r, bool with_digest) {
+  if (in.size() < 2) return false;
   const auto format = static_cast<uint8_t>(in[0]);
   if (format == kFormatTombstone) {
-    if (in.size() < 10) return std::nullopt;
-    return decode_tombstone(in, nullptr);
+    if (in.size() < 10) return false;
+    auto t = decode_tombstone(in, nullptr);
+    if (!t) return false;
+    r = std::move(*t);
+    return true;
   }
   if (format != kFormat && format != kFormatWithDigest && format != kFormatWithoutSource) {
-    return std::nullopt;
+    return false;
   }
-  StoredRecord r;
   const auto kind = static_cast<uint8_t>(in[1]);
   if (kind != static_cast<uint8_t>(EventKind::kPrediction) &&
       kind != static_cast<uint8_t>(EventKind::kLabel)) {
-    return std::nullopt;
+    return false;
   }
   r.kind = static_cast<EventKind>(kind);
-  if (in.size() < 10) return std::nullopt;
+  if (in.size() < 10) return false;
+  r.erased = false;
+  r.erased_at_ms = 0;
+  r.erasure_audit_id = 0;
+  r.digest_known = true;
   r.sequence = 0;
   for (int i = 7; i >= 0; --i) r.sequence = (r.sequence << 8) | static_cast<uint8_t>(in[2 + i]);
   in.remove_prefix(10);
   uint64_t ts, ingest;
-  if (!get_varint(in, ts) || !get_varint(in, ingest)) return std::nullopt;
+  if (!get_varint(in, ts) || !get_varint(in, ingest)) return false;
   r.timestamp_ms = unzigzag(ts);
   r.ingest_time_ms = unzigzag(ingest);
+  r.source.clear();
   if (!get_bytes(in, r.request_id) || !get_bytes(in, r.model_name) ||
       !get_bytes(in, r.model_version) || !get_bytes(in, r.input) ||
       !get_bytes(in, r.masking_version) ||
       (format != kFormatWithoutSource && !get_bytes(in, r.source))) {
-    return std::nullopt;
+    return false;
   }
   if (format == kFormat) {
     // The digest is not stored: 32 random bytes per record would be the least compressible part
-    // of every tier. It is recomputed (about 1 us for a 700-byte document).
+    // of every tier. It is recomputed (about 1 us for a 700-byte document), here or, for a scan
+    // that filters most records away, when the record is shown (StoredRecord::digest_known).
     r.document.assign(in);
-    r.digest = sha256(r.document);
-    return r;
+    if (with_digest) {
+      r.digest = sha256(r.document);
+    } else {
+      r.digest_known = false;
+    }
+    return true;
   }
-  if (in.size() < r.digest.size()) return std::nullopt;
+  if (in.size() < r.digest.size()) return false;
   std::memcpy(r.digest.data(), in.data(), r.digest.size());
   in.remove_prefix(r.digest.size());
   r.document.assign(in);
+  return true;
+}
+
+std::optional<StoredRecord> decode_record(std::string_view in) {
+  StoredRecord r;
+  if (!decode_record_into(in, r, true)) return std::nullopt;
   return r;
 }
 

@@ -35,6 +35,10 @@ void encode_tombstone(const StoredRecord& r, const Sha256Digest& entry_digest, s
 std::optional<Sha256Digest> chain_entry_digest(std::string_view bytes);
 // Fills everything but `partition`. nullopt when the bytes are not a record of a known format.
 std::optional<StoredRecord> decode_record(std::string_view bytes);
+// The same into `out`, reusing its strings' memory (a scan decodes into the same records again).
+// Without `with_digest`, a digest the record does not store is left to StoredRecord::to_json.
+// False (and `out` unspecified) when the bytes are not a record.
+bool decode_record_into(std::string_view bytes, StoredRecord& out, bool with_digest);
 
 // Keys: 8-byte big-endian sequence numbers sort in append order.
 std::string sequence_key(uint64_t seq);

@@ -1,12 +1,15 @@
 // Scans of stored predictions in (timestamp, request id) order, read through the time index
 // (time_index.h): per day, one iterator per model version, merged.
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <shared_mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "label_bundle.h"
 #include "record_codec.h"
+#include "search_keys.h"
 #include "store_impl.h"
 #include "time_index.h"
 #include "verity/store/partition.h"
@@ -18,6 +21,9 @@ namespace {
 // One model version's entries of a day, within the range. Held by pointer: the iterator reads
 // its bounds from the strings and slices here.
 struct Group {
+  std::string block_prefix;  // the model version's time-index group (block summary keys)
+  bool has_block = false;    // `block` (a block start) was looked at and may match
+  EpochMillis block = 0;
   std::string lower, upper;
   rocksdb::Slice lower_bound, upper_bound;
   std::unique_ptr<rocksdb::Iterator> it;
@@ -25,6 +31,10 @@ struct Group {
   std::string_view suffix() const {
     const rocksdb::Slice k = it->key();
     return {k.data() + prefix, k.size() - prefix};
+  }
+  // The timestamp of the current entry (the suffix starts with it).
+  EpochMillis time() const {
+    return static_cast<EpochMillis>(get_be(suffix(), 8) ^ (uint64_t{1} << 63));
   }
 };
 
@@ -40,7 +50,17 @@ class TimeIndexScan final : public RecordScan {
 
   Status start() {
     if (!impl_.db) return Status::unavailable("the store is reopening after a write failure");
-    snapshot_ = impl_.db->GetSnapshot();
+    dedupe_ = range_.terms.size() > 1;
+    {
+      // The buffered summaries with the snapshot, under their locks: every record the snapshot
+      // holds has its values in one of them or in the summaries the snapshot holds.
+      std::array<std::unique_lock<std::mutex>, Store::Impl::kSummaryShards> locks;
+      for (size_t i = 0; i < locks.size(); ++i) {
+        locks[i] = std::unique_lock(impl_.summary_shards[i].mu);
+        buffered_[i] = {impl_.summary_shards[i].current, impl_.summary_shards[i].flushing};
+      }
+      snapshot_ = impl_.db->GetSnapshot();
+    }
     if (range_.from_ms >= range_.to_ms) return Status::ok();
     const uint32_t first = utc_day(range_.from_ms);
     const uint32_t last = utc_day(range_.to_ms - 1);
@@ -52,18 +72,18 @@ class TimeIndexScan final : public RecordScan {
     return Status::ok();
   }
 
-  Result<std::optional<StoredRecord>> next() override {
-    while (ready_ == buffer_.size()) {
-      buffer_.clear();
+  Result<const StoredRecord*> next() override {
+    while (ready_ == filled_) {
+      filled_ = 0;
       ready_ = 0;
       if (heap_.empty()) {
-        if (next_day_ >= days_.size()) return std::optional<StoredRecord>();
+        if (next_day_ >= days_.size()) return static_cast<const StoredRecord*>(nullptr);
         if (auto s = open_day(days_[next_day_++]); !s) return s;
         continue;
       }
       if (auto s = read_ahead(); !s) return s;
     }
-    return std::optional<StoredRecord>(std::move(buffer_[ready_++]));
+    return static_cast<const StoredRecord*>(&buffer_[ready_++]);
   }
 
   const ScanStats& stats() const override { return stats_; }
@@ -119,12 +139,17 @@ class TimeIndexScan final : public RecordScan {
       ++stats_.index_entries;
       const rocksdb::Slice value = g->it->value();
       if (value.size() < 8) return Status::internal("corrupt time-index entry");
-      keys_.emplace_back(value.data(), 8);  // the sequence key
+      // Terms of one model version can lead to the same record (an array holding two of them):
+      // the merge yields such entries one after the other.
+      const bool repeat = dedupe_ && g->suffix() == last_suffix_;
+      if (dedupe_ && !repeat) last_suffix_.assign(g->suffix());
+      if (!repeat) keys_.emplace_back(value.data(), 8);  // the sequence key
       if (range_.descending) {
         g->it->Prev();
       } else {
         g->it->Next();
       }
+      if (auto st = settle(*g); !st) return st;
       if (g->it->Valid()) {
         push(g);
       } else if (!g->it->status().ok()) {
@@ -146,13 +171,15 @@ class TimeIndexScan final : public RecordScan {
       }
       ++stats_.records;
       value_bytes_ += values[i].size();
-      auto rec = decode_record({values[i].data(), values[i].size()});
-      if (!rec) {
+      // Decoded into the records of earlier rounds: their strings' memory is reused.
+      if (filled_ == buffer_.size()) buffer_.emplace_back();
+      StoredRecord& rec = buffer_[filled_];
+      if (!decode_record_into({values[i].data(), values[i].size()}, rec, false)) {
         return Status::internal("corrupt record at sequence " +
                                 std::to_string(get_be(keys_[i], 8)));
       }
-      rec->partition = day_name_;
-      buffer_.push_back(std::move(*rec));
+      rec.partition = day_name_;
+      ++filled_;
     }
     return Status::ok();
   }
@@ -164,6 +191,7 @@ class TimeIndexScan final : public RecordScan {
     day_name_ = partition_name(day);
     heap_.clear();
     groups_.clear();  // the previous day's, all exhausted
+    blocks_seen_.clear();
     day_cf_ = impl_.find_partition(day);
     if (day_cf_ == nullptr) return Status::ok();  // dropped since the scan started
     ++stats_.partitions;
@@ -182,13 +210,30 @@ class TimeIndexScan final : public RecordScan {
       if (!parse_time_index_key(k, key)) return Status::internal("corrupt time-index key");
       const std::string prefix(k.substr(0, key.group_size));
       if (!range_.version || key.version == *range_.version) {
-        // One iterator per model version of the day: a bound, as names come from documents.
-        if (groups_.size() >= kMaxGroups) {
+        // One iterator per model version of the day (per term with the field index): a bound, as
+        // names come from documents.
+        const bool by_terms = use_terms(key.model);
+        if (groups_.size() + (by_terms ? range_.terms.size() : 1) > kMaxGroups) {
           return Status::resource_exhausted("more than " + std::to_string(kMaxGroups) +
                                             " model versions on " + day_name_ +
                                             ": name a model (and a version) to search it");
         }
-        if (auto s = add_group(prefix); !s) return s;
+        // Counted when something of the version is in the range: `groups` are model versions,
+        // `term_ranges` their (version, term) ranges.
+        const size_t before = groups_.size();
+        if (by_terms) {
+          for (const IndexTerm& t : range_.terms) {
+            std::string term_prefix = prefix;
+            append_term(term_prefix, t.field, t.token);
+            const size_t had = groups_.size();
+            if (auto s = add_group(impl_.field_index, term_prefix, prefix); !s) return s;
+            stats_.term_ranges += groups_.size() - had;
+          }
+          if (groups_.size() > before) ++stats_.term_groups;
+        } else {
+          if (auto s = add_group(impl_.by_time, prefix, prefix); !s) return s;
+        }
+        if (groups_.size() > before) ++stats_.groups;
       }
       const std::string past = prefix_successor(prefix);
       if (past.empty() || (!scope_end.empty() && past >= scope_end)) break;
@@ -206,9 +251,82 @@ class TimeIndexScan final : public RecordScan {
     return k;
   }
 
-  Status add_group(const std::string& prefix) {
+  // Whether the versions of `model` are read through the field index.
+  bool use_terms(std::string_view model) const {
+    if (range_.terms.empty() || !impl_.options.indexer) return false;
+    for (const IndexTerm& t : range_.terms) {
+      if (!impl_.options.indexer->indexes(model, t.field)) return false;
+    }
+    return true;
+  }
+
+  // Moves `g` past the blocks whose summary rules them out (ScanRange::may_match).
+  Status settle(Group& g) {
+    if (!range_.may_match || !impl_.options.indexer || !impl_.options.indexer->summarizes()) {
+      return Status::ok();
+    }
+    while (g.it->Valid()) {
+      const EpochMillis b = block_start(g.time());
+      if (g.has_block && g.block == b) return Status::ok();
+      auto may = block_may_match(g.block_prefix, b);
+      if (!may) return may.status();
+      if (*may) {
+        g.has_block = true;
+        g.block = b;
+        return Status::ok();
+      }
+      std::string at(g.it->key().data(), g.prefix);
+      if (range_.descending) {
+        put_time(at, b);
+        g.it->SeekForPrev(at);  // before every key of the block (they hold a request id after)
+      } else {
+        put_time(at, b + BlockSummary::kBlockMillis);
+        g.it->Seek(at);
+      }
+    }
+    if (!g.it->status().ok()) return from_rocksdb(g.it->status(), "reading the search index");
+    return Status::ok();
+  }
+
+  // Whether the block of a model version (its time-index group) starting at `start` may hold a
+  // record the caller wants. Asked once per block and scan.
+  Result<bool> block_may_match(const std::string& version_prefix, EpochMillis start) {
+    std::string key = version_prefix;
+    put_time(key, start);
+    if (auto it = blocks_seen_.find(key); it != blocks_seen_.end()) return it->second;
+    // Each record's values are wholly in one summary: the written one or a buffered one. The
+    // block may match when one of them says so; with none at all it is read.
+    std::string value;
+    auto s = impl_.db->Get(read_options(), impl_.blocks, key, &value);
+    bool may = false, any = false;
+    if (s.ok()) {
+      any = true;
+      auto summary = BlockSummary::decode(value);
+      may = !summary || range_.may_match(*summary);  // unreadable: read the block
+    } else if (!s.IsNotFound()) {
+      return from_rocksdb(s, "reading the block summaries");
+    }
+    for (size_t i = 0; i < buffered_.size() && !may; ++i) {
+      std::lock_guard lock(impl_.summary_shards[i].mu);
+      for (const auto& buffer : buffered_[i]) {
+        if (buffer == nullptr) continue;
+        if (auto it = buffer->find(key); it != buffer->end()) {
+          any = true;
+          may = may || range_.may_match(it->second);
+        }
+      }
+    }
+    if (!any) may = true;
+    ++(may ? stats_.blocks_read : stats_.blocks_skipped);
+    blocks_seen_.emplace(std::move(key), may);
+    return may;
+  }
+
+  Status add_group(rocksdb::ColumnFamilyHandle* cf, const std::string& prefix,
+                   const std::string& version_prefix) {
     auto owned = std::make_unique<Group>();
     Group& h = *owned;
+    h.block_prefix = version_prefix;
     h.prefix = prefix.size();
     h.lower = prefix;
     put_time(h.lower, range_.from_ms);
@@ -223,7 +341,7 @@ class TimeIndexScan final : public RecordScan {
     auto ro = read_options();
     ro.iterate_lower_bound = &h.lower_bound;
     if (!h.upper.empty()) ro.iterate_upper_bound = &h.upper_bound;
-    h.it.reset(impl_.db->NewIterator(ro, impl_.by_time));
+    h.it.reset(impl_.db->NewIterator(ro, cf));
     if (range_.after) {
       std::string at = prefix;
       put_time(at, range_.after->timestamp_ms);
@@ -240,11 +358,11 @@ class TimeIndexScan final : public RecordScan {
     } else {
       h.it->SeekToFirst();
     }
+    if (auto st = settle(h); !st) return st;
     if (!h.it->Valid()) {
       if (!h.it->status().ok()) return from_rocksdb(h.it->status(), "reading the time index");
       return Status::ok();
     }
-    ++stats_.groups;
     push(owned.get());
     groups_.push_back(std::move(owned));
     return Status::ok();
@@ -264,8 +382,16 @@ class TimeIndexScan final : public RecordScan {
   std::vector<std::unique_ptr<Group>> groups_;  // the day's groups (owned)
   std::vector<Group*> heap_;                    // those with entries left, first on top
   std::vector<std::string> keys_;               // read_ahead's sequence keys
-  std::vector<StoredRecord> buffer_;            // records read ahead, in scan order
-  size_t ready_ = 0;                            // buffer_[ready_] is the next to return
+  std::vector<StoredRecord> buffer_;  // records read ahead, in scan order (kept: memory reused)
+  size_t filled_ = 0;                 // buffer_[0, filled_) hold this round's records
+  bool dedupe_ = false;               // several terms: one record may be reached twice
+  std::string last_suffix_;           // the last entry taken, when dedupe_
+  std::unordered_map<std::string, bool> blocks_seen_;  // this day's block key -> may match
+  // Each shard's buffered summaries (being added to, being written) as of the snapshot.
+  std::array<std::array<std::shared_ptr<const Store::Impl::SummaryMap>, 2>,
+             Store::Impl::kSummaryShards>
+      buffered_;
+  size_t ready_ = 0;  // buffer_[ready_] is the next to return
   ScanStats stats_;
 };
 

@@ -16,6 +16,7 @@
 #include "chain.h"
 #include "label_bundle.h"
 #include "record_codec.h"
+#include "search_keys.h"
 #include "store_impl.h"
 #include "verity/store/partition.h"
 
@@ -191,8 +192,13 @@ Status Store::Impl::open_db() {
   metrics_options.merge_operator = aggregate_merge_operator();
   metrics_options.max_successive_merges = 16;
 
-  for (const char* required : {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf,
-                               kMetricsCf, kPendingCf, kTimeIndexCf, kReadsCf}) {
+  rocksdb::ColumnFamilyOptions blocks_options = meta_options;
+  blocks_options.merge_operator = block_summary_merge_operator();
+  blocks_options.max_successive_merges = 16;
+
+  for (const char* required :
+       {kIdsCf, kLabelsCf, kDeadLetterCf, kChainCf, kAuditCf, kOutboxCf, kMetricsCf, kPendingCf,
+        kTimeIndexCf, kReadsCf, kFieldIndexCf, kBlocksCf}) {
     if (std::find(names.begin(), names.end(), required) == names.end())
       names.emplace_back(required);
   }
@@ -205,6 +211,8 @@ Status Store::Impl::open_db() {
       descriptors.emplace_back(name, partition_cf_options());
     } else if (name == kMetricsCf) {
       descriptors.emplace_back(name, metrics_options);
+    } else if (name == kBlocksCf) {
+      descriptors.emplace_back(name, blocks_options);
     } else {
       descriptors.emplace_back(name, meta_options);
     }
@@ -240,6 +248,10 @@ Status Store::Impl::open_db() {
       by_time = h;
     else if (name == kReadsCf)
       reads = h;
+    else if (name == kFieldIndexCf)
+      field_index = h;
+    else if (name == kBlocksCf)
+      blocks = h;
     else if (auto day = parse_partition_name(name))
       partitions[*day] = h;
   }
@@ -260,7 +272,9 @@ Status Store::Impl::open_db() {
   if (auto st = load_dead_letters(); !st) return st;
   if (auto st = load_state(); !st) return st;
   if (auto st = load_read_trail(); !st) return st;
-  return build_time_index();
+  if (auto st = build_time_index(); !st) return st;
+  if (auto st = build_search_index(); !st) return st;
+  return recover_summaries();
 }
 
 void Store::Impl::register_metrics(prometheus::Registry& registry) {
@@ -534,6 +548,7 @@ Store::Prepared Store::prepare(IngestBatch batch) const {
     e.document = std::move(rec.document);  // kept for dead-lettering a conflict
   }
   if (impl_->options.contributor) impl_->quality_prepare(batch, p.prepared, p.contributions);
+  if (impl_->options.indexer) impl_->index_prepare(batch, p.prepared);
   // What the prepared batch holds, not what was read: a label of 60 bytes carries its
   // contribution (a few KB), and queued bytes are what inputs pause on (max_queue_bytes).
   for (const PreparedEvent& e : p.prepared) {
@@ -542,6 +557,11 @@ Store::Prepared Store::prepare(IngestBatch batch) const {
   }
   for (const BatchBucket& b : p.contributions)
     p.bytes += sizeof(BatchBucket) + b.sum.memory_bytes();
+  for (const PreparedEvent& e : p.prepared) {
+    for (const IndexTerm& t : e.terms)
+      p.bytes += sizeof(IndexTerm) + t.field.size() + t.token.size();
+  }
+
   p.batch = std::move(batch);
   return out;
 }

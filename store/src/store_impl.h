@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -28,6 +29,7 @@
 #include "sorted_puts.h"
 #include "time_index.h"
 #include "verity/store/aggregate.h"
+#include "verity/store/search_index.h"
 #include "verity/store/store.h"
 #include "wal_syncer.h"
 
@@ -96,7 +98,8 @@ struct PreparedEvent {
   Sha256Digest digest{};
   Sha256Digest entry_digest{};  // what the record contributes to its partition's hash chain
   std::string record;
-  JoinPlan join;  // a label's
+  JoinPlan join;                 // a label's
+  std::vector<IndexTerm> terms;  // a prediction's field-index terms (StoreOptions::indexer)
 };
 
 // What the store knows about a partition beyond its column family.
@@ -184,8 +187,10 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* outbox = nullptr;
   rocksdb::ColumnFamilyHandle* metrics = nullptr;
   rocksdb::ColumnFamilyHandle* pending = nullptr;
-  rocksdb::ColumnFamilyHandle* by_time = nullptr;  // the time index (time_index.h)
-  rocksdb::ColumnFamilyHandle* reads = nullptr;    // the read audit trail (read_trail.cpp)
+  rocksdb::ColumnFamilyHandle* by_time = nullptr;      // the time index (time_index.h)
+  rocksdb::ColumnFamilyHandle* reads = nullptr;        // the read audit trail (read_trail.cpp)
+  rocksdb::ColumnFamilyHandle* field_index = nullptr;  // search_keys.h
+  rocksdb::ColumnFamilyHandle* blocks = nullptr;       // block summaries (search_keys.h)
   std::atomic<uint64_t> outbox_checkpoint{1};
   std::atomic<uint64_t> outbox_events{0};
   std::atomic<uint64_t> outbox_bytes{0};
@@ -213,7 +218,7 @@ struct Store::Impl {
   std::unordered_map<uint32_t, ChainHead> group_heads;
   std::vector<std::pair<uint32_t, std::string>> group_models;
   // The group's request-id, time-index and label entries, added to its WriteBatch in key order.
-  SortedPuts group_id_puts, group_time_puts, group_label_puts;
+  SortedPuts group_id_puts, group_time_puts, group_label_puts, group_field_puts;
   uint64_t group_outbox_events = 0, group_outbox_bytes = 0;
   uint64_t group_dead_letter_bytes = 0;  // dead-letter bytes this group writes
 
@@ -384,6 +389,37 @@ struct Store::Impl {
   Status admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what);
   Status load_state();
   Status build_time_index();
+  // The field index and block summaries (search_index.cpp). On the submitting thread: a batch's
+  // predictions' terms (into `prepared`), and their values into the buffered block summaries.
+  void index_prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared) const {
+    summaries_add(batch, &prepared);
+  }
+  // At open: rebuilds both when the indexer's spec is not the one the store was written with.
+  Status build_search_index();
+  // Block summaries are buffered in memory and written every second or so, with the watermark:
+  // the sequence below which every record's values are in the written summaries. At open, the
+  // blocks of the records at and past the watermark are summarised again from their records (a
+  // crash loses at most the buffer, which those records cover).
+  // On the submitting thread: a batch's predictions' values, into the calling thread's shard.
+  void summaries_add(const IngestBatch& batch, std::vector<PreparedEvent>* prepared) const;
+  // Commit thread, building a group that writes: when due (or `force`), the buffered summaries as
+  // merges and the watermark (next_sequence) go into `wb`.
+  void summaries_flush_into(rocksdb::WriteBatch& wb, bool force = false);
+  // Commit thread, after the group's write: kept (ok) or back into the buffer.
+  void summaries_written(bool ok);
+  Status recover_summaries();
+  using SummaryMap = std::unordered_map<std::string, BlockSummary>;
+  // The buffer, in shards picked by thread (inputs prepare batches on several threads). Each
+  // shard's mutex guards its summaries being added to, and those being written (until the write
+  // is done). Scans take every shard's with their snapshot, under the shards' locks.
+  struct SummaryShard {
+    std::mutex mu;
+    std::shared_ptr<SummaryMap> current = std::make_shared<SummaryMap>();
+    std::shared_ptr<SummaryMap> flushing;
+  };
+  static constexpr size_t kSummaryShards = 8;
+  mutable std::array<SummaryShard, kSummaryShards> summary_shards;
+  std::chrono::steady_clock::time_point summary_flushed_at = std::chrono::steady_clock::now();
   // The read audit trail (read_trail.cpp): its head, guarded by reads_mu (taken after db_mu).
   std::mutex reads_mu;
   uint64_t reads_next_id = 1;

@@ -25,7 +25,7 @@ std::string StoredRecord::to_json() const {
   document::append_json_string(out, input);
   out += ",\"masking_version\":";
   document::append_json_string(out, masking_version);
-  out += ",\"digest\":\"sha256:" + to_hex(digest) + "\"";
+  out += ",\"digest\":\"sha256:" + to_hex(digest_known ? digest : sha256(document)) + "\"";
   if (erased) {
     out += ",\"erased\":true,\"erased_at\":\"" + format_rfc3339(erased_at_ms) + "\"";
     out += ",\"erasure_audit_id\":" + std::to_string(erasure_audit_id) + '}';

@@ -28,6 +28,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,25 @@ constexpr uint64_t kScanBudget = 600;
 // pages end `truncated` in the middle of a window.
 const std::string kConfig =
     "masking:\n  enabled: false\nsearch:\n  scan_budget: " + std::to_string(kScanBudget) + "\n";
+// The same with field indexes (search.indexed_fields) on paths of every shape the generator makes:
+// one model's own list and "*" for the others, so a query without a model reads some model
+// versions through the index and the rest whole. Block summaries are on in both (the default).
+const std::string kIndexedConfig =
+    kConfig +
+    "  indexed_fields:\n"
+    "    fraud: [input_features.country, input_features.amount, input_features.tags, user_id,\n"
+    "            confidence, \"input_features.my field\", document.request_id, prediction.label]\n"
+    "    \"*\": [input_features.country, prediction.label, input_features.flag,\n"
+    "          input_features.maybe, input_features.a.b, input_features.items.k, score,\n"
+    "          input_features.nested.deep.x, input_features.Mixed]\n";
+// Neither field indexes nor block summaries: every record of a window is read.
+const std::string kPlainConfig = kConfig + "  block_summaries: false\n";
+// The indexes with tier moves: the generated days (the last four) go warm and cold at once, their
+// partitions recompressed by the tier manager, while searches read them.
+const std::string kTieredConfig =
+    kIndexedConfig +
+    "store:\n  maintenance_interval: 1s\n  tiers:\n    warm:\n      after: 1d\n    cold:\n"
+    "      after: 2d\n";
 
 // Under AddressSanitizer (CI runs the suite so too) the default size is smaller.
 #if defined(__SANITIZE_ADDRESS__)
@@ -2325,6 +2345,7 @@ class Client {
 
   std::vector<AuditEntry> audit;  // what each successful read should have left, in order
   uint64_t pages = 0, truncated_pages = 0;
+  uint64_t read = 0, windows = 0;  // records the checked searches read, and their windows held
 
  private:
   std::string base_;
@@ -2629,19 +2650,24 @@ Case make_case(std::mt19937& rng, QueryGen& qg, const std::vector<Doc>& docs, Q 
 }
 
 // Runs one case and checks it; returns the ids (for the restart).
+// `narrowed`: the server has field indexes or block summaries, so a page may read fewer records
+// than its window holds (never fewer than it returns); without them it reads every one.
 std::vector<std::string> check_case(Client& client, const Case& c, const std::vector<Doc>& docs,
                                     const std::map<std::string, const Doc*>& by_id,
-                                    const std::string& label, int& failures) {
+                                    const std::string& label, int& failures, bool narrowed = true) {
   uint64_t in_range = 0;
   const auto want = expected(docs, c.window, c.q, c.desc, &in_range);
   const Answer a = client.search(c.params, c.limit);
+  client.read += a.scanned;
+  client.windows += in_range;
   std::vector<std::string> want_ids;
   for (const Doc* d : want) want_ids.push_back(d->id);
   std::string problem = a.problem;
   if (problem.empty() && a.ids != want_ids) problem = difference(want, a.ids, docs);
-  if (problem.empty() && a.scanned != in_range) {
+  if (problem.empty() &&
+      (narrowed ? a.scanned > in_range || a.scanned < want.size() : a.scanned != in_range)) {
     problem = "the pages read " + std::to_string(a.scanned) + " records in all; the window holds " +
-              std::to_string(in_range);
+              std::to_string(in_range) + " and " + std::to_string(want.size()) + " match";
   }
   const std::string format = param(c.params, "format");
   if (problem.empty() && !c.fields.empty() && format != "csv") {
@@ -2686,7 +2712,7 @@ TEST(Search, AnswersAgreeWithAnIndependentEvaluator) {
   const int64_t base = now_ms() / kDayMs * kDayMs - 4 * kDayMs;
 
   TempDir dir;
-  ServerProcess server(dir.path() / "data", kConfig);
+  ServerProcess server(dir.path() / "data", kIndexedConfig);
   server.start();
   const std::string url = server.http_url();
   DataGen gen(rng, base);
@@ -2743,9 +2769,14 @@ TEST(Search, AnswersAgreeWithAnIndependentEvaluator) {
   // How telling the queries were (a generator that only finds nothing or everything tests little).
   std::printf(
       "[ search  ] %zu documents, %zu queries: %zu match some of their window, %zu none, "
-      "%zu all; %llu pages, %llu of them cut by the scan budget\n",
+      "%zu all; %llu pages, %llu of them cut by the scan budget; %llu records read of the %llu "
+      "in their windows (field indexes and block summaries)\n",
       docs.size(), cases.size(), some, none, all, static_cast<unsigned long long>(client.pages),
-      static_cast<unsigned long long>(client.truncated_pages));
+      static_cast<unsigned long long>(client.truncated_pages),
+      static_cast<unsigned long long>(client.read),
+      static_cast<unsigned long long>(client.windows));
+  // The narrowing is at work in these queries, not only in the targeted checks below.
+  EXPECT_LT(client.read, client.windows * 3 / 4);
   EXPECT_GT(some, cases.size() / 3);
 
   // Without `model` and `from`, the window is the last day (search.default_window).
@@ -2848,6 +2879,85 @@ TEST(Search, AnswersAgreeWithAnIndependentEvaluator) {
       EXPECT_EQ(got.request_ids, want.request_ids) << i;
     }
     if (::testing::Test::HasFailure()) break;
+  }
+
+  // The field index and block summaries narrow what is read: the plan shows it (`explain`).
+  auto explain = [&](const std::string& where, const std::string& model,
+                     const std::string& window = "&from=0") {
+    auto r = app::http_request("GET", server.http_url() + "/v1/predictions?limit=1&explain=true" +
+                                          (model.empty() ? "" : "&model=" + model) + window +
+                                          "&where=" + pct(where));
+    EXPECT_TRUE(r.is_ok() && r->status == 200) << (r.is_ok() ? r->body : "");
+    auto meta =
+        r.is_ok() ? parse_json(r->body.substr(r->body.rfind("{\"_meta\""))) : std::optional<J>();
+    const J* e = meta && meta->get("_meta") ? meta->get("_meta")->get("explain") : nullptr;
+    EXPECT_NE(e, nullptr) << (r.is_ok() ? r->body : "");
+    return e != nullptr ? *e : J::object();
+  };
+  auto num = [](const J& j, const char* k) { return j.get(k) ? j.get(k)->num : -1.0; };
+  {
+    const Doc* d = nullptr;
+    for (const Doc& x : docs) {
+      if (x.model == "fraud" && !x.erased && !x.user.empty()) d = &x;
+    }
+    ASSERT_NE(d, nullptr);
+    const J e = explain("user_id:" + printer.quoted(d->user), "fraud");
+    EXPECT_GT(num(e, "groups_by_field_index"), 0) << "user_id is indexed for fraud";
+    EXPECT_NE(e.get("index") ? e.get("index")->s : "", "") << "";
+    // Without a model, over the day of that prediction (a scan opens a day's model versions at
+    // once): fraud's versions through the index, the others read whole.
+    const int64_t day = d->ts / kDayMs * kDayMs;
+    const J all = explain("user_id:" + printer.quoted(d->user), "",
+                          "&from=" + std::to_string(day) + "&to=" + std::to_string(day + kDayMs));
+    EXPECT_GT(num(all, "groups_by_field_index"), 0);
+    EXPECT_LT(num(all, "groups_by_field_index"), num(all, "groups"));
+    // A value no document holds: every block is ruled out by its summary.
+    const J none = explain("input_features.count:123456789", "churn");
+    EXPECT_GT(num(none, "blocks_skipped"), 0);
+    EXPECT_EQ(num(none, "blocks_read"), 0);
+    EXPECT_EQ(num(none, "records_read"), 0);
+  }
+
+  // Without field indexes or summaries (a restart on another config), then with them again (the
+  // index rebuilt at open, as the indexed fields changed twice): the same answers.
+  ASSERT_EQ(server.terminate(), 0) << server.log();
+  // Then across tier moves (the same indexes: nothing rebuilt), checked while the tier manager
+  // recompresses and again once every old partition is cold.
+  for (const std::string* config : {&kPlainConfig, &kIndexedConfig, &kTieredConfig}) {
+    ServerProcess other(dir.path() / "data", *config);
+    other.start();
+    Client again(other.http_url());
+    const std::string what = config == &kPlainConfig     ? "unindexed"
+                             : config == &kIndexedConfig ? "reindexed"
+                                                         : "tier moves";
+    for (int round = 0; round < (config == &kTieredConfig ? 2 : 1); ++round) {
+      if (round == 1) {
+        // Every partition two days old or more is cold (the manager runs every second).
+        bool cold = false;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!cold && std::chrono::steady_clock::now() < deadline) {
+          auto r = app::http_request("GET", other.http_url() + "/v1/partitions");
+          ASSERT_TRUE(r.is_ok() && r->status == 200);
+          auto j = parse_json(r->body);
+          ASSERT_TRUE(j && j->get("partitions"));
+          size_t colds = 0;
+          for (const J& p : j->get("partitions")->items) {
+            colds += p.get("tier") && p.get("tier")->s == "cold";
+          }
+          cold = colds >= 2;
+          if (!cold) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval
+        }
+        ASSERT_TRUE(cold) << "the two oldest partitions did not go cold: " << other.log();
+      }
+      for (size_t i = 0; i < std::min<size_t>(60, cases.size()); ++i) {
+        EXPECT_EQ(check_case(again, cases[i], docs, by_id,
+                             what + (round ? " (done)" : "") + ", query " + std::to_string(i),
+                             failures, config != &kPlainConfig),
+                  first_answers[i])
+            << "query " << i;
+      }
+    }
+    ASSERT_EQ(other.terminate(), 0) << other.log();
   }
 }
 

@@ -16,6 +16,7 @@
 #include "verity/query/model_exporter.h"
 #include "verity/query/model_quality.h"
 #include "verity/query/search.h"
+#include "verity/query/search_indexer.h"
 #include "verity/shippers/es_shipper.h"
 #include "verity/store/store.h"
 
@@ -53,6 +54,8 @@ struct Config {
   shippers::EsShipperOptions es_output;  // outputs.elasticsearch.* (no hosts: the shipper is off)
 
   query::SearchOptions search;  // search.*: GET /v1/predictions, verity search/export
+  query::IndexedFields search_indexed_fields;  // search.indexed_fields: model -> document paths
+  bool search_block_summaries = true;          // search.block_summaries
   bool audit_reads = true;
   // http.allow_plaintext_remote: a non-loopback http.listen without http.tls is deliberate.
   bool http_allow_plaintext_remote =

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,27 @@ class Record {
   virtual bool values(std::string_view path, std::vector<Value>& out) const = 0;
 };
 
+// The field-index token of a value (search.indexed_fields): one value of a record has one token,
+// and a `f:v` term without wildcards finds a value equal exactly when its token is one of the
+// term's (Query::index_terms). Empty for objects, which are not indexed.
+std::string index_token(const Value& v);
+
+// What a block of records holds, as far as its summary says (the store's BlockSummary read by the
+// search's field rules). Conservative: it may admit values no record holds, never the reverse.
+class BlockView {
+ public:
+  struct Path {
+    bool known = false;  // false: nothing is known, any value may be there
+    bool strings = false, numbers = false, trues = false, falses = false, nulls = false;
+    bool below = false;       // some value other than null lies under `path.` (an object path)
+    double min = 0, max = 0;  // of the numbers
+  };
+  virtual ~BlockView() = default;
+  virtual Path at(std::string_view path) const = 0;
+  // Whether `path` may hold the string `s` (asked when at(path).strings).
+  virtual bool may_hold(std::string_view path, std::string_view s) const = 0;
+};
+
 // Matching (Elasticsearch's semantics over Verity's mapping: strings are keywords):
 // - `f:*`: f has at least one value that is not null (Elasticsearch's `exists`).
 // - `f:v` (unquoted): some value of f equals v: a string equal to v, or matching it when v holds
@@ -108,6 +130,16 @@ class Query {
   Query& operator=(Query&&) noexcept;
 
   bool matches(const Record& record) const;
+  // False only when no record of the block can match (a `not` is never ruled out).
+  bool may_match(const BlockView& block) const;
+  // (field, token) pairs such that every record the query matches holds one of the tokens at its
+  // field (index_token): the field-index lookups that find every match. `canonical` names a query
+  // path's indexed field, or nullopt when it is not indexed. nullopt when there is no such set of
+  // at most `max_terms` (a query on no indexed field, or whose indexed terms sit under `not`, a
+  // range, a wildcard or an `or` with an unindexed side).
+  using Canonical = std::function<std::optional<std::string>(std::string_view path)>;
+  std::optional<std::vector<std::pair<std::string, std::string>>> index_terms(
+      const Canonical& canonical, size_t max_terms = 64) const;
   // Every field path the query reads, in order of first appearance, without duplicates.
   const std::vector<std::string>& fields() const;
   bool match_all() const;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,8 @@ struct FieldMappingSet;
 }
 
 namespace verity::query {
+
+class SearchIndexer;
 
 // One read of prediction data, for the access audit (who read what).
 struct ReadAccess {
@@ -43,6 +46,10 @@ struct SearchOptions {
   size_t max_page_bytes = 16u << 20;
   int64_t max_page_ms = 5'000;
   size_t max_fields = 100;  // distinct fields a `fields` list may name
+  // The store's indexer (StoreOptions::indexer, the same object): queries on indexed fields read
+  // through the field index, and blocks whose summary rules a query out are skipped. Null: every
+  // record of the window is read.
+  std::shared_ptr<const SearchIndexer> indexer;
 };
 
 // GET /v1/predictions?model=&version=&from=&to=&where=&fields=&order=&limit=&cursor=&format=

@@ -17,6 +17,7 @@
 #include "verity/store/ingest_batch.h"
 #include "verity/store/record_scan.h"
 #include "verity/store/retention.h"
+#include "verity/store/search_index.h"
 #include "verity/store/stored_record.h"
 
 namespace prometheus {
@@ -65,6 +66,9 @@ struct StoreOptions {
   // Model quality: what predictions and joined labels add to the per-model aggregates. Null: no
   // aggregates are kept (labels are still stored).
   std::shared_ptr<const Contributor> contributor;
+  // Search: each stored prediction's field-index terms and block summary (search_index.h). Null:
+  // neither is kept, and scans read every record of their range.
+  std::shared_ptr<const Indexer> indexer;
   // A label whose prediction has not arrived this long after the label is counted as orphaned.
   Duration label_max_wait{30ll * 86'400'000};
   // The dead-letter store (rejects, conflicts, what shippers could not deliver): most bytes kept,

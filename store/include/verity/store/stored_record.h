@@ -20,9 +20,12 @@ struct StoredRecord {
   std::string masking_version;  // version of the masking policy that masked `document`
   std::string partition;        // "p_YYYYMMDD" (predictions) or "labels"
   uint64_t sequence = 0;        // global append order
-  Sha256Digest digest{};        // SHA-256 of `document`
-  std::string source;           // envelope metadata (JSON object) or ""
-  std::string document;         // JSON text ("" once erased)
+  Sha256Digest digest{};        // SHA-256 of `document` (when digest_known)
+  // False for records a scan read: their digest is computed when shown (to_json), as most
+  // records a search reads are filtered away.
+  bool digest_known = true;
+  std::string source;    // envelope metadata (JSON object) or ""
+  std::string document;  // JSON text ("" once erased)
   // Set when the document was erased (a data-subject erasure): the record is a tombstone that
   // keeps the metadata above, the digest and its place in the partition's hash chain.
   bool erased = false;

@@ -1,0 +1,488 @@
+// The store's side of search narrowing (search_index.h): block summaries as data (encoding,
+// merging, limits), and scans through the field index and past ruled-out blocks against a
+// brute-force answer over generated rows, paged from every cursor, across a rebuild at open.
+// The query side (KQL over summaries, the indexer) is tested through the server in
+// tests/integration/search_test.cpp.
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <future>
+#include <random>
+#include <set>
+
+#include "raw_rocksdb.h"
+#include "verity/store/store.h"
+
+namespace verity::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr EpochMillis kDay = 86'400'000;
+constexpr EpochMillis kStart = 1795046400000;  // 2026-11-19T00:00:00Z
+
+// ---------------------------------------------------------------------------------------------
+// BlockSummary as data
+
+BlockSummary random_summary(std::mt19937& rng, size_t paths) {
+  BlockSummary s;
+  const size_t n = 1 + rng() % 40;
+  for (size_t i = 0; i < n; ++i) {
+    s.count_record();
+    for (size_t j = 0; j < 1 + rng() % 6; ++j) {
+      std::string path = "p" + std::to_string(rng() % paths);
+      if (rng() % 5 == 0) path += std::string("\0.\xff\xc3\xa9", 5);
+      switch (rng() % 5) {
+        case 0:
+          s.add_string(path, std::to_string(rng() % 30));
+          break;
+        case 1:
+          s.add_number(path, static_cast<double>(static_cast<int>(rng() % 2001) - 1000) / 7.0);
+          break;
+        case 2:
+          s.add_bool(path, rng() % 2 == 0);
+          break;
+        case 3:
+          s.add_null(path);
+          break;
+        default:
+          s.add_number(path, rng() % 2 ? 1e308 : -0.0);
+      }
+    }
+  }
+  return s;
+}
+
+TEST(BlockSummary, EncodesDecodesAndMergesOrderFree) {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 300; ++i) {
+    const size_t paths = 1 + rng() % (i % 10 == 0 ? 900 : 30);
+    BlockSummary a = random_summary(rng, paths), b = random_summary(rng, paths);
+    for (const BlockSummary* s : {&a, &b}) {
+      auto back = BlockSummary::decode(s->encode());
+      ASSERT_TRUE(back.has_value());
+      EXPECT_EQ(back->encode(), s->encode());
+    }
+    BlockSummary ab = a, ba = b;
+    ab.merge(b);
+    ba.merge(a);
+    EXPECT_EQ(ab.encode(), ba.encode()) << i;
+    EXPECT_EQ(ab.records(), a.records() + b.records());
+    // A merged summary admits everything either part admits.
+    if (ab.complete()) {
+      for (const BlockSummary* part : {&a, &b}) {
+        ASSERT_TRUE(part->complete());
+        for (const auto& [path, f] : part->fields()) {
+          const BlockSummary::Field* m = ab.field(path);
+          ASSERT_NE(m, nullptr) << path;
+          EXPECT_EQ(m->kinds & f.kinds, f.kinds);
+          if (f.kinds & BlockSummary::kNumber) {
+            EXPECT_LE(m->min, f.min);
+            EXPECT_GE(m->max, f.max);
+          }
+          if ((f.kinds & BlockSummary::kString) && !m->many_strings) {
+            for (const uint64_t h : f.strings) {
+              EXPECT_TRUE(std::binary_search(m->strings.begin(), m->strings.end(), h));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(BlockSummary, LimitsTurnIntoLessKnowledgeNotErrors) {
+  BlockSummary s;
+  for (size_t i = 0; i < BlockSummary::kMaxStrings; ++i) s.add_string("f", std::to_string(i));
+  EXPECT_FALSE(s.field("f")->many_strings);
+  EXPECT_TRUE(BlockSummary::may_hold_string(*s.field("f"), "3"));
+  EXPECT_FALSE(BlockSummary::may_hold_string(*s.field("f"), "x"));
+  s.add_string("f", "one more");
+  EXPECT_TRUE(s.field("f")->many_strings);
+  EXPECT_TRUE(BlockSummary::may_hold_string(*s.field("f"), "x"));
+
+  EXPECT_TRUE(s.has_value_below("") == false);
+  s.add_null("a.b");
+  EXPECT_FALSE(s.has_value_below("a")) << "null only";
+  s.add_bool("a.c", true);
+  EXPECT_TRUE(s.has_value_below("a"));
+
+  BlockSummary wide;
+  for (size_t i = 0; i <= BlockSummary::kMaxPaths; ++i) wide.add_null("p" + std::to_string(i));
+  EXPECT_FALSE(wide.complete());
+  EXPECT_TRUE(wide.fields().empty());
+  BlockSummary narrow;
+  narrow.add_null("x");
+  narrow.merge(wide);
+  EXPECT_FALSE(narrow.complete());
+  BlockSummary long_path;
+  long_path.add_null(std::string(BlockSummary::kMaxPathBytes + 1, 'x'));
+  EXPECT_FALSE(long_path.complete());
+}
+
+TEST(BlockSummary, DecodeRefusesWhatItDidNotWrite) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 200; ++i) {
+    const std::string good = random_summary(rng, 20).encode();
+    // Every strict prefix is refused; flipped bytes never crash (they may decode).
+    for (size_t n = 0; n < good.size(); ++n) {
+      EXPECT_FALSE(BlockSummary::decode(good.substr(0, n)).has_value()) << n;
+    }
+    std::string bad = good;
+    bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
+    if (auto d = BlockSummary::decode(bad)) (void)d->encode();
+    EXPECT_FALSE(BlockSummary::decode(good + "x").has_value());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scans through the field index and block summaries
+
+// Documents of the form {"tags":["a","c"],"n":5}, read without a JSON library: the test's own
+// indexer (the real one is query/'s SearchIndexer).
+struct Row {
+  std::string model, version, request_id;
+  EpochMillis ts = 0;
+  std::vector<std::string> tags;
+  int n = 0;
+};
+
+std::string document_of(const Row& r) {
+  std::string d = "{\"tags\":[";
+  for (size_t i = 0; i < r.tags.size(); ++i) d += (i ? ",\"" : "\"") + r.tags[i] + "\"";
+  return d + "],\"n\":" + std::to_string(r.n) + "}";
+}
+
+class TagIndexer final : public Indexer {
+ public:
+  explicit TagIndexer(std::string spec = "tags-v1") : spec_(std::move(spec)) {}
+  std::string spec() const override { return spec_; }
+  bool summarizes() const override { return true; }
+  // Model "plain" is not indexed: its versions are read whole.
+  bool indexes(std::string_view model, std::string_view field) const override {
+    return model != "plain" && field == "tags";
+  }
+  void index(std::string_view model, std::string_view, std::string_view document,
+             std::vector<IndexTerm>& terms, BlockSummary& summary) const override {
+    ++calls;
+    const size_t open = document.find('[') + 1, close = document.find(']');
+    for (size_t at = open; at < close;) {
+      const size_t q1 = document.find('"', at), q2 = document.find('"', q1 + 1);
+      if (q1 >= close) break;
+      const std::string tag(document.substr(q1 + 1, q2 - q1 - 1));
+      summary.add_string("tags", tag);
+      if (model != "plain") terms.push_back({"tags", "s" + tag});
+      at = q2 + 1;
+    }
+    summary.add_number("n", std::stod(std::string(document.substr(document.find("\"n\":") + 4))));
+  }
+  mutable std::atomic<uint64_t> calls{0};
+
+ private:
+  std::string spec_;
+};
+
+class SearchIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("verity_search_index_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void open(std::shared_ptr<const Indexer> indexer) {
+    store_.reset();
+    registry_ = std::make_shared<prometheus::Registry>();
+    StoreOptions o;
+    o.data_dir = dir_.string();
+    o.retention.check_interval = Duration(0);
+    o.indexer = std::move(indexer);
+    auto s = Store::open(o, clock_, *registry_);
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    store_ = std::move(s).value();
+  }
+  void commit(const std::vector<Row>& rows) {
+    for (size_t from = 0; from < rows.size(); from += 97) {
+      IngestBatch b;
+      b.input = "test";
+      for (size_t i = from; i < std::min(rows.size(), from + 97); ++i) {
+        Event e;
+        e.kind = EventKind::kPrediction;
+        e.request_id = rows[i].request_id;
+        e.timestamp_ms = rows[i].ts;
+        e.model_name = rows[i].model;
+        e.model_version = rows[i].version;
+        e.document = document_of(rows[i]);
+        b.events.push_back(std::move(e));
+      }
+      std::promise<CommitResult> p;
+      store_->submit(std::move(b), [&](const CommitResult& r) { p.set_value(r); });
+      const CommitResult r = p.get_future().get();
+      ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+    }
+  }
+
+  // 2 days; "rare" only in one hour of the first day, "b" in about a third of the rows (some
+  // with "a" too), "plain" a model that indexes nothing.
+  static std::vector<Row> generate(size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<Row> rows;
+    for (size_t i = 0; i < n; ++i) {
+      Row r;
+      r.model = std::vector<std::string>{"m", "m", "plain"}[rng() % 3];
+      r.version = std::to_string(rng() % 2);
+      r.ts = kStart + static_cast<EpochMillis>(rng() % 2) * kDay +
+             static_cast<EpochMillis>(rng() % kDay);
+      r.request_id = "r" + std::to_string(i);
+      if (rng() % 3 == 0) r.tags.push_back("b");
+      if (rng() % 2 == 0) r.tags.push_back("a");
+      if (r.ts >= kStart + 5 * 3'600'000 && r.ts < kStart + 6 * 3'600'000 && rng() % 4 == 0) {
+        r.tags.push_back("rare");
+      }
+      r.n = static_cast<int>(rng() % 100);
+      rows.push_back(std::move(r));
+    }
+    return rows;
+  }
+
+  // Pages of `page` records, each a new scan resumed after the last one (as a cursor does).
+  std::vector<const Row*> scan_all(ScanRange q, size_t page, const std::vector<Row>& rows,
+                                   ScanStats* total = nullptr) {
+    std::map<std::string, const Row*> by_id;
+    for (const Row& r : rows) by_id[r.request_id] = &r;
+    std::vector<const Row*> out;
+    while (true) {
+      auto scan = store_->scan(q);
+      EXPECT_TRUE(scan.is_ok());
+      if (!scan) return out;
+      size_t n = 0;
+      bool end = false;
+      while (n < page) {
+        auto r = (*scan)->next();
+        EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+        if (!r || !*r) {
+          end = true;
+          break;
+        }
+        out.push_back(by_id.at((*r)->request_id));
+        ++n;
+      }
+      if (total) {
+        total->records += (*scan)->stats().records;
+        total->blocks_skipped += (*scan)->stats().blocks_skipped;
+        total->blocks_read += (*scan)->stats().blocks_read;
+        total->term_groups += (*scan)->stats().term_groups;
+      }
+      if (end || out.empty()) return out;
+      q.after = ScanRange::Position{out.back()->ts, out.back()->request_id};
+    }
+  }
+
+  static bool has(const Row& r, const std::string& tag) {
+    return std::find(r.tags.begin(), r.tags.end(), tag) != r.tags.end();
+  }
+  static std::vector<const Row*> in_order(std::vector<const Row*> v, bool descending) {
+    std::sort(v.begin(), v.end(), [](const Row* a, const Row* b) {
+      return std::tie(a->ts, a->request_id) < std::tie(b->ts, b->request_id);
+    });
+    if (descending) std::reverse(v.begin(), v.end());
+    return v;
+  }
+
+  // Every combination of terms, models, windows and orders, paged: through the field index, the
+  // rows of indexed models holding one of the terms; of "plain", every row of the window.
+  void check_skipping(const std::vector<Row>& rows);
+
+  void check_terms(const std::vector<Row>& rows, uint32_t seed, int queries) {
+    std::mt19937 rng(seed);
+    for (int i = 0; i < queries; ++i) {
+      ScanRange q;
+      const std::vector<std::vector<std::string>> term_sets = {
+          {"a"}, {"b"}, {"a", "b"}, {"rare"}, {"none"}};
+      const auto& tags = term_sets[rng() % term_sets.size()];
+      for (const auto& t : tags) q.terms.push_back({"tags", "s" + t});
+      const std::vector<std::optional<std::string>> models = {std::nullopt, "m", "plain"};
+      q.model = models[rng() % models.size()];
+      if (rng() % 2) q.version = std::to_string(rng() % 2);
+      if (rng() % 2) {
+        q.from_ms = kStart + static_cast<EpochMillis>(rng() % (2 * kDay));
+        q.to_ms = q.from_ms + static_cast<EpochMillis>(rng() % kDay);
+      }
+      q.descending = rng() % 2 == 0;
+      std::vector<const Row*> want;
+      for (const Row& r : rows) {
+        if (q.model && r.model != *q.model) continue;
+        if (q.version && r.version != *q.version) continue;
+        if (r.ts < q.from_ms || r.ts >= q.to_ms) continue;
+        bool holds = r.model == "plain";
+        for (const auto& t : tags) holds = holds || has(r, t);
+        if (holds) want.push_back(&r);
+      }
+      const size_t page = 1 + rng() % 50;
+      SCOPED_TRACE("query " + std::to_string(i) + " page " + std::to_string(page));
+      EXPECT_EQ(scan_all(q, page, rows), in_order(want, q.descending));
+    }
+  }
+
+  fs::path dir_;
+  ManualClock clock_{kStart + 2 * kDay};
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SearchIndexTest, TermsFindExactlyTheRowsHoldingThemPagedFromEveryCursor) {
+  open(std::make_shared<TagIndexer>());
+  const auto rows = generate(3000, 1);
+  commit(rows);
+  check_terms(rows, 2, 60);
+  // Restarted: the same, with nothing rebuilt (the spec is the one written).
+  auto same = std::make_shared<TagIndexer>();
+  open(same);
+  EXPECT_EQ(same->calls.load(), 0u);
+  check_terms(rows, 3, 20);
+}
+
+TEST_F(SearchIndexTest, AStoreWrittenWithoutTheIndexOrWithAnotherGetsItRebuiltAtOpen) {
+  open(nullptr);
+  auto rows = generate(2000, 4);
+  const std::vector<Row> first(rows.begin(), rows.begin() + 1000);
+  commit(first);
+  auto indexer = std::make_shared<TagIndexer>();
+  open(indexer);
+  EXPECT_EQ(indexer->calls.load(), 1000u) << "every stored prediction indexed at open";
+  const std::vector<Row> second(rows.begin() + 1000, rows.end());
+  commit(second);
+  check_terms(rows, 5, 30);
+  // Written without an indexer for a while, then indexed again: rebuilt, nothing missed.
+  open(nullptr);
+  auto more = generate(2500, 6);
+  std::vector<Row> third;
+  for (size_t i = 2000; i < 2500; ++i) {
+    more[i].request_id = "late" + std::to_string(i);
+    third.push_back(more[i]);
+  }
+  commit(third);
+  rows.insert(rows.end(), third.begin(), third.end());
+  auto again = std::make_shared<TagIndexer>();
+  open(again);
+  EXPECT_EQ(again->calls.load(), 2500u);
+  check_terms(rows, 7, 30);
+  auto other = std::make_shared<TagIndexer>("tags-v2");
+  open(other);
+  EXPECT_EQ(other->calls.load(), 2500u) << "another spec: rebuilt";
+  check_terms(rows, 8, 20);
+}
+
+TEST_F(SearchIndexTest, BlocksTheirSummaryRulesOutAreSkippedAndNothingElse) {
+  open(std::make_shared<TagIndexer>());
+  const auto rows = generate(4000, 9);
+  commit(rows);
+  // Twice: with the summaries still buffered in memory (written about once a second), then
+  // written (at the orderly stop before a reopen).
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "buffered" : "written");
+    if (round == 1) open(std::make_shared<TagIndexer>());
+    check_skipping(rows);
+  }
+}
+
+TEST_F(SearchIndexTest, SummariesLostInACrashAreMadeAgainFromTheRecords) {
+  open(std::make_shared<TagIndexer>());
+  const auto rows = generate(3000, 12);
+  commit(rows);
+  store_.reset();
+  {
+    // What a crash before the buffer was written leaves: no summaries, no watermark.
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir_.string(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.string(), test::raw_descriptors(names),
+                                  &handles, &raw)
+                    .ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (auto* h : handles) {
+      if (h->GetName() == "blocks") {
+        ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), h, std::string(4, '\0'),
+                                    std::string(4, '\xff'))
+                        .ok());
+      }
+      if (h->GetName() == "default") {
+        ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), h, "summary_watermark").ok());
+      }
+    }
+    for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+  }
+  auto indexer = std::make_shared<TagIndexer>();
+  open(indexer);
+  EXPECT_EQ(indexer->calls.load(), rows.size()) << "every block made again from its records";
+  check_skipping(rows);
+  // Made again once: the next open has nothing to do.
+  auto again = std::make_shared<TagIndexer>();
+  open(again);
+  EXPECT_EQ(again->calls.load(), 0u);
+}
+
+void SearchIndexTest::check_skipping(const std::vector<Row>& rows) {
+  // Blocks whose summary holds "rare" (one hour of the first day: 6 blocks a model version).
+  auto block_of = [](const Row& r) {
+    return r.model + "/" + r.version + "/" + std::to_string(r.ts / BlockSummary::kBlockMillis);
+  };
+  std::set<std::string> rare_blocks;
+  for (const Row& r : rows) {
+    if (has(r, "rare")) rare_blocks.insert(block_of(r));
+  }
+  ASSERT_GT(rare_blocks.size(), 4u);
+  for (const bool descending : {false, true}) {
+    for (const size_t page : {size_t{1}, size_t{7}, size_t{1000}}) {
+      ScanRange q;
+      q.descending = descending;
+      q.may_match = [](const BlockSummary& s) {
+        const BlockSummary::Field* f = s.field("tags");
+        return f != nullptr && BlockSummary::may_hold_string(*f, "rare");
+      };
+      ScanStats stats;
+      const auto got = scan_all(q, page, rows, &stats);
+      std::vector<const Row*> want;
+      for (const Row& r : rows) {
+        if (rare_blocks.count(block_of(r))) want.push_back(&r);
+      }
+      EXPECT_EQ(got, in_order(want, descending)) << page;
+      if (page == 1000) {  // one scan (smaller pages read ahead what the next page reads again)
+        EXPECT_EQ(stats.records, got.size());
+        EXPECT_EQ(stats.blocks_read, rare_blocks.size());
+        EXPECT_GT(stats.blocks_skipped, 500u);
+      }
+    }
+  }
+  // A range on numbers: no block holds n >= 100.
+  ScanRange none;
+  none.may_match = [](const BlockSummary& s) {
+    const BlockSummary::Field* f = s.field("n");
+    return f != nullptr && f->max >= 100;
+  };
+  ScanStats stats;
+  EXPECT_TRUE(scan_all(none, 100, rows, &stats).empty());
+  EXPECT_EQ(stats.records, 0u);
+  // Terms and summaries together: "a" rows in "rare" blocks (and every "plain" row there).
+  ScanRange both;
+  both.terms = {{"tags", "sa"}};
+  both.may_match = [](const BlockSummary& s) {
+    const BlockSummary::Field* f = s.field("tags");
+    return f != nullptr && BlockSummary::may_hold_string(*f, "rare");
+  };
+  std::vector<const Row*> want;
+  for (const Row& r : rows) {
+    if (rare_blocks.count(block_of(r)) && (r.model == "plain" || has(r, "a"))) want.push_back(&r);
+  }
+  EXPECT_EQ(scan_all(both, 13, rows), in_order(want, false));
+}
+
+}  // namespace
+}  // namespace verity::store
