@@ -1137,7 +1137,7 @@ bool may(const Node& n, const std::vector<std::string>& fields, const BlockView&
       break;
   }
   const std::string& path = fields[n.field];
-  const BlockView::Path p = block.at(path);
+  const BlockView::Path p = block.lookup(path);
   if (!p.known) return true;
   switch (n.kind) {
     case Node::Kind::kExists:

@@ -663,10 +663,15 @@ void summarize(element e, std::string& path, store::BlockSummary& s, int depth,
 class SummaryView final : public kql::BlockView {
  public:
   explicit SummaryView(const store::BlockSummary& s) : s_(s) {}
-  Path at(std::string_view path) const override {
+  Path lookup(std::string_view path) const override {
     Path p;
+    // Unknown too: a path ending in '.' (or empty), which the KQL walk reads as the object
+    // before it, not as a leaf the summary lists.
     const auto doc_path = document_path(path);
-    if (!doc_path || !s_.complete() || *doc_path == "confidence" || *doc_path == "score") return p;
+    if (!doc_path || !s_.complete() || *doc_path == "confidence" || *doc_path == "score" ||
+        doc_path->empty() || doc_path->back() == '.') {
+      return p;
+    }
     p.known = true;
     p.below = s_.has_value_below(*doc_path);
     if (const auto* f = s_.field(*doc_path)) {
@@ -817,6 +822,7 @@ void SearchIndexer::index(std::string_view model, std::string_view, std::string_
       std::string t = kql::index_token(v);
       if (!t.empty() && std::find(tokens.begin(), tokens.end(), t) == tokens.end()) {
         tokens.push_back(std::move(t));
+        if (tokens.size() > kMaxTermsPerField) break;  // the overflow token stands for them
       }
     }
     if (tokens.size() > kMaxTermsPerField) tokens = {std::string(kOverflowToken)};

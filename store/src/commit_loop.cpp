@@ -181,6 +181,7 @@ Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
 }
 
 Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitResult>& results) {
+  ++group_writes;
   results.assign(group.size(), CommitResult{});
 
   // One MultiGet per kind for every request id in the group.
@@ -510,15 +511,14 @@ Status Store::Impl::settle_unsynced(std::vector<Pending>& group) {
   if (!unsynced) return Status::ok();
   Status s = syncer->wait();
   if (s) {
+    if (summary_flush_owner == unsynced->write) summaries_written(true);
     advance_durable(unsynced->end_sequence);
     finish_group(unsynced->group, unsynced->results, s, unsynced->start);
   } else {
     std::vector<Pending> retry = std::move(unsynced->group);
-    // Their write may be lost with the WAL: their values go into the buffered summaries again
-    // (the summaries written with them are made again from the records at the reopen).
-    if (options.indexer) {
-      for (const auto& p : retry) summaries_add(p.batch, nullptr);
-    }
+    // Their write, and any written after it, may be lost with the WAL: the block summaries in
+    // flight go back into the buffer (which holds every value of these batches not yet durable).
+    summaries_written(false);
     for (auto& p : group) retry.push_back(std::move(p));
     group = std::move(retry);
   }
@@ -579,7 +579,13 @@ void Store::Impl::run_commit_loop() {
           threw = false;
           return s;
         });
-        summaries_written(status.is_ok() && !threw);
+        // The summaries this write carried: kept once durable (now, or when its WAL sync
+        // settles under sync: group), back into the buffer if it failed.
+        if (!status || threw) {
+          summaries_written(false);
+        } else if (!pipelined) {
+          summaries_written(true);
+        }
         if (threw) {
           // Not the disk's fault (std::bad_alloc, say): the group fails, its inputs answer an
           // error (nothing was acknowledged), and the store goes on with the next group.
@@ -604,6 +610,7 @@ void Store::Impl::run_commit_loop() {
           unsynced->group = std::move(group);
           unsynced->results = std::move(results);
           unsynced->end_sequence = next_sequence;
+          unsynced->write = group_writes;
           unsynced->start = start;
           group.clear();
           break;

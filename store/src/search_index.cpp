@@ -76,7 +76,7 @@ void Store::Impl::summaries_flush_into(rocksdb::WriteBatch& wb, bool force) {
   if (!options.indexer || !options.indexer->summarizes()) return;
   // Written every second, or sooner when a shard holds many blocks (model versions named by
   // documents can be many: the buffer stays bounded).
-  constexpr auto kInterval = std::chrono::seconds(1);
+  const auto kInterval = std::chrono::milliseconds(options.summary_flush_interval.count());
   constexpr size_t kMaxBlocks = 4096;
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - summary_flushed_at < kInterval) {
@@ -87,13 +87,19 @@ void Store::Impl::summaries_flush_into(rocksdb::WriteBatch& wb, bool force) {
     }
     if (!large) return;
   }
+  // One write of summaries in flight: until it is durable (or known lost) nothing else goes, so
+  // that the write's fate decides what the buffer gets back.
+  for (SummaryShard& shard : summary_shards) {
+    std::lock_guard lock(shard.mu);
+    if (shard.flushing) return;
+  }
   summary_flushed_at = now;
   bool any = false;
   for (SummaryShard& shard : summary_shards) {
     std::shared_ptr<SummaryMap> out;
     {
       std::lock_guard lock(shard.mu);
-      if (shard.flushing || shard.current->empty()) continue;
+      if (shard.current->empty()) continue;
       out = std::move(shard.current);
       shard.current = std::make_shared<SummaryMap>();
       shard.flushing = out;
@@ -103,7 +109,10 @@ void Store::Impl::summaries_flush_into(rocksdb::WriteBatch& wb, bool force) {
   }
   // Every record below next_sequence was prepared, so its values are in what is written now or
   // was written before.
-  if (any) (void)wb.Put(meta, kSummaryWatermarkKey, sequence_key(next_sequence));
+  if (any) {
+    (void)wb.Put(meta, kSummaryWatermarkKey, sequence_key(next_sequence));
+    summary_flush_owner = group_writes;
+  }
 }
 
 void Store::Impl::summaries_written(bool ok) {

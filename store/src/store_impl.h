@@ -157,6 +157,7 @@ struct Pending {
 // scope: clang cannot default-construct a class nested in one still incomplete, for std::optional).
 struct UnsyncedGroup {
   std::vector<Pending> group;
+  uint64_t write = 0;  // Impl::group_writes of its write (owns the summaries it wrote, if any)
   std::vector<CommitResult> results;
   uint64_t end_sequence = 0;  // next_sequence after it
   std::chrono::steady_clock::time_point start;
@@ -405,8 +406,12 @@ struct Store::Impl {
   // Commit thread, building a group that writes: when due (or `force`), the buffered summaries as
   // merges and the watermark (next_sequence) go into `wb`.
   void summaries_flush_into(rocksdb::WriteBatch& wb, bool force = false);
-  // Commit thread, after the group's write: kept (ok) or back into the buffer.
+  // Commit thread, once the write that carried them is durable (ok) or may be lost (back into the
+  // buffer): right after the write, or under sync: group when its WAL sync settles. One write of
+  // summaries is in flight at a time.
   void summaries_written(bool ok);
+  uint64_t group_writes = 0;         // commit thread: write_group calls
+  uint64_t summary_flush_owner = 0;  // commit thread: the group_writes that wrote the buffer
   Status recover_summaries();
   using SummaryMap = std::unordered_map<std::string, BlockSummary>;
   // The buffer, in shards picked by thread (inputs prepare batches on several threads). Each

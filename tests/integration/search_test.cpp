@@ -3211,6 +3211,18 @@ TEST(Search, ExistsOnAnObjectMeansAValueUnderIt) {
   EXPECT_EQ(s.ids("input_features.nested.k:*"), "o-1");  // a leaf: the same either way
 }
 
+// A path that ends in '.' reads the object before the dot (the walk takes `a.` as `a` and then
+// nothing), so the block summaries, which list leaves, cannot rule it out; nor `document.`, the
+// whole document. Found by review: they used to skip every block for these.
+TEST(Search, PathsEndingInADotAreNotRuledOutByBlockSummaries) {
+  const int64_t base = now_ms() / kDayMs * kDayMs - kDayMs;
+  SmallStore s({small_doc("d-1", base, J::object().add("nested", J::object().add("k", inum(1)))),
+                small_doc("d-2", base + 1, J::object())});
+  EXPECT_EQ(s.ids("input_features.nested.:*"), "d-1");
+  EXPECT_EQ(s.ids("input_features.:*"), "d-1") << "d-2 holds an empty object";
+  EXPECT_EQ(s.ids("document.:*"), "d-1,d-2");
+}
+
 // kql.h: "a number equal to v read as a number". Elasticsearch reads a number query as Java's
 // parseDouble does, so `+5`, `5.` and `.5e1` are 5 (the evaluator above reads them so too).
 TEST(Search, NumbersInQueriesAreReadAsElasticsearchReadsThem) {

@@ -11,6 +11,7 @@
 #include <future>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "raw_rocksdb.h"
 #include "verity/store/store.h"
@@ -196,13 +197,17 @@ class SearchIndexTest : public ::testing::Test {
     store_.reset();
     fs::remove_all(dir_);
   }
-  void open(std::shared_ptr<const Indexer> indexer) {
+  void open(std::shared_ptr<const Indexer> indexer, std::shared_ptr<WriteFaults> faults = nullptr,
+            Duration flush_interval = Duration(1000)) {
     store_.reset();
     registry_ = std::make_shared<prometheus::Registry>();
     StoreOptions o;
     o.data_dir = dir_.string();
     o.retention.check_interval = Duration(0);
+    o.retry_interval = Duration(20);
     o.indexer = std::move(indexer);
+    o.faults = std::move(faults);
+    o.summary_flush_interval = flush_interval;
     auto s = Store::open(o, clock_, *registry_);
     ASSERT_TRUE(s.is_ok()) << s.status().to_string();
     store_ = std::move(s).value();
@@ -427,6 +432,50 @@ TEST_F(SearchIndexTest, SummariesLostInACrashAreMadeAgainFromTheRecords) {
   auto again = std::make_shared<TagIndexer>();
   open(again);
   EXPECT_EQ(again->calls.load(), 0u);
+}
+
+// Under sync: group, summaries written with a group whose WAL sync fails (every group writes
+// them here) go back into the buffer: once syncs work and the batches are written again, no block
+// holding their values is skipped, before and after a reopen.
+TEST_F(SearchIndexTest, SummariesOfAFailedWalSyncAreKept) {
+  auto faults = std::make_shared<WriteFaults>();
+  open(std::make_shared<TagIndexer>(), faults, Duration(0));
+  auto rows = generate(3000, 13);
+  const std::vector<Row> before(rows.begin(), rows.begin() + 1500);
+  commit(before);
+  faults->sync_fails = true;
+  std::vector<std::future<CommitResult>> pending;
+  for (size_t from = 1500; from < rows.size(); from += 250) {
+    IngestBatch b;
+    b.input = "test";
+    for (size_t i = from; i < from + 250; ++i) {
+      Event e;
+      e.kind = EventKind::kPrediction;
+      e.request_id = rows[i].request_id;
+      e.timestamp_ms = rows[i].ts;
+      e.model_name = rows[i].model;
+      e.model_version = rows[i].version;
+      e.document = document_of(rows[i]);
+      b.events.push_back(std::move(e));
+    }
+    auto p = std::make_shared<std::promise<CommitResult>>();
+    pending.push_back(p->get_future());
+    store_->submit(std::move(b), [p](const CommitResult& r) { p->set_value(r); });
+  }
+  // The store stops taking writes once a sync failed (a deadline poll), then syncs work again.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (store_->writable() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_FALSE(store_->writable()) << "no sync failed";
+  faults->sync_fails = false;
+  for (auto& f : pending) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    EXPECT_TRUE(f.get().status.is_ok());
+  }
+  check_skipping(rows);
+  open(std::make_shared<TagIndexer>());
+  check_skipping(rows);
 }
 
 void SearchIndexTest::check_skipping(const std::vector<Row>& rows) {

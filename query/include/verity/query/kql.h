@@ -93,8 +93,8 @@ class BlockView {
     double min = 0, max = 0;  // of the numbers
   };
   virtual ~BlockView() = default;
-  virtual Path at(std::string_view path) const = 0;
-  // Whether `path` may hold the string `s` (asked when at(path).strings).
+  virtual Path lookup(std::string_view path) const = 0;
+  // Whether `path` may hold the string `s` (asked when lookup(path).strings).
   virtual bool may_hold(std::string_view path, std::string_view s) const = 0;
 };
 

@@ -69,6 +69,9 @@ struct StoreOptions {
   // Search: each stored prediction's field-index terms and block summary (search_index.h). Null:
   // neither is kept, and scans read every record of their range.
   std::shared_ptr<const Indexer> indexer;
+  // How often buffered block summaries are written (with a commit group). Tests set 0: every
+  // group writes them.
+  Duration summary_flush_interval{1000};
   // A label whose prediction has not arrived this long after the label is counted as orphaned.
   Duration label_max_wait{30ll * 86'400'000};
   // The dead-letter store (rejects, conflicts, what shippers could not deliver): most bytes kept,
