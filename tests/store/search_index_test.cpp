@@ -212,22 +212,26 @@ class SearchIndexTest : public ::testing::Test {
     ASSERT_TRUE(s.is_ok()) << s.status().to_string();
     store_ = std::move(s).value();
   }
+  static IngestBatch batch_of(const std::vector<Row>& rows, size_t from, size_t to) {
+    IngestBatch b;
+    b.input = "test";
+    for (size_t i = from; i < std::min(rows.size(), to); ++i) {
+      Event e;
+      e.kind = EventKind::kPrediction;
+      e.request_id = rows[i].request_id;
+      e.timestamp_ms = rows[i].ts;
+      e.model_name = rows[i].model;
+      e.model_version = rows[i].version;
+      e.document = document_of(rows[i]);
+      b.events.push_back(std::move(e));
+    }
+    return b;
+  }
   void commit(const std::vector<Row>& rows) {
     for (size_t from = 0; from < rows.size(); from += 97) {
-      IngestBatch b;
-      b.input = "test";
-      for (size_t i = from; i < std::min(rows.size(), from + 97); ++i) {
-        Event e;
-        e.kind = EventKind::kPrediction;
-        e.request_id = rows[i].request_id;
-        e.timestamp_ms = rows[i].ts;
-        e.model_name = rows[i].model;
-        e.model_version = rows[i].version;
-        e.document = document_of(rows[i]);
-        b.events.push_back(std::move(e));
-      }
       std::promise<CommitResult> p;
-      store_->submit(std::move(b), [&](const CommitResult& r) { p.set_value(r); });
+      store_->submit(batch_of(rows, from, from + 97),
+                     [&](const CommitResult& r) { p.set_value(r); });
       const CommitResult r = p.get_future().get();
       ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
     }
@@ -446,21 +450,10 @@ TEST_F(SearchIndexTest, SummariesOfAFailedWalSyncAreKept) {
   faults->sync_fails = true;
   std::vector<std::future<CommitResult>> pending;
   for (size_t from = 1500; from < rows.size(); from += 250) {
-    IngestBatch b;
-    b.input = "test";
-    for (size_t i = from; i < from + 250; ++i) {
-      Event e;
-      e.kind = EventKind::kPrediction;
-      e.request_id = rows[i].request_id;
-      e.timestamp_ms = rows[i].ts;
-      e.model_name = rows[i].model;
-      e.model_version = rows[i].version;
-      e.document = document_of(rows[i]);
-      b.events.push_back(std::move(e));
-    }
     auto p = std::make_shared<std::promise<CommitResult>>();
     pending.push_back(p->get_future());
-    store_->submit(std::move(b), [p](const CommitResult& r) { p->set_value(r); });
+    store_->submit(batch_of(rows, from, from + 250),
+                   [p](const CommitResult& r) { p->set_value(r); });
   }
   // The store stops taking writes once a sync failed (a deadline poll), then syncs work again.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
