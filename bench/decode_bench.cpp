@@ -6,6 +6,8 @@
 //   sha256_document         the record digest the store computes per event
 //   search_index_document   the search indexer (block summary, and one indexed field when
 //                           range(0) is 1), as the store's prepare step runs it per event
+//   quality_prediction      model quality's contribution of one prediction (the default config),
+//                           added to a batch's sum as the store's prepare step does
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -17,7 +19,9 @@
 #include "verity/core/sha256.h"
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/masker.h"
+#include "verity/query/model_quality.h"
 #include "verity/query/search_indexer.h"
+#include "verity/store/aggregate.h"
 
 namespace {
 
@@ -195,6 +199,25 @@ void search_index_document(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(search_index_document)->Arg(0)->Arg(1);
+
+void quality_prediction(benchmark::State& state) {
+  const auto docs = documents(1024);
+  auto fields = std::make_shared<const document::FieldMappingSet>();
+  auto config = std::make_shared<const query::QualityConfig>();
+  const query::ModelContributor contributor(fields, config);
+  store::AggregateSum sum;
+  size_t i = 0;
+  for (auto _ : state) {
+    if (i % 256 == 0) sum = store::AggregateSum();  // a batch's sum for one minute
+    const std::string& d = docs[i++ % docs.size()];
+    contributor.prediction({"fraud-detector", "v1.2", 0, d}, sum);
+  }
+  benchmark::DoNotOptimize(sum.size());
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * total_bytes(docs) / docs.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(quality_prediction);
 
 }  // namespace
 

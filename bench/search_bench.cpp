@@ -97,6 +97,23 @@ int main(int argc, char** argv) {
   bool reuse = false;
   app.add_flag("--reuse", reuse,
                "Read the store a previous run with the same --events and --days left in --dir");
+  std::string only;
+  app.add_option("--only", only,
+                 "Run only these reads (comma-separated: scan, model-day, lookups, indexed, "
+                 "clustered, spread, export), e.g. to profile one")
+      ->check([](const std::string& v) {
+        std::string rest = v + ",";
+        for (size_t at; (at = rest.find(',')) != std::string::npos; rest.erase(0, at + 1)) {
+          const std::string name = rest.substr(0, at);
+          if (name != "scan" && name != "model-day" && name != "lookups" && name != "indexed" &&
+              name != "clustered" && name != "spread" && name != "export") {
+            return "unknown read: " + name;
+          }
+        }
+        return std::string();
+      });
+  size_t page_bytes = query::SearchOptions{}.max_page_bytes;
+  app.add_option("--page-bytes", page_bytes, "Bytes of answer that end a page (the default's)");
   CLI11_PARSE(app, argc, argv);
 
   auto config = app::parse_config("").value();
@@ -168,13 +185,21 @@ int main(int argc, char** argv) {
     bench::commit_all(s, std::move(batches), 2);
     std::fprintf(stderr, "\rstored %zu", done);
   }
-  (void)s.flush();
   std::fprintf(stderr, "\rstored %zu events in %.0f s\n", events, seconds_since(fill_start));
+  // The reads are of a store at rest: RocksDB's compactions of the load finish first.
+  const auto settle_start = Steady::now();
+  if (auto st = s.settle(); !st) {
+    std::fprintf(stderr, "settle: %s\n", st.message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "compactions settled in %.0f s\n", seconds_since(settle_start));
   std::printf("verity-bench-search: %zu events over %zu days, 3 models x 40 versions\n", events,
               days);
 
-  // Baseline: every record, through the time index.
-  const ScanFigures all = scan(s, store::ScanRange{});
+  auto wanted = [&](const char* name) {
+    return only.empty() ||
+           ("," + only + ",").find("," + std::string(name) + ",") != std::string::npos;
+  };
   std::printf("%-44s %12s %10s %12s %10s\n", "read", "records", "seconds", "records/s", "MB/s");
   auto row = [](const char* what, const ScanFigures& f) {
     std::printf("%-44s %12llu %10.2f %12.0f %10.1f\n", what,
@@ -182,26 +207,33 @@ int main(int argc, char** argv) {
                 static_cast<double>(f.records) / f.seconds,
                 static_cast<double>(f.bytes) / f.seconds / 1e6);
   };
-  row("baseline: full scan, every model", all);
+  // Baseline: every record, through the time index.
+  ScanFigures all;
+  if (wanted("scan")) {
+    all = scan(s, store::ScanRange{});
+    row("baseline: full scan, every model", all);
+  }
 
   // One model, one day (the second), in order, on this thread.
   store::ScanRange md;
   md.model = "fraud-detector";
   md.from_ms = day_start + 86'400'000;
   md.to_ms = md.from_ms + 86'400'000;
-  const ScanFigures model_day = scan(s, md);
-  row("one model, one day (40 versions merged)", model_day);
-  std::printf("  cpu per record: %.2f us (baseline %.2f us)\n",
-              model_day.cpu / static_cast<double>(model_day.records) * 1e6,
-              all.cpu / static_cast<double>(all.records) * 1e6);
-  store::ScanRange mvd = md;
-  mvd.version = "v1.3";
-  row("one model version, one day", scan(s, mvd));
+  if (wanted("model-day")) {
+    const ScanFigures model_day = scan(s, md);
+    row("one model, one day (40 versions merged)", model_day);
+    std::printf("  cpu per record: %.2f us (baseline %.2f us)\n",
+                model_day.cpu / static_cast<double>(model_day.records) * 1e6,
+                all.cpu / static_cast<double>(std::max<uint64_t>(all.records, 1)) * 1e6);
+    store::ScanRange mvd = md;
+    mvd.version = "v1.3";
+    row("one model version, one day", scan(s, mvd));
+  }
 
   // Point lookups.
   std::vector<double> us;
   std::shuffle(sample_ids.begin(), sample_ids.end(), rng);
-  for (const auto& id : sample_ids) {
+  for (const auto& id : wanted("lookups") ? sample_ids : std::vector<std::string>()) {
     const auto t = Steady::now();
     auto r = s.get_prediction(id);
     us.push_back(seconds_since(t) * 1e6);
@@ -220,6 +252,7 @@ int main(int argc, char** argv) {
   // summaries, and (the baseline) with neither.
   query::SearchOptions narrowed;
   narrowed.indexer = indexer;
+  narrowed.max_page_bytes = page_bytes;
   query::SearchApi api(s, clock, narrowed, fields.get(), nullptr);
   query::SearchApi plain(s, clock, query::SearchOptions{}, fields.get(), nullptr);
   const std::string from = std::to_string(md.from_ms), to = std::to_string(md.to_ms);
@@ -264,7 +297,7 @@ int main(int argc, char** argv) {
     t.ms = seconds_since(start) * 1e3;
     return t;
   };
-  {
+  if (wanted("indexed")) {
     // A user of fraud-detector on the model-day: its stored (masked) id, from a record.
     std::string user;
     for (const auto& id : sample_ids) {
@@ -290,7 +323,7 @@ int main(int argc, char** argv) {
         explained(indexed_page.last, "index").c_str(), plain_page.ms,
         static_cast<unsigned long long>(plain_page.scanned));
   }
-  {
+  if (wanted("clustered")) {
     const std::string where = "input_features.currency:USD";
     const Timed with = run(api, where, true);
     const Timed without = run(plain, where, true);
@@ -305,7 +338,7 @@ int main(int argc, char** argv) {
         read + skipped > 0 ? 100.0 * skipped / (read + skipped) : 0.0, without.ms,
         static_cast<unsigned long long>(without.scanned));
   }
-  {
+  if (wanted("spread")) {
     const std::string where = "input_features.account_age_days:7 and input_features.channel:pos";
     const Timed with = run(api, where, false);
     const Timed without = run(plain, where, false);
@@ -317,7 +350,7 @@ int main(int argc, char** argv) {
         where.c_str(), with.ms, static_cast<unsigned long long>(with.scanned), skipped,
         read + skipped, without.ms, static_cast<unsigned long long>(without.scanned));
   }
-  {
+  if (wanted("export")) {
     const auto t = Steady::now();
     uint64_t bytes = 0, pages = 0;
     std::string cursor;

@@ -2,6 +2,9 @@
 // tiers, drops expired partitions unless held; legal holds; the admin audit trail; the partition
 // listing.
 
+#include <chrono>
+#include <thread>
+
 #include <rocksdb/convenience.h>
 #include <spdlog/spdlog.h>
 
@@ -635,6 +638,21 @@ Status Store::flush() {
   std::shared_lock db_lock(impl_->db_mu);
   if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
   return from_rocksdb(impl_->db->Flush(rocksdb::FlushOptions(), impl_->all_handles()), "flushing");
+}
+
+Status Store::settle() {
+  if (auto s = flush(); !s) return s;
+  while (true) {
+    {
+      std::shared_lock db_lock(impl_->db_mu);
+      if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+      uint64_t pending = 0, running = 0;
+      impl_->db->GetAggregatedIntProperty("rocksdb.compaction-pending", &pending);
+      impl_->db->GetIntProperty("rocksdb.num-running-compactions", &running);
+      if (pending == 0 && running == 0) return Status::ok();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 Result<std::vector<std::string>> Store::audit_trail(uint64_t from, size_t limit) const {

@@ -285,6 +285,9 @@ class Store final : public BatchSink {
 
   // Writes every memtable to table files (benchmarks, and before copying a stopped store).
   Status flush();
+  // Flushes, then waits until RocksDB has no compaction pending or running: benchmarks read a
+  // store at rest, not one still compacting the load they just wrote.
+  Status settle();
   // Appends to the read audit trail (chained: verify() checks it). Thread-safe.
   Status record_read(const ReadRecord& read);
   // Read audit entries (JSON text: id, time, kind "read", actor, endpoint, query, returned,
