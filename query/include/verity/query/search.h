@@ -43,10 +43,11 @@ struct SearchOptions {
   int64_t default_window_ms = 86'400'000;
   // A page also ends (truncated, with a cursor) past this many bytes of answer or this long, so
   // that one request holds bounded memory and the store's read lock for a bounded time.
-  // 4 MiB: a page's buffer, with the hit that crosses the bound, stays below jemalloc's 8 MiB
-  // `oversize_threshold`, whose allocations go back to the OS when freed, so every larger page
-  // faults its memory in afresh: measured, 11 MB pages of an export ran at 66 MB/s, 2-4 MB pages
-  // at 172-185 MB/s (verity-bench-search, 20M records, `verity serve`'s allocator).
+  // 3 MiB: a page's buffer (its capacity doubling as it grows, plus the hit that crosses the
+  // bound) stays below jemalloc's 8 MiB `oversize_threshold`, whose allocations go back to the OS
+  // when freed, so every larger page faults its memory in afresh. Measured in one sitting
+  // (verity-bench-search, 20M records, `verity serve`'s allocator): export 172-179 MB/s with 3 MiB
+  // pages, 63-68 MB/s with 16 MiB pages.
   size_t max_page_bytes = 3u << 20;
   int64_t max_page_ms = 5'000;
   size_t max_fields = 100;  // distinct fields a `fields` list may name
