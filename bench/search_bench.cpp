@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
         return std::string();
       });
   size_t page_bytes = query::SearchOptions{}.max_page_bytes;
-  app.add_option("--page-bytes", page_bytes, "Bytes of answer that end a page (the default's)");
+  app.add_option("--page-bytes", page_bytes, "Bytes of answer that end a page (the default's)")
+      ->check(CLI::Range(size_t{64} << 10, size_t{1} << 30));
   CLI11_PARSE(app, argc, argv);
 
   auto config = app::parse_config("").value();
@@ -222,9 +223,12 @@ int main(int argc, char** argv) {
   if (wanted("model-day")) {
     const ScanFigures model_day = scan(s, md);
     row("one model, one day (40 versions merged)", model_day);
-    std::printf("  cpu per record: %.2f us (baseline %.2f us)\n",
-                model_day.cpu / static_cast<double>(model_day.records) * 1e6,
-                all.cpu / static_cast<double>(std::max<uint64_t>(all.records, 1)) * 1e6);
+    std::printf("  cpu per record: %.2f us",
+                model_day.cpu / static_cast<double>(model_day.records) * 1e6);
+    if (all.records > 0) {
+      std::printf(" (baseline %.2f us)", all.cpu / static_cast<double>(all.records) * 1e6);
+    }
+    std::printf("\n");
     store::ScanRange mvd = md;
     mvd.version = "v1.3";
     row("one model version, one day", scan(s, mvd));
@@ -254,7 +258,9 @@ int main(int argc, char** argv) {
   narrowed.indexer = indexer;
   narrowed.max_page_bytes = page_bytes;
   query::SearchApi api(s, clock, narrowed, fields.get(), nullptr);
-  query::SearchApi plain(s, clock, query::SearchOptions{}, fields.get(), nullptr);
+  query::SearchOptions unnarrowed;
+  unnarrowed.max_page_bytes = page_bytes;
+  query::SearchApi plain(s, clock, unnarrowed, fields.get(), nullptr);
   const std::string from = std::to_string(md.from_ms), to = std::to_string(md.to_ms);
   auto header = [](const HttpResponse& r, const char* name) {
     for (const auto& [k, v] : r.headers) {

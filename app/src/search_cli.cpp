@@ -102,7 +102,7 @@ int run_search(const SearchCommand& c) {
     std::cerr << "verity search: " << r->header("x-verity-matched") << " hits, "
               << r->header("x-verity-scanned") << " records read";
     if (!meta.empty() && meta.find("\"truncated\":true") != std::string_view::npos) {
-      std::cerr << " (the scan budget ended the page)";
+      std::cerr << " (a page bound ended the page: the scan budget, 3 MiB of answer or 5 s)";
     }
     if (c.model.empty() && c.from.empty()) std::cerr << " in the last day (no --model, no --from)";
     std::cerr << "\n";

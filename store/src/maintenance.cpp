@@ -642,17 +642,22 @@ Status Store::flush() {
 
 Status Store::settle() {
   if (auto s = flush(); !s) return s;
-  while (true) {
+  // Bounded: a background error stops compactions and would leave one pending for ever.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+  while (std::chrono::steady_clock::now() < deadline) {
     {
       std::shared_lock db_lock(impl_->db_mu);
       if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
       uint64_t pending = 0, running = 0;
-      impl_->db->GetAggregatedIntProperty("rocksdb.compaction-pending", &pending);
-      impl_->db->GetIntProperty("rocksdb.num-running-compactions", &running);
+      if (!impl_->db->GetAggregatedIntProperty("rocksdb.compaction-pending", &pending) ||
+          !impl_->db->GetIntProperty("rocksdb.num-running-compactions", &running)) {
+        return Status::internal("RocksDB does not report its compactions");
+      }
       if (pending == 0 && running == 0) return Status::ok();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  return Status::unavailable("compactions still pending after 30 minutes");
 }
 
 Result<std::vector<std::string>> Store::audit_trail(uint64_t from, size_t limit) const {

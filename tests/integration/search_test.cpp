@@ -3223,6 +3223,54 @@ TEST(Search, PathsEndingInADotAreNotRuledOutByBlockSummaries) {
   EXPECT_EQ(s.ids("document.:*"), "d-1,d-2");
 }
 
+// A page also ends at SearchOptions::max_page_bytes (3 MiB) of answer: with 40 hits of ~200 KB,
+// `limit=max` (10,000) takes several pages, each ended by bytes and `truncated`, each holding at
+// least one hit, and the cursors go on exactly: every record once, in order.
+TEST(Search, PagesEndAtTheirByteBoundAndTheCursorGoesOnExactly) {
+  const int64_t base = now_ms() / kDayMs * kDayMs - kDayMs;
+  std::vector<J> docs;
+  std::vector<std::string> want;
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = "big-" + std::to_string(100 + i);
+    want.push_back(id);
+    docs.push_back(small_doc(
+        id, base + i,
+        J::object().add("pad", J::str(std::string(200'000, static_cast<char>('a' + i % 26))))));
+  }
+  SmallStore s(docs);
+  std::vector<std::string> got;
+  std::string cursor;
+  size_t pages = 0;
+  while (true) {
+    auto r = app::http_request(
+        "GET", s.url + "/v1/predictions?model=m&limit=max&fields=request_id,input_features.pad" +
+                   (cursor.empty() ? "" : "&cursor=" + pct(cursor)));
+    ASSERT_TRUE(r.is_ok());
+    ASSERT_EQ(r->status, 200) << r->body.substr(0, 300);
+    ++pages;
+    ASSERT_LT(pages, 40u) << "the cursor does not go on";
+    size_t hits = 0;
+    for (size_t at = r->body.find("{\"request_id\":\""); at != std::string::npos;
+         at = r->body.find("{\"request_id\":\"", at + 1)) {
+      const size_t from = at + 15;
+      got.push_back(r->body.substr(from, r->body.find('"', from) - from));
+      ++hits;
+    }
+    cursor = r->header("x-verity-next-cursor");
+    const bool truncated = r->body.find("\"truncated\":true") != std::string::npos;
+    if (cursor.empty()) {
+      EXPECT_FALSE(truncated);
+      break;
+    }
+    EXPECT_TRUE(truncated) << "page " << pages << " ended before its limit of 10,000";
+    EXPECT_GE(hits, 1u) << "a page ended by bytes holds the hit that reached the bound";
+    EXPECT_GE(r->body.size(), size_t{3} << 20) << "page " << pages;
+    EXPECT_LT(r->body.size(), (size_t{3} << 20) + 300'000) << "page " << pages;
+  }
+  EXPECT_GE(pages, 3u) << "8 MB of answer in pages of 3 MiB";
+  EXPECT_EQ(got, want);
+}
+
 // kql.h: "a number equal to v read as a number". Elasticsearch reads a number query as Java's
 // parseDouble does, so `+5`, `5.` and `.5e1` are 5 (the evaluator above reads them so too).
 TEST(Search, NumbersInQueriesAreReadAsElasticsearchReadsThem) {

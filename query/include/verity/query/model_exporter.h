@@ -23,7 +23,7 @@ namespace verity::query {
 
 class ModelsApi;
 
-// metrics.models.* (docs/configuration.md).
+// metrics.models.* (README.md, "Configuration reference").
 struct ModelExportOptions {
   size_t max_models = 50;    // exported models, most recently predicting first
   size_t max_versions = 3;   // exported versions per model, most recently predicting first

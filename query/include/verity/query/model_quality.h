@@ -32,7 +32,7 @@ enum class ScoreSemantics {
 const char* score_semantics_name(ScoreSemantics s);
 std::optional<ScoreSemantics> parse_score_semantics(std::string_view name);
 
-// models.<name>.quality.* (docs/configuration.md).
+// models.<name>.quality.* (README.md, "Configuration reference").
 struct ModelQualityConfig {
   std::optional<Task> task;  // nullopt: inferred from the predicted and label values
   // Where the predicted value and the score (the probability of the positive class) are; empty:

@@ -44,8 +44,9 @@ struct SearchOptions {
   // A page also ends (truncated, with a cursor) past this many bytes of answer or this long, so
   // that one request holds bounded memory and the store's read lock for a bounded time.
   // 3 MiB: a page's buffer (its capacity doubling as it grows, plus the hit that crosses the
-  // bound) stays below jemalloc's 8 MiB `oversize_threshold`, whose allocations go back to the OS
-  // when freed, so every larger page faults its memory in afresh. Measured in one sitting
+  // bound) stays below jemalloc's 8 MiB `oversize_threshold` for hits up to about 1 MiB (the
+  // default inputs' max_event), whose allocations go back to the OS when freed, so every larger
+  // page faults its memory in afresh. Measured in one sitting
   // (verity-bench-search, 20M records, `verity serve`'s allocator): export 172-179 MB/s with 3 MiB
   // pages, 63-68 MB/s with 16 MiB pages.
   size_t max_page_bytes = 3u << 20;

@@ -14,7 +14,7 @@ enum class IndexMode {
   kDated,       // <prefix>YYYY.MM.DD of prediction time
 };
 
-// outputs.elasticsearch.* (docs/configuration.md).
+// outputs.elasticsearch.* (README.md, "Configuration reference").
 struct EsShipperOptions {
   std::vector<std::string> hosts;  // base URLs, tried in order; the next one on connection errors
   IndexMode index_mode = IndexMode::kDataStream;

@@ -285,8 +285,8 @@ class Store final : public BatchSink {
 
   // Writes every memtable to table files (benchmarks, and before copying a stopped store).
   Status flush();
-  // Flushes, then waits until RocksDB has no compaction pending or running: benchmarks read a
-  // store at rest, not one still compacting the load they just wrote.
+  // Flushes, then waits until RocksDB has no compaction pending or running (at most 30 minutes):
+  // benchmarks read a store at rest, not one still compacting the load they just wrote.
   Status settle();
   // Appends to the read audit trail (chained: verify() checks it). Thread-safe.
   Status record_read(const ReadRecord& read);
