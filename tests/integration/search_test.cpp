@@ -3223,19 +3223,31 @@ TEST(Search, PathsEndingInADotAreNotRuledOutByBlockSummaries) {
   EXPECT_EQ(s.ids("document.:*"), "d-1,d-2");
 }
 
-// A page also ends at SearchOptions::max_page_bytes (3 MiB) of answer: with 40 hits of ~200 KB,
-// `limit=max` (10,000) takes several pages, each ended by bytes and `truncated`, each holding at
-// least one hit, and the cursors go on exactly: every record once, in order.
+// A page also ends at SearchOptions::max_page_bytes (3 MiB) of answer. Hits of generated sizes
+// (one byte to 400 KB) and contents (ASCII, quotes, backslashes and control characters that JSON
+// escaping inflates, 2-4 byte UTF-8) through `limit=max` (10,000) take several pages, each ended by
+// bytes and `truncated`, each holding at least one hit, and the cursors go on exactly: every record
+// once, in order.
 TEST(Search, PagesEndAtTheirByteBoundAndTheCursorGoesOnExactly) {
   const int64_t base = now_ms() / kDayMs * kDayMs - kDayMs;
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const std::vector<std::string> pieces = {
+      "a",  "Z",  "7",    " ",        "\"",           "\\",
+      "\n", "\t", "\x01", "\xc3\xa9", "\xe6\xbc\xa2", "\xf0\x9f\x98\x80"};
   std::vector<J> docs;
   std::vector<std::string> want;
-  for (int i = 0; i < 40; ++i) {
-    const std::string id = "big-" + std::to_string(100 + i);
+  size_t total = 0, largest = 0;
+  for (int i = 0; total < (size_t{10} << 20); ++i) {
+    const std::string id = "big-" + std::to_string(1000 + i);
     want.push_back(id);
-    docs.push_back(small_doc(
-        id, base + i,
-        J::object().add("pad", J::str(std::string(200'000, static_cast<char>('a' + i % 26))))));
+    const size_t size = rng() % 8 == 0 ? rng() % 100 : 1 + rng() % 400'000;
+    std::string pad;
+    while (pad.size() < size) pad += pieces[rng() % 4 == 0 ? rng() % pieces.size() : 0];
+    total += pad.size();
+    largest = std::max(largest, pad.size());
+    docs.push_back(small_doc(id, base + i, J::object().add("pad", J::str(std::move(pad)))));
   }
   SmallStore s(docs);
   std::vector<std::string> got;
@@ -3248,7 +3260,7 @@ TEST(Search, PagesEndAtTheirByteBoundAndTheCursorGoesOnExactly) {
     ASSERT_TRUE(r.is_ok());
     ASSERT_EQ(r->status, 200) << r->body.substr(0, 300);
     ++pages;
-    ASSERT_LT(pages, 40u) << "the cursor does not go on";
+    ASSERT_LT(pages, want.size() + 1) << "the cursor does not go on";
     size_t hits = 0;
     for (size_t at = r->body.find("{\"request_id\":\""); at != std::string::npos;
          at = r->body.find("{\"request_id\":\"", at + 1)) {
@@ -3265,9 +3277,10 @@ TEST(Search, PagesEndAtTheirByteBoundAndTheCursorGoesOnExactly) {
     EXPECT_TRUE(truncated) << "page " << pages << " ended before its limit of 10,000";
     EXPECT_GE(hits, 1u) << "a page ended by bytes holds the hit that reached the bound";
     EXPECT_GE(r->body.size(), size_t{3} << 20) << "page " << pages;
-    EXPECT_LT(r->body.size(), (size_t{3} << 20) + 300'000) << "page " << pages;
+    // At most the hit that crossed the bound past it (escaping at most sextuples a byte: \u0001).
+    EXPECT_LT(r->body.size(), (size_t{3} << 20) + 6 * largest + 1000) << "page " << pages;
   }
-  EXPECT_GE(pages, 3u) << "8 MB of answer in pages of 3 MiB";
+  EXPECT_GE(pages, 3u) << total << " bytes of answer in pages of 3 MiB";
   EXPECT_EQ(got, want);
 }
 
