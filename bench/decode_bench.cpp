@@ -19,6 +19,7 @@
 #include "verity/core/sha256.h"
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/masker.h"
+#include "verity/quality/contributor.h"
 #include "verity/query/model_quality.h"
 #include "verity/query/search_indexer.h"
 #include "verity/store/aggregate.h"
@@ -203,8 +204,8 @@ BENCHMARK(search_index_document)->Arg(0)->Arg(1);
 void quality_prediction(benchmark::State& state) {
   const auto docs = documents(1024);
   auto fields = std::make_shared<const document::FieldMappingSet>();
-  auto config = std::make_shared<const query::QualityConfig>();
-  const query::ModelContributor contributor(fields, config);
+  auto config = std::make_shared<const quality::QualityConfig>();
+  const quality::ModelContributor contributor(fields, config);
   store::AggregateSum sum;
   size_t i = 0;
   for (auto _ : state) {

@@ -22,6 +22,7 @@
 #include "verity/app/config.h"
 #include "verity/ingest/document_decoder.h"
 #include "verity/ingest/masker.h"
+#include "verity/quality/contributor.h"
 #include "verity/query/model_api.h"
 #include "verity/query/model_exporter.h"
 #include "verity/query/model_quality.h"
@@ -94,8 +95,8 @@ models:
   const EpochMillis now = 1795000000000 - 1795000000000 % kDay;  // midnight, 2026-11-18
   ManualClock clock(now);
   auto fields = std::make_shared<const document::FieldMappingSet>(config.fields);
-  auto quality = std::make_shared<const query::QualityConfig>(config.quality);
-  auto contributor = std::make_shared<query::ModelContributor>(fields, quality);
+  auto quality = std::make_shared<const quality::QualityConfig>(config.quality);
+  auto contributor = std::make_shared<quality::ModelContributor>(fields, quality);
   ingest::DocumentDecoder decoder(fields, clock, ingest::DecoderLimits{}, *masker);
 
   // Predictions spread evenly over the `spread_days` days before `now`, and a label for each: the

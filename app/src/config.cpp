@@ -9,6 +9,7 @@
 #include "verity/app/config_reader.h"
 #include "verity/core/http.h"
 #include "verity/document/json_writer.h"
+#include "verity/query/model_quality.h"
 
 namespace verity::app {
 namespace {
@@ -62,19 +63,19 @@ std::vector<document::JsonPointer> read_pointers(
 }
 
 // metrics.quality and models.<name>.quality.
-void read_quality(ConfigReader& r, query::ModelQualityConfig& q) {
-  std::string task = q.task ? query::task_name(*q.task) : "inferred";
+void read_quality(ConfigReader& r, quality::ModelQualityConfig& q) {
+  std::string task = q.task ? quality::task_name(*q.task) : "inferred";
   r.get_choice("task", task, {"inferred", "binary", "multiclass", "regression"});
-  q.task = query::parse_task(task);
+  q.task = quality::parse_task(task);
   q.predicted = read_pointers(r, "predicted", q.predicted);
   q.score = read_pointers(r, "score", q.score);
   q.probabilities = read_pointers(r, "probabilities", q.probabilities);
   std::string semantics =
-      q.score_semantics ? query::score_semantics_name(*q.score_semantics) : "inferred";
+      q.score_semantics ? quality::score_semantics_name(*q.score_semantics) : "inferred";
   r.get_choice("score_semantics", semantics,
                {"inferred", "positive_class_probability", "other_class_probability",
                 "predicted_class_confidence", "class_probabilities"});
-  q.score_semantics = query::parse_score_semantics(semantics);
+  q.score_semantics = quality::parse_score_semantics(semantics);
   std::string positive;
   r.get("positive_class", positive);
   if (!positive.empty()) q.positive_class = class_json(positive);
@@ -103,7 +104,7 @@ void read_quality(ConfigReader& r, query::ModelQualityConfig& q) {
   }
   for (const auto& name : r.keys_of("features")) {
     auto fr = r.child("features").child(name);
-    query::ModelQualityConfig::Feature f;
+    quality::ModelQualityConfig::Feature f;
     fr.get_choice("type", f.type, {"", "number", "string", "boolean"});
     for (auto [key, target] : {std::pair{"min", &f.min}, {"max", &f.max}}) {
       if (!fr.has(key)) continue;
@@ -728,7 +729,7 @@ Result<Config> parse_config(const std::string& yaml_text) {
     }
     if (m.has("quality")) {
       auto q = m.child("quality");
-      query::ModelQualityConfig mq = c.quality.defaults;
+      quality::ModelQualityConfig mq = c.quality.defaults;
       read_quality(q, mq);
       q.finish();
       c.quality.models.emplace(model, std::move(mq));
@@ -843,11 +844,11 @@ void emit_masking(YAML::Emitter& out, const std::vector<ingest::MaskRule>& rules
   out << YAML::EndSeq;
 }
 
-void emit_quality(YAML::Emitter& out, const query::ModelQualityConfig& q,
+void emit_quality(YAML::Emitter& out, const quality::ModelQualityConfig& q,
                   const bool* enabled = nullptr) {
   out << YAML::BeginMap;
   if (enabled != nullptr) out << YAML::Key << "enabled" << YAML::Value << *enabled;
-  out << YAML::Key << "task" << YAML::Value << (q.task ? query::task_name(*q.task) : "inferred");
+  out << YAML::Key << "task" << YAML::Value << (q.task ? quality::task_name(*q.task) : "inferred");
   std::vector<std::string> texts;
   for (const auto& p : q.predicted) texts.push_back(p.text);
   out << YAML::Key << "predicted" << YAML::Value << YAML::Flow << texts;
@@ -858,7 +859,7 @@ void emit_quality(YAML::Emitter& out, const query::ModelQualityConfig& q,
   for (const auto& p : q.probabilities) texts.push_back(p.text);
   out << YAML::Key << "probabilities" << YAML::Value << YAML::Flow << texts;
   out << YAML::Key << "score_semantics" << YAML::Value
-      << (q.score_semantics ? query::score_semantics_name(*q.score_semantics) : "inferred");
+      << (q.score_semantics ? quality::score_semantics_name(*q.score_semantics) : "inferred");
   std::string positive = q.positive_class;
   if (positive.size() >= 2 && positive.front() == '"')
     positive = positive.substr(1, positive.size() - 2);

@@ -25,6 +25,7 @@
 #include "verity/ingest/http_server.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/tcp_input.h"
+#include "verity/quality/contributor.h"
 #include "verity/query/metrics_exposition.h"
 #include "verity/query/model_api.h"
 #include "verity/query/model_exporter.h"
@@ -344,13 +345,13 @@ Status Server::start() {
                                false);
   }
   auto mappings = std::make_shared<const document::FieldMappingSet>(im.config.fields);
-  auto quality = std::make_shared<const query::QualityConfig>(im.config.quality);
+  auto quality = std::make_shared<const quality::QualityConfig>(im.config.quality);
   store::StoreOptions so = im.config.store;
   so.data_dir = im.config.data_dir;
   so.outbox = !im.config.es_output.hosts.empty();
   so.forward_dead_letters = so.outbox && im.config.es_output.dead_letters;
   if (im.config.quality_enabled) {
-    so.contributor = std::make_shared<query::ModelContributor>(mappings, quality);
+    so.contributor = std::make_shared<quality::ModelContributor>(mappings, quality);
   } else {
     spdlog::info("model quality is off (metrics.quality.enabled: false)");
   }

@@ -29,7 +29,7 @@ Result<Report> ModelsApi::report(const std::string& model,
   auto a = window(model, version, from_ms, to_ms);
   if (!a) return a.status();
   // The drift baseline: configured, or the first days of the model (version).
-  const ModelQualityConfig& config = config_->for_model(model);
+  const quality::ModelQualityConfig& config = config_->for_model(model);
   const EpochMillis baseline_from = config.baseline_from.value_or(first - first % 60'000);
   const EpochMillis baseline_to = config.baseline_to.value_or(
       baseline_from + static_cast<EpochMillis>(config.baseline_days) * 86'400'000);
@@ -124,7 +124,7 @@ HttpResponse ModelsApi::models(const HttpRequest&) const {
     out += ",\"task\":\"" + r->task + "\",\"task_source\":\"" + r->task_source + "\"";
     if (r->score_semantics) {
       out += ",\"score_semantics\":{\"value\":\"";
-      out += score_semantics_name(*r->score_semantics);
+      out += quality::score_semantics_name(*r->score_semantics);
       out += "\",\"source\":\"" + r->score_semantics_source + "\"";
       if (r->score_label_disagreement_ratio) {
         out += ",\"score_label_disagreement_ratio\":";
@@ -284,7 +284,7 @@ Result<OverTime> ModelsApi::over_time(const Report& r) const {
   }
   std::sort(versions.begin(), versions.end(),
             [](const auto& a, const auto& b) { return a.version < b.version; });
-  const ModelQualityConfig& config = config_->for_model(r.model);
+  const quality::ModelQualityConfig& config = config_->for_model(r.model);
   // Bucket edges at UTC multiples of the step; a leading stub shorter than half a step (a window
   // ending now starts mid-hour) joins the next bucket instead of drawing a point of its own.
   const int64_t step = out.step_ms;

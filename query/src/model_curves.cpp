@@ -29,7 +29,7 @@ ScoreCurves score_curves(const Report::ScoreHistogram& h) {
     const double tp2 = tp + bp, fp2 = fp + bn;
     area += (fp2 - fp) * (tp2 + tp) / 2;
     ap += (bp / P) * (tp2 / (tp2 + fp2));
-    const double threshold = score_bin_lower_bound(static_cast<int>(i));
+    const double threshold = quality::score_bin_lower_bound(static_cast<int>(i));
     c.roc.push_back({fp2 / N, tp2 / P, threshold});
     c.precision_recall.push_back({tp2 / P, tp2 / (tp2 + fp2), threshold});
     tp = tp2;

@@ -8,27 +8,28 @@
 #include <cstdint>
 #include <string>
 
+#include "verity/quality/contributor.h"
 #include "verity/query/model_quality.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace verity;
   static auto fields = std::make_shared<const document::FieldMappingSet>();
   static auto config = [] {
-    auto c = std::make_shared<query::QualityConfig>();
-    query::ModelQualityConfig binary;
-    binary.task = query::Task::kBinary;
+    auto c = std::make_shared<quality::QualityConfig>();
+    quality::ModelQualityConfig binary;
+    binary.task = quality::Task::kBinary;
     binary.positive_class = "\"fraud\"";
     c->models["binary"] = binary;
-    query::ModelQualityConfig reg;
-    reg.task = query::Task::kRegression;
+    quality::ModelQualityConfig reg;
+    reg.task = quality::Task::kRegression;
     c->models["reg"] = reg;
-    query::ModelQualityConfig features;
+    quality::ModelQualityConfig features;
     features.features["amount"] = {"number", 0.0, 100.0, false};
     features.features["country"] = {"string", std::nullopt, std::nullopt, true};
     c->models["features"] = features;
-    return std::shared_ptr<const query::QualityConfig>(c);
+    return std::shared_ptr<const quality::QualityConfig>(c);
   }();
-  static query::ModelContributor contributor(fields, config);
+  static quality::ModelContributor contributor(fields, config);
 
   FuzzedDataProvider in(data, size);
   static const char* models[] = {"binary", "reg", "features", "other"};

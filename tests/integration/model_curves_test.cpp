@@ -59,8 +59,8 @@ std::vector<Model> generate() {
       bool positive = false;
       if (m.task == "binary") {
         if (m.exact) {
-          const int b = static_cast<int>(u(rng) * (query::kScoreBinCount - 1));
-          score = (query::score_bin_lower_bound(b) + query::score_bin_lower_bound(b + 1)) / 2;
+          const int b = static_cast<int>(u(rng) * (quality::kScoreBins - 1));
+          score = (quality::score_bin_lower_bound(b) + quality::score_bin_lower_bound(b + 1)) / 2;
           positive = u(rng) < score;
         } else {
           positive = u(rng) < 0.35;

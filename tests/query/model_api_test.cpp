@@ -10,10 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "verity/quality/contributor.h"
 #include "verity/store/store.h"
 
 namespace verity::query {
 namespace {
+
+using namespace quality;  // the contributor, its config and its key schema
 
 namespace fs = std::filesystem;
 constexpr EpochMillis kDay = 86'400'000;

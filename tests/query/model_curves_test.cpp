@@ -12,8 +12,12 @@
 #include <cmath>
 #include <random>
 
+#include "verity/quality/contributor.h"
+
 namespace verity::query {
 namespace {
+
+using namespace quality;  // the contributor, its config and its key schema
 
 using store::Aggregate;
 using store::JoinSide;
@@ -168,7 +172,7 @@ TEST_F(CurvesTest, PointsAreExactWhenEveryScoreHasItsOwnBin) {
   std::uniform_real_distribution<double> u(0, 1);
   std::vector<std::pair<double, bool>> data;
   for (int i = 0; i < 500; ++i) {
-    const int b = static_cast<int>(u(rng) * kScoreBinCount) % (kScoreBinCount - 1);
+    const int b = static_cast<int>(u(rng) * kScoreBins) % (kScoreBins - 1);
     const double s = (score_bin_lower_bound(b) + score_bin_lower_bound(b + 1)) / 2;
     const bool t = u(rng) < s;
     data.emplace_back(s, t);
@@ -205,7 +209,7 @@ TEST_F(CurvesTest, PointsAreExactWhenEveryScoreHasItsOwnBin) {
 TEST_F(CurvesTest, BinLowerBoundsContainTheirScores) {
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> u(0, 1);
-  for (int i = 1; i < kScoreBinCount; ++i) {
+  for (int i = 1; i < kScoreBins; ++i) {
     ASSERT_LT(score_bin_lower_bound(i - 1), score_bin_lower_bound(i)) << i;
   }
   ModelQualityConfig config;
@@ -221,13 +225,13 @@ TEST_F(CurvesTest, BinLowerBoundsContainTheirScores) {
     const Report r = report();
     ASSERT_TRUE(r.scores.has_value());
     int bin = -1;
-    for (int b = 0; b < kScoreBinCount; ++b) {
+    for (int b = 0; b < kScoreBins; ++b) {
       if (r.scores->positive[static_cast<size_t>(b)] > 0) bin = b;
     }
     ASSERT_GE(bin, 0);
     // Edges are computed in floating point: a score within 1e-12 of an edge may fall either side.
     EXPECT_LE(score_bin_lower_bound(bin), s + 1e-12) << s;
-    if (bin + 1 < kScoreBinCount) {
+    if (bin + 1 < kScoreBins) {
       EXPECT_GT(score_bin_lower_bound(bin + 1), s - 1e-12) << s;
     }
   }

@@ -9,8 +9,12 @@
 #include <cmath>
 #include <random>
 
+#include "verity/quality/contributor.h"
+
 namespace verity::query {
 namespace {
+
+using namespace quality;  // the contributor, its config and its key schema
 
 using store::Aggregate;
 using store::JoinSide;

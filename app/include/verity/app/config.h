@@ -13,8 +13,8 @@
 #include "verity/ingest/http_server.h"
 #include "verity/ingest/masking_policy.h"
 #include "verity/ingest/tcp_input.h"
+#include "verity/quality/quality_config.h"
 #include "verity/query/model_exporter.h"
-#include "verity/query/model_quality.h"
 #include "verity/query/search.h"
 #include "verity/query/search_indexer.h"
 #include "verity/shippers/es_shipper.h"
@@ -45,7 +45,7 @@ struct Config {
 
   // labels.max_wait is store.label_max_wait.
   // metrics.quality.* (defaults) and models.<name>.quality.*: tasks, value locations, classes.
-  query::QualityConfig quality;
+  quality::QualityConfig quality;
   // metrics.quality.enabled: false stores no model-quality aggregates (labels still join their
   // predictions; /v1/models and the model gauges say quality is off).
   bool quality_enabled = true;

@@ -23,7 +23,7 @@ namespace verity::query {
 // GET /v1/models/{model}/metrics. Thread-safe; the store must outlive this object.
 class ModelsApi {
  public:
-  ModelsApi(const store::Store& store, std::shared_ptr<const QualityConfig> config,
+  ModelsApi(const store::Store& store, std::shared_ptr<const quality::QualityConfig> config,
             const Clock& clock)
       : store_(store), config_(std::move(config)), clock_(clock) {}
 
@@ -72,7 +72,7 @@ class ModelsApi {
                                   EpochMillis to_ms) const;
 
   const store::Store& store_;
-  std::shared_ptr<const QualityConfig> config_;
+  std::shared_ptr<const quality::QualityConfig> config_;
   const Clock& clock_;
   struct Cached {
     uint64_t generation = 0;

@@ -120,7 +120,7 @@ struct JoinSide {
 };
 
 // What predictions and joined labels contribute to a model's aggregates. Implemented outside the
-// store (query/model_quality.h knows the field mapping and per-model config); the store calls it
+// store (quality/contributor.h knows the field mapping and per-model config); the store calls it
 // on its commit thread, inside the commit group that stores the prediction or label, so a
 // contribution is written exactly when its record is: a replay, a restart or a crash never counts
 // anything twice. Implementations must be deterministic and thread-safe.
