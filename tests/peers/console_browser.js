@@ -89,10 +89,15 @@ async function main() {
       if (!u.startsWith(base + '/') && !u.startsWith('data:') && !u.startsWith('blob:' + base + '/')) problems.push('request to ' + u);
     });
     page.on('response', (r) => { if (r.status() === 404) problems.push('404 for ' + r.url()); });
-    let cancelling = false;  // the export's request that Cancel aborts fails, as it should
+    // The export's request that Cancel aborts (step 5) fails, as it should: that one request, with
+    // ERR_ABORTED, whenever Chromium reports it (the report may come after the page has moved on).
+    let cancelled = null;
+    let cancelledFailed = null;
+    const cancelledFailure = new Promise((ok) => { cancelledFailed = ok; });
     page.on('requestfailed', (r) => {
       const why = (r.failure() || {}).errorText;
-      if (!(cancelling && why === 'net::ERR_ABORTED')) problems.push('request failed: ' + r.url() + ' ' + why);
+      if (r === cancelled && why === 'net::ERR_ABORTED') { cancelledFailed(why); return; }
+      problems.push('request failed: ' + r.url() + ' ' + why);
     });
     const html = (sel) => page.$eval(sel, (e) => e.textContent);
     // Marks the view stale, acts, then waits until the console has drawn `view` again.
@@ -194,17 +199,18 @@ async function main() {
       else r.continue();
     };
     page.on('request', hold);
-    cancelling = true;
     await page.click('#s-export-ndjson');
     for (const until = Date.now() + 30000; !held && Date.now() < until;) await new Promise((ok) => setTimeout(ok, 20));
     check(held !== null, 'the export never asked for its second page');
+    cancelled = held;
     await page.click('#s-export-cancel');
     await page.waitForFunction(() => document.getElementById('s-export-progress').textContent.startsWith('Export cancelled'), { timeout: 30000 });
     check(await page.evaluate(() => window.verityConsole.lastExport === null && document.getElementById('s-export-save').hidden && document.getElementById('s-export-cancel').hidden), 'a cancelled export was saved');
     try { await held.continue(); } catch (e) { /* the page has already given up on it */ }
     page.off('request', hold);
     await page.setRequestInterception(false);
-    cancelling = false;
+    const aborted = await Promise.race([cancelledFailure, new Promise((ok) => setTimeout(() => ok('no failure reported'), 30000))]);
+    check(aborted === 'net::ERR_ABORTED', 'the cancelled export\'s request was not aborted: ' + aborted);
 
     // 6. A prediction, opened from the results by its link.
     await act('prediction', () => page.click('#s-results tbody tr a'));
