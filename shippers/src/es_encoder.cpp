@@ -8,7 +8,7 @@
 #include "verity/document/field_mapping.h"
 #include "verity/document/json_value.h"
 #include "verity/document/json_writer.h"
-#include "verity/store/store.h"
+#include "verity/store/outbox_source.h"
 
 namespace verity::shippers {
 namespace {

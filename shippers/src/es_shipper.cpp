@@ -22,7 +22,7 @@
 #include "verity/shippers/es_service.h"
 #include "verity/shippers/request_builder.h"
 #include "verity/shippers/retry_policy.h"
-#include "verity/store/store.h"
+#include "verity/store/outbox_source.h"
 
 namespace verity::shippers {
 namespace {
@@ -70,10 +70,10 @@ std::string joined_lines(const std::vector<Item*>& chunk) {
 }  // namespace
 
 struct EsShipper::Impl {
-  Impl(store::Store& s, EsShipperOptions o, const Clock& c,
+  Impl(store::OutboxSource& s, EsShipperOptions o, const Clock& c,
        std::shared_ptr<const document::FieldMappingSet> f, std::unique_ptr<HttpClient> cl,
        std::unique_ptr<Sleeper> sl)
-      : store(s),
+      : source(s),
         options(std::move(o)),
         clock(c),
         fields(std::move(f)),
@@ -96,7 +96,7 @@ struct EsShipper::Impl {
     }
   }
 
-  store::Store& store;
+  store::OutboxSource& source;  // the store's outbox and dead letters
   const EsShipperOptions options;
   const Clock& clock;
   std::shared_ptr<const document::FieldMappingSet> fields;
@@ -191,8 +191,8 @@ bool EsShipper::Impl::commit_dead_letters() {
   dead.input = "es_shipper";
   std::promise<Status> committed;
   auto done = committed.get_future();
-  store.submit(std::move(dead),
-               [&](const store::CommitResult& r) { committed.set_value(r.status); });
+  source.write_dead_letters(std::move(dead),
+                            [&](const store::CommitResult& r) { committed.set_value(r.status); });
   dead = store::IngestBatch();
   if (auto s = done.get(); !s) {
     spdlog::error("es shipper: cannot write {} dead-letter entries: {}", n, s.message());
@@ -228,7 +228,7 @@ Result<store::DeadLetterRead> EsShipper::Impl::read_dead_letters(size_t predicti
       {events > predictions ? events - predictions : 0, options.batch_events / 10, size_t{1}});
   const size_t max_bytes = std::max({bytes > prediction_bytes ? bytes - prediction_bytes : 0,
                                      options.batch_bytes.bytes / 10, size_t{1}});
-  return store.read_dead_letters(dead_next, max_events, max_bytes);
+  return source.read_dead_letters(dead_next, max_events, max_bytes);
 }
 
 void EsShipper::Impl::set_paused(bool on, const std::string& why) {
@@ -484,7 +484,7 @@ EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
   // One batch per worker: their _bulk requests go out at once.
   const size_t workers = 1 + lanes.size();
   auto read =
-      store.read_outbox(next, options.batch_events * workers, options.batch_bytes.bytes * workers);
+      source.read_outbox(next, options.batch_events * workers, options.batch_bytes.bytes * workers);
   if (!read) {
     spdlog::warn("es shipper: reading the outbox: {}", read.status().message());
     return Step::kFailed;
@@ -578,13 +578,13 @@ EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
   if (!labels.empty() && !ship_by_query("_update_by_query", labels)) return Step::kStopping;
   if (!erasures.empty() && !ship_by_query("_delete_by_query", erasures)) return Step::kStopping;
   if (!commit_dead_letters()) return Step::kFailed;
-  if (auto s = store.ack_outbox(read->next); !s) {
+  if (auto s = source.ack_outbox(read->next); !s) {
     spdlog::error("es shipper: cannot move the checkpoint: {}", s.message());
     return Step::kFailed;
   }
   next = read->next;
   if (letters_read->next != dead_next) {
-    if (auto s = store.ack_dead_letters(letters_read->next); !s) {
+    if (auto s = source.ack_dead_letters(letters_read->next); !s) {
       spdlog::error("es shipper: cannot move the dead-letter checkpoint: {}", s.message());
       return Step::kFailed;  // they are sent again: 409s, counted then
     }
@@ -596,8 +596,8 @@ EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
 }
 
 void EsShipper::Impl::run() {
-  next = store.outbox_checkpoint();
-  dead_next = store.dead_letter_checkpoint();
+  next = source.outbox_checkpoint();
+  dead_next = source.dead_letter_checkpoint();
   while (!should_stop()) {
     Step s = Step::kFailed;
     if (auto g = guarded("es shipper", [&] { s = step(true); }); !g) {
@@ -618,8 +618,8 @@ void EsShipper::Impl::run() {
 bool EsShipper::ship_once() {
   Impl& im = *impl_;
   if (!im.started) {
-    im.next = im.store.outbox_checkpoint();
-    im.dead_next = im.store.dead_letter_checkpoint();
+    im.next = im.source.outbox_checkpoint();
+    im.dead_next = im.source.dead_letter_checkpoint();
     im.started = true;
   }
   const auto s = im.step(false);
@@ -627,11 +627,11 @@ bool EsShipper::ship_once() {
   return s == Impl::Step::kShipped;
 }
 
-EsShipper::EsShipper(store::Store& store, EsShipperOptions options, const Clock& clock,
+EsShipper::EsShipper(store::OutboxSource& source, EsShipperOptions options, const Clock& clock,
                      prometheus::Registry& registry,
                      std::shared_ptr<const document::FieldMappingSet> fields,
                      std::unique_ptr<HttpClient> client, std::unique_ptr<Sleeper> sleeper)
-    : impl_(std::make_unique<Impl>(store, std::move(options), clock, std::move(fields),
+    : impl_(std::make_unique<Impl>(source, std::move(options), clock, std::move(fields),
                                    std::move(client), std::move(sleeper))) {
   Impl& im = *impl_;
   im.requests = &prometheus::BuildCounter()
@@ -723,17 +723,17 @@ void EsShipper::stop() {
 
 void EsShipper::update_gauges() const {
   const Impl& im = *impl_;
-  const auto b = im.store.outbox_backlog();
+  const auto b = im.source.outbox_backlog();
   im.backlog_events->Set(static_cast<double>(b.events));
   im.dead_letters_backlog->Set(
-      im.options.dead_letters ? static_cast<double>(im.store.dead_letter_backlog()) : 0.0);
+      im.options.dead_letters ? static_cast<double>(im.source.dead_letter_backlog()) : 0.0);
   // Removed by the store's trim before they were forwarded (taken here, before every scrape).
-  const auto trimmed = im.store.take_dead_letters_trimmed();
+  const auto trimmed = im.source.take_dead_letters_trimmed();
   if (im.options.dead_letters) im.dead_letters_trimmed->Increment(static_cast<double>(trimmed));
   im.backlog_bytes->Set(static_cast<double>(b.bytes));
   double lag = 0;
   if (b.events > 0) {
-    auto oldest = im.store.outbox_oldest_ingest_ms();
+    auto oldest = im.source.outbox_oldest_ingest_ms();
     if (oldest && *oldest) {
       lag = std::max(0.0, static_cast<double>(im.clock.now_ms() - **oldest) / 1000.0);
     }
@@ -743,7 +743,7 @@ void EsShipper::update_gauges() const {
 
 std::string EsShipper::problem() const {
   if (impl_->paused.load()) return "elasticsearch shipper paused: credentials refused (401/403)";
-  const auto b = impl_->store.outbox_backlog();
+  const auto b = impl_->source.outbox_backlog();
   if (b.events > impl_->options.max_backlog_events) {
     return "elasticsearch backlog of " + std::to_string(b.events) + " events is over " +
            std::to_string(impl_->options.max_backlog_events);

@@ -12,7 +12,7 @@ namespace prometheus {
 class Registry;
 }
 namespace verity::store {
-class Store;
+class OutboxSource;
 }  // namespace verity::store
 namespace verity::document {
 struct FieldMappingSet;
@@ -49,8 +49,8 @@ class Sleeper {
 //
 // Dead letters (options.dead_letters): the entries of the store's dead-letter store (rejects,
 // conflicts, and this shipper's own) are forwarded the same way, from a checkpoint of their own
-// (Store::ack_dead_letters), as `create` actions with _id "dl-<sequence>" into their data stream
-// or dated indices (dead_letter_encoder.h). They ride in the same requests after a step's
+// (OutboxSource::ack_dead_letters), as `create` actions with _id "dl-<sequence>" into their data
+// stream or dated indices (dead_letter_encoder.h). They ride in the same requests after a step's
 // predictions, which keep priority: a step takes what room its predictions leave, and at least a
 // tenth of a batch. Same outcomes and retries, except that one refused for good is counted and
 // logged, never dead-lettered again. While Elasticsearch is down they wait in the store.
@@ -59,7 +59,7 @@ class EsShipper {
   // `fields` locates predicted values and ground truths for label fields (null: the defaults).
   // `client` and `sleeper` are seams for tests (null: libcurl with the options' TLS settings, and
   // the real clock).
-  EsShipper(store::Store& store, EsShipperOptions options, const Clock& clock,
+  EsShipper(store::OutboxSource& source, EsShipperOptions options, const Clock& clock,
             prometheus::Registry& registry,
             std::shared_ptr<const document::FieldMappingSet> fields = nullptr,
             std::unique_ptr<HttpClient> client = nullptr,

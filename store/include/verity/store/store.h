@@ -15,6 +15,7 @@
 #include "verity/store/aggregate.h"
 #include "verity/store/batch_sink.h"
 #include "verity/store/ingest_batch.h"
+#include "verity/store/outbox_source.h"
 #include "verity/store/record_scan.h"
 #include "verity/store/retention.h"
 #include "verity/store/search_index.h"
@@ -97,40 +98,6 @@ struct StoreStats {
   std::vector<std::string> partitions;  // "p_YYYYMMDD", sorted
 };
 
-// A stored prediction waiting in the outbox.
-struct OutboxEntry {
-  enum class Kind {
-    kPrediction,  // forward `record`, with `label` when one is already stored
-    kLabel,       // a new or corrected `label` for the stored prediction `record`
-    kErasure,     // delete the copies of the prediction `record.request_id` (nothing else set)
-    kUnreadable,  // the entry or its record cannot be read for good (corrupt): `problem` says why
-  };
-  uint64_t sequence = 0;
-  Kind kind = Kind::kPrediction;
-  StoredRecord record;
-  std::optional<StoredRecord> label;
-  std::string problem;  // kUnreadable
-};
-struct OutboxRead {
-  std::vector<OutboxEntry> entries;
-  uint64_t next = 0;  // where the following read starts (past every entry looked at)
-};
-struct OutboxBacklog {
-  uint64_t events = 0;
-  uint64_t bytes = 0;  // encoded record bytes
-};
-
-// One dead-letter entry as a shipper reads it.
-struct DeadLetterEntry {
-  uint64_t sequence = 0;
-  EpochMillis ingest_time_ms = 0;  // 0 when the entry does not say (never for entries written here)
-  std::string json;                // the entry (see Store::dead_letters)
-};
-struct DeadLetterRead {
-  std::vector<DeadLetterEntry> entries;
-  uint64_t next = 0;  // where the following read starts (past every entry returned)
-};
-
 // A data-subject erasure: every stored document for which `matches` is true. `needles` must be
 // non-empty: a document is only parsed when its bytes contain one of them (the subject's stored
 // forms), so the scan is a substring search for nearly every record.
@@ -162,7 +129,7 @@ struct ReadRecord {
 //   default     store metadata (next sequence, partition tiers and models, holds)
 // Writes happen only on the commit thread, so the read-check-write of idempotency needs no locks.
 // Reads are thread-safe and may run on any thread.
-class Store final : public BatchSink {
+class Store final : public BatchSink, public OutboxSource {
  public:
   // Opens or creates the store under options.data_dir and starts the commit thread. Errors:
   // kUnavailable (cannot open: locked by another process, I/O error, unreadable data).
@@ -211,19 +178,23 @@ class Store final : public BatchSink {
   // and about `max_bytes` (at least one) from sequence `from` on, in append order. Errors:
   // kUnavailable only. Thread-safe.
   Result<DeadLetterRead> read_dead_letters(uint64_t from, size_t max_entries,
-                                           size_t max_bytes) const;
+                                           size_t max_bytes) const override;
   // Everything before `next` was forwarded (or refused for good): the durable checkpoint moves
   // there (not fsynced, like the outbox's: re-sending is harmless). Never moves back.
   // Thread-safe.
-  Status ack_dead_letters(uint64_t next);
+  Status ack_dead_letters(uint64_t next) override;
   // The first sequence not yet acknowledged (1 on a new store). Trimming (dead_letters.max_bytes,
   // retention) moves it past the entries it removes. Thread-safe.
-  uint64_t dead_letter_checkpoint() const;
+  uint64_t dead_letter_checkpoint() const override;
   // Entries at or past the checkpoint (StoreOptions::forward_dead_letters: counted at open).
-  uint64_t dead_letter_backlog() const;
+  uint64_t dead_letter_backlog() const override;
   // How many entries at or past the checkpoint the trim removed since the last call (they were
   // never acknowledged, so never forwarded unless a shipper had them in flight); resets the count.
-  uint64_t take_dead_letters_trimmed();
+  uint64_t take_dead_letters_trimmed() override;
+  // A shipper's refused records: submit() (they are a batch of rejects like any other).
+  void write_dead_letters(IngestBatch batch, CommitCallback done) override {
+    submit(std::move(batch), std::move(done));
+  }
 
   // True when the last commit succeeded (or none was tried). Thread-safe.
   bool writable() const override;
@@ -255,18 +226,18 @@ class Store final : public BatchSink {
   // stored (yet: the prediction's own entry will carry its label). An entry whose record is corrupt
   // is returned as kUnreadable (never an error that would stop the reader for good); errors are
   // retryable only (kUnavailable). Thread-safe.
-  Result<OutboxRead> read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const;
+  Result<OutboxRead> read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const override;
   // The ingest time of the oldest undelivered prediction or label (looking at the first entries
   // past the checkpoint), or nullopt when there is none. Thread-safe.
-  Result<std::optional<EpochMillis>> outbox_oldest_ingest_ms() const;
+  Result<std::optional<EpochMillis>> outbox_oldest_ingest_ms() const override;
   // Sets the gauges read at scrape time: verity_store_memory_bytes{kind} (RocksDB's memtables,
   // block cache, and table readers: the ids' and labels' filters and indexes).
   void update_gauges() const;
   // Everything before `next` was delivered: the checkpoint moves there (not fsynced: re-sending is
   // harmless, see outbox.cpp) and those entries are deleted.
-  Status ack_outbox(uint64_t next);
-  uint64_t outbox_checkpoint() const;
-  OutboxBacklog outbox_backlog() const;
+  Status ack_outbox(uint64_t next) override;
+  uint64_t outbox_checkpoint() const override;
+  OutboxBacklog outbox_backlog() const override;
 
   // Model quality (StoreOptions::contributor). The sum of the aggregates of `model` (one version,
   // or all when `version` is nullopt) over predictions made in [from_ms, to_ms), at minute
