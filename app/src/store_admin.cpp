@@ -17,18 +17,6 @@
 namespace verity::app {
 namespace {
 
-HttpResponse store_error(const Status& s) {
-  const int code = s.code() == StatusCode::kNotFound          ? 404
-                   : s.code() == StatusCode::kInvalidArgument ? 400
-                   : s.code() == StatusCode::kUnavailable     ? 503
-                                                              : 500;
-  const char* type = code == 404   ? "not_found"
-                     : code == 400 ? "invalid_request"
-                     : code == 503 ? "store_unavailable"
-                                   : "store_error";
-  return document::error_response(code, type, s.message());
-}
-
 // One string member of a JSON object body; nullopt (with `why`) when absent or not a string.
 std::optional<std::string> body_string(const std::string& body, std::string_view key,
                                        std::string& why) {
@@ -68,7 +56,7 @@ uint64_t query_number(const HttpRequest& req, std::string_view name, uint64_t fa
 
 HttpResponse StoreAdminApi::partitions(const HttpRequest&) const {
   auto parts = store_.partitions();
-  if (!parts) return store_error(parts.status());
+  if (!parts) return document::store_error_response(parts.status());
   std::string out = "{\"partitions\":[";
   for (size_t i = 0; i < parts->size(); ++i) {
     if (i) out += ',';
@@ -80,14 +68,14 @@ HttpResponse StoreAdminApi::partitions(const HttpRequest&) const {
 
 HttpResponse StoreAdminApi::verify(const HttpRequest& req) const {
   auto report = store_.verify(std::string(req.query_param("partition")));
-  if (!report) return store_error(report.status());
+  if (!report) return document::store_error_response(report.status());
   if (!report->ok) spdlog::error("verify: a hash chain is broken: {}", report->to_json());
   return HttpResponse::json(200, report->to_json() + "\n");
 }
 
 HttpResponse StoreAdminApi::holds(const HttpRequest&) const {
   auto holds = store_.holds();
-  if (!holds) return store_error(holds.status());
+  if (!holds) return document::store_error_response(holds.status());
   std::string out = "{\"holds\":[";
   for (size_t i = 0; i < holds->size(); ++i) {
     if (i) out += ',';
@@ -124,7 +112,8 @@ HttpResponse StoreAdminApi::set_hold(const HttpRequest& req) const {
         std::string(model ? "'model'" : "'partition'") +
             " must be 1 to 256 bytes of UTF-8 without control characters");
   }
-  if (auto s = store_.set_hold(hold, on, auth_.principal(req)); !s) return store_error(s);
+  if (auto s = store_.set_hold(hold, on, auth_.principal(req)); !s)
+    return document::store_error_response(s);
   spdlog::info("hold {} {} by {}", hold.to_string(), on ? "set" : "cleared", auth_.principal(req));
   std::string out = "{\"hold\":";
   document::append_json_string(out, hold.to_string());
@@ -182,7 +171,7 @@ HttpResponse StoreAdminApi::erase(const HttpRequest& req) const {
   er.subject_fingerprint =
       masker_ ? masker_->hmac_token(*subject) : "sha256:" + sha256_hex(*subject).substr(0, 24);
   auto report = store_.erase(er);
-  if (!report) return store_error(report.status());
+  if (!report) return document::store_error_response(report.status());
   spdlog::info("erase: {} predictions, {} labels, {} dead-letter documents erased by {} (audit {})",
                report->predictions, report->labels, report->dead_letters, er.actor,
                report->audit_id);
@@ -193,7 +182,7 @@ HttpResponse StoreAdminApi::audit(const HttpRequest& req) const {
   const uint64_t from = query_number(req, "from", 0);
   const uint64_t limit = std::min<uint64_t>(query_number(req, "limit", 1000), 10000);
   auto entries = store_.audit_trail(from, limit);
-  if (!entries) return store_error(entries.status());
+  if (!entries) return document::store_error_response(entries.status());
   std::string out = "{\"entries\":[";
   for (size_t i = 0; i < entries->size(); ++i) {
     if (i) out += ',';
@@ -218,7 +207,7 @@ HttpResponse StoreAdminApi::read_audit(const HttpRequest& req, EpochMillis now) 
   const uint64_t after = query_number(req, "after", 0);
   const uint64_t limit = std::clamp<uint64_t>(query_number(req, "limit", 1000), 1, 10000);
   auto entries = store_.read_trail(from, to, req.query_param("actor"), after, limit);
-  if (!entries) return store_error(entries.status());
+  if (!entries) return document::store_error_response(entries.status());
   std::string out = "{\"entries\":[";
   uint64_t last = 0;
   simdjson::dom::parser parser;

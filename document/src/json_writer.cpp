@@ -95,6 +95,19 @@ HttpResponse error_response(int status, std::string_view type, std::string_view 
   return r;
 }
 
+HttpResponse store_error_response(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kNotFound:
+      return error_response(404, "not_found", s.message());
+    case StatusCode::kInvalidArgument:
+      return error_response(400, "invalid_request", s.message());
+    case StatusCode::kUnavailable:
+      return error_response(503, "store_unavailable", s.message());
+    default:
+      return error_response(500, "store_error", s.message());
+  }
+}
+
 JsonWriter& JsonWriter::begin_object() {
   w_.StartObject();
   return *this;

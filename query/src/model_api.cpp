@@ -6,7 +6,7 @@
 
 #include "verity/document/json_writer.h"
 #include "verity/query/model_curves.h"
-#include "verity/store/store.h"
+#include "verity/store/readers.h"
 
 namespace verity::query {
 
@@ -116,7 +116,7 @@ HttpResponse ModelsApi::models(const HttpRequest&) const {
   bool first = true;
   for (const auto& [name, s] : models) {
     auto r = report(name, std::nullopt, s.first, report_end(s.last));
-    if (!r) return document::error_response(500, "store_error", r.status().message());
+    if (!r) return document::store_error_response(r.status());
     if (!first) out += ',';
     first = false;
     out += "{\"model\":";
@@ -245,12 +245,7 @@ std::optional<ModelsApi::Request> ModelsApi::parse_request(const HttpRequest& re
 
 namespace {
 
-HttpResponse report_error(const Status& s) {
-  if (s.code() == StatusCode::kNotFound) {
-    return document::error_response(404, "not_found", s.message());
-  }
-  return document::error_response(500, "store_error", s.message());
-}
+HttpResponse report_error(const Status& s) { return document::store_error_response(s); }
 
 }  // namespace
 

@@ -12,7 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "verity/query/model_api.h"
-#include "verity/store/store.h"
+#include "verity/store/readers.h"
 
 namespace verity::query {
 namespace {
@@ -55,7 +55,7 @@ constexpr Exported kExported[] = {
 
 struct ModelExporter::Impl {
   const ModelsApi& api;
-  const store::Store& store;
+  const store::AggregateReader& store;
   const ModelExportOptions options;
   const Clock& clock;
   std::vector<std::pair<std::string, Duration>> windows;
@@ -79,11 +79,11 @@ struct ModelExporter::Impl {
   bool stopping = false;
   std::thread thread;
 
-  Impl(const ModelsApi& a, const store::Store& s, ModelExportOptions o, const Clock& c)
+  Impl(const ModelsApi& a, const store::AggregateReader& s, ModelExportOptions o, const Clock& c)
       : api(a), store(s), options(std::move(o)), clock(c) {}
 };
 
-ModelExporter::ModelExporter(const ModelsApi& api, const store::Store& store,
+ModelExporter::ModelExporter(const ModelsApi& api, const store::AggregateReader& store,
                              ModelExportOptions options, const Clock& clock,
                              prometheus::Registry& registry)
     : impl_(std::make_unique<Impl>(api, store, std::move(options), clock)) {

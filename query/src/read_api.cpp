@@ -1,7 +1,7 @@
 #include "verity/query/read_api.h"
 
 #include "verity/document/json_writer.h"
-#include "verity/store/store.h"
+#include "verity/store/readers.h"
 
 namespace verity::query {
 
@@ -19,7 +19,7 @@ HttpResponse ReadApi::get_prediction(const HttpRequest& req) const {
   for (const auto& form : forms) {
     prediction = store_.get_prediction(form);
     if (!prediction) {
-      return document::error_response(500, "store_error", prediction.status().message());
+      return document::store_error_response(prediction.status());
     }
     if (prediction->has_value()) {
       stored_id = form;
@@ -44,19 +44,19 @@ HttpResponse ReadApi::get_prediction(const HttpRequest& req) const {
   }
   std::string body = (*prediction)->to_json();
   auto link = store_.get_chain_link((*prediction)->partition, (*prediction)->sequence);
-  if (!link) return document::error_response(500, "store_error", link.status().message());
+  if (!link) return document::store_error_response(link.status());
   if (link->has_value()) {
     body.pop_back();  // '}'
     body += ",\"chain_link\":\"" + **link + "\"}";
   }
   auto label = store_.get_label(stored_id);
-  if (!label) return document::error_response(500, "store_error", label.status().message());
+  if (!label) return document::store_error_response(label.status());
   if (label->has_value()) {
     body.pop_back();  // '}'
     body += ",\"label\":";
     body += (*label)->to_json();
     auto history = store_.get_label_history(stored_id);
-    if (!history) return document::error_response(500, "store_error", history.status().message());
+    if (!history) return document::store_error_response(history.status());
     if (!history->empty()) {
       body += ",\"label_history\":[";
       for (size_t i = 0; i < history->size(); ++i) {

@@ -15,7 +15,7 @@
 #include "verity/document/json_writer.h"
 #include "verity/query/kql.h"
 #include "verity/query/search_indexer.h"
-#include "verity/store/store.h"
+#include "verity/store/readers.h"
 
 namespace verity::query {
 namespace {
@@ -977,7 +977,7 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
   }
 
   auto scan = store_.scan(range);
-  if (!scan) return document::error_response(503, "store_error", scan.status().message());
+  if (!scan) return document::store_error_response(scan.status());
   static const document::FieldMapping kDefaults = document::FieldMapping::defaults();
 
   std::string body;
@@ -1004,10 +1004,10 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
     }
     auto next = (*scan)->next();
     if (!next) {
-      const bool too_broad = next.status().code() == StatusCode::kResourceExhausted;
-      return document::error_response(too_broad ? 400 : 503,
-                                      too_broad ? "query_too_broad" : "store_error",
-                                      next.status().message());
+      if (next.status().code() == StatusCode::kResourceExhausted) {
+        return document::error_response(400, "query_too_broad", next.status().message());
+      }
+      return document::store_error_response(next.status());
     }
     if (*next == nullptr) {
       exhausted = true;
@@ -1026,16 +1026,14 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
       return Status::ok();
     };
     if (label_to_match) {
-      if (auto s = read_label(); !s)
-        return document::error_response(503, "store_error", s.message());
+      if (auto s = read_label(); !s) return document::store_error_response(s);
     }
     const document::FieldMapping& mapping = fields_ ? fields_->for_model(r.model_name) : kDefaults;
     std::optional<SearchRecord> rec;
     rec.emplace(r, &label, mapping);
     if (!query->matches(*rec)) continue;
     if (label_to_show && !label_to_match) {
-      if (auto s = read_label(); !s)
-        return document::error_response(503, "store_error", s.message());
+      if (auto s = read_label(); !s) return document::store_error_response(s);
       if (label) rec.emplace(r, &label, mapping);  // the label's fields, for the projection
     }
     ++matched;

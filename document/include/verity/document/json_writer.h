@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 
 #include "verity/core/http.h"
+#include "verity/core/status.h"
 
 namespace verity::document {
 
@@ -79,5 +80,10 @@ void append_json_number(std::string& out, double v);
 // Verity's error shape, which is Elasticsearch's (clients of its API read root_cause and status).
 // `reason` names a field path, line or limit, never a payload value.
 HttpResponse error_response(int status, std::string_view type, std::string_view reason);
+
+// The answer to a read the store could not serve, by the Status it gave: kNotFound 404
+// "not_found", kInvalidArgument 400 "invalid_request", kUnavailable 503 "store_unavailable" (a
+// client retries: the store is reopening or its disk is failing), anything else 500 "store_error".
+HttpResponse store_error_response(const Status& s);
 
 }  // namespace verity::document

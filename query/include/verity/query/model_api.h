@@ -14,7 +14,7 @@
 #include "verity/query/model_quality.h"
 
 namespace verity::store {
-class Store;
+class AggregateReader;
 }
 
 namespace verity::query {
@@ -23,8 +23,8 @@ namespace verity::query {
 // GET /v1/models/{model}/metrics. Thread-safe; the store must outlive this object.
 class ModelsApi {
  public:
-  ModelsApi(const store::Store& store, std::shared_ptr<const quality::QualityConfig> config,
-            const Clock& clock)
+  ModelsApi(const store::AggregateReader& store,
+            std::shared_ptr<const quality::QualityConfig> config, const Clock& clock)
       : store_(store), config_(std::move(config)), clock_(clock) {}
 
   // The report of `model` (one version, or all) over predictions made in [from_ms, to_ms).
@@ -66,12 +66,12 @@ class ModelsApi {
                                                          EpochMillis from_ms,
                                                          EpochMillis to_ms) const;
   // The aggregate of a report's window: its whole days from cached(), the partial days around
-  // them from the store (the same sums as store::Store::aggregate() of the whole window).
+  // them from the store (the same sums as store::AggregateReader::aggregate() of the whole window).
   Result<store::Aggregate> window(const std::string& model,
                                   const std::optional<std::string>& version, EpochMillis from_ms,
                                   EpochMillis to_ms) const;
 
-  const store::Store& store_;
+  const store::AggregateReader& store_;
   std::shared_ptr<const quality::QualityConfig> config_;
   const Clock& clock_;
   struct Cached {

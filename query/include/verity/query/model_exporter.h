@@ -16,7 +16,7 @@ class Registry;
 }
 
 namespace verity::store {
-class Store;
+class AggregateReader;
 }
 
 namespace verity::query {
@@ -38,8 +38,8 @@ struct ModelExportOptions {
 // verity_model_series_capped_total counts the refreshes that left some out.
 class ModelExporter {
  public:
-  ModelExporter(const ModelsApi& api, const store::Store& store, ModelExportOptions options,
-                const Clock& clock, prometheus::Registry& registry);
+  ModelExporter(const ModelsApi& api, const store::AggregateReader& store,
+                ModelExportOptions options, const Clock& clock, prometheus::Registry& registry);
   ~ModelExporter();  // stop()
   ModelExporter(const ModelExporter&) = delete;
   ModelExporter& operator=(const ModelExporter&) = delete;

@@ -9,7 +9,7 @@
 #include "verity/query/search.h"
 
 namespace verity::store {
-class Store;
+class RecordReader;
 }
 
 namespace verity::query {
@@ -20,7 +20,7 @@ class ReadApi {
   // The forms a request id as sent may be stored under, tried in order (the id, and its HMAC token
   // when masking hashes request ids): see ingest::Masker::request_id_forms. Null: the id only.
   using IdForms = std::function<std::vector<std::string>(std::string_view)>;
-  explicit ReadApi(const store::Store& store, IdForms id_forms = nullptr,
+  explicit ReadApi(const store::RecordReader& store, IdForms id_forms = nullptr,
                    ReadAuditor auditor = nullptr)
       : store_(store), id_forms_(std::move(id_forms)), auditor_(std::move(auditor)) {}
 
@@ -30,7 +30,7 @@ class ReadApi {
   HttpResponse get_prediction(const HttpRequest& req) const;
 
  private:
-  const store::Store& store_;
+  const store::RecordReader& store_;
   IdForms id_forms_;
   ReadAuditor auditor_;
 };

@@ -12,7 +12,7 @@
 #include "verity/core/status.h"
 
 namespace verity::store {
-class Store;
+class RecordReader;
 }
 namespace verity::document {
 struct FieldMappingSet;
@@ -88,7 +88,7 @@ class SearchApi {
  public:
   // `hasher`: the masked form of a raw value (masking's hash action), for `f:~"raw"`; null when
   // masking is off.
-  SearchApi(const store::Store& store, const Clock& clock, SearchOptions options,
+  SearchApi(const store::RecordReader& store, const Clock& clock, SearchOptions options,
             const document::FieldMappingSet* fields, ReadAuditor auditor,
             std::function<std::string(std::string_view)> hasher = nullptr)
       : store_(store),
@@ -102,7 +102,7 @@ class SearchApi {
 
  private:
   std::string masked_where(std::string_view where) const;
-  const store::Store& store_;
+  const store::RecordReader& store_;
   const Clock& clock_;
   SearchOptions options_;
   const document::FieldMappingSet* fields_;

@@ -16,6 +16,7 @@
 #include "verity/store/batch_sink.h"
 #include "verity/store/ingest_batch.h"
 #include "verity/store/outbox_source.h"
+#include "verity/store/readers.h"
 #include "verity/store/record_scan.h"
 #include "verity/store/retention.h"
 #include "verity/store/search_index.h"
@@ -129,7 +130,10 @@ struct ReadRecord {
 //   default     store metadata (next sequence, partition tiers and models, holds)
 // Writes happen only on the commit thread, so the read-check-write of idempotency needs no locks.
 // Reads are thread-safe and may run on any thread.
-class Store final : public BatchSink, public OutboxSource {
+class Store final : public BatchSink,
+                    public OutboxSource,
+                    public RecordReader,
+                    public AggregateReader {
  public:
   // Opens or creates the store under options.data_dir and starts the commit thread. Errors:
   // kUnavailable (cannot open: locked by another process, I/O error, unreadable data).
@@ -151,23 +155,23 @@ class Store final : public BatchSink, public OutboxSource {
   bool backlogged() const override;
 
   // The prediction stored under `request_id`, or nullopt. Thread-safe.
-  Result<std::optional<StoredRecord>> get_prediction(std::string_view request_id) const;
+  Result<std::optional<StoredRecord>> get_prediction(std::string_view request_id) const override;
   // The latest label stored under `request_id`, or nullopt. Thread-safe.
-  Result<std::optional<StoredRecord>> get_label(std::string_view request_id) const;
+  Result<std::optional<StoredRecord>> get_label(std::string_view request_id) const override;
   // The labels the one in effect replaced or outranked (corrections, and older labels that came
   // late), in arrival order; the newest 16 are kept whole. Thread-safe.
-  Result<std::vector<StoredRecord>> get_label_history(std::string_view request_id) const;
+  Result<std::vector<StoredRecord>> get_label_history(std::string_view request_id) const override;
   // A stored prediction's link in its partition's hash chain, as kept (the first 8 bytes of
   // SHA-256(previous link | sequence | entry digest), in hex: it locates a break, the head and the
   // seals hold whole links), or nullopt when there is none for it (not a day partition, or an
   // unknown sequence). Thread-safe.
   Result<std::optional<std::string>> get_chain_link(std::string_view partition,
-                                                    uint64_t sequence) const;
+                                                    uint64_t sequence) const override;
   // Stored predictions in (timestamp, request id) order over one snapshot, read through the time
   // index: a model version's day is one seek and a sequential read. Thread-safe; the scan holds
   // the store's read lock until it is destroyed. Errors: kUnavailable; from next(),
   // kResourceExhausted when a day holds more than 4,096 model versions in the range (name a model).
-  Result<std::unique_ptr<RecordScan>> scan(const ScanRange& range) const;
+  Result<std::unique_ptr<RecordScan>> scan(const ScanRange& range) const override;
   // Dead-letter entries (JSON text) in append order, starting at sequence `from`, at most `limit`.
   // Each is {sequence, input, ingest_time, type, reason, line, request_id?, raw_length,
   // raw_sha256?, document?}; the document is the masked document, last.
@@ -243,16 +247,16 @@ class Store final : public BatchSink, public OutboxSource {
   // or all when `version` is nullopt) over predictions made in [from_ms, to_ms), at minute
   // resolution: both ends are rounded down to the minute. Thread-safe.
   Result<Aggregate> aggregate(std::string_view model, const std::optional<std::string>& version,
-                              EpochMillis from_ms, EpochMillis to_ms) const;
+                              EpochMillis from_ms, EpochMillis to_ms) const override;
   // Changes whenever a commit writes to a bucket of the window's aggregate (or the store is
   // reopened); equal numbers from two calls mean aggregate() of the window is unchanged in between
   // (for caching a window that no longer moves, such as a drift baseline). Day resolution: a write
   // anywhere in a day of the window changes it. Thread-safe.
   uint64_t aggregate_generation(std::string_view model, const std::optional<std::string>& version,
-                                EpochMillis from_ms, EpochMillis to_ms) const;
+                                EpochMillis from_ms, EpochMillis to_ms) const override;
   // Every model version with aggregates, by model then version. Thread-safe.
-  std::vector<ModelVersionInfo> model_versions() const;
-  LabelCounts label_counts() const;
+  std::vector<ModelVersionInfo> model_versions() const override;
+  LabelCounts label_counts() const override;
 
   // Writes every memtable to table files (benchmarks, and before copying a stopped store).
   Status flush();
