@@ -12,7 +12,7 @@
 #include "verity/document/json_writer.h"
 #include "verity/ingest/masker.h"
 #include "verity/query/kql.h"
-#include "verity/store/store.h"
+#include "verity/store/admin.h"
 
 namespace verity::app {
 namespace {
@@ -141,6 +141,13 @@ HttpResponse StoreAdminApi::erase(const HttpRequest& req) const {
     document::append_json_string(quoted, f);
     er.needles.push_back(quoted.substr(1, quoted.size() - 2));
   }
+  // Documents are stored as sent, and JSON lets a sender spell any character as \uXXXX (Python's
+  // json.dumps writes every non-ASCII character so by default) and "/" as \/: the subject's bytes
+  // above are then not in the document. The needles are the spellings JSON's writers use; a
+  // document with another escape is parsed (matches() compares the unescaped value) whatever its
+  // bytes hold. The mandatory escapes (\" \\ \b \f \n \r \t) have one spelling besides \u.
+  er.needles.push_back("\\u");
+  er.needles.push_back("\\/");
   const std::string pointer = subject_.text;
   er.matches = [pointer, forms](std::string_view document) {
     thread_local simdjson::dom::parser parser;

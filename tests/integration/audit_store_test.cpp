@@ -195,5 +195,37 @@ TEST(AuditStore, EraseHoldsRetentionAndTheAuditTrail) {
   EXPECT_EQ(run("audit" + reader).code, 3);
 }
 
+// A subject sent with JSON escapes (Python's json.dumps writes "caf\u00e9" for "café"; "\/" is
+// JSON's other spelling of "/") is stored as sent, and erased by its value all the same.
+TEST(AuditStore, AnErasureFindsSubjectsSentWithJsonEscapes) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  const std::string at = format_rfc3339(days_ago(0));
+  std::string lines;
+  const std::vector<std::pair<std::string, std::string>> sent = {
+      {"py1", R"(caf\u00e9-9)"}, {"py2", R"(\u0063af\u00E9-9)"},
+      {"raw", "café-9"},         {"sl1", R"(team\/a)"},
+      {"sl2", "team/a"},         {"other", "cafe-9"}};
+  for (const auto& [id, user] : sent) {
+    lines += R"({"request_id":")" + id + R"(","@timestamp":")" + at +
+             R"(","model":"m","user_id":")" + user + R"(","prediction":{"label":"x"}})" + "\n";
+  }
+  send_ndjson(server.tcp(), lines);
+  const std::string srv = " --server " + server.http_url();
+  wait_until([&] { return run("get other" + srv).code == 0; });
+  auto r = run("erase --subject café-9" + srv);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r.output, "\"predictions\":3")) << r.output;
+  r = run("erase --subject team/a" + srv);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r.output, "\"predictions\":2")) << r.output;
+  for (const char* id : {"py1", "py2", "raw", "sl1", "sl2"}) {
+    const auto got = run(std::string("get ") + id + srv);
+    EXPECT_TRUE(has(got.output, "\"erased\":true")) << id << ": " << got.output;
+  }
+  EXPECT_TRUE(has(run("get other" + srv).output, "cafe-9"));
+}
+
 }  // namespace
 }  // namespace verity::testing

@@ -11,7 +11,7 @@ namespace verity::ingest {
 class Masker;
 }
 namespace verity::store {
-class Store;
+class StoreAdmin;
 }
 
 namespace verity::app {
@@ -23,7 +23,7 @@ class Authenticator;
 // must outlive this object. verify() and erase() scan the store: call them off the I/O threads.
 class StoreAdminApi {
  public:
-  StoreAdminApi(store::Store& store, std::shared_ptr<const ingest::Masker> masker,
+  StoreAdminApi(store::StoreAdmin& store, std::shared_ptr<const ingest::Masker> masker,
                 document::JsonPointer subject_field, const Authenticator& auth)
       : store_(store),
         masker_(std::move(masker)),
@@ -50,7 +50,7 @@ class StoreAdminApi {
   HttpResponse read_audit(const HttpRequest& req, EpochMillis now) const;
 
  private:
-  store::Store& store_;
+  store::StoreAdmin& store_;
   std::shared_ptr<const ingest::Masker> masker_;
   document::JsonPointer subject_;
   const Authenticator& auth_;

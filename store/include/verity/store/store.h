@@ -12,6 +12,7 @@
 #include "verity/core/clock.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
+#include "verity/store/admin.h"
 #include "verity/store/aggregate.h"
 #include "verity/store/batch_sink.h"
 #include "verity/store/ingest_batch.h"
@@ -99,18 +100,6 @@ struct StoreStats {
   std::vector<std::string> partitions;  // "p_YYYYMMDD", sorted
 };
 
-// A data-subject erasure: every stored document for which `matches` is true. `needles` must be
-// non-empty: a document is only parsed when its bytes contain one of them (the subject's stored
-// forms), so the scan is a substring search for nearly every record.
-struct EraseRequest {
-  std::vector<std::string> needles;
-  std::function<bool(std::string_view document)> matches;
-  // For the audit trail (never the subject's value itself).
-  std::string actor;
-  std::string subject_field;
-  std::string subject_fingerprint;
-};
-
 // One read of prediction data for the read audit trail (who read what).
 struct ReadRecord {
   std::string actor;     // the credential's name, or "anonymous"
@@ -133,7 +122,8 @@ struct ReadRecord {
 class Store final : public BatchSink,
                     public OutboxSource,
                     public RecordReader,
-                    public AggregateReader {
+                    public AggregateReader,
+                    public StoreAdmin {
  public:
   // Opens or creates the store under options.data_dir and starts the commit thread. Errors:
   // kUnavailable (cannot open: locked by another process, I/O error, unreadable data).
@@ -207,21 +197,21 @@ class Store final : public BatchSink,
   StoreStats stats() const;
 
   // Every partition with its tier, size, chain head and holds, oldest first. Thread-safe.
-  Result<std::vector<PartitionInfo>> partitions() const;
+  Result<std::vector<PartitionInfo>> partitions() const override;
   // Recomputes the hash chain of every partition (or of `partition` only; kNotFound when it does
   // not exist) and reports the first break in each. Thread-safe.
-  Result<VerifyReport> verify(const std::string& partition = "") const;
+  Result<VerifyReport> verify(const std::string& partition = "") const override;
   // One pass of the tier manager, by the store's clock: seals closed partitions, moves partitions
   // to warm/cold by recompaction, drops partitions past delete_after unless held. The background
   // manager calls this every retention.check_interval; tests call it directly. Thread-safe.
   Result<MaintenanceReport> run_maintenance();
   // Sets or clears a legal hold; recorded in the audit trail. Thread-safe.
-  Status set_hold(const Hold& hold, bool on, std::string_view actor);
-  Result<std::vector<Hold>> holds() const;
+  Status set_hold(const Hold& hold, bool on, std::string_view actor) override;
+  Result<std::vector<Hold>> holds() const override;
   // Replaces every matching prediction by a tombstone (kept in the chain), deletes matching labels
   // and the labels of the erased predictions, strips matching documents from dead-letter entries,
   // compacts the touched ranges so the old bytes leave the disk, and appends an audit entry.
-  Result<EraseReport> erase(const EraseRequest& request);
+  Result<EraseReport> erase(const EraseRequest& request) override;
   // Outbox (StoreOptions::outbox): entries from sequence `from` on, in append order, at most
   // `max_events` and about `max_bytes`, only those durable under the sync policy (a record is
   // readable by lookups and searches as soon as it is written, a little before its group's WAL
@@ -270,9 +260,9 @@ class Store final : public BatchSink,
   // after `after_id`, at most `limit`, oldest first. Thread-safe.
   Result<std::vector<std::string>> read_trail(EpochMillis from_ms, EpochMillis to_ms,
                                               std::string_view actor, uint64_t after_id,
-                                              size_t limit) const;
+                                              size_t limit) const override;
   // Audit entries (JSON text) from id `from`, at most `limit`. Thread-safe.
-  Result<std::vector<std::string>> audit_trail(uint64_t from, size_t limit) const;
+  Result<std::vector<std::string>> audit_trail(uint64_t from, size_t limit) const override;
 
   // Stops accepting batches, commits everything queued (retrying a failing disk for at most
   // `drain_deadline`), and joins the commit thread. Idempotent.
