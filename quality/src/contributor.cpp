@@ -58,15 +58,17 @@ std::optional<double> number_at(simdjson::dom::element doc,
   return std::nullopt;
 }
 
-// Parses a stored document with a DOM parser reused per thread (the commit thread does all joins;
-// `which` keeps a prediction and its label apart). document::parse_document: a document holding
-// an integer beyond 64 bits (valid JSON, accepted by the decoder, refused by simdjson's DOM) is
-// read with those integers as strings of their digits, not dropped. False: not JSON (stored
-// documents are; never expected).
+// Parses a stored document with a DOM parser reused per thread (`which` keeps a prediction and
+// its label apart; the I/O threads' prepare and the commit thread both call in). simdjson's DOM
+// refuses integers beyond 64 bits, which are valid JSON and which the decoder accepts: such a
+// prediction contributes its count only, and a join with such a document its label count and lag
+// only, as since aggregates were first written. The rule may not change for documents already
+// joined: a correction or an erasure subtracts what the same rule computes now, so reading them
+// differently needs a contributor generation kept with the aggregates (design notes, Known
+// limits). False: not JSON to the DOM.
 bool parse_stored(int which, std::string_view json, simdjson::dom::element& out) {
   thread_local simdjson::dom::parser parsers[2];
-  thread_local std::string scratch[2];
-  return document::parse_document(parsers[which], json, scratch[which], out) == simdjson::SUCCESS;
+  return parsers[which].parse(json).get(out) == simdjson::SUCCESS;
 }
 
 // Longest input member name aggregated as a feature of its own.

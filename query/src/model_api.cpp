@@ -243,18 +243,12 @@ std::optional<ModelsApi::Request> ModelsApi::parse_request(const HttpRequest& re
   return out;
 }
 
-namespace {
-
-HttpResponse report_error(const Status& s) { return document::store_error_response(s); }
-
-}  // namespace
-
 HttpResponse ModelsApi::metrics(const HttpRequest& req) const {
   HttpResponse error;
   auto q = parse_request(req, "/metrics", error);
   if (!q) return error;
   auto r = report(q->model, q->version, q->from_ms, q->to_ms);
-  if (!r) return report_error(r.status());
+  if (!r) return document::store_error_response(r.status());
   return HttpResponse::json(200, r->to_json() + "\n");
 }
 
@@ -315,9 +309,9 @@ HttpResponse ModelsApi::curves(const HttpRequest& req, std::string_view suffix) 
   auto q = parse_request(req, suffix, error);
   if (!q) return error;
   auto r = report(q->model, q->version, q->from_ms, q->to_ms);
-  if (!r) return report_error(r.status());
+  if (!r) return document::store_error_response(r.status());
   auto series = over_time(*r);
-  if (!series) return report_error(series.status());
+  if (!series) return document::store_error_response(series.status());
   return HttpResponse::json(200, curves_json(*r, *series) + "\n");
 }
 

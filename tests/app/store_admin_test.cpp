@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "seed.h"
 #include "verity/app/auth.h"
 #include "verity/app/store_admin.h"
 #include "verity/store/admin.h"
@@ -128,8 +129,8 @@ std::string any_spelling(const std::vector<char32_t>& s, std::mt19937_64& rng) {
 }
 
 TEST(StoreAdminApi, AnErasureFindsItsSubjectHoweverJsonSpelledIt) {
-  const uint64_t seed = std::random_device{}();
-  std::cout << "seed " << seed << "\n";
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE(testing::seed_trace(seed));
   std::mt19937_64 rng(seed);
   const Authenticator auth{std::vector<Credential>{}};
   for (int round = 0; round < 300; ++round) {
@@ -157,11 +158,11 @@ TEST(StoreAdminApi, AnErasureFindsItsSubjectHoweverJsonSpelledIt) {
     std::string body = R"({"subject":)" + any_spelling(subject, rng) + "}";
     req.body = body;
     const HttpResponse r = api.erase(req);
-    ASSERT_EQ(r.status, 200) << r.body << " seed " << seed;
+    ASSERT_EQ(r.status, 200) << r.body;
     std::string erased_docs, expected_docs;
     for (size_t i : store.erased) erased_docs += store.documents[i] + "\n";
     for (size_t i : expected) expected_docs += store.documents[i] + "\n";
-    ASSERT_EQ(store.erased, expected) << "seed " << seed << "\nsubject " << body << "\nerased:\n"
+    ASSERT_EQ(store.erased, expected) << "subject " << body << "\nerased:\n"
                                       << erased_docs << "expected:\n"
                                       << expected_docs;
   }

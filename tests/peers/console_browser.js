@@ -209,7 +209,9 @@ async function main() {
     try { await held.continue(); } catch (e) { /* the page has already given up on it */ }
     page.off('request', hold);
     await page.setRequestInterception(false);
-    const aborted = await Promise.race([cancelledFailure, new Promise((ok) => setTimeout(() => ok('no failure reported'), 30000))]);
+    let giveUp = null;
+    const aborted = await Promise.race([cancelledFailure, new Promise((ok) => { giveUp = setTimeout(() => ok('no failure reported'), 30000); })]);
+    clearTimeout(giveUp);
     check(aborted === 'net::ERR_ABORTED', 'the cancelled export\'s request was not aborted: ' + aborted);
 
     // 6. A prediction, opened from the results by its link.

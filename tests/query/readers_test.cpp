@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "seed.h"
 #include "verity/core/clock.h"
 #include "verity/query/read_api.h"
 #include "verity/query/search.h"
@@ -112,8 +113,8 @@ TEST(Readers, ALookupTheStoreCannotServeIsRetryableAndNotAudited) {
 }
 
 TEST(Readers, AScanFailingPartWayAnswersAnErrorNeverAPartialPage) {
-  const uint64_t seed = std::random_device{}();
-  std::cout << "seed " << seed << "\n";
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE(testing::seed_trace(seed));
   std::mt19937_64 rng(seed);
   ManualClock clock(1795170600000 + 3'600'000);
   for (int round = 0; round < 100; ++round) {
@@ -137,12 +138,12 @@ TEST(Readers, AScanFailingPartWayAnswersAnErrorNeverAPartialPage) {
         {{"model", "m"}, {"from", "2026-11-20T00:00:00Z"}, {"where", "x:1"}, {"limit", limit}}));
     // The scan fails before the page is full (or the page ends first: then it is whole).
     if (static_cast<size_t>(records.fail_after) < std::stoul(limit)) {
-      EXPECT_EQ(r.status, unavailable ? 503 : 500) << "seed " << seed << " " << r.body;
-      EXPECT_EQ(r.body.find("\"request_id\":\"r0\""), std::string::npos) << "seed " << seed;
-      EXPECT_EQ(audited, 0) << "seed " << seed;
+      EXPECT_EQ(r.status, unavailable ? 503 : 500) << r.body;
+      EXPECT_EQ(r.body.find("\"request_id\":\"r0\""), std::string::npos);
+      EXPECT_EQ(audited, 0);
     } else {
-      EXPECT_EQ(r.status, 200) << "seed " << seed << " " << r.body;
-      EXPECT_EQ(audited, 1) << "seed " << seed;
+      EXPECT_EQ(r.status, 200) << r.body;
+      EXPECT_EQ(audited, 1);
     }
   }
 }

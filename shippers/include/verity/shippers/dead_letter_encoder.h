@@ -9,10 +9,10 @@
 
 namespace verity::shippers {
 
-// What the shipper sends for an entry of the store's dead-letter store (Store::read_dead_letters):
-// pure functions of their inputs, never throwing, whatever the stored bytes hold. The Kibana
-// dashboards (kibana/) and mappings/component-verity-deadletters-mappings.json depend on exactly
-// these names.
+// What the shipper sends for an entry of the store's dead-letter store
+// (OutboxSource::read_dead_letters): pure functions of their inputs, never throwing, whatever the
+// stored bytes hold. The Kibana dashboards (kibana/) and
+// mappings/component-verity-deadletters-mappings.json depend on exactly these names.
 
 // The _id of a dead letter: "dl-<sequence>", so that a re-sent entry is a 409, never a copy.
 std::string dead_letter_id(uint64_t sequence);

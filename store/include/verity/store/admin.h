@@ -13,8 +13,9 @@
 namespace verity::store {
 
 // A data-subject erasure: every stored document for which `matches` is true. `needles` must be
-// non-empty: a document is only parsed when its bytes contain one of them (the subject's stored
-// forms), so the scan is a substring search for nearly every record.
+// non-empty: `matches` is asked only about documents whose bytes contain one of them (the
+// subject's stored forms, and whatever else may hide one: StoreAdminApi adds JSON's \u and \/
+// escapes), so the scan is a substring search for the records that cannot hold the subject.
 struct EraseRequest {
   std::vector<std::string> needles;
   std::function<bool(std::string_view document)> matches;

@@ -120,10 +120,12 @@ struct JoinSide {
 };
 
 // What predictions and joined labels contribute to a model's aggregates. Implemented outside the
-// store (quality/contributor.h knows the field mapping and per-model config); the store calls it
-// on its commit thread, inside the commit group that stores the prediction or label, so a
-// contribution is written exactly when its record is: a replay, a restart or a crash never counts
-// anything twice. Implementations must be deterministic and thread-safe.
+// store (quality/contributor.h knows the field mapping and per-model config). The store calls it
+// where a batch is prepared (the submitting thread) and on its commit thread, and writes what it
+// returns inside the commit group that stores the prediction or label, so a contribution is
+// written exactly when its record is: a replay, a restart or a crash never counts anything twice.
+// Implementations must be deterministic (a correction or an erasure subtracts what the same call
+// returns later, so the rule may not change for records already joined) and thread-safe.
 class Contributor {
  public:
   virtual ~Contributor() = default;

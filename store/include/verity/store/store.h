@@ -200,7 +200,8 @@ class Store final : public BatchSink,
   Result<std::vector<PartitionInfo>> partitions() const override;
   // Recomputes the hash chain of every partition (or of `partition` only; kNotFound when it does
   // not exist) and reports the first break in each. Thread-safe.
-  Result<VerifyReport> verify(const std::string& partition = "") const override;
+  Result<VerifyReport> verify(const std::string& partition) const override;
+  Result<VerifyReport> verify() const { return verify(std::string()); }
   // One pass of the tier manager, by the store's clock: seals closed partitions, moves partitions
   // to warm/cold by recompaction, drops partitions past delete_after unless held. The background
   // manager calls this every retention.check_interval; tests call it directly. Thread-safe.
