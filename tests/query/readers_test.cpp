@@ -1,6 +1,7 @@
-// The read handlers over fake store readers (store::RecordReader, no RocksDB): what a client sees
-// when the store fails a lookup or a scan part-way, at generated positions. The handlers over the
-// real store are read_api_test.cpp and tests/integration/search_test.cpp.
+// The read handlers over fake store readers (store::RecordReader and store::AggregateReader, no
+// RocksDB): what a client sees when the store fails a lookup, a scan part-way (at generated
+// positions) or a model report's aggregates. The handlers over the real store are
+// read_api_test.cpp, model_api_test.cpp and tests/integration/search_test.cpp.
 
 #include <gtest/gtest.h>
 
@@ -8,10 +9,12 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "seed.h"
 #include "verity/core/clock.h"
+#include "verity/query/model_api.h"
 #include "verity/query/read_api.h"
 #include "verity/query/search.h"
 #include "verity/store/readers.h"
@@ -67,6 +70,29 @@ class FakeRecords final : public store::RecordReader {
     size_t at_ = 0;
     store::ScanStats stats_;
   };
+};
+
+// One model version's aggregates: `fail` is what every read returns when set.
+class FakeAggregates final : public store::AggregateReader {
+ public:
+  Status fail = Status::ok();
+  store::Aggregate sums;
+  mutable int reads = 0;
+
+  Result<store::Aggregate> aggregate(std::string_view model, const std::optional<std::string>&,
+                                     EpochMillis, EpochMillis) const override {
+    ++reads;
+    if (!fail) return fail;
+    return model == "m" ? sums : store::Aggregate();
+  }
+  uint64_t aggregate_generation(std::string_view, const std::optional<std::string>&, EpochMillis,
+                                EpochMillis) const override {
+    return 1;
+  }
+  std::vector<store::ModelVersionInfo> model_versions() const override {
+    return {{"m", "v1", 1795170600000, 1795170600000 + 3'600'000}};
+  }
+  store::LabelCounts label_counts() const override { return {}; }
 };
 
 store::StoredRecord prediction(const std::string& id, EpochMillis t) {
@@ -145,6 +171,29 @@ TEST(Readers, AScanFailingPartWayAnswersAnErrorNeverAPartialPage) {
       EXPECT_EQ(r.status, 200) << r.body;
       EXPECT_EQ(audited, 1);
     }
+  }
+}
+
+TEST(Readers, AModelReportTheStoreCannotServeIsAnErrorNeverAnEmptyReport) {
+  FakeAggregates aggregates;
+  aggregates.sums.add("n", 5);
+  aggregates.sums.add("pc", 5);
+  ManualClock clock(1795170600000 + 7'200'000);
+  const ModelsApi api(aggregates, std::make_shared<const quality::QualityConfig>(), clock);
+  HttpResponse r = api.metrics(get("/v1/models/m/metrics"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"predictions\":5"), std::string::npos) << r.body;
+  for (const auto& [fail, status, type] : std::vector<std::tuple<Status, int, std::string>>{
+           {Status::unavailable("the store is reopening"), 503, "store_unavailable"},
+           {Status::internal("a corrupt aggregate"), 500, "store_error"}}) {
+    aggregates.fail = fail;
+    const ModelsApi cold(aggregates, std::make_shared<const quality::QualityConfig>(), clock);
+    r = cold.metrics(get("/v1/models/m/metrics", {{"window", "30d"}}));
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_NE(r.body.find("\"" + type + "\""), std::string::npos) << r.body;
+    r = cold.models(get("/v1/models"));
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.body.find("\"predictions\""), std::string::npos) << r.body;
   }
 }
 
