@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "seed.h"
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
@@ -3230,9 +3231,9 @@ TEST(Search, PathsEndingInADotAreNotRuledOutByBlockSummaries) {
 // once, in order.
 TEST(Search, PagesEndAtTheirByteBoundAndTheCursorGoesOnExactly) {
   const int64_t base = now_ms() / kDayMs * kDayMs - kDayMs;
-  const uint32_t seed = std::random_device{}();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  std::mt19937 rng(seed);
+  const uint64_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
+  std::mt19937 rng(static_cast<uint32_t>(seed));
   const std::vector<std::string> pieces = {
       "a",  "Z",  "7",    " ",        "\"",           "\\",
       "\n", "\t", "\x01", "\xc3\xa9", "\xe6\xbc\xa2", "\xf0\x9f\x98\x80"};
