@@ -63,7 +63,7 @@ std::optional<double> number_at(simdjson::dom::element doc,
 // refuses integers beyond 64 bits, which are valid JSON and which the decoder accepts: such a
 // prediction contributes its count only, and a join with such a document its label count and lag
 // only, as since aggregates were first written. The rule may not change for documents already
-// joined: a correction or an erasure subtracts what the same rule computes now, so reading them
+// joined: a correction subtracts what the same rule computes now for the old pair, so reading them
 // differently needs a contributor generation kept with the aggregates (design notes, Known
 // limits). False: not JSON to the DOM.
 bool parse_stored(int which, std::string_view json, simdjson::dom::element& out) {

@@ -124,8 +124,8 @@ struct JoinSide {
 // where a batch is prepared (the submitting thread) and on its commit thread, and writes what it
 // returns inside the commit group that stores the prediction or label, so a contribution is
 // written exactly when its record is: a replay, a restart or a crash never counts anything twice.
-// Implementations must be deterministic (a correction or an erasure subtracts what the same call
-// returns later, so the rule may not change for records already joined) and thread-safe.
+// Implementations must be deterministic (a correction subtracts what the same call returns later
+// for the old pair, so the rule may not change for pairs already joined) and thread-safe.
 class Contributor {
  public:
   virtual ~Contributor() = default;
