@@ -18,11 +18,12 @@ int run(int argc, char** argv) {
 
   std::vector<std::unique_ptr<verity::cli::Command>> commands;
   for (auto make :
-       {verity::cli::serve_command, verity::cli::check_config_command, verity::cli::get_command,
-        verity::cli::partitions_command, verity::cli::verify_command, verity::cli::erase_command,
-        verity::cli::hold_command, verity::cli::search_command, verity::cli::export_command,
-        verity::cli::audit_command, verity::cli::metrics_command, verity::cli::report_command,
-        verity::cli::es_command, verity::cli::kibana_command}) {
+       {verity::cli::serve_command, verity::cli::check_config_command,
+        verity::cli::config_docs_command, verity::cli::get_command, verity::cli::partitions_command,
+        verity::cli::verify_command, verity::cli::erase_command, verity::cli::hold_command,
+        verity::cli::search_command, verity::cli::export_command, verity::cli::audit_command,
+        verity::cli::metrics_command, verity::cli::report_command, verity::cli::es_command,
+        verity::cli::kibana_command}) {
     commands.push_back(make());
   }
   std::vector<CLI::App*> subcommands;

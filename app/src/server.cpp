@@ -333,7 +333,7 @@ void Server::Impl::add_routes() {
 
 Status Server::start() {
   Impl& im = *impl_;
-  im.auth = std::make_unique<Authenticator>(im.config.credentials);
+  im.auth = std::make_unique<Authenticator>(im.config.credentials());
   if (auto s = im.check_exposure(); !s) return s;
   if (!im.auth->enabled()) {
     spdlog::info("auth: no credentials configured; the HTTP API is open on loopback only");

@@ -56,6 +56,7 @@ bool load_config(const std::string& path, app::Config& out);
 // In the order `verity --help` lists them.
 std::unique_ptr<Command> serve_command();
 std::unique_ptr<Command> check_config_command();
+std::unique_ptr<Command> config_docs_command();
 std::unique_ptr<Command> get_command();
 std::unique_ptr<Command> partitions_command();
 std::unique_ptr<Command> verify_command();

@@ -1,4 +1,4 @@
-// verity serve, verity check-config.
+// verity serve, verity check-config, verity config-docs.
 #include <iostream>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -95,9 +95,33 @@ class CheckConfig final : public Command {
   bool print_ = false;
 };
 
+class ConfigDocs final : public Command {
+ public:
+  CLI::App* attach(CLI::App& app) override {
+    auto* cmd = app.add_subcommand(
+        "config-docs",
+        "Print every config key with its default: a commented YAML file or a Markdown reference");
+    cmd->add_option("--format", format_,
+                    "yaml (config/verity.yaml) or markdown "
+                    "(docs/configuration.md)")
+        ->check(CLI::IsMember({"yaml", "markdown"}));
+    return cmd;
+  }
+
+  int run() override {
+    std::cout << (format_ == "markdown" ? app::configuration_reference()
+                                        : app::annotated_defaults());
+    return 0;
+  }
+
+ private:
+  std::string format_ = "yaml";
+};
+
 }  // namespace
 
 std::unique_ptr<Command> serve_command() { return std::make_unique<Serve>(); }
 std::unique_ptr<Command> check_config_command() { return std::make_unique<CheckConfig>(); }
+std::unique_ptr<Command> config_docs_command() { return std::make_unique<ConfigDocs>(); }
 
 }  // namespace verity::cli

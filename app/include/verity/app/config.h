@@ -1,10 +1,12 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "verity/app/auth.h"
+#include "verity/core/config_schema.h"
 #include "verity/core/status.h"
 #include "verity/core/units.h"
 #include "verity/document/field_mapping.h"
@@ -28,6 +30,13 @@ struct ModelMasking {
   std::vector<ingest::MaskRule> rules;
   std::map<std::string, ingest::DetectorSetting> detectors;  // by built-in detector name
   std::vector<ingest::CustomDetector> custom;
+};
+
+// models.<name>.*: what a model overrides (each part absent: the top-level settings).
+struct ModelOverrides {
+  std::optional<document::FieldMapping> fields;        // over the top-level fields
+  std::optional<quality::ModelQualityConfig> quality;  // over metrics.quality
+  std::optional<ModelMasking> masking;                 // with the top-level masking
 };
 
 // The whole configuration. Its defaults are the embedded defaults `verity serve` runs on without a
@@ -78,20 +87,30 @@ struct Config {
   size_t es_max_setup_objects = 128;      // http.elasticsearch.max_setup_objects
   ByteSize es_max_setup_object{256ull << 10};  // http.elasticsearch.max_setup_object
 
-  std::vector<Credential> credentials;  // auth.tokens and auth.users
+  std::vector<Credential> tokens;  // auth.tokens
+  std::vector<Credential> users;   // auth.users
 
-  document::FieldMappingSet fields;  // fields.*, models.<name>.fields.*, envelope.*
+  // fields.*, envelope.*; per_model is models.<name>.fields.* (filled by parse_config).
+  document::FieldMappingSet fields;
 
   bool masking_enabled = true;    // masking.enabled
   std::string masking_key_file;   // masking.key_file ("": <data_dir>/masking.key, created)
   ingest::MaskingPolicy masking;  // masking.{redact_token,rules,detectors,custom_detectors}
-  std::map<std::string, ModelMasking> model_masking;  // models.<name>.masking.*
+  // models.<name>.*. parse_config also copies their fields and quality into fields.per_model and
+  // quality.models, where the components read them.
+  std::map<std::string, ModelOverrides> models;
 
+  // auth.tokens then auth.users.
+  std::vector<Credential> credentials() const;
   // The complete per-model policies for the Masker.
   ingest::MaskingConfig masking_config() const;
   // The key file actually used.
   std::string masking_key_path() const;
 };
+
+// The whole file's keys, composed from the components' declarations (each component's
+// config_keys.h) and bound to `config`. parse_config, render_config and the docs all use it.
+void declare_config(config::Section& top, Config& config);
 
 // Parses YAML text. Every problem is reported, one per line, each with its key path.
 Result<Config> parse_config(const std::string& yaml_text);
@@ -99,5 +118,9 @@ Result<Config> parse_config(const std::string& yaml_text);
 Result<Config> load_config_file(const std::string& path);
 // The effective configuration as YAML (what check-config --print shows).
 std::string render_config(const Config& config);
+// The embedded defaults as a commented YAML file: config/verity.yaml is this (a test keeps it so).
+std::string annotated_defaults();
+// Every key with its type, default, range and description, in Markdown: docs/configuration.md.
+std::string configuration_reference();
 
 }  // namespace verity::app

@@ -1,0 +1,33 @@
+#pragma once
+
+// The one engine over the components' config declarations (verity/core/config_schema.h): it reads
+// YAML into them, renders them back, and writes the annotated defaults (config/verity.yaml) and
+// the reference (docs/configuration.md). No key is named here.
+
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "verity/core/config_schema.h"
+
+namespace verity::app {
+
+// Reads `node` (a mapping, or null: all defaults) into `section`. Every problem is appended to
+// `errors` as "<key path>: <message>": values of the wrong type or out of range, unknown keys,
+// and what the section's checks find.
+void read_section(const config::Section& section, const YAML::Node& node, const std::string& path,
+                  std::vector<std::string>& errors);
+
+// The section's values as YAML (secrets shown as <hidden>).
+void render_section(const config::Section& section, YAML::Emitter& out);
+
+// The section's values as a commented YAML file: each key with its description. `header` is
+// printed first, as comment lines.
+std::string annotated_yaml(const config::Section& section, const std::string& header);
+
+// A Markdown reference: per top-level section, a table of every key (dotted path, type, default,
+// range, description), then the examples.
+std::string markdown_reference(const config::Section& section, const std::string& intro);
+
+}  // namespace verity::app
