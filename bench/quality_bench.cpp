@@ -94,8 +94,8 @@ models:
   auto masker = ingest::Masker::create(config.masking_config(), "benchmark key, benchmark key");
   const EpochMillis now = 1795000000000 - 1795000000000 % kDay;  // midnight, 2026-11-18
   ManualClock clock(now);
-  auto fields = std::make_shared<const document::FieldMappingSet>(config.fields);
-  auto quality = std::make_shared<const quality::QualityConfig>(config.quality);
+  auto fields = std::make_shared<const document::FieldMappingSet>(config.field_mappings());
+  auto quality = std::make_shared<const quality::QualityConfig>(config.quality_config());
   auto contributor = std::make_shared<quality::ModelContributor>(fields, quality);
   ingest::DocumentDecoder decoder(fields, clock, ingest::DecoderLimits{}, *masker);
 

@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   const EpochMillis day_start = 1795000000000 - 1795000000000 % 86'400'000;  // 2026-11-18
   const EpochMillis span = static_cast<EpochMillis>(days) * 86'400'000;
   ManualClock clock(day_start + span + 3'600'000);
-  auto fields = std::make_shared<const document::FieldMappingSet>(config.fields);
+  auto fields = std::make_shared<const document::FieldMappingSet>(config.field_mappings());
   ingest::DocumentDecoder decoder(fields, clock, ingest::DecoderLimits{}, *masker);
 
   if (!reuse) std::filesystem::remove_all(dir);

@@ -117,7 +117,10 @@ void declare_model_masking(config::Section& s, ModelMasking& m,
       "checked before the top-level rules");
   s.map(
       "detectors", m.detectors,
-      [](config::Section& item, ingest::DetectorSetting& d) { ingest::declare_keys(item, d); },
+      // Every parameter rendered: the item starts from the top-level setting, not the defaults.
+      [](config::Section& item, ingest::DetectorSetting& d) {
+        ingest::declare_keys(item, d, /*compact=*/false);
+      },
       "built-in detector settings by name, over the top-level ones",
       [&defaults](const std::string& name, ingest::DetectorSetting& d) -> std::string {
         auto kind = builtin_detector(name);
@@ -133,13 +136,13 @@ void declare_model_masking(config::Section& s, ModelMasking& m,
 
 void declare_model(config::Section& s, ModelOverrides& m, Config& c) {
   s.optional<document::FieldMapping>(
-      "fields", m.fields, [&c] { return c.fields.default_mapping; },
+      "fields", m.fields, [&c] { return c.fields; },
       [&c](config::Section& f, document::FieldMapping& mapping) {
-        document::declare_keys(f, mapping, &c.fields.default_mapping);
+        document::declare_keys(f, mapping, &c.fields);
       },
       "over the top-level fields (every field but model_name)");
   s.optional<quality::ModelQualityConfig>(
-      "quality", m.quality, [&c] { return c.quality.defaults; },
+      "quality", m.quality, [&c] { return c.quality; },
       [](config::Section& q, quality::ModelQualityConfig& mq) { quality::declare_keys(q, mq); },
       "over metrics.quality");
   s.optional<ModelMasking>(
@@ -204,7 +207,7 @@ void declare_config(config::Section& top, Config& c) {
   quality.flag("enabled", c.quality_enabled,
                "false: no model-quality aggregates (labels are still stored and shown with their "
                "predictions; /v1/models answers 404, no model gauges); only here");
-  quality::declare_keys(quality, c.quality.defaults);
+  quality::declare_keys(quality, c.quality);
 
   auto& search = top.child("search", "GET /v1/predictions, verity search, verity export");
   query::declare_keys(search, c.search);
@@ -291,7 +294,7 @@ void declare_config(config::Section& top, Config& c) {
   auto& fields = top.child("fields");
   fields.note(
       "Where each field is looked for (JSON pointers, first present wins). A string or a list.");
-  document::declare_keys(fields, c.fields.default_mapping);
+  document::declare_keys(fields, c.fields);
 
   auto& envelope = top.child("envelope");
   envelope.note(
@@ -299,7 +302,7 @@ void declare_config(config::Section& top, Config& c) {
       "\"log\": ...}. When a document has no request id and its `message` holds a JSON object, "
       "that object is the document; the members listed in `keep` are stored beside it as its "
       "source metadata, never mixed into it.");
-  document::declare_keys(envelope, c.fields.envelope);
+  document::declare_keys(envelope, c.envelope);
 
   top.map(
       "models", c.models, [&c](config::Section& s, ModelOverrides& m) { declare_model(s, m, c); },
@@ -317,6 +320,25 @@ std::vector<Credential> Config::credentials() const {
   std::vector<Credential> all = tokens;
   all.insert(all.end(), users.begin(), users.end());
   return all;
+}
+
+document::FieldMappingSet Config::field_mappings() const {
+  document::FieldMappingSet set;
+  set.default_mapping = fields;
+  set.envelope = envelope;
+  for (const auto& [name, m] : models) {
+    if (m.fields) set.per_model.emplace(name, *m.fields);
+  }
+  return set;
+}
+
+quality::QualityConfig Config::quality_config() const {
+  quality::QualityConfig q;
+  q.defaults = quality;
+  for (const auto& [name, m] : models) {
+    if (m.quality) q.models.emplace(name, *m.quality);
+  }
+  return q;
 }
 
 ingest::MaskingConfig Config::masking_config() const {
@@ -359,15 +381,12 @@ Result<Config> parse_config(const std::string& yaml_text) {
     try {
       read_section(top, root, "", errors);
     } catch (const YAML::Exception& e) {
-      // yaml-cpp throws on nodes it cannot convert (e.g. a mapping used as a key).
+      // Not expected (the engine reads nodes only through calls that do not throw), but a
+      // library call that can throw is wrapped.
       errors.push_back("invalid YAML: " + e.msg);
     }
   }
-  for (const auto& [name, m] : c.models) {
-    if (m.fields) c.fields.per_model.emplace(name, *m.fields);
-    if (m.quality) c.quality.models.emplace(name, *m.quality);
-  }
-  for (auto& problem : ingest::identity_rule_problems(c.masking_config(), c.fields)) {
+  for (auto& problem : ingest::identity_rule_problems(c.masking_config(), c.field_mappings())) {
     errors.push_back(std::move(problem));
   }
   if (!errors.empty()) return Status::invalid_argument(render_errors(errors));
@@ -390,12 +409,12 @@ Result<Config> load_config_file(const std::string& path) {
   return c;
 }
 
-std::string render_config(const Config& config) {
+std::string render_config(const Config& config, bool reveal_secrets) {
   Config c = config;  // the declarations bind by reference
   config::Section top;
   declare_config(top, c);
   YAML::Emitter out;
-  render_section(top, out);
+  render_section(top, out, reveal_secrets);
   return std::string(out.c_str()) + "\n";
 }
 

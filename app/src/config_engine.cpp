@@ -95,6 +95,10 @@ void read_collection(const Collection& c, const YAML::Node& node, const std::str
       }
       c.clear();
       for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) {
+          errors.push_back(path + ": a key must be a string");
+          continue;
+        }
         const std::string name = kv.first.Scalar();
         const std::string item_path = join_path(path, name);
         const YAML::Node value = kv.second;
@@ -150,10 +154,16 @@ std::string value_text(const Key& key, const Value& v) {
   return e.c_str();
 }
 
+// The key's value when it is rendered.
+std::optional<Value> visible(const Key& key) {
+  if (key.shown && !key.shown()) return std::nullopt;
+  return key.get();
+}
+
 // Whether the section has anything to render (a section of unset optional keys does not).
 bool has_content(const Section& section) {
   for (const auto& e : section.entries()) {
-    if (e.key && e.key->get()) return true;
+    if (e.key && visible(*e.key)) return true;
     if (e.section && has_content(*e.section)) return true;
     if (e.collection) {
       if (e.collection->shape != Collection::Shape::kOptional) return true;
@@ -165,19 +175,19 @@ bool has_content(const Section& section) {
   return false;
 }
 
-void emit_section(YAML::Emitter& out, const Section& section, bool flow) {
+void emit_section(YAML::Emitter& out, const Section& section, bool flow, bool hide) {
   if (flow || section.is_flow()) out << YAML::Flow;
   out << YAML::BeginMap;
   for (const auto& e : section.entries()) {
     if (e.key) {
-      auto v = e.key->get();
+      auto v = visible(*e.key);
       if (!v) continue;
       out << YAML::Key << e.name << YAML::Value;
-      emit_value(out, *e.key, *v, true);
+      emit_value(out, *e.key, *v, hide);
     } else if (e.section) {
       if (!has_content(*e.section)) continue;
       out << YAML::Key << e.name << YAML::Value;
-      emit_section(out, *e.section, flow);
+      emit_section(out, *e.section, flow, hide);
     } else if (e.collection) {
       const Collection& c = *e.collection;
       size_t items = 0;
@@ -194,21 +204,21 @@ void emit_section(YAML::Emitter& out, const Section& section, bool flow) {
       switch (c.shape) {
         case Collection::Shape::kList:
           out << YAML::Key << e.name << YAML::Value << YAML::BeginSeq;
-          c.each([&](const std::string&, Section& s) { emit_section(out, s, flow); });
+          c.each([&](const std::string&, Section& s) { emit_section(out, s, flow, hide); });
           out << YAML::EndSeq;
           break;
         case Collection::Shape::kMap:
           out << YAML::Key << e.name << YAML::Value << YAML::BeginMap;
           c.each([&](const std::string& name, Section& s) {
             out << YAML::Key << name << YAML::Value;
-            emit_section(out, s, flow);
+            emit_section(out, s, flow, hide);
           });
           out << YAML::EndMap;
           break;
         case Collection::Shape::kOptional:
           c.each([&](const std::string&, Section& s) {
             out << YAML::Key << e.name << YAML::Value;
-            emit_section(out, s, flow);
+            emit_section(out, s, flow, hide);
           });
           break;
       }
@@ -219,7 +229,7 @@ void emit_section(YAML::Emitter& out, const Section& section, bool flow) {
 
 std::string flow_text(const Section& s) {
   YAML::Emitter e;
-  emit_section(e, s, true);
+  emit_section(e, s, true, true);
   return e.c_str();
 }
 
@@ -316,7 +326,7 @@ class Annotator {
       out_ << "\n";
     }
     if (e.key) {
-      auto v = e.key->get();
+      auto v = visible(*e.key);
       if (!v) return;
       line(pad + e.name + ": " + value_text(*e.key, *v), key_comment(*e.key), e.example);
       return;
@@ -462,6 +472,11 @@ void read_section(const Section& section, const YAML::Node& node, const std::str
   }
   if (present) {
     for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) {
+        errors.push_back((path.empty() ? std::string("(top level)") : path) +
+                         ": a key must be a string");
+        continue;
+      }
       const std::string key = kv.first.Scalar();
       if (section.find(key) == nullptr) errors.push_back(join_path(path, key) + ": unknown key");
     }
@@ -469,8 +484,8 @@ void read_section(const Section& section, const YAML::Node& node, const std::str
   run_checks(section, path, errors);
 }
 
-void render_section(const Section& section, YAML::Emitter& out) {
-  emit_section(out, section, false);
+void render_section(const Section& section, YAML::Emitter& out, bool reveal_secrets) {
+  emit_section(out, section, false, !reveal_secrets);
 }
 
 std::string annotated_yaml(const Section& section, const std::string& header) {

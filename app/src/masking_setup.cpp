@@ -69,7 +69,7 @@ Result<std::shared_ptr<const ingest::Masker>> build_masker(const Config& config,
   }
   const ingest::MaskingConfig mc = config.masking_config();
   return ingest::Masker::create(mc, std::move(key),
-                                ingest::rules_hash_request_ids(mc, config.fields));
+                                ingest::rules_hash_request_ids(mc, config.field_mappings()));
 }
 
 }  // namespace verity::app

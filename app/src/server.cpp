@@ -344,8 +344,8 @@ Status Server::start() {
     return Status::unavailable("cannot create data_dir " + im.config.data_dir + ": " + ec.message(),
                                false);
   }
-  auto mappings = std::make_shared<const document::FieldMappingSet>(im.config.fields);
-  auto quality = std::make_shared<const quality::QualityConfig>(im.config.quality);
+  auto mappings = std::make_shared<const document::FieldMappingSet>(im.config.field_mappings());
+  auto quality = std::make_shared<const quality::QualityConfig>(im.config.quality_config());
   store::StoreOptions so = im.config.store;
   so.data_dir = im.config.data_dir;
   so.outbox = !im.config.es_output.hosts.empty();

@@ -1,9 +1,19 @@
 #include "verity/core/config_schema.h"
 
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 
 namespace verity::config {
+
+std::string format_number(double v) {
+  char buf[32];
+  for (int precision : {15, 17}) {  // the shortest of these that reads back the same double
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
 
 std::string_view type_name(Type t) {
   switch (t) {
@@ -143,11 +153,7 @@ Section& Section::number(std::string_view name, double& v, std::string_view doc)
   k.name = std::string(name);
   k.type = Type::kNumber;
   k.doc = std::string(doc);
-  k.get = [&v]() -> std::optional<Value> {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return std::string(buf);
-  };
+  k.get = [&v]() -> std::optional<Value> { return format_number(v); };
   k.set = [&v](const Value& value) -> std::string {
     const std::string* s = scalar_of(value);
     if (s == nullptr) return "expected a number";
@@ -237,11 +243,7 @@ Section& Section::child(std::string_view name, std::string_view doc) {
 
 Section& Section::shown_when(std::function<bool()> shown) {
   if (entries_.empty() || !entries_.back().key) return *this;
-  Key& k = *entries_.back().key;
-  k.get = [get = std::move(k.get), shown = std::move(shown)]() -> std::optional<Value> {
-    if (!shown()) return std::nullopt;
-    return get();
-  };
+  entries_.back().key->shown = std::move(shown);
   return *this;
 }
 

@@ -97,11 +97,18 @@ Result<HostPort> parse_host_port(std::string_view text) {
     }
     hp.host = std::string(text.substr(1, close - 1));
     port_text = text.substr(close + 2);
+    if (hp.host.find('[') != std::string::npos)
+      return Status::invalid_argument("expected [ipv6]:port");
   } else {
     const size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return Status::invalid_argument("expected host:port");
     hp.host = std::string(text.substr(0, colon));
     port_text = text.substr(colon + 1);
+    // An IPv6 address goes in brackets ([::1]:9200), so that the port is unambiguous.
+    if (hp.host.find_first_of(":[]") != std::string::npos) {
+      return Status::invalid_argument(
+          "expected host:port (an IPv6 address in brackets: [::1]:9200)");
+    }
   }
   if (hp.host.empty()) return Status::invalid_argument("expected host:port, the host is empty");
   unsigned port = 0;

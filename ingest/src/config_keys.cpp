@@ -88,11 +88,17 @@ void declare_keys(config::Section& s, HttpIngestOptions& o) {
           "per-line errors an answer lists; the rest are counted by type");
 }
 
-void declare_keys(config::Section& s, MaskParams& p) {
+namespace {
+
+// An action and its parameters. A detector's actions are fewer. `compact`: a parameter the action
+// does not use, left at its default, is not rendered (not for a model's detector override, whose
+// parameters start from the top-level setting rather than the defaults).
+void declare_params(config::Section& s, MaskParams& p, bool detector, bool compact) {
   config::Key action;
   action.name = "action";
   action.type = config::Type::kChoice;
-  action.range = "drop | redact | hash | partial | truncate | bucket";
+  action.range = detector ? "drop | redact | hash | partial"
+                          : "drop | redact | hash | partial | truncate | bucket";
   action.doc = "what is done to a matched value";
   action.get = [&p]() -> std::optional<config::Value> {
     return std::string(mask_action_name(p.action));
@@ -109,22 +115,32 @@ void declare_keys(config::Section& s, MaskParams& p) {
   // Each parameter is shown with the action that uses it, or when set away from its default.
   const MaskParams defaults;
   s.count("keep_last", p.keep_last, 0, 1024, "partial: characters kept at the end");
-  s.shown_when([&p, defaults] {
-    return p.action == MaskAction::kPartial || p.keep_last != defaults.keep_last;
-  });
-  s.count("max_length", p.max_length, 1, 1 << 20, "truncate: characters kept");
-  s.shown_when([&p, defaults] {
-    return p.action == MaskAction::kTruncate || p.max_length != defaults.max_length;
-  });
+  if (compact) {
+    s.shown_when([&p, defaults] {
+      return p.action == MaskAction::kPartial || p.keep_last != defaults.keep_last;
+    });
+  }
+  s.count("max_length", p.max_length, 1, 1 << 20, "truncate (rules): characters kept");
+  if (compact) {
+    s.shown_when([&p, defaults] {
+      return p.action == MaskAction::kTruncate || p.max_length != defaults.max_length;
+    });
+  }
   s.number("bucket_width", p.bucket_width,
-           "bucket: numbers become the lower bound of their bucket");
-  s.shown_when([&p, defaults] {
-    return p.action == MaskAction::kBucket || p.bucket_width != defaults.bucket_width;
-  });
+           "bucket (rules): numbers become the lower bound of their bucket");
+  if (compact) {
+    s.shown_when([&p, defaults] {
+      return p.action == MaskAction::kBucket || p.bucket_width != defaults.bucket_width;
+    });
+  }
   s.check([&p](config::Problems& problems) {
     if (!(p.bucket_width > 0)) problems.add("bucket_width", "must be a number > 0");
   });
 }
+
+}  // namespace
+
+void declare_keys(config::Section& s, MaskParams& p) { declare_params(s, p, false, true); }
 
 void declare_keys(config::Section& s, MaskRule& r) {
   s.flow();
@@ -148,10 +164,10 @@ void declare_keys(config::Section& s, MaskRule& r) {
   });
 }
 
-void declare_keys(config::Section& s, DetectorSetting& d) {
+void declare_keys(config::Section& s, DetectorSetting& d, bool compact) {
   s.flow();
   s.flag("enabled", d.enabled, "");
-  declare_keys(s, d.params);
+  declare_params(s, d.params, true, compact);
   s.check([&d](config::Problems& p) {
     if (d.params.action == MaskAction::kBucket || d.params.action == MaskAction::kTruncate) {
       p.add("action", "a detector's action is drop, redact, hash or partial");

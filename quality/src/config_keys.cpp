@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <simdjson.h>
+
 #include "verity/document/config_keys.h"
 #include "verity/document/json_writer.h"
 
@@ -57,12 +59,7 @@ void declare_feature(config::Section& s, ModelQualityConfig::Feature& f) {
     k.doc = "a number outside is out of range";
     k.get = [target]() -> std::optional<config::Value> {
       if (!*target) return std::nullopt;
-      char buf[32];
-      for (int precision : {15, 17}) {
-        std::snprintf(buf, sizeof buf, "%.*g", precision, **target);
-        if (std::strtod(buf, nullptr) == **target) break;
-      }
-      return std::string(buf);
+      return config::format_number(**target);
     };
     k.set = [target](const config::Value& v) -> std::string {
       const std::string* text = config::scalar_of(v);
@@ -143,8 +140,13 @@ void declare_keys(config::Section& s, ModelQualityConfig& q) {
   positive.quoted = true;
   positive.doc = "\"\": true for booleans, else the greater of the two classes (as sklearn)";
   positive.get = [&q]() -> std::optional<config::Value> {
-    std::string p = q.positive_class;
-    if (p.size() >= 2 && p.front() == '"') p = p.substr(1, p.size() - 2);
+    // A string class is held as JSON text: written back as the string it encodes.
+    const std::string& p = q.positive_class;
+    if (p.size() >= 2 && p.front() == '"') {
+      simdjson::dom::parser parser;
+      std::string_view text;
+      if (parser.parse(p).get_string().get(text) == simdjson::SUCCESS) return std::string(text);
+    }
     return p;
   };
   positive.set = [&q](const config::Value& v) -> std::string {
@@ -161,6 +163,7 @@ void declare_keys(config::Section& s, ModelQualityConfig& q) {
   s.count("baseline_days", q.baseline_days, 1, 3650,
           "drift baseline: the first days from the model's first prediction (unless baseline is "
           "set)");
+  s.example("baseline: {from: 2026-01-01T00:00:00Z, to: 2026-01-08T00:00:00Z}");
   auto& baseline = s.child("baseline", "a fixed drift baseline [from, to)");
   time_key(baseline, "from", q.baseline_from);
   time_key(baseline, "to", q.baseline_to);

@@ -198,6 +198,70 @@ TEST(ConfigSchema, UnknownKeysAreRefusedInEverySection) {
   }
 }
 
+TEST(ConfigSchema, SecretsArePrintedHiddenAndWrittenOutOnlyWhenAsked) {
+  auto c = parse_config(R"(
+outputs: {elasticsearch: {api_key: "aWQ6a2V5c2VjcmV0"}}
+auth:
+  tokens: [{name: svc, token: "tok-0123456789abcdef", roles: [read]}]
+  users: [{name: fb, password: "pw-0123456789ab", roles: [ingest]}]
+)");
+  ASSERT_TRUE(c.is_ok()) << c.status().message();
+  const std::string printed = render_config(*c);
+  for (const char* secret : {"aWQ6a2V5c2VjcmV0", "tok-0123456789abcdef", "pw-0123456789ab"}) {
+    EXPECT_EQ(printed.find(secret), std::string::npos) << secret << " in:\n" << printed;
+  }
+  EXPECT_NE(printed.find("<hidden>"), std::string::npos);
+  const std::string full = render_config(*c, /*reveal_secrets=*/true);
+  auto again = parse_config(full);
+  ASSERT_TRUE(again.is_ok()) << again.status().message();
+  EXPECT_EQ(again->tokens.at(0).token, "tok-0123456789abcdef");
+  EXPECT_EQ(again->users.at(0).password, "pw-0123456789ab");
+  EXPECT_EQ(again->es_output.api_key, "aWQ6a2V5c2VjcmV0");
+  EXPECT_EQ(render_config(*again, true), full);
+}
+
+TEST(ConfigSchema, ModelOverridesOfDetectorParametersRenderToAFixedPoint) {
+  // A model's detector starts from the top-level setting: its parameters are all written out.
+  auto c = parse_config(R"(
+masking: {detectors: {email: {keep_last: 6}}, rules: [{path: /x, action: hash, bucket_width: 10.0000001}]}
+models: {m: {masking: {detectors: {email: {keep_last: 4}}}}}
+)");
+  ASSERT_TRUE(c.is_ok()) << c.status().message();
+  const std::string once = render_config(*c);
+  auto again = parse_config(once);
+  ASSERT_TRUE(again.is_ok()) << again.status().message();
+  EXPECT_EQ(render_config(*again), once);
+  const auto policy = again->masking_config().per_model.at("m");
+  EXPECT_EQ(policy.detectors[static_cast<size_t>(ingest::DetectorKind::kEmail)].params.keep_last,
+            4u);
+  EXPECT_EQ(again->masking.rules.at(0).params.bucket_width, 10.0000001);
+}
+
+TEST(ConfigSchema, PositiveClassWithQuotesAndBackslashesRendersToAFixedPoint) {
+  for (const char* value : {"a\"b", "c\\d", "tab\there", "ü", "1.5", "true", "fraud"}) {
+    YAML::Node doc;
+    doc["metrics"]["quality"]["positive_class"] = value;
+    auto c = parse_config(text_of(doc));
+    ASSERT_TRUE(c.is_ok()) << value << ": " << c.status().message();
+    const std::string once = render_config(*c);
+    auto again = parse_config(once);
+    ASSERT_TRUE(again.is_ok()) << value;
+    EXPECT_EQ(again->quality.positive_class, c->quality.positive_class) << value;
+    EXPECT_EQ(render_config(*again), once) << value;
+  }
+}
+
+TEST(ConfigSchema, KeysThatAreNotStringsAreRefused) {
+  for (const char* yaml : {"? [a]\n: 1\n", "server: {? [x] : 1}\n", "models: {? [x] : {}}\n",
+                           "metrics: {quality: {features: {? {a: 1} : {type: number}}}}\n"}) {
+    auto c = parse_config(yaml);
+    ASSERT_FALSE(c.is_ok()) << yaml;
+    EXPECT_NE(c.status().message().find("a key must be a string"), std::string::npos)
+        << yaml << "\n"
+        << c.status().message();
+  }
+}
+
 // Values nobody chose for a key's type: valid ones, edge ones, garbage.
 YAML::Node generated_value(Type type, std::mt19937_64& rng) {
   auto pick = [&rng](std::initializer_list<const char*> options) {
@@ -303,12 +367,21 @@ TEST(ConfigSchema, GeneratedConfigsAreAcceptedOrRefusedByPathAndRenderToAFixedPo
       continue;
     }
     ++accepted;
-    const std::string once = render_config(*c);
+    const std::string once = render_config(*c, /*reveal_secrets=*/true);
     auto again = parse_config(once);
     ASSERT_TRUE(again.is_ok()) << text << "\nrendered:\n"
                                << once << "\n"
                                << again.status().message();
-    EXPECT_EQ(render_config(*again), once) << text;
+    EXPECT_EQ(render_config(*again, true), once) << text;
+    // check-config --print shows no secret.
+    const YAML::Node printed = YAML::Load(render_config(*c));
+    auto hidden = [](const YAML::Node& n) {
+      return !n || n.Scalar().empty() || n.Scalar() == "<hidden>";
+    };
+    EXPECT_TRUE(hidden(printed["outputs"]["elasticsearch"]["password"])) << text;
+    EXPECT_TRUE(hidden(printed["outputs"]["elasticsearch"]["api_key"])) << text;
+    for (const auto& t : printed["auth"]["tokens"]) EXPECT_TRUE(hidden(t["token"])) << text;
+    for (const auto& u : printed["auth"]["users"]) EXPECT_TRUE(hidden(u["password"])) << text;
   }
   EXPECT_GT(accepted, 10u) << "the generator should produce valid configs too";
 }

@@ -40,11 +40,12 @@ models:
   EXPECT_EQ(c.store.sync, store::SyncPolicy::kAlways);
   EXPECT_EQ(c.tcp.listen.port, 6000);
   EXPECT_EQ(c.tcp.idle_timeout, Duration(30'000));
-  ASSERT_EQ(c.fields.default_mapping.pointers(document::Field::kRequestId).size(), 2u);
-  ASSERT_TRUE(c.fields.per_model.count("churn"));
-  EXPECT_EQ(c.fields.per_model.at("churn").pointers(document::Field::kScore)[0].text, "/out/p");
+  ASSERT_EQ(c.fields.pointers(document::Field::kRequestId).size(), 2u);
+  const auto mappings = c.field_mappings();
+  ASSERT_TRUE(mappings.per_model.count("churn"));
+  EXPECT_EQ(mappings.per_model.at("churn").pointers(document::Field::kScore)[0].text, "/out/p");
   // The model inherits the top-level request_id override.
-  EXPECT_EQ(c.fields.per_model.at("churn").pointers(document::Field::kRequestId)[0].text,
+  EXPECT_EQ(mappings.per_model.at("churn").pointers(document::Field::kRequestId)[0].text,
             "/trace_id");
   auto again = parse_config(render_config(c));
   ASSERT_TRUE(again.is_ok()) << again.status().message();

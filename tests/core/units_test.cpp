@@ -59,5 +59,22 @@ TEST(ParseHostPort, Ipv4Ipv6AndNames) {
   EXPECT_FALSE(parse_host_port("[::1]80").is_ok());
 }
 
+// What parses is what to_string writes back: an unbracketed IPv6 address (or a stray bracket)
+// would be written as something else, so it is refused.
+TEST(ParseHostPort, WhatParsesIsWrittenBackTheSame) {
+  EXPECT_FALSE(parse_host_port("::1:80").is_ok());
+  EXPECT_FALSE(parse_host_port("a]:b:1").is_ok());
+  EXPECT_FALSE(parse_host_port("a[b:1").is_ok());
+  EXPECT_FALSE(parse_host_port("[a[b]:1").is_ok());
+  for (const char* text : {"127.0.0.1:1", "[::1]:9200", "[fe80::1%eth0]:5", "host.example:0",
+                           "[abc]:7", "ä.example:65535"}) {
+    auto hp = parse_host_port(text);
+    ASSERT_TRUE(hp.is_ok()) << text;
+    auto again = parse_host_port(hp->to_string());
+    ASSERT_TRUE(again.is_ok()) << text << " -> " << hp->to_string();
+    EXPECT_EQ(*again, *hp) << text;
+  }
+}
+
 }  // namespace
 }  // namespace verity

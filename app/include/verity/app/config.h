@@ -53,8 +53,8 @@ struct Config {
   store::StoreOptions store;  // store.* (data_dir comes from the top level)
 
   // labels.max_wait is store.label_max_wait.
-  // metrics.quality.* (defaults) and models.<name>.quality.*: tasks, value locations, classes.
-  quality::QualityConfig quality;
+  // metrics.quality.*: every model's settings unless models.<name>.quality overrides them.
+  quality::ModelQualityConfig quality;
   // metrics.quality.enabled: false stores no model-quality aggregates (labels still join their
   // predictions; /v1/models and the model gauges say quality is off).
   bool quality_enabled = true;
@@ -90,18 +90,20 @@ struct Config {
   std::vector<Credential> tokens;  // auth.tokens
   std::vector<Credential> users;   // auth.users
 
-  // fields.*, envelope.*; per_model is models.<name>.fields.* (filled by parse_config).
-  document::FieldMappingSet fields;
+  document::FieldMapping fields = document::FieldMapping::defaults();  // fields.*
+  document::EnvelopeSettings envelope;                                 // envelope.*
 
   bool masking_enabled = true;    // masking.enabled
   std::string masking_key_file;   // masking.key_file ("": <data_dir>/masking.key, created)
   ingest::MaskingPolicy masking;  // masking.{redact_token,rules,detectors,custom_detectors}
-  // models.<name>.*. parse_config also copies their fields and quality into fields.per_model and
-  // quality.models, where the components read them.
-  std::map<std::string, ModelOverrides> models;
+  std::map<std::string, ModelOverrides> models;  // models.<name>.*
 
   // auth.tokens then auth.users.
   std::vector<Credential> credentials() const;
+  // Where each field is, for every model: `fields`, `envelope` and the models' overrides.
+  document::FieldMappingSet field_mappings() const;
+  // Model quality settings: `quality` and the models' overrides.
+  quality::QualityConfig quality_config() const;
   // The complete per-model policies for the Masker.
   ingest::MaskingConfig masking_config() const;
   // The key file actually used.
@@ -116,8 +118,10 @@ void declare_config(config::Section& top, Config& config);
 Result<Config> parse_config(const std::string& yaml_text);
 // Reads and parses a file. Errors name the file.
 Result<Config> load_config_file(const std::string& path);
-// The effective configuration as YAML (what check-config --print shows).
-std::string render_config(const Config& config);
+// The effective configuration as YAML (what check-config --print shows). Secrets (tokens,
+// passwords, API keys) are printed as <hidden> unless `reveal_secrets`, which makes the text parse
+// back to the same configuration.
+std::string render_config(const Config& config, bool reveal_secrets = false);
 // The embedded defaults as a commented YAML file: config/verity.yaml is this (a test keeps it so).
 std::string annotated_defaults();
 // Every key with its type, default, range and description, in Markdown: docs/configuration.md.

@@ -19,8 +19,9 @@ namespace verity::app {
 void read_section(const config::Section& section, const YAML::Node& node, const std::string& path,
                   std::vector<std::string>& errors);
 
-// The section's values as YAML (secrets shown as <hidden>).
-void render_section(const config::Section& section, YAML::Emitter& out);
+// The section's values as YAML; secrets are shown as <hidden> unless `reveal_secrets`.
+void render_section(const config::Section& section, YAML::Emitter& out,
+                    bool reveal_secrets = false);
 
 // The section's values as a commented YAML file: each key with its description. `header` is
 // printed first, as comment lines.

@@ -61,6 +61,8 @@ struct Key {
   std::string range;    // "1 to 64", "1KiB to 64MiB", "inferred | binary": shown in the docs
   bool quoted = false;  // rendered double-quoted
   std::function<std::optional<Value>()> get;
+  // Null, or whether the value is rendered (the docs show it regardless).
+  std::function<bool()> shown;
   std::function<std::string(const Value&)> set;
 };
 
@@ -205,6 +207,8 @@ std::string choice_list(const std::vector<std::string>& names);   // "a, b, c"
 std::string choice_range(const std::vector<std::string>& names);  // "a | b | c"
 
 const std::string* scalar_of(const Value& v);
+// A double as text that reads back as the same double ("10", "0.1").
+std::string format_number(double v);
 
 template <class Int>
 Section& Section::count(std::string_view name, Int& v, uint64_t min, uint64_t max,

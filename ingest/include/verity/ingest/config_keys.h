@@ -22,8 +22,9 @@ void declare_keys(config::Section& s, HttpIngestOptions& o);
 // A rule's or a detector's action and its parameters.
 void declare_keys(config::Section& s, MaskParams& p);
 void declare_keys(config::Section& s, MaskRule& r);
-// A built-in detector's setting (drop, redact, hash or partial).
-void declare_keys(config::Section& s, DetectorSetting& d);
+// A built-in detector's setting (drop, redact, hash or partial). `compact`: parameters the action
+// does not use are rendered only when set away from their defaults.
+void declare_keys(config::Section& s, DetectorSetting& d, bool compact = true);
 void declare_keys(config::Section& s, CustomDetector& c);
 // masking.{redact_token,rules,detectors,custom_detectors}.
 void declare_keys(config::Section& s, MaskingPolicy& p);
