@@ -52,9 +52,10 @@ void declare_feature(config::Section& s, ModelQualityConfig::Feature& f) {
   s.flow();
   s.choice("type", f.type, {"", "number", "string", "boolean"},
            "the expected type (\"\": the most frequent one)");
-  for (auto [name, target] : {std::pair{"min", &f.min}, std::pair{"max", &f.max}}) {
+  for (const auto& bound : {std::pair{"min", &f.min}, std::pair{"max", &f.max}}) {
+    std::optional<double>* target = bound.second;  // (clang before 16 cannot capture a binding)
     config::Key k;
-    k.name = name;
+    k.name = bound.first;
     k.type = config::Type::kNumber;
     k.doc = "a number outside is out of range";
     k.get = [target]() -> std::optional<config::Value> {
