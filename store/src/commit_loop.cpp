@@ -19,20 +19,12 @@
 #include "verity/store/partition.h"
 
 namespace verity::store {
-namespace {
-
-// The digest of what is already stored under a request id, from this group or the database.
-struct Existing {
-  bool found = false;
-  Sha256Digest digest{};
-};
-
-}  // namespace
-
 // What write_group knows of the label join while it builds one group.
 struct Store::Impl::GroupJoin {
   bool quality_on = false;
-  // The labels stored for the group's predictions (one MultiGet), by label_slot.
+  // The labels stored for the group's predictions (one MultiGet), by label_slot: event k of the
+  // group (a prediction) -> index in label_values (SIZE_MAX for a label).
+  std::vector<size_t> label_slot;
   std::vector<std::string> label_values;
   std::vector<rocksdb::Status> label_statuses;
   // Predictions stored by this group, and the label in effect for request ids whose label this
@@ -43,6 +35,25 @@ struct Store::Impl::GroupJoin {
   std::unordered_map<std::string_view, LabelBundle> bundles;
   std::deque<StoredRecord> records;  // decoded label records the JoinSides above point into
 };
+
+void Store::Impl::begin_join(GroupJoin& g, const std::vector<Pending>& group) {
+  quality.clear();
+  g.quality_on = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  std::vector<rocksdb::Slice> keys;
+  for (const auto& p : group) {
+    for (const auto& e : p.batch.events) {
+      g.label_slot.push_back(e.kind == EventKind::kLabel ? SIZE_MAX : keys.size());
+      if (e.kind != EventKind::kLabel) {
+        cfs.push_back(labels);
+        keys.emplace_back(e.request_id);
+      }
+    }
+  }
+  if (!keys.empty()) {
+    g.label_statuses = db->MultiGet(rocksdb::ReadOptions(), cfs, keys, &g.label_values);
+  }
+}
 
 Status Store::Impl::join_prediction(const Event& e, size_t slot, GroupJoin& g,
                                     rocksdb::WriteBatch& wb) {
@@ -119,15 +130,11 @@ Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
     bundle->current = prep.record;
     bundle->first_ms = std::min(bundle->first_ms, e.timestamp_ms);
   }
-  group_label_puts.put(e.request_id, bundle->encode());  // in key order at the end of the group
-  rocksdb::Status st;
+  index_writer.put_label(e.request_id, bundle->encode());  // in key order at the group's end
   // The label in effect changed: forward it (a late older label changes nothing indexed).
-  if (st.ok() && change != Change::kOlder && options.outbox) {
-    st = wb.Put(outbox, sequence_key(sequence), "L" + e.request_id);
-    ++group_outbox_events;
-    group_outbox_bytes += e.request_id.size() + 1;
+  if (change != Change::kOlder) {
+    if (auto st = outbox_writer.add_label(wb, sequence, e.request_id); !st) return st;
   }
-  if (!st.ok()) return from_rocksdb(st, "building the commit group");
   outcome = EventOutcome::kStored;
   if (!g.quality_on) return Status::ok();
 
@@ -183,60 +190,16 @@ Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
 Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitResult>& results) {
   ++group_writes;
   results.assign(group.size(), CommitResult{});
+  idempotency.begin(*db, ids, labels, group);  // one MultiGet for the whole group
 
-  // One MultiGet per kind for every request id in the group.
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
-  std::vector<rocksdb::Slice> keys;
-  for (const auto& p : group) {
-    for (const auto& e : p.batch.events) {
-      cfs.push_back(e.kind == EventKind::kLabel ? labels : ids);
-      keys.emplace_back(e.request_id);
-    }
-  }
-  std::vector<std::string> values;
-  std::vector<rocksdb::Status> statuses;
-  if (!keys.empty()) statuses = db->MultiGet(rocksdb::ReadOptions(), cfs, keys, &values);
-
-  // Model quality: the label stored for each prediction of the group, if any (labels look their
-  // prediction up only when they are new or corrected, in quality_label).
   const bool quality_on = options.contributor != nullptr;
   GroupJoin gj;
-  gj.quality_on = quality_on;
-  std::vector<size_t> label_slot;  // event index k -> index in gj.label_values, or SIZE_MAX
-  if (quality_on) {
-    quality.clear();
-    std::vector<rocksdb::ColumnFamilyHandle*> lcfs;
-    std::vector<rocksdb::Slice> lkeys;
-    for (const auto& p : group) {
-      for (const auto& e : p.batch.events) {
-        label_slot.push_back(e.kind == EventKind::kLabel ? SIZE_MAX : lkeys.size());
-        if (e.kind != EventKind::kLabel) {
-          lcfs.push_back(labels);
-          lkeys.emplace_back(e.request_id);
-        }
-      }
-    }
-    if (!lkeys.empty()) {
-      gj.label_statuses = db->MultiGet(rocksdb::ReadOptions(), lcfs, lkeys, &gj.label_values);
-    }
-  }
+  if (quality_on) begin_join(gj, group);
 
-  std::unordered_map<std::string_view, Sha256Digest> in_group_predictions;
-  in_group_predictions.reserve(keys.size());
-  uint32_t cached_day = 0;  // most events of a group share a partition: skip the locked lookup
-  rocksdb::ColumnFamilyHandle* cached_cf = nullptr;
-  ChainHead* cached_head = nullptr;
-  uint32_t checked_model_day = 0;  // the last (partition, model) pair known to be recorded
-  std::string_view checked_model;
-  group_heads.clear();
-  group_models.clear();
-  group_id_puts.clear();
-  group_time_puts.clear();
-  group_field_puts.clear();
-  group_label_puts.clear();
-  group_outbox_events = group_outbox_bytes = 0;
-  group_dead_letter_bytes = 0;
-  group_dead_letter_events = 0;
+  chain_writer.begin();
+  index_writer.begin();
+  outbox_writer.begin();
+  dead_letters.begin();
   const EpochMillis now = clock.now_ms();
   group_arrival_ms = now;
   uint64_t seq = next_sequence;
@@ -245,7 +208,6 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   if (write_batch.GetDataSize() > (64u << 20)) write_batch = rocksdb::WriteBatch();
   rocksdb::WriteBatch& wb = write_batch;
   wb.Clear();
-  std::string value;
   size_t k = 0;
 
   for (size_t g = 0; g < group.size(); ++g) {
@@ -255,198 +217,59 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
     for (size_t i = 0; i < batch.events.size(); ++i, ++k) {
       const Event& e = batch.events[i];
       PreparedEvent& prep = group[g].prepared[i];
-      const bool is_label = e.kind == EventKind::kLabel;
-      if (is_label) {
+      if (e.kind == EventKind::kLabel) {
         EventOutcome outcome = EventOutcome::kStored;
-        if (auto s = commit_label(e, prep, statuses[k], values[k], gj, seq, wb, outcome); !s) {
+        if (auto s = commit_label(e, prep, idempotency.stored_status(k),
+                                  idempotency.stored_value(k), gj, seq, wb, outcome);
+            !s) {
           return s;
         }
         r.outcomes[i] = outcome;
         ++(outcome == EventOutcome::kDuplicate ? r.duplicates : r.stored);
         continue;
       }
-      auto& seen = in_group_predictions;
       const Sha256Digest& digest = prep.digest;
-
-      Existing existing;
-      if (auto it = seen.find(e.request_id); it != seen.end()) {
-        existing = {true, it->second};
-      } else if (statuses[k].ok()) {
-        existing.found = true;
-        auto entry = decode_id_entry(values[k]);
-        if (!entry) return Status::internal("corrupt request-id index entry");
-        existing.digest = entry->digest;
-      } else if (!statuses[k].IsNotFound()) {
-        return from_rocksdb(statuses[k], "reading the request-id index");
-      }
-
-      // Index entries written before digests were canonical hold the digest of the bytes as
-      // sent: a document with whitespace is compared that way too before it is called a conflict.
-      if (existing.found && existing.digest != digest && existing.digest == sha256(e.document)) {
-        existing.digest = digest;
-      }
-      if (existing.found && existing.digest == digest) {
+      auto existing = idempotency.prediction(k, e, digest);
+      if (!existing) return existing.status();
+      if (existing->found && existing->digest == digest) {
         r.outcomes[i] = EventOutcome::kDuplicate;
         ++r.duplicates;
         if (quality_on) quality_unstore(e);  // its batch's sums counted it
         continue;
       }
-      if (existing.found) {
+      if (existing->found) {
         if (quality_on) quality_unstore(e);
-        const uint64_t s = seq++;
-        DeadLetter d;
-        d.type = "duplicate_conflict";
-        d.reason = "line " + std::to_string(e.line) +
-                   ": a different document is already stored under this request id";
-        d.line = e.line;
-        d.request_id = e.request_id;
-        d.document = e.document;
-        d.raw_length = e.document.size();
-        const std::string hex = to_hex(digest);
-        d.raw_sha256_hex = hex;
-        if (auto st = put_dead_letter(wb, s, batch.input, now, d); !st) return st;
+        if (auto st = dead_letters.put_conflict(e, digest, batch.input, seq++, now, wb); !st)
+          return st;
         r.outcomes[i] = EventOutcome::kDuplicateConflict;
         ++r.dead_lettered;
         continue;
       }
 
-      // A new prediction.
+      // A new prediction: its record and chain link, its index entries, its outbox entry.
       const uint64_t sequence = seq++;
       patch_sequence(prep.record, sequence);
-      rocksdb::Status st;
-      {
-        const uint32_t day = utc_day(e.timestamp_ms);
-        if (day != cached_day || cached_cf == nullptr) {
-          auto cf = partition_cf(day);
-          if (!cf) return cf.status();
-          cached_day = day;
-          cached_cf = *cf;
-          auto [it, fresh] = group_heads.try_emplace(day);
-          if (fresh) {
-            std::lock_guard lock(state_mu);
-            auto known = state.find(day);
-            it->second = known != state.end() ? known->second.chain : empty_chain(day);
-          }
-          cached_head = &it->second;  // unordered_map references survive rehashing
-        }
-        ChainHead& head = *cached_head;
-        head.link = chain_step(head.link, sequence, prep.entry_digest);
-        ++head.count;
-        head.last_sequence = sequence;
-        head.raw_bytes += e.document.size();
-        st = wb.Put(cached_cf, sequence_key(sequence), prep.record);
-        // The index entries go in at the end of the group, in key order (sorted_puts.h).
-        group_id_puts.begin().append(e.request_id);
-        group_id_puts.key_done();
-        append_id_entry(group_id_puts.begin_value(), {day, sequence, digest});
-        group_id_puts.end();
-        append_time_index_key(group_time_puts.begin(), day, e.model_name, e.model_version,
-                              e.timestamp_ms, e.request_id);
-        group_time_puts.key_done();
-        group_time_puts.begin_value().append(sequence_key(sequence));
-        group_time_puts.end();
-        for (const IndexTerm& t : prep.terms) {
-          std::string& k = group_field_puts.begin();
-          append_field_index_group(k, day, e.model_name, e.model_version, t.field, t.token);
-          put_time(k, e.timestamp_ms);
-          k.append(e.request_id);
-          group_field_puts.key_done();
-          group_field_puts.begin_value().append(sequence_key(sequence));
-          group_field_puts.end();
-        }
-        if (st.ok() && options.outbox) {
-          std::string v = "P";
-          put_be(v, day, 4);
-          const auto size = static_cast<uint32_t>(prep.record.size());
-          put_be(v, size, 4);
-          st = wb.Put(outbox, sequence_key(sequence), v);
-          ++group_outbox_events;
-          group_outbox_bytes += size;
-        }
-        if (st.ok()) {
-          st = wb.Put(
-              chain, link_key(day, sequence),
-              rocksdb::Slice(reinterpret_cast<const char*>(head.link.data()), kStoredLinkBytes));
-        }
-        if (st.ok() && (day != checked_model_day || e.model_name != checked_model)) {
-          bool known;
-          {
-            std::lock_guard lock(state_mu);
-            auto p = state.find(day);
-            known = p != state.end() && p->second.models.count(e.model_name) > 0;
-          }
-          for (const auto& [d, m] : group_models) known = known || (d == day && m == e.model_name);
-          if (!known) {
-            group_models.emplace_back(day, e.model_name);
-            st = wb.Put(meta, kModelPrefix + partition_name(day) + "/" + e.model_name, "");
-          }
-          checked_model_day = day;
-          checked_model = e.model_name;
-        }
+      uint32_t day = 0;
+      if (auto st = chain_writer.add(e, prep.record, prep.entry_digest, sequence, wb, day); !st) {
+        return st;
       }
-      if (!st.ok()) return from_rocksdb(st, "building the commit group");
+      index_writer.add_prediction(e, prep.terms, day, sequence, digest);
+      if (auto st = outbox_writer.add_prediction(wb, sequence, day, prep.record.size()); !st) {
+        return st;
+      }
       if (quality_on) {
-        if (auto qs = join_prediction(e, label_slot[k], gj, wb); !qs) return qs;
+        if (auto qs = join_prediction(e, gj.label_slot[k], gj, wb); !qs) return qs;
       }
-      seen[e.request_id] = digest;
+      idempotency.stored(e.request_id, digest);
       r.outcomes[i] = EventOutcome::kStored;
       ++r.stored;
     }
     if (quality_on) quality_add_batch(group[g].contributions);
-    // Rejects go to the dead-letter store, unless it is far over its cap (a flood): then they
-    // are only counted, so that rejects never crowd out the predictions that are acknowledged.
-    const bool dead_letters_full = dead_letters_over_cap();
-    for (const Reject& rj : batch.rejects) {
-      if (dead_letters_full) {
-        dead_letters_dropped("cap", 1);
-        continue;
-      }
-      const uint64_t s = seq++;
-      DeadLetter d;
-      d.type = rj.type;
-      d.reason = rj.reason;
-      d.line = rj.line;
-      d.document = rj.document;
-      d.raw_length = rj.raw_length;
-      d.raw_sha256_hex = rj.raw_sha256_hex;
-      if (auto st = put_dead_letter(wb, s, batch.input, now, d); !st) return st;
-      ++r.rejects_written;
-    }
-    if (!batch.omitted_rejects.empty()) {
-      // One entry for the rejects the batch did not keep (dead_letters.max_per_batch).
-      dead_letters_dropped("per_batch", batch.omitted());
-      if (!dead_letters_full) {
-        std::string counts;
-        for (const auto& [type, n] : batch.omitted_rejects) {
-          counts += (counts.empty() ? "" : ", ") + type + " " + std::to_string(n);
-        }
-        DeadLetter d;
-        d.type = "rejects_omitted";
-        d.reason = std::to_string(batch.omitted()) + " more rejects of this batch were counted, " +
-                   "not kept (dead_letters.max_per_batch): " + counts;
-        if (auto st = put_dead_letter(wb, seq++, batch.input, now, d); !st) return st;
-      }
-    }
+    if (auto st = dead_letters.put_rejects(batch, seq, now, wb, r); !st) return st;
   }
   if (seq == next_sequence) return Status::ok();  // only duplicates: nothing to write
-  if (auto st = group_id_puts.flush_into(wb, ids); !st.ok()) {
-    return from_rocksdb(st, "building the commit group");
-  }
-  if (auto st = group_time_puts.flush_into(wb, by_time); !st.ok()) {
-    return from_rocksdb(st, "building the commit group");
-  }
-  if (auto st = group_field_puts.flush_into(wb, field_index); !st.ok()) {
-    return from_rocksdb(st, "building the commit group");
-  }
-  if (auto st = group_label_puts.flush_into(wb, labels); !st.ok()) {
-    return from_rocksdb(st, "building the commit group");
-  }
-  for (const auto& [day, head] : group_heads) {
-    if (auto st = wb.Put(chain, head_key(day), encode_head(head)); !st.ok()) {
-      return from_rocksdb(st, "building the commit group");
-    }
-  }
-
+  if (auto st = index_writer.before_write(wb, ids, by_time, field_index, labels); !st) return st;
+  if (auto st = chain_writer.before_write(wb); !st) return st;
   if (quality_on) {
     if (auto qs = quality_finish_group(wb); !qs) return qs;
   }
@@ -454,7 +277,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   if (auto st = wb.Put(meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
     return from_rocksdb(st, "building the commit group");
   }
-  if (auto st = dead_letters_before_write(wb); !st) return st;
+  if (auto st = dead_letters.before_write(wb); !st) return st;
   rocksdb::WriteOptions wo;
   // Under sync: group the WAL is synced by the sync thread (run_commit_loop).
   wo.sync = options.sync == SyncPolicy::kAlways;
@@ -462,13 +285,10 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   if (!st.ok()) return from_rocksdb(st, "writing a commit group");
   next_sequence = seq;
   next_sequence_seen = seq;
-  dead_letters_after_write();
-  outbox_events += group_outbox_events;
-  outbox_bytes += group_outbox_bytes;
+  dead_letters.after_write();
+  outbox_writer.after_write();
   if (quality_on) quality_after_write();
-  std::lock_guard lock(state_mu);
-  for (const auto& [day, head] : group_heads) state[day].chain = head;
-  for (const auto& [day, model] : group_models) state[day].models.insert(model);
+  chain_writer.after_write();
   return Status::ok();
 }
 

@@ -7,6 +7,7 @@
 #include <rocksdb/iterator.h>
 #include <spdlog/spdlog.h>
 
+#include "dead_letters.h"
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/document/json_writer.h"
@@ -45,8 +46,10 @@ Result<int64_t> count_dead_letters(rocksdb::DB& db, rocksdb::ColumnFamilyHandle*
 
 }  // namespace
 
-Status Store::Impl::put_dead_letter(rocksdb::WriteBatch& wb, uint64_t seq, std::string_view input,
-                                    EpochMillis now, const DeadLetter& d) {
+void DeadLetters::begin() { group_bytes_ = group_events_ = 0; }
+
+Status DeadLetters::put(rocksdb::WriteBatch& wb, uint64_t seq, std::string_view input,
+                        EpochMillis now, const DeadLetter& d) {
   std::string out;
   out.reserve(d.document.size() + d.reason.size() + 200);
   {
@@ -62,44 +65,117 @@ Status Store::Impl::put_dead_letter(rocksdb::WriteBatch& wb, uint64_t seq, std::
     w.end_object();
   }
   const std::string key = sequence_key(seq);
-  group_dead_letter_bytes += key.size() + out.size();
-  ++group_dead_letter_events;
-  auto st = wb.Put(deadletter, key, out);
+  group_bytes_ += key.size() + out.size();
+  ++group_events_;
+  auto st = wb.Put(store_.deadletter, key, out);
   return st.ok() ? Status::ok() : from_rocksdb(st, "building the commit group");
 }
 
-bool Store::Impl::dead_letters_over_cap() const {
-  const uint64_t cap = options.dead_letter_max_bytes.bytes;
-  return cap > 0 && dead_letter_bytes.load() + group_dead_letter_bytes > cap + cap / 2;
+Status DeadLetters::put_conflict(const Event& e, const Sha256Digest& digest, std::string_view input,
+                                 uint64_t seq, EpochMillis now, rocksdb::WriteBatch& wb) {
+  DeadLetter d;
+  d.type = "duplicate_conflict";
+  d.reason = "line " + std::to_string(e.line) +
+             ": a different document is already stored under this request id";
+  d.line = e.line;
+  d.request_id = e.request_id;
+  d.document = e.document;
+  d.raw_length = e.document.size();
+  const std::string hex = to_hex(digest);
+  d.raw_sha256_hex = hex;
+  return put(wb, seq, input, now, d);
 }
 
-void Store::Impl::dead_letters_dropped(const char* reason, uint64_t n) {
-  if (n > 0) dead_letter_dropped->Add({{"reason", reason}}).Increment(static_cast<double>(n));
+Status DeadLetters::put_rejects(const IngestBatch& batch, uint64_t& seq, EpochMillis now,
+                                rocksdb::WriteBatch& wb, CommitResult& r) {
+  // Rejects go to the dead-letter store, unless it is far over its cap (a flood): then they are
+  // only counted, so that rejects never crowd out the predictions that are acknowledged.
+  const bool full = over_cap();
+  for (const Reject& rj : batch.rejects) {
+    if (full) {
+      dropped("cap", 1);
+      continue;
+    }
+    DeadLetter d;
+    d.type = rj.type;
+    d.reason = rj.reason;
+    d.line = rj.line;
+    d.document = rj.document;
+    d.raw_length = rj.raw_length;
+    d.raw_sha256_hex = rj.raw_sha256_hex;
+    if (auto st = put(wb, seq++, batch.input, now, d); !st) return st;
+    ++r.rejects_written;
+  }
+  if (!batch.omitted_rejects.empty()) {
+    // One entry for the rejects the batch did not keep (dead_letters.max_per_batch).
+    dropped("per_batch", batch.omitted());
+    if (!full) {
+      std::string counts;
+      for (const auto& [type, n] : batch.omitted_rejects) {
+        counts += (counts.empty() ? "" : ", ") + type + " " + std::to_string(n);
+      }
+      DeadLetter d;
+      d.type = "rejects_omitted";
+      d.reason = std::to_string(batch.omitted()) + " more rejects of this batch were counted, " +
+                 "not kept (dead_letters.max_per_batch): " + counts;
+      if (auto st = put(wb, seq++, batch.input, now, d); !st) return st;
+    }
+  }
+  return Status::ok();
 }
 
-Status Store::Impl::dead_letters_before_write(rocksdb::WriteBatch& wb) {
-  if (group_dead_letter_bytes == 0) return Status::ok();
+bool DeadLetters::over_cap() const {
+  const uint64_t cap = store_.options.dead_letter_max_bytes.bytes;
+  return cap > 0 && bytes_.load() + group_bytes_ > cap + cap / 2;
+}
+
+void DeadLetters::dropped(const char* reason, uint64_t n) {
+  if (n > 0) dropped_->Add({{"reason", reason}}).Increment(static_cast<double>(n));
+}
+
+void DeadLetters::register_metrics(prometheus::Registry& registry) {
+  bytes_gauge_ = &prometheus::BuildGauge()
+                      .Name("verity_dead_letters_bytes")
+                      .Help("Bytes in the dead-letter store (dead_letters.max_bytes)")
+                      .Register(registry)
+                      .Add({});
+  bytes_gauge_->Set(static_cast<double>(bytes_.load()));
+  dropped_ =
+      &prometheus::BuildCounter()
+           .Name("verity_dead_letters_dropped_total")
+           .Help(
+               "Dead letters not kept: per_batch (beyond dead_letters.max_per_batch, counted in "
+               "one entry), cap (far over max_bytes: not written), size (oldest removed over "
+               "max_bytes), retention (older than dead_letters.retention)")
+           .Register(registry);
+}
+
+Status DeadLetters::before_write(rocksdb::WriteBatch& wb) {
+  if (group_bytes_ == 0) return Status::ok();
   std::string v;
-  put_be(v, dead_letter_bytes.load() + group_dead_letter_bytes, 8);
-  auto st = wb.Put(meta, kDeadLetterBytesKey, v);
+  put_be(v, bytes_.load() + group_bytes_, 8);
+  auto st = wb.Put(store_.meta, kDeadLetterBytesKey, v);
   return st.ok() ? Status::ok() : from_rocksdb(st, "building the commit group");
 }
 
-void Store::Impl::dead_letters_after_write() {
-  dead_letter_backlog += static_cast<int64_t>(group_dead_letter_events);
-  group_dead_letter_events = 0;
-  if (group_dead_letter_bytes == 0) return;
-  const uint64_t total = dead_letter_bytes += group_dead_letter_bytes;
-  group_dead_letter_bytes = 0;
-  dead_letter_bytes_gauge->Set(static_cast<double>(total));
-  const uint64_t cap = options.dead_letter_max_bytes.bytes;
-  if (cap > 0 && total > cap && !dead_letter_trim.exchange(true)) {
-    std::lock_guard lock(mu);
-    maintenance_cv.notify_all();  // the tier manager trims at once, not at its next pass
+void DeadLetters::after_write() {
+  backlog_ += static_cast<int64_t>(group_events_);
+  group_events_ = 0;
+  if (group_bytes_ == 0) return;
+  const uint64_t total = bytes_ += group_bytes_;
+  group_bytes_ = 0;
+  bytes_gauge_->Set(static_cast<double>(total));
+  const uint64_t cap = store_.options.dead_letter_max_bytes.bytes;
+  if (cap > 0 && total > cap && !trim_due_.exchange(true)) {
+    std::lock_guard lock(store_.mu);
+    store_.maintenance_cv.notify_all();  // the tier manager trims at once, not at its next pass
   }
 }
 
-Status Store::Impl::load_dead_letters() {
+Status DeadLetters::load() {
+  rocksdb::DB* db = store_.db.get();
+  auto* meta = store_.meta;
+  auto* deadletter = store_.deadletter;
   std::string v;
   auto s = db->Get(rocksdb::ReadOptions(), meta, kDeadLetterBytesKey, &v);
   uint64_t total = 0;
@@ -113,8 +189,8 @@ Status Store::Impl::load_dead_letters() {
   } else {
     return from_rocksdb(s, "reading the dead-letter count");
   }
-  dead_letter_bytes = total;
-  if (dead_letter_bytes_gauge != nullptr) dead_letter_bytes_gauge->Set(static_cast<double>(total));
+  bytes_ = total;
+  if (bytes_gauge_ != nullptr) bytes_gauge_->Set(static_cast<double>(total));
 
   // The forwarding checkpoint, and (when a shipper forwards them) the entries past it.
   uint64_t checkpoint = 1;
@@ -127,26 +203,39 @@ Status Store::Impl::load_dead_letters() {
     return from_rocksdb(s, "reading the dead-letter checkpoint");
   }
   int64_t backlog = 0;
-  if (options.forward_dead_letters) {
+  if (store_.options.forward_dead_letters) {
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), deadletter));
     for (it->Seek(sequence_key(checkpoint)); it->Valid(); it->Next()) ++backlog;
     if (!it->status().ok()) return from_rocksdb(it->status(), "counting dead letters to forward");
   }
-  dead_letter_checkpoint = checkpoint;
-  dead_letter_backlog = backlog;
+  checkpoint_ = checkpoint;
+  backlog_ = backlog;
   return Status::ok();
 }
 
 Result<DeadLetterRead> Store::read_dead_letters(uint64_t from, size_t max_entries,
                                                 size_t max_bytes) const {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+  return impl_->dead_letters.read(from, max_entries, max_bytes);
+}
+
+Status Store::ack_dead_letters(uint64_t next) { return impl_->dead_letters.ack(next); }
+
+uint64_t Store::dead_letter_checkpoint() const { return impl_->dead_letters.checkpoint(); }
+
+uint64_t Store::dead_letter_backlog() const { return impl_->dead_letters.backlog(); }
+
+uint64_t Store::take_dead_letters_trimmed() { return impl_->dead_letters.take_trimmed(); }
+
+Result<DeadLetterRead> DeadLetters::read(uint64_t from, size_t max_entries,
+                                         size_t max_bytes) const {
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
   DeadLetterRead out;
   out.next = from;
   size_t bytes = 0;
   std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->deadletter));
-  const uint64_t durable = impl_->durable_sequence.load();  // only what is durable (outbox.cpp)
+      store_.db->NewIterator(rocksdb::ReadOptions(), store_.deadletter));
+  const uint64_t durable = store_.durable_sequence.load();  // only what is durable (outbox.cpp)
   for (it->Seek(sequence_key(from));
        it->Valid() && out.entries.size() < max_entries && (bytes < max_bytes || bytes == 0);
        it->Next()) {
@@ -165,50 +254,47 @@ Result<DeadLetterRead> Store::read_dead_letters(uint64_t from, size_t max_entrie
   return out;
 }
 
-Status Store::ack_dead_letters(uint64_t next) {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
-  std::lock_guard fwd(impl_->dead_letter_fwd_mu);
-  const uint64_t from = impl_->dead_letter_checkpoint.load();
+Status DeadLetters::ack(uint64_t next) {
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
+  std::lock_guard fwd(fwd_mu_);
+  const uint64_t from = checkpoint_.load();
   if (next <= from) return Status::ok();
   auto acked =
-      count_dead_letters(*impl_->db, impl_->deadletter, sequence_key(from), sequence_key(next));
+      count_dead_letters(*store_.db, store_.deadletter, sequence_key(from), sequence_key(next));
   if (!acked) return acked.status();
   rocksdb::WriteBatch wb;
-  (void)wb.Put(impl_->meta, kDeadLetterCheckpointKey, sequence_key(next));
+  (void)wb.Put(store_.meta, kDeadLetterCheckpointKey, sequence_key(next));
   // Not synced: a checkpoint lost with a power cut re-sends entries Elasticsearch answers 409.
-  if (auto s = impl_->admin_write(wb, false, "moving the dead-letter checkpoint"); !s) return s;
-  impl_->dead_letter_checkpoint = next;
-  impl_->dead_letter_backlog -= *acked;
+  if (auto s = store_.admin_write(wb, false, "moving the dead-letter checkpoint"); !s) return s;
+  checkpoint_ = next;
+  backlog_ -= *acked;
   return Status::ok();
 }
 
-uint64_t Store::dead_letter_checkpoint() const { return impl_->dead_letter_checkpoint.load(); }
-
-uint64_t Store::dead_letter_backlog() const {
-  return static_cast<uint64_t>(std::max<int64_t>(0, impl_->dead_letter_backlog.load()));
+uint64_t DeadLetters::backlog() const {
+  return static_cast<uint64_t>(std::max<int64_t>(0, backlog_.load()));
 }
 
-uint64_t Store::take_dead_letters_trimmed() { return impl_->dead_letters_trimmed.exchange(0); }
-
-Status Store::Impl::trim_dead_letters() {
-  dead_letter_trim = false;
+Status DeadLetters::trim() {
+  trim_due_ = false;
+  const StoreOptions& options = store_.options;
   const uint64_t cap = options.dead_letter_max_bytes.bytes;
   const EpochMillis cutoff = options.dead_letter_retention.count() > 0
-                                 ? clock.now_ms() - options.dead_letter_retention.count()
+                                 ? store_.clock.now_ms() - options.dead_letter_retention.count()
                                  : std::numeric_limits<EpochMillis>::min();
   // Down to 80% of the cap when over it (so that trims are not one entry at a time), and every
   // entry past the retention.
-  const uint64_t have = dead_letter_bytes.load();
+  const uint64_t have = bytes_.load();
   const uint64_t free_for_size = cap > 0 && have > cap ? have - cap * 4 / 5 : 0;
   std::string first, last;
   uint64_t freed = 0, by_size = 0, by_age = 0;
   {
-    std::shared_lock db_lock(db_mu);
-    if (!db || db_failed.load()) return Status::ok();
+    std::shared_lock db_lock(store_.db_mu);
+    if (!store_.db || store_.db_failed.load()) return Status::ok();
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, deadletter));
+    std::unique_ptr<rocksdb::Iterator> it(store_.db->NewIterator(ro, store_.deadletter));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view value = it->value().ToStringView();
       const bool old = ingest_time_of(value).value_or(cutoff) < cutoff;
@@ -225,48 +311,50 @@ Status Store::Impl::trim_dead_letters() {
   std::string end = last;
   end.push_back('\0');  // just past the last key trimmed
   {
-    std::lock_guard write_lock(write_mu);  // the count is written by commit groups too
-    std::shared_lock db_lock(db_mu);
-    if (!db) return Status::unavailable("the store is reopening after a write failure");
+    std::lock_guard write_lock(store_.write_mu);  // the count is written by commit groups too
+    std::shared_lock db_lock(store_.db_mu);
+    if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
     // Entries a shipper has not acknowledged are lost to it: the checkpoint moves past them, and
     // they are counted (under the lock its acks take, so that none is counted twice).
-    std::lock_guard fwd(dead_letter_fwd_mu);
-    const uint64_t checkpoint = dead_letter_checkpoint.load();
+    std::lock_guard fwd(fwd_mu_);
+    const uint64_t checkpoint = checkpoint_.load();
     const std::string from = std::max(first, sequence_key(checkpoint));
     int64_t unforwarded = 0;
     if (from < end) {
-      auto n = count_dead_letters(*db, deadletter, from, end);
+      auto n = count_dead_letters(*store_.db, store_.deadletter, from, end);
       if (!n) return n.status();
       unforwarded = *n;
     }
     const uint64_t past = parse_sequence_key(last).value_or(0) + 1;
     rocksdb::WriteBatch wb;
-    const uint64_t total = dead_letter_bytes.load() - std::min(freed, dead_letter_bytes.load());
+    const uint64_t total = bytes_.load() - std::min(freed, bytes_.load());
     std::string v;
     put_be(v, total, 8);
-    (void)wb.DeleteRange(deadletter, first, end);
-    (void)wb.Put(meta, kDeadLetterBytesKey, v);
-    if (past > checkpoint) (void)wb.Put(meta, kDeadLetterCheckpointKey, sequence_key(past));
-    if (auto s = admin_write(wb, false, "trimming dead letters"); !s) return s;
-    dead_letter_bytes = total;
-    dead_letter_bytes_gauge->Set(static_cast<double>(total));
-    if (past > checkpoint) dead_letter_checkpoint = past;
-    dead_letter_backlog -= unforwarded;
-    dead_letters_trimmed += static_cast<uint64_t>(unforwarded);
+    (void)wb.DeleteRange(store_.deadletter, first, end);
+    (void)wb.Put(store_.meta, kDeadLetterBytesKey, v);
+    if (past > checkpoint) {
+      (void)wb.Put(store_.meta, kDeadLetterCheckpointKey, sequence_key(past));
+    }
+    if (auto s = store_.admin_write(wb, false, "trimming dead letters"); !s) return s;
+    bytes_ = total;
+    bytes_gauge_->Set(static_cast<double>(total));
+    if (past > checkpoint) checkpoint_ = past;
+    backlog_ -= unforwarded;
+    trimmed_ += static_cast<uint64_t>(unforwarded);
   }
-  dead_letters_dropped("retention", by_age);
-  dead_letters_dropped("size", by_size);
+  dropped("retention", by_age);
+  dropped("size", by_size);
   spdlog::info(
       "store: {} dead letters past dead_letters.retention and {} over dead_letters.max_bytes "
       "removed ({} bytes)",
       by_age, by_size, freed);
   // The deleted range leaves the disk at its compaction.
-  std::shared_lock db_lock(db_mu);
-  if (!db) return Status::ok();
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db) return Status::ok();
   rocksdb::CompactRangeOptions co;
-  co.canceled = &cancel_compactions;
+  co.canceled = &store_.cancel_compactions;
   rocksdb::Slice lo(first), hi(end);
-  auto s = db->CompactRange(co, deadletter, &lo, &hi);
+  auto s = store_.db->CompactRange(co, store_.deadletter, &lo, &hi);
   if (s.IsManualCompactionPaused()) return Status::ok();
   return from_rocksdb(s, "compacting trimmed dead letters");
 }

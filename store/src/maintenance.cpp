@@ -426,9 +426,9 @@ Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
 Result<MaintenanceReport> Store::Impl::maintenance_pass() {
   std::lock_guard pass_lock(maintenance_mu);
   MaintenanceReport report;
-  if (auto s = trim_dead_letters(); !s) return s;
+  if (auto s = dead_letters.trim(); !s) return s;
   // The read trail's retention is its own: a failure there is logged, and the pass goes on.
-  if (auto s = trim_read_trail(); !s) spdlog::warn("store: read audit trim: {}", s.message());
+  if (auto s = read_trail.trim(); !s) spdlog::warn("store: read audit trim: {}", s.message());
   if (auto s = orphan_pending(report); !s) return s;
   if (auto s = fold_aggregates(); !s) return s;
   const EpochMillis now = clock.now_ms();
@@ -529,7 +529,7 @@ void Store::Impl::run_maintenance_loop() {
     if (!s) spdlog::error("store: tier manager: {}", s.message());
     lock.lock();
     maintenance_cv.wait_for(lock, options.retention.check_interval,
-                            [&] { return stopping || dead_letter_trim.load(); });
+                            [&] { return stopping || dead_letters.trim_due(); });
   }
 }
 

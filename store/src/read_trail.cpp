@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "read_trail.h"
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/document/json_writer.h"
@@ -45,29 +46,36 @@ bool decode_point(std::string_view v, uint64_t& id, Sha256Digest& link) {
 
 }  // namespace
 
-Status Store::Impl::load_read_trail() {
+Status ReadTrail::load() {
   std::string v;
-  auto s = db->Get(rocksdb::ReadOptions(), meta, kHeadKey, &v);
-  std::lock_guard lock(reads_mu);
+  auto s = store_.db->Get(rocksdb::ReadOptions(), store_.meta, kHeadKey, &v);
+  std::lock_guard lock(mu_);
   if (s.IsNotFound()) {
-    reads_next_id = 1;
-    reads_link = genesis();
+    next_id_ = 1;
+    link_ = genesis();
     return Status::ok();
   }
   if (!s.ok()) return from_rocksdb(s, "reading the read audit trail");
   uint64_t id = 0;
-  if (!decode_point(v, id, reads_link)) return Status::internal("corrupt read audit head");
-  reads_next_id = id + 1;
+  if (!decode_point(v, id, link_)) return Status::internal("corrupt read audit head");
+  next_id_ = id + 1;
   return Status::ok();
 }
 
-Status Store::record_read(const ReadRecord& r) {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
-  Store::Impl& im = *impl_;
-  std::lock_guard lock(im.reads_mu);
-  const uint64_t id = im.reads_next_id;
-  const EpochMillis now = im.clock.now_ms();
+Status Store::record_read(const ReadRecord& r) { return impl_->read_trail.record(r); }
+
+Result<std::vector<std::string>> Store::read_trail(EpochMillis from_ms, EpochMillis to_ms,
+                                                   std::string_view actor, uint64_t after_id,
+                                                   size_t limit) const {
+  return impl_->read_trail.list(from_ms, to_ms, actor, after_id, limit);
+}
+
+Status ReadTrail::record(const ReadRecord& r) {
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
+  std::lock_guard lock(mu_);
+  const uint64_t id = next_id_;
+  const EpochMillis now = store_.clock.now_ms();
   std::string json;
   {
     document::JsonWriter w(json);
@@ -82,28 +90,28 @@ Status Store::record_read(const ReadRecord& r) {
     }
     w.end_object();
   }
-  const Sha256Digest link = link_of(im.reads_link, id, json);
+  const Sha256Digest link = link_of(link_, id, json);
   std::string value(reinterpret_cast<const char*>(link.data()), link.size());
   put_be(value, static_cast<uint64_t>(now), 8);
   value += json;
   rocksdb::WriteBatch wb;
-  (void)wb.Put(im.reads, sequence_key(id), value);
-  (void)wb.Put(im.meta, kHeadKey, encode_point(id, link));
+  (void)wb.Put(store_.reads, sequence_key(id), value);
+  (void)wb.Put(store_.meta, kHeadKey, encode_point(id, link));
   // Not synced: a read is recorded before its answer is sent, and survives a process crash.
-  if (auto s = im.admin_write(wb, false, "recording a read"); !s) return s;
-  im.reads_link = link;
-  im.reads_next_id = id + 1;
+  if (auto s = store_.admin_write(wb, false, "recording a read"); !s) return s;
+  link_ = link;
+  next_id_ = id + 1;
   return Status::ok();
 }
 
-Result<std::vector<std::string>> Store::read_trail(EpochMillis from_ms, EpochMillis to_ms,
-                                                   std::string_view actor, uint64_t after_id,
-                                                   size_t limit) const {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+Result<std::vector<std::string>> ReadTrail::list(EpochMillis from_ms, EpochMillis to_ms,
+                                                 std::string_view actor, uint64_t after_id,
+                                                 size_t limit) const {
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
   std::vector<std::string> out;
   std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->reads));
+      store_.db->NewIterator(rocksdb::ReadOptions(), store_.reads));
   simdjson::dom::parser parser;
   for (it->Seek(sequence_key(after_id + 1)); it->Valid() && out.size() < limit; it->Next()) {
     const std::string_view v = it->value().ToStringView();
@@ -125,7 +133,8 @@ Result<std::vector<std::string>> Store::read_trail(EpochMillis from_ms, EpochMil
   return out;
 }
 
-PartitionVerification Store::Impl::verify_read_trail() const {
+PartitionVerification ReadTrail::verify() const {
+  rocksdb::DB* db = store_.db.get();
   PartitionVerification out;
   out.partition = "read_audit";
   auto fail = [&out](uint64_t id, std::string reason) {
@@ -138,14 +147,14 @@ PartitionVerification Store::Impl::verify_read_trail() const {
   uint64_t expect = 1;
   Sha256Digest link = genesis();
   std::string v;
-  auto s = db->Get(ro, meta, kBaseKey, &v);
+  auto s = db->Get(ro, store_.meta, kBaseKey, &v);
   if (s.ok() && !decode_point(v, expect, link)) fail(0, "the trail's base record is corrupt");
   uint64_t head_id = 0;
   Sha256Digest head_link{};
-  s = db->Get(ro, meta, kHeadKey, &v);
+  s = db->Get(ro, store_.meta, kHeadKey, &v);
   const bool has_head = s.ok();
   if (has_head && !decode_point(v, head_id, head_link)) fail(0, "the trail's head is corrupt");
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, reads));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, store_.reads));
   for (it->Seek(sequence_key(expect)); out.ok && it->Valid(); it->Next()) {
     const auto id = parse_sequence_key(it->key().ToStringView());
     const std::string_view value = it->value().ToStringView();
@@ -176,13 +185,15 @@ PartitionVerification Store::Impl::verify_read_trail() const {
   return out;
 }
 
-Status Store::Impl::trim_read_trail() {
-  if (options.read_audit_retention.count() <= 0) return Status::ok();
-  const EpochMillis cutoff = clock.now_ms() - options.read_audit_retention.count();
-  std::shared_lock db_lock(db_mu);
-  if (!db || db_failed.load()) return Status::ok();
-  std::lock_guard lock(reads_mu);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), reads));
+Status ReadTrail::trim() {
+  const auto retention = store_.options.read_audit_retention;
+  if (retention.count() <= 0) return Status::ok();
+  const EpochMillis cutoff = store_.clock.now_ms() - retention.count();
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db || store_.db_failed.load()) return Status::ok();
+  std::lock_guard lock(mu_);
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db->NewIterator(rocksdb::ReadOptions(), store_.reads));
   uint64_t last_id = 0;
   Sha256Digest last_link{};
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -196,9 +207,9 @@ Status Store::Impl::trim_read_trail() {
   if (!it->status().ok()) return from_rocksdb(it->status(), "trimming the read audit trail");
   if (last_id == 0) return Status::ok();
   rocksdb::WriteBatch wb;
-  (void)wb.DeleteRange(reads, sequence_key(0), sequence_key(last_id + 1));
-  (void)wb.Put(meta, kBaseKey, encode_point(last_id + 1, last_link));
-  if (auto s = admin_write(wb, true, "trimming the read audit trail"); !s) return s;
+  (void)wb.DeleteRange(store_.reads, sequence_key(0), sequence_key(last_id + 1));
+  (void)wb.Put(store_.meta, kBaseKey, encode_point(last_id + 1, last_link));
+  if (auto s = store_.admin_write(wb, true, "trimming the read audit trail"); !s) return s;
   spdlog::info("store: read audit entries up to {} passed their retention", last_id);
   return Status::ok();
 }

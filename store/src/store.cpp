@@ -269,9 +269,9 @@ Status Store::Impl::open_db() {
   durable_sequence = next_sequence;
   if (auto st = load_outbox(); !st) return st;
   if (auto st = load_quality(); !st) return st;
-  if (auto st = load_dead_letters(); !st) return st;
+  if (auto st = dead_letters.load(); !st) return st;
   if (auto st = load_state(); !st) return st;
-  if (auto st = load_read_trail(); !st) return st;
+  if (auto st = read_trail.load(); !st) return st;
   if (auto st = build_time_index(); !st) return st;
   if (auto st = build_search_index(); !st) return st;
   return recover_summaries();
@@ -285,20 +285,7 @@ void Store::Impl::register_metrics(prometheus::Registry& registry) {
                         .Add({}, prometheus::Histogram::BucketBoundaries{
                                      0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02,
                                      0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
-  dead_letter_bytes_gauge = &prometheus::BuildGauge()
-                                 .Name("verity_dead_letters_bytes")
-                                 .Help("Bytes in the dead-letter store (dead_letters.max_bytes)")
-                                 .Register(registry)
-                                 .Add({});
-  dead_letter_bytes_gauge->Set(static_cast<double>(dead_letter_bytes.load()));
-  dead_letter_dropped =
-      &prometheus::BuildCounter()
-           .Name("verity_dead_letters_dropped_total")
-           .Help(
-               "Dead letters not kept: per_batch (beyond dead_letters.max_per_batch, counted in "
-               "one entry), cap (far over max_bytes: not written), size (oldest removed over "
-               "max_bytes), retention (older than dead_letters.retention)")
-           .Register(registry);
+  dead_letters.register_metrics(registry);
   group_events = &prometheus::BuildHistogram()
                       .Name("verity_store_commit_group_events")
                       .Help("Events and rejects written per commit group")

@@ -26,7 +26,9 @@
 #include <rocksdb/write_batch.h>
 
 #include "chain.h"
-#include "sorted_puts.h"
+#include "dead_letters.h"
+#include "group_writers.h"
+#include "read_trail.h"
 #include "time_index.h"
 #include "verity/store/aggregate.h"
 #include "verity/store/search_index.h"
@@ -84,14 +86,6 @@ struct JoinPlan {
   EpochMillis prediction_ms = 0;
   double lag_seconds = 0;
   Aggregate delta;  // the label's contribution
-};
-
-// One dead-letter entry as the commit thread writes it (JSON, dead_letters.cpp).
-struct DeadLetter {
-  std::string_view type, request_id, document, raw_sha256_hex;
-  std::string reason;  // often built for the entry: owned
-  uint64_t line = 0;
-  uint64_t raw_length = 0;
 };
 
 struct PreparedEvent {
@@ -214,28 +208,12 @@ struct Store::Impl {
   std::condition_variable maintenance_cv;       // with mu: wakes the manager to stop
   std::atomic<bool> cancel_compactions{false};  // set by stop(): long recompactions give up
 
-  // Commit-thread scratch for chains: heads as they will be once the group is written, and models
-  // new to a partition.
-  std::unordered_map<uint32_t, ChainHead> group_heads;
-  std::vector<std::pair<uint32_t, std::string>> group_models;
-  // The group's request-id, time-index and label entries, added to its WriteBatch in key order.
-  SortedPuts group_id_puts, group_time_puts, group_label_puts, group_field_puts;
-  uint64_t group_outbox_events = 0, group_outbox_bytes = 0;
-  uint64_t group_dead_letter_bytes = 0;  // dead-letter bytes this group writes
-
-  // The dead-letter store's size (key and value bytes), as committed; persisted in "default".
-  std::atomic<uint64_t> dead_letter_bytes{0};
-  std::atomic<bool> dead_letter_trim{false};  // over the cap: the tier manager trims at once
-  prometheus::Gauge* dead_letter_bytes_gauge = nullptr;
-  // Dead-letter forwarding: the checkpoint and the entries at or past it (signed: an ack may count
-  // a group's entries before the commit thread has added them). dead_letter_fwd_mu serialises the
-  // checkpoint's writers (ack and trim) with their counts; lock order: write_mu, db_mu, then it.
-  std::mutex dead_letter_fwd_mu;
-  std::atomic<uint64_t> dead_letter_checkpoint{1};
-  std::atomic<int64_t> dead_letter_backlog{0};
-  std::atomic<uint64_t> dead_letters_trimmed{0};  // at or past the checkpoint, since last taken
-  uint64_t group_dead_letter_events = 0;          // commit thread: entries this group writes
-  prometheus::Family<prometheus::Counter>* dead_letter_dropped = nullptr;
+  // The commit pipeline's group writers (group_writers.h); commit thread only.
+  IdempotencyLookup idempotency;
+  ChainWriter chain_writer{*this};
+  IndexWriter index_writer;
+  OutboxWriter outbox_writer{*this};
+  DeadLetters dead_letters{*this};  // the dead-letter store (dead_letters.h)
   QualityGroup quality;
   EpochMillis group_arrival_ms = 0;  // the commit time of the group being built
 
@@ -350,6 +328,9 @@ struct Store::Impl {
   Status quality_finish_group(rocksdb::WriteBatch& wb);
   // Commit-thread state of one group for the label join (commit_loop.cpp).
   struct GroupJoin;
+  // Model quality's part of a group: the label stored for each of its predictions, if any (one
+  // MultiGet; labels look their prediction up only when new or corrected, in quality_label).
+  void begin_join(GroupJoin& g, const std::vector<Pending>& group);
   // A stored prediction's join step in write_group: its label, if one waits, joins it.
   Status join_prediction(const Event& e, size_t label_slot, GroupJoin& g, rocksdb::WriteBatch& wb);
   // A label of the group: a duplicate (also of any label seen before for its request id, however
@@ -366,17 +347,6 @@ struct Store::Impl {
   // Folds the merge operands of the aggregates (maintenance): flush and compact the new data.
   Status fold_aggregates();
 
-  // Dead letters (dead_letters.cpp).
-  Status put_dead_letter(rocksdb::WriteBatch& wb, uint64_t seq, std::string_view input,
-                         EpochMillis now, const DeadLetter& d);
-  bool dead_letters_over_cap() const;
-  void dead_letters_dropped(const char* reason, uint64_t n);
-  Status dead_letters_before_write(rocksdb::WriteBatch& wb);  // the count, in the group's write
-  void dead_letters_after_write();
-  Status load_dead_letters();
-  // Removes entries past the retention and, over the cap, the oldest down to 80% of it.
-  Status trim_dead_letters();
-
   void run_commit_loop();
   void finish_group(std::vector<Pending>& group, std::vector<CommitResult>& results,
                     const Status& status, std::chrono::steady_clock::time_point start);
@@ -388,7 +358,7 @@ struct Store::Impl {
   // Writes a batch outside the commit thread (seals, tiers, holds, erasures, drops). Refused while
   // the instance is broken by a failed write; a failure here breaks it (see db_failed).
   Status admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what);
-  Status load_state();
+  Status load_state();  // after open_db: chains, seals, tiers, models, holds, audit id
   Status build_time_index();
   // The field index and block summaries (search_index.cpp). On the submitting thread: a batch's
   // predictions' terms (into `prepared`), and their values into the buffered block summaries.
@@ -425,16 +395,8 @@ struct Store::Impl {
   static constexpr size_t kSummaryShards = 8;
   mutable std::array<SummaryShard, kSummaryShards> summary_shards;
   std::chrono::steady_clock::time_point summary_flushed_at = std::chrono::steady_clock::now();
-  // The read audit trail (read_trail.cpp): its head, guarded by reads_mu (taken after db_mu).
-  std::mutex reads_mu;
-  uint64_t reads_next_id = 1;
-  Sha256Digest reads_link{};
-  Status load_read_trail();
-  Status trim_read_trail();  // maintenance: entries past read_audit_retention
-  PartitionVerification verify_read_trail()
-      const;             // after open_db, for a store written before the time index
-  Status load_outbox();  // after open_db: the checkpoint and the backlog  // after open_db: chains,
-                         // seals, tiers, models, holds, audit id
+  ReadTrail read_trail{*this};  // the read audit trail (read_trail.h)
+  Status load_outbox();         // after open_db: the checkpoint and the backlog
   Status apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier);
   rocksdb::ColumnFamilyOptions partition_cf_options() const;  // own table factory per partition
   // Adds an audit entry to `wb`. `id` is taken from allocate_audit_id() when 0.

@@ -213,7 +213,7 @@ Result<VerifyReport> Store::verify(const std::string& partition) const {
     report.ok = report.ok && report.partitions.back().ok;
   }
   if (!only) {
-    report.read_audit = impl_->verify_read_trail();
+    report.read_audit = impl_->read_trail.verify();
     report.ok = report.ok && report.read_audit->ok;
   }
   return report;
