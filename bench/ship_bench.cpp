@@ -31,8 +31,9 @@ std::vector<Event> masked_events(size_t n) {
   auto config = app::parse_config("").value();
   auto masker = ingest::Masker::create(config.masking_config(), "benchmark key, benchmark key");
   ManualClock clock(1795000000000);
-  ingest::DocumentDecoder decoder(std::make_shared<const document::FieldMappingSet>(config.field_mappings()),
-                                  clock, ingest::DecoderLimits{}, *masker);
+  ingest::DocumentDecoder decoder(
+      std::make_shared<const document::FieldMappingSet>(config.field_mappings()), clock,
+      ingest::DecoderLimits{}, *masker);
   bench::PredictionGenerator gen(7);
   std::vector<Event> out;
   std::string doc;

@@ -66,8 +66,9 @@ int main(int argc, char** argv) {
   }
   const EpochMillis day_start = 1795000000000 - 1795000000000 % 86'400'000;  // 2026-11-18
   ManualClock clock(day_start + 3'600'000);
-  ingest::DocumentDecoder decoder(std::make_shared<const document::FieldMappingSet>(config.field_mappings()),
-                                  clock, ingest::DecoderLimits{}, *masker);
+  ingest::DocumentDecoder decoder(
+      std::make_shared<const document::FieldMappingSet>(config.field_mappings()), clock,
+      ingest::DecoderLimits{}, *masker);
   bench::PredictionGenerator gen(42, day_start);
   std::vector<std::vector<Event>> batches;
   std::string raw_ndjson, doc;
