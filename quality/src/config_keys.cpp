@@ -78,26 +78,12 @@ void declare_feature(config::Section& s, ModelQualityConfig::Feature& f) {
 }  // namespace
 
 void declare_keys(config::Section& s, ModelQualityConfig& q) {
-  config::Key task;
-  task.name = "task";
-  task.type = config::Type::kChoice;
-  task.range = "inferred | binary | multiclass | regression";
-  task.doc = "inferred: strings and booleans classify (two classes: binary), numbers regress";
-  task.get = [&q]() -> std::optional<config::Value> {
-    return std::string(q.task ? task_name(*q.task) : "inferred");
-  };
-  task.set = [&q](const config::Value& v) -> std::string {
-    const std::string* text = config::scalar_of(v);
-    if (text != nullptr && *text == "inferred") {
-      q.task.reset();
-      return "";
-    }
-    auto t = text ? parse_task(*text) : std::nullopt;
-    if (!t) return "must be one of: inferred, binary, multiclass, regression";
-    q.task = t;
-    return "";
-  };
-  s.custom(std::move(task));
+  std::vector<std::pair<std::string, Task>> tasks;
+  for (Task t : {Task::kBinary, Task::kMulticlass, Task::kRegression}) {
+    tasks.emplace_back(task_name(t), t);
+  }
+  s.choice<Task>("task", q.task, "inferred", std::move(tasks),
+                 "inferred: strings and booleans classify (two classes: binary), numbers regress");
   document::pointers_key(s, "predicted", q.predicted,
                          "where the predicted value is ([]: fields.predicted_value, then scalar "
                          "outputs)",
@@ -108,33 +94,16 @@ void declare_keys(config::Section& s, ModelQualityConfig& q) {
                          "where a per-class probability object is ({\"fraud\": 0.26, \"legit\": "
                          "0.74}); []: /prediction/probabilities, then /probabilities",
                          "/prediction/label");
-  config::Key semantics;
-  semantics.name = "score_semantics";
-  semantics.type = config::Type::kChoice;
-  semantics.range =
-      "inferred | positive_class_probability | other_class_probability | "
-      "predicted_class_confidence | class_probabilities";
-  semantics.doc =
+  std::vector<std::pair<std::string, ScoreSemantics>> readings;
+  for (ScoreSemantics r :
+       {ScoreSemantics::kPositiveClassProbability, ScoreSemantics::kOtherClassProbability,
+        ScoreSemantics::kPredictedClassConfidence, ScoreSemantics::kClassProbabilities}) {
+    readings.emplace_back(score_semantics_name(r), r);
+  }
+  s.choice<ScoreSemantics>(
+      "score_semantics", q.score_semantics, "inferred", std::move(readings),
       "what the score of a binary model means; inferred: from the document's per-class "
-      "probabilities when it has them, else from how scores agree with predicted labels";
-  semantics.get = [&q]() -> std::optional<config::Value> {
-    return std::string(q.score_semantics ? score_semantics_name(*q.score_semantics) : "inferred");
-  };
-  semantics.set = [&q](const config::Value& v) -> std::string {
-    const std::string* text = config::scalar_of(v);
-    if (text != nullptr && *text == "inferred") {
-      q.score_semantics.reset();
-      return "";
-    }
-    auto parsed = text ? parse_score_semantics(*text) : std::nullopt;
-    if (!parsed) {
-      return "must be one of: inferred, positive_class_probability, other_class_probability, "
-             "predicted_class_confidence, class_probabilities";
-    }
-    q.score_semantics = parsed;
-    return "";
-  };
-  s.custom(std::move(semantics));
+      "probabilities when it has them, else from how scores agree with predicted labels");
   config::Key positive;
   positive.name = "positive_class";
   positive.type = config::Type::kString;

@@ -134,6 +134,10 @@ class Section {
   template <class E>
   Section& choice(std::string_view name, E& v, std::vector<std::pair<std::string, E>> choices,
                   std::string_view doc);
+  // A choice that may be left unset (nullopt), written `unset` ("inferred").
+  template <class E>
+  Section& choice(std::string_view name, std::optional<E>& v, std::string_view unset,
+                  std::vector<std::pair<std::string, E>> choices, std::string_view doc);
   // Anything else: the caller converts to and from text.
   Section& custom(Key key);
 
@@ -271,6 +275,41 @@ Section& Section::choice(std::string_view name, E& v,
   };
   k.set = [&v, choices, names](const Value& value) -> std::string {
     const std::string* s = scalar_of(value);
+    for (const auto& c : choices) {
+      if (s != nullptr && c.first == *s) {
+        v = c.second;
+        return "";
+      }
+    }
+    return "must be one of: " + choice_list(names);
+  };
+  return custom(std::move(k));
+}
+
+template <class E>
+Section& Section::choice(std::string_view name, std::optional<E>& v, std::string_view unset,
+                         std::vector<std::pair<std::string, E>> choices, std::string_view doc) {
+  std::vector<std::string> names{std::string(unset)};
+  for (const auto& c : choices) names.push_back(c.first);
+  Key k;
+  k.name = std::string(name);
+  k.type = Type::kChoice;
+  k.doc = std::string(doc);
+  k.range = choice_range(names);
+  k.get = [&v, choices, none = std::string(unset)]() -> std::optional<Value> {
+    if (v) {
+      for (const auto& c : choices) {
+        if (c.second == *v) return c.first;
+      }
+    }
+    return none;
+  };
+  k.set = [&v, choices, names](const Value& value) -> std::string {
+    const std::string* s = scalar_of(value);
+    if (s != nullptr && *s == names.front()) {
+      v.reset();
+      return "";
+    }
     for (const auto& c : choices) {
       if (s != nullptr && c.first == *s) {
         v = c.second;
