@@ -2,9 +2,7 @@
 // WriteBatch per commit group, synced according to the policy, before reporting any of them.
 
 #include <chrono>
-#include <deque>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -19,85 +17,26 @@
 #include "verity/store/partition.h"
 
 namespace verity::store {
-// What write_group knows of the label join while it builds one group.
-struct Store::Impl::GroupJoin {
-  bool quality_on = false;
-  // The labels stored for the group's predictions (one MultiGet), by label_slot: event k of the
-  // group (a prediction) -> index in label_values (SIZE_MAX for a label).
-  std::vector<size_t> label_slot;
-  std::vector<std::string> label_values;
-  std::vector<rocksdb::Status> label_statuses;
-  // Predictions stored by this group, and the label in effect for request ids whose label this
-  // group changed (its time: the first label time of the request id).
-  std::unordered_map<std::string_view, JoinSide> predictions, labels;
-  std::unordered_set<std::string_view> pending;  // labels of this group that wait
-  // The label bundles of request ids whose labels this group touched, as they will be written.
-  std::unordered_map<std::string_view, LabelBundle> bundles;
-  std::deque<StoredRecord> records;  // decoded label records the JoinSides above point into
-};
-
-void Store::Impl::begin_join(GroupJoin& g, const std::vector<Pending>& group) {
-  quality.clear();
-  g.quality_on = true;
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
-  std::vector<rocksdb::Slice> keys;
-  for (const auto& p : group) {
-    for (const auto& e : p.batch.events) {
-      g.label_slot.push_back(e.kind == EventKind::kLabel ? SIZE_MAX : keys.size());
-      if (e.kind != EventKind::kLabel) {
-        cfs.push_back(labels);
-        keys.emplace_back(e.request_id);
-      }
-    }
-  }
-  if (!keys.empty()) {
-    g.label_statuses = db->MultiGet(rocksdb::ReadOptions(), cfs, keys, &g.label_values);
-  }
-}
-
-Status Store::Impl::join_prediction(const Event& e, size_t slot, GroupJoin& g,
-                                    rocksdb::WriteBatch& wb) {
-  const std::string_view id = e.request_id;
-  const JoinSide* label = nullptr;
-  JoinSide stored_side;
-  if (auto it = g.labels.find(id); it != g.labels.end()) {
-    label = &it->second;
-  } else if (g.label_statuses[slot].ok()) {
-    auto bundle = LabelBundle::decode(g.label_values[slot]);
-    auto current = bundle ? decode_record(bundle->current) : std::nullopt;
-    if (!current) return Status::internal("corrupt label record for a request id in this group");
-    StoredRecord& r = g.records.emplace_back(std::move(*current));
-    stored_side = side_of(r);
-    stored_side.time_ms = bundle->first_ms;  // label lag is measured to the first label
-    label = &stored_side;
-  } else if (!g.label_statuses[slot].IsNotFound()) {
-    return from_rocksdb(g.label_statuses[slot], "reading labels");
-  }
-  if (auto s = quality_prediction(e, label, g.pending.count(id) > 0, wb); !s) return s;
-  g.predictions[id] = side_of(e);
-  g.pending.erase(id);
-  return Status::ok();
-}
 
 Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
                                  const rocksdb::Status& stored_status,
-                                 const std::string& stored_value, GroupJoin& g, uint64_t& seq,
-                                 rocksdb::WriteBatch& wb, EventOutcome& outcome) {
+                                 const std::string& stored_value, GroupBundles& bundles,
+                                 uint64_t& seq, rocksdb::WriteBatch& wb, EventOutcome& outcome) {
   const std::string_view id = e.request_id;
   const Sha256Digest& digest = prep.digest;  // of the canonical document
   // The request id's labels as they stand: from this group, or as stored.
   LabelBundle* bundle = nullptr;
-  if (auto it = g.bundles.find(id); it != g.bundles.end()) {
+  if (auto it = bundles.find(id); it != bundles.end()) {
     bundle = &it->second;
   } else if (stored_status.ok()) {
     auto b = LabelBundle::decode(stored_value);
     if (!b) return Status::internal("corrupt label record for a request id in this group");
-    bundle = &g.bundles.emplace(id, std::move(*b)).first->second;
+    bundle = &bundles.emplace(id, std::move(*b)).first->second;
   } else if (!stored_status.IsNotFound()) {
     return from_rocksdb(stored_status, "reading labels");
   }
 
-  enum class Change { kFirst, kCorrection, kOlder } change = Change::kFirst;
+  LabelChange change = LabelChange::kFirst;
   std::optional<StoredRecord> current;
   Sha256Digest current_digest{};
   if (bundle != nullptr) {
@@ -112,17 +51,18 @@ Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
     }
     // Labels are ordered by their own time (arrival breaks ties): an older label never
     // overrides a newer one.
-    change = e.timestamp_ms < current->timestamp_ms ? Change::kOlder : Change::kCorrection;
+    change =
+        e.timestamp_ms < current->timestamp_ms ? LabelChange::kOlder : LabelChange::kCorrection;
   }
 
   const uint64_t sequence = seq++;
   patch_sequence(prep.record, sequence);
   const EpochMillis old_first = bundle != nullptr ? bundle->first_ms : e.timestamp_ms;
   if (bundle == nullptr) {
-    bundle = &g.bundles.emplace(id, LabelBundle{}).first->second;
+    bundle = &bundles.emplace(id, LabelBundle{}).first->second;
     bundle->current = prep.record;
     bundle->first_ms = e.timestamp_ms;
-  } else if (change == Change::kOlder) {
+  } else if (change == LabelChange::kOlder) {
     bundle->remember(e.timestamp_ms, digest, prep.record);
     bundle->first_ms = std::min(bundle->first_ms, e.timestamp_ms);
   } else {
@@ -132,59 +72,13 @@ Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
   }
   index_writer.put_label(e.request_id, bundle->encode());  // in key order at the group's end
   // The label in effect changed: forward it (a late older label changes nothing indexed).
-  if (change != Change::kOlder) {
+  if (change != LabelChange::kOlder) {
     if (auto st = outbox_writer.add_label(wb, sequence, e.request_id); !st) return st;
   }
   outcome = EventOutcome::kStored;
-  if (!g.quality_on) return Status::ok();
-
-  // The join. Label sides carry the first label time: label lag is measured to it.
-  if (change == Change::kFirst && prep.join.ready) {
-    apply_join_plan(prep.join);  // planned by the submitting thread against the store as it was
-    JoinSide side = side_of(e);
-    g.labels[id] = side;
-    g.pending.erase(id);
-    return Status::ok();
-  }
-  // What is in the aggregates now: the label in effect before, with the first time before.
-  JoinSide old_side{};
-  const JoinSide* old = nullptr;
-  if (change != Change::kFirst) {
-    if (auto it = g.labels.find(id); it != g.labels.end()) {
-      old_side = it->second;
-    } else {
-      StoredRecord& r = g.records.emplace_back(std::move(*current));
-      old_side = side_of(r);
-      old_side.time_ms = old_first;
-    }
-    old = &old_side;
-  }
-  JoinSide new_side{};
-  const char* counter = nullptr;
-  if (change == Change::kOlder) {
-    if (bundle->first_ms == old_first)
-      return Status::ok();  // not earlier than the first: no change
-    new_side = old_side;    // the same label in effect, measured from an earlier first label
-    new_side.time_ms = bundle->first_ms;
-  } else {
-    new_side = side_of(e);
-    new_side.time_ms = bundle->first_ms;
-    if (change == Change::kCorrection) counter = "corrections";
-  }
-  auto p = g.predictions.find(id);
-  bool now_pending = false;
-  if (auto s = quality_label(id, new_side, p == g.predictions.end() ? nullptr : &p->second, old,
-                             counter, g.pending.count(id) > 0, wb, now_pending);
-      !s) {
-    return s;
-  }
-  g.labels[id] = new_side;
-  if (now_pending) {
-    g.pending.insert(id);
-  } else {
-    g.pending.erase(id);
-  }
-  return Status::ok();
+  if (!quality.on()) return Status::ok();
+  return quality.add_label(e, prep.join, change, std::move(current), old_first, bundle->first_ms,
+                           wb);
 }
 
 Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitResult>& results) {
@@ -192,16 +86,14 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   results.assign(group.size(), CommitResult{});
   idempotency.begin(*db, ids, labels, group);  // one MultiGet for the whole group
 
-  const bool quality_on = options.contributor != nullptr;
-  GroupJoin gj;
-  if (quality_on) begin_join(gj, group);
-
+  const EpochMillis now = clock.now_ms();
+  const bool quality_on = quality.on();
+  if (quality_on) quality.begin(group, now);  // the labels stored for the group's predictions
   chain_writer.begin();
   index_writer.begin();
   outbox_writer.begin();
   dead_letters.begin();
-  const EpochMillis now = clock.now_ms();
-  group_arrival_ms = now;
+  GroupBundles bundles;
   uint64_t seq = next_sequence;
   // The batch is reused so its buffer is allocated once, unless a group made it large (labels
   // spread over many buckets can add tens of MB of aggregate operands): then it is given back.
@@ -220,7 +112,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       if (e.kind == EventKind::kLabel) {
         EventOutcome outcome = EventOutcome::kStored;
         if (auto s = commit_label(e, prep, idempotency.stored_status(k),
-                                  idempotency.stored_value(k), gj, seq, wb, outcome);
+                                  idempotency.stored_value(k), bundles, seq, wb, outcome);
             !s) {
           return s;
         }
@@ -234,11 +126,11 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       if (existing->found && existing->digest == digest) {
         r.outcomes[i] = EventOutcome::kDuplicate;
         ++r.duplicates;
-        if (quality_on) quality_unstore(e);  // its batch's sums counted it
+        if (quality_on) quality.unstore(e);  // its batch's sums counted it
         continue;
       }
       if (existing->found) {
-        if (quality_on) quality_unstore(e);
+        if (quality_on) quality.unstore(e);
         if (auto st = dead_letters.put_conflict(e, digest, batch.input, seq++, now, wb); !st)
           return st;
         r.outcomes[i] = EventOutcome::kDuplicateConflict;
@@ -258,20 +150,20 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         return st;
       }
       if (quality_on) {
-        if (auto qs = join_prediction(e, gj.label_slot[k], gj, wb); !qs) return qs;
+        if (auto qs = quality.add_prediction(e, k, wb); !qs) return qs;
       }
       idempotency.stored(e.request_id, digest);
       r.outcomes[i] = EventOutcome::kStored;
       ++r.stored;
     }
-    if (quality_on) quality_add_batch(group[g].contributions);
+    if (quality_on) quality.add_batch(group[g].contributions);
     if (auto st = dead_letters.put_rejects(batch, seq, now, wb, r); !st) return st;
   }
   if (seq == next_sequence) return Status::ok();  // only duplicates: nothing to write
   if (auto st = index_writer.before_write(wb, ids, by_time, field_index, labels); !st) return st;
   if (auto st = chain_writer.before_write(wb); !st) return st;
   if (quality_on) {
-    if (auto qs = quality_finish_group(wb); !qs) return qs;
+    if (auto qs = quality.before_write(wb); !qs) return qs;
   }
   summaries_flush_into(wb);  // now and then: the buffered block summaries
   if (auto st = wb.Put(meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
@@ -287,7 +179,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   next_sequence_seen = seq;
   dead_letters.after_write();
   outbox_writer.after_write();
-  if (quality_on) quality_after_write();
+  if (quality_on) quality.after_write();
   chain_writer.after_write();
   return Status::ok();
 }

@@ -9,7 +9,7 @@
 //                    it holds as committed.
 // Each owns its per-group scratch (reused across groups, so that buffers are allocated once). They
 // run on the commit thread only. The store's other concerns have writers of their own: dead
-// letters (dead_letters.cpp), model quality (quality.cpp), block summaries (search_index.cpp).
+// letters (dead_letters.h), model quality (quality_writer.h), block summaries (search_index.cpp).
 
 #include <cstdint>
 #include <string>

@@ -387,21 +387,7 @@ Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
   wo.sync = true;
   if (auto w = admin_write(wb, true, "auditing the drop of " + name); !w) return w;
 
-  rocksdb::ColumnFamilyHandle* cf = nullptr;
-  {
-    std::unique_lock lock(partitions_mu);
-    auto it = partitions.find(day);
-    if (it != partitions.end()) {
-      cf = it->second;
-      partitions.erase(it);
-    }
-  }
-  if (cf != nullptr) {
-    auto d = db->DropColumnFamily(cf);
-    if (!d.ok()) return from_rocksdb(d, "dropping " + name);
-    handles.erase(std::remove(handles.begin(), handles.end(), cf), handles.end());
-    (void)db->DestroyColumnFamilyHandle(cf);
-  }
+  if (auto d = Database::drop_partition(day); !d) return d;
   // The chain and metadata of the dropped partition (redone at the next open after a crash here).
   wb.Clear();
   for (char kind : {'L', 'H', 'S'}) {
@@ -429,8 +415,8 @@ Result<MaintenanceReport> Store::Impl::maintenance_pass() {
   if (auto s = dead_letters.trim(); !s) return s;
   // The read trail's retention is its own: a failure there is logged, and the pass goes on.
   if (auto s = read_trail.trim(); !s) spdlog::warn("store: read audit trim: {}", s.message());
-  if (auto s = orphan_pending(report); !s) return s;
-  if (auto s = fold_aggregates(); !s) return s;
+  if (auto s = quality.orphan_pending(report); !s) return s;
+  if (auto s = quality.fold(); !s) return s;
   const EpochMillis now = clock.now_ms();
   const RetentionOptions& r = options.retention;
   std::vector<uint32_t> days;

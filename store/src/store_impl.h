@@ -26,8 +26,11 @@
 #include <rocksdb/write_batch.h>
 
 #include "chain.h"
+#include "database.h"
 #include "dead_letters.h"
 #include "group_writers.h"
+#include "label_bundle.h"
+#include "quality_writer.h"
 #include "read_trail.h"
 #include "time_index.h"
 #include "verity/store/aggregate.h"
@@ -37,27 +40,9 @@
 
 namespace verity::store {
 
-inline constexpr const char* kIdsCf = "ids";
-inline constexpr const char* kLabelsCf = "labels";
-inline constexpr const char* kDeadLetterCf = "deadletter";
-inline constexpr const char* kChainCf = "chain";
-inline constexpr const char* kAuditCf = "audit";
-inline constexpr const char* kReadsCf = "reads";  // the read audit trail (read_trail.cpp)
-// outbox: sequence -> 'P' day (u32 BE) record size (u32 BE): a prediction to forward,
-//                     'L' request id: a new or corrected label to forward, or
-//                     'X' request id: an erasure to propagate.
-inline constexpr const char* kOutboxCf = "outbox";
 inline constexpr const char* kOutboxCheckpointKey = "outbox_checkpoint";
 // The first dead-letter sequence a shipper has not forwarded (dead_letters.cpp).
 inline constexpr const char* kDeadLetterCheckpointKey = "dead_letter_checkpoint";
-// metrics: model-quality aggregates (quality.cpp), summed by a merge operator:
-//   'B' varint-len model | varint-len version | 'm'|'h'|'d' | u64 BE bucket start (ms) -> Aggregate
-//   'V' varint-len model | varint-len version -> u64 BE first, u64 BE last prediction time
-//   'C' -> Aggregate of LabelCounts
-inline constexpr const char* kMetricsCf = "metrics";
-// pending: labels waiting for their prediction:
-//   'R' request id -> u64 BE arrival time;  'T' u64 BE arrival time | request id -> ""
-inline constexpr const char* kPendingCf = "pending";
 // Metadata keys in "default": tier of a partition, models seen in a partition, holds.
 inline constexpr const char* kTierPrefix = "tier/";    // tier/p_YYYYMMDD -> hot|warm|cold
 inline constexpr const char* kModelPrefix = "model/";  // model/p_YYYYMMDD/<model> -> ""
@@ -71,23 +56,11 @@ inline JoinSide side_of(const StoredRecord& r) {
   return {r.model_name, r.model_version, r.timestamp_ms, r.document};
 }
 
-// Sums Aggregate values (the metrics family's merge operator, quality.cpp).
+// Sums Aggregate values (the metrics family's merge operator, quality_writer.cpp).
 std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator();
 
 // An event made ready for the commit thread by the submitting thread: digest computed and record
 // encoded, with the sequence left to patch.
-// A label's join worked out by the submitting thread against the store as it was then; the
-// commit thread uses it when nothing changed since (the usual case) and joins itself otherwise.
-// Planned for a request id's first label only: corrections and late older labels are joined by
-// the commit thread, which holds the label's history.
-struct JoinPlan {
-  bool ready = false;  // the prediction was stored (and not erased), and no label, at submission
-  std::string model, version;  // the prediction's
-  EpochMillis prediction_ms = 0;
-  double lag_seconds = 0;
-  Aggregate delta;  // the label's contribution
-};
-
 struct PreparedEvent {
   Sha256Digest digest{};
   Sha256Digest entry_digest{};  // what the record contributes to its partition's hash chain
@@ -103,40 +76,6 @@ struct PartitionState {
   uint64_t sealed_count = 0;  // records covered by the last seal
   Tier tier = Tier::kHot;
   std::set<std::string> models;
-};
-
-// Commit-thread scratch for model quality: what one commit group adds to the aggregates.
-struct QualityGroup {
-  struct Minute {
-    std::string prefix;  // varint-len model | varint-len version
-    EpochMillis start = 0;
-    AggregateSum sum;
-  };
-  std::map<std::string, Minute> minutes;  // prefix | u64 BE minute -> sum
-  Minute* last_minute = nullptr;          // the bucket of the last addition (std::map: stable)
-  std::string last_model, last_model_version;
-  Aggregate counters;  // LabelCounts deltas
-  using Versions =
-      std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>>;
-  Versions versions;
-  Versions::iterator last_version = versions.end();
-  std::vector<double> lags_seconds;  // label lag of first joins, for the histogram
-  void clear() {
-    minutes.clear();
-    last_minute = nullptr;
-    counters = Aggregate();
-    versions.clear();
-    last_version = versions.end();
-    lags_seconds.clear();
-  }
-};
-
-// The predictions of a batch summed per model, version and minute by the submitting thread; the
-// commit thread adds these sums and subtracts what the batch's duplicates contributed.
-struct BatchBucket {
-  std::string model, version;
-  EpochMillis minute = 0;
-  AggregateSum sum;
 };
 
 struct Pending {
@@ -157,40 +96,16 @@ struct UnsyncedGroup {
   std::chrono::steady_clock::time_point start;
 };
 
-struct Store::Impl {
-  Impl(const StoreOptions& o, const Clock& c) : options(o), clock(c) {}
+struct Store::Impl : Database {  // the database holder: database.h
+  Impl(const StoreOptions& o, const Clock& c) : Database(o), options(o), clock(c) {}
 
   const StoreOptions options;
   const Clock& clock;
 
-  std::unique_ptr<rocksdb::Env> fault_env;  // wraps the file system when options.faults is set
-  // Readers hold db_mu shared while they use db; the commit thread holds it alone to reopen. db is
-  // null between a failed reopen and the next attempt.
-  mutable std::shared_mutex db_mu;
   Status reopen_error;  // commit thread only: why the last reopen failed
-  // Commit thread: a write failed on the open instance, which must not be written again until
-  // it is reopened. Maintenance reads it (as !writable) to stay away too.
-  std::atomic<bool> db_failed{false};
-  std::unique_ptr<rocksdb::DB> db;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // every open handle, destroyed before db
-  rocksdb::ColumnFamilyHandle* meta = nullptr;        // "default"
-  rocksdb::ColumnFamilyHandle* ids = nullptr;
-  rocksdb::ColumnFamilyHandle* labels = nullptr;
-  rocksdb::ColumnFamilyHandle* deadletter = nullptr;
-  rocksdb::ColumnFamilyHandle* chain = nullptr;
-  rocksdb::ColumnFamilyHandle* audit = nullptr;
-  rocksdb::ColumnFamilyHandle* outbox = nullptr;
-  rocksdb::ColumnFamilyHandle* metrics = nullptr;
-  rocksdb::ColumnFamilyHandle* pending = nullptr;
-  rocksdb::ColumnFamilyHandle* by_time = nullptr;      // the time index (time_index.h)
-  rocksdb::ColumnFamilyHandle* reads = nullptr;        // the read audit trail (read_trail.cpp)
-  rocksdb::ColumnFamilyHandle* field_index = nullptr;  // search_keys.h
-  rocksdb::ColumnFamilyHandle* blocks = nullptr;       // block summaries (search_keys.h)
   std::atomic<uint64_t> outbox_checkpoint{1};
   std::atomic<uint64_t> outbox_events{0};
   std::atomic<uint64_t> outbox_bytes{0};
-  rocksdb::ColumnFamilyOptions partition_options;
-  std::shared_ptr<rocksdb::Cache> cache;
 
   // Commit groups hold write_mu while they build and write; maintenance that rewrites records
   // (erasure) or drops partitions holds it too. Lock order: write_mu, db_mu, partitions_mu,
@@ -214,23 +129,7 @@ struct Store::Impl {
   IndexWriter index_writer;
   OutboxWriter outbox_writer{*this};
   DeadLetters dead_letters{*this};  // the dead-letter store (dead_letters.h)
-  QualityGroup quality;
-  EpochMillis group_arrival_ms = 0;  // the commit time of the group being built
-
-  // Model versions with their first and last prediction time, and the label counters, as
-  // committed. Guarded by quality_mu.
-  mutable std::mutex quality_mu;
-  std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>> versions;
-  LabelCounts label_counts;
-  // The last commit group (a count since open) that wrote a model-quality bucket, per model
-  // version prefix and UTC day: aggregate_generation(). Guarded by quality_mu.
-  std::map<std::string, std::map<EpochMillis, uint64_t>, std::less<>> bucket_writes;
-  uint64_t bucket_write_groups = 0;
-  uint64_t reopens = 0;  // a reopen may have lost writes that readers saw: every window changes
-
-  // Partition handles by day. Written by the commit thread (creating a partition), read by readers.
-  mutable std::shared_mutex partitions_mu;
-  std::map<uint32_t, rocksdb::ColumnFamilyHandle*> partitions;  // guarded by partitions_mu
+  QualityWriter quality{*this};     // model quality: the label join, the aggregates
 
   // The submission queue. mu guards queue and stopping; cv wakes the commit thread.
   std::mutex mu;
@@ -277,81 +176,38 @@ struct Store::Impl {
   prometheus::Family<prometheus::Counter>* maintenance_actions = nullptr;
   prometheus::Counter* erasures = nullptr;
   prometheus::Gauge* writable_gauge = nullptr;
-  prometheus::Counter* labels_joined = nullptr;
-  prometheus::Counter* labels_corrected = nullptr;
-  prometheus::Counter* labels_orphaned = nullptr;
-  prometheus::Counter* labels_late_joined = nullptr;
-  prometheus::Gauge* labels_pending = nullptr;
-  prometheus::Histogram* label_lag = nullptr;
 
+  // Opens the database (Database::open) and loads what the store keeps beside it: the next
+  // sequence, the outbox, model quality, dead letters, partition state, the read trail, and the
+  // indexes (made again when missing or stale).
   Status open_db();
   // Closes and reopens the database (on the commit thread). RocksDB does not Resume() from some
   // write errors (a failed WAL append on a full disk is fatal to the open instance); reopening
   // replays the WAL up to the last complete record, which holds everything acknowledged.
   Status reopen_db();
-  void close_db();
-  // Whether a small file can be written and synced in the data directory (space came back).
-  bool disk_writable() const;
   void register_metrics(prometheus::Registry& registry);
   Result<rocksdb::ColumnFamilyHandle*> partition_cf(uint32_t day);
-  // A copy of `handles`, which the commit thread extends when it creates a partition.
-  std::vector<rocksdb::ColumnFamilyHandle*> all_handles() const {
-    std::shared_lock lock(partitions_mu);
-    return handles;
-  }
   // Point reads; the caller holds db_mu (shared).
   Result<std::optional<StoredRecord>> read_prediction(std::string_view request_id) const;
   Result<std::optional<StoredRecord>> read_label(std::string_view request_id) const;
-  rocksdb::ColumnFamilyHandle* find_partition(uint32_t day) const;
 
-  // Model quality (quality.cpp), on the commit thread while it builds a group.
-  // A newly stored prediction: its own contribution, and its label's if one waits.
-  Status quality_prediction(const Event& e, const JoinSide* label, bool label_pending_in_group,
-                            rocksdb::WriteBatch& wb);
-  // On the submitting thread: the batch's predictions summed per bucket, and its labels' plans.
-  void quality_prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared,
-                       std::vector<BatchBucket>& contributions) const;
-  // On the commit thread: a batch's summed contributions, or (sign -1) a prediction that turned
-  // out to be a duplicate.
-  void quality_add_batch(const std::vector<BatchBucket>& contributions);
-  void quality_unstore(const Event& e);
-  void apply_join_plan(const JoinPlan& plan);
-  // A label side `l` takes the place of `old_label` (null: the request id's first label) for a
-  // request id: joins its prediction (in this group or stored) or waits. Label sides carry the
-  // first label time of the request id as their time (label lag is measured to it). `counter`:
-  // the label counter to add one to ("joined" is added for first labels; null: none, when only
-  // the first label time moved).
-  Status quality_label(std::string_view request_id, const JoinSide& l,
-                       const JoinSide* group_prediction, const JoinSide* old_label,
-                       const char* counter, bool old_pending_in_group, rocksdb::WriteBatch& wb,
-                       bool& now_pending);
-  Status quality_finish_group(rocksdb::WriteBatch& wb);
-  // Commit-thread state of one group for the label join (commit_loop.cpp).
-  struct GroupJoin;
-  // Model quality's part of a group: the label stored for each of its predictions, if any (one
-  // MultiGet; labels look their prediction up only when new or corrected, in quality_label).
-  void begin_join(GroupJoin& g, const std::vector<Pending>& group);
-  // A stored prediction's join step in write_group: its label, if one waits, joins it.
-  Status join_prediction(const Event& e, size_t label_slot, GroupJoin& g, rocksdb::WriteBatch& wb);
-  // A label of the group: a duplicate (also of any label seen before for its request id, however
-  // old), the first label, a correction (newer by label time), or an older label that arrived late
-  // (kept in the history; it may move the first label time). Writes the label bundle and joins.
-  // `stored_*`: what the group's MultiGet read under the request id in the labels family.
-  Status commit_label(const Event& e, PreparedEvent& prep, const rocksdb::Status& stored_status,
-                      const std::string& stored_value, GroupJoin& g, uint64_t& seq,
-                      rocksdb::WriteBatch& wb, EventOutcome& outcome);
-  void quality_after_write();
-  Status load_quality();  // after open_db: versions and counters
-  // Orphans labels that waited longer than labels.max_wait (maintenance).
-  Status orphan_pending(MaintenanceReport& report);
-  // Folds the merge operands of the aggregates (maintenance): flush and compact the new data.
-  Status fold_aggregates();
-
+  // The commit thread (commit_loop.cpp).
   void run_commit_loop();
   void finish_group(std::vector<Pending>& group, std::vector<CommitResult>& results,
                     const Status& status, std::chrono::steady_clock::time_point start);
   Status settle_unsynced(std::vector<Pending>& group);
   Status write_group(std::vector<Pending>& group, std::vector<CommitResult>& results);
+  // The label bundles of request ids whose labels the group being built touched, as they will be
+  // written.
+  using GroupBundles = std::unordered_map<std::string_view, LabelBundle>;
+  // A label of the group: a duplicate (also of any label seen before for its request id, however
+  // old), the first label, a correction (newer by label time), or an older label that arrived late
+  // (kept in the history; it may move the first label time). Writes the label bundle, forwards a
+  // changed label, and has model quality join it. `stored_*`: what the group's MultiGet read under
+  // the request id in the labels family.
+  Status commit_label(const Event& e, PreparedEvent& prep, const rocksdb::Status& stored_status,
+                      const std::string& stored_value, GroupBundles& bundles, uint64_t& seq,
+                      rocksdb::WriteBatch& wb, EventOutcome& outcome);
   void set_writable(bool ok, const std::string& error);
 
   // Maintenance (maintenance.cpp).
@@ -398,7 +254,6 @@ struct Store::Impl {
   ReadTrail read_trail{*this};  // the read audit trail (read_trail.h)
   Status load_outbox();         // after open_db: the checkpoint and the backlog
   Status apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier);
-  rocksdb::ColumnFamilyOptions partition_cf_options() const;  // own table factory per partition
   // Adds an audit entry to `wb`. `id` is taken from allocate_audit_id() when 0.
   Status append_audit(rocksdb::WriteBatch& wb, std::string_view action, std::string fields_json,
                       uint64_t id = 0);
@@ -416,7 +271,5 @@ struct Store::Impl {
 // Days since the end of `day` (YYYYMMDD) at `now`; negative while the day has not ended.
 int64_t partition_age_days(uint32_t day, EpochMillis now);
 EpochMillis partition_day_end(uint32_t day);
-
-Status from_rocksdb(const rocksdb::Status& s, std::string_view what);
 
 }  // namespace verity::store

@@ -1,13 +1,16 @@
-// Model quality in the store: the label join and the per-model aggregates (see store_impl.h for
-// the key layout). Everything here that writes runs on the commit thread, inside the commit group
-// that stores the prediction or label it accounts for, except the orphaning pass (maintenance),
-// which holds write_mu like a commit group does.
+// Model quality in the store: the label join and the per-model aggregates (quality_writer.h; see
+// store_impl.h for the key layout). Everything here that writes runs on the commit thread, inside
+// the commit group that stores the prediction or label it accounts for, except the orphaning pass
+// (maintenance), which holds write_mu like a commit group does.
 
 #include <algorithm>
 
 #include <rocksdb/iterator.h>
 #include <spdlog/spdlog.h>
 
+#include "quality_writer.h"
+
+#include "label_bundle.h"
 #include "record_codec.h"
 #include "store_impl.h"
 
@@ -48,7 +51,7 @@ std::string pending_id_key(std::string_view request_id) { return "R" + std::stri
 constexpr const char* kCountersKey = "C";
 
 template <typename Sum>  // Aggregate or AggregateSum
-void add_to_buckets(QualityGroup& q, std::string_view model, std::string_view version,
+void add_to_buckets(QualityWriter::GroupSums& q, std::string_view model, std::string_view version,
                     EpochMillis t, const Sum& a, int sign = 1) {
   const EpochMillis minute = floor_to(t, kMinute);
   // Most events of a group fall in the bucket of the one before: no key built for them.
@@ -69,7 +72,7 @@ void add_to_buckets(QualityGroup& q, std::string_view model, std::string_view ve
   q.last_minute->sum.add(a, sign);
 }
 
-void add_to_buckets(QualityGroup& q, const JoinSide& prediction, const Aggregate& a) {
+void add_to_buckets(QualityWriter::GroupSums& q, const JoinSide& prediction, const Aggregate& a) {
   add_to_buckets(q, prediction.model, prediction.version, prediction.time_ms, a);
 }
 
@@ -195,9 +198,59 @@ std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator() {
   return std::make_shared<SumMergeOperator>();
 }
 
-void Store::Impl::quality_prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared,
-                                  std::vector<BatchBucket>& contributions) const {
-  const Contributor& c = *options.contributor;
+void QualityWriter::GroupSums::clear() {
+  minutes.clear();
+  last_minute = nullptr;
+  counters = Aggregate();
+  versions.clear();
+  last_version = versions.end();
+  lags_seconds.clear();
+}
+
+bool QualityWriter::on() const { return store_.options.contributor != nullptr; }
+
+void QualityWriter::register_metrics(prometheus::Registry& registry) {
+  // Label-join counters: persisted, so they start from the committed totals.
+  const LabelCounts counts = label_counts();
+  auto counter = [&](const char* name, const char* help, uint64_t start) {
+    auto* c = &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+    c->Increment(static_cast<double>(start));
+    return c;
+  };
+  joined_ =
+      counter("verity_labels_joined_total",
+              "Labels joined to their prediction (the first label of a request id)", counts.joined);
+  corrected_ = counter("verity_labels_corrected_total",
+                       "Joined labels replaced by a different label for the same request id",
+                       counts.corrections);
+  orphaned_ = counter("verity_labels_orphaned_total",
+                      "Labels whose prediction had not arrived labels.max_wait after them",
+                      counts.orphaned);
+  late_joined_ = counter("verity_labels_late_joined_total",
+                         "Orphaned labels whose prediction arrived after all", counts.late_joins);
+  pending_gauge_ = &prometheus::BuildGauge()
+                        .Name("verity_labels_pending")
+                        .Help("Labels waiting for their prediction")
+                        .Register(registry)
+                        .Add({});
+  pending_gauge_->Set(static_cast<double>(counts.pending));
+  lag_ = &prometheus::BuildHistogram()
+              .Name("verity_label_lag_seconds")
+              .Help("Time from a prediction to its first label, observed when they join")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{60, 300, 900, 3600, 6 * 3600, 86400,
+                                                               3 * 86400, 7 * 86400, 14 * 86400,
+                                                               30 * 86400, 90 * 86400});
+}
+
+void QualityWriter::reopened() {
+  std::lock_guard lock(mu_);
+  ++reopens_;
+}
+
+void QualityWriter::prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared,
+                            std::vector<BatchBucket>& contributions) const {
+  const Contributor& c = *store_.options.contributor;
   std::map<std::tuple<std::string_view, std::string_view, EpochMillis>, AggregateSum> sums;
   AggregateSum* last = nullptr;
   EpochMillis last_minute = 0;
@@ -218,11 +271,11 @@ void Store::Impl::quality_prepare(const IngestBatch& batch, std::vector<Prepared
       c.prediction(side_of(e), *last);
       continue;
     }
-    if (!db_lock) db_lock.emplace(db_mu);
-    if (!db) continue;  // reopening: the commit thread joins it
-    auto p = read_prediction(e.request_id);
+    if (!db_lock) db_lock.emplace(store_.db_mu);
+    if (!store_.db) continue;  // reopening: the commit thread joins it
+    auto p = store_.read_prediction(e.request_id);
     if (!p || !*p || (*p)->erased) continue;
-    auto old = read_label(e.request_id);
+    auto old = store_.read_label(e.request_id);
     if (!old || *old) continue;  // corrections and late labels: the commit thread joins them
     JoinPlan& plan = prepared[i].join;
     const JoinSide ps = side_of(**p);
@@ -239,81 +292,179 @@ void Store::Impl::quality_prepare(const IngestBatch& batch, std::vector<Prepared
   }
 }
 
-void Store::Impl::quality_add_batch(const std::vector<BatchBucket>& contributions) {
-  for (const auto& b : contributions) add_to_buckets(quality, b.model, b.version, b.minute, b.sum);
+void QualityWriter::begin(const std::vector<Pending>& group, EpochMillis now) {
+  sums_.clear();
+  group_arrival_ms_ = now;
+  label_slot_.clear();
+  label_values_.clear();
+  label_statuses_.clear();
+  predictions_.clear();
+  labels_.clear();
+  pending_.clear();
+  records_.clear();
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  std::vector<rocksdb::Slice> keys;
+  for (const auto& p : group) {
+    for (const auto& e : p.batch.events) {
+      label_slot_.push_back(e.kind == EventKind::kLabel ? SIZE_MAX : keys.size());
+      if (e.kind != EventKind::kLabel) {
+        cfs.push_back(store_.labels);
+        keys.emplace_back(e.request_id);
+      }
+    }
+  }
+  if (!keys.empty()) {
+    label_statuses_ = store_.db->MultiGet(rocksdb::ReadOptions(), cfs, keys, &label_values_);
+  }
 }
 
-void Store::Impl::quality_unstore(const Event& e) {
+void QualityWriter::add_batch(const std::vector<BatchBucket>& contributions) {
+  for (const auto& b : contributions) add_to_buckets(sums_, b.model, b.version, b.minute, b.sum);
+}
+
+void QualityWriter::unstore(const Event& e) {
   Aggregate a;
-  options.contributor->prediction(side_of(e), a);
-  add_to_buckets(quality, e.model_name, e.model_version, e.timestamp_ms, a, -1);
+  store_.options.contributor->prediction(side_of(e), a);
+  add_to_buckets(sums_, e.model_name, e.model_version, e.timestamp_ms, a, -1);
 }
 
-void Store::Impl::apply_join_plan(const JoinPlan& plan) {
-  quality.counters.add("joined", 1);
-  quality.lags_seconds.push_back(plan.lag_seconds);
-  add_to_buckets(quality, plan.model, plan.version, plan.prediction_ms, plan.delta);
+void QualityWriter::apply_plan(const JoinPlan& plan) {
+  sums_.counters.add("joined", 1);
+  sums_.lags_seconds.push_back(plan.lag_seconds);
+  add_to_buckets(sums_, plan.model, plan.version, plan.prediction_ms, plan.delta);
 }
 
-Status Store::Impl::quality_prediction(const Event& e, const JoinSide* label,
-                                       bool label_pending_in_group, rocksdb::WriteBatch& wb) {
-  // The prediction's own contribution came with its batch's sums (quality_add_batch).
-  const Contributor& c = *options.contributor;
+Status QualityWriter::add_prediction(const Event& e, size_t k, rocksdb::WriteBatch& wb) {
+  const std::string_view id = e.request_id;
+  const size_t slot = label_slot_[k];
+  // The label in effect: changed by this group, or as stored.
+  const JoinSide* label = nullptr;
+  JoinSide stored_side;
+  if (auto it = labels_.find(id); it != labels_.end()) {
+    label = &it->second;
+  } else if (label_statuses_[slot].ok()) {
+    auto bundle = LabelBundle::decode(label_values_[slot]);
+    auto current = bundle ? decode_record(bundle->current) : std::nullopt;
+    if (!current) return Status::internal("corrupt label record for a request id in this group");
+    StoredRecord& r = records_.emplace_back(std::move(*current));
+    stored_side = side_of(r);
+    stored_side.time_ms = bundle->first_ms;  // label lag is measured to the first label
+    label = &stored_side;
+  } else if (!label_statuses_[slot].IsNotFound()) {
+    return from_rocksdb(label_statuses_[slot], "reading labels");
+  }
+  const bool label_pending_in_group = pending_.count(id) > 0;
+  predictions_[id] = side_of(e);
+  pending_.erase(id);
+
+  // The prediction's own contribution came with its batch's sums (add_batch).
+  const Contributor& c = *store_.options.contributor;
   const JoinSide p = side_of(e);
   // Most events of a group share their model version: no key built for them.
-  auto& last = quality.last_version;
-  if (last == quality.versions.end() || last->first.first != e.model_name ||
+  auto& last = sums_.last_version;
+  if (last == sums_.versions.end() || last->first.first != e.model_name ||
       last->first.second != e.model_version) {
-    last = quality.versions
-               .try_emplace({e.model_name, e.model_version}, e.timestamp_ms, e.timestamp_ms)
-               .first;
+    last =
+        sums_.versions.try_emplace({e.model_name, e.model_version}, e.timestamp_ms, e.timestamp_ms)
+            .first;
   }
   last->second.first = std::min(last->second.first, e.timestamp_ms);
   last->second.second = std::max(last->second.second, e.timestamp_ms);
-  if (label != nullptr) {
-    Aggregate a;
-    c.join(p, *label, a);
-    add_to_buckets(quality, p, a);
-    quality.counters.add("joined", 1);
-    quality.lags_seconds.push_back(static_cast<double>(label->time_ms - p.time_ms) / 1000.0);
-    // The label waited: in this group, or in the pending family (unless it was orphaned).
-    EpochMillis since = 0;
-    bool was_pending = label_pending_in_group;
-    if (label_pending_in_group) {
-      since = group_arrival_ms;  // the arrival time quality_label gave it
-    } else {
-      std::string value;
-      auto s = db->Get(rocksdb::ReadOptions(), pending, pending_id_key(e.request_id), &value);
-      if (s.ok() && value.size() == 8) {
-        was_pending = true;
-        since = static_cast<EpochMillis>(get_be(value, 8));
-      } else if (!s.ok() && !s.IsNotFound()) {
-        return from_rocksdb(s, "reading pending labels");
-      }
+  if (label == nullptr) return Status::ok();
+  Aggregate a;
+  c.join(p, *label, a);
+  add_to_buckets(sums_, p, a);
+  sums_.counters.add("joined", 1);
+  sums_.lags_seconds.push_back(static_cast<double>(label->time_ms - p.time_ms) / 1000.0);
+  // The label waited: in this group, or in the pending family (unless it was orphaned).
+  EpochMillis since = 0;
+  bool was_pending = label_pending_in_group;
+  if (label_pending_in_group) {
+    since = group_arrival_ms_;  // the arrival time join_label gave it
+  } else {
+    std::string value;
+    auto s = store_.db->Get(rocksdb::ReadOptions(), store_.pending, pending_id_key(id), &value);
+    if (s.ok() && value.size() == 8) {
+      was_pending = true;
+      since = static_cast<EpochMillis>(get_be(value, 8));
+    } else if (!s.ok() && !s.IsNotFound()) {
+      return from_rocksdb(s, "reading pending labels");
     }
-    if (was_pending) {
-      rocksdb::Status s = wb.Delete(pending, pending_id_key(e.request_id));
-      if (s.ok()) s = wb.Delete(pending, pending_time_key(since, e.request_id));
-      if (!s.ok()) return from_rocksdb(s, "building the commit group");
-      quality.counters.add("pending", -1);
-    } else {
-      quality.counters.add("late_joins", 1);
-    }
+  }
+  if (was_pending) {
+    rocksdb::Status s = wb.Delete(store_.pending, pending_id_key(id));
+    if (s.ok()) s = wb.Delete(store_.pending, pending_time_key(since, id));
+    if (!s.ok()) return from_rocksdb(s, "building the commit group");
+    sums_.counters.add("pending", -1);
+  } else {
+    sums_.counters.add("late_joins", 1);
   }
   return Status::ok();
 }
 
-Status Store::Impl::quality_label(std::string_view request_id, const JoinSide& l,
-                                  const JoinSide* group_prediction, const JoinSide* old_label,
-                                  const char* counter, bool old_pending_in_group,
-                                  rocksdb::WriteBatch& wb, bool& now_pending) {
-  const Contributor& c = *options.contributor;
+Status QualityWriter::add_label(const Event& e, const JoinPlan& plan, LabelChange change,
+                                std::optional<StoredRecord> previous, EpochMillis previous_first_ms,
+                                EpochMillis first_ms, rocksdb::WriteBatch& wb) {
+  const std::string_view id = e.request_id;
+  // Label sides carry the first label time: label lag is measured to it.
+  if (change == LabelChange::kFirst && plan.ready) {
+    apply_plan(plan);  // planned by the submitting thread against the store as it was
+    labels_[id] = side_of(e);
+    pending_.erase(id);
+    return Status::ok();
+  }
+  // What is in the aggregates now: the label in effect before, with the first time before.
+  JoinSide old_side{};
+  const JoinSide* old = nullptr;
+  if (change != LabelChange::kFirst) {
+    if (auto it = labels_.find(id); it != labels_.end()) {
+      old_side = it->second;
+    } else {
+      if (!previous) return Status::internal("a label change without the label it changes");
+      StoredRecord& r = records_.emplace_back(std::move(*previous));
+      old_side = side_of(r);
+      old_side.time_ms = previous_first_ms;
+    }
+    old = &old_side;
+  }
+  JoinSide new_side{};
+  const char* counter = nullptr;
+  if (change == LabelChange::kOlder) {
+    if (first_ms == previous_first_ms) return Status::ok();  // not earlier than the first
+    new_side = old_side;  // the same label in effect, measured from an earlier first label
+    new_side.time_ms = first_ms;
+  } else {
+    new_side = side_of(e);
+    new_side.time_ms = first_ms;
+    if (change == LabelChange::kCorrection) counter = "corrections";
+  }
+  auto p = predictions_.find(id);
+  bool now_pending = false;
+  if (auto s = join_label(id, new_side, p == predictions_.end() ? nullptr : &p->second, old,
+                          counter, pending_.count(id) > 0, wb, now_pending);
+      !s) {
+    return s;
+  }
+  labels_[id] = new_side;
+  if (now_pending) {
+    pending_.insert(id);
+  } else {
+    pending_.erase(id);
+  }
+  return Status::ok();
+}
+
+Status QualityWriter::join_label(std::string_view request_id, const JoinSide& l,
+                                 const JoinSide* group_prediction, const JoinSide* old_label,
+                                 const char* counter, bool old_pending_in_group,
+                                 rocksdb::WriteBatch& wb, bool& now_pending) {
+  const Contributor& c = *store_.options.contributor;
   now_pending = false;
   std::optional<StoredRecord> stored;
   JoinSide stored_side;
   const JoinSide* p = group_prediction;
   if (p == nullptr) {
-    auto r = read_prediction(request_id);
+    auto r = store_.read_prediction(request_id);
     if (!r) return r.status();
     if (*r && (*r)->erased) return Status::ok();  // an erased prediction joins nothing any more
     if (*r) {
@@ -328,13 +479,13 @@ Status Store::Impl::quality_label(std::string_view request_id, const JoinSide& l
       Aggregate old;
       c.join(*p, *old_label, old);
       a.add(old, -1);
-      if (counter != nullptr) quality.counters.add(counter, 1);
+      if (counter != nullptr) sums_.counters.add(counter, 1);
     } else {
-      quality.counters.add("joined", 1);
-      quality.lags_seconds.push_back(static_cast<double>(l.time_ms - p->time_ms) / 1000.0);
+      sums_.counters.add("joined", 1);
+      sums_.lags_seconds.push_back(static_cast<double>(l.time_ms - p->time_ms) / 1000.0);
     }
     c.join(*p, l, a);
-    add_to_buckets(quality, *p, a);
+    add_to_buckets(sums_, *p, a);
     return Status::ok();
   }
   if (old_label != nullptr) {
@@ -343,28 +494,28 @@ Status Store::Impl::quality_label(std::string_view request_id, const JoinSide& l
     return Status::ok();
   }
   std::string since;
-  put_be(since, static_cast<uint64_t>(group_arrival_ms), 8);
-  rocksdb::Status s = wb.Put(pending, pending_id_key(request_id), since);
-  if (s.ok()) s = wb.Put(pending, pending_time_key(group_arrival_ms, request_id), "");
+  put_be(since, static_cast<uint64_t>(group_arrival_ms_), 8);
+  rocksdb::Status s = wb.Put(store_.pending, pending_id_key(request_id), since);
+  if (s.ok()) s = wb.Put(store_.pending, pending_time_key(group_arrival_ms_, request_id), "");
   if (!s.ok()) return from_rocksdb(s, "building the commit group");
-  quality.counters.add("pending", 1);
+  sums_.counters.add("pending", 1);
   now_pending = true;
   return Status::ok();
 }
 
-Status Store::Impl::quality_finish_group(rocksdb::WriteBatch& wb) {
+Status QualityWriter::before_write(rocksdb::WriteBatch& wb) {
   // Minute buckets as summed; hours and days from the minutes (one addition per minute, not per
   // event). A group usually spans one minute of each model version: then its hour and day
   // operands are the minute's bytes, not summed again.
   auto merge = [&](const std::string& key, const std::string& operand) {
-    auto s = wb.Merge(metrics, key, operand);
+    auto s = wb.Merge(store_.metrics, key, operand);
     return s.ok() ? Status::ok() : from_rocksdb(s, "building the commit group");
   };
   std::vector<std::string> encoded;
-  encoded.reserve(quality.minutes.size());
+  encoded.reserve(sums_.minutes.size());
   // Rollup key -> the minutes it covers (indexes into `encoded`, with their sums).
   std::map<std::string, std::vector<std::pair<size_t, const AggregateSum*>>> rollups;
-  for (const auto& [key, m] : quality.minutes) {
+  for (const auto& [key, m] : sums_.minutes) {
     encoded.push_back(m.sum.encode());
     if (auto s = merge("B" + m.prefix + 'm' + key.substr(m.prefix.size()), encoded.back()); !s) {
       return s;
@@ -384,15 +535,15 @@ Status Store::Impl::quality_finish_group(rocksdb::WriteBatch& wb) {
     for (const auto& part : parts) sum.add(*part.second);
     if (auto s = merge(key, sum.encode()); !s) return s;
   }
-  if (!quality.counters.empty()) {
-    if (auto s = wb.Merge(metrics, kCountersKey, quality.counters.encode()); !s.ok()) {
+  if (!sums_.counters.empty()) {
+    if (auto s = wb.Merge(store_.metrics, kCountersKey, sums_.counters.encode()); !s.ok()) {
       return from_rocksdb(s, "building the commit group");
     }
   }
-  std::lock_guard lock(quality_mu);
-  for (auto& [id, range] : quality.versions) {
-    auto it = versions.find(id);
-    if (it != versions.end()) {
+  std::lock_guard lock(mu_);
+  for (auto& [id, range] : sums_.versions) {
+    auto it = versions_.find(id);
+    if (it != versions_.end()) {
       range.first = std::min(range.first, it->second.first);
       range.second = std::max(range.second, it->second.second);
       if (range == it->second) continue;
@@ -400,7 +551,8 @@ Status Store::Impl::quality_finish_group(rocksdb::WriteBatch& wb) {
     std::string value;
     put_be(value, static_cast<uint64_t>(range.first), 8);
     put_be(value, static_cast<uint64_t>(range.second), 8);
-    if (auto s = wb.Put(metrics, "V" + version_prefix(id.first, id.second), value); !s.ok()) {
+    if (auto s = wb.Put(store_.metrics, "V" + version_prefix(id.first, id.second), value);
+        !s.ok()) {
       return from_rocksdb(s, "building the commit group");
     }
   }
@@ -413,35 +565,36 @@ uint64_t apply(uint64_t base, double delta) {
 }
 }  // namespace
 
-void Store::Impl::quality_after_write() {
-  const Aggregate& c = quality.counters;
+void QualityWriter::after_write() {
+  const Aggregate& c = sums_.counters;
   {
-    std::lock_guard lock(quality_mu);
-    for (const auto& [id, range] : quality.versions) versions[id] = range;
+    std::lock_guard lock(mu_);
+    for (const auto& [id, range] : sums_.versions) versions_[id] = range;
     // After the write: a reader that saw the new generation reads the new sums.
-    if (!quality.minutes.empty()) ++bucket_write_groups;
-    for (const auto& [key, minute] : quality.minutes) {
-      auto it = bucket_writes.find(minute.prefix);
-      if (it == bucket_writes.end()) it = bucket_writes.try_emplace(minute.prefix).first;
-      it->second[floor_to(minute.start, kDay)] = bucket_write_groups;
+    if (!sums_.minutes.empty()) ++bucket_write_groups_;
+    for (const auto& [key, minute] : sums_.minutes) {
+      auto it = bucket_writes_.find(minute.prefix);
+      if (it == bucket_writes_.end()) it = bucket_writes_.try_emplace(minute.prefix).first;
+      it->second[floor_to(minute.start, kDay)] = bucket_write_groups_;
     }
-    label_counts.joined = apply(label_counts.joined, c.get("joined"));
-    label_counts.corrections = apply(label_counts.corrections, c.get("corrections"));
-    label_counts.pending = apply(label_counts.pending, c.get("pending"));
-    label_counts.late_joins = apply(label_counts.late_joins, c.get("late_joins"));
-    labels_pending->Set(static_cast<double>(label_counts.pending));
+    label_counts_.joined = apply(label_counts_.joined, c.get("joined"));
+    label_counts_.corrections = apply(label_counts_.corrections, c.get("corrections"));
+    label_counts_.pending = apply(label_counts_.pending, c.get("pending"));
+    label_counts_.late_joins = apply(label_counts_.late_joins, c.get("late_joins"));
+    pending_gauge_->Set(static_cast<double>(label_counts_.pending));
   }
-  labels_joined->Increment(c.get("joined"));
-  labels_corrected->Increment(c.get("corrections"));
-  labels_late_joined->Increment(c.get("late_joins"));
-  for (double lag : quality.lags_seconds) label_lag->Observe(std::max(0.0, lag));
+  joined_->Increment(c.get("joined"));
+  corrected_->Increment(c.get("corrections"));
+  late_joined_->Increment(c.get("late_joins"));
+  for (double lag : sums_.lags_seconds) lag_->Observe(std::max(0.0, lag));
 }
 
-Status Store::Impl::load_quality() {
-  std::lock_guard lock(quality_mu);
-  versions.clear();
-  label_counts = LabelCounts();
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), metrics));
+Status QualityWriter::load() {
+  std::lock_guard lock(mu_);
+  versions_.clear();
+  label_counts_ = LabelCounts();
+  rocksdb::DB& db = *store_.db;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), store_.metrics));
   for (it->Seek("V"); it->Valid() && it->key().starts_with("V"); it->Next()) {
     std::string_view k(it->key().data() + 1, it->key().size() - 1);
     uint64_t n = 0;
@@ -451,42 +604,43 @@ Status Store::Impl::load_quality() {
     if (!get_varint(k, n) || n != k.size()) return Status::internal("corrupt model version key");
     std::string_view v(it->value().data(), it->value().size());
     if (v.size() != 16) return Status::internal("corrupt model version entry");
-    versions[{model, std::string(k)}] = {static_cast<EpochMillis>(get_be(v, 8)),
-                                         static_cast<EpochMillis>(get_be(v.substr(8), 8))};
+    versions_[{model, std::string(k)}] = {static_cast<EpochMillis>(get_be(v, 8)),
+                                          static_cast<EpochMillis>(get_be(v.substr(8), 8))};
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "reading model versions");
   std::string value;
-  auto s = db->Get(rocksdb::ReadOptions(), metrics, kCountersKey, &value);
+  auto s = db.Get(rocksdb::ReadOptions(), store_.metrics, kCountersKey, &value);
   if (s.ok()) {
     auto c = Aggregate::decode(value);
     if (!c) return Status::internal("corrupt label counters");
-    label_counts.joined = apply(0, c->get("joined"));
-    label_counts.corrections = apply(0, c->get("corrections"));
-    label_counts.pending = apply(0, c->get("pending"));
-    label_counts.orphaned = apply(0, c->get("orphaned"));
-    label_counts.late_joins = apply(0, c->get("late_joins"));
+    label_counts_.joined = apply(0, c->get("joined"));
+    label_counts_.corrections = apply(0, c->get("corrections"));
+    label_counts_.pending = apply(0, c->get("pending"));
+    label_counts_.orphaned = apply(0, c->get("orphaned"));
+    label_counts_.late_joins = apply(0, c->get("late_joins"));
   } else if (!s.IsNotFound()) {
     return from_rocksdb(s, "reading label counters");
   }
   return Status::ok();
 }
 
-Status Store::Impl::orphan_pending(MaintenanceReport& report) {
-  if (!options.contributor) return Status::ok();
-  const EpochMillis cutoff = clock.now_ms() - options.label_max_wait.count();
+Status QualityWriter::orphan_pending(MaintenanceReport& report) {
+  if (!on()) return Status::ok();
+  const EpochMillis cutoff = store_.clock.now_ms() - store_.options.label_max_wait.count();
   while (true) {
-    std::lock_guard write_lock(write_mu);  // the commit thread joins pending labels too
-    std::shared_lock db_lock(db_mu);
-    if (!db) return Status::unavailable("the store is reopening after a write failure");
+    std::lock_guard write_lock(store_.write_mu);  // the commit thread joins pending labels too
+    std::shared_lock db_lock(store_.db_mu);
+    if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
     rocksdb::WriteBatch wb;
     uint64_t n = 0;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), pending));
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_.db->NewIterator(rocksdb::ReadOptions(), store_.pending));
     for (it->Seek("T"); it->Valid() && it->key().starts_with("T") && n < 10'000; it->Next()) {
       std::string_view k(it->key().data() + 1, it->key().size() - 1);
       if (k.size() < 8) return Status::internal("corrupt pending label key");
       if (static_cast<EpochMillis>(get_be(k, 8)) >= cutoff) break;
-      rocksdb::Status s = wb.Delete(pending, it->key());
-      if (s.ok()) s = wb.Delete(pending, pending_id_key(k.substr(8)));
+      rocksdb::Status s = wb.Delete(store_.pending, it->key());
+      if (s.ok()) s = wb.Delete(store_.pending, pending_id_key(k.substr(8)));
       if (!s.ok()) return from_rocksdb(s, "orphaning labels");
       ++n;
     }
@@ -495,48 +649,49 @@ Status Store::Impl::orphan_pending(MaintenanceReport& report) {
     Aggregate c;
     c.add("orphaned", static_cast<double>(n));
     c.add("pending", -static_cast<double>(n));
-    if (auto s = wb.Merge(metrics, kCountersKey, c.encode()); !s.ok()) {
+    if (auto s = wb.Merge(store_.metrics, kCountersKey, c.encode()); !s.ok()) {
       return from_rocksdb(s, "orphaning labels");
     }
-    if (auto s = admin_write(wb, true, "orphaning labels"); !s) return s;
+    if (auto s = store_.admin_write(wb, true, "orphaning labels"); !s) return s;
     {
-      std::lock_guard lock(quality_mu);
-      label_counts.orphaned += n;
-      label_counts.pending = label_counts.pending >= n ? label_counts.pending - n : 0;
-      labels_pending->Set(static_cast<double>(label_counts.pending));
+      std::lock_guard lock(mu_);
+      label_counts_.orphaned += n;
+      label_counts_.pending = label_counts_.pending >= n ? label_counts_.pending - n : 0;
+      pending_gauge_->Set(static_cast<double>(label_counts_.pending));
     }
-    labels_orphaned->Increment(static_cast<double>(n));
+    orphaned_->Increment(static_cast<double>(n));
     report.orphaned_labels += n;
     spdlog::info("store: {} labels waited longer than labels.max_wait: counted as orphaned", n);
   }
 }
 
-Status Store::Impl::fold_aggregates() {
-  if (!options.contributor) return Status::ok();
-  std::shared_lock db_lock(db_mu);
-  if (!db || db_failed.load()) return Status::ok();  // the next pass folds them
+Status QualityWriter::fold() {
+  if (!on()) return Status::ok();
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db || store_.db_failed.load()) return Status::ok();  // the next pass folds them
   // Every commit group adds a merge operand to the buckets it touches; a report reading a bucket
   // sums all of its operands. Flushing and compacting the new data into the levels below folds
   // each bucket's operands into one value (measured: a 30-day report 76 ms -> 16 ms). The
   // bottommost level, folded already, is not rewritten.
   rocksdb::FlushOptions fo;
-  if (auto s = db->Flush(fo, metrics); !s.ok()) return from_rocksdb(s, "flushing aggregates");
+  if (auto s = store_.db->Flush(fo, store_.metrics); !s.ok()) {
+    return from_rocksdb(s, "flushing aggregates");
+  }
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kSkip;
-  co.canceled = &cancel_compactions;
-  auto s = db->CompactRange(co, metrics, nullptr, nullptr);
+  co.canceled = &store_.cancel_compactions;
+  auto s = store_.db->CompactRange(co, store_.metrics, nullptr, nullptr);
   if (s.IsManualCompactionPaused()) return Status::ok();  // stopping
   return from_rocksdb(s, "folding aggregates");
 }
 
-Result<Aggregate> Store::aggregate(std::string_view model,
-                                   const std::optional<std::string>& version, EpochMillis from_ms,
-                                   EpochMillis to_ms) const {
-  Impl& im = *impl_;
+Result<Aggregate> QualityWriter::aggregate(std::string_view model,
+                                           const std::optional<std::string>& version,
+                                           EpochMillis from_ms, EpochMillis to_ms) const {
   std::vector<std::string> selected;
   {
-    std::lock_guard lock(im.quality_mu);
-    for (const auto& [id, range] : im.versions) {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, range] : versions_) {
       if (id.first == model && (!version || *version == id.second)) selected.push_back(id.second);
     }
   }
@@ -545,19 +700,20 @@ Result<Aggregate> Store::aggregate(std::string_view model,
   const EpochMillis to = floor_to(to_ms, kMinute);
   if (selected.empty() || from >= to) return out;
 
-  std::shared_lock db_lock(im.db_mu);
-  if (!im.db) return Status::unavailable("the store is reopening after a write failure");
+  std::shared_lock db_lock(store_.db_mu);
+  rocksdb::DB* db = store_.db.get();
+  if (db == nullptr) return Status::unavailable("the store is reopening after a write failure");
   rocksdb::ReadOptions ro;
   std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> snap(
-      im.db->GetSnapshot(), [&](const rocksdb::Snapshot* s) { im.db->ReleaseSnapshot(s); });
+      db->GetSnapshot(), [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
   ro.snapshot = snap.get();
-  std::unique_ptr<rocksdb::Iterator> it(im.db->NewIterator(ro, im.metrics));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, store_.metrics));
   AggregateSum sum;
   for (const auto& v : selected) {
     // The version's first and last prediction minute, as of the same snapshot (written in the
     // same batch as the buckets): no bucket holds anything outside them.
     std::string range;
-    auto rs = im.db->Get(ro, im.metrics, "V" + version_prefix(model, v), &range);
+    auto rs = db->Get(ro, store_.metrics, "V" + version_prefix(model, v), &range);
     if (rs.IsNotFound()) continue;
     if (!rs.ok()) return from_rocksdb(rs, "reading model versions");
     // No range known: plan as if anything could be stored anywhere.
@@ -583,19 +739,18 @@ Result<Aggregate> Store::aggregate(std::string_view model,
   return sum.result();
 }
 
-uint64_t Store::aggregate_generation(std::string_view model,
-                                     const std::optional<std::string>& version, EpochMillis from_ms,
-                                     EpochMillis to_ms) const {
-  const Impl& im = *impl_;
+uint64_t QualityWriter::aggregate_generation(std::string_view model,
+                                             const std::optional<std::string>& version,
+                                             EpochMillis from_ms, EpochMillis to_ms) const {
   std::string prefix;
   put_varint(prefix, model.size());
   prefix += model;
   if (version) prefix = version_prefix(model, *version);
   const EpochMillis first_day = floor_to(from_ms, kDay);
-  std::lock_guard lock(im.quality_mu);
+  std::lock_guard lock(mu_);
   uint64_t newest = 0;
-  for (auto it = im.bucket_writes.lower_bound(prefix);
-       it != im.bucket_writes.end() && it->first.starts_with(prefix) &&
+  for (auto it = bucket_writes_.lower_bound(prefix);
+       it != bucket_writes_.end() && it->first.starts_with(prefix) &&
        (!version || it->first == prefix);
        ++it) {
     for (auto d = it->second.lower_bound(first_day); d != it->second.end() && d->first < to_ms;
@@ -603,21 +758,39 @@ uint64_t Store::aggregate_generation(std::string_view model,
       newest = std::max(newest, d->second);
     }
   }
-  return im.reopens << 48 | newest;
+  return reopens_ << 48 | newest;
 }
 
-std::vector<ModelVersionInfo> Store::model_versions() const {
-  std::lock_guard lock(impl_->quality_mu);
+std::vector<ModelVersionInfo> QualityWriter::model_versions() const {
+  std::lock_guard lock(mu_);
   std::vector<ModelVersionInfo> out;
-  for (const auto& [id, range] : impl_->versions) {
+  for (const auto& [id, range] : versions_) {
     out.push_back({id.first, id.second, range.first, range.second});
   }
   return out;
 }
 
-LabelCounts Store::label_counts() const {
-  std::lock_guard lock(impl_->quality_mu);
-  return impl_->label_counts;
+LabelCounts QualityWriter::label_counts() const {
+  std::lock_guard lock(mu_);
+  return label_counts_;
 }
+
+Result<Aggregate> Store::aggregate(std::string_view model,
+                                   const std::optional<std::string>& version, EpochMillis from_ms,
+                                   EpochMillis to_ms) const {
+  return impl_->quality.aggregate(model, version, from_ms, to_ms);
+}
+
+uint64_t Store::aggregate_generation(std::string_view model,
+                                     const std::optional<std::string>& version, EpochMillis from_ms,
+                                     EpochMillis to_ms) const {
+  return impl_->quality.aggregate_generation(model, version, from_ms, to_ms);
+}
+
+std::vector<ModelVersionInfo> Store::model_versions() const {
+  return impl_->quality.model_versions();
+}
+
+LabelCounts Store::label_counts() const { return impl_->quality.label_counts(); }
 
 }  // namespace verity::store

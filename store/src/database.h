@@ -1,0 +1,122 @@
+#pragma once
+
+// The database holder (database.cpp): the RocksDB instance with its options, every column family
+// handle the store uses, and the partitions' handles, opened, closed and reopened as one. It owns
+// db_mu (readers hold it shared while they use `db`; the commit thread holds it alone to reopen)
+// and partitions_mu. What the store keeps beside the database (sequences, chains, model quality,
+// dead letters) is loaded by Store::Impl::open_db after open() succeeded.
+//
+// Store::Impl is a Database: the store's concerns (commit_loop.cpp, maintenance.cpp, scan.cpp,
+// ...) read `db`, the family handles and the partitions as members, and only this class opens,
+// closes, creates or lists them.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/options.h>
+
+#include "verity/core/status.h"
+#include "verity/store/store.h"
+
+namespace verity::store {
+
+inline constexpr const char* kIdsCf = "ids";
+inline constexpr const char* kLabelsCf = "labels";
+inline constexpr const char* kDeadLetterCf = "deadletter";
+inline constexpr const char* kChainCf = "chain";
+inline constexpr const char* kAuditCf = "audit";
+inline constexpr const char* kReadsCf = "reads";  // the read audit trail (read_trail.cpp)
+// outbox: sequence -> 'P' day (u32 BE) record size (u32 BE): a prediction to forward,
+//                     'L' request id: a new or corrected label to forward, or
+//                     'X' request id: an erasure to propagate.
+inline constexpr const char* kOutboxCf = "outbox";
+// metrics: model-quality aggregates (quality_writer.cpp), summed by a merge operator:
+//   'B' varint-len model | varint-len version | 'm'|'h'|'d' | u64 BE bucket start (ms) -> Aggregate
+//   'V' varint-len model | varint-len version -> u64 BE first, u64 BE last prediction time
+//   'C' -> Aggregate of LabelCounts
+inline constexpr const char* kMetricsCf = "metrics";
+// pending: labels waiting for their prediction:
+//   'R' request id -> u64 BE arrival time;  'T' u64 BE arrival time | request id -> ""
+inline constexpr const char* kPendingCf = "pending";
+
+// A RocksDB status as Verity's: disk and I/O trouble is unavailable (retried), the rest internal.
+Status from_rocksdb(const rocksdb::Status& s, std::string_view what);
+
+class Database {
+ public:
+  explicit Database(const StoreOptions& options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Opens (or creates) the database in data_dir with every family the store uses and every
+  // partition found. REQUIRES: closed; the caller holds db_mu alone, or no other thread runs.
+  Status open();
+  // Closes it (handles first); `db` is null after. Same requirement.
+  void close();
+  // Whether a small file can be written and synced in the data directory (space came back).
+  bool disk_writable() const;
+
+  // Partition handles by day.
+  rocksdb::ColumnFamilyHandle* find_partition(uint32_t day) const;
+  // Creates the column family of a new partition (the commit thread; holds db_mu shared).
+  Result<rocksdb::ColumnFamilyHandle*> create_partition(uint32_t day);
+  // Drops a partition's column family (retention; no reader may hold its handle).
+  Status drop_partition(uint32_t day);
+  // A copy of every open handle (the commit thread extends them when it creates a partition).
+  std::vector<rocksdb::ColumnFamilyHandle*> all_handles() const {
+    std::shared_lock lock(partitions_mu);
+    return handles_;
+  }
+
+  // Readers hold db_mu shared while they use db; the commit thread holds it alone to reopen. db is
+  // null between a failed reopen and the next attempt.
+  mutable std::shared_mutex db_mu;
+  // Commit thread: a write failed on the open instance, which must not be written again until
+  // it is reopened. Maintenance reads it (as !writable) to stay away too.
+  std::atomic<bool> db_failed{false};
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;  // "default"
+  rocksdb::ColumnFamilyHandle* ids = nullptr;
+  rocksdb::ColumnFamilyHandle* labels = nullptr;
+  rocksdb::ColumnFamilyHandle* deadletter = nullptr;
+  rocksdb::ColumnFamilyHandle* chain = nullptr;
+  rocksdb::ColumnFamilyHandle* audit = nullptr;
+  rocksdb::ColumnFamilyHandle* outbox = nullptr;
+  rocksdb::ColumnFamilyHandle* metrics = nullptr;
+  rocksdb::ColumnFamilyHandle* pending = nullptr;
+  rocksdb::ColumnFamilyHandle* by_time = nullptr;      // the time index (time_index.h)
+  rocksdb::ColumnFamilyHandle* reads = nullptr;        // the read audit trail (read_trail.cpp)
+  rocksdb::ColumnFamilyHandle* field_index = nullptr;  // search_keys.h
+  rocksdb::ColumnFamilyHandle* blocks = nullptr;       // block summaries (search_keys.h)
+  std::shared_ptr<rocksdb::Cache> cache;               // data blocks and memtables
+
+  // Partition handles by day. Written by the commit thread (creating a partition), read by readers.
+  mutable std::shared_mutex partitions_mu;
+  std::map<uint32_t, rocksdb::ColumnFamilyHandle*> partitions;  // guarded by partitions_mu
+
+ private:
+  rocksdb::ColumnFamilyOptions partition_cf_options() const;  // own table factory per partition
+
+  // What the database is opened with (StoreOptions' part of it).
+  const std::string data_dir_;
+  const uint64_t block_cache_bytes_, write_buffer_bytes_;
+  const WalCompression wal_compression_;
+  const HotCompression hot_compression_;
+  const std::shared_ptr<WriteFaults> faults_;
+
+  std::unique_ptr<rocksdb::Env> fault_env_;            // wraps the file system when faults_ is set
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every open handle, destroyed before db
+  rocksdb::ColumnFamilyOptions partition_options_;
+};
+
+}  // namespace verity::store

@@ -1,0 +1,175 @@
+#pragma once
+
+// Model quality's write side in the store (quality_writer.cpp): the label join and the per-model
+// aggregates of the metrics family (key layout in store_impl.h), kept by one group writer of the
+// commit pipeline (group_writers.h: begin, add..., before_write, after_write on the commit
+// thread). The contributions themselves come from StoreOptions::contributor (quality/); this class
+// decides when a prediction and its label meet, sums what they contribute per commit group, and
+// owns what it publishes: model versions, label counters, the write generation of each day's
+// buckets, and the label metrics. Readers (reports, /metrics) take them under its lock.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <rocksdb/status.h>
+#include <rocksdb/write_batch.h>
+
+#include "verity/core/status.h"
+#include "verity/store/aggregate.h"
+#include "verity/store/store.h"
+
+namespace verity::store {
+
+struct Pending;
+struct PreparedEvent;
+
+// A label's join worked out by the submitting thread against the store as it was then; the
+// commit thread uses it when nothing changed since (the usual case) and joins itself otherwise.
+// Planned for a request id's first label only: corrections and late older labels are joined by
+// the commit thread, which holds the label's history.
+struct JoinPlan {
+  bool ready = false;  // the prediction was stored (and not erased), and no label, at submission
+  std::string model, version;  // the prediction's
+  EpochMillis prediction_ms = 0;
+  double lag_seconds = 0;
+  Aggregate delta;  // the label's contribution
+};
+
+// The predictions of a batch summed per model, version and minute by the submitting thread; the
+// commit thread adds these sums and subtracts what the batch's duplicates contributed.
+struct BatchBucket {
+  std::string model, version;
+  EpochMillis minute = 0;
+  AggregateSum sum;
+};
+
+// How a stored label changes a request id's labels (commit_loop.cpp decides, from its history).
+enum class LabelChange {
+  kFirst,       // the request id's first label
+  kCorrection,  // newer by label time than the label in effect: it takes its place
+  kOlder,       // older than the label in effect, arrived late: it may move the first label time
+};
+
+class QualityWriter {
+ public:
+  explicit QualityWriter(Store::Impl& store) : store_(store) {}
+  bool on() const;  // StoreOptions::contributor is set
+  void register_metrics(prometheus::Registry& registry);
+  Status load();    // after the database opened: versions and counters
+  void reopened();  // the database was reopened: every window's generation changes
+
+  // Submitting thread: the batch's predictions summed per bucket, and its labels' plans.
+  void prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared,
+               std::vector<BatchBucket>& contributions) const;
+
+  // Commit thread, for one group (only when on()). begin() reads the label stored for each of
+  // the group's predictions (one MultiGet; labels look their prediction up only when new or
+  // corrected). Events are numbered k = 0, 1, ... across the group's batches.
+  void begin(const std::vector<Pending>& group, EpochMillis now);
+  // A batch's summed contributions, once its events were walked.
+  void add_batch(const std::vector<BatchBucket>& contributions);
+  // A prediction of the batch that turned out to be a duplicate or a conflict: its batch's sums
+  // counted it.
+  void unstore(const Event& e);
+  // A newly stored prediction (event k): its label, if one waits, joins it.
+  Status add_prediction(const Event& e, size_t k, rocksdb::WriteBatch& wb);
+  // A stored label of the group. `previous`: the label in effect before (null for kFirst), with
+  // `previous_first_ms` the request id's first label time before; `first_ms`: the first label
+  // time now (label lag is measured to it).
+  Status add_label(const Event& e, const JoinPlan& plan, LabelChange change,
+                   std::optional<StoredRecord> previous, EpochMillis previous_first_ms,
+                   EpochMillis first_ms, rocksdb::WriteBatch& wb);
+  Status before_write(rocksdb::WriteBatch& wb);  // the group's merges, versions and counters
+  void after_write();                            // versions, counters, generations, metrics
+
+  // Maintenance (holds write_mu like a commit group): labels that waited longer than
+  // labels.max_wait are orphaned; the aggregates' merge operands are folded.
+  Status orphan_pending(MaintenanceReport& report);
+  Status fold();
+
+  // Readers (Store's methods of the same names).
+  Result<Aggregate> aggregate(std::string_view model, const std::optional<std::string>& version,
+                              EpochMillis from_ms, EpochMillis to_ms) const;
+  uint64_t aggregate_generation(std::string_view model, const std::optional<std::string>& version,
+                                EpochMillis from_ms, EpochMillis to_ms) const;
+  std::vector<ModelVersionInfo> model_versions() const;
+  LabelCounts label_counts() const;
+
+  // What one commit group adds to the aggregates (public for the helpers that fill it).
+  struct GroupSums {
+    struct Minute {
+      std::string prefix;  // varint-len model | varint-len version
+      EpochMillis start = 0;
+      AggregateSum sum;
+    };
+    std::map<std::string, Minute> minutes;  // prefix | u64 BE minute -> sum
+    Minute* last_minute = nullptr;          // the bucket of the last addition (std::map: stable)
+    std::string last_model, last_model_version;
+    Aggregate counters;  // LabelCounts deltas
+    using Versions =
+        std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>>;
+    Versions versions;
+    Versions::iterator last_version = versions.end();
+    std::vector<double> lags_seconds;  // label lag of first joins, for the histogram
+    void clear();
+  };
+
+ private:
+  // A label side `l` takes the place of `old_label` (null: the request id's first label) for a
+  // request id: joins its prediction (in this group or stored) or waits. `counter`: the label
+  // counter to add one to ("joined" is added for first labels; null: none, when only the first
+  // label time moved).
+  Status join_label(std::string_view request_id, const JoinSide& l,
+                    const JoinSide* group_prediction, const JoinSide* old_label,
+                    const char* counter, bool old_pending_in_group, rocksdb::WriteBatch& wb,
+                    bool& now_pending);
+  void apply_plan(const JoinPlan& plan);
+
+  Store::Impl& store_;
+
+  // Commit thread: the group being built.
+  GroupSums sums_;
+  EpochMillis group_arrival_ms_ = 0;  // the commit time of the group: when its labels wait from
+  // The labels stored for the group's predictions (one MultiGet), by slot: event k (a prediction)
+  // -> index in label_values_ (SIZE_MAX for a label).
+  std::vector<size_t> label_slot_;
+  std::vector<std::string> label_values_;
+  std::vector<rocksdb::Status> label_statuses_;
+  // Predictions stored by this group, and the label in effect for request ids whose label this
+  // group changed (its time: the first label time of the request id).
+  std::unordered_map<std::string_view, JoinSide> predictions_, labels_;
+  std::unordered_set<std::string_view> pending_;  // labels of this group that wait
+  std::deque<StoredRecord> records_;  // decoded label records the JoinSides above point into
+
+  // Model versions with their first and last prediction time, and the label counters, as
+  // committed; the last commit group (a count since open) that wrote a bucket, per model version
+  // prefix and UTC day (aggregate_generation). Guarded by mu_.
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>> versions_;
+  LabelCounts label_counts_;
+  std::map<std::string, std::map<EpochMillis, uint64_t>, std::less<>> bucket_writes_;
+  uint64_t bucket_write_groups_ = 0;
+  uint64_t reopens_ = 0;  // a reopen may have lost writes that readers saw
+
+  prometheus::Counter* joined_ = nullptr;
+  prometheus::Counter* corrected_ = nullptr;
+  prometheus::Counter* orphaned_ = nullptr;
+  prometheus::Counter* late_joined_ = nullptr;
+  prometheus::Gauge* pending_gauge_ = nullptr;
+  prometheus::Histogram* lag_ = nullptr;
+};
+
+}  // namespace verity::store
