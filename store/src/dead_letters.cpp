@@ -167,8 +167,7 @@ void DeadLetters::after_write() {
   bytes_gauge_->Set(static_cast<double>(total));
   const uint64_t cap = store_.options.dead_letter_max_bytes.bytes;
   if (cap > 0 && total > cap && !trim_due_.exchange(true)) {
-    std::lock_guard lock(store_.mu);
-    store_.maintenance_cv.notify_all();  // the tier manager trims at once, not at its next pass
+    store_.retention.wake();  // the tier manager trims at once, not at its next pass
   }
 }
 

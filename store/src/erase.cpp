@@ -44,7 +44,7 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     return Status::invalid_argument("an erasure needs the subject's stored forms and a matcher");
   }
   Impl& im = *impl_;
-  std::lock_guard pass_lock(im.maintenance_mu);
+  std::lock_guard pass_lock(im.retention.pass_mutex());
 
   // 1. Find what matches, without pausing ingestion. Records never change after their commit
   //    except by erasure, and erasures run one at a time.

@@ -1,6 +1,5 @@
-// The tier manager: seals closed partitions, recompresses aging partitions into the warm and cold
-// tiers, drops expired partitions unless held; legal holds; the admin audit trail; the partition
-// listing.
+// Administration beside retention (retention.cpp): the partition state loaded at open, writes
+// outside the commit thread, the admin audit trail, the partition listing, flush and settle.
 
 #include <chrono>
 #include <thread>
@@ -120,7 +119,6 @@ std::string EraseReport::to_json() const {
 Status Store::Impl::load_state() {
   std::lock_guard lock(state_mu);
   state.clear();
-  hold_set.clear();
   for (const auto& [day, cf] : partitions) state[day].chain = empty_chain(day);
 
   std::vector<uint32_t> orphans;  // chains of partitions dropped before their keys were deleted
@@ -144,11 +142,6 @@ Status Store::Impl::load_state() {
       p->second.seals = static_cast<uint32_t>(key->number) + 1;
       p->second.sealed_count = seal->count;
     }
-    return true;
-  });
-  if (!s) return s;
-  s = scan_range(*db, meta, "hold/", "hold0", [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
-    hold_set.insert(std::string(k.ToStringView().substr(5)));
     return true;
   });
   if (!s) return s;
@@ -187,7 +180,9 @@ Status Store::Impl::load_state() {
     if (st.tier == Tier::kHot) continue;
     auto cf = partitions.find(day);
     if (cf == partitions.end()) continue;  // chain keys of a dropped partition (cleaned below)
-    if (auto applied = apply_tier_options(cf->second, st.tier); !applied) return applied;
+    if (auto applied = retention.apply_tier_options(cf->second, st.tier); !applied) {
+      return applied;
+    }
   }
   if (!orphans.empty()) {
     rocksdb::WriteBatch wb;
@@ -204,27 +199,6 @@ Status Store::Impl::load_state() {
     if (auto w = db->Write(wo, &wb); !w.ok()) return from_rocksdb(w, "removing dropped chains");
   }
   return Status::ok();
-}
-
-Status Store::Impl::apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier) {
-  std::unordered_map<std::string, std::string> o;
-  if (tier == Tier::kHot) {
-    o["compression"] = options.retention.hot_compression == HotCompression::kNone
-                           ? "kNoCompression"
-                           : "kLZ4Compression";
-    o["block_based_table_factory"] = "{block_size=16384}";
-  } else {
-    const TierCompression& c =
-        tier == Tier::kWarm ? options.retention.warm : options.retention.cold;
-    o["compression"] = "kZSTD";
-    o["compression_opts"] =
-        "{level=" + std::to_string(c.zstd_level) +
-        ";max_dict_bytes=" + std::to_string(c.dictionary_bytes) +
-        ";zstd_max_train_bytes=" + std::to_string(uint64_t{c.dictionary_bytes} * 100) + "}";
-    o["block_based_table_factory"] = "{block_size=" + std::to_string(c.block_size) + "}";
-  }
-  auto s = db->SetOptions(cf, o);
-  return from_rocksdb(s, "setting the options of " + cf->GetName());
 }
 
 Status Store::Impl::admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what) {
@@ -259,237 +233,6 @@ Status Store::Impl::append_audit(rocksdb::WriteBatch& wb, std::string_view actio
   return from_rocksdb(wb.Put(audit, sequence_key(n), entry), "writing the audit trail");
 }
 
-bool Store::Impl::held(uint32_t day) const {
-  if (hold_set.count("partition:" + partition_name(day))) return true;
-  auto p = state.find(day);
-  if (p == state.end()) return false;
-  for (const auto& m : p->second.models) {
-    if (hold_set.count("model:" + m)) return true;
-  }
-  return false;
-}
-
-Status Store::Impl::seal(uint32_t day, MaintenanceReport& report) {
-  Seal seal;
-  uint32_t n;
-  {
-    std::lock_guard lock(state_mu);
-    auto p = state.find(day);
-    if (p == state.end() || p->second.chain.count <= p->second.sealed_count) return Status::ok();
-    seal.count = p->second.chain.count;
-    seal.last_sequence = p->second.chain.last_sequence;
-    seal.link = p->second.chain.link;
-    n = p->second.seals;
-  }
-  seal.sealed_at_ms = clock.now_ms();
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  {
-    std::shared_lock db_lock(db_mu);
-    if (!db) return Status::unavailable("the store is reopening");
-    rocksdb::WriteBatch wb;
-    (void)wb.Put(chain, seal_key(day, n), encode_seal(seal));
-    if (auto s = admin_write(wb, true, "sealing " + partition_name(day)); !s) return s;
-  }
-  {
-    std::lock_guard lock(state_mu);
-    auto& p = state[day];
-    p.seals = n + 1;
-    p.sealed_count = seal.count;
-  }
-  maintenance_actions->Add({{"action", "seal"}}).Increment();
-  report.sealed.push_back(partition_name(day));
-  spdlog::info("store: sealed {} at {} records, head {}", partition_name(day), seal.count,
-               to_hex(seal.link));
-  return Status::ok();
-}
-
-Status Store::Impl::move_tier(uint32_t day, Tier to, MaintenanceReport& report) {
-  const std::string name = partition_name(day);
-  {
-    std::shared_lock db_lock(db_mu);
-    if (!db) return Status::unavailable("the store is reopening");
-    auto* cf = find_partition(day);
-    if (cf == nullptr) return Status::ok();
-    if (auto s = apply_tier_options(cf, to); !s) return s;
-    rocksdb::CompactRangeOptions cro;
-    cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    cro.canceled = &cancel_compactions;
-    const auto start = std::chrono::steady_clock::now();
-    auto s = db->CompactRange(cro, cf, nullptr, nullptr);
-    if (!s.ok()) return from_rocksdb(s, "recompacting " + name);
-    rocksdb::WriteBatch wb;
-    (void)wb.Put(meta, kTierPrefix + name, tier_name(to));
-    if (auto w = admin_write(wb, true, "recording the tier of " + name); !w) return w;
-    spdlog::info("store: moved {} to {} in {:.1f} s", name, tier_name(to),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  {
-    std::lock_guard lock(state_mu);
-    state[day].tier = to;
-  }
-  maintenance_actions->Add({{"action", tier_name(to)}}).Increment();
-  report.moved.emplace_back(name, to);
-  return Status::ok();
-}
-
-Status Store::Impl::drop_partition(uint32_t day, MaintenanceReport& report) {
-  const std::string name = partition_name(day);
-  // Request ids of the partition leave the index (and their labels with them). Most are removed
-  // before ingestion is paused; only records that arrive meanwhile are handled under write_mu.
-  uint64_t scanned_to = 0;
-  auto remove_ids = [&](uint64_t from) -> Status {
-    auto* cf = find_partition(day);
-    if (cf == nullptr) return Status::ok();
-    rocksdb::WriteBatch wb;
-    auto flush = [&]() -> Status {
-      if (wb.Count() == 0) return Status::ok();
-      auto s = admin_write(wb, false, "removing request ids of " + name);
-      wb.Clear();
-      return s;
-    };
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
-    for (it->Seek(sequence_key(from)); it->Valid(); it->Next()) {
-      if (auto rec = decode_record(it->value().ToStringView())) {
-        (void)wb.Delete(ids, rec->request_id);
-        (void)wb.Delete(labels, rec->request_id);
-      }
-      scanned_to = parse_sequence_key(it->key().ToStringView()).value_or(scanned_to) + 1;
-      if (wb.Count() >= 20000) {
-        if (auto s = flush(); !s) return s;
-      }
-    }
-    if (!it->status().ok()) return from_rocksdb(it->status(), "scanning " + name);
-    return flush();
-  };
-  {
-    std::shared_lock db_lock(db_mu);
-    if (!db) return Status::unavailable("the store is reopening");
-    if (auto s = remove_ids(0); !s) return s;
-  }
-
-  std::lock_guard write_lock(write_mu);
-  std::unique_lock db_lock(db_mu);
-  if (!db) return Status::unavailable("the store is reopening");
-  if (auto s = remove_ids(scanned_to); !s) return s;
-  ChainHead head;
-  {
-    std::lock_guard lock(state_mu);
-    head = state[day].chain;
-  }
-  rocksdb::WriteBatch wb;
-  auto s =
-      append_audit(wb, "retention_drop",
-                   ",\"partition\":\"" + name + "\",\"records\":" + std::to_string(head.count) +
-                       ",\"head\":\"" + to_hex(head.link) + "\"");
-  if (!s) return s;
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  if (auto w = admin_write(wb, true, "auditing the drop of " + name); !w) return w;
-
-  if (auto d = Database::drop_partition(day); !d) return d;
-  // The chain and metadata of the dropped partition (redone at the next open after a crash here).
-  wb.Clear();
-  for (char kind : {'L', 'H', 'S'}) {
-    (void)wb.DeleteRange(chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
-  }
-  (void)wb.DeleteRange(by_time, time_index_day(day), time_index_day(day + 1));
-  (void)wb.DeleteRange(field_index, time_index_day(day), time_index_day(day + 1));
-  (void)wb.DeleteRange(blocks, time_index_day(day), time_index_day(day + 1));
-  (void)wb.Delete(meta, kTierPrefix + name);
-  (void)wb.DeleteRange(meta, kModelPrefix + name + "/", kModelPrefix + name + "0");
-  if (auto w = admin_write(wb, true, "forgetting the chain of " + name); !w) return w;
-  {
-    std::lock_guard lock(state_mu);
-    state.erase(day);
-  }
-  maintenance_actions->Add({{"action", "drop"}}).Increment();
-  report.dropped.push_back(name);
-  spdlog::info("store: dropped {} ({} records) past retention", name, head.count);
-  return Status::ok();
-}
-
-Result<MaintenanceReport> Store::Impl::maintenance_pass() {
-  std::lock_guard pass_lock(maintenance_mu);
-  MaintenanceReport report;
-  if (auto s = dead_letters.trim(); !s) return s;
-  // The read trail's retention is its own: a failure there is logged, and the pass goes on.
-  if (auto s = read_trail.trim(); !s) spdlog::warn("store: read audit trim: {}", s.message());
-  if (auto s = quality.orphan_pending(report); !s) return s;
-  if (auto s = quality.fold(); !s) return s;
-  const EpochMillis now = clock.now_ms();
-  const RetentionOptions& r = options.retention;
-  std::vector<uint32_t> days;
-  {
-    std::shared_lock lock(partitions_mu);
-    for (const auto& [day, cf] : partitions) days.push_back(day);
-  }
-  for (uint32_t day : days) {
-    const int64_t age = partition_age_days(day, now);
-    if (r.delete_after_days > 0 && age >= r.delete_after_days) {
-      bool is_held;
-      {
-        std::lock_guard lock(state_mu);
-        is_held = held(day);
-      }
-      if (!is_held) {
-        if (auto s = drop_partition(day, report); !s) return s;
-        continue;
-      }
-      report.held.push_back(partition_name(day));
-      maintenance_actions->Add({{"action", "held"}}).Increment();
-    }
-    if (now >= partition_day_end(day) + r.seal_grace.count()) {
-      if (auto s = seal(day, report); !s) return s;
-    }
-    Tier want = Tier::kHot;
-    if (age >= 0 && age >= r.cold_after_days) {
-      want = Tier::kCold;
-    } else if (age >= 0 && age >= r.warm_after_days) {
-      want = Tier::kWarm;
-    }
-    Tier have;
-    {
-      std::lock_guard lock(state_mu);
-      have = state[day].tier;
-    }
-    if (want > have) {
-      if (auto s = move_tier(day, want, report); !s) return s;
-    }
-    if (cancel_compactions.load()) break;
-  }
-  update_tier_metrics();
-  return report;
-}
-
-void Store::Impl::update_tier_metrics() {
-  struct Sums {
-    double partitions = 0, disk = 0, raw = 0;
-  } sums[3];
-  {
-    std::shared_lock db_lock(db_mu);
-    if (!db) return;
-    std::shared_lock plock(partitions_mu);
-    std::lock_guard lock(state_mu);
-    for (const auto& [day, cf] : partitions) {
-      auto p = state.find(day);
-      if (p == state.end()) continue;
-      rocksdb::ColumnFamilyMetaData m;
-      db->GetColumnFamilyMetaData(cf, &m);
-      Sums& s = sums[static_cast<int>(p->second.tier)];
-      s.partitions += 1;
-      s.disk += static_cast<double>(m.size);
-      s.raw += static_cast<double>(p->second.chain.raw_bytes);
-    }
-  }
-  for (Tier t : {Tier::kHot, Tier::kWarm, Tier::kCold}) {
-    const Sums& s = sums[static_cast<int>(t)];
-    tier_partitions->Add({{"tier", tier_name(t)}}).Set(s.partitions);
-    tier_disk_bytes->Add({{"tier", tier_name(t)}}).Set(s.disk);
-    tier_raw_bytes->Add({{"tier", tier_name(t)}}).Set(s.raw);
-  }
-}
-
 void Store::update_gauges() const {
   Impl& im = *impl_;
   if (im.memory_bytes == nullptr) return;
@@ -506,20 +249,13 @@ void Store::update_gauges() const {
   im.memory_bytes->Add({{"kind", "table_readers"}}).Set(static_cast<double>(readers));
 }
 
-void Store::Impl::run_maintenance_loop() {
-  std::unique_lock lock(mu);
-  while (!stopping) {
-    lock.unlock();
-    Status s =
-        guarded("store: tier manager", [&]() -> Status { return maintenance_pass().status(); });
-    if (!s) spdlog::error("store: tier manager: {}", s.message());
-    lock.lock();
-    maintenance_cv.wait_for(lock, options.retention.check_interval,
-                            [&] { return stopping || dead_letters.trim_due(); });
-  }
+Result<MaintenanceReport> Store::run_maintenance() { return impl_->retention.pass(); }
+
+Status Store::set_hold(const Hold& hold, bool on, std::string_view actor) {
+  return impl_->retention.set_hold(hold, on, actor);
 }
 
-Result<MaintenanceReport> Store::run_maintenance() { return impl_->maintenance_pass(); }
+Result<std::vector<Hold>> Store::holds() const { return impl_->retention.holds(); }
 
 Result<std::vector<PartitionInfo>> Store::partitions() const {
   std::shared_lock db_lock(impl_->db_mu);
@@ -562,60 +298,12 @@ Result<std::vector<PartitionInfo>> Store::partitions() const {
       info.sealed = st.seals > 0 && st.sealed_count == st.chain.count;
       info.head = to_hex(st.chain.link);
     }
-    if (impl_->hold_set.count("partition:" + info.partition)) info.holds.push_back("partition");
     if (auto p = impl_->state.find(day); p != impl_->state.end()) {
-      for (const auto& model : p->second.models) {
-        if (impl_->hold_set.count("model:" + model)) info.holds.push_back("model:" + model);
-      }
+      info.holds = impl_->retention.holds_of(day, p->second.models);
+    } else {
+      info.holds = impl_->retention.holds_of(day, {});
     }
     out.push_back(std::move(info));
-  }
-  return out;
-}
-
-Status Store::set_hold(const Hold& hold, bool on, std::string_view actor) {
-  if (hold.target.empty() || hold.target.size() > 256) {
-    return Status::invalid_argument("a hold needs a partition or model name of 1 to 256 bytes");
-  }
-  if (hold.kind == Hold::Kind::kPartition && !parse_partition_name(hold.target)) {
-    return Status::invalid_argument("a partition hold needs a name like p_20261120");
-  }
-  std::lock_guard pass_lock(impl_->maintenance_mu);
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
-  const std::string name = hold.to_string();
-  rocksdb::WriteBatch wb;
-  if (on) {
-    (void)wb.Put(impl_->meta, kHoldPrefix + name, "");
-  } else {
-    (void)wb.Delete(impl_->meta, kHoldPrefix + name);
-  }
-  std::string fields = ",\"hold\":";
-  document::append_json_string(fields, name);
-  fields += ",\"actor\":";
-  document::append_json_string(fields, actor);
-  if (auto s = impl_->append_audit(wb, on ? "hold_set" : "hold_cleared", fields); !s) {
-    return s;
-  }
-  if (auto s = impl_->admin_write(wb, true, "writing a hold"); !s) return s;
-  std::lock_guard lock(impl_->state_mu);
-  if (on) {
-    impl_->hold_set.insert(name);
-  } else {
-    impl_->hold_set.erase(name);
-  }
-  return Status::ok();
-}
-
-Result<std::vector<Hold>> Store::holds() const {
-  std::vector<Hold> out;
-  std::lock_guard lock(impl_->state_mu);
-  for (const auto& h : impl_->hold_set) {
-    Hold hold;
-    const bool model = h.rfind("model:", 0) == 0;
-    hold.kind = model ? Hold::Kind::kModel : Hold::Kind::kPartition;
-    hold.target = h.substr(model ? 6 : 10);
-    out.push_back(std::move(hold));
   }
   return out;
 }

@@ -31,6 +31,7 @@ Status Store::Impl::open_db() {
   if (auto st = quality.load(); !st) return st;
   if (auto st = dead_letters.load(); !st) return st;
   if (auto st = load_state(); !st) return st;
+  if (auto st = retention.load(); !st) return st;
   if (auto st = read_trail.load(); !st) return st;
   if (auto st = build_time_index(); !st) return st;
   if (auto st = build_search_index(); !st) return st;
@@ -63,32 +64,12 @@ void Store::Impl::register_metrics(prometheus::Registry& registry) {
                          .Help("Commit group writes that failed and were retried")
                          .Register(registry)
                          .Add({});
-  tier_partitions = &prometheus::BuildGauge()
-                         .Name("verity_store_partitions")
-                         .Help("Partitions (one per UTC day of prediction time) by tier")
-                         .Register(registry);
-  tier_disk_bytes = &prometheus::BuildGauge()
-                         .Name("verity_store_disk_bytes")
-                         .Help("Bytes of table files of the partitions of a tier")
-                         .Register(registry);
-  tier_raw_bytes = &prometheus::BuildGauge()
-                        .Name("verity_store_raw_bytes")
-                        .Help(
-                            "Bytes of the documents stored in the partitions of a tier, "
-                            "uncompressed")
-                        .Register(registry);
   memory_bytes = &prometheus::BuildGauge()
                       .Name("verity_store_memory_bytes")
                       .Help(
                           "RocksDB's memory: memtables, block cache, and table readers (the "
                           "filters and indexes of the ids and labels column families)")
                       .Register(registry);
-  maintenance_actions = &prometheus::BuildCounter()
-                             .Name("verity_store_maintenance_actions_total")
-                             .Help(
-                                 "Partitions sealed, moved to a tier, dropped, or kept by a "
-                                 "legal hold, by the tier manager")
-                             .Register(registry);
   erasures = &prometheus::BuildCounter()
                   .Name("verity_store_erased_records_total")
                   .Help("Predictions replaced by tombstones by data-subject erasures")
@@ -100,7 +81,7 @@ void Store::Impl::register_metrics(prometheus::Registry& registry) {
                         .Register(registry)
                         .Add({});
   writable_gauge->Set(1);
-  update_tier_metrics();
+  retention.register_metrics(registry);
 
   quality.register_metrics(registry);
 }
@@ -136,9 +117,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Cl
     raw->cv.notify_all();
   });
   impl->commit_thread = std::thread([raw] { raw->run_commit_loop(); });
-  if (options.retention.check_interval.count() > 0) {
-    impl->maintenance_thread = std::thread([raw] { raw->run_maintenance_loop(); });
-  }
+  impl->retention.start();  // the tier manager
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -169,8 +148,7 @@ void Store::stop(Duration drain_deadline) {
     }
     impl_->cv.notify_all();
     impl_->cancel_compactions = true;
-    impl_->maintenance_cv.notify_all();
-    if (impl_->maintenance_thread.joinable()) impl_->maintenance_thread.join();
+    impl_->retention.stop();
     if (impl_->commit_thread.joinable()) impl_->commit_thread.join();
     impl_->syncer.reset();  // idle now: the commit thread settles every sync before it ends
   });

@@ -32,6 +32,7 @@
 #include "label_bundle.h"
 #include "quality_writer.h"
 #include "read_trail.h"
+#include "retention.h"
 #include "time_index.h"
 #include "verity/store/aggregate.h"
 #include "verity/store/search_index.h"
@@ -111,17 +112,13 @@ struct Store::Impl : Database {  // the database holder: database.h
   // (erasure) or drops partitions holds it too. Lock order: write_mu, db_mu, partitions_mu,
   // state_mu.
   std::mutex write_mu;
-  // Partition state (chains, seals, tiers, models) and holds; the commit thread updates chains
+  // Partition state (chains, seals, tiers, models); the commit thread updates chains
   // only after a successful write, so readers see committed state.
   mutable std::mutex state_mu;
   std::map<uint32_t, PartitionState> state;  // guarded by state_mu
-  std::set<std::string> hold_set;            // guarded by state_mu: Hold::to_string()
   uint64_t next_audit_id = 1;                // guarded by state_mu
-  // One erasure or maintenance pass at a time.
-  std::mutex maintenance_mu;
-  std::thread maintenance_thread;
-  std::condition_variable maintenance_cv;       // with mu: wakes the manager to stop
-  std::atomic<bool> cancel_compactions{false};  // set by stop(): long recompactions give up
+  // Set by stop(): long recompactions (tier moves, folds, dead-letter trims) give up.
+  std::atomic<bool> cancel_compactions{false};
 
   // The commit pipeline's group writers (group_writers.h); commit thread only.
   IdempotencyLookup idempotency;
@@ -169,11 +166,7 @@ struct Store::Impl : Database {  // the database holder: database.h
   prometheus::Gauge* queue_depth_events = nullptr;
   prometheus::Gauge* queue_depth_bytes = nullptr;
   prometheus::Counter* commit_failures = nullptr;
-  prometheus::Family<prometheus::Gauge>* tier_partitions = nullptr;
-  prometheus::Family<prometheus::Gauge>* tier_disk_bytes = nullptr;
-  prometheus::Family<prometheus::Gauge>* tier_raw_bytes = nullptr;
   prometheus::Family<prometheus::Gauge>* memory_bytes = nullptr;
-  prometheus::Family<prometheus::Counter>* maintenance_actions = nullptr;
   prometheus::Counter* erasures = nullptr;
   prometheus::Gauge* writable_gauge = nullptr;
 
@@ -210,11 +203,11 @@ struct Store::Impl : Database {  // the database holder: database.h
                       rocksdb::WriteBatch& wb, EventOutcome& outcome);
   void set_writable(bool ok, const std::string& error);
 
-  // Maintenance (maintenance.cpp).
+  // Administration (maintenance.cpp).
   // Writes a batch outside the commit thread (seals, tiers, holds, erasures, drops). Refused while
   // the instance is broken by a failed write; a failure here breaks it (see db_failed).
   Status admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what);
-  Status load_state();  // after open_db: chains, seals, tiers, models, holds, audit id
+  Status load_state();  // after open_db: chains, seals, tiers, models, audit id
   Status build_time_index();
   // The field index and block summaries (search_index.cpp). On the submitting thread: a batch's
   // predictions' terms (into `prepared`), and their values into the buffered block summaries.
@@ -252,19 +245,12 @@ struct Store::Impl : Database {  // the database holder: database.h
   mutable std::array<SummaryShard, kSummaryShards> summary_shards;
   std::chrono::steady_clock::time_point summary_flushed_at = std::chrono::steady_clock::now();
   ReadTrail read_trail{*this};  // the read audit trail (read_trail.h)
+  Retention retention{*this};   // the tier manager and holds (retention.h)
   Status load_outbox();         // after open_db: the checkpoint and the backlog
-  Status apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier);
   // Adds an audit entry to `wb`. `id` is taken from allocate_audit_id() when 0.
   Status append_audit(rocksdb::WriteBatch& wb, std::string_view action, std::string fields_json,
                       uint64_t id = 0);
   uint64_t allocate_audit_id();
-  Status seal(uint32_t day, MaintenanceReport& report);
-  Status move_tier(uint32_t day, Tier to, MaintenanceReport& report);
-  Status drop_partition(uint32_t day, MaintenanceReport& report);
-  bool held(uint32_t day) const;  // REQUIRES: state_mu held
-  void update_tier_metrics();
-  void run_maintenance_loop();
-  Result<MaintenanceReport> maintenance_pass();
   PartitionVerification verify_partition(uint32_t day, rocksdb::ColumnFamilyHandle* cf) const;
 };
 

@@ -292,6 +292,12 @@ TEST_F(RetentionTest, ExpiredPartitionsAreDroppedUnlessHeld) {
   ASSERT_TRUE(report.is_ok());
   EXPECT_TRUE(report->dropped.empty());
   EXPECT_EQ(info("p_20251014").holds, std::vector<std::string>{"partition"});
+  open();  // a hold survives a restart: it still keeps its partition
+  EXPECT_EQ(store_->holds()->size(), 1u);
+  report = store_->run_maintenance();
+  ASSERT_TRUE(report.is_ok());
+  EXPECT_TRUE(report->dropped.empty());
+  EXPECT_EQ(report->held, std::vector<std::string>{"p_20251014"});
   ASSERT_TRUE(store_->set_hold({Hold::Kind::kPartition, "p_20251014"}, false, "auditor").is_ok());
   open();  // holds and their absence survive a restart
   report = store_->run_maintenance();
