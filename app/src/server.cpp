@@ -56,9 +56,9 @@ struct Server::Impl {
   std::unique_ptr<ingest::InputMetrics> tcp_metrics;
   std::unique_ptr<ingest::MaskingMetrics> masking_metrics;
   std::shared_ptr<const ingest::Masker> masker;
-  std::unique_ptr<ingest::TcpInput> tcp;
   std::unique_ptr<ingest::InputMetrics> beats_metrics, http_metrics, bulk_metrics;
-  std::unique_ptr<ingest::BeatsInput> beats;
+  // The listening inputs (tcp, beats), by name, started in this order and stopped alike.
+  std::vector<std::pair<std::string, std::unique_ptr<ingest::ListeningInput>>> listeners;
   std::unique_ptr<ingest::HttpIngest> http_ingest;
   std::unique_ptr<ingest::EsCompat> es;
   std::unique_ptr<Authenticator> auth;
@@ -381,34 +381,38 @@ Status Server::start() {
   }
   // One memory budget for every input (server.max_memory).
   im.budget = std::make_unique<ingest::MemoryBudget>(im.config.max_memory.bytes, im.registry.get());
+  // What every input is built from: the store, field mappings, masking, the budget.
+  auto input_context = [&](ingest::InputMetrics& metrics) {
+    return ingest::InputContext{*im.store,      mappings,  im.clock,
+                                metrics,        im.masker, im.masking_metrics.get(),
+                                im.budget.get()};
+  };
   if (im.config.tcp_enabled) {
     im.tcp_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "tcp");
     ingest::TcpInputOptions tcp = im.config.tcp;
     tcp.max_dead_letters = im.config.max_dead_letters_per_batch;
-    im.tcp = std::make_unique<ingest::TcpInput>(im.io, tcp, *im.store, mappings, im.clock,
-                                                *im.tcp_metrics, im.masker,
-                                                im.masking_metrics.get(), im.budget.get());
-    if (auto s = im.tcp->start(); !s) return s;
-    spdlog::info("tcp input listening on {}", im.tcp->local_endpoint().to_string());
+    im.listeners.emplace_back(
+        "tcp", std::make_unique<ingest::TcpInput>(im.io, tcp, input_context(*im.tcp_metrics)));
   }
   if (im.config.beats_enabled) {
     im.beats_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "beats");
     ingest::BeatsInputOptions beats = im.config.beats;
     beats.max_dead_letters = im.config.max_dead_letters_per_batch;
-    im.beats = std::make_unique<ingest::BeatsInput>(im.io, beats, *im.store, mappings, im.clock,
-                                                    *im.beats_metrics, im.masker,
-                                                    im.masking_metrics.get(), im.budget.get());
-    if (auto s = im.beats->start(); !s) return s;
-    spdlog::info("beats input listening on {}{}", im.beats->local_endpoint().to_string(),
-                 im.config.beats.tls.enabled ? " (TLS)" : "");
+    im.listeners.emplace_back("beats", std::make_unique<ingest::BeatsInput>(
+                                           im.io, beats, input_context(*im.beats_metrics)));
+  }
+  for (auto& [name, input] : im.listeners) {
+    if (auto s = input->start(); !s) return s;
+    const bool tls = name == "beats" && im.config.beats.tls.enabled;
+    spdlog::info("{} input listening on {}{}", name, input->local_endpoint().to_string(),
+                 tls ? " (TLS)" : "");
   }
   im.http_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "http");
   im.bulk_metrics = std::make_unique<ingest::InputMetrics>(*im.registry, "es_bulk");
   ingest::HttpIngestOptions http_ingest = im.config.http_ingest;
   http_ingest.max_dead_letters = im.config.max_dead_letters_per_batch;
-  im.http_ingest = std::make_unique<ingest::HttpIngest>(
-      im.io, *im.store, mappings, im.clock, *im.http_metrics, *im.bulk_metrics, im.masker,
-      im.masking_metrics.get(), http_ingest);
+  im.http_ingest = std::make_unique<ingest::HttpIngest>(im.io, input_context(*im.http_metrics),
+                                                        *im.bulk_metrics, http_ingest);
   if (im.config.es_enabled) {
     auto uuid = node_id(im.config.data_dir);
     if (!uuid) return uuid.status();
@@ -493,8 +497,9 @@ Status Server::start() {
 
 std::string Server::bound_addresses_json() const {
   std::string out = "{";
-  if (impl_->tcp) out += "\"tcp\":\"" + impl_->tcp->local_endpoint().to_string() + "\",";
-  if (impl_->beats) out += "\"beats\":\"" + impl_->beats->local_endpoint().to_string() + "\",";
+  for (const auto& [name, input] : impl_->listeners) {
+    out += "\"" + name + "\":\"" + input->local_endpoint().to_string() + "\",";
+  }
   out += "\"http\":\"" + impl_->http->local_endpoint().to_string() + "\"}";
   return out;
 }
@@ -516,8 +521,7 @@ void Server::run_until_stopped() {
   if (im.threads.empty()) return;
   im.draining = true;
   spdlog::info("shutting down: no new connections; committing what was read");
-  if (im.tcp) im.tcp->stop();
-  if (im.beats) im.beats->stop();
+  for (auto& [name, input] : im.listeners) input->stop();
   im.admin_pool.join();                // a running erasure or verification finishes first
   if (im.shipper) im.shipper->stop();  // the request in flight is sent again after a restart
   if (im.model_exporter) im.model_exporter->stop();

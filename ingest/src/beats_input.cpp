@@ -127,10 +127,7 @@ class Connection : public std::enable_shared_from_this<Connection>, private Lumb
     ++pending_.back().second;
   }
 
-  bool should_pause() const {
-    if (in_flight_ > input_.options.max_in_flight.bytes) return true;
-    return in_flight_ > 0 && input_.store.backlogged();
-  }
+  bool should_pause() const { return input_.backpressure.pause_reading(in_flight_); }
 
   template <typename Handler>
   void async_read_some(asio::mutable_buffer b, Handler&& h) {
@@ -360,15 +357,8 @@ void BeatsInput::Impl::accept() {
   accept_connections<Connection>(shared_from_this(), "beats input");
 }
 
-BeatsInput::BeatsInput(asio::io_context& io, BeatsInputOptions options, store::BatchSink& store,
-                       std::shared_ptr<const document::FieldMappingSet> mappings,
-                       const Clock& clock, InputMetrics& metrics,
-                       std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,
-                       MemoryBudget* budget)
-    : impl_(std::make_shared<Impl>(io, std::move(options), store, std::move(mappings), clock,
-                                   metrics, std::move(masker), masking_metrics)) {
-  impl_->budget = budget;
-}
+BeatsInput::BeatsInput(asio::io_context& io, BeatsInputOptions options, const InputContext& context)
+    : impl_(std::make_shared<Impl>(io, std::move(options), context)) {}
 
 BeatsInput::~BeatsInput() = default;
 

@@ -73,18 +73,17 @@ std::string_view es_error_type(std::string_view reject_type) {
 }  // namespace
 
 struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
-  Impl(asio::io_context& io_, store::BatchSink& s,
-       std::shared_ptr<const document::FieldMappingSet> m, const Clock& c, InputMetrics& mt,
-       InputMetrics& bmt, std::shared_ptr<const Masker> mk, MaskingMetrics* mm, HttpIngestOptions o)
+  Impl(asio::io_context& io_, const InputContext& context, InputMetrics& bmt, HttpIngestOptions o)
       : io(io_),
-        store(s),
-        mappings(std::move(m)),
-        clock(c),
-        metrics(mt),
+        store(context.sink),
+        mappings(context.mappings),
+        clock(context.clock),
+        metrics(context.metrics),
         bulk_metrics(bmt),
-        masker(std::move(mk)),
-        masking_metrics(mm),
-        options(o) {}
+        masker(context.masker),
+        masking_metrics(context.masking_metrics),
+        options(o),
+        admission(context.sink) {}
 
   asio::io_context& io;
   store::BatchSink& store;
@@ -95,6 +94,7 @@ struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
   std::shared_ptr<const Masker> masker;
   MaskingMetrics* masking_metrics;
   const HttpIngestOptions options;
+  const Backpressure admission;
 
   // Decoders are costly to build; requests borrow them from a pool.
   std::mutex mu;
@@ -122,7 +122,8 @@ struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
   }
 
   std::optional<HttpResponse> backpressure() const {
-    if (!store.writable()) {
+    const Backpressure::Verdict verdict = admission.admit_request();
+    if (verdict == Backpressure::Verdict::kUnwritable) {
       // A full disk or an I/O error: the store retries, and a request queued now would wait for
       // it unanswered. Answered at once, without the store's reason (which names paths).
       HttpResponse r = document::error_response(
@@ -133,7 +134,7 @@ struct HttpIngest::Impl : std::enable_shared_from_this<HttpIngest::Impl> {
       r.headers.emplace_back("Retry-After", std::to_string(seconds));
       return r;
     }
-    if (!store.backlogged()) return std::nullopt;
+    if (verdict == Backpressure::Verdict::kAccept) return std::nullopt;
     HttpResponse r = document::error_response(
         429, "es_rejected_execution_exception",
         "the store's commit queue is full; retry after " + format_duration(options.retry_after));
@@ -442,13 +443,9 @@ void HttpIngest::Impl::bulk(HttpRequest req, HttpResponder respond) {
   });
 }
 
-HttpIngest::HttpIngest(asio::io_context& io, store::BatchSink& store,
-                       std::shared_ptr<const document::FieldMappingSet> mappings,
-                       const Clock& clock, InputMetrics& metrics, InputMetrics& bulk_metrics,
-                       std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,
-                       HttpIngestOptions options)
-    : impl_(std::make_shared<Impl>(io, store, std::move(mappings), clock, metrics, bulk_metrics,
-                                   std::move(masker), masking_metrics, options)) {}
+HttpIngest::HttpIngest(asio::io_context& io, const InputContext& context,
+                       InputMetrics& bulk_metrics, HttpIngestOptions options)
+    : impl_(std::make_shared<Impl>(io, context, bulk_metrics, options)) {}
 
 HttpIngest::~HttpIngest() = default;
 

@@ -20,6 +20,7 @@
 #include "verity/core/units.h"
 #include "verity/document/field_mapping.h"
 #include "verity/ingest/http_server.h"
+#include "verity/ingest/input.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/line_batcher.h"
 #include "verity/ingest/masker.h"
@@ -96,21 +97,22 @@ void run_and_wait(const Executor& executor, F&& fn) {
   done.get_future().wait();
 }
 
-// What every event input (TCP, Beats) holds: where events go, how they are decoded, and its
-// connections. `Conn` is the input's connection type.
+// What every event input (TCP, Beats) holds: where events go, how they are decoded (its
+// InputContext), its backpressure rule, and its connections. `Conn` is the input's connection
+// type; `Options` has max_in_flight.
 template <typename Options, typename Conn>
 struct InputListener {
-  InputListener(boost::asio::io_context& io_, Options o, store::BatchSink& s,
-                std::shared_ptr<const document::FieldMappingSet> m, const Clock& c,
-                InputMetrics& mt, std::shared_ptr<const Masker> mk, MaskingMetrics* mm)
+  InputListener(boost::asio::io_context& io_, Options o, const InputContext& context)
       : io(io_),
         options(std::move(o)),
-        store(s),
-        mappings(std::move(m)),
-        clock(c),
-        metrics(mt),
-        masker(std::move(mk)),
-        masking_metrics(mm),
+        store(context.sink),
+        mappings(context.mappings),
+        clock(context.clock),
+        metrics(context.metrics),
+        masker(context.masker),
+        masking_metrics(context.masking_metrics),
+        budget(context.budget),
+        backpressure(context.sink, options.max_in_flight),
         acceptor(boost::asio::make_strand(io_)) {}
 
   boost::asio::io_context& io;
@@ -121,7 +123,8 @@ struct InputListener {
   InputMetrics& metrics;
   std::shared_ptr<const Masker> masker;
   MaskingMetrics* masking_metrics;
-  MemoryBudget* budget = nullptr;  // the inputs' memory budget (null: unbounded, in tests)
+  MemoryBudget* budget;  // the inputs' memory budget (null: unbounded, in tests)
+  const Backpressure backpressure;
   boost::asio::ip::tcp::acceptor acceptor;
   HostPort bound;
 

@@ -96,9 +96,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   bool should_pause() const {
-    if (in_flight_ > input_.options.max_in_flight.bytes) return true;
-    if (decoding_ >= kMaxDecoding) return true;
-    return in_flight_ > 0 && input_.store.backlogged();
+    return input_.backpressure.pause_reading(in_flight_) || decoding_ >= kMaxDecoding;
   }
 
   void read() {
@@ -294,14 +292,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 void TcpInput::Impl::accept() { accept_connections<Connection>(shared_from_this(), "tcp input"); }
 
-TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, store::BatchSink& store,
-                   std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
-                   InputMetrics& metrics, std::shared_ptr<const Masker> masker,
-                   MaskingMetrics* masking_metrics, MemoryBudget* budget)
-    : impl_(std::make_shared<Impl>(io, std::move(options), store, std::move(mappings), clock,
-                                   metrics, std::move(masker), masking_metrics)) {
-  impl_->budget = budget;
-}
+TcpInput::TcpInput(asio::io_context& io, TcpInputOptions options, const InputContext& context)
+    : impl_(std::make_shared<Impl>(io, std::move(options), context)) {}
 
 TcpInput::~TcpInput() = default;
 

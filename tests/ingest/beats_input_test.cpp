@@ -44,8 +44,9 @@ TEST(BeatsInput, KeepaliveWhileTheCommitWaitsThenTheRealAck) {
   BeatsInputOptions options;
   options.listen = HostPort{"127.0.0.1", 0};
   options.keepalive = Duration(1000);
-  BeatsInput input(io, options, *store, std::make_shared<const document::FieldMappingSet>(), clock,
-                   metrics);
+  BeatsInput input(
+      io, options,
+      InputContext{*store, std::make_shared<const document::FieldMappingSet>(), clock, metrics});
   ASSERT_TRUE(input.start());
 
   faults->no_space = true;

@@ -97,12 +97,47 @@ class FakeSink final : public store::BatchSink {
   std::atomic<bool> backlogged_{false};
 };
 
+// The rule every input follows (input.h): a stream connection pauses past max_in_flight, or
+// holding anything while the store is backlogged; a request is refused while the store cannot
+// write (503) before it is refused for a backlog (429).
+TEST(Backpressure, StreamsPauseAndRequestsAreRefusedByTheSameRule) {
+  class Sink final : public store::BatchSink {
+   public:
+    store::PreparedBatch prepare(store::IngestBatch batch) const override {
+      return store::PreparedBatch(std::move(batch));
+    }
+    void submit(store::PreparedBatch, store::CommitCallback) override {}
+    bool backlogged() const override { return backlogged_; }
+    bool writable() const override { return writable_; }
+    bool backlogged_ = false, writable_ = true;
+  } sink;
+  const Backpressure rule(sink, ByteSize{1000});
+  for (bool backlogged : {false, true}) {
+    for (bool writable : {true, false}) {
+      sink.backlogged_ = backlogged;
+      sink.writable_ = writable;
+      EXPECT_FALSE(rule.pause_reading(0));  // an idle connection always reads
+      EXPECT_EQ(rule.pause_reading(1), backlogged);
+      EXPECT_EQ(rule.pause_reading(1000), backlogged);
+      EXPECT_TRUE(rule.pause_reading(1001));
+      EXPECT_EQ(rule.admit_request(), !writable    ? Backpressure::Verdict::kUnwritable
+                                      : backlogged ? Backpressure::Verdict::kBacklogged
+                                                   : Backpressure::Verdict::kAccept);
+    }
+  }
+  // Requests have no in-flight bound of their own.
+  sink.backlogged_ = false;
+  sink.writable_ = true;
+  EXPECT_FALSE(Backpressure(sink).pause_reading(size_t{1} << 40));
+}
+
 class TcpInputTest : public ::testing::Test {
  protected:
   void start(TcpInputOptions options) {
     options.listen = HostPort{"127.0.0.1", 0};
     input_ = std::make_unique<TcpInput>(
-        io_, options, sink_, std::make_shared<const document::FieldMappingSet>(), clock_, metrics_);
+        io_, options,
+        InputContext{sink_, std::make_shared<const document::FieldMappingSet>(), clock_, metrics_});
     ASSERT_TRUE(input_->start());
     for (int i = 0; i < 2; ++i) runners_.emplace_back([this] { io_.run(); });
   }

@@ -8,6 +8,7 @@
 #include "verity/core/units.h"
 #include "verity/document/field_mapping.h"
 #include "verity/ingest/http_server.h"
+#include "verity/ingest/input.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/lumberjack.h"
 #include "verity/ingest/masker.h"
@@ -46,23 +47,21 @@ struct BeatsInputOptions {
 // While a window waits, ACK(0) keepalives are sent every `keepalive`. A protocol error or a limit
 // closes only that connection (logged and counted as verity_ingest_protocol_errors_total); the
 // client then resends its unacknowledged window, which idempotency makes harmless.
-class BeatsInput {
+// Backpressure: Backpressure::pause_reading (input.h) with max_in_flight.
+class BeatsInput final : public ListeningInput {
  public:
-  BeatsInput(boost::asio::io_context& io, BeatsInputOptions options, store::BatchSink& store,
-             std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
-             InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
-             MaskingMetrics* masking_metrics = nullptr, MemoryBudget* budget = nullptr);
-  ~BeatsInput();
+  BeatsInput(boost::asio::io_context& io, BeatsInputOptions options, const InputContext& context);
+  ~BeatsInput() override;
   BeatsInput(const BeatsInput&) = delete;
   BeatsInput& operator=(const BeatsInput&) = delete;
 
   // Loads TLS material (when enabled), binds and starts accepting. Errors: kInvalidArgument (TLS
   // files), kUnavailable (address in use).
-  Status start();
-  HostPort local_endpoint() const;
+  Status start() override;
+  HostPort local_endpoint() const override;
   // Stops accepting and reading; events already read have been submitted when this returns.
   // REQUIRES: not called from an io_context thread.
-  void stop();
+  void stop() override;
 
   struct Impl;
 

@@ -7,6 +7,7 @@
 #include "verity/core/units.h"
 #include "verity/document/field_mapping.h"
 #include "verity/ingest/document_decoder.h"
+#include "verity/ingest/input.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/masker.h"
 #include "verity/ingest/masking_metrics.h"
@@ -37,16 +38,14 @@ struct HttpIngestOptions {
 //   POST /v1/predictions  NDJSON of predictions (and labels, as on every input)
 //   POST /v1/labels       NDJSON of labels only (a prediction there is rejected: not_a_label)
 //   POST /_bulk, POST /{index}/_bulk   Elasticsearch's bulk API (index and create actions)
-// While the store is backlogged requests are answered 429 with Retry-After, before reading a line.
-// Thread-safe.
+// Before a line is read, Backpressure::admit_request (input.h) answers 503 while the store cannot
+// write and 429 while it is backlogged, with Retry-After. Thread-safe.
 class HttpIngest {
  public:
-  // `metrics` counts NDJSON requests (input "http"), `bulk_metrics` bulk requests ("es_bulk").
+  // `context.metrics` counts NDJSON requests (input "http"), `bulk_metrics` bulk requests
+  // ("es_bulk"); the HTTP server bounds request memory (context.budget is not used here).
   // Responses are built on `io` (not on the store's commit thread).
-  HttpIngest(boost::asio::io_context& io, store::BatchSink& store,
-             std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
-             InputMetrics& metrics, InputMetrics& bulk_metrics,
-             std::shared_ptr<const Masker> masker, MaskingMetrics* masking_metrics,
+  HttpIngest(boost::asio::io_context& io, const InputContext& context, InputMetrics& bulk_metrics,
              HttpIngestOptions options);
   ~HttpIngest();
   HttpIngest(const HttpIngest&) = delete;

@@ -7,6 +7,7 @@
 #include "verity/core/units.h"
 #include "verity/document/field_mapping.h"
 #include "verity/ingest/document_decoder.h"
+#include "verity/ingest/input.h"
 #include "verity/ingest/input_metrics.h"
 #include "verity/ingest/masker.h"
 #include "verity/ingest/masking_metrics.h"
@@ -33,28 +34,25 @@ struct TcpInputOptions {
 
 // NDJSON over TCP (one JSON document per line, '\n' or "\r\n"). Each read is framed, decoded and
 // submitted to the store as one batch. A connection stops reading while its uncommitted bytes
-// exceed max_in_flight or the store is backlogged (backpressure through TCP flow control).
+// exceed max_in_flight or the store is backlogged (Backpressure::pause_reading, input.h: through
+// TCP flow control).
 //
 // Runs on the given io_context, which may be run by several threads; each connection has a strand.
-class TcpInput {
+class TcpInput final : public ListeningInput {
  public:
-  // `masker` may be null (no masking); `masking_metrics` may be null.
-  TcpInput(boost::asio::io_context& io, TcpInputOptions options, store::BatchSink& store,
-           std::shared_ptr<const document::FieldMappingSet> mappings, const Clock& clock,
-           InputMetrics& metrics, std::shared_ptr<const Masker> masker = nullptr,
-           MaskingMetrics* masking_metrics = nullptr, MemoryBudget* budget = nullptr);
-  ~TcpInput();
+  TcpInput(boost::asio::io_context& io, TcpInputOptions options, const InputContext& context);
+  ~TcpInput() override;
   TcpInput(const TcpInput&) = delete;
   TcpInput& operator=(const TcpInput&) = delete;
 
   // Binds and starts accepting. Errors: kUnavailable (address in use, permission).
-  Status start();
+  Status start() override;
   // The bound address (useful with port 0). REQUIRES: start() succeeded.
-  HostPort local_endpoint() const;
+  HostPort local_endpoint() const override;
   // Stops accepting and reading. Complete lines already read have been submitted to the store when
   // this returns; a partial last line is dropped. Blocks until every connection has stopped.
   // REQUIRES: not called from an io_context thread.
-  void stop();
+  void stop() override;
 
   struct Impl;
 
