@@ -251,7 +251,6 @@ struct Store::Impl : Database {  // the database holder: database.h
   Status append_audit(rocksdb::WriteBatch& wb, std::string_view action, std::string fields_json,
                       uint64_t id = 0);
   uint64_t allocate_audit_id();
-  PartitionVerification verify_partition(uint32_t day, rocksdb::ColumnFamilyHandle* cf) const;
 };
 
 // Days since the end of `day` (YYYYMMDD) at `now`; negative while the day has not ended.

@@ -26,24 +26,13 @@ void append_verification(std::string& out, const PartitionVerification& p) {
   }
   out += '}';
 }
-}  // namespace
 
-std::string VerifyReport::to_json() const {
-  std::string out = std::string("{\"ok\":") + (ok ? "true" : "false") + ",\"partitions\":[";
-  for (size_t i = 0; i < partitions.size(); ++i) {
-    if (i) out += ',';
-    append_verification(out, partitions[i]);
-  }
-  out += ']';
-  if (read_audit) {
-    out += ",\"read_audit\":";
-    append_verification(out, *read_audit);
-  }
-  return out + "}";
-}
-
-PartitionVerification Store::Impl::verify_partition(uint32_t day,
-                                                    rocksdb::ColumnFamilyHandle* cf) const {
+// Walks partition `day` (family `cf`) against its chain in one snapshot of `database`. Reads only:
+// verification keeps no state of its own. The caller holds db_mu (shared).
+PartitionVerification verify_partition(const Database& database, uint32_t day,
+                                       rocksdb::ColumnFamilyHandle* cf) {
+  rocksdb::DB* db = database.db.get();
+  rocksdb::ColumnFamilyHandle* chain = database.chain;
   PartitionVerification out;
   out.partition = partition_name(day);
   auto fail = [&out](uint64_t seq, std::string reason) {
@@ -191,6 +180,22 @@ PartitionVerification Store::Impl::verify_partition(uint32_t day,
   return out;
 }
 
+}  // namespace
+
+std::string VerifyReport::to_json() const {
+  std::string out = std::string("{\"ok\":") + (ok ? "true" : "false") + ",\"partitions\":[";
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    if (i) out += ',';
+    append_verification(out, partitions[i]);
+  }
+  out += ']';
+  if (read_audit) {
+    out += ",\"read_audit\":";
+    append_verification(out, *read_audit);
+  }
+  return out + "}";
+}
+
 Result<VerifyReport> Store::verify(const std::string& partition) const {
   std::optional<uint32_t> only;
   if (!partition.empty()) {
@@ -209,7 +214,7 @@ Result<VerifyReport> Store::verify(const std::string& partition) const {
   if (only && selected.empty()) return Status::not_found("no partition " + partition);
   VerifyReport report;
   for (const auto& [day, cf] : selected) {
-    report.partitions.push_back(impl_->verify_partition(day, cf));
+    report.partitions.push_back(verify_partition(*impl_, day, cf));
     report.ok = report.ok && report.partitions.back().ok;
   }
   if (!only) {
