@@ -176,7 +176,7 @@ Status Database::open() {
   base.max_write_buffer_number = 3;
   base.compression = rocksdb::kLZ4Compression;
   // Hot data: LZ4 (or none) at every level; warm and cold partitions are recompressed with zstd
-  // and dictionaries by the tier manager (maintenance.cpp).
+  // and dictionaries by the tier manager (retention.cpp).
   base.level_compaction_dynamic_level_bytes = true;
 
   partition_options_ = base;

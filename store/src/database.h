@@ -6,9 +6,9 @@
 // and partitions_mu. What the store keeps beside the database (sequences, chains, model quality,
 // dead letters) is loaded by Store::Impl::open_db after open() succeeded.
 //
-// Store::Impl is a Database: the store's concerns (commit_loop.cpp, maintenance.cpp, scan.cpp,
-// ...) read `db`, the family handles and the partitions as members, and only this class opens,
-// closes, creates or lists them.
+// Store::Impl is a Database: the store's concerns (commit_loop.cpp, retention.cpp, scan.cpp, ...)
+// read `db`, the family handles and the partitions map as members; only this class opens and
+// closes the database and creates or drops a partition's family.
 
 #include <atomic>
 #include <cstdint>
@@ -68,9 +68,10 @@ class Database {
 
   // Partition handles by day.
   rocksdb::ColumnFamilyHandle* find_partition(uint32_t day) const;
-  // Creates the column family of a new partition (the commit thread; holds db_mu shared).
+  // Creates the column family of a new partition (the commit thread, under write_mu).
   Result<rocksdb::ColumnFamilyHandle*> create_partition(uint32_t day);
-  // Drops a partition's column family (retention; no reader may hold its handle).
+  // Drops a partition's column family (retention, holding write_mu and db_mu alone: no reader
+  // holds its handle).
   Status drop_partition(uint32_t day);
   // A copy of every open handle (the commit thread extends them when it creates a partition).
   std::vector<rocksdb::ColumnFamilyHandle*> all_handles() const {
@@ -100,7 +101,11 @@ class Database {
   rocksdb::ColumnFamilyHandle* blocks = nullptr;       // block summaries (search_keys.h)
   std::shared_ptr<rocksdb::Cache> cache;               // data blocks and memtables
 
-  // Partition handles by day. Written by the commit thread (creating a partition), read by readers.
+  // Partition handles by day. Written under partitions_mu by open() and close() (db_mu held
+  // alone), create_partition (the commit thread) and drop_partition (retention, db_mu alone).
+  // Read under partitions_mu, or with db_mu held: its writers other than the commit thread hold
+  // db_mu alone, so the commit thread (open_db's loaders) and holders of db_mu may read it
+  // without partitions_mu.
   mutable std::shared_mutex partitions_mu;
   std::map<uint32_t, rocksdb::ColumnFamilyHandle*> partitions;  // guarded by partitions_mu
 

@@ -236,16 +236,16 @@ Status Store::Impl::append_audit(rocksdb::WriteBatch& wb, std::string_view actio
 void Store::update_gauges() const {
   Impl& im = *impl_;
   if (im.memory_bytes == nullptr) return;
-  uint64_t memtables = 0, readers = 0;
+  uint64_t memtables = 0, readers = 0, cache = 0;
   {
-    std::shared_lock db_lock(im.db_mu);
+    std::shared_lock db_lock(im.db_mu);  // a reopen replaces the cache too
     if (!im.db) return;
+    cache = im.cache ? im.cache->GetUsage() : 0;
     im.db->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &memtables);
     im.db->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &readers);
   }
   im.memory_bytes->Add({{"kind", "memtables"}}).Set(static_cast<double>(memtables));
-  im.memory_bytes->Add({{"kind", "block_cache"}})
-      .Set(static_cast<double>(im.cache ? im.cache->GetUsage() : 0));
+  im.memory_bytes->Add({{"kind", "block_cache"}}).Set(static_cast<double>(cache));
   im.memory_bytes->Add({{"kind", "table_readers"}}).Set(static_cast<double>(readers));
 }
 
@@ -261,6 +261,7 @@ Result<std::vector<PartitionInfo>> Store::partitions() const {
   std::shared_lock db_lock(impl_->db_mu);
   if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
   std::vector<PartitionInfo> out;
+  const std::set<std::string> holds = impl_->retention.hold_names();  // one snapshot for the list
   std::shared_lock plock(impl_->partitions_mu);
   std::lock_guard lock(impl_->state_mu);
   for (const auto& [day, cf] : impl_->partitions) {
@@ -298,11 +299,10 @@ Result<std::vector<PartitionInfo>> Store::partitions() const {
       info.sealed = st.seals > 0 && st.sealed_count == st.chain.count;
       info.head = to_hex(st.chain.link);
     }
-    if (auto p = impl_->state.find(day); p != impl_->state.end()) {
-      info.holds = impl_->retention.holds_of(day, p->second.models);
-    } else {
-      info.holds = impl_->retention.holds_of(day, {});
-    }
+    static const std::set<std::string> kNoModels;
+    auto p = impl_->state.find(day);
+    info.holds =
+        Retention::holds_in(holds, day, p != impl_->state.end() ? p->second.models : kNoModels);
     out.push_back(std::move(info));
   }
   return out;

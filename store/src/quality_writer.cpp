@@ -1,5 +1,5 @@
 // Model quality in the store: the label join and the per-model aggregates (quality_writer.h; see
-// store_impl.h for the key layout). Everything here that writes runs on the commit thread, inside
+// database.h for the key layout). Everything here that writes runs on the commit thread, inside
 // the commit group that stores the prediction or label it accounts for, except the orphaning pass
 // (maintenance), which holds write_mu like a commit group does.
 

@@ -1,7 +1,7 @@
 #pragma once
 
 // Model quality's write side in the store (quality_writer.cpp): the label join and the per-model
-// aggregates of the metrics family (key layout in store_impl.h), kept by one group writer of the
+// aggregates of the metrics family (key layout in database.h), kept by one group writer of the
 // commit pipeline (group_writers.h: begin, add..., before_write, after_write on the commit
 // thread). The contributions themselves come from StoreOptions::contributor (quality/); this class
 // decides when a prediction and its label meet, sums what they contribute per commit group, and
@@ -95,8 +95,9 @@ class QualityWriter {
   Status before_write(rocksdb::WriteBatch& wb);  // the group's merges, versions and counters
   void after_write();                            // versions, counters, generations, metrics
 
-  // Maintenance (holds write_mu like a commit group): labels that waited longer than
-  // labels.max_wait are orphaned; the aggregates' merge operands are folded.
+  // Maintenance: labels that waited longer than labels.max_wait are orphaned (under write_mu, like
+  // a commit group); the aggregates' merge operands are folded (flush and compaction, db_mu
+  // shared).
   Status orphan_pending(MaintenanceReport& report);
   Status fold();
 

@@ -98,6 +98,10 @@ Result<MaintenanceReport> Retention::pass() {
   const RetentionOptions& r = store_.options.retention;
   std::vector<uint32_t> days;
   {
+    // Under db_mu: a reopen lists the partitions before it loads their state, and a pass that
+    // listed them in between would find no models (no holds) and every tier hot.
+    std::shared_lock db_lock(store_.db_mu);
+    if (!store_.db || store_.db_failed.load()) return report;  // the next pass does it
     std::shared_lock lock(store_.partitions_mu);
     for (const auto& [day, cf] : store_.partitions) days.push_back(day);
   }
@@ -140,16 +144,21 @@ bool Retention::held(uint32_t day) const {
     std::lock_guard lock(store_.state_mu);
     if (auto p = store_.state.find(day); p != store_.state.end()) models = p->second.models;
   }
-  return !holds_of(day, models).empty();
+  std::lock_guard lock(holds_mu_);
+  return !holds_in(holds_, day, models).empty();
 }
 
-std::vector<std::string> Retention::holds_of(uint32_t day,
-                                             const std::set<std::string>& models) const {
-  std::vector<std::string> out;
+std::set<std::string> Retention::hold_names() const {
   std::lock_guard lock(holds_mu_);
-  if (holds_.count("partition:" + partition_name(day))) out.emplace_back("partition");
+  return holds_;
+}
+
+std::vector<std::string> Retention::holds_in(const std::set<std::string>& holds, uint32_t day,
+                                             const std::set<std::string>& models) {
+  std::vector<std::string> out;
+  if (holds.count("partition:" + partition_name(day))) out.emplace_back("partition");
   for (const auto& m : models) {
-    if (holds_.count("model:" + m)) out.push_back("model:" + m);
+    if (holds.count("model:" + m)) out.push_back("model:" + m);
   }
   return out;
 }
@@ -197,6 +206,12 @@ Status Retention::move_tier(uint32_t day, Tier to, MaintenanceReport& report) {
     if (!store_.db) return Status::unavailable("the store is reopening");
     auto* cf = store_.find_partition(day);
     if (cf == nullptr) return Status::ok();
+    {
+      std::lock_guard lock(store_.state_mu);  // as loaded (a reopen may have come between)
+      if (auto p = store_.state.find(day); p == store_.state.end() || p->second.tier >= to) {
+        return Status::ok();
+      }
+    }
     if (auto s = apply_tier_options(cf, to); !s) return s;
     rocksdb::CompactRangeOptions cro;
     cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
@@ -257,6 +272,13 @@ Status Retention::drop(uint32_t day, MaintenanceReport& report) {
   std::lock_guard write_lock(store_.write_mu);
   std::unique_lock db_lock(store_.db_mu);
   if (!store_.db) return Status::unavailable("the store is reopening");
+  // Holds cannot change now (set_hold takes the pass lock), but a reopen since the pass looked
+  // may have reloaded the partition's models: the decision is made again on what is loaded.
+  if (held(day)) {
+    report.held.push_back(name);
+    actions_->Add({{"action", "held"}}).Increment();
+    return Status::ok();
+  }
   if (auto s = remove_ids(scanned_to); !s) return s;
   ChainHead head;
   {

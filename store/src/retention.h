@@ -6,7 +6,7 @@
 // past retention unless a hold keeps it, seals it once its day is over, and recompresses it into
 // the warm and cold tiers as it ages. Retention owns the holds (with their lock), the pass lock
 // (erasure takes it too: one pass or erasure at a time), its thread, and the tier metrics.
-// Lock order: write_mu, db_mu, partitions_mu, state_mu, then holds.
+// Lock order: the pass lock, write_mu, db_mu, partitions_mu, state_mu, then the holds' lock.
 
 #include <condition_variable>
 #include <cstdint>
@@ -47,8 +47,11 @@ class Retention {
 
   Status set_hold(const Hold& hold, bool on, std::string_view actor);
   std::vector<Hold> holds() const;
-  // The holds on partition `day` ("partition", "model:<m>") given its models.
-  std::vector<std::string> holds_of(uint32_t day, const std::set<std::string>& models) const;
+  std::set<std::string> hold_names() const;  // Hold::to_string() of each
+  // The holds of `holds` (hold_names()) on partition `day` ("partition", "model:<m>"), given its
+  // models.
+  static std::vector<std::string> holds_in(const std::set<std::string>& holds, uint32_t day,
+                                           const std::set<std::string>& models);
 
   // A partition's table options for its tier (at open, for partitions not hot).
   Status apply_tier_options(rocksdb::ColumnFamilyHandle* cf, Tier tier);

@@ -349,6 +349,7 @@ StoreStats Store::stats() const {
   st.next_sequence = impl_->next_sequence_seen.load();
   st.queued_events = impl_->queued_events.load();
   st.queued_bytes = impl_->queued_bytes.load();
+  std::shared_lock db_lock(impl_->db_mu);  // not between a reopen's close and open
   std::shared_lock lock(impl_->partitions_mu);
   for (const auto& [day, h] : impl_->partitions) st.partitions.push_back(partition_name(day));
   return st;
