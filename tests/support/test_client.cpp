@@ -141,16 +141,24 @@ double scrape(const std::string& base_url, const std::string& series) {
 
 namespace {
 
+// Polls until `done` holds or `timeout`. A scrape the server refuses is polled again (a test of
+// connection limits may have the server at its limit for a moment, while an earlier scrape's
+// connection is still closing); only when none succeeded by the timeout is it an error.
 template <typename Done>
 double poll_metric(const std::string& base_url, const std::string& series, Done done,
                    std::chrono::seconds timeout) {
   double seen = 0;
+  bool scraped = false;
   wait_until(
       [&] {
-        seen = scrape(base_url, series);
+        auto res = app::http_get(base_url + "/metrics");
+        if (!res || res->status != 200) return false;
+        scraped = true;
+        seen = metric_value(res->body, series).value_or(0);
         return done(seen);
       },
       timeout);
+  if (!scraped) throw std::runtime_error("cannot scrape " + base_url);
   return seen;
 }
 
