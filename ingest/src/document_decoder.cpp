@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <string>
+#include <tuple>
 #include <unordered_set>
 #include <vector>
 
@@ -27,8 +28,16 @@ void append_pointer_token(std::string& out, std::string_view token);
 struct TrieNode {
   std::vector<std::pair<std::string, uint32_t>> children;
   std::vector<std::pair<document::Field, uint8_t>>
-      leaves;  // field captured here, and the pointer's priority
+      leaves;                     // field captured here, and the pointer's priority
+  uint8_t inputs_priority = 255;  // of the inputs pointer ending here (255: none)
+  bool quality = false;           // a field model quality reads ends here
 };
+
+// The fields model quality reads (ObservedFields).
+bool quality_field(document::Field f) {
+  return f == document::Field::kPredictedValue || f == document::Field::kOutputs ||
+         f == document::Field::kConfidence || f == document::Field::kInputs;
+}
 
 class PointerTrie {
  public:
@@ -39,9 +48,28 @@ class PointerTrie {
         uint32_t n = 0;
         for (const std::string& tok : ptrs[prio].tokens) n = child_or_add(n, tok);
         nodes_[n].leaves.emplace_back(static_cast<document::Field>(f), static_cast<uint8_t>(prio));
+        if (!quality_field(static_cast<document::Field>(f))) continue;
+        nodes_[n].quality = true;
+        if (static_cast<document::Field>(f) == document::Field::kInputs) {
+          nodes_[n].inputs_priority =
+              std::min(nodes_[n].inputs_priority, static_cast<uint8_t>(prio));
+        }
+        // The walk captures what it reaches through objects: a pointer through an array index or
+        // past the 255th (or to the root, which parse_json_pointer refuses) is read by a DOM but
+        // not captured.
+        if (ptrs.size() >= 255 || ptrs[prio].tokens.empty()) observable_ = false;
+        for (const std::string& tok : ptrs[prio].tokens) {
+          if (tok == "-" || (!tok.empty() && std::all_of(tok.begin(), tok.end(), [](char c) {
+                return c >= '0' && c <= '9';
+              }))) {
+            observable_ = false;
+          }
+        }
       }
     }
   }
+  // Whether what the walk captures of model quality's fields is what a DOM reads at them.
+  bool observable() const { return observable_; }
   const TrieNode* root() const { return &nodes_[0]; }
   const TrieNode* child(const TrieNode* n, std::string_view key) const {
     for (const auto& [k, idx] : n->children) {
@@ -61,6 +89,7 @@ class PointerTrie {
     return idx;
   }
   std::vector<TrieNode> nodes_;
+  bool observable_ = true;
 };
 
 struct Captured {
@@ -77,8 +106,33 @@ struct Captured {
 
 struct Capture {
   std::array<Captured, document::kFieldCount> fields;
+  // For model quality (ObservedFields), what a DOM's first_value and number reads find: the first
+  // scalar (not null, object or array) of the predicted value and of the outputs, and the first
+  // number of the confidence.
+  Captured predicted_scalar, outputs_scalar, confidence_number;
   Captured& operator[](document::Field f) { return fields[static_cast<size_t>(f)]; }
 };
+
+bool is_scalar(od::json_type t) {
+  return t == od::json_type::number || t == od::json_type::string || t == od::json_type::boolean;
+}
+
+ObservedFields::Type observed_type(od::json_type t) {
+  switch (t) {
+    case od::json_type::number:
+      return ObservedFields::Type::kNumber;
+    case od::json_type::string:
+      return ObservedFields::Type::kString;
+    case od::json_type::boolean:
+      return ObservedFields::Type::kBoolean;
+    case od::json_type::array:
+      return ObservedFields::Type::kArray;
+    case od::json_type::object:
+      return ObservedFields::Type::kObject;
+    default:
+      return ObservedFields::Type::kNull;
+  }
+}
 
 }  // namespace
 
@@ -138,6 +192,18 @@ struct DocumentDecoder::Impl {
   bool duplicate = false;                 // the last parse stopped at a name given twice
   std::string duplicate_path;             // its JSON pointer (names that may be PII written as "*")
   std::deque<std::string> masked_values;  // storage for captured masked strings
+  // What the walk saw for model quality (ObservedFields); reset by each parse.
+  struct Observation {
+    bool beyond_64_bits = false;    // an integer past 64 bits: a DOM reads no such document
+    bool unreliable = false;        // masking changed something model quality reads
+    uint8_t inputs_priority = 255;  // of the inputs object whose members are recorded
+    int recording_depth = -1;       // that object's depth while it is walked
+    size_t inputs_from = 0;         // its bytes in the original document (masked walks)
+    size_t inputs_to = 0;
+    std::vector<std::tuple<std::string_view, od::json_type, double>> members;
+  } obs;
+  od::json_type last_type = od::json_type::null;  // of the value walk() visited last
+  double last_number = 0;
 
   Impl(std::shared_ptr<const document::FieldMappingSet> m, std::shared_ptr<const Masker> mk,
        const Clock& c, DecoderLimits l)
@@ -189,6 +255,28 @@ struct DocumentDecoder::Impl {
         c.priority = prio;
       }
     }
+    if (node->quality) capture_quality(node, value, type, cap);
+  }
+
+  // What model quality reads differs from the capture where a pointer holds null, an object or an
+  // array (first_value passes over them) or anything but a number (the confidence).
+  static void capture_quality(const TrieNode* node, const Captured& value, od::json_type type,
+                              Capture& cap) {
+    auto better = [&](Captured& c, uint8_t prio) {
+      if (!c.present || prio < c.priority) {
+        c = value;
+        c.priority = prio;
+      }
+    };
+    for (const auto& [f, prio] : node->leaves) {
+      if (f == document::Field::kPredictedValue && is_scalar(type)) {
+        better(cap.predicted_scalar, prio);
+      } else if (f == document::Field::kOutputs && is_scalar(type)) {
+        better(cap.outputs_scalar, prio);
+      } else if (f == document::Field::kConfidence && type == od::json_type::number) {
+        better(cap.confidence_number, prio);
+      }
+    }
   }
 
   // The end of the value just walked (its last byte + 1), from the position of the next token.
@@ -201,18 +289,20 @@ struct DocumentDecoder::Impl {
     return next;
   }
 
-  // Deletes the member or element [start, end) together with one separating comma.
-  static void drop(MaskCtx& m, const char* start, const char* end) {
+  // Deletes the member or element [start, end) together with one separating comma: the one before
+  // it when a kept sibling comes before it (,"z":9 -> gone), else the one after it ("a":1, ->
+  // gone). Each drop takes a comma of its own, so neighbouring drops never leave "[10,]".
+  static void drop(MaskCtx& m, const char* start, const char* end, bool kept_before) {
     const char* base = m.json.data();
     size_t from = static_cast<size_t>(start - base), to = static_cast<size_t>(end - base);
-    size_t k = to;
-    while (k < m.json.size() && is_space(base[k])) ++k;
-    if (k < m.json.size() && base[k] == ',') {
-      to = k + 1;  // "a":1, -> gone
-    } else {
+    if (kept_before) {
       size_t b = from;
       while (b > 0 && is_space(base[b - 1])) --b;
-      if (b > 0 && base[b - 1] == ',') from = b - 1;  // ,"z":9 (the last member) -> gone
+      if (b > 0 && base[b - 1] == ',') from = b - 1;
+    } else {
+      size_t k = to;
+      while (k < m.json.size() && is_space(base[k])) ++k;
+      if (k < m.json.size() && base[k] == ',') to = k + 1;
     }
     m.edits.push_back({from, to, std::string()});
   }
@@ -248,6 +338,8 @@ struct DocumentDecoder::Impl {
     const char* start = token.data();
     std::string text;
     bool is_string = false, is_number = false;
+    if (node != nullptr && node->quality) obs.unreliable = true;  // its type may change
+    last_type = type;
     // Validation judges the document as sent: the capture keeps the original type (and number),
     // with the masked text.
     Captured c;
@@ -267,6 +359,7 @@ struct DocumentDecoder::Impl {
           if (e != simdjson::NUMBER_ERROR || !document::is_big_integer(token)) return e;
           c.is_integer = true;
           c.big = true;
+          obs.beyond_64_bits = true;
         } else {
           c.number = n.as_double();
           c.is_integer = integer_syntax;
@@ -313,6 +406,7 @@ struct DocumentDecoder::Impl {
     auto& many = many_names_at[static_cast<size_t>(depth)];
     names.clear();
     many.clear();
+    bool kept_before = false;
     for (auto member : obj) {
       od::field field;
       if (auto e = std::move(member).get(field)) return e;
@@ -348,9 +442,13 @@ struct DocumentDecoder::Impl {
       if (m != nullptr) {
         if (child_live != 0) path.pop_back();
         if (child_dropped) {
-          drop(*m, key_start, child_end);
+          drop(*m, key_start, child_end, kept_before);
           if (key_candidate != SIZE_MAX) m->pii[key_candidate].skip = true;  // gone with it
         }
+      }
+      kept_before = kept_before || !child_dropped;
+      if (depth == obs.recording_depth && !child_dropped) {
+        obs.members.emplace_back(key, last_type, last_number);
       }
     }
     return simdjson::SUCCESS;
@@ -376,6 +474,7 @@ struct DocumentDecoder::Impl {
                                      Capture& cap, MaskCtx* m, uint64_t live) {
     if constexpr (!kMask) m = nullptr;
     size_t index = 0;
+    bool kept_before = false;
     for (auto element : arr) {
       od::value ev;
       if (auto e = element.get(ev)) return e;
@@ -397,8 +496,9 @@ struct DocumentDecoder::Impl {
       }
       if (m != nullptr) {
         if (child_live != 0) path.pop_back();
-        if (child_dropped) drop(*m, start, child_end);
+        if (child_dropped) drop(*m, start, child_end, kept_before);
       }
+      kept_before = kept_before || !child_dropped;
     }
     return simdjson::SUCCESS;
   }
@@ -424,9 +524,26 @@ struct DocumentDecoder::Impl {
     Captured scratch;
     switch (type) {
       case od::json_type::object: {
+        // The members of the first inputs object are recorded for model quality.
+        const uint8_t inputs = node != nullptr ? node->inputs_priority : 255;
+        const bool record = inputs < obs.inputs_priority;
+        const char* from = nullptr;
+        if (record) {
+          if (m != nullptr) from = v.raw_json_token().data();
+          obs.inputs_priority = inputs;
+          obs.members.clear();
+          obs.recording_depth = depth;
+        }
         od::object obj;
         if (auto e = v.get_object().get(obj)) return e;
         if (auto e = walk_members<kMask>(obj, trie, node, depth, cap, m, live)) return e;
+        if (record) {
+          obs.recording_depth = -1;
+          if (m != nullptr && obs.inputs_priority == inputs) {  // not replaced by a nested one
+            obs.inputs_from = static_cast<size_t>(from - m->json.data());
+            obs.inputs_to = static_cast<size_t>(value_end(*m) - m->json.data());
+          }
+        }
         break;
       }
       case od::json_type::array: {
@@ -457,6 +574,7 @@ struct DocumentDecoder::Impl {
           if (e != simdjson::NUMBER_ERROR || !document::is_big_integer(raw)) return e;
           scratch.is_integer = true;
           scratch.big = true;
+          obs.beyond_64_bits = true;
         } else {
           scratch.number = n.as_double();
           scratch.is_integer = integer_syntax;
@@ -484,6 +602,8 @@ struct DocumentDecoder::Impl {
         break;
       }
     }
+    last_type = type;
+    last_number = scratch.number;
     capture(node, scratch, type, cap);
     return simdjson::SUCCESS;
   }
@@ -521,6 +641,22 @@ struct DocumentDecoder::Impl {
         if (c.present && c.pii >= 0 && masked_index[static_cast<size_t>(c.pii)] >= 0) {
           c.str = keep(masked[static_cast<size_t>(masked_index[static_cast<size_t>(c.pii)])]);
         }
+      }
+      // Model quality reads the captures only when masking left what it reads as it was: no
+      // member name changed (one may be on a pointer's path), no read value masked.
+      for (size_t i = 0; i < m.pii.size(); ++i) {
+        if (masked_index[i] >= 0 && m.pii[i].key) obs.unreliable = true;
+      }
+      for (const Captured* c :
+           {&cap.predicted_scalar, &cap.outputs_scalar, &cap.confidence_number}) {
+        if (c->present && c->pii >= 0 && masked_index[static_cast<size_t>(c->pii)] >= 0) {
+          obs.unreliable = true;
+        }
+      }
+    }
+    if (obs.inputs_priority != 255) {
+      for (const Edit& e : m.edits) {
+        if (e.from < obs.inputs_to && e.to > obs.inputs_from) obs.unreliable = true;
       }
     }
     if (m.edits.empty()) return m.json;
@@ -590,6 +726,11 @@ struct DocumentDecoder::Impl {
     const std::string_view original(json.data(), json.length());
     stored = original;
     duplicate = false;
+    obs.beyond_64_bits = false;
+    obs.unreliable = false;
+    obs.inputs_priority = 255;
+    obs.recording_depth = -1;
+    obs.members.clear();
     od::document doc;
     if (auto e = parser.iterate(json).get(doc)) return e;
     od::json_type type;
@@ -795,6 +936,7 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
     im.mscratch->luhn_rejected = 0;
   }
   std::string_view stored;
+  const PointerTrie* used_trie = &im.default_trie;
   simdjson::error_code err = im.parse(padded, im.default_trie, cap, not_object, policy, stored);
   // A model with its own field mapping or masking policy is decoded again with them.
   if (err == simdjson::SUCCESS && !not_object) {
@@ -816,6 +958,7 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
           im.mscratch->counts.clear();
           im.mscratch->luhn_rejected = 0;
         }
+        used_trie = trie;
         err = im.parse(padded, *trie, cap, not_object, policy, stored);
       }
     }
@@ -971,6 +1114,19 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
   }
 
   event.document.assign(stored_document());
+  if (!is_label && used_trie->observable() && !im.obs.beyond_64_bits && !im.obs.unreliable) {
+    ObservedFields& o = event.observed;
+    o.mapping = mapping;
+    const Captured& p = cap.predicted_scalar.present ? cap.predicted_scalar : cap.outputs_scalar;
+    if (p.present) o.predicted = observed_type(p.type);
+    o.has_confidence = cap.confidence_number.present;
+    o.confidence = cap.confidence_number.number;
+    o.has_inputs = im.obs.inputs_priority != 255;
+    o.inputs.reserve(im.obs.members.size());
+    for (const auto& [name, type, number] : im.obs.members) {
+      o.inputs.push_back({std::string(name), observed_type(type), number});
+    }
+  }
   return true;
 }
 

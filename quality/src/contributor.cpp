@@ -154,29 +154,41 @@ const char* type_of(const simdjson::dom::element& v) {
   }
 }
 
-// Data quality and drift of one input member.
-void add_feature(std::string_view name, simdjson::dom::element v,
-                 const ModelQualityConfig::Feature* spec, store::AggregateSink& out) {
-  // Feature names become report entries and Prometheus label values: at most 64 bytes of printable
-  // UTF-8 (names holding PII were masked into tokens before storage). Any other name is counted
-  // under "__other__".
-  std::string_view n = name;
+// Feature names become report entries and Prometheus label values: at most 64 bytes of printable
+// UTF-8 (names holding PII were masked into tokens before storage). Any other name is counted
+// under "__other__".
+std::string_view feature_name(std::string_view n) {
   const bool printable = std::none_of(n.begin(), n.end(), [](char ch) {
     return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
   });
-  if (n.size() > kMaxFeatureName || !printable) n = "__other__";
-  if (v.is_null()) return;  // counted as null: predictions without a qt entry
+  return n.size() > kMaxFeatureName || !printable ? "__other__" : n;
+}
+
+// Data quality and drift of one input member that is not null: its JSON type name, and its value
+// when it is a number.
+void add_typed_feature(std::string_view n, const char* type, const double* number,
+                       const ModelQualityConfig::Feature* spec, store::AggregateSink& out) {
   KeyBuffer& key = thread_keys();
-  const char* t = type_of(v);
-  out.add(key("qt", n, t), 1);
+  out.add(key("qt", n, type), 1);
+  if (number == nullptr) return;
+  const double x = *number;
+  if (spec != nullptr && ((spec->min && x < *spec->min) || (spec->max && x > *spec->max))) {
+    out.add(key("qr", n), 1);
+  }
+  std::array<char, 16> bucket;
+  out.add(key("qh", n, numeric_bucket(x, bucket)), 1);
+}
+
+// Data quality and drift of one input member.
+void add_feature(std::string_view name, simdjson::dom::element v,
+                 const ModelQualityConfig::Feature* spec, store::AggregateSink& out) {
+  const std::string_view n = feature_name(name);
+  if (v.is_null()) return;  // counted as null: predictions without a qt entry
   double x;
-  if (!v.get_double().get(x)) {
-    if (spec != nullptr && ((spec->min && x < *spec->min) || (spec->max && x > *spec->max))) {
-      out.add(key("qr", n), 1);
-    }
-    std::array<char, 16> bucket;
-    out.add(key("qh", n, numeric_bucket(x, bucket)), 1);
-  } else if (spec != nullptr && spec->categorical && (v.is_string() || v.is_bool())) {
+  const bool number = !v.get_double().get(x);
+  add_typed_feature(n, type_of(v), number ? &x : nullptr, spec, out);
+  if (!number && spec != nullptr && spec->categorical && (v.is_string() || v.is_bool())) {
+    KeyBuffer& key = thread_keys();
     std::string text(simdjson::minify(v));
     if (text.size() > 64) text.resize(64);
     std::replace(text.begin(), text.end(), kSep, '?');
@@ -184,26 +196,70 @@ void add_feature(std::string_view name, simdjson::dom::element v,
   }
 }
 
+const char* type_name(ObservedFields::Type t) {
+  switch (t) {
+    case ObservedFields::Type::kNumber:
+      return "number";
+    case ObservedFields::Type::kString:
+      return "string";
+    case ObservedFields::Type::kBoolean:
+      return "boolean";
+    case ObservedFields::Type::kArray:
+      return "array";
+    default:
+      return "object";
+  }
+}
+
+void add_confidence(double conf, store::AggregateSink& out) {
+  if (!(conf >= 0 && conf <= 1)) return;
+  const int b = std::min(kConfidenceBins - 1, static_cast<int>(conf * kConfidenceBins));
+  std::array<char, 8> bin;
+  const auto end = std::to_chars(bin.data(), bin.data() + bin.size(), b).ptr;
+  out.add(
+      thread_keys()("conf", std::string_view(bin.data(), static_cast<size_t>(end - bin.data()))),
+      1);
+  out.add("conf_sum", conf);
+  out.add("conf_n", 1);
+}
+
+// What prediction() adds from the DOM, from the values the decoder read instead (the same
+// entries: tests/quality/observed_test.cpp compares the two on generated documents).
+void add_observed(const ObservedFields& o, const ModelQualityConfig& c, store::AggregateSink& out) {
+  if (o.predicted != ObservedFields::Type::kNone) {
+    out.add(o.predicted == ObservedFields::Type::kNumber ? "pn" : "pc", 1);
+  }
+  if (o.has_confidence) add_confidence(o.confidence, out);
+  if (!o.has_inputs) return;
+  size_t seen = 0;
+  for (const ObservedFields::Member& member : o.inputs) {
+    if (seen++ == c.max_features) break;
+    if (member.type == ObservedFields::Type::kNull) continue;
+    add_typed_feature(feature_name(member.name), type_name(member.type),
+                      member.type == ObservedFields::Type::kNumber ? &member.number : nullptr,
+                      nullptr, out);
+  }
+}
+
 }  // namespace
 
 void ModelContributor::prediction(const store::JoinSide& p, store::AggregateSink& out) const {
   out.add("n", 1);
-  simdjson::dom::element doc;
-  if (!parse_stored(0, p.document, doc)) return;
   const document::FieldMapping& m = fields_->for_model(p.model);
   const ModelQualityConfig& c = config_->for_model(p.model);
+  // Straight from the decoder, read with this mapping: no second parse. Configured predicted
+  // pointers and listed features are read from the document (the decoder knows neither).
+  if (p.observed != nullptr && p.observed->mapping == &m && c.predicted.empty() &&
+      c.features.empty()) {
+    add_observed(*p.observed, c, out);
+    return;
+  }
+  simdjson::dom::element doc;
+  if (!parse_stored(0, p.document, doc)) return;
   const document::FoundValue predicted = predicted_of(doc, m, c);
   if (predicted.found()) out.add(predicted.is_number() ? "pn" : "pc", 1);
-  if (auto conf = number_at(doc, m.pointers(document::Field::kConfidence));
-      conf && *conf >= 0 && *conf <= 1) {
-    const int b = std::min(kConfidenceBins - 1, static_cast<int>(*conf * kConfidenceBins));
-    std::array<char, 8> bin;
-    const auto end = std::to_chars(bin.data(), bin.data() + bin.size(), b).ptr;
-    out.add(
-        thread_keys()("conf", std::string_view(bin.data(), static_cast<size_t>(end - bin.data()))),
-        1);
-    out.add("conf_sum", *conf);
-    out.add("conf_n", 1);
+  if (auto conf = number_at(doc, m.pointers(document::Field::kConfidence))) {
+    add_confidence(*conf, out);
   }
   simdjson::dom::object inputs;
   bool found = false;

@@ -195,6 +195,9 @@ Store::Prepared Store::prepare(IngestBatch batch) const {
     e.document = std::move(rec.document);  // kept for dead-lettering a conflict
   }
   if (impl_->quality.on()) impl_->quality.prepare(batch, p.prepared, p.contributions);
+  // The captures are read by prepare alone (a duplicate's contribution is taken back out by
+  // unstore, which reads the document: the two ways agree), so they are not held while queued.
+  for (Event& e : batch.events) e.observed = {};
   if (impl_->options.indexer) impl_->index_prepare(batch, p.prepared);
   // What the prepared batch holds, not what was read: a label of 60 bytes carries its
   // contribution (a few KB), and queued bytes are what inputs pause on (max_queue_bytes).

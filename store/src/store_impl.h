@@ -51,7 +51,7 @@ inline constexpr const char* kHoldPrefix = "hold/";    // hold/partition:<p> | h
 inline constexpr const char* kNextSequenceKey = "next_sequence";
 
 inline JoinSide side_of(const Event& e) {
-  return {e.model_name, e.model_version, e.timestamp_ms, e.document};
+  return {e.model_name, e.model_version, e.timestamp_ms, e.document, &e.observed};
 }
 inline JoinSide side_of(const StoredRecord& r) {
   return {r.model_name, r.model_version, r.timestamp_ms, r.document};

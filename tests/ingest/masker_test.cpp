@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>
+#include <simdjson.h>
 
 #include "verity/core/sha256.h"
 #include "verity/ingest/document_decoder.h"
@@ -227,10 +228,12 @@ TEST_F(MaskerTest, WhitespaceAndFormattingSurviveMasking) {
   // A detector match inside spaced JSON.
   EXPECT_EQ(run(head + "  \"mail\" :  \"bob@example.com\"  }"),
             head + "  \"mail\" :  \"" + token("bob@example.com") + "\"  }");
-  // Dropping every member of an object, the first, the last, or one in the middle.
-  EXPECT_EQ(run(head + "\"x\": { \"a\" : 1 ,\n \"b\":2 , \"c\" :3 } }"), head + "\"x\": { \n  } }");
+  // Dropping every member of an object, the first, the last, or one in the middle (a member
+  // leaves with the comma after it, or before it when a kept one precedes it).
+  EXPECT_EQ(run(head + "\"x\": { \"a\" : 1 ,\n \"b\":2 , \"c\" :3 } }"),
+            head + "\"x\": { \n   } }");
   EXPECT_EQ(run(head + "\"x\": { \"a\" : 1 } }"), head + "\"x\": {  } }");
-  EXPECT_EQ(run(head + "\"x\": [ 1 , [2, 3] ,\n {\"k\": 4} ] }"), head + "\"x\": [   ] }");
+  EXPECT_EQ(run(head + "\"x\": [ 1 , [2, 3] ,\n {\"k\": 4} ] }"), head + "\"x\": [  \n  ] }");
 }
 
 TEST_F(MaskerTest, DropsOfSomeMembersKeepValidJson) {
@@ -239,8 +242,53 @@ TEST_F(MaskerTest, DropsOfSomeMembersKeepValidJson) {
     c.policy.rules.push_back(make_rule(path, MaskAction::kDrop));
   }
   build(c);
-  EXPECT_EQ(mask(R"("o":{"a":1,"b":2,"c":3},"arr":[10, 11 ,12])"), R"("o":{"b":2},"arr":[10, 12])");
+  EXPECT_EQ(mask(R"("o":{"a":1,"b":2,"c":3},"arr":[10, 11 ,12])"), R"("o":{"b":2},"arr":[10 ,12])");
   EXPECT_EQ(mask(R"("o":{"a":1,"c":3},"arr":[10,11])"), R"("o":{},"arr":[10])");
+}
+
+// Property: dropping any subset of an object's members or an array's elements, next to each other
+// or not, with or without spaces, leaves valid JSON holding exactly the kept ones in order
+// ("[10,11,12]" with the last two dropped once became "[10,]").
+TEST_F(MaskerTest, EverySubsetOfDroppedMembersLeavesValidJson) {
+  constexpr int kN = 4;
+  simdjson::dom::parser parser;
+  for (const char* sep : {",", " ,\n "}) {
+    for (unsigned subset = 0; subset < (1u << kN); ++subset) {
+      MaskingConfig c;
+      for (int i = 0; i < kN; ++i) {
+        if ((subset & (1u << i)) == 0) continue;
+        c.policy.rules.push_back(make_rule("/o/m" + std::to_string(i), MaskAction::kDrop));
+        c.policy.rules.push_back(make_rule("/arr/" + std::to_string(i), MaskAction::kDrop));
+      }
+      build(c);
+      std::string o = "{", arr = "[", want_o = "{", want_arr = "[";
+      for (int i = 0; i < kN; ++i) {
+        if (i > 0) {
+          o += sep;
+          arr += sep;
+        }
+        o += "\"m" + std::to_string(i) + "\":" + std::to_string(i);
+        arr += std::to_string(10 + i);
+        if ((subset & (1u << i)) != 0) continue;
+        if (want_o.size() > 1) {
+          want_o += ',';
+          want_arr += ',';
+        }
+        want_o += "\"m" + std::to_string(i) + "\":" + std::to_string(i);
+        want_arr += std::to_string(10 + i);
+      }
+      o += "}";
+      arr += "]";
+      want_o += "}";
+      want_arr += "]";
+      const std::string got = mask("\"o\":" + o + ",\"arr\":" + arr);
+      simdjson::dom::element e;
+      ASSERT_EQ(parser.parse("{" + got + "}").get(e), simdjson::SUCCESS)
+          << "subset " << subset << ": " << got;
+      EXPECT_EQ(simdjson::minify(e["o"]), want_o) << got;
+      EXPECT_EQ(simdjson::minify(e["arr"]), want_arr) << got;
+    }
+  }
 }
 
 TEST_F(MaskerTest, PerModelPoliciesAndVersions) {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "verity/core/event.h"
 #include "verity/core/time_format.h"
 
 namespace verity::store {
@@ -111,12 +112,15 @@ class AggregateSum final : public AggregateSink {
   boost::unordered_flat_map<std::string, Aggregate::Fixed, Hash, Equal> sums_;
 };
 
-// A prediction or a label as the join sees it: the record's metadata and document.
+// A prediction or a label as the join sees it: the record's metadata and document, and what the
+// decoder read of the document's fields (ObservedFields: its `mapping` is null, or the pointer
+// is, when there is nothing to read there, such as for a record read back from the store).
 struct JoinSide {
   std::string_view model;
   std::string_view version;
   EpochMillis time_ms = 0;  // prediction time, or label time
   std::string_view document;
+  const ObservedFields* observed = nullptr;
 };
 
 // What predictions and joined labels contribute to a model's aggregates. Implemented outside the
