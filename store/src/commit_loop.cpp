@@ -165,7 +165,7 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
   if (quality_on) {
     if (auto qs = quality.before_write(wb); !qs) return qs;
   }
-  summaries_flush_into(wb);  // now and then: the buffered block summaries
+  summaries_flush_into(wb, seq);  // now and then: the buffered block summaries
   if (auto st = wb.Put(meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
     return from_rocksdb(st, "building the commit group");
   }
@@ -365,7 +365,7 @@ void Store::Impl::run_commit_loop() {
   if (db && !db_failed) {
     std::lock_guard write_lock(write_mu);
     rocksdb::WriteBatch wb;
-    summaries_flush_into(wb, true);
+    summaries_flush_into(wb, next_sequence, true);
     if (wb.Count() > 0) {
       rocksdb::WriteOptions wo;
       wo.sync = options.sync != SyncPolicy::kNone;

@@ -72,7 +72,7 @@ void Store::Impl::summaries_add(const IngestBatch& batch,
   }
 }
 
-void Store::Impl::summaries_flush_into(rocksdb::WriteBatch& wb, bool force) {
+void Store::Impl::summaries_flush_into(rocksdb::WriteBatch& wb, uint64_t watermark, bool force) {
   if (!options.indexer || !options.indexer->summarizes()) return;
   // Written every second, or sooner when a shard holds many blocks (model versions named by
   // documents can be many: the buffer stays bounded).
@@ -107,10 +107,12 @@ void Store::Impl::summaries_flush_into(rocksdb::WriteBatch& wb, bool force) {
     for (const auto& [key, s] : *out) (void)wb.Merge(blocks, key, s.encode());
     any = true;
   }
-  // Every record below next_sequence was prepared, so its values are in what is written now or
-  // was written before.
+  // Every record below the watermark was prepared, so its values are in what is written now or
+  // was written before. (The group's own records count: the watermark was once the group's first
+  // sequence, so a store stopped right after a group that carried the summaries made that group's
+  // blocks again at its next open.)
   if (any) {
-    (void)wb.Put(meta, kSummaryWatermarkKey, sequence_key(next_sequence));
+    (void)wb.Put(meta, kSummaryWatermarkKey, sequence_key(watermark));
     summary_flush_owner = group_writes;
   }
 }

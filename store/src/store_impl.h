@@ -223,8 +223,10 @@ struct Store::Impl : Database {  // the database holder: database.h
   // On the submitting thread: a batch's predictions' values, into the calling thread's shard.
   void summaries_add(const IngestBatch& batch, std::vector<PreparedEvent>* prepared) const;
   // Commit thread, building a group that writes: when due (or `force`), the buffered summaries as
-  // merges and the watermark (next_sequence) go into `wb`.
-  void summaries_flush_into(rocksdb::WriteBatch& wb, bool force = false);
+  // merges and the watermark go into `wb`. `watermark`: the sequence after the last record the
+  // write holds (every record below it was prepared, so its values are in the buffer or were
+  // written before).
+  void summaries_flush_into(rocksdb::WriteBatch& wb, uint64_t watermark, bool force = false);
   // Commit thread, once the write that carried them is durable (ok) or may be lost (back into the
   // buffer): right after the write, or under sync: group when its WAL sync settles. One write of
   // summaries is in flight at a time.
