@@ -90,7 +90,8 @@ void declare_keys(config::Section& s, HttpIngestOptions& o) {
 
 namespace {
 
-// An action and its parameters. A detector's actions are fewer. `compact`: a parameter the action
+// An action and its parameters. A detector's actions are fewer (no truncate or bucket, so neither
+// of their parameters). `compact`: a parameter the action
 // does not use, left at its default, is not rendered (not for a model's detector override, whose
 // parameters start from the top-level setting rather than the defaults).
 void declare_params(config::Section& s, MaskParams& p, bool detector, bool compact) {
@@ -120,14 +121,15 @@ void declare_params(config::Section& s, MaskParams& p, bool detector, bool compa
       return p.action == MaskAction::kPartial || p.keep_last != defaults.keep_last;
     });
   }
-  s.count("max_length", p.max_length, 1, 1 << 20, "truncate (rules): characters kept");
+  if (detector) return;  // truncate and bucket are rules' actions only
+  s.count("max_length", p.max_length, 1, 1 << 20, "truncate: characters kept");
   if (compact) {
     s.shown_when([&p, defaults] {
       return p.action == MaskAction::kTruncate || p.max_length != defaults.max_length;
     });
   }
   s.number("bucket_width", p.bucket_width,
-           "bucket (rules): numbers become the lower bound of their bucket");
+           "bucket: numbers become the lower bound of their bucket");
   if (compact) {
     s.shown_when([&p, defaults] {
       return p.action == MaskAction::kBucket || p.bucket_width != defaults.bucket_width;

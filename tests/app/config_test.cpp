@@ -142,14 +142,18 @@ masking:
   detectors:
     email: {action: bucket}
     fingerprint: {action: hash}
+    ssn: {action: partial, max_length: 4}
   custom_detectors:
-    - {name: card, pattern: "x"}
+    - {name: card, pattern: "x", bucket_width: 5}
 )");
   for (const char* expected :
        {"masking.rules[0].path: a path starts with '/' or '**/'",
         "masking.rules[1].action: unknown action 'scramble'", "masking.rules[2].path: is required",
         "masking.detectors.email.action: a detector's action is drop, redact, hash or partial",
         "masking.detectors.fingerprint: unknown key",
+        // truncate and bucket are rules' actions: a detector has neither parameter
+        "masking.detectors.ssn.max_length: unknown key",
+        "masking.custom_detectors[0].bucket_width: unknown key",
         "masking.custom_detectors[0].name: 'card' is a built-in detector"}) {
     EXPECT_NE(e.find(expected), std::string::npos) << "missing: " << expected << "\nin:\n" << e;
   }
