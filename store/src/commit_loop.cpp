@@ -2,6 +2,7 @@
 // WriteBatch per commit group, synced according to the policy, before reporting any of them.
 
 #include <chrono>
+#include <functional>
 #include <unordered_map>
 
 #include <rocksdb/write_batch.h>
@@ -187,20 +188,14 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
 // Answers every batch of `group` (in order) with `status`, or with its result when it is ok.
 void Store::Impl::finish_group(std::vector<Pending>& group, std::vector<CommitResult>& results,
                                const Status& status, std::chrono::steady_clock::time_point start) {
-  size_t items = 0, bytes = 0;
-  for (const auto& p : group) {
-    items += p.batch.events.size() + p.batch.rejects.size();
-    bytes += p.bytes;
-  }
+  size_t items = 0;
+  for (const auto& p : group) items += p.events();
   if (status) {
     commit_latency->Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     group_events->Observe(static_cast<double>(items));
   }
-  queued_bytes -= bytes;
-  queued_events -= items;
-  queue_depth_events->Set(static_cast<double>(queued_events.load()));
-  queue_depth_bytes->Set(static_cast<double>(queued_bytes.load()));
+  queue.answered(group);
   for (size_t g = 0; g < group.size(); ++g) {
     if (!status) {
       CommitResult failed;
@@ -243,33 +238,15 @@ void Store::Impl::run_commit_loop() {
   // while the next group is built and written; it is answered once that sync succeeded. Other
   // policies write (and sync, under always) in the Write itself.
   const bool pipelined = options.sync == SyncPolicy::kGroup;
-  std::vector<Pending> group;
+  SubmissionQueue::GroupLimits limits;
+  limits.max_events = options.max_group_events;
+  limits.max_bytes = options.max_group_bytes.bytes;
+  limits.one_batch = options.sync == SyncPolicy::kAlways;
+  const std::function<bool()> sync_done = [this] { return syncer->done(); };
+  std::vector<Pending> group;  // batches of a failed sync stay in it, written again first
   std::vector<CommitResult> results;
   while (true) {
-    {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] {
-        return !queue.empty() || !group.empty() || (unsynced ? syncer->done() : stopping);
-      });
-      if (queue.empty() && group.empty() && !unsynced) break;  // stopping, everything committed
-      size_t events = 0, bytes = 0;
-      for (const auto& p : group) {  // batches of a failed sync, written again first
-        events += p.batch.events.size() + p.batch.rejects.size();
-        bytes += p.bytes;
-      }
-      while (!queue.empty()) {
-        const size_t n = queue.front().batch.events.size() + queue.front().batch.rejects.size();
-        if (!group.empty() &&
-            (options.sync == SyncPolicy::kAlways || events + n > options.max_group_events ||
-             bytes + queue.front().bytes > options.max_group_bytes.bytes)) {
-          break;
-        }
-        events += n;
-        bytes += queue.front().bytes;
-        group.push_back(std::move(queue.front()));
-        queue.pop_front();
-      }
-    }
+    if (!queue.take(group, limits, unsynced.has_value(), sync_done)) break;  // stopped, all written
     // A sync that ended while nothing was queued: answer its group now.
     if (unsynced && syncer->done()) {
       if (auto s = settle_unsynced(group); !s) {
@@ -342,10 +319,7 @@ void Store::Impl::run_commit_loop() {
       db_failed = true;
       // The group written before this one is settled first: never reopen under a running sync.
       (void)settle_unsynced(group);
-      std::unique_lock lock(mu);
-      if (stopping && clock.now_ms() >= drain_deadline_ms) break;
-      cv.wait_for(lock, options.retry_interval);
-      lock.unlock();
+      if (!queue.pause(options.retry_interval, clock.now_ms())) break;  // the drain deadline passed
       // Reopen only once the disk takes writes again: until then the open database keeps
       // serving reads.
       if (!disk_writable()) {

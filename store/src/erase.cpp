@@ -106,7 +106,7 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     if (!im.db) return Status::unavailable("the store is reopening after a write failure");
     const EpochMillis now = im.clock.now_ms();
     rocksdb::WriteBatch wb;
-    report.audit_id = im.allocate_audit_id();
+    report.audit_id = im.audit_log.allocate();
     std::map<uint32_t, ChainHead> heads;
     std::string value, tombstone;
     // With an outbox, each erasure is also queued for the shippers (new sequences, taken while
@@ -116,10 +116,7 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     for (const auto& [day, keys] : predictions) {
       auto* cf = im.find_partition(day);
       if (cf == nullptr) continue;  // dropped by retention meanwhile
-      {
-        std::lock_guard lock(im.state_mu);
-        heads[day] = im.state[day].chain;
-      }
+      heads[day] = im.partition_states.chain(day);
       for (const auto& key : keys) {
         auto s = im.db->Get(rocksdb::ReadOptions(), cf, key, &value);
         if (!s.ok()) return from_rocksdb(s, "re-reading an erased record");
@@ -173,19 +170,15 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     std::string counts = report.to_json();  // {"audit_id":N,"predictions":...,"partitions":[...]}
     fields += counts.substr(counts.find(",\"predictions\""));
     fields.pop_back();  // the report's closing brace
-    if (auto s = im.append_audit(wb, "erase", fields, report.audit_id); !s) return s;
+    if (auto s = im.audit_log.append(wb, "erase", fields, report.audit_id); !s) return s;
     if (next_seq != im.next_sequence)
       (void)wb.Put(im.meta, kNextSequenceKey, sequence_key(next_seq));
     if (auto s = im.admin_write(wb, true, "writing an erasure"); !s) return s;
     im.next_sequence = next_seq;
     im.next_sequence_seen = next_seq;
     im.advance_durable(next_seq);  // a synced write: everything written before is durable too
-    im.outbox_events += outbox_added;
-    im.outbox_bytes += outbox_added_bytes;
-    std::lock_guard lock(im.state_mu);
-    for (const auto& [day, head] : heads) {
-      if (auto p = im.state.find(day); p != im.state.end()) p->second.chain = head;
-    }
+    im.outbox_reader.appended(outbox_added, outbox_added_bytes);
+    im.partition_states.erased(heads);
   }
   im.erasures->Increment(static_cast<double>(report.predictions));
 

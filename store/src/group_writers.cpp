@@ -76,11 +76,7 @@ Status ChainWriter::add(const Event& e, const std::string& record, const Sha256D
     cached_day_ = day;
     cached_cf_ = *cf;
     auto [it, fresh] = heads_.try_emplace(day);
-    if (fresh) {
-      std::lock_guard lock(store_.state_mu);
-      auto known = store_.state.find(day);
-      it->second = known != store_.state.end() ? known->second.chain : empty_chain(day);
-    }
+    if (fresh) it->second = store_.partition_states.chain(day);
     cached_head_ = &it->second;
   }
   ChainHead& head = *cached_head_;
@@ -96,12 +92,7 @@ Status ChainWriter::add(const Event& e, const std::string& record, const Sha256D
     return building(st);
   }
   if (day != checked_model_day_ || e.model_name != checked_model_) {
-    bool known;
-    {
-      std::lock_guard lock(store_.state_mu);
-      auto p = store_.state.find(day);
-      known = p != store_.state.end() && p->second.models.count(e.model_name) > 0;
-    }
+    bool known = store_.partition_states.has_model(day, e.model_name);
     for (const auto& [d, m] : models_) known = known || (d == day && m == e.model_name);
     if (!known) {
       models_.emplace_back(day, e.model_name);
@@ -126,11 +117,7 @@ Status ChainWriter::before_write(rocksdb::WriteBatch& wb) {
   return Status::ok();
 }
 
-void ChainWriter::after_write() {
-  std::lock_guard lock(store_.state_mu);
-  for (const auto& [day, head] : heads_) store_.state[day].chain = head;
-  for (const auto& [day, model] : models_) store_.state[day].models.insert(model);
-}
+void ChainWriter::after_write() { store_.partition_states.committed(heads_, models_); }
 
 // --- IndexWriter -------------------------------------------------------------------------------
 
@@ -200,9 +187,6 @@ Status OutboxWriter::add_label(rocksdb::WriteBatch& wb, uint64_t sequence,
   return Status::ok();
 }
 
-void OutboxWriter::after_write() {
-  store_.outbox_events += events_;
-  store_.outbox_bytes += bytes_;
-}
+void OutboxWriter::after_write() { store_.outbox_reader.appended(events_, bytes_); }
 
 }  // namespace verity::store

@@ -1,13 +1,12 @@
-// Administration beside retention (retention.cpp): the partition state loaded at open, writes
-// outside the commit thread, the admin audit trail, the partition listing, flush and settle.
+// Administration beside retention (retention.cpp): the partition states and audit ids loaded at
+// open (partition_states.h, audit_log.h), writes outside the commit thread, the partition
+// listing, the audit trail's reads, flush and settle.
 
 #include <chrono>
 #include <thread>
 
 #include <rocksdb/convenience.h>
 #include <spdlog/spdlog.h>
-
-#include <simdjson.h>
 
 #include "record_codec.h"
 #include "store_impl.h"
@@ -22,13 +21,6 @@ namespace {
 
 constexpr EpochMillis kDayMs = 86'400'000;
 
-std::optional<Tier> parse_tier(std::string_view s) {
-  if (s == "hot") return Tier::kHot;
-  if (s == "warm") return Tier::kWarm;
-  if (s == "cold") return Tier::kCold;
-  return std::nullopt;
-}
-
 std::string append_string_array(const std::vector<std::string>& v) {
   std::string out = "[";
   for (size_t i = 0; i < v.size(); ++i) {
@@ -36,20 +28,6 @@ std::string append_string_array(const std::vector<std::string>& v) {
     document::append_json_string(out, v[i]);
   }
   return out + ']';
-}
-
-// Iterates the keys of `cf` in [begin, end).
-template <class F>
-Status scan_range(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const std::string& begin,
-                  const std::string& end, F&& visit) {
-  rocksdb::ReadOptions ro;
-  rocksdb::Slice upper(end);
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(ro, cf));
-  for (it->Seek(begin); it->Valid(); it->Next()) {
-    if (!visit(it->key(), it->value())) break;
-  }
-  return from_rocksdb(it->status(), "scanning " + cf->GetName());
 }
 
 }  // namespace
@@ -117,66 +95,12 @@ std::string EraseReport::to_json() const {
 }
 
 Status Store::Impl::load_state() {
-  std::lock_guard lock(state_mu);
-  state.clear();
-  for (const auto& [day, cf] : partitions) state[day].chain = empty_chain(day);
+  std::vector<uint32_t> days, orphans;  // orphans: chains of partitions dropped before their keys
+  for (const auto& [day, cf] : partitions) days.push_back(day);
+  if (auto s = partition_states.load(*db, chain, meta, days, orphans); !s) return s;
+  if (auto s = audit_log.load(); !s) return s;
 
-  std::vector<uint32_t> orphans;  // chains of partitions dropped before their keys were deleted
-  auto s = scan_range(*db, chain, "H", "I", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
-    auto key = parse_chain_key(k.ToStringView());
-    auto head = decode_head(v.ToStringView());
-    if (!key || !head) return true;  // verify reports it
-    if (auto p = state.find(key->day); p != state.end()) {
-      p->second.chain = *head;
-    } else {
-      orphans.push_back(key->day);
-    }
-    return true;
-  });
-  if (!s) return s;
-  s = scan_range(*db, chain, "S", "T", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
-    auto key = parse_chain_key(k.ToStringView());
-    auto seal = decode_seal(v.ToStringView());
-    if (!key || !seal) return true;
-    if (auto p = state.find(key->day); p != state.end()) {
-      p->second.seals = static_cast<uint32_t>(key->number) + 1;
-      p->second.sealed_count = seal->count;
-    }
-    return true;
-  });
-  if (!s) return s;
-  s = scan_range(*db, meta, kModelPrefix, "model0",
-                 [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
-                   const std::string_view key = k.ToStringView().substr(6);  // p_YYYYMMDD/model
-                   auto day = parse_partition_name(key.substr(0, 10));
-                   if (day && key.size() > 11) {
-                     if (auto p = state.find(*day); p != state.end()) {
-                       p->second.models.emplace(key.substr(11));
-                     }
-                   }
-                   return true;
-                 });
-  if (!s) return s;
-  s = scan_range(*db, meta, kTierPrefix, "tier0",
-                 [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
-                   auto day = parse_partition_name(k.ToStringView().substr(5));
-                   auto tier = parse_tier(v.ToStringView());
-                   if (day && tier) {
-                     if (auto p = state.find(*day); p != state.end()) p->second.tier = *tier;
-                   }
-                   return true;
-                 });
-  if (!s) return s;
-
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), audit));
-  it->SeekToLast();
-  if (it->Valid()) {
-    auto last = parse_sequence_key(it->key().ToStringView());
-    if (last) next_audit_id = *last + 1;
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "reading the audit trail");
-
-  for (const auto& [day, st] : state) {
+  for (const auto& [day, st] : partition_states.all()) {
     if (st.tier == Tier::kHot) continue;
     auto cf = partitions.find(day);
     if (cf == partitions.end()) continue;  // chain keys of a dropped partition (cleaned below)
@@ -217,22 +141,6 @@ Status Store::Impl::admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_
   return from_rocksdb(s, what);
 }
 
-uint64_t Store::Impl::allocate_audit_id() {
-  std::lock_guard lock(state_mu);
-  return next_audit_id++;
-}
-
-Status Store::Impl::append_audit(rocksdb::WriteBatch& wb, std::string_view action,
-                                 std::string fields_json, uint64_t id) {
-  const uint64_t n = id != 0 ? id : allocate_audit_id();
-  std::string entry = "{\"id\":" + std::to_string(n) + ",\"time\":\"" +
-                      format_rfc3339(clock.now_ms()) + "\",\"action\":";
-  document::append_json_string(entry, action);
-  entry += fields_json;
-  entry += '}';
-  return from_rocksdb(wb.Put(audit, sequence_key(n), entry), "writing the audit trail");
-}
-
 void Store::update_gauges() const {
   Impl& im = *impl_;
   if (im.memory_bytes == nullptr) return;
@@ -262,8 +170,8 @@ Result<std::vector<PartitionInfo>> Store::partitions() const {
   if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
   std::vector<PartitionInfo> out;
   const std::set<std::string> holds = impl_->retention.hold_names();  // one snapshot for the list
+  const std::map<uint32_t, PartitionState> states = impl_->partition_states.all();
   std::shared_lock plock(impl_->partitions_mu);
-  std::lock_guard lock(impl_->state_mu);
   for (const auto& [day, cf] : impl_->partitions) {
     PartitionInfo info;
     info.partition = partition_name(day);
@@ -289,7 +197,8 @@ Result<std::vector<PartitionInfo>> Store::partitions() const {
         info.chain_bytes = size;
       }
     }
-    if (auto p = impl_->state.find(day); p != impl_->state.end()) {
+    auto p = states.find(day);
+    if (p != states.end()) {
       const PartitionState& st = p->second;
       info.tier = st.tier;
       info.records = st.chain.count;
@@ -300,9 +209,7 @@ Result<std::vector<PartitionInfo>> Store::partitions() const {
       info.head = to_hex(st.chain.link);
     }
     static const std::set<std::string> kNoModels;
-    auto p = impl_->state.find(day);
-    info.holds =
-        Retention::holds_in(holds, day, p != impl_->state.end() ? p->second.models : kNoModels);
+    info.holds = Retention::holds_in(holds, day, p != states.end() ? p->second.models : kNoModels);
     out.push_back(std::move(info));
   }
   return out;
@@ -335,32 +242,7 @@ Status Store::settle() {
 }
 
 Result<std::vector<std::string>> Store::audit_trail(uint64_t from, size_t limit) const {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
-  std::vector<std::string> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->audit));
-  simdjson::dom::parser parser;
-  for (it->Seek(sequence_key(from)); it->Valid() && out.size() < limit; it->Next()) {
-    const std::string_view value = it->value().ToStringView();
-    simdjson::dom::element e;
-    if (parser.parse(value.data(), value.size()).get(e) == simdjson::SUCCESS && e.is_object()) {
-      out.emplace_back(value);
-      continue;
-    }
-    // An entry that is not JSON (an older version stored a name's raw bytes): said so, by its id
-    // and digest, so the trail stays readable and the entry stays accounted for.
-    std::string entry;
-    document::JsonWriter w(entry);
-    w.begin_object();
-    w.member("id", parse_sequence_key(it->key().ToStringView()).value_or(0));
-    w.member("unreadable", true).member("bytes", uint64_t{value.size()});
-    w.member("sha256", sha256_hex(value));
-    w.end_object();
-    out.push_back(std::move(entry));
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "reading the audit trail");
-  return out;
+  return impl_->audit_log.read(from, limit);
 }
 
 }  // namespace verity::store

@@ -1,5 +1,7 @@
 // The outbox: stored predictions in append order for a shipper, from a durable checkpoint.
 
+#include "outbox.h"
+
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/store/partition.h"
@@ -15,9 +17,10 @@ uint64_t entry_bytes(std::string_view v) {
 
 }  // namespace
 
-Status Store::Impl::load_outbox() {
+Status Outbox::load() {
+  rocksdb::DB* db = store_.db.get();
   std::string v;
-  auto s = db->Get(rocksdb::ReadOptions(), meta, kOutboxCheckpointKey, &v);
+  auto s = db->Get(rocksdb::ReadOptions(), store_.meta, kOutboxCheckpointKey, &v);
   uint64_t checkpoint = 1;
   if (s.ok()) {
     auto c = parse_sequence_key(v);
@@ -27,21 +30,22 @@ Status Store::Impl::load_outbox() {
     return from_rocksdb(s, "reading the outbox checkpoint");
   }
   uint64_t events = 0, bytes = 0;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), outbox));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), store_.outbox));
   for (it->Seek(sequence_key(checkpoint)); it->Valid(); it->Next()) {
     ++events;
     bytes += entry_bytes(it->value().ToStringView());
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
-  outbox_checkpoint = checkpoint;
-  outbox_events = events;
-  outbox_bytes = bytes;
+  checkpoint_ = checkpoint;
+  events_ = events;
+  bytes_ = bytes;
   return Status::ok();
 }
 
-Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+Result<OutboxRead> Outbox::read(uint64_t from, size_t max_events, size_t max_bytes,
+                                uint64_t durable) const {
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
   OutboxRead out;
   out.next = from;
   size_t bytes = 0;
@@ -59,9 +63,7 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
   std::unique_ptr<rocksdb::Iterator> records;  // of partition `records_day`
   uint32_t records_day = 0;
   std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->outbox));
-  // Only what is durable: a record a power loss could still take back is not forwarded.
-  const uint64_t durable = impl_->durable_sequence.load();
+      store_.db->NewIterator(rocksdb::ReadOptions(), store_.outbox));
   for (it->Seek(sequence_key(from));
        it->Valid() && out.entries.size() < max_events && (bytes < max_bytes || bytes == 0);
        it->Next()) {
@@ -88,12 +90,12 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
     if (v[0] == 'L') {
       e.kind = OutboxEntry::Kind::kLabel;
       const std::string_view id = v.substr(1);
-      auto label = impl_->read_label(id);
+      auto label = store_.read_label(id);
       if (!label) {
         if (auto s = unreadable(*seq, label.status()); !s) return s;
         continue;
       }
-      auto prediction = impl_->read_prediction(id);
+      auto prediction = store_.read_prediction(id);
       if (!prediction) {
         if (auto s = unreadable(*seq, prediction.status()); !s) return s;
         continue;
@@ -110,12 +112,12 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
         continue;
       }
       const auto day = static_cast<uint32_t>(get_be(v.substr(1), 4));
-      auto* cf = impl_->find_partition(day);
+      auto* cf = store_.find_partition(day);
       if (cf == nullptr) continue;  // dropped by retention before it was shipped
       // The records of a partition are read in sequence order with one iterator: a point read
       // per record decompressed a whole block for each of them.
       if (!records || records_day != day) {
-        records.reset(impl_->db->NewIterator(rocksdb::ReadOptions(), cf));
+        records.reset(store_.db->NewIterator(rocksdb::ReadOptions(), cf));
         records_day = day;
       }
       const std::string key = sequence_key(*seq);
@@ -138,7 +140,7 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
       if (rec->erased) continue;  // erased before it was shipped: never shipped
       rec->partition = partition_name(day);
       e.record = std::move(*rec);
-      auto label = impl_->read_label(e.record.request_id);
+      auto label = store_.read_label(e.record.request_id);
       if (!label) {
         if (auto u = unreadable(*seq, label.status()); !u) return u;
         continue;
@@ -152,35 +154,35 @@ Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t m
   return out;
 }
 
-Result<std::optional<EpochMillis>> Store::outbox_oldest_ingest_ms() const {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
+Result<std::optional<EpochMillis>> Outbox::oldest_ingest_ms() const {
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
   std::string value;
   std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->outbox));
+      store_.db->NewIterator(rocksdb::ReadOptions(), store_.outbox));
   // The first entry that names a record with an ingest time (erasures have none); a few at most.
   int looked = 0;
-  for (it->Seek(sequence_key(impl_->outbox_checkpoint.load())); it->Valid() && looked < 64;
+  for (it->Seek(sequence_key(checkpoint_.load())); it->Valid() && looked < 64;
        it->Next(), ++looked) {
     const std::string_view v = it->value().ToStringView();
     if (v.size() == 9 && v[0] == 'P') {
-      auto* cf = impl_->find_partition(static_cast<uint32_t>(get_be(v.substr(1), 4)));
+      auto* cf = store_.find_partition(static_cast<uint32_t>(get_be(v.substr(1), 4)));
       if (cf == nullptr) continue;
-      auto s = impl_->db->Get(rocksdb::ReadOptions(), cf, it->key(), &value);
+      auto s = store_.db->Get(rocksdb::ReadOptions(), cf, it->key(), &value);
       if (!s.ok()) continue;
       if (auto rec = decode_record(value)) return std::optional<EpochMillis>(rec->ingest_time_ms);
     } else if (!v.empty() && v[0] == 'L') {
-      auto label = impl_->read_label(v.substr(1));
+      auto label = store_.read_label(v.substr(1));
       if (label && *label) return std::optional<EpochMillis>((*label)->ingest_time_ms);
     }
   }
   return std::optional<EpochMillis>();
 }
 
-Status Store::ack_outbox(uint64_t next) {
-  std::shared_lock db_lock(impl_->db_mu);
-  if (!impl_->db) return Status::unavailable("the store is reopening after a write failure");
-  const uint64_t from = impl_->outbox_checkpoint.load();
+Status Outbox::ack(uint64_t next) {
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
+  const uint64_t from = checkpoint_.load();
   if (next <= from) return Status::ok();
   uint64_t events = 0, bytes = 0;
   {
@@ -188,7 +190,7 @@ Status Store::ack_outbox(uint64_t next) {
     rocksdb::Slice upper(end);
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->outbox));
+    std::unique_ptr<rocksdb::Iterator> it(store_.db->NewIterator(ro, store_.outbox));
     for (it->Seek(sequence_key(from)); it->Valid(); it->Next()) {
       ++events;
       bytes += entry_bytes(it->value().ToStringView());
@@ -196,21 +198,31 @@ Status Store::ack_outbox(uint64_t next) {
     if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
   }
   rocksdb::WriteBatch wb;
-  (void)wb.Put(impl_->meta, kOutboxCheckpointKey, sequence_key(next));
-  (void)wb.DeleteRange(impl_->outbox, sequence_key(0), sequence_key(next));
+  (void)wb.Put(store_.meta, kOutboxCheckpointKey, sequence_key(next));
+  (void)wb.DeleteRange(store_.outbox, sequence_key(0), sequence_key(next));
   // Not synced: a checkpoint lost with a power cut only re-sends what follows the last synced one,
   // which Elasticsearch answers 409 (our _id), so an fsync per batch would buy nothing.
-  if (auto s = impl_->admin_write(wb, false, "moving the outbox checkpoint"); !s) return s;
-  impl_->outbox_checkpoint = next;
-  impl_->outbox_events -= std::min(events, impl_->outbox_events.load());
-  impl_->outbox_bytes -= std::min(bytes, impl_->outbox_bytes.load());
+  if (auto s = store_.admin_write(wb, false, "moving the outbox checkpoint"); !s) return s;
+  checkpoint_ = next;
+  events_ -= std::min(events, events_.load());
+  bytes_ -= std::min(bytes, bytes_.load());
   return Status::ok();
 }
 
-uint64_t Store::outbox_checkpoint() const { return impl_->outbox_checkpoint.load(); }
-
-OutboxBacklog Store::outbox_backlog() const {
-  return OutboxBacklog{impl_->outbox_events.load(), impl_->outbox_bytes.load()};
+// The store's OutboxSource methods over it. Only what is durable is read: a record a power loss
+// could still take back is not forwarded.
+Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const {
+  return impl_->outbox_reader.read(from, max_events, max_bytes, impl_->durable_sequence.load());
 }
+
+Result<std::optional<EpochMillis>> Store::outbox_oldest_ingest_ms() const {
+  return impl_->outbox_reader.oldest_ingest_ms();
+}
+
+Status Store::ack_outbox(uint64_t next) { return impl_->outbox_reader.ack(next); }
+
+uint64_t Store::outbox_checkpoint() const { return impl_->outbox_reader.checkpoint(); }
+
+OutboxBacklog Store::outbox_backlog() const { return impl_->outbox_reader.backlog(); }
 
 }  // namespace verity::store

@@ -124,11 +124,7 @@ Result<MaintenanceReport> Retention::pass() {
     } else if (age >= 0 && age >= r.warm_after_days) {
       want = Tier::kWarm;
     }
-    Tier have;
-    {
-      std::lock_guard lock(store_.state_mu);
-      have = store_.state[day].tier;
-    }
+    const Tier have = store_.partition_states.tier(day);
     if (want > have) {
       if (auto s = move_tier(day, want, report); !s) return s;
     }
@@ -140,10 +136,7 @@ Result<MaintenanceReport> Retention::pass() {
 
 bool Retention::held(uint32_t day) const {
   std::set<std::string> models;
-  {
-    std::lock_guard lock(store_.state_mu);
-    if (auto p = store_.state.find(day); p != store_.state.end()) models = p->second.models;
-  }
+  if (auto p = store_.partition_states.get(day)) models = std::move(p->models);
   std::lock_guard lock(holds_mu_);
   return !holds_in(holds_, day, models).empty();
 }
@@ -167,14 +160,12 @@ Status Retention::seal(uint32_t day, MaintenanceReport& report) {
   Seal seal;
   uint32_t n;
   {
-    std::lock_guard lock(store_.state_mu);
-    auto p = store_.state.find(day);
-    if (p == store_.state.end() || p->second.chain.count <= p->second.sealed_count)
-      return Status::ok();
-    seal.count = p->second.chain.count;
-    seal.last_sequence = p->second.chain.last_sequence;
-    seal.link = p->second.chain.link;
-    n = p->second.seals;
+    const auto p = store_.partition_states.get(day);
+    if (!p || p->chain.count <= p->sealed_count) return Status::ok();
+    seal.count = p->chain.count;
+    seal.last_sequence = p->chain.last_sequence;
+    seal.link = p->chain.link;
+    n = p->seals;
   }
   seal.sealed_at_ms = store_.clock.now_ms();
   rocksdb::WriteOptions wo;
@@ -186,12 +177,7 @@ Status Retention::seal(uint32_t day, MaintenanceReport& report) {
     (void)wb.Put(store_.chain, seal_key(day, n), encode_seal(seal));
     if (auto s = store_.admin_write(wb, true, "sealing " + partition_name(day)); !s) return s;
   }
-  {
-    std::lock_guard lock(store_.state_mu);
-    auto& p = store_.state[day];
-    p.seals = n + 1;
-    p.sealed_count = seal.count;
-  }
+  store_.partition_states.sealed(day, n + 1, seal.count);
   actions_->Add({{"action", "seal"}}).Increment();
   report.sealed.push_back(partition_name(day));
   spdlog::info("store: sealed {} at {} records, head {}", partition_name(day), seal.count,
@@ -206,12 +192,8 @@ Status Retention::move_tier(uint32_t day, Tier to, MaintenanceReport& report) {
     if (!store_.db) return Status::unavailable("the store is reopening");
     auto* cf = store_.find_partition(day);
     if (cf == nullptr) return Status::ok();
-    {
-      std::lock_guard lock(store_.state_mu);  // as loaded (a reopen may have come between)
-      if (auto p = store_.state.find(day); p == store_.state.end() || p->second.tier >= to) {
-        return Status::ok();
-      }
-    }
+    // As loaded (a reopen may have come between).
+    if (auto p = store_.partition_states.get(day); !p || p->tier >= to) return Status::ok();
     if (auto s = apply_tier_options(cf, to); !s) return s;
     rocksdb::CompactRangeOptions cro;
     cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
@@ -225,10 +207,7 @@ Status Retention::move_tier(uint32_t day, Tier to, MaintenanceReport& report) {
     spdlog::info("store: moved {} to {} in {:.1f} s", name, tier_name(to),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  {
-    std::lock_guard lock(store_.state_mu);
-    store_.state[day].tier = to;
-  }
+  store_.partition_states.set_tier(day, to);
   actions_->Add({{"action", tier_name(to)}}).Increment();
   report.moved.emplace_back(name, to);
   return Status::ok();
@@ -280,16 +259,12 @@ Status Retention::drop(uint32_t day, MaintenanceReport& report) {
     return Status::ok();
   }
   if (auto s = remove_ids(scanned_to); !s) return s;
-  ChainHead head;
-  {
-    std::lock_guard lock(store_.state_mu);
-    head = store_.state[day].chain;
-  }
+  const ChainHead head = store_.partition_states.chain(day);
   rocksdb::WriteBatch wb;
-  auto s = store_.append_audit(wb, "retention_drop",
-                               ",\"partition\":\"" + name +
-                                   "\",\"records\":" + std::to_string(head.count) + ",\"head\":\"" +
-                                   to_hex(head.link) + "\"");
+  auto s = store_.audit_log.append(wb, "retention_drop",
+                                   ",\"partition\":\"" + name +
+                                       "\",\"records\":" + std::to_string(head.count) +
+                                       ",\"head\":\"" + to_hex(head.link) + "\"");
   if (!s) return s;
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -307,10 +282,7 @@ Status Retention::drop(uint32_t day, MaintenanceReport& report) {
   (void)wb.Delete(store_.meta, kTierPrefix + name);
   (void)wb.DeleteRange(store_.meta, kModelPrefix + name + "/", kModelPrefix + name + "0");
   if (auto w = store_.admin_write(wb, true, "forgetting the chain of " + name); !w) return w;
-  {
-    std::lock_guard lock(store_.state_mu);
-    store_.state.erase(day);
-  }
+  store_.partition_states.forget(day);
   actions_->Add({{"action", "drop"}}).Increment();
   report.dropped.push_back(name);
   spdlog::info("store: dropped {} ({} records) past retention", name, head.count);
@@ -345,11 +317,11 @@ void Retention::update_metrics() {
   {
     std::shared_lock db_lock(store_.db_mu);
     if (!store_.db) return;
+    const std::map<uint32_t, PartitionState> states = store_.partition_states.all();
     std::shared_lock plock(store_.partitions_mu);
-    std::lock_guard lock(store_.state_mu);
     for (const auto& [day, cf] : store_.partitions) {
-      auto p = store_.state.find(day);
-      if (p == store_.state.end()) continue;
+      auto p = states.find(day);
+      if (p == states.end()) continue;
       rocksdb::ColumnFamilyMetaData m;
       store_.db->GetColumnFamilyMetaData(cf, &m);
       Sums& s = sums[static_cast<int>(p->second.tier)];
@@ -387,7 +359,7 @@ Status Retention::set_hold(const Hold& hold, bool on, std::string_view actor) {
   document::append_json_string(fields, name);
   fields += ",\"actor\":";
   document::append_json_string(fields, actor);
-  if (auto s = store_.append_audit(wb, on ? "hold_set" : "hold_cleared", fields); !s) {
+  if (auto s = store_.audit_log.append(wb, on ? "hold_set" : "hold_cleared", fields); !s) {
     return s;
   }
   if (auto s = store_.admin_write(wb, true, "writing a hold"); !s) return s;

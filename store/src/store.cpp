@@ -27,7 +27,7 @@ Status Store::Impl::open_db() {
   }
   next_sequence_seen = next_sequence;
   durable_sequence = next_sequence;
-  if (auto st = load_outbox(); !st) return st;
+  if (auto st = outbox_reader.load(); !st) return st;
   if (auto st = quality.load(); !st) return st;
   if (auto st = dead_letters.load(); !st) return st;
   if (auto st = load_state(); !st) return st;
@@ -53,12 +53,7 @@ void Store::Impl::register_metrics(prometheus::Registry& registry) {
                       .Register(registry)
                       .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 500, 1000, 2000,
                                                                        5000, 10000, 20000});
-  auto& depth = prometheus::BuildGauge()
-                    .Name("verity_store_queue_depth")
-                    .Help("Events and bytes waiting for the commit thread")
-                    .Register(registry);
-  queue_depth_events = &depth.Add({{"unit", "events"}});
-  queue_depth_bytes = &depth.Add({{"unit", "bytes"}});
+  queue.register_metrics(registry);
   commit_failures = &prometheus::BuildCounter()
                          .Name("verity_store_commit_failures_total")
                          .Help("Commit group writes that failed and were retried")
@@ -90,8 +85,7 @@ Result<rocksdb::ColumnFamilyHandle*> Store::Impl::partition_cf(uint32_t day) {
   if (auto* h = find_partition(day)) return h;
   auto h = create_partition(day);
   if (!h) return h;
-  std::lock_guard lock(state_mu);
-  state.try_emplace(day).first->second.chain = empty_chain(day);
+  partition_states.add(day);
   return h;
 }
 
@@ -112,10 +106,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Cl
   if (auto s = impl->open_db(); !s) return s;
   impl->register_metrics(registry);
   Impl* raw = impl.get();
-  impl->syncer = std::make_unique<WalSyncer>([raw] {
-    { std::lock_guard lock(raw->mu); }  // the commit thread waits on cv under mu
-    raw->cv.notify_all();
-  });
+  impl->syncer = std::make_unique<WalSyncer>([raw] { raw->queue.wake(); });
   impl->commit_thread = std::thread([raw] { raw->run_commit_loop(); });
   impl->retention.start();  // the tier manager
   return std::unique_ptr<Store>(new Store(std::move(impl)));
@@ -124,10 +115,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Cl
 Status Store::Impl::reopen_db() {
   std::unique_lock db_lock(db_mu);
   close();
-  {
-    std::lock_guard lock(state_mu);
-    state.clear();
-  }
+  partition_states.clear();
   quality.reopened();
   auto s = open_db();
   if (!s) close();
@@ -141,12 +129,7 @@ Store::~Store() {
 
 void Store::stop(Duration drain_deadline) {
   std::call_once(impl_->stop_once, [&] {
-    {
-      std::lock_guard lock(impl_->mu);
-      impl_->stopping = true;
-      impl_->drain_deadline_ms = impl_->clock.now_ms() + drain_deadline.count();
-    }
-    impl_->cv.notify_all();
+    impl_->queue.stop(impl_->clock.now_ms() + drain_deadline.count());
     impl_->cancel_compactions = true;
     impl_->retention.stop();
     if (impl_->commit_thread.joinable()) impl_->commit_thread.join();
@@ -219,30 +202,18 @@ Store::Prepared Store::prepare(IngestBatch batch) const {
 void Store::submit(Prepared prepared, CommitCallback done) {
   if (!prepared.pending_) prepared = prepare(std::move(prepared.plain_));
   Pending& p = *prepared.pending_;
-  const size_t bytes = p.bytes;
-  const size_t events = p.batch.events.size() + p.batch.rejects.size();
-  {
-    std::lock_guard lock(impl_->mu);
-    if (!impl_->stopping) {
-      p.done = std::move(done);
-      impl_->queue.push_back(std::move(p));
-      impl_->queued_bytes += bytes;
-      impl_->queued_events += events;
-      impl_->queue_depth_events->Set(static_cast<double>(impl_->queued_events.load()));
-      impl_->queue_depth_bytes->Set(static_cast<double>(impl_->queued_bytes.load()));
-      impl_->cv.notify_one();
-      return;
-    }
-  }
+  const size_t events = p.events();
+  p.done = std::move(done);
+  if (impl_->queue.push(p)) return;
   CommitResult r;
   r.status = Status::unavailable("the store is shutting down", false);
   r.outcomes.assign(p.batch.events.size(), EventOutcome::kFailed);
   r.failed = static_cast<uint32_t>(events);
-  done(r);
+  p.done(r);
 }
 
 bool Store::backlogged() const {
-  return impl_->queued_bytes.load() > impl_->options.max_queue_bytes.bytes;
+  return impl_->queue.bytes() > impl_->options.max_queue_bytes.bytes;
 }
 
 bool Store::writable() const { return impl_->writable.load(); }
@@ -350,8 +321,8 @@ Result<std::vector<std::string>> Store::dead_letters(uint64_t from, size_t limit
 StoreStats Store::stats() const {
   StoreStats st;
   st.next_sequence = impl_->next_sequence_seen.load();
-  st.queued_events = impl_->queued_events.load();
-  st.queued_bytes = impl_->queued_bytes.load();
+  st.queued_events = impl_->queue.events();
+  st.queued_bytes = impl_->queue.bytes();
   std::shared_lock db_lock(impl_->db_mu);  // not between a reopen's close and open
   std::shared_lock lock(impl_->partitions_mu);
   for (const auto& [day, h] : impl_->partitions) st.partitions.push_back(partition_name(day));

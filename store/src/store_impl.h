@@ -25,14 +25,19 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/write_batch.h>
 
+#include "audit_log.h"
 #include "chain.h"
 #include "database.h"
 #include "dead_letters.h"
 #include "group_writers.h"
 #include "label_bundle.h"
+#include "outbox.h"
+#include "partition_states.h"
+#include "pending.h"
 #include "quality_writer.h"
 #include "read_trail.h"
 #include "retention.h"
+#include "submission_queue.h"
 #include "time_index.h"
 #include "verity/store/aggregate.h"
 #include "verity/store/search_index.h"
@@ -41,13 +46,10 @@
 
 namespace verity::store {
 
-inline constexpr const char* kOutboxCheckpointKey = "outbox_checkpoint";
 // The first dead-letter sequence a shipper has not forwarded (dead_letters.cpp).
 inline constexpr const char* kDeadLetterCheckpointKey = "dead_letter_checkpoint";
-// Metadata keys in "default": tier of a partition, models seen in a partition, holds.
-inline constexpr const char* kTierPrefix = "tier/";    // tier/p_YYYYMMDD -> hot|warm|cold
-inline constexpr const char* kModelPrefix = "model/";  // model/p_YYYYMMDD/<model> -> ""
-inline constexpr const char* kHoldPrefix = "hold/";    // hold/partition:<p> | hold/model:<m>
+// Metadata keys in "default" beside the partitions' (partition_states.h): holds.
+inline constexpr const char* kHoldPrefix = "hold/";  // hold/partition:<p> | hold/model:<m>
 inline constexpr const char* kNextSequenceKey = "next_sequence";
 
 inline JoinSide side_of(const Event& e) {
@@ -59,33 +61,6 @@ inline JoinSide side_of(const StoredRecord& r) {
 
 // Sums Aggregate values (the metrics family's merge operator, quality_writer.cpp).
 std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator();
-
-// An event made ready for the commit thread by the submitting thread: digest computed and record
-// encoded, with the sequence left to patch.
-struct PreparedEvent {
-  Sha256Digest digest{};
-  Sha256Digest entry_digest{};  // what the record contributes to its partition's hash chain
-  std::string record;
-  JoinPlan join;                 // a label's
-  std::vector<IndexTerm> terms;  // a prediction's field-index terms (StoreOptions::indexer)
-};
-
-// What the store knows about a partition beyond its column family.
-struct PartitionState {
-  ChainHead chain;
-  uint32_t seals = 0;
-  uint64_t sealed_count = 0;  // records covered by the last seal
-  Tier tier = Tier::kHot;
-  std::set<std::string> models;
-};
-
-struct Pending {
-  IngestBatch batch;
-  std::vector<PreparedEvent> prepared;  // prepared[i] belongs to batch.events[i]
-  std::vector<BatchBucket> contributions;
-  CommitCallback done;
-  size_t bytes = 0;
-};
 
 // sync: group: a group written without a sync, answered once its WAL sync returned (namespace
 // scope: clang cannot default-construct a class nested in one still incomplete, for std::optional).
@@ -104,19 +79,15 @@ struct Store::Impl : Database {  // the database holder: database.h
   const Clock& clock;
 
   Status reopen_error;  // commit thread only: why the last reopen failed
-  std::atomic<uint64_t> outbox_checkpoint{1};
-  std::atomic<uint64_t> outbox_events{0};
-  std::atomic<uint64_t> outbox_bytes{0};
 
   // Commit groups hold write_mu while they build and write; maintenance that rewrites records
-  // (erasure) or drops partitions holds it too. Lock order: write_mu, db_mu, partitions_mu,
-  // state_mu.
+  // (erasure) or drops partitions holds it too. Lock order: write_mu, db_mu, partitions_mu, then
+  // the lock of one concern (the partition states', the audit log's, a group writer's).
   std::mutex write_mu;
   // Partition state (chains, seals, tiers, models); the commit thread updates chains
   // only after a successful write, so readers see committed state.
-  mutable std::mutex state_mu;
-  std::map<uint32_t, PartitionState> state;  // guarded by state_mu
-  uint64_t next_audit_id = 1;                // guarded by state_mu
+  PartitionStates partition_states;
+  AuditLog audit_log{*this, clock};  // the administration audit trail
   // Set by stop(): long recompactions (tier moves, folds, dead-letter trims) give up.
   std::atomic<bool> cancel_compactions{false};
 
@@ -128,14 +99,7 @@ struct Store::Impl : Database {  // the database holder: database.h
   DeadLetters dead_letters{*this};  // the dead-letter store (dead_letters.h)
   QualityWriter quality{*this};     // model quality: the label join, the aggregates
 
-  // The submission queue. mu guards queue and stopping; cv wakes the commit thread.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Pending> queue;
-  bool stopping = false;
-  EpochMillis drain_deadline_ms = 0;  // guarded by mu; set by stop()
-  std::atomic<uint64_t> queued_bytes{0};
-  std::atomic<uint64_t> queued_events{0};
+  SubmissionQueue queue;  // prepared batches waiting for the commit thread
   std::thread commit_thread;
   std::once_flag stop_once;
 
@@ -163,8 +127,6 @@ struct Store::Impl : Database {  // the database holder: database.h
 
   prometheus::Histogram* commit_latency = nullptr;
   prometheus::Histogram* group_events = nullptr;
-  prometheus::Gauge* queue_depth_events = nullptr;
-  prometheus::Gauge* queue_depth_bytes = nullptr;
   prometheus::Counter* commit_failures = nullptr;
   prometheus::Family<prometheus::Gauge>* memory_bytes = nullptr;
   prometheus::Counter* erasures = nullptr;
@@ -207,7 +169,7 @@ struct Store::Impl : Database {  // the database holder: database.h
   // Writes a batch outside the commit thread (seals, tiers, holds, erasures, drops). Refused while
   // the instance is broken by a failed write; a failure here breaks it (see db_failed).
   Status admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what);
-  Status load_state();  // after open_db: chains, seals, tiers, models, audit id
+  Status load_state();  // after open_db: partition states (and their tiers' options), audit ids
   Status build_time_index();
   // The field index and block summaries (search_index.cpp). On the submitting thread: a batch's
   // predictions' terms (into `prepared`), and their values into the buffered block summaries.
@@ -246,13 +208,9 @@ struct Store::Impl : Database {  // the database holder: database.h
   static constexpr size_t kSummaryShards = 8;
   mutable std::array<SummaryShard, kSummaryShards> summary_shards;
   std::chrono::steady_clock::time_point summary_flushed_at = std::chrono::steady_clock::now();
+  Outbox outbox_reader{*this};  // the outbox's checkpoint and backlog (outbox.h)
   ReadTrail read_trail{*this};  // the read audit trail (read_trail.h)
   Retention retention{*this};   // the tier manager and holds (retention.h)
-  Status load_outbox();         // after open_db: the checkpoint and the backlog
-  // Adds an audit entry to `wb`. `id` is taken from allocate_audit_id() when 0.
-  Status append_audit(rocksdb::WriteBatch& wb, std::string_view action, std::string fields_json,
-                      uint64_t id = 0);
-  uint64_t allocate_audit_id();
 };
 
 // Days since the end of `day` (YYYYMMDD) at `now`; negative while the day has not ended.
