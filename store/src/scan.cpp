@@ -51,16 +51,9 @@ class TimeIndexScan final : public RecordScan {
   Status start() {
     if (!impl_.db) return Status::unavailable("the store is reopening after a write failure");
     dedupe_ = range_.terms.size() > 1;
-    {
-      // The buffered summaries with the snapshot, under their locks: every record the snapshot
-      // holds has its values in one of them or in the summaries the snapshot holds.
-      std::array<std::unique_lock<std::mutex>, Store::Impl::kSummaryShards> locks;
-      for (size_t i = 0; i < locks.size(); ++i) {
-        locks[i] = std::unique_lock(impl_.summary_shards[i].mu);
-        buffered_[i] = {impl_.summary_shards[i].current, impl_.summary_shards[i].flushing};
-      }
-      snapshot_ = impl_.db->GetSnapshot();
-    }
+    // The buffered summaries with the snapshot, under their locks: every record the snapshot
+    // holds has its values in one of them or in the summaries the snapshot holds.
+    buffered_ = impl_.summaries.view([&] { snapshot_ = impl_.db->GetSnapshot(); });
     if (range_.from_ms >= range_.to_ms) return Status::ok();
     const uint32_t first = utc_day(range_.from_ms);
     const uint32_t last = utc_day(range_.to_ms - 1);
@@ -306,15 +299,12 @@ class TimeIndexScan final : public RecordScan {
     } else if (!s.IsNotFound()) {
       return from_rocksdb(s, "reading the block summaries");
     }
-    for (size_t i = 0; i < buffered_.size() && !may; ++i) {
-      std::lock_guard lock(impl_.summary_shards[i].mu);
-      for (const auto& buffer : buffered_[i]) {
-        if (buffer == nullptr) continue;
-        if (auto it = buffer->find(key); it != buffer->end()) {
-          any = true;
-          may = may || range_.may_match(it->second);
-        }
-      }
+    if (!may) {
+      impl_.summaries.find(buffered_, key, [&](const BlockSummary& summary) {
+        any = true;
+        may = range_.may_match(summary);
+        return !may;
+      });
     }
     if (!any) may = true;
     ++(may ? stats_.blocks_read : stats_.blocks_skipped);
@@ -388,9 +378,7 @@ class TimeIndexScan final : public RecordScan {
   std::string last_suffix_;           // the last entry taken, when dedupe_
   std::unordered_map<std::string, bool> blocks_seen_;  // this day's block key -> may match
   // Each shard's buffered summaries (being added to, being written) as of the snapshot.
-  std::array<std::array<std::shared_ptr<const Store::Impl::SummaryMap>, 2>,
-             Store::Impl::kSummaryShards>
-      buffered_;
+  SummaryBuffer::View buffered_;
   size_t ready_ = 0;  // buffer_[ready_] is the next to return
   ScanStats stats_;
 };

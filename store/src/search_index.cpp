@@ -38,98 +38,30 @@ void append_block_key(std::string& out, uint32_t day, std::string_view model,
   put_time(out, start);
 }
 
-void Store::Impl::summaries_add(const IngestBatch& batch,
-                                std::vector<PreparedEvent>* prepared) const {
+void Store::Impl::summaries_add(const IngestBatch& batch, std::vector<PreparedEvent>* prepared) {
   const Indexer& indexer = *options.indexer;
-  std::vector<IndexTerm> unused_terms;
-  if (!indexer.summarizes()) {
-    BlockSummary unused;
-    for (size_t i = 0; prepared != nullptr && i < batch.events.size(); ++i) {
-      const Event& e = batch.events[i];
-      if (e.kind != EventKind::kPrediction) continue;
-      indexer.index(e.model_name, e.model_version, e.document, (*prepared)[i].terms, unused);
-    }
+  if (indexer.summarizes()) {
+    summaries.add(indexer, batch, prepared);
     return;
   }
-  // Values go straight into the shard's summaries: a block's paths are there after its first
-  // event, so adding one allocates nothing (a summary per batch and block allocated every path).
-  SummaryShard& shard =
-      summary_shards[std::hash<std::thread::id>{}(std::this_thread::get_id()) % kSummaryShards];
-  std::string key;
-  std::lock_guard lock(shard.mu);
-  for (size_t i = 0; i < batch.events.size(); ++i) {
+  std::vector<IndexTerm> unused_terms;
+  BlockSummary unused;
+  for (size_t i = 0; prepared != nullptr && i < batch.events.size(); ++i) {
     const Event& e = batch.events[i];
     if (e.kind != EventKind::kPrediction) continue;
-    key.clear();
-    append_block_key(key, utc_day(e.timestamp_ms), e.model_name, e.model_version,
-                     block_start(e.timestamp_ms));
-    auto it = shard.current->find(key);
-    if (it == shard.current->end()) it = shard.current->emplace(key, BlockSummary{}).first;
-    it->second.count_record();
-    unused_terms.clear();
-    indexer.index(e.model_name, e.model_version, e.document,
-                  prepared != nullptr ? (*prepared)[i].terms : unused_terms, it->second);
+    indexer.index(e.model_name, e.model_version, e.document, (*prepared)[i].terms, unused);
   }
 }
 
 void Store::Impl::summaries_flush_into(rocksdb::WriteBatch& wb, uint64_t watermark, bool force) {
   if (!options.indexer || !options.indexer->summarizes()) return;
-  // Written every second, or sooner when a shard holds many blocks (model versions named by
-  // documents can be many: the buffer stays bounded).
-  const auto kInterval = std::chrono::milliseconds(options.summary_flush_interval.count());
-  constexpr size_t kMaxBlocks = 4096;
-  const auto now = std::chrono::steady_clock::now();
-  if (!force && now - summary_flushed_at < kInterval) {
-    bool large = false;
-    for (SummaryShard& shard : summary_shards) {
-      std::lock_guard lock(shard.mu);
-      large = large || shard.current->size() >= kMaxBlocks;
-    }
-    if (!large) return;
-  }
-  // One write of summaries in flight: until it is durable (or known lost) nothing else goes, so
-  // that the write's fate decides what the buffer gets back.
-  for (SummaryShard& shard : summary_shards) {
-    std::lock_guard lock(shard.mu);
-    if (shard.flushing) return;
-  }
-  summary_flushed_at = now;
-  bool any = false;
-  for (SummaryShard& shard : summary_shards) {
-    std::shared_ptr<SummaryMap> out;
-    {
-      std::lock_guard lock(shard.mu);
-      if (shard.current->empty()) continue;
-      out = std::move(shard.current);
-      shard.current = std::make_shared<SummaryMap>();
-      shard.flushing = out;
-    }
-    for (const auto& [key, s] : *out) (void)wb.Merge(blocks, key, s.encode());
-    any = true;
-  }
-  // Every record below the watermark was prepared, so its values are in what is written now or
-  // was written before. (The group's own records count: the watermark was once the group's first
-  // sequence, so a store stopped right after a group that carried the summaries made that group's
-  // blocks again at its next open.)
-  if (any) {
-    (void)wb.Put(meta, kSummaryWatermarkKey, sequence_key(watermark));
+  const std::chrono::milliseconds interval(options.summary_flush_interval.count());
+  if (summaries.flush_into(wb, blocks, meta, watermark, interval, force)) {
     summary_flush_owner = group_writes;
   }
 }
 
-void Store::Impl::summaries_written(bool ok) {
-  for (SummaryShard& shard : summary_shards) {
-    std::lock_guard lock(shard.mu);
-    if (!shard.flushing) continue;
-    if (!ok) {
-      for (const auto& [key, s] : *shard.flushing) {
-        auto [it, fresh] = shard.current->try_emplace(key, s);
-        if (!fresh) it->second.merge(s);
-      }
-    }
-    shard.flushing.reset();
-  }
-}
+void Store::Impl::summaries_written(bool ok) { summaries.written(ok); }
 
 // The summary of one block, from its records (read through the time index).
 static Result<BlockSummary> summarize_block(rocksdb::DB& db, const Indexer& indexer,

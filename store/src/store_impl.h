@@ -38,6 +38,7 @@
 #include "read_trail.h"
 #include "retention.h"
 #include "submission_queue.h"
+#include "summary_buffer.h"
 #include "time_index.h"
 #include "verity/store/aggregate.h"
 #include "verity/store/search_index.h"
@@ -173,41 +174,29 @@ struct Store::Impl : Database {  // the database holder: database.h
   Status build_time_index();
   // The field index and block summaries (search_index.cpp). On the submitting thread: a batch's
   // predictions' terms (into `prepared`), and their values into the buffered block summaries.
-  void index_prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared) const {
+  void index_prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared) {
     summaries_add(batch, &prepared);
   }
   // At open: rebuilds both when the indexer's spec is not the one the store was written with.
   Status build_search_index();
-  // Block summaries are buffered in memory and written every second or so, with the watermark:
-  // the sequence below which every record's values are in the written summaries. At open, the
-  // blocks of the records at and past the watermark are summarised again from their records (a
-  // crash loses at most the buffer, which those records cover).
-  // On the submitting thread: a batch's predictions' values, into the calling thread's shard.
-  void summaries_add(const IngestBatch& batch, std::vector<PreparedEvent>* prepared) const;
+  // Block summaries are buffered in memory (summary_buffer.h) and written every second or so,
+  // with the watermark: the sequence below which every record's values are in the written
+  // summaries. At open, the blocks of the records at and past the watermark are summarised again
+  // from their records (a crash loses at most the buffer, which those records cover).
+  // On the submitting thread: a batch's predictions' values, and their terms into `prepared`.
+  void summaries_add(const IngestBatch& batch, std::vector<PreparedEvent>* prepared);
   // Commit thread, building a group that writes: when due (or `force`), the buffered summaries as
   // merges and the watermark go into `wb`. `watermark`: the sequence after the last record the
   // write holds (every record below it was prepared, so its values are in the buffer or were
   // written before).
   void summaries_flush_into(rocksdb::WriteBatch& wb, uint64_t watermark, bool force = false);
   // Commit thread, once the write that carried them is durable (ok) or may be lost (back into the
-  // buffer): right after the write, or under sync: group when its WAL sync settles. One write of
-  // summaries is in flight at a time.
+  // buffer): right after the write, or under sync: group when its WAL sync settles.
   void summaries_written(bool ok);
   uint64_t group_writes = 0;         // commit thread: write_group calls
   uint64_t summary_flush_owner = 0;  // commit thread: the group_writes that wrote the buffer
   Status recover_summaries();
-  using SummaryMap = std::unordered_map<std::string, BlockSummary>;
-  // The buffer, in shards picked by thread (inputs prepare batches on several threads). Each
-  // shard's mutex guards its summaries being added to, and those being written (until the write
-  // is done). Scans take every shard's with their snapshot, under the shards' locks.
-  struct SummaryShard {
-    std::mutex mu;
-    std::shared_ptr<SummaryMap> current = std::make_shared<SummaryMap>();
-    std::shared_ptr<SummaryMap> flushing;
-  };
-  static constexpr size_t kSummaryShards = 8;
-  mutable std::array<SummaryShard, kSummaryShards> summary_shards;
-  std::chrono::steady_clock::time_point summary_flushed_at = std::chrono::steady_clock::now();
+  SummaryBuffer summaries;
   Outbox outbox_reader{*this};  // the outbox's checkpoint and backlog (outbox.h)
   ReadTrail read_trail{*this};  // the read audit trail (read_trail.h)
   Retention retention{*this};   // the tier manager and holds (retention.h)
