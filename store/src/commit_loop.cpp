@@ -1,10 +1,14 @@
 // The commit thread: takes queued batches, checks idempotency, and writes them as one RocksDB
 // WriteBatch per commit group, synced according to the policy, before reporting any of them.
 
+#include "commit_loop.h"
+
 #include <chrono>
 #include <functional>
+#include <thread>
 #include <unordered_map>
 
+#include <prometheus/registry.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
@@ -19,10 +23,72 @@
 
 namespace verity::store {
 
-Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
-                                 const rocksdb::Status& stored_status,
-                                 const std::string& stored_value, GroupBundles& bundles,
-                                 uint64_t& seq, rocksdb::WriteBatch& wb, EventOutcome& outcome) {
+void CommitLoop::register_metrics(prometheus::Registry& registry) {
+  commit_latency_ = &prometheus::BuildHistogram()
+                         .Name("verity_store_commit_latency_seconds")
+                         .Help("Time to write and sync one commit group")
+                         .Register(registry)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{
+                                      0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02,
+                                      0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+  group_events_ = &prometheus::BuildHistogram()
+                       .Name("verity_store_commit_group_events")
+                       .Help("Events and rejects written per commit group")
+                       .Register(registry)
+                       .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 500, 1000, 2000,
+                                                                        5000, 10000, 20000});
+  commit_failures_ = &prometheus::BuildCounter()
+                          .Name("verity_store_commit_failures_total")
+                          .Help("Commit group writes that failed and were retried")
+                          .Register(registry)
+                          .Add({});
+  writable_gauge_ = &prometheus::BuildGauge()
+                         .Name("verity_store_writable")
+                         .Help("1 when the last commit succeeded, 0 while writes are failing")
+                         .Register(registry)
+                         .Add({});
+  writable_gauge_->Set(1);
+}
+
+void CommitLoop::start() {
+  syncer_ = std::make_unique<WalSyncer>([this] { store_.queue.wake(); });
+  thread_ = std::thread([this] { run(); });
+}
+
+void CommitLoop::join() {
+  if (thread_.joinable()) thread_.join();
+  syncer_.reset();  // idle now: the commit thread settles every sync before it ends
+}
+
+std::string CommitLoop::last_error() const {
+  std::lock_guard lock(error_mu_);
+  return last_error_;
+}
+
+void CommitLoop::set_writable(bool ok, const std::string& error) {
+  const bool was = writable_.exchange(ok);
+  if (writable_gauge_ != nullptr) writable_gauge_->Set(ok ? 1 : 0);
+  std::lock_guard lock(error_mu_);
+  last_error_ = ok ? "" : error;
+  if (was && !ok) spdlog::error("store: commit failed, retrying: {}", error);
+  if (!was && ok) spdlog::info("store: commits succeed again");
+}
+
+void CommitLoop::flush_summaries(rocksdb::WriteBatch& wb, uint64_t watermark, bool force) {
+  const StoreOptions& o = store_.options;
+  if (!o.indexer || !o.indexer->summarizes()) return;
+  const std::chrono::milliseconds interval(o.summary_flush_interval.count());
+  if (store_.summaries.flush_into(wb, store_.blocks, store_.meta, watermark, interval, force)) {
+    summary_flush_owner_ = group_writes_;
+  }
+}
+
+void CommitLoop::summaries_written(bool ok) { store_.summaries.written(ok); }
+
+Status CommitLoop::commit_label(const Event& e, PreparedEvent& prep,
+                                const rocksdb::Status& stored_status,
+                                const std::string& stored_value, GroupBundles& bundles,
+                                uint64_t& seq, rocksdb::WriteBatch& wb, EventOutcome& outcome) {
   const std::string_view id = e.request_id;
   const Sha256Digest& digest = prep.digest;  // of the canonical document
   // The request id's labels as they stand: from this group, or as stored.
@@ -71,35 +137,37 @@ Status Store::Impl::commit_label(const Event& e, PreparedEvent& prep,
     bundle->current = prep.record;
     bundle->first_ms = std::min(bundle->first_ms, e.timestamp_ms);
   }
-  index_writer.put_label(e.request_id, bundle->encode());  // in key order at the group's end
+  index_writer_.put_label(e.request_id, bundle->encode());  // in key order at the group's end
   // The label in effect changed: forward it (a late older label changes nothing indexed).
   if (change != LabelChange::kOlder) {
-    if (auto st = outbox_writer.add_label(wb, sequence, e.request_id); !st) return st;
+    if (auto st = outbox_writer_.add_label(wb, sequence, e.request_id); !st) return st;
   }
   outcome = EventOutcome::kStored;
-  if (!quality.on()) return Status::ok();
-  return quality.add_label(e, prep.join, change, std::move(current), old_first, bundle->first_ms,
-                           wb);
+  if (!store_.quality.on()) return Status::ok();
+  return store_.quality.add_label(e, prep.join, change, std::move(current), old_first,
+                                  bundle->first_ms, wb);
 }
 
-Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitResult>& results) {
-  ++group_writes;
+Status CommitLoop::write_group(std::vector<Pending>& group, std::vector<CommitResult>& results) {
+  ++group_writes_;
   results.assign(group.size(), CommitResult{});
-  idempotency.begin(*db, ids, labels, group);  // one MultiGet for the whole group
+  idempotency_.begin(*store_.db, store_.ids, store_.labels,
+                     group);  // one MultiGet for the whole group
 
-  const EpochMillis now = clock.now_ms();
-  const bool quality_on = quality.on();
-  if (quality_on) quality.begin(group, now);  // the labels stored for the group's predictions
-  chain_writer.begin();
-  index_writer.begin();
-  outbox_writer.begin();
-  dead_letters.begin();
+  const EpochMillis now = store_.clock.now_ms();
+  const bool quality_on = store_.quality.on();
+  if (quality_on)
+    store_.quality.begin(group, now);  // the labels stored for the group's predictions
+  chain_writer_.begin();
+  index_writer_.begin();
+  outbox_writer_.begin();
+  store_.dead_letters.begin();
   GroupBundles bundles;
   uint64_t seq = next_sequence;
   // The batch is reused so its buffer is allocated once, unless a group made it large (labels
   // spread over many buckets can add tens of MB of aggregate operands): then it is given back.
-  if (write_batch.GetDataSize() > (64u << 20)) write_batch = rocksdb::WriteBatch();
-  rocksdb::WriteBatch& wb = write_batch;
+  if (write_batch_.GetDataSize() > (64u << 20)) write_batch_ = rocksdb::WriteBatch();
+  rocksdb::WriteBatch& wb = write_batch_;
   wb.Clear();
   size_t k = 0;
 
@@ -112,8 +180,8 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       PreparedEvent& prep = group[g].prepared[i];
       if (e.kind == EventKind::kLabel) {
         EventOutcome outcome = EventOutcome::kStored;
-        if (auto s = commit_label(e, prep, idempotency.stored_status(k),
-                                  idempotency.stored_value(k), bundles, seq, wb, outcome);
+        if (auto s = commit_label(e, prep, idempotency_.stored_status(k),
+                                  idempotency_.stored_value(k), bundles, seq, wb, outcome);
             !s) {
           return s;
         }
@@ -122,17 +190,17 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
         continue;
       }
       const Sha256Digest& digest = prep.digest;
-      auto existing = idempotency.prediction(k, e, digest);
+      auto existing = idempotency_.prediction(k, e, digest);
       if (!existing) return existing.status();
       if (existing->found && existing->digest == digest) {
         r.outcomes[i] = EventOutcome::kDuplicate;
         ++r.duplicates;
-        if (quality_on) quality.unstore(e);  // its batch's sums counted it
+        if (quality_on) store_.quality.unstore(e);  // its batch's sums counted it
         continue;
       }
       if (existing->found) {
-        if (quality_on) quality.unstore(e);
-        if (auto st = dead_letters.put_conflict(e, digest, batch.input, seq++, now, wb); !st)
+        if (quality_on) store_.quality.unstore(e);
+        if (auto st = store_.dead_letters.put_conflict(e, digest, batch.input, seq++, now, wb); !st)
           return st;
         r.outcomes[i] = EventOutcome::kDuplicateConflict;
         ++r.dead_lettered;
@@ -143,59 +211,62 @@ Status Store::Impl::write_group(std::vector<Pending>& group, std::vector<CommitR
       const uint64_t sequence = seq++;
       patch_sequence(prep.record, sequence);
       uint32_t day = 0;
-      if (auto st = chain_writer.add(e, prep.record, prep.entry_digest, sequence, wb, day); !st) {
+      if (auto st = chain_writer_.add(e, prep.record, prep.entry_digest, sequence, wb, day); !st) {
         return st;
       }
-      index_writer.add_prediction(e, prep.terms, day, sequence, digest);
-      if (auto st = outbox_writer.add_prediction(wb, sequence, day, prep.record.size()); !st) {
+      index_writer_.add_prediction(e, prep.terms, day, sequence, digest);
+      if (auto st = outbox_writer_.add_prediction(wb, sequence, day, prep.record.size()); !st) {
         return st;
       }
       if (quality_on) {
-        if (auto qs = quality.add_prediction(e, k, wb); !qs) return qs;
+        if (auto qs = store_.quality.add_prediction(e, k, wb); !qs) return qs;
       }
-      idempotency.stored(e.request_id, digest);
+      idempotency_.stored(e.request_id, digest);
       r.outcomes[i] = EventOutcome::kStored;
       ++r.stored;
     }
-    if (quality_on) quality.add_batch(group[g].contributions);
-    if (auto st = dead_letters.put_rejects(batch, seq, now, wb, r); !st) return st;
+    if (quality_on) store_.quality.add_batch(group[g].contributions);
+    if (auto st = store_.dead_letters.put_rejects(batch, seq, now, wb, r); !st) return st;
   }
   if (seq == next_sequence) return Status::ok();  // only duplicates: nothing to write
-  if (auto st = index_writer.before_write(wb, ids, by_time, field_index, labels); !st) return st;
-  if (auto st = chain_writer.before_write(wb); !st) return st;
+  if (auto st = index_writer_.before_write(wb, store_.ids, store_.by_time, store_.field_index,
+                                           store_.labels);
+      !st)
+    return st;
+  if (auto st = chain_writer_.before_write(wb); !st) return st;
   if (quality_on) {
-    if (auto qs = quality.before_write(wb); !qs) return qs;
+    if (auto qs = store_.quality.before_write(wb); !qs) return qs;
   }
-  summaries_flush_into(wb, seq);  // now and then: the buffered block summaries
-  if (auto st = wb.Put(meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
+  flush_summaries(wb, seq);  // now and then: the buffered block summaries
+  if (auto st = wb.Put(store_.meta, kNextSequenceKey, sequence_key(seq)); !st.ok()) {
     return from_rocksdb(st, "building the commit group");
   }
-  if (auto st = dead_letters.before_write(wb); !st) return st;
+  if (auto st = store_.dead_letters.before_write(wb); !st) return st;
   rocksdb::WriteOptions wo;
   // Under sync: group the WAL is synced by the sync thread (run_commit_loop).
-  wo.sync = options.sync == SyncPolicy::kAlways;
-  auto st = db->Write(wo, &wb);
+  wo.sync = store_.options.sync == SyncPolicy::kAlways;
+  auto st = store_.db->Write(wo, &wb);
   if (!st.ok()) return from_rocksdb(st, "writing a commit group");
   next_sequence = seq;
   next_sequence_seen = seq;
-  dead_letters.after_write();
-  outbox_writer.after_write();
-  if (quality_on) quality.after_write();
-  chain_writer.after_write();
+  store_.dead_letters.after_write();
+  outbox_writer_.after_write();
+  if (quality_on) store_.quality.after_write();
+  chain_writer_.after_write();
   return Status::ok();
 }
 
 // Answers every batch of `group` (in order) with `status`, or with its result when it is ok.
-void Store::Impl::finish_group(std::vector<Pending>& group, std::vector<CommitResult>& results,
-                               const Status& status, std::chrono::steady_clock::time_point start) {
+void CommitLoop::finish_group(std::vector<Pending>& group, std::vector<CommitResult>& results,
+                              const Status& status, std::chrono::steady_clock::time_point start) {
   size_t items = 0;
   for (const auto& p : group) items += p.events();
   if (status) {
-    commit_latency->Observe(
+    commit_latency_->Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    group_events->Observe(static_cast<double>(items));
+    group_events_->Observe(static_cast<double>(items));
   }
-  queue.answered(group);
+  store_.queue.answered(group);
   for (size_t g = 0; g < group.size(); ++g) {
     if (!status) {
       CommitResult failed;
@@ -214,45 +285,46 @@ void Store::Impl::finish_group(std::vector<Pending>& group, std::vector<CommitRe
 // Waits for the sync of the group written last (if any). Synced, it is answered; otherwise its
 // batches go back to the front of `group`, to be written again once the store is reopened (what
 // the WAL kept of them is then found as duplicates), and the sync's error is returned.
-Status Store::Impl::settle_unsynced(std::vector<Pending>& group) {
-  if (!unsynced) return Status::ok();
-  Status s = syncer->wait();
+Status CommitLoop::settle_unsynced(std::vector<Pending>& group) {
+  if (!unsynced_) return Status::ok();
+  Status s = syncer_->wait();
   if (s) {
-    if (summary_flush_owner == unsynced->write) summaries_written(true);
-    advance_durable(unsynced->end_sequence);
-    finish_group(unsynced->group, unsynced->results, s, unsynced->start);
+    if (summary_flush_owner_ == unsynced_->write) summaries_written(true);
+    advance_durable(unsynced_->end_sequence);
+    finish_group(unsynced_->group, unsynced_->results, s, unsynced_->start);
   } else {
-    std::vector<Pending> retry = std::move(unsynced->group);
+    std::vector<Pending> retry = std::move(unsynced_->group);
     // Their write, and any written after it, may be lost with the WAL: the block summaries in
     // flight go back into the buffer (which holds every value of these batches not yet durable).
     summaries_written(false);
     for (auto& p : group) retry.push_back(std::move(p));
     group = std::move(retry);
   }
-  unsynced.reset();
+  unsynced_.reset();
   return s;
 }
 
-void Store::Impl::run_commit_loop() {
+void CommitLoop::run() {
   // Under sync: group, a group is written without a sync and its WAL is synced on the sync thread
   // while the next group is built and written; it is answered once that sync succeeded. Other
   // policies write (and sync, under always) in the Write itself.
-  const bool pipelined = options.sync == SyncPolicy::kGroup;
+  const bool pipelined = store_.options.sync == SyncPolicy::kGroup;
   SubmissionQueue::GroupLimits limits;
-  limits.max_events = options.max_group_events;
-  limits.max_bytes = options.max_group_bytes.bytes;
-  limits.one_batch = options.sync == SyncPolicy::kAlways;
-  const std::function<bool()> sync_done = [this] { return syncer->done(); };
+  limits.max_events = store_.options.max_group_events;
+  limits.max_bytes = store_.options.max_group_bytes.bytes;
+  limits.one_batch = store_.options.sync == SyncPolicy::kAlways;
+  const std::function<bool()> sync_done = [this] { return syncer_->done(); };
   std::vector<Pending> group;  // batches of a failed sync stay in it, written again first
   std::vector<CommitResult> results;
   while (true) {
-    if (!queue.take(group, limits, unsynced.has_value(), sync_done)) break;  // stopped, all written
+    if (!store_.queue.take(group, limits, unsynced_.has_value(), sync_done))
+      break;  // stopped, all written
     // A sync that ended while nothing was queued: answer its group now.
-    if (unsynced && syncer->done()) {
+    if (unsynced_ && syncer_->done()) {
       if (auto s = settle_unsynced(group); !s) {
-        commit_failures->Increment();
+        commit_failures_->Increment();
         set_writable(false, s.message());
-        db_failed = true;
+        store_.db_failed = true;
       }
     }
     if (group.empty()) continue;
@@ -260,8 +332,8 @@ void Store::Impl::run_commit_loop() {
     Status status;
     const auto start = std::chrono::steady_clock::now();
     while (true) {
-      if (db && !db_failed) {
-        std::lock_guard write_lock(write_mu);
+      if (store_.db && !store_.db_failed) {
+        std::lock_guard write_lock(store_.write_mu);
         bool threw = true;  // stays true only when write_group throws
         status = guarded("writing a commit group", [&] {
           Status s = write_group(group, results);
@@ -279,11 +351,11 @@ void Store::Impl::run_commit_loop() {
           // Not the disk's fault (std::bad_alloc, say): the group fails, its inputs answer an
           // error (nothing was acknowledged), and the store goes on with the next group.
           spdlog::critical("store: {}", status.message());
-          commit_failures->Increment();
+          commit_failures_->Increment();
           break;
         }
-      } else if (!db) {
-        status = reopen_error;
+      } else if (!store_.db) {
+        status = reopen_error_;
       } else if (status) {  // broken by a maintenance write or a failed sync
         status =
             Status::unavailable("a write failed; the store reopens once the disk takes writes");
@@ -293,42 +365,43 @@ void Store::Impl::run_commit_loop() {
         if (auto s = settle_unsynced(group); !s) {
           status = s;  // both are written again after the reopen
         } else {
-          if (!writable.load()) set_writable(true, "");
-          syncer->start(db.get());
-          unsynced.emplace();
-          unsynced->group = std::move(group);
-          unsynced->results = std::move(results);
-          unsynced->end_sequence = next_sequence;
-          unsynced->write = group_writes;
-          unsynced->start = start;
+          if (!writable_.load()) set_writable(true, "");
+          syncer_->start(store_.db.get());
+          unsynced_.emplace();
+          unsynced_->group = std::move(group);
+          unsynced_->results = std::move(results);
+          unsynced_->end_sequence = next_sequence;
+          unsynced_->write = group_writes_;
+          unsynced_->start = start;
           group.clear();
           break;
         }
       } else if (status) {
         advance_durable(next_sequence);
-        if (!writable.load()) set_writable(true, "");
+        if (!writable_.load()) set_writable(true, "");
         break;
       }
-      commit_failures->Increment();
+      commit_failures_->Increment();
       set_writable(false, status.message());
       // A failed write leaves RocksDB's WAL writer with an error it does not recover from: a
       // later write on the same instance fails again or, in Debian's build, trips an assertion
       // (found on a real full tmpfs). So the instance is never written again: once the disk takes
       // writes, the store is reopened (recovery replays the WAL up to its last complete record,
       // which holds everything acknowledged) and the group is written again.
-      db_failed = true;
+      store_.db_failed = true;
       // The group written before this one is settled first: never reopen under a running sync.
       (void)settle_unsynced(group);
-      if (!queue.pause(options.retry_interval, clock.now_ms())) break;  // the drain deadline passed
+      if (!store_.queue.pause(store_.options.retry_interval, store_.clock.now_ms()))
+        break;  // the drain deadline passed
       // Reopen only once the disk takes writes again: until then the open database keeps
       // serving reads.
-      if (!disk_writable()) {
+      if (!store_.disk_writable()) {
         spdlog::debug("store: the data directory still refuses writes");
-      } else if (auto reopened = reopen_db(); !reopened) {
+      } else if (auto reopened = store_.reopen_db(); !reopened) {
         spdlog::debug("store: reopen: {}", reopened.message());
-        reopen_error = reopened;
+        reopen_error_ = reopened;
       } else {
-        db_failed = false;
+        store_.db_failed = false;
         spdlog::info("store: reopened the database after a write failure");
       }
     }
@@ -336,14 +409,14 @@ void Store::Impl::run_commit_loop() {
   }
   // Stopped with everything committed: the buffered block summaries are written, so that the
   // next open has none to make again.
-  if (db && !db_failed) {
-    std::lock_guard write_lock(write_mu);
+  if (store_.db && !store_.db_failed) {
+    std::lock_guard write_lock(store_.write_mu);
     rocksdb::WriteBatch wb;
-    summaries_flush_into(wb, next_sequence, true);
+    flush_summaries(wb, next_sequence, true);
     if (wb.Count() > 0) {
       rocksdb::WriteOptions wo;
-      wo.sync = options.sync != SyncPolicy::kNone;
-      const auto s = db->Write(wo, &wb);
+      wo.sync = store_.options.sync != SyncPolicy::kNone;
+      const auto s = store_.db->Write(wo, &wb);
       if (!s.ok()) spdlog::warn("store: writing the block summaries at stop: {}", s.ToString());
       summaries_written(s.ok());
     }

@@ -111,7 +111,7 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     std::string value, tombstone;
     // With an outbox, each erasure is also queued for the shippers (new sequences, taken while
     // commits are paused), so copies already forwarded are deleted too.
-    uint64_t next_seq = im.next_sequence;
+    uint64_t next_seq = im.commit.next_sequence;
     uint64_t outbox_added = 0, outbox_added_bytes = 0;
     for (const auto& [day, keys] : predictions) {
       auto* cf = im.find_partition(day);
@@ -171,12 +171,12 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     fields += counts.substr(counts.find(",\"predictions\""));
     fields.pop_back();  // the report's closing brace
     if (auto s = im.audit_log.append(wb, "erase", fields, report.audit_id); !s) return s;
-    if (next_seq != im.next_sequence)
+    if (next_seq != im.commit.next_sequence)
       (void)wb.Put(im.meta, kNextSequenceKey, sequence_key(next_seq));
     if (auto s = im.admin_write(wb, true, "writing an erasure"); !s) return s;
-    im.next_sequence = next_seq;
-    im.next_sequence_seen = next_seq;
-    im.advance_durable(next_seq);  // a synced write: everything written before is durable too
+    im.commit.next_sequence = next_seq;
+    im.commit.next_sequence_seen = next_seq;
+    im.commit.advance_durable(next_seq);  // a synced write: everything written before is durable too
     im.outbox_reader.appended(outbox_added, outbox_added_bytes);
     im.partition_states.erased(heads);
   }

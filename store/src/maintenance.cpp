@@ -136,7 +136,7 @@ Status Store::Impl::admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_
   auto s = db->Write(wo, &wb);
   if (!s.ok()) {
     db_failed = true;  // the commit thread reopens the store once the disk takes writes
-    set_writable(false, s.ToString());
+    commit.set_writable(false, s.ToString());
   }
   return from_rocksdb(s, what);
 }

@@ -53,16 +53,6 @@ void Store::Impl::summaries_add(const IngestBatch& batch, std::vector<PreparedEv
   }
 }
 
-void Store::Impl::summaries_flush_into(rocksdb::WriteBatch& wb, uint64_t watermark, bool force) {
-  if (!options.indexer || !options.indexer->summarizes()) return;
-  const std::chrono::milliseconds interval(options.summary_flush_interval.count());
-  if (summaries.flush_into(wb, blocks, meta, watermark, interval, force)) {
-    summary_flush_owner = group_writes;
-  }
-}
-
-void Store::Impl::summaries_written(bool ok) { summaries.written(ok); }
-
 // The summary of one block, from its records (read through the time index).
 static Result<BlockSummary> summarize_block(rocksdb::DB& db, const Indexer& indexer,
                                             rocksdb::ColumnFamilyHandle* by_time,
@@ -102,7 +92,7 @@ Status Store::Impl::recover_summaries() {
   auto s = db->Get(rocksdb::ReadOptions(), meta, kSummaryWatermarkKey, &mark);
   if (!s.ok() && !s.IsNotFound()) return from_rocksdb(s, "reading the summary watermark");
   const uint64_t watermark = s.ok() ? parse_sequence_key(mark).value_or(0) : 0;
-  if (watermark >= next_sequence) return Status::ok();
+  if (watermark >= commit.next_sequence) return Status::ok();
   uint64_t records = 0, summarised = 0;
   rocksdb::WriteBatch wb;
   for (const auto& [day, cf] : partitions) {
@@ -126,7 +116,7 @@ Status Store::Impl::recover_summaries() {
       ++summarised;
     }
   }
-  (void)wb.Put(meta, kSummaryWatermarkKey, sequence_key(next_sequence));
+  (void)wb.Put(meta, kSummaryWatermarkKey, sequence_key(commit.next_sequence));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (s = db->Write(wo, &wb); !s.ok()) return from_rocksdb(s, "recovering block summaries");
@@ -209,7 +199,7 @@ Status Store::Impl::build_search_index() {
   }
   wb.Clear();
   (void)wb.Put(meta, kSearchIndexSpecKey, spec);
-  (void)wb.Put(meta, kSummaryWatermarkKey, sequence_key(next_sequence));
+  (void)wb.Put(meta, kSummaryWatermarkKey, sequence_key(commit.next_sequence));
   s = db->Write(wo, &wb);
   if (!s.ok()) return from_rocksdb(s, "building the search index");
   if (indexed > 0) {

@@ -18,15 +18,15 @@ Status Store::Impl::open_db() {
   if (auto st = Database::open(); !st) return st;
   std::string seq;
   auto s = db->Get(rocksdb::ReadOptions(), meta, kNextSequenceKey, &seq);
+  uint64_t next = 1;
   if (s.ok()) {
     auto v = parse_sequence_key(seq);
     if (!v) return Status::internal("the store's next_sequence record is corrupt");
-    next_sequence = *v;
+    next = *v;
   } else if (!s.IsNotFound()) {
     return from_rocksdb(s, "reading next_sequence");
   }
-  next_sequence_seen = next_sequence;
-  durable_sequence = next_sequence;
+  commit.opened(next);
   if (auto st = outbox_reader.load(); !st) return st;
   if (auto st = quality.load(); !st) return st;
   if (auto st = dead_letters.load(); !st) return st;
@@ -39,26 +39,9 @@ Status Store::Impl::open_db() {
 }
 
 void Store::Impl::register_metrics(prometheus::Registry& registry) {
-  commit_latency = &prometheus::BuildHistogram()
-                        .Name("verity_store_commit_latency_seconds")
-                        .Help("Time to write and sync one commit group")
-                        .Register(registry)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{
-                                     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02,
-                                     0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+  commit.register_metrics(registry);
   dead_letters.register_metrics(registry);
-  group_events = &prometheus::BuildHistogram()
-                      .Name("verity_store_commit_group_events")
-                      .Help("Events and rejects written per commit group")
-                      .Register(registry)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 500, 1000, 2000,
-                                                                       5000, 10000, 20000});
   queue.register_metrics(registry);
-  commit_failures = &prometheus::BuildCounter()
-                         .Name("verity_store_commit_failures_total")
-                         .Help("Commit group writes that failed and were retried")
-                         .Register(registry)
-                         .Add({});
   memory_bytes = &prometheus::BuildGauge()
                       .Name("verity_store_memory_bytes")
                       .Help(
@@ -70,12 +53,6 @@ void Store::Impl::register_metrics(prometheus::Registry& registry) {
                   .Help("Predictions replaced by tombstones by data-subject erasures")
                   .Register(registry)
                   .Add({});
-  writable_gauge = &prometheus::BuildGauge()
-                        .Name("verity_store_writable")
-                        .Help("1 when the last commit succeeded, 0 while writes are failing")
-                        .Register(registry)
-                        .Add({});
-  writable_gauge->Set(1);
   retention.register_metrics(registry);
 
   quality.register_metrics(registry);
@@ -89,15 +66,6 @@ Result<rocksdb::ColumnFamilyHandle*> Store::Impl::partition_cf(uint32_t day) {
   return h;
 }
 
-void Store::Impl::set_writable(bool ok, const std::string& error) {
-  const bool was = writable.exchange(ok);
-  writable_gauge->Set(ok ? 1 : 0);
-  std::lock_guard lock(error_mu);
-  last_error = ok ? "" : error;
-  if (was && !ok) spdlog::error("store: commit failed, retrying: {}", error);
-  if (!was && ok) spdlog::info("store: commits succeed again");
-}
-
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Clock& clock,
@@ -105,9 +73,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Cl
   auto impl = std::make_unique<Impl>(options, clock);
   if (auto s = impl->open_db(); !s) return s;
   impl->register_metrics(registry);
-  Impl* raw = impl.get();
-  impl->syncer = std::make_unique<WalSyncer>([raw] { raw->queue.wake(); });
-  impl->commit_thread = std::thread([raw] { raw->run_commit_loop(); });
+  impl->commit.start();
   impl->retention.start();  // the tier manager
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
@@ -132,8 +98,7 @@ void Store::stop(Duration drain_deadline) {
     impl_->queue.stop(impl_->clock.now_ms() + drain_deadline.count());
     impl_->cancel_compactions = true;
     impl_->retention.stop();
-    if (impl_->commit_thread.joinable()) impl_->commit_thread.join();
-    impl_->syncer.reset();  // idle now: the commit thread settles every sync before it ends
+    impl_->commit.join();
   });
 }
 
@@ -216,12 +181,9 @@ bool Store::backlogged() const {
   return impl_->queue.bytes() > impl_->options.max_queue_bytes.bytes;
 }
 
-bool Store::writable() const { return impl_->writable.load(); }
+bool Store::writable() const { return impl_->commit.writable(); }
 
-std::string Store::unavailable_reason() const {
-  std::lock_guard lock(impl_->error_mu);
-  return impl_->last_error;
-}
+std::string Store::unavailable_reason() const { return impl_->commit.last_error(); }
 
 Result<std::optional<StoredRecord>> Store::Impl::read_prediction(
     std::string_view request_id) const {
@@ -320,7 +282,7 @@ Result<std::vector<std::string>> Store::dead_letters(uint64_t from, size_t limit
 
 StoreStats Store::stats() const {
   StoreStats st;
-  st.next_sequence = impl_->next_sequence_seen.load();
+  st.next_sequence = impl_->commit.next_sequence_seen.load();
   st.queued_events = impl_->queue.events();
   st.queued_bytes = impl_->queue.bytes();
   std::shared_lock db_lock(impl_->db_mu);  // not between a reopen's close and open

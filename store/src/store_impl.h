@@ -27,6 +27,7 @@
 
 #include "audit_log.h"
 #include "chain.h"
+#include "commit_loop.h"
 #include "database.h"
 #include "dead_letters.h"
 #include "group_writers.h"
@@ -63,23 +64,11 @@ inline JoinSide side_of(const StoredRecord& r) {
 // Sums Aggregate values (the metrics family's merge operator, quality_writer.cpp).
 std::shared_ptr<rocksdb::MergeOperator> aggregate_merge_operator();
 
-// sync: group: a group written without a sync, answered once its WAL sync returned (namespace
-// scope: clang cannot default-construct a class nested in one still incomplete, for std::optional).
-struct UnsyncedGroup {
-  std::vector<Pending> group;
-  uint64_t write = 0;  // Impl::group_writes of its write (owns the summaries it wrote, if any)
-  std::vector<CommitResult> results;
-  uint64_t end_sequence = 0;  // next_sequence after it
-  std::chrono::steady_clock::time_point start;
-};
-
 struct Store::Impl : Database {  // the database holder: database.h
   Impl(const StoreOptions& o, const Clock& c) : Database(o), options(o), clock(c) {}
 
   const StoreOptions options;
   const Clock& clock;
-
-  Status reopen_error;  // commit thread only: why the last reopen failed
 
   // Commit groups hold write_mu while they build and write; maintenance that rewrites records
   // (erasure) or drops partitions holds it too. Lock order: write_mu, db_mu, partitions_mu, then
@@ -92,46 +81,15 @@ struct Store::Impl : Database {  // the database holder: database.h
   // Set by stop(): long recompactions (tier moves, folds, dead-letter trims) give up.
   std::atomic<bool> cancel_compactions{false};
 
-  // The commit pipeline's group writers (group_writers.h); commit thread only.
-  IdempotencyLookup idempotency;
-  ChainWriter chain_writer{*this};
-  IndexWriter index_writer;
-  OutboxWriter outbox_writer{*this};
   DeadLetters dead_letters{*this};  // the dead-letter store (dead_letters.h)
   QualityWriter quality{*this};     // model quality: the label join, the aggregates
 
-  SubmissionQueue queue;  // prepared batches waiting for the commit thread
-  std::thread commit_thread;
+  SubmissionQueue queue;     // prepared batches waiting for the commit thread
+  CommitLoop commit{*this};  // the commit thread, the sequences, writable (commit_loop.h)
   std::once_flag stop_once;
 
-  // Commit-thread state.
-  rocksdb::WriteBatch write_batch;  // reused across groups so its buffer is allocated once
-  uint64_t next_sequence = 1;
-  std::atomic<uint64_t> next_sequence_seen{1};  // a copy readable from other threads
-  // Every sequence below it is durable under the sync policy (sync: group: its WAL sync
-  // returned). Written records are readable before (like Elasticsearch documents before a translog
-  // fsync); the outbox is read only below it, so nothing is forwarded that a power loss could
-  // take back.
-  std::atomic<uint64_t> durable_sequence{1};
-  void advance_durable(uint64_t next) {  // never moves back (an erasure may have gone further)
-    uint64_t cur = durable_sequence.load();
-    while (cur < next && !durable_sequence.compare_exchange_weak(cur, next)) {
-    }
-  }
-  // sync: group: the group written last, whose WAL sync runs on the sync thread.
-  std::unique_ptr<WalSyncer> syncer;
-  std::optional<UnsyncedGroup> unsynced;
-
-  std::atomic<bool> writable{true};
-  mutable std::mutex error_mu;
-  std::string last_error;  // guarded by error_mu
-
-  prometheus::Histogram* commit_latency = nullptr;
-  prometheus::Histogram* group_events = nullptr;
-  prometheus::Counter* commit_failures = nullptr;
   prometheus::Family<prometheus::Gauge>* memory_bytes = nullptr;
   prometheus::Counter* erasures = nullptr;
-  prometheus::Gauge* writable_gauge = nullptr;
 
   // Opens the database (Database::open) and loads what the store keeps beside it: the next
   // sequence, the outbox, model quality, dead letters, partition state, the read trail, and the
@@ -146,25 +104,6 @@ struct Store::Impl : Database {  // the database holder: database.h
   // Point reads; the caller holds db_mu (shared).
   Result<std::optional<StoredRecord>> read_prediction(std::string_view request_id) const;
   Result<std::optional<StoredRecord>> read_label(std::string_view request_id) const;
-
-  // The commit thread (commit_loop.cpp).
-  void run_commit_loop();
-  void finish_group(std::vector<Pending>& group, std::vector<CommitResult>& results,
-                    const Status& status, std::chrono::steady_clock::time_point start);
-  Status settle_unsynced(std::vector<Pending>& group);
-  Status write_group(std::vector<Pending>& group, std::vector<CommitResult>& results);
-  // The label bundles of request ids whose labels the group being built touched, as they will be
-  // written.
-  using GroupBundles = std::unordered_map<std::string_view, LabelBundle>;
-  // A label of the group: a duplicate (also of any label seen before for its request id, however
-  // old), the first label, a correction (newer by label time), or an older label that arrived late
-  // (kept in the history; it may move the first label time). Writes the label bundle, forwards a
-  // changed label, and has model quality join it. `stored_*`: what the group's MultiGet read under
-  // the request id in the labels family.
-  Status commit_label(const Event& e, PreparedEvent& prep, const rocksdb::Status& stored_status,
-                      const std::string& stored_value, GroupBundles& bundles, uint64_t& seq,
-                      rocksdb::WriteBatch& wb, EventOutcome& outcome);
-  void set_writable(bool ok, const std::string& error);
 
   // Administration (maintenance.cpp).
   // Writes a batch outside the commit thread (seals, tiers, holds, erasures, drops). Refused while
@@ -185,16 +124,7 @@ struct Store::Impl : Database {  // the database holder: database.h
   // from their records (a crash loses at most the buffer, which those records cover).
   // On the submitting thread: a batch's predictions' values, and their terms into `prepared`.
   void summaries_add(const IngestBatch& batch, std::vector<PreparedEvent>* prepared);
-  // Commit thread, building a group that writes: when due (or `force`), the buffered summaries as
-  // merges and the watermark go into `wb`. `watermark`: the sequence after the last record the
-  // write holds (every record below it was prepared, so its values are in the buffer or were
-  // written before).
-  void summaries_flush_into(rocksdb::WriteBatch& wb, uint64_t watermark, bool force = false);
-  // Commit thread, once the write that carried them is durable (ok) or may be lost (back into the
-  // buffer): right after the write, or under sync: group when its WAL sync settles.
-  void summaries_written(bool ok);
-  uint64_t group_writes = 0;         // commit thread: write_group calls
-  uint64_t summary_flush_owner = 0;  // commit thread: the group_writes that wrote the buffer
+  // The commit thread writes the buffer with a group now and then (CommitLoop).
   Status recover_summaries();
   SummaryBuffer summaries;
   Outbox outbox_reader{*this};  // the outbox's checkpoint and backlog (outbox.h)
