@@ -86,7 +86,7 @@ void PartitionStates::clear() {
 
 void PartitionStates::add(uint32_t day) {
   std::lock_guard lock(mu_);
-  if (auto [it, fresh] = states_.try_emplace(day); fresh) it->second.chain = empty_chain(day);
+  states_[day].chain = empty_chain(day);
 }
 
 void PartitionStates::forget(uint32_t day) {

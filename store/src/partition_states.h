@@ -48,7 +48,7 @@ class PartitionStates {
               std::vector<uint32_t>& orphans);
   void clear();
 
-  // A new partition: an empty chain (kept when it is known already).
+  // A new partition: an empty chain (its other state, if any was left, is kept).
   void add(uint32_t day);
   // A dropped partition.
   void forget(uint32_t day);

@@ -6,7 +6,8 @@
 // past retention unless a hold keeps it, seals it once its day is over, and recompresses it into
 // the warm and cold tiers as it ages. Retention owns the holds (with their lock), the pass lock
 // (erasure takes it too: one pass or erasure at a time), its thread, and the tier metrics.
-// Lock order: the pass lock, write_mu, db_mu, partitions_mu, state_mu, then the holds' lock.
+// Lock order: the pass lock, write_mu, db_mu, partitions_mu, then the partition states' lock or
+// the holds' lock (one at a time: held() copies a partition's models before it takes the holds').
 
 #include <condition_variable>
 #include <cstdint>

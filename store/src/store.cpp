@@ -18,7 +18,7 @@ Status Store::Impl::open_db() {
   if (auto st = Database::open(); !st) return st;
   std::string seq;
   auto s = db->Get(rocksdb::ReadOptions(), meta, kNextSequenceKey, &seq);
-  uint64_t next = 1;
+  uint64_t next = commit.next_sequence;  // 1 in a new store; kept by a reopen
   if (s.ok()) {
     auto v = parse_sequence_key(seq);
     if (!v) return Status::internal("the store's next_sequence record is corrupt");

@@ -39,8 +39,11 @@ TEST(PartitionStatesTest, CommittedErasedSealedTieredForgotten) {
   EXPECT_EQ(s.chain(20260101).count, 5u);
   EXPECT_TRUE(s.has_model(20260101, "fraud"));
   EXPECT_FALSE(s.has_model(20260101, "fraud2"));
-  s.add(20260101);  // known already: kept
-  EXPECT_EQ(s.chain(20260101).count, 5u);
+  s.sealed(20260101, 1, 5);
+  s.add(20260101);  // made again (a family dropped and created anew): an empty chain
+  EXPECT_EQ(s.chain(20260101).count, 0u);
+  EXPECT_EQ(s.get(20260101)->seals, 1u);
+  s.committed(heads, {});
 
   s.sealed(20260101, 1, 5);
   s.set_tier(20260101, Tier::kWarm);
@@ -106,6 +109,7 @@ TEST(PartitionStatesTest, LoadsHeadsSealsModelsAndTiersAndFindsOrphans) {
   auto q = s.get(20260102);  // no head yet: an empty chain; an unknown tier name stays hot
   ASSERT_TRUE(q);
   EXPECT_EQ(q->chain.count, 0u);
+  EXPECT_EQ(q->chain.link, empty_chain(20260102).link);
   EXPECT_EQ(q->tier, Tier::kHot);
   EXPECT_TRUE(s.has_model(20260102, "churn"));
   EXPECT_FALSE(s.get(20251231).has_value());

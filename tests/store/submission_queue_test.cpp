@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -117,31 +119,44 @@ TEST(SubmissionQueueTest, StoppingDrainsWhatIsQueuedThenRefuses) {
   EXPECT_FALSE(q.pause(std::chrono::milliseconds(1), 1000));
 }
 
+// A commit thread waiting for work is woken by a push (and not before).
 TEST(SubmissionQueueTest, APushWakesAWaitingCommitThread) {
   SubmissionQueue q;
   SubmissionQueue::GroupLimits limits{100, 1 << 20, false};
   std::vector<Pending> group;
-  std::thread committer([&] { EXPECT_TRUE(q.take(group, limits, false, kNoSync)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto taken =
+      std::async(std::launch::async, [&] { return q.take(group, limits, false, kNoSync); });
+  ASSERT_EQ(taken.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout)
+      << "take returned with nothing queued";
   Pending p = batch(1, 0, 10, 5);
   ASSERT_TRUE(q.push(p));
-  committer.join();
+  const bool woken = taken.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  EXPECT_TRUE(woken) << "the push did not wake the commit thread";
+  if (!woken) q.wake();  // so that the test ends
+  EXPECT_TRUE(taken.get());
   ASSERT_EQ(group.size(), 1u);
   EXPECT_EQ(group[0].batch.events[0].timestamp_ms, 5);
 }
 
+// With a sync in flight, the commit thread waits (stopping or not) until the sync settles and
+// wake() is called, then returns to answer the synced group.
 TEST(SubmissionQueueTest, ASettledSyncWakesAnIdleCommitThread) {
   SubmissionQueue q;
   SubmissionQueue::GroupLimits limits{100, 1 << 20, false};
+  q.stop(/*drain_deadline_ms=*/1000);
   std::atomic<bool> settled{false};
   std::vector<Pending> group;
-  std::thread committer(
-      [&] { EXPECT_TRUE(q.take(group, limits, true, [&] { return settled.load(); })); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto taken = std::async(std::launch::async, [&] {
+    return q.take(group, limits, true, [&] { return settled.load(); });
+  });
+  ASSERT_EQ(taken.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout)
+      << "take returned while the sync was still running";
   settled = true;
   q.wake();
-  committer.join();
-  EXPECT_TRUE(group.empty());
+  const bool woken = taken.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  EXPECT_TRUE(woken) << "wake() did not wake the commit thread";
+  if (!woken) q.stop(1000);  // notifies too: so that the test ends
+  EXPECT_TRUE(taken.get()) << "a sync in flight keeps the loop going after stop";
 }
 
 }  // namespace
