@@ -18,6 +18,7 @@
 #include "verity/app/store_admin.h"
 #include "verity/core/guard.h"
 #include "verity/core/sha256.h"
+#include "verity/core/thread_name.h"
 #include "verity/document/json_writer.h"
 #include "verity/ingest/beats_input.h"
 #include "verity/ingest/es_compat.h"
@@ -491,6 +492,7 @@ Status Server::start() {
         spdlog::critical("{}", s.message());
       }
     });
+    set_thread_name(im.threads.back(), "verity-io-" + std::to_string(i));
   }
   return Status::ok();
 }
@@ -558,6 +560,7 @@ int run_serve(Config config, const std::string& port_file) {
       };
   signals.async_wait(on_signal);
   std::thread signal_thread([&] { signal_io.run(); });
+  set_thread_name(signal_thread, "verity-signals");
   auto stop_signals = [&] {
     signal_io.stop();
     signal_thread.join();

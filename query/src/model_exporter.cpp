@@ -1,6 +1,7 @@
 #include "verity/query/model_exporter.h"
 
 #include "verity/core/guard.h"
+#include "verity/core/thread_name.h"
 
 #include <algorithm>
 #include <set>
@@ -148,6 +149,7 @@ void ModelExporter::start() {
       i.cv.wait_for(lock, i.options.refresh_interval, [&] { return i.stopping; });
     }
   });
+  set_thread_name(im.thread, "verity-models");
 }
 
 void ModelExporter::stop() {

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "verity/core/guard.h"
+#include "verity/core/thread_name.h"
 #include "verity/shippers/dead_letter_encoder.h"
 #include "verity/shippers/es_encoder.h"
 #include "verity/shippers/es_service.h"
@@ -309,8 +310,10 @@ std::vector<EsService::BulkAnswer> EsShipper::Impl::send_bulk(
   for (size_t i = 1; i < chunks.size(); ++i) {
     EsService& lane = *lanes[i - 1]->service;
     // A thread that cannot be started (std::system_error): this one sends it, now.
-    if (!guarded("es shipper: starting a worker",
-                 [&] { threads.emplace_back([&send, &lane, i] { send(lane, i); }); })) {
+    if (!guarded("es shipper: starting a worker", [&] {
+          threads.emplace_back([&send, &lane, i] { send(lane, i); });
+          set_thread_name(threads.back(), "verity-ship-" + std::to_string(i));
+        })) {
       send(lane, i);
     }
   }
@@ -713,6 +716,7 @@ void EsShipper::start() {
   Impl* im = impl_.get();
   im->started = true;
   im->thread = std::thread([im] { im->run(); });
+  set_thread_name(im->thread, "verity-shipper");
 }
 
 void EsShipper::stop() {

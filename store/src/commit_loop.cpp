@@ -18,6 +18,7 @@
 #include "store_impl.h"
 #include "verity/core/guard.h"
 #include "verity/core/http.h"
+#include "verity/core/thread_name.h"
 #include "verity/document/json_writer.h"
 #include "verity/store/partition.h"
 
@@ -53,6 +54,7 @@ void CommitLoop::register_metrics(prometheus::Registry& registry) {
 void CommitLoop::start() {
   syncer_ = std::make_unique<WalSyncer>([this] { store_.queue.wake(); });
   thread_ = std::thread([this] { run(); });
+  set_thread_name(thread_, "verity-commit");
 }
 
 void CommitLoop::join() {

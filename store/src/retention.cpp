@@ -11,6 +11,7 @@
 #include "record_codec.h"
 #include "store_impl.h"
 #include "verity/core/guard.h"
+#include "verity/core/thread_name.h"
 #include "verity/document/json_writer.h"
 #include "verity/store/partition.h"
 
@@ -57,6 +58,7 @@ Status Retention::load() {
 void Retention::start() {
   if (store_.options.retention.check_interval.count() <= 0) return;
   thread_ = std::thread([this] { run(); });
+  set_thread_name(thread_, "verity-tiers");
 }
 
 void Retention::stop() {

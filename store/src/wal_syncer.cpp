@@ -4,11 +4,13 @@
 
 #include "store_impl.h"
 #include "verity/core/guard.h"
+#include "verity/core/thread_name.h"
 
 namespace verity::store {
 
 WalSyncer::WalSyncer(std::function<void()> on_done) : on_done_(std::move(on_done)) {
   thread_ = std::thread([this] { run(); });
+  set_thread_name(thread_, "verity-walsync");
 }
 
 WalSyncer::~WalSyncer() {
