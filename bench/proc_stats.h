@@ -4,16 +4,18 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 
 namespace verity::bench {
 
-// CPU seconds (user + system) of `pid`, from /proc/<pid>/stat.
-inline double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// CPU seconds (user + system) from a /proc stat file (a process's or a thread's).
+inline double stat_cpu_seconds(const std::string& path) {
+  std::ifstream in(path);
   std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::istringstream fields(s.substr(s.rfind(')') + 2));
   std::string f;
@@ -23,6 +25,29 @@ inline double cpu_seconds(pid_t pid) {
     if (i == 15) stime = std::stoull(f);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds (user + system) of `pid`, from /proc/<pid>/stat.
+inline double cpu_seconds(pid_t pid) {
+  return stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat");
+}
+
+// CPU seconds of `pid`'s threads by name (/proc/<pid>/task/*/comm), threads of one pool summed:
+// trailing digits are dropped (verity-io-0 and verity-io-1 are verity-io-). The server's threads
+// are named (verity-commit, verity-walsync, ...), RocksDB's too (rocksdb:low, rocksdb:high).
+// Threads that ended are not counted.
+inline std::map<std::string, double> thread_cpu_seconds(pid_t pid) {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (!std::getline(comm, name)) continue;
+    while (!name.empty() && name.back() >= '0' && name.back() <= '9') name.pop_back();
+    out[name] += stat_cpu_seconds((task.path() / "stat").string());
+  }
+  return out;
 }
 
 // A kB line of /proc/<pid>/status ("VmRSS:", "VmHWM:") in MiB; 0 when absent.

@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
   const auto prepared = protocol == "tcp" ? std::vector<std::vector<std::string>>()
                                           : prepare(protocol, per_connection, batch);
   const double cpu0 = bench::cpu_seconds(server.pid());
+  const auto threads0 = bench::thread_cpu_seconds(server.pid());
   const auto t0 = Clock::now();
   if (protocol == "tcp") {
     send_all(server.tcp(), per_connection);
@@ -267,6 +268,8 @@ int main(int argc, char** argv) {
       server.http_url(), stored_series, static_cast<double>(events), std::chrono::seconds(600));
   const double secs = seconds_since(t0);
   const double cpu = bench::cpu_seconds(server.pid()) - cpu0;
+  auto threads = bench::thread_cpu_seconds(server.pid());
+  for (const auto& [name, secs0] : threads0) threads[name] -= secs0;
   const double rss = bench::status_mib(server.pid(), "VmHWM:");
   auto metrics = app::http_get(server.http_url() + "/metrics");
   const std::string m = metrics ? metrics->body : "";
@@ -291,7 +294,12 @@ int main(int argc, char** argv) {
               secs);
   std::printf("  server CPU: %.2f s (%.2f cores; %.1f us/event)\n", cpu, cpu / secs,
               cpu / static_cast<double>(events) * 1e6);
-  std::printf("  server peak RSS: %.0f MiB\n", rss);
+  std::printf("  server CPU by thread:");
+  for (const auto& [name, secs] : threads) {
+    if (secs >= 0.05)
+      std::printf("  %s %.1f us/event", name.c_str(), secs / static_cast<double>(events) * 1e6);
+  }
+  std::printf("\n  server peak RSS: %.0f MiB\n", rss);
   std::printf(
       "  commit groups: %.0f (%.0f events/group), commit latency p50 %.2f ms, p99 %.2f ms\n",
       groups, groups > 0 ? static_cast<double>(events) / groups : 0.0, p50, p99);
