@@ -234,7 +234,8 @@ Result<DeadLetterRead> DeadLetters::read(uint64_t from, size_t max_entries,
   size_t bytes = 0;
   std::unique_ptr<rocksdb::Iterator> it(
       store_.db->NewIterator(rocksdb::ReadOptions(), store_.deadletter));
-  const uint64_t durable = store_.commit.durable_sequence.load();  // only what is durable (outbox.cpp)
+  const uint64_t durable =
+      store_.commit.durable_sequence.load();  // only what is durable (outbox.cpp)
   for (it->Seek(sequence_key(from));
        it->Valid() && out.entries.size() < max_entries && (bytes < max_bytes || bytes == 0);
        it->Next()) {

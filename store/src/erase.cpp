@@ -176,7 +176,8 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
     if (auto s = im.admin_write(wb, true, "writing an erasure"); !s) return s;
     im.commit.next_sequence = next_seq;
     im.commit.next_sequence_seen = next_seq;
-    im.commit.advance_durable(next_seq);  // a synced write: everything written before is durable too
+    im.commit.advance_durable(
+        next_seq);  // a synced write: everything written before is durable too
     im.outbox_reader.appended(outbox_added, outbox_added_bytes);
     im.partition_states.erased(heads);
   }

@@ -212,7 +212,8 @@ Status Outbox::ack(uint64_t next) {
 // The store's OutboxSource methods over it. Only what is durable is read: a record a power loss
 // could still take back is not forwarded.
 Result<OutboxRead> Store::read_outbox(uint64_t from, size_t max_events, size_t max_bytes) const {
-  return impl_->outbox_reader.read(from, max_events, max_bytes, impl_->commit.durable_sequence.load());
+  return impl_->outbox_reader.read(from, max_events, max_bytes,
+                                   impl_->commit.durable_sequence.load());
 }
 
 Result<std::optional<EpochMillis>> Store::outbox_oldest_ingest_ms() const {

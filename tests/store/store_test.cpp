@@ -433,23 +433,20 @@ TEST_F(StoreTest, SubmitAfterStopFailsWithoutLosingTrack) {
 // Operators tell the store's threads apart (top -H, perf --sort comm): the commit thread and the
 // WAL sync thread carry names.
 TEST_F(StoreTest, ItsThreadsAreNamed) {
-  std::multiset<std::string> names;
-  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
-    std::ifstream in(task.path() / "comm");
-    std::string name;
-    if (std::getline(in, name)) names.insert(name);
-  }
-  EXPECT_EQ(names.count("verity-commit"), 1u);
-  EXPECT_EQ(names.count("verity-walsync"), 1u);
+  auto names = [] {
+    std::multiset<std::string> out;
+    for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+      std::ifstream in(task.path() / "comm");
+      std::string name;
+      if (std::getline(in, name)) out.insert(name);
+    }
+    return out;
+  };
+  EXPECT_EQ(names().count("verity-commit"), 1u);
+  EXPECT_EQ(names().count("verity-walsync"), 1u);
   store_.reset();  // both end with the store
-  names.clear();
-  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
-    std::ifstream in(task.path() / "comm");
-    std::string name;
-    if (std::getline(in, name)) names.insert(name);
-  }
-  EXPECT_EQ(names.count("verity-commit"), 0u);
-  EXPECT_EQ(names.count("verity-walsync"), 0u);
+  EXPECT_EQ(names().count("verity-commit"), 0u);
+  EXPECT_EQ(names().count("verity-walsync"), 0u);
 }
 
 }  // namespace
