@@ -144,17 +144,22 @@ Status Store::Impl::admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_
 void Store::update_gauges() const {
   Impl& im = *impl_;
   if (im.memory_bytes == nullptr) return;
-  uint64_t memtables = 0, readers = 0, cache = 0;
+  uint64_t memtables = 0, readers = 0, cache = 0, pending = 0, running = 0;
   {
     std::shared_lock db_lock(im.db_mu);  // a reopen replaces the cache too
     if (!im.db) return;
     cache = im.cache ? im.cache->GetUsage() : 0;
     im.db->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &memtables);
     im.db->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &readers);
+    im.db->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                                    &pending);
+    im.db->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &running);
   }
   im.memory_bytes->Add({{"kind", "memtables"}}).Set(static_cast<double>(memtables));
   im.memory_bytes->Add({{"kind", "block_cache"}}).Set(static_cast<double>(cache));
   im.memory_bytes->Add({{"kind", "table_readers"}}).Set(static_cast<double>(readers));
+  im.compaction_pending_bytes->Set(static_cast<double>(pending));
+  im.compactions_running->Set(static_cast<double>(running));
 }
 
 Result<MaintenanceReport> Store::run_maintenance() { return impl_->retention.pass(); }

@@ -48,6 +48,19 @@ void Store::Impl::register_metrics(prometheus::Registry& registry) {
                           "RocksDB's memory: memtables, block cache, and table readers (the "
                           "filters and indexes of the ids and labels column families)")
                       .Register(registry);
+  compaction_pending_bytes =
+      &prometheus::BuildGauge()
+           .Name("verity_store_compaction_pending_bytes")
+           .Help(
+               "RocksDB's estimate of the bytes compaction must rewrite to bring every level "
+               "within its target (the LSM's backlog; it stalls writes when it grows too far)")
+           .Register(registry)
+           .Add({});
+  compactions_running = &prometheus::BuildGauge()
+                             .Name("verity_store_compactions_running")
+                             .Help("RocksDB compactions running now")
+                             .Register(registry)
+                             .Add({});
   erasures = &prometheus::BuildCounter()
                   .Name("verity_store_erased_records_total")
                   .Help("Predictions replaced by tombstones by data-subject erasures")

@@ -89,6 +89,8 @@ struct Store::Impl : Database {  // the database holder: database.h
   std::once_flag stop_once;
 
   prometheus::Family<prometheus::Gauge>* memory_bytes = nullptr;
+  prometheus::Gauge* compaction_pending_bytes = nullptr;
+  prometheus::Gauge* compactions_running = nullptr;
   prometheus::Counter* erasures = nullptr;
 
   // Opens the database (Database::open) and loads what the store keeps beside it: the next

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -432,6 +433,30 @@ TEST_F(StoreTest, SubmitAfterStopFailsWithoutLosingTrack) {
 
 // Operators tell the store's threads apart (top -H, perf --sort comm): the commit thread and the
 // WAL sync thread carry names.
+// The LSM's backlog is on /metrics: after several flushes (a compaction's worth of table files in
+// each family) and a settle, both compaction gauges are registered and read zero.
+TEST_F(StoreTest, CompactionBacklogGaugesReadZeroOnceSettled) {
+  auto gauge = [&](const std::string& name) -> std::optional<double> {
+    for (const auto& family : registry_->Collect()) {
+      if (family.name == name && family.metric.size() == 1) return family.metric[0].gauge.value;
+    }
+    return std::nullopt;
+  };
+  for (int round = 0; round < 6; ++round) {
+    IngestBatch b;
+    for (int i = 0; i < 50; ++i) {
+      b.events.push_back(prediction("r" + std::to_string(round * 50 + i), kDay1 + i));
+    }
+    ASSERT_TRUE(commit(std::move(b)).status.is_ok());
+    ASSERT_TRUE(store_->flush().is_ok());
+  }
+  ASSERT_TRUE(store_->settle().is_ok());
+  store_->update_gauges();
+  EXPECT_EQ(gauge("verity_store_compaction_pending_bytes"), 0.0);
+  EXPECT_EQ(gauge("verity_store_compactions_running"), 0.0);
+  EXPECT_FALSE(gauge("verity_store_no_such_gauge").has_value());
+}
+
 TEST_F(StoreTest, ItsThreadsAreNamed) {
   auto names = [] {
     std::multiset<std::string> out;
