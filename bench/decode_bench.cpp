@@ -4,6 +4,7 @@
 //   decode_masked_*         the decoder with masking: field rules only, detectors only, both
 //   frame_and_decode        NDJSON framing + decoding, as a TCP read drives it
 //   sha256_document         the record digest the store computes per event
+//   sha256_canonical_document  the idempotency digest (insignificant whitespace left out)
 //   search_index_document   the search indexer (block summary, and one indexed field when
 //                           range(0) is 1), as the store's prepare step runs it per event
 //   quality_prediction      model quality's contribution of one prediction (the default config),
@@ -180,7 +181,17 @@ void sha256_document(benchmark::State& state) {
       static_cast<int64_t>(state.iterations() * total_bytes(docs) / docs.size()));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
+
+void sha256_canonical_document(benchmark::State& state) {
+  const auto docs = documents(1024);
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(sha256_json_canonical(docs[i++ % docs.size()]));
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * total_bytes(docs) / docs.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
 BENCHMARK(sha256_document);
+BENCHMARK(sha256_canonical_document);
 
 void search_index_document(benchmark::State& state) {
   const auto docs = documents(1024);

@@ -1,8 +1,10 @@
 // Fuzzes the document decoder on one document: it must never crash, and an accepted document must
-// carry a request id of 1..256 bytes and, for predictions, a model name.
+// carry a request id of 1..256 bytes and, for predictions, a model name, and its idempotency digest
+// (SIMD minify, then hash) must equal the plain walk's.
 #include <cstdint>
 #include <string_view>
 
+#include "verity/core/sha256.h"
 #include "verity/ingest/document_decoder.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -17,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (event.request_id.empty() || event.request_id.size() > 256) __builtin_trap();
     if (event.kind == EventKind::kPrediction && event.model_name.empty()) __builtin_trap();
     if (event.document != json) __builtin_trap();
+    if (sha256_json_canonical(json) != sha256_json_canonical_reference(json)) __builtin_trap();
   } else {
     if (reject.type.empty() || reject.reason.rfind("line 1: ", 0) != 0) __builtin_trap();
   }
