@@ -15,6 +15,7 @@
 #include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
 
+#include "rocksdb_crc32c.h"
 #include "search_keys.h"
 #include "store_impl.h"
 #include "time_index.h"
@@ -149,6 +150,8 @@ rocksdb::ColumnFamilyOptions Database::partition_cf_options() const {
 }
 
 Status Database::open() {
+  // Also what links rocksdb_crc32c.cpp in ahead of RocksDB's own (see there).
+  spdlog::debug("store: crc32c: {}", rocksdb::crc32c::IsFastCrc32Supported());
   cache = rocksdb::NewLRUCache(block_cache_bytes_);
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
