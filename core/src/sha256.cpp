@@ -56,6 +56,10 @@ Sha256Digest sha256_json_canonical(std::string_view json) {
   // simdjson's minifier drops the same bytes (JSON whitespace outside strings) with SIMD, ~10x
   // faster than the walk; one hash of its output follows. It refuses what it cannot tokenize
   // (an unterminated string): the walk takes those.
+  // Documents past 256 KiB take the walk: each thread's buffer stays that small whatever the
+  // largest line it has seen (up to input.max_line).
+  constexpr size_t kMaxMinified = 256 * 1024;
+  if (json.size() > kMaxMinified) return canonical_walk(json);
   thread_local std::string minified;
   if (minified.size() < json.size()) minified.resize(json.size());
   size_t n = 0;

@@ -150,8 +150,10 @@ rocksdb::ColumnFamilyOptions Database::partition_cf_options() const {
 }
 
 Status Database::open() {
+#if defined(__x86_64__)
   // Also what links rocksdb_crc32c.cpp in ahead of RocksDB's own (see there).
   spdlog::debug("store: crc32c: {}", rocksdb::crc32c::IsFastCrc32Supported());
+#endif
   cache = rocksdb::NewLRUCache(block_cache_bytes_);
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;

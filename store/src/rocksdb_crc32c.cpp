@@ -1,11 +1,13 @@
 #include "rocksdb_crc32c.h"
 
+// x86-64 only (see the header): elsewhere RocksDB's own crc32c.cc links, with its own hardware
+// paths (ARMv8 CRC, POWER8).
+#if defined(__x86_64__)
+
 #include <array>
 #include <cstring>
 
-#if defined(__x86_64__)
 #include <nmmintrin.h>
-#endif
 
 namespace rocksdb::crc32c {
 
@@ -30,7 +32,6 @@ uint32_t update_portable(uint32_t c, const char* p, size_t n) {
   return c;
 }
 
-#if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t update_sse42(uint32_t crc, const char* p, size_t n) {
   uint64_t c = crc;
   while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0) {
@@ -52,9 +53,6 @@ __attribute__((target("sse4.2"))) uint32_t update_sse42(uint32_t crc, const char
 }
 
 const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
-#else
-const bool kHaveSse42 = false;
-#endif
 
 // a * b modulo the polynomial, both in the reflected representation (zlib's multmodp).
 uint32_t multmodp(uint32_t a, uint32_t b) {
@@ -82,9 +80,7 @@ std::array<uint32_t, 67> make_x2n() {
 }  // namespace
 
 uint32_t Extend(uint32_t init_crc, const char* data, size_t n) {
-#if defined(__x86_64__)
   if (kHaveSse42) return ~update_sse42(~init_crc, data, n);
-#endif
   return ~update_portable(~init_crc, data, n);
 }
 
@@ -105,3 +101,5 @@ std::string IsFastCrc32Supported() {
 }
 
 }  // namespace rocksdb::crc32c
+
+#endif  // __x86_64__

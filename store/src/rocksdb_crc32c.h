@@ -8,7 +8,8 @@
 // CPU (perf, 2026-12-01). These three functions are the only global symbols of that archive member;
 // linked first (database.cpp calls IsFastCrc32Supported, which pulls this file out of
 // libverity_store.a), they leave the member unused. A RocksDB whose crc32c.cc defines more symbols
-// fails the link with "multiple definition" rather than mixing the two.
+// fails the link with "multiple definition" rather than mixing the two. On x86-64 only; other
+// machines link RocksDB's own (its ARMv8 and POWER8 paths detect their instructions at run time).
 
 #include <cstddef>
 #include <cstdint>

@@ -18,9 +18,10 @@ TEST(Sha256, KnownVectors) {
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
-// A random JSON document, written twice: `spaced` with random insignificant whitespace between
-// every token, `compact` with none. Strings hold escapes (quotes, runs of backslashes, \u),
-// whitespace, braces and raw UTF-8; numbers are huge, tiny and negative; nesting goes deep.
+// A random JSON document (valid: no raw control characters in strings), written twice: `spaced`
+// with random insignificant whitespace between every token, `compact` with none. Strings hold
+// escapes (quotes, runs of backslashes, \u), whitespace, braces and raw UTF-8; numbers are huge,
+// tiny and negative; nesting goes deep.
 class JsonGen {
  public:
   explicit JsonGen(uint64_t seed) : rng_(seed) {}
@@ -44,11 +45,27 @@ class JsonGen {
     c += token;
   }
   std::string string_token() {
-    static const char* kPieces[] = {
-        "a",        " ",   "\\\"",    "\\\\",           "\\\\\\\"", "\\\\\\\\", "\\n",
-        "\\t",      "\\/", "\\u00e9", "\\ud83d\\ude00", "{",        "}",        "[",
-        ":",        ",",   "é",       "日本",           "\t",       "  x  ",    "user@example.org",
-        "4111 1111"};
+    static const char* kPieces[] = {"a",
+                                    " ",
+                                    "\\\"",
+                                    "\\\\",
+                                    "\\\\\\\"",
+                                    "\\\\\\\\",
+                                    "\\n",
+                                    "\\t",
+                                    "\\/",
+                                    "\\u00e9",
+                                    "\\ud83d\\ude00",
+                                    "{",
+                                    "}",
+                                    "[",
+                                    ":",
+                                    ",",
+                                    "é",
+                                    "日本",
+                                    "  x  ",
+                                    "user@example.org",
+                                    "4111 1111"};
     std::string s = "\"";
     const size_t n = rng_() % 5 == 0 ? rng_() % 200 : rng_() % 12;
     for (size_t i = 0; i < n; ++i) s += kPieces[rng_() % (sizeof kPieces / sizeof *kPieces)];
@@ -122,6 +139,10 @@ TEST(CanonicalDigest, WhitespaceInsideStringsCounts) {
   EXPECT_NE(sha256_json_canonical(R"({"a":"\" y"})"), sha256_json_canonical(R"({"a":"\"y"})"));
   // An escaped backslash ends before the quote: the quote closes the string, the space is outside.
   EXPECT_EQ(sha256_json_canonical(R"({"a":"x\\" ,"b":1})"), sha256(R"({"a":"x\\","b":1})"));
+  // Past 256 KiB the walk runs instead of the minifier: the same digest.
+  const std::string big(300 * 1024, 'x');
+  EXPECT_EQ(sha256_json_canonical("{\"a\" : \"" + big + "\" ,\n \"b\": 1}"),
+            sha256("{\"a\":\"" + big + "\",\"b\":1}"));
   // An unterminated string (not JSON: the decoder refuses it first) still gets the walk's digest.
   EXPECT_EQ(sha256_json_canonical(R"({"a": "x )"), sha256_json_canonical_reference(R"({"a": "x )"));
 }

@@ -26,7 +26,9 @@ uint32_t bitwise(uint32_t crc, const std::string& s) {
 }
 
 TEST(RocksdbCrc32c, TheLinkTakesVeritysAndItMatchesTheCheckValue) {
+#if defined(__x86_64__)
   EXPECT_NE(IsFastCrc32Supported().find("verity"), std::string::npos) << IsFastCrc32Supported();
+#endif
   EXPECT_EQ(Extend(0, "123456789", 9), 0xE3069283u);  // CRC-32C's published check value
   EXPECT_EQ(Extend(0, "", 0), 0u);
 }
@@ -47,7 +49,7 @@ TEST(RocksdbCrc32c, AgreesWithTheBitwiseDefinitionAndCombines) {
     ASSERT_EQ(Extend(left, a.data() + cut, n - cut), Extend(0, a.data(), n));
     ASSERT_EQ(Crc32cCombine(left, right, n - cut), Extend(0, a.data(), n)) << cut << " " << n;
   }
-  // A length past 2^32 bits: combining with the CRC of 600 MB of zeros, computed by doubling.
+  // Lengths up to 2^32 bits (512 MiB of zeros), their CRC by doubling, against extending directly.
   std::string zeros(1 << 20, '\0');
   uint32_t z = Extend(0, zeros.data(), zeros.size());
   size_t len = zeros.size();

@@ -431,8 +431,6 @@ TEST_F(StoreTest, SubmitAfterStopFailsWithoutLosingTrack) {
   EXPECT_EQ(r.outcomes[0], EventOutcome::kFailed);
 }
 
-// Operators tell the store's threads apart (top -H, perf --sort comm): the commit thread and the
-// WAL sync thread carry names.
 // The LSM's backlog is on /metrics: after several flushes (a compaction's worth of table files in
 // each family) and a settle, both compaction gauges are registered and read zero.
 TEST_F(StoreTest, CompactionBacklogGaugesReadZeroOnceSettled) {
@@ -457,6 +455,8 @@ TEST_F(StoreTest, CompactionBacklogGaugesReadZeroOnceSettled) {
   EXPECT_FALSE(gauge("verity_store_no_such_gauge").has_value());
 }
 
+// Operators tell the store's threads apart (top -H, perf --sort comm): the commit thread and the
+// WAL sync thread carry names.
 TEST_F(StoreTest, ItsThreadsAreNamed) {
   auto names = [] {
     std::multiset<std::string> out;
