@@ -854,6 +854,7 @@ const std::map<std::string, std::vector<std::string>> kCorePanels = {
       "Partitions by tier",
       "Disk and raw bytes by tier",
       "RocksDB memory",
+      "RocksDB compaction backlog",
       "Tier maintenance actions",
       "Label joins",
       "Labels waiting for their prediction",
