@@ -199,10 +199,21 @@ Status Outbox::ack(uint64_t next) {
   }
   rocksdb::WriteBatch wb;
   (void)wb.Put(store_.meta, kOutboxCheckpointKey, sequence_key(next));
-  (void)wb.DeleteRange(store_.outbox, sequence_key(0), sequence_key(next));
+  // Entries before the checkpoint are deleted in stretches of kDeleteStretch, each with one range
+  // tombstone that starts where the previous one ended. Reads seek to the checkpoint, so what lies
+  // acknowledged but not yet deleted is never visited. RocksDB 7.8 fragments every range tombstone
+  // in a memtable each time an iterator is created on it: a tombstone per acknowledgment, each from
+  // 0, made that quadratic in the acknowledgments since the last flush (one range [0, next) per
+  // step, all overlapping).
+  const uint64_t deleted = deleted_before_.load();
+  const bool delete_now = next - deleted >= kDeleteStretch;
+  if (delete_now) {
+    (void)wb.DeleteRange(store_.outbox, sequence_key(deleted), sequence_key(next));
+  }
   // Not synced: a checkpoint lost with a power cut only re-sends what follows the last synced one,
   // which Elasticsearch answers 409 (our _id), so an fsync per batch would buy nothing.
   if (auto s = store_.admin_write(wb, false, "moving the outbox checkpoint"); !s) return s;
+  if (delete_now) deleted_before_ = next;
   checkpoint_ = next;
   events_ -= std::min(events, events_.load());
   bytes_ -= std::min(bytes, bytes_.load());

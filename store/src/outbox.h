@@ -29,8 +29,10 @@ class Outbox {
                           uint64_t durable) const;
   // The ingest time of the oldest record past the checkpoint (none when the backlog is empty).
   Result<std::optional<EpochMillis>> oldest_ingest_ms() const;
-  // Moves the checkpoint to `next` (never back) and deletes the entries before it.
+  // Moves the checkpoint to `next` (never back). The entries before it are deleted once they are
+  // kDeleteStretch or more (and the first time after a restart, from the first sequence).
   Status ack(uint64_t next);
+  static constexpr uint64_t kDeleteStretch = 16384;
   uint64_t checkpoint() const { return checkpoint_.load(); }
   OutboxBacklog backlog() const { return OutboxBacklog{events_.load(), bytes_.load()}; }
   // Entries were written past the checkpoint (a commit group's, an erasure's).
@@ -42,6 +44,9 @@ class Outbox {
  private:
   Store::Impl& store_;
   std::atomic<uint64_t> checkpoint_{1};
+  // Entries before this are deleted. 0 after load(): what an earlier run acknowledged but had not
+  // deleted yet goes with the first stretch.
+  std::atomic<uint64_t> deleted_before_{0};
   std::atomic<uint64_t> events_{0};
   std::atomic<uint64_t> bytes_{0};
 };

@@ -1,5 +1,8 @@
 #include "verity/store/store.h"
 
+#include "outbox.h"
+#include "raw_rocksdb.h"
+
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
@@ -453,6 +456,68 @@ TEST_F(StoreTest, CompactionBacklogGaugesReadZeroOnceSettled) {
   EXPECT_EQ(gauge("verity_store_compaction_pending_bytes"), 0.0);
   EXPECT_EQ(gauge("verity_store_compactions_running"), 0.0);
   EXPECT_FALSE(gauge("verity_store_no_such_gauge").has_value());
+}
+
+// A shipper's reads start at the checkpoint and see every entry once, across a restart, while
+// what was acknowledged is deleted in stretches (outbox.cpp: one range tombstone per stretch, not
+// one per acknowledgment); what is left in the outbox's family past the last stretch is less than
+// one stretch.
+TEST_F(StoreTest, OutboxAcknowledgmentsReadOnceAcrossARestartAndAreDeletedInStretches) {
+  outbox_ = true;
+  open();
+  constexpr size_t kEvents = 40'000;
+  for (size_t i = 0; i < kEvents; i += 2000) {
+    IngestBatch b;
+    b.input = "tcp";
+    for (size_t k = i; k < i + 2000; ++k)
+      b.events.push_back(prediction("o" + std::to_string(k), kDay1));
+    ASSERT_EQ(commit(std::move(b)).stored, 2000u);
+  }
+  ASSERT_EQ(store_->outbox_backlog().events, kEvents);
+  std::set<std::string> seen;
+  uint64_t from = store_->outbox_checkpoint();
+  bool restarted = false;
+  while (seen.size() < kEvents) {
+    auto read = store_->read_outbox(from, 700, 1u << 30);
+    ASSERT_TRUE(read.is_ok()) << read.status().to_string();
+    ASSERT_FALSE(read->entries.empty()) << "stopped after " << seen.size();
+    for (const auto& e : read->entries) {
+      ASSERT_EQ(e.kind, OutboxEntry::Kind::kPrediction);
+      EXPECT_TRUE(seen.insert(e.record.request_id).second) << e.record.request_id << " twice";
+    }
+    ASSERT_TRUE(store_->ack_outbox(read->next).is_ok());
+    from = read->next;
+    EXPECT_EQ(store_->outbox_checkpoint(), from);
+    EXPECT_EQ(store_->outbox_backlog().events, kEvents - seen.size());
+    if (!restarted && seen.size() >= kEvents / 2) {
+      restarted = true;
+      open();
+      EXPECT_EQ(store_->outbox_checkpoint(), from);
+      EXPECT_EQ(store_->outbox_backlog().events, kEvents - seen.size());
+    }
+  }
+  auto rest = store_->read_outbox(from, 700, 1u << 30);
+  ASSERT_TRUE(rest.is_ok());
+  EXPECT_TRUE(rest->entries.empty());
+  EXPECT_EQ(store_->outbox_backlog().events, 0u);
+
+  store_.reset();
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir_.string(), &names).ok());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir_.string(),
+                                           test::raw_descriptors(names), &handles, &raw)
+                  .ok());
+  size_t left = 0;
+  for (auto* h : handles) {
+    if (h->GetName() != "outbox") continue;
+    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), h));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++left;
+  }
+  for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+  delete raw;
+  EXPECT_LT(left, Outbox::kDeleteStretch) << "acknowledged entries were not deleted";
 }
 
 // Operators tell the store's threads apart (top -H, perf --sort comm): the commit thread and the
