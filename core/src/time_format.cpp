@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include <cstdio>
-
 namespace verity {
 namespace {
 
@@ -124,12 +122,27 @@ std::string format_rfc3339(EpochMillis ms) {
   int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
-                static_cast<long long>(sod / 60 % 60), static_cast<long long>(sod % 60),
-                static_cast<long long>(rem));
-  return buf;
+  // YYYY-MM-DDTHH:MM:SS.mmmZ, digit by digit (the clamp keeps the year within 0000-9999): this
+  // runs twice for every document forwarded to Elasticsearch, where snprintf cost ~5% of it.
+  char buf[24];
+  auto put = [&buf](size_t at, int64_t v, size_t width) {
+    for (size_t i = width; i > 0; --i, v /= 10) buf[at + i - 1] = static_cast<char>('0' + v % 10);
+  };
+  put(0, y, 4);
+  buf[4] = '-';
+  put(5, m, 2);
+  buf[7] = '-';
+  put(8, d, 2);
+  buf[10] = 'T';
+  put(11, sod / 3600, 2);
+  buf[13] = ':';
+  put(14, sod / 60 % 60, 2);
+  buf[16] = ':';
+  put(17, sod % 60, 2);
+  buf[19] = '.';
+  put(20, rem, 3);
+  buf[23] = 'Z';
+  return std::string(buf, sizeof buf);
 }
 
 uint32_t utc_day(EpochMillis ms) {

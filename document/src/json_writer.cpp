@@ -125,9 +125,47 @@ JsonWriter& JsonWriter::end_array() {
   return *this;
 }
 
+// True when RapidJSON's writer would write `s` as it is between two quotes: no byte it escapes
+// (a control character, '"' or '\\'). Most keys and values are so; they are appended whole
+// instead of byte by byte through the writer's escaping loop.
+bool JsonWriter::plain(std::string_view s) {
+  for (const char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == '"' || b == '\\') return false;
+  }
+  return true;
+}
+
+// True when `s` is printable ASCII without '"' or '\\': valid UTF-8 that the writer writes as it
+// is, found in one pass (no UTF-8 validation call for the common short key or value).
+bool JsonWriter::plain_ascii(std::string_view s) {
+  for (const char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') return false;
+  }
+  return true;
+}
+
+void JsonWriter::quoted(std::string_view s) {
+  // The writer's bookkeeping (the comma or colon before, and whether a key or a value is due
+  // next) for an empty raw string, then the text itself: RawValue writes nothing but its argument.
+  w_.RawValue("", 0, rapidjson::kStringType);
+  std::string& out = *stream_.out;
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  out.append(s);
+  out.push_back('"');
+}
+
 JsonWriter& JsonWriter::key(std::string_view k) {
-  if (is_valid_utf8(k)) {
-    w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  if (plain_ascii(k)) {
+    quoted(k);
+  } else if (is_valid_utf8(k)) {
+    if (plain(k)) {
+      quoted(k);
+    } else {
+      w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+    }
   } else {
     const std::string fixed = valid_utf8(k);
     w_.Key(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));
@@ -136,8 +174,14 @@ JsonWriter& JsonWriter::key(std::string_view k) {
 }
 
 JsonWriter& JsonWriter::string(std::string_view v) {
-  if (is_valid_utf8(v)) {
-    w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  if (plain_ascii(v)) {
+    quoted(v);
+  } else if (is_valid_utf8(v)) {
+    if (plain(v)) {
+      quoted(v);
+    } else {
+      w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    }
   } else {
     const std::string fixed = valid_utf8(v);
     w_.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));
@@ -146,10 +190,8 @@ JsonWriter& JsonWriter::string(std::string_view v) {
 }
 
 JsonWriter& JsonWriter::number(double v) {
-  std::string text;
-  append_json_number(text, v);
-  w_.RawValue(text.data(), text.size(),
-              std::isfinite(v) ? rapidjson::kNumberType : rapidjson::kNullType);
+  w_.RawValue("", 0, std::isfinite(v) ? rapidjson::kNumberType : rapidjson::kNullType);
+  append_json_number(*stream_.out, v);
   return *this;
 }
 
@@ -171,7 +213,10 @@ JsonWriter& JsonWriter::null() {
 }
 JsonWriter& JsonWriter::raw(std::string_view json) {
   // The type only matters to RapidJSON for keys (which must be strings); any value type will do.
-  w_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+  // The writer's bookkeeping for an empty raw value, then the text appended whole (RapidJSON
+  // copies a raw value byte by byte).
+  w_.RawValue("", 0, rapidjson::kObjectType);
+  stream_.out->append(json);
   return *this;
 }
 

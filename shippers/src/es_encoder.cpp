@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "verity/document/field_mapping.h"
 #include "verity/document/json_value.h"
@@ -44,6 +45,12 @@ bool parse_object(int which, std::string_view text, simdjson::dom::element& out)
 // A scalar found in a document as keyword text: a string's contents, else its JSON text.
 std::string keyword_text(const document::FoundValue& v) {
   if (v.type != simdjson::dom::element_type::STRING) return v.json;
+  // A string literal without escapes is its contents between the quotes.
+  const std::string_view j = v.json;
+  if (j.size() >= 2 && j.front() == '"' && j.back() == '"' &&
+      j.find('\\') == std::string_view::npos) {
+    return std::string(j.substr(1, j.size() - 2));
+  }
   std::string_view text;
   if (parsing(2).parser.parse(v.json).get(text)) return v.json;
   return std::string(text);
@@ -203,11 +210,13 @@ void write_summary(document::JsonWriter& w, simdjson::dom::element pdoc,
     if (pdoc.at_pointer(p.text).get(e) || e.get(inputs)) continue;
     std::vector<std::string_view> nulls;
     std::vector<std::string> values;
+    std::string typed;  // "name:type", one buffer for every input
     w.key("input_types").begin_array();
     size_t n = 0;
     for (auto [k, v] : inputs) {
       if (n++ == kMaxFeatures) break;
-      w.string(std::string(k) + ":" + type_name(v.type()));
+      typed.assign(k).append(1, ':').append(type_name(v.type()));
+      w.string(typed);
       if (v.is_null()) nulls.push_back(k);
       std::string_view text;
       if (!v.get(text) && text.size() <= kMaxValueBytes) {
@@ -252,8 +261,11 @@ Result<std::string> label_fields(const store::StoredRecord& prediction,
   return label_json(prediction, pdoc, label, fields);
 }
 
-Result<std::string> es_source(const store::StoredRecord& r, const store::StoredRecord* label,
-                              const document::FieldMappingSet* fields) {
+namespace {
+
+// es_source's text appended to `out` (left as it was on an error).
+Status append_es_source(std::string& out, const store::StoredRecord& r,
+                        const store::StoredRecord* label, const document::FieldMappingSet* fields) {
   // The document is embedded as it is: it must be one JSON object, or the whole _bulk body would
   // be refused.
   simdjson::dom::element pdoc;
@@ -264,8 +276,7 @@ Result<std::string> es_source(const store::StoredRecord& r, const store::StoredR
     if (!l) return l.status();
     labelled = std::move(*l);
   }
-  std::string out;
-  out.reserve(r.document.size() + labelled.size() + 400);
+  out.reserve(out.size() + r.document.size() + labelled.size() + 600);
   document::JsonWriter w(out);
   w.begin_object();
   w.member("@timestamp", format_rfc3339(r.timestamp_ms));
@@ -283,23 +294,32 @@ Result<std::string> es_source(const store::StoredRecord& r, const store::StoredR
   w.end_object();
   // A raw line break (whitespace in a pretty-printed document, which Beats may carry) would end
   // the bulk source line: such a document is sent minified.
-  if (r.document.find_first_of("\n\r") == std::string::npos) {
+  // (Two memchr scans: find_first_of with a set calls memchr once per byte of the document.)
+  const std::string& doc = r.document;
+  if (std::memchr(doc.data(), '\n', doc.size()) == nullptr &&
+      std::memchr(doc.data(), '\r', doc.size()) == nullptr) {
     w.member_raw("document", r.document);
   } else {
     w.member_raw("document", simdjson::minify(pdoc));
   }
   if (label != nullptr) w.member_raw("label", labelled);
   w.end_object();
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::string> es_source(const store::StoredRecord& r, const store::StoredRecord* label,
+                              const document::FieldMappingSet* fields) {
+  std::string out;
+  if (auto s = append_es_source(out, r, label, fields); !s) return s;
   return out;
 }
 
 Result<std::string> bulk_create(const EsShipperOptions& options, const store::OutboxEntry& e,
                                 const document::FieldMappingSet* fields) {
   const store::StoredRecord& r = e.record;
-  auto source = es_source(r, e.label ? &*e.label : nullptr, fields);
-  if (!source) return source.status();
   std::string out;
-  out.reserve(source->size() + 128);
   {
     document::JsonWriter w(out);
     w.begin_object().key("create").begin_object();
@@ -307,7 +327,8 @@ Result<std::string> bulk_create(const EsShipperOptions& options, const store::Ou
     w.end_object().end_object();
   }
   out += '\n';
-  out += *source;
+  // The source is written after the action line in the same string (no copy of the document).
+  if (auto s = append_es_source(out, r, e.label ? &*e.label : nullptr, fields); !s) return s;
   out += '\n';
   return out;
 }

@@ -146,6 +146,8 @@ struct EsShipper::Impl {
   // Reads one batch from `next` and ships it; kIdle when the outbox had nothing due.
   enum class Step { kShipped, kIdle, kStopping, kFailed };
   Step step(bool wait_for_more);
+  std::vector<std::optional<Result<std::string>>> encode_predictions(
+      const std::vector<store::OutboxEntry>& entries);
   bool ship_bulk(std::vector<Item>& batch);
   // Sends chunks[i] as one _bulk request each, at once (the first on this thread).
   std::vector<EsService::BulkAnswer> send_bulk(const std::vector<std::vector<Item*>>& chunks);
@@ -483,6 +485,51 @@ bool EsShipper::Impl::ship_by_query(const char* endpoint, std::vector<Item>& bat
   return true;
 }
 
+// The _bulk lines of every prediction among `entries` (nothing for other kinds), split in
+// contiguous shares between this thread and one more per extra worker: the encoder is a pure
+// function of its entry, and it was most of the shipper thread's time (each stored document is
+// parsed again for its summary), so one thread capped what the workers could send.
+std::vector<std::optional<Result<std::string>>> EsShipper::Impl::encode_predictions(
+    const std::vector<store::OutboxEntry>& entries) {
+  std::vector<std::optional<Result<std::string>>> out(entries.size());
+  auto encode = [&](size_t from, size_t to) noexcept {
+    // Never throws: what a failed share leaves unencoded, the caller encodes itself.
+    (void)guarded("es shipper: encoding predictions", [&] {
+      for (size_t i = from; i < to; ++i) {
+        if (entries[i].kind == store::OutboxEntry::Kind::kPrediction) {
+          out[i] = bulk_create(options, entries[i], fields.get());
+        }
+      }
+    });
+  };
+  constexpr size_t kLeastShare = 64;  // fewer per thread is not worth a thread
+  const size_t shares = std::clamp<size_t>(entries.size() / kLeastShare, 1, 1 + lanes.size());
+  const size_t per = (entries.size() + shares - 1) / std::max<size_t>(shares, 1);
+  std::vector<std::thread> threads;
+  threads.reserve(shares);
+  struct Joiner {  // also when leaving by an exception: a joinable std::thread terminates
+    std::vector<std::thread>& threads;
+    ~Joiner() {
+      for (auto& t : threads) t.join();
+    }
+  } joiner{threads};
+  for (size_t k = 1; k < shares; ++k) {
+    const size_t from = k * per, to = std::min(entries.size(), from + per);
+    if (from >= to) break;
+    // A thread that cannot be started (std::system_error): this one encodes that share, now.
+    if (!guarded("es shipper: starting an encoder", [&] {
+          threads.emplace_back([&encode, from, to] { encode(from, to); });
+          set_thread_name(threads.back(), "verity-encode-" + std::to_string(k));
+        })) {
+      encode(from, to);
+    }
+  }
+  encode(0, std::min(entries.size(), per));
+  for (auto& t : threads) t.join();
+  threads.clear();
+  return out;
+}
+
 EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
   // One batch per worker: their _bulk requests go out at once.
   const size_t workers = 1 + lanes.size();
@@ -518,14 +565,17 @@ EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
   std::vector<Item> predictions, labels, erasures;
   predictions.reserve(entries.size() + letters.size());
   std::unordered_map<std::string_view, size_t> label_at;  // one update per request id
-  for (const auto& e : entries) {
+  std::vector<std::optional<Result<std::string>>> encoded = encode_predictions(entries);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
     Item it;
     it.sequence = e.sequence;
     it.request_id = e.record.request_id;
     switch (e.kind) {
       case store::OutboxEntry::Kind::kPrediction: {
         it.document = &e.record.document;
-        auto lines = bulk_create(options, e, fields.get());
+        // Encoded already, unless the thread that had it stopped early (std::bad_alloc).
+        auto lines = encoded[i] ? std::move(*encoded[i]) : bulk_create(options, e, fields.get());
         if (!lines) {
           it.document = nullptr;  // not JSON: a dead-letter entry keeps JSON documents only
           dead_letter(it, "unshippable_record", lines.status().message());

@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <limits>
+#include <random>
+
+#include "seed.h"
+
 namespace verity {
 namespace {
 
@@ -38,6 +45,32 @@ TEST(FormatRfc3339, RoundTrips) {
   for (EpochMillis t : {EpochMillis{0}, kNov20_1030, EpochMillis{253402300799999}}) {
     EXPECT_EQ(parse_rfc3339(format_rfc3339(t)).value(), t);
   }
+}
+
+// Property: any instant in years 0000-9999 is written as the C library's gmtime_r reads it, with
+// its milliseconds, and reads back; instants past either end are written as the end.
+TEST(FormatRfc3339, MatchesGmtimeAndRoundTripsOverTheWholeRange) {
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE(testing::seed_trace(seed));
+  std::mt19937_64 rng(seed);
+  constexpr EpochMillis kMin = -62167219200000, kMax = 253402300799999;
+  for (int i = 0; i < 20000; ++i) {
+    EpochMillis t = kMin + static_cast<EpochMillis>(rng() % static_cast<uint64_t>(kMax - kMin + 1));
+    if (i % 4 == 0) t = static_cast<EpochMillis>(rng() % 4'000'000'000'000ull);  // near today
+    const std::string got = format_rfc3339(t);
+    const time_t secs = static_cast<time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);
+    std::tm tm{};
+    ASSERT_NE(gmtime_r(&secs, &tm), nullptr);
+    char want[96];
+    std::snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(t - static_cast<EpochMillis>(secs) * 1000));
+    ASSERT_EQ(got, want) << t;
+    ASSERT_EQ(parse_rfc3339(got).value(), t) << got;
+  }
+  EXPECT_EQ(format_rfc3339(kMin - 1), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(kMax + 1), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339(std::numeric_limits<EpochMillis>::max()), "9999-12-31T23:59:59.999Z");
 }
 
 TEST(UtcDay, DayBoundariesAreUtc) {

@@ -55,6 +55,10 @@ class JsonWriter {
   bool complete() const { return w_.IsComplete(); }
 
  private:
+  static bool plain(std::string_view s);
+  static bool plain_ascii(std::string_view s);
+  void quoted(std::string_view s);
+
   struct Sink {  // RapidJSON's output stream concept, over a std::string
     using Ch = char;
     std::string* out;
