@@ -157,31 +157,14 @@ void JsonWriter::quoted(std::string_view s) {
   out.push_back('"');
 }
 
-JsonWriter& JsonWriter::key(std::string_view k) {
-  if (plain_ascii(k)) {
-    quoted(k);
-  } else if (is_valid_utf8(k)) {
-    if (plain(k)) {
-      quoted(k);
-    } else {
-      w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-    }
-  } else {
-    const std::string fixed = valid_utf8(k);
-    w_.Key(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));
-  }
-  return *this;
-}
+// A key is written as a string (RapidJSON's Key is its String).
+JsonWriter& JsonWriter::key(std::string_view k) { return string(k); }
 
 JsonWriter& JsonWriter::string(std::string_view v) {
-  if (plain_ascii(v)) {
+  if (plain_ascii(v) || (is_valid_utf8(v) && plain(v))) {
     quoted(v);
   } else if (is_valid_utf8(v)) {
-    if (plain(v)) {
-      quoted(v);
-    } else {
-      w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-    }
+    w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
   } else {
     const std::string fixed = valid_utf8(v);
     w_.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));

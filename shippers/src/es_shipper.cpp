@@ -59,6 +59,31 @@ struct Item {
   size_t bytes() const { return payload.size() + request_id.size() + 16; }
 };
 
+// Runs work(0) on this thread and work(1) .. work(n - 1) on threads of their own (named
+// name_prefix + i), and returns once every one is done. `work` must not throw. A thread that cannot
+// be started (std::system_error) has its share run here, at once.
+template <typename F>
+void on_threads(size_t n, const std::string& name_prefix, F&& work) noexcept {
+  std::vector<std::thread> threads;
+  struct Joiner {  // also when leaving by an exception: a joinable std::thread terminates
+    std::vector<std::thread>& threads;
+    ~Joiner() {
+      for (auto& t : threads) t.join();
+    }
+  } joiner{threads};
+  for (size_t i = 1; i < n; ++i) {
+    bool started = false;  // once started, its share is never run again here
+    (void)guarded("es shipper: starting a thread", [&] {
+      const std::string name = name_prefix + std::to_string(i);
+      threads.emplace_back([&work, i] { work(i); });
+      started = true;
+      set_thread_name(threads.back(), name);
+    });
+    if (!started) work(i);
+  }
+  if (n > 0) work(0);
+}
+
 std::string joined_lines(const std::vector<Item*>& chunk) {
   size_t n = 0;
   for (const Item* it : chunk) n += it->payload.size();
@@ -299,28 +324,8 @@ std::vector<EsService::BulkAnswer> EsShipper::Impl::send_bulk(
       answers[i].why = st.message();
     }
   };
-  std::vector<std::thread> threads;
-  threads.reserve(chunks.size());
-  struct Joiner {  // also when leaving by an exception: a joinable std::thread terminates
-    std::vector<std::thread>& threads;
-    void join() {
-      for (auto& t : threads) t.join();
-      threads.clear();
-    }
-    ~Joiner() { join(); }
-  } joiner{threads};
-  for (size_t i = 1; i < chunks.size(); ++i) {
-    EsService& lane = *lanes[i - 1]->service;
-    // A thread that cannot be started (std::system_error): this one sends it, now.
-    if (!guarded("es shipper: starting a worker", [&] {
-          threads.emplace_back([&send, &lane, i] { send(lane, i); });
-          set_thread_name(threads.back(), "verity-ship-" + std::to_string(i));
-        })) {
-      send(lane, i);
-    }
-  }
-  send(service, 0);
-  joiner.join();  // before `answers` is returned (moved)
+  on_threads(chunks.size(), "verity-ship-",
+             [&](size_t i) noexcept { send(i == 0 ? service : *lanes[i - 1]->service, i); });
   return answers;
 }
 
@@ -505,28 +510,9 @@ std::vector<std::optional<Result<std::string>>> EsShipper::Impl::encode_predicti
   constexpr size_t kLeastShare = 64;  // fewer per thread is not worth a thread
   const size_t shares = std::clamp<size_t>(entries.size() / kLeastShare, 1, 1 + lanes.size());
   const size_t per = (entries.size() + shares - 1) / std::max<size_t>(shares, 1);
-  std::vector<std::thread> threads;
-  threads.reserve(shares);
-  struct Joiner {  // also when leaving by an exception: a joinable std::thread terminates
-    std::vector<std::thread>& threads;
-    ~Joiner() {
-      for (auto& t : threads) t.join();
-    }
-  } joiner{threads};
-  for (size_t k = 1; k < shares; ++k) {
-    const size_t from = k * per, to = std::min(entries.size(), from + per);
-    if (from >= to) break;
-    // A thread that cannot be started (std::system_error): this one encodes that share, now.
-    if (!guarded("es shipper: starting an encoder", [&] {
-          threads.emplace_back([&encode, from, to] { encode(from, to); });
-          set_thread_name(threads.back(), "verity-encode-" + std::to_string(k));
-        })) {
-      encode(from, to);
-    }
-  }
-  encode(0, std::min(entries.size(), per));
-  for (auto& t : threads) t.join();
-  threads.clear();
+  on_threads(shares, "verity-encode-", [&](size_t k) noexcept {
+    encode(std::min(entries.size(), k * per), std::min(entries.size(), (k + 1) * per));
+  });
   return out;
 }
 

@@ -214,6 +214,16 @@ TEST(JsonWriter, WritesWhatRapidJsonWrites) {
           theirs.Bool(true);
       }
     };
+    auto close = [&] {
+      if (in_object.back()) {
+        w.end_object();
+        theirs.EndObject();
+      } else {
+        w.end_array();
+        theirs.EndArray();
+      }
+      in_object.pop_back();
+    };
     w.begin_object();
     theirs.StartObject();
     in_object.push_back(true);
@@ -237,27 +247,9 @@ TEST(JsonWriter, WritesWhatRapidJsonWrites) {
         continue;
       }
       value(static_cast<int>(rng() % 5));
-      if (rng() % 4 == 0) {
-        if (in_object.back()) {
-          w.end_object();
-          theirs.EndObject();
-        } else {
-          w.end_array();
-          theirs.EndArray();
-        }
-        in_object.pop_back();
-      }
+      if (rng() % 4 == 0) close();
     }
-    while (!in_object.empty()) {
-      if (in_object.back()) {
-        w.end_object();
-        theirs.EndObject();
-      } else {
-        w.end_array();
-        theirs.EndArray();
-      }
-      in_object.pop_back();
-    }
+    while (!in_object.empty()) close();
     ASSERT_EQ(ours, std::string(theirs_buf.GetString(), theirs_buf.GetSize()));
     ASSERT_TRUE(w.complete());
   }
