@@ -57,7 +57,8 @@ Result<EpochMillis> parse_rfc3339(std::string_view s) {
       !digits(s, 17, 2, second)) {
     return Status::invalid_argument("not an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SSZ)");
   }
-  if (year < 1 || month < 1 || month > 12 || day < 1 ||
+  // Year 0000 is RFC 3339's too (and what format_rfc3339 writes for the earliest instants).
+  if (month < 1 || month > 12 || day < 1 ||
       static_cast<unsigned>(day) > days_in_month(year, static_cast<unsigned>(month)) || hour > 23 ||
       minute > 59 || second > 60) {
     return Status::invalid_argument("RFC 3339 timestamp has an out-of-range date or time field");

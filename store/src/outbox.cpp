@@ -37,6 +37,7 @@ Status Outbox::load() {
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "reading the outbox");
   checkpoint_ = checkpoint;
+  deleted_before_ = 0;  // also on a reopen: the next stretch starts from the first sequence
   events_ = events;
   bytes_ = bytes;
   return Status::ok();
@@ -158,11 +159,15 @@ Result<std::optional<EpochMillis>> Outbox::oldest_ingest_ms() const {
   std::shared_lock db_lock(store_.db_mu);
   if (!store_.db) return Status::unavailable("the store is reopening after a write failure");
   std::string value;
+  // The checkpoint is read after the iterator is made: ack() writes, then moves the checkpoint,
+  // and entries before the checkpoint may not be deleted yet, so a checkpoint read first could be
+  // older than an acknowledgment the iterator already sees.
   std::unique_ptr<rocksdb::Iterator> it(
       store_.db->NewIterator(rocksdb::ReadOptions(), store_.outbox));
+  const uint64_t from = checkpoint_.load();
   // The first entry that names a record with an ingest time (erasures have none); a few at most.
   int looked = 0;
-  for (it->Seek(sequence_key(checkpoint_.load())); it->Valid() && looked < 64;
+  for (it->Seek(sequence_key(from)); it->Valid() && looked < 64;
        it->Next(), ++looked) {
     const std::string_view v = it->value().ToStringView();
     if (v.size() == 9 && v[0] == 'P') {
@@ -206,7 +211,7 @@ Status Outbox::ack(uint64_t next) {
   // 0, made that quadratic in the acknowledgments since the last flush (one range [0, next) per
   // step, all overlapping).
   const uint64_t deleted = deleted_before_.load();
-  const bool delete_now = next - deleted >= kDeleteStretch;
+  const bool delete_now = next > deleted && next - deleted >= kDeleteStretch;
   if (delete_now) {
     (void)wb.DeleteRange(store_.outbox, sequence_key(deleted), sequence_key(next));
   }

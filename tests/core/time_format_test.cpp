@@ -66,9 +66,12 @@ TEST(FormatRfc3339, MatchesGmtimeAndRoundTripsOverTheWholeRange) {
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   static_cast<int>(t - static_cast<EpochMillis>(secs) * 1000));
     ASSERT_EQ(got, want) << t;
-    ASSERT_EQ(parse_rfc3339(got).value(), t) << got;
+    const auto back = parse_rfc3339(got);
+    ASSERT_TRUE(back.is_ok()) << got << ": " << back.status().to_string();
+    ASSERT_EQ(back.value(), t) << got;
   }
   EXPECT_EQ(format_rfc3339(kMin - 1), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(parse_rfc3339("0000-02-29T00:00:00Z").value(), kMin + 59 * 86400000LL);  // a leap year
   EXPECT_EQ(format_rfc3339(kMax + 1), "9999-12-31T23:59:59.999Z");
   EXPECT_EQ(format_rfc3339(std::numeric_limits<EpochMillis>::max()), "9999-12-31T23:59:59.999Z");
 }

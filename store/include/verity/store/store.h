@@ -229,7 +229,8 @@ class Store final : public BatchSink,
   // block cache, and table readers: the ids' and labels' filters and indexes).
   void update_gauges() const;
   // Everything before `next` was delivered: the checkpoint moves there (not fsynced: re-sending is
-  // harmless, see outbox.cpp) and those entries are deleted.
+  // harmless, see outbox.cpp). The entries before it are deleted in stretches (up to 16,383 stay
+  // until the next one), so a read from below the checkpoint may still return some of them.
   Status ack_outbox(uint64_t next) override;
   uint64_t outbox_checkpoint() const override;
   OutboxBacklog outbox_backlog() const override;
