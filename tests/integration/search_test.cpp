@@ -1421,7 +1421,10 @@ const std::vector<std::string> kStrings = {"DE",
 
 class DataGen {
  public:
-  DataGen(std::mt19937& rng, int64_t base) : rng_(rng), base_(base) {}
+  // Timestamps from `base` on: four days, and when `base` is more than four days ago, on to a
+  // minute before now (so a query of the last day finds documents at any time of day).
+  DataGen(std::mt19937& rng, int64_t base)
+      : rng_(rng), base_(base), span_(std::max<int64_t>(4 * kDayMs, now_ms() - base - 60'000)) {}
 
   std::vector<Doc> documents(size_t n) {
     std::vector<Doc> docs;
@@ -1516,7 +1519,7 @@ class DataGen {
     } else if (r < 25) {
       t = base_ + (rng_() % (4 * 24)) * kHourMs;
     } else {
-      t = base_ + rng_() % (4 * kDayMs);
+      t = base_ + static_cast<int64_t>(rng_() % static_cast<uint64_t>(span_));
     }
     used_.push_back(t);
     return t;
@@ -1707,6 +1710,7 @@ class DataGen {
 
   std::mt19937& rng_;
   int64_t base_;
+  int64_t span_;
   std::set<std::string> ids_;
   std::vector<int64_t> used_;
 };
@@ -2709,7 +2713,9 @@ TEST(Search, AnswersAgreeWithAnIndependentEvaluator) {
   const size_t n_queries = env_size("VERITY_SEARCH_TEST_QUERIES", kSanitized ? 200 : 300);
   SCOPED_TRACE("VERITY_SEARCH_TEST_SEED=" + std::to_string(seed));
   std::mt19937 rng(seed);
-  // Four whole UTC days, ending at today's midnight: every document is in the past.
+  // Four whole UTC days and today up to a minute ago: every document is in the past, and the
+  // last day holds documents however late in the UTC day the test runs (it once ran at 23:57 and
+  // the last day held none).
   const int64_t base = now_ms() / kDayMs * kDayMs - 4 * kDayMs;
 
   TempDir dir;
