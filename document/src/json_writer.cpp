@@ -161,13 +161,15 @@ void JsonWriter::quoted(std::string_view s) {
 JsonWriter& JsonWriter::key(std::string_view k) { return string(k); }
 
 JsonWriter& JsonWriter::string(std::string_view v) {
-  if (plain_ascii(v) || (is_valid_utf8(v) && plain(v))) {
+  if (plain_ascii(v)) {
     quoted(v);
-  } else if (is_valid_utf8(v)) {
-    w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-  } else {
+  } else if (!is_valid_utf8(v)) {
     const std::string fixed = valid_utf8(v);
     w_.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));
+  } else if (plain(v)) {
+    quoted(v);
+  } else {
+    w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
   }
   return *this;
 }

@@ -167,8 +167,7 @@ Result<std::optional<EpochMillis>> Outbox::oldest_ingest_ms() const {
   const uint64_t from = checkpoint_.load();
   // The first entry that names a record with an ingest time (erasures have none); a few at most.
   int looked = 0;
-  for (it->Seek(sequence_key(from)); it->Valid() && looked < 64;
-       it->Next(), ++looked) {
+  for (it->Seek(sequence_key(from)); it->Valid() && looked < 64; it->Next(), ++looked) {
     const std::string_view v = it->value().ToStringView();
     if (v.size() == 9 && v[0] == 'P') {
       auto* cf = store_.find_partition(static_cast<uint32_t>(get_be(v.substr(1), 4)));
