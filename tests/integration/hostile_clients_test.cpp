@@ -21,6 +21,7 @@
 
 #include "gzip.h"
 #include "raw_rocksdb.h"
+#include "sanitizer.h"
 #include "server_process.h"
 #include "test_client.h"
 #include "verity/app/http_client.h"
@@ -94,7 +95,7 @@ const std::string kBudgetConfig =
 // allocator keeps besides (arenas, fragmentation): 48 MiB of slack.
 constexpr size_t kSlackKb = (32 + 48) * 1024;
 
-#if defined(__SANITIZE_ADDRESS__)
+#if VERITY_TEST_ASAN
 // Under AddressSanitizer every allocation carries redzones and shadow memory: the bounds below are
 // multiplied by this. Freed memory waits in ASan's quarantine (256 MiB by default), which RSS
 // would count as held: the servers these tests start keep a small one.

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "sanitizer.h"
 #include "seed.h"
 #include "server_process.h"
 #include "test_client.h"
@@ -73,17 +74,7 @@ const std::string kTieredConfig =
     "      after: 2d\n";
 
 // Under AddressSanitizer (CI runs the suite so too) the default size is smaller.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+constexpr bool kSanitized = VERITY_TEST_ASAN;
 
 size_t env_size(const char* name, size_t fallback) {
   const char* v = std::getenv(name);

@@ -121,8 +121,8 @@ TEST(EsEncoder, SummaryNamesTheMostImportantFeaturesInEveryExplainerShape) {
   const char* shapes[] = {
       R"({"explanations":{"amount":-0.5,"age":0.1,"region":0.3,"zip":0.01}})",
       R"({"explanations":{"method":"shap","feature_importances":{"amount":-0.5,"age":0.1,"region":0.3,"zip":0.01}}})",
-      R"({"explainability_data":[{"feature":"age","importance":0.1},{"feature":"amount","importance":-0.5},)"
-      R"({"name":"region","value":0.3},{"feature":"zip","weight":0.01},{"feature":"bad"}]})",
+      (R"({"explainability_data":[{"feature":"age","importance":0.1},{"feature":"amount","importance":-0.5},)"
+       R"({"name":"region","value":0.3},{"feature":"zip","weight":0.01},{"feature":"bad"}]})"),
   };
   for (const char* doc : shapes) {
     auto v = verity_of(p, es_source(prediction(doc), nullptr, nullptr).value());
