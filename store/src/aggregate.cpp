@@ -145,7 +145,132 @@ bool walk(std::string_view in, F&& f) {
 
 bool AggregateSum::add_encoded(std::string_view bytes, int sign) {
   // One pass: the entries before a malformation stay added (callers discard the sum then).
-  return walk(bytes, [this, sign](std::string_view k, Aggregate::Fixed v) { slot(k) += sign * v; });
+  return walk(bytes,
+              [this, sign](std::string_view k, Aggregate::Fixed v) { add_to(slot(k), v, sign); });
+}
+
+namespace {
+
+// One term of sum_encoded: its unread entries and the one read last.
+struct Cursor {
+  std::string_view rest;
+  uint64_t left = 0;
+  std::string_view key;
+  unsigned __int128 value = 0;  // times the term's sign (two's complement: sums wrap, never UB)
+  int sign = 1;
+  bool started = false;
+
+  // Reads the next entry (left > 0). False when the bytes are malformed, as walk() reads them.
+  bool next() {
+    uint64_t len = 0;
+    if (!get_varint(rest, len) || len > rest.size() || rest.size() - len < 16) return false;
+    const std::string_view k = rest.substr(0, len);
+    if (started && !(key < k)) return false;
+    unsigned __int128 bits = 0;
+    for (int b = 15; b >= 0; --b) {
+      bits = (bits << 8) | static_cast<uint8_t>(rest[len + static_cast<size_t>(b)]);
+    }
+    key = k;
+    value = bits * static_cast<unsigned __int128>(static_cast<__int128>(sign));
+    started = true;
+    rest.remove_prefix(len + 16);
+    --left;
+    return true;
+  }
+};
+
+}  // namespace
+
+bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out) {
+  std::vector<Cursor> cursors(terms.size());
+  std::vector<Cursor*> active;  // the cursors with an entry read and not yet summed
+  active.reserve(terms.size());
+  size_t bytes = 0;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    Cursor& c = cursors[i];
+    c.rest = terms[i].bytes;
+    c.sign = terms[i].sign;
+    if (!get_varint(c.rest, c.left) || c.left > c.rest.size()) return false;
+    bytes += c.rest.size();
+    if (c.left == 0) {
+      if (!c.rest.empty()) return false;
+      continue;
+    }
+    if (!c.next()) return false;
+    active.push_back(&c);
+  }
+  constexpr size_t kCountRoom = 10;  // the longest varint: the count is written there at the end
+  out.clear();
+  out.reserve(kCountRoom + bytes);
+  out.resize(kCountRoom);
+  uint64_t n = 0;
+  auto emit = [&](std::string_view key, unsigned __int128 sum) {
+    if (sum == 0) return;
+    ++n;
+    put_varint(out, key.size());
+    out += key;
+    char le[16];
+    for (int i = 0; i < 16; ++i) le[i] = static_cast<char>((sum >> (8 * i)) & 0xff);
+    out.append(le, 16);
+  };
+  // Moves a cursor past the entry just summed. False when its bytes are malformed; `done` when it
+  // has no entry left (and nothing follows its last).
+  auto advance = [](Cursor& c, bool& done) {
+    done = c.left == 0;
+    return done ? c.rest.empty() : c.next();
+  };
+  // Key views stay valid after their cursor moves on: they point into the terms' bytes.
+  if (active.size() <= 16) {
+    // Few terms, mostly the same keys (a bucket's operands): one scan finds the least key, a
+    // second sums every term at it. About two comparisons per entry when the keys are shared.
+    while (!active.empty()) {
+      std::string_view key = active[0]->key;
+      for (size_t i = 1; i < active.size(); ++i) key = std::min(key, active[i]->key);
+      unsigned __int128 sum = 0;
+      for (size_t i = 0; i < active.size();) {
+        Cursor& c = *active[i];
+        if (c.key != key) {
+          ++i;
+          continue;
+        }
+        sum += c.value;
+        bool done = false;
+        if (!advance(c, done)) return false;
+        if (done) {
+          active[i] = active.back();
+          active.pop_back();
+        } else {
+          ++i;
+        }
+      }
+      emit(key, sum);
+    }
+  } else {
+    // Many terms: a min-heap on their keys (log-many comparisons per entry, however they overlap).
+    auto later = [](const Cursor* a, const Cursor* b) { return b->key < a->key; };
+    std::make_heap(active.begin(), active.end(), later);
+    while (!active.empty()) {
+      const std::string_view key = active.front()->key;
+      unsigned __int128 sum = 0;
+      while (!active.empty() && active.front()->key == key) {
+        std::pop_heap(active.begin(), active.end(), later);
+        Cursor& c = *active.back();
+        sum += c.value;
+        bool done = false;
+        if (!advance(c, done)) return false;
+        if (done) {
+          active.pop_back();
+        } else {
+          std::push_heap(active.begin(), active.end(), later);
+        }
+      }
+      emit(key, sum);
+    }
+  }
+  std::string count;
+  put_varint(count, n);
+  out.replace(0, kCountRoom, count);
+  return true;
 }
 
 Aggregate AggregateSum::result() const {

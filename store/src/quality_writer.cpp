@@ -160,33 +160,32 @@ class BucketPlanner {
   EpochMillis data_begin_, data_end_;
 };
 
-// Sums every operand of a key in one pass (an associative operator would decode, add and
-// re-encode pairwise: quadratic in the operands a key collects between compactions).
+// Sums every operand of a key in one merge pass over their sorted entries (an associative
+// operator would decode, add and re-encode pairwise: quadratic in the operands a key collects
+// between compactions).
 class SumMergeOperator final : public rocksdb::MergeOperator {
  public:
   bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
-    AggregateSum sum;
-    if (in.existing_value != nullptr && !add(sum, *in.existing_value, in.key)) return false;
-    for (const auto& operand : in.operand_list) {
-      if (!add(sum, operand, in.key)) return false;
-    }
-    out->new_value = sum.encode();
-    return true;
+    std::vector<EncodedTerm> terms;
+    terms.reserve(in.operand_list.size() + 1);
+    if (in.existing_value != nullptr) terms.push_back({view(*in.existing_value)});
+    for (const auto& operand : in.operand_list) terms.push_back({view(operand)});
+    return sum(terms, out->new_value, in.key);
   }
   bool PartialMergeMulti(const rocksdb::Slice& key, const std::deque<rocksdb::Slice>& operands,
                          std::string* new_value, rocksdb::Logger*) const override {
-    AggregateSum sum;
-    for (const auto& operand : operands) {
-      if (!add(sum, operand, key)) return false;
-    }
-    *new_value = sum.encode();
-    return true;
+    std::vector<EncodedTerm> terms;
+    terms.reserve(operands.size());
+    for (const auto& operand : operands) terms.push_back({view(operand)});
+    return sum(terms, *new_value, key);
   }
   const char* Name() const override { return "verity.AggregateSum"; }
 
  private:
-  static bool add(AggregateSum& sum, const rocksdb::Slice& bytes, const rocksdb::Slice& key) {
-    if (sum.add_encoded(std::string_view(bytes.data(), bytes.size()))) return true;
+  static std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+  static bool sum(const std::vector<EncodedTerm>& terms, std::string& out,
+                  const rocksdb::Slice& key) {
+    if (sum_encoded(terms, out)) return true;
     spdlog::error("store: a corrupt aggregate under a key of {} bytes", key.size());
     return false;
   }
@@ -513,8 +512,8 @@ Status QualityWriter::before_write(rocksdb::WriteBatch& wb) {
   };
   std::vector<std::string> encoded;
   encoded.reserve(sums_.minutes.size());
-  // Rollup key -> the minutes it covers (indexes into `encoded`, with their sums).
-  std::map<std::string, std::vector<std::pair<size_t, const AggregateSum*>>> rollups;
+  // Rollup key -> the minutes it covers (indexes into `encoded`).
+  std::map<std::string, std::vector<size_t>> rollups;
   for (const auto& [key, m] : sums_.minutes) {
     encoded.push_back(m.sum.encode());
     if (auto s = merge("B" + m.prefix + 'm' + key.substr(m.prefix.size()), encoded.back()); !s) {
@@ -523,17 +522,20 @@ Status QualityWriter::before_write(rocksdb::WriteBatch& wb) {
     for (auto [granularity, unit] : {std::pair{'h', kHour}, {'d', kDay}}) {
       std::string k = "B" + m.prefix + granularity;
       put_be(k, static_cast<uint64_t>(floor_to(m.start, unit)), 8);
-      rollups[k].emplace_back(encoded.size() - 1, &m.sum);
+      rollups[k].push_back(encoded.size() - 1);
     }
   }
   for (const auto& [key, parts] : rollups) {
     if (parts.size() == 1) {
-      if (auto s = merge(key, encoded[parts[0].first]); !s) return s;
+      if (auto s = merge(key, encoded[parts[0]]); !s) return s;
       continue;
     }
-    AggregateSum sum;
-    for (const auto& part : parts) sum.add(*part.second);
-    if (auto s = merge(key, sum.encode()); !s) return s;
+    std::vector<EncodedTerm> terms;
+    terms.reserve(parts.size());
+    for (size_t part : parts) terms.push_back({encoded[part]});
+    std::string sum;
+    if (!sum_encoded(terms, sum)) return Status::internal("summing a commit group's aggregates");
+    if (auto s = merge(key, sum); !s) return s;
   }
   if (!sums_.counters.empty()) {
     if (auto s = wb.Merge(store_.metrics, kCountersKey, sums_.counters.encode()); !s.ok()) {
@@ -709,7 +711,9 @@ Result<Aggregate> QualityWriter::aggregate(std::string_view model,
   // by the model gauges, that rewrote each hot partition file once more, ~3 us of compaction CPU
   // per ingested event.)
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), store_.metrics));
-  AggregateSum sum;
+  // The buckets' bytes (an iterator's values do not outlive its next step), summed in one merge.
+  std::vector<std::string> buckets;
+  std::vector<int> signs;
   for (const auto& v : selected) {
     // The version's first and last prediction minute (written in the same batch as the buckets):
     // no bucket holds anything outside them.
@@ -730,15 +734,20 @@ Result<Aggregate> QualityWriter::aggregate(std::string_view model,
       const std::string end = bucket_key(model, v, piece.granularity, piece.end);
       for (it->Seek(bucket_key(model, v, piece.granularity, piece.begin));
            it->Valid() && it->key().compare(end) < 0; it->Next()) {
-        if (!sum.add_encoded(std::string_view(it->value().data(), it->value().size()),
-                             piece.sign)) {
-          return Status::internal("corrupt aggregate for model " + std::string(model));
-        }
+        buckets.emplace_back(it->value().data(), it->value().size());
+        signs.push_back(piece.sign);
       }
       if (!it->status().ok()) return from_rocksdb(it->status(), "reading aggregates");
     }
   }
-  return sum.result();
+  std::vector<EncodedTerm> terms;
+  terms.reserve(buckets.size());
+  for (size_t i = 0; i < buckets.size(); ++i) terms.push_back({buckets[i], signs[i]});
+  std::string sum;
+  std::optional<Aggregate> result;
+  if (sum_encoded(terms, sum)) result = Aggregate::decode(sum);
+  if (!result) return Status::internal("corrupt aggregate for model " + std::string(model));
+  return std::move(*result);
 }
 
 uint64_t QualityWriter::aggregate_generation(std::string_view model,

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -67,17 +68,31 @@ class Aggregate final : public AggregateSink {
   std::vector<std::pair<std::string, Fixed>> entries_;  // sorted by key, unique
 };
 
+// One encoded Aggregate to sum, times its sign (+1 or -1).
+struct EncodedTerm {
+  std::string_view bytes;
+  int sign = 1;
+};
+
+// Sums encoded Aggregates into the encoding of their sum: the same bytes as adding each to an
+// AggregateSum and encoding that, in one merge pass over their sorted entries (no hashing, no
+// sorting, no copy of a key but into the output). The merge operator's and the rollups' way to sum
+// stored operands. False, with `out` unspecified, when a term is not an Aggregate.
+bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out);
+
 // Adds many aggregates (a flat hash map: no re-sorting per addition), then yields their sum. As a
 // sink, contributions are added in place: a key already present costs a hash lookup, no
 // allocation. Moved between threads as a batch's sums (no sorting until it is encoded).
 class AggregateSum final : public AggregateSink {
  public:
-  void add(std::string_view key, double value) override { slot(key) += Aggregate::to_fixed(value); }
+  void add(std::string_view key, double value) override {
+    add_to(slot(key), Aggregate::to_fixed(value), 1);
+  }
   void add(const Aggregate& a, int sign = 1) {
-    a.for_each_fixed([&](const std::string& k, Aggregate::Fixed v) { slot(k) += sign * v; });
+    a.for_each_fixed([&](const std::string& k, Aggregate::Fixed v) { add_to(slot(k), v, sign); });
   }
   void add(const AggregateSum& other, int sign = 1) {
-    for (const auto& [k, v] : other.sums_) slot(k) += sign * v;
+    for (const auto& [k, v] : other.sums_) add_to(slot(k), v, sign);
   }
   // Adds an encoded Aggregate without decoding it into one (no allocation per known key).
   // False when the bytes are not an Aggregate: the entries before the malformation have been
@@ -104,6 +119,12 @@ class AggregateSum final : public AggregateSink {
     using is_transparent = void;
     bool operator()(std::string_view a, std::string_view b) const { return a == b; }
   };
+  // sum += sign * v in two's complement: a corrupt stored value sums to garbage, never to UB.
+  static void add_to(Aggregate::Fixed& sum, Aggregate::Fixed v, int sign) {
+    using U = unsigned __int128;
+    sum = static_cast<Aggregate::Fixed>(static_cast<U>(sum) +
+                                        static_cast<U>(v) * static_cast<U>(Aggregate::Fixed{sign}));
+  }
   Aggregate::Fixed& slot(std::string_view key) {
     auto it = sums_.find(key);
     if (it == sums_.end()) it = sums_.emplace(std::string(key), 0).first;
