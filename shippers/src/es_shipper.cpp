@@ -186,7 +186,7 @@ struct EsShipper::Impl {
   // The dead letters of a step, after its predictions: the room the predictions leave in it,
   // and at least a tenth of a batch (a steady stream of predictions never starves them).
   Result<store::DeadLetterRead> read_dead_letters(size_t predictions, size_t prediction_bytes);
-  bool commit_dead_letters();
+  bool commit_dead_letters(uint64_t checkpoint);
   void set_paused(bool on, const std::string& why);
   void count_request(const char* request, Verdict v) const {
     if (std::string_view(request) == "bulk") {
@@ -209,14 +209,17 @@ void EsShipper::Impl::dead_letter(const Item& it, std::string type, std::string 
   dead.rejects.push_back(std::move(rj));
 }
 
-// The dead-letter entries of a batch are committed before the checkpoint moves past them.
-bool EsShipper::Impl::commit_dead_letters() {
+// The dead-letter entries of a batch are committed with the outbox checkpoint past the batch, in
+// one write: neither a crash nor a failed acknowledgment after it sends the batch again (which
+// would dead-letter its refused records twice). The shipper goes on from there either way.
+bool EsShipper::Impl::commit_dead_letters(uint64_t checkpoint) {
   if (dead.rejects.empty()) return true;
   const size_t n = dead.rejects.size();
   // Types and sequences only: Elasticsearch's reasons may quote (masked) document values.
   spdlog::warn("es shipper: {} entries written to the dead-letter store (first: sequence {}, {})",
                n, dead.rejects.front().line, dead.rejects.front().type);
   dead.input = "es_shipper";
+  dead.outbox_checkpoint = checkpoint;
   std::promise<Status> committed;
   auto done = committed.get_future();
   source.write_dead_letters(std::move(dead),
@@ -227,6 +230,7 @@ bool EsShipper::Impl::commit_dead_letters() {
     return false;
   }
   dead_lettered->Increment(static_cast<double>(n));
+  next = checkpoint;  // stored: the acknowledgment only deletes the entries and counts them
   return true;
 }
 
@@ -616,7 +620,7 @@ EsShipper::Impl::Step EsShipper::Impl::step(bool wait_for_more) {
   // After the batch: a label or an erasure always follows its prediction in the outbox.
   if (!labels.empty() && !ship_by_query("_update_by_query", labels)) return Step::kStopping;
   if (!erasures.empty() && !ship_by_query("_delete_by_query", erasures)) return Step::kStopping;
-  if (!commit_dead_letters()) return Step::kFailed;
+  if (!commit_dead_letters(read->next)) return Step::kFailed;
   if (auto s = source.ack_outbox(read->next); !s) {
     spdlog::error("es shipper: cannot move the checkpoint: {}", s.message());
     return Step::kFailed;

@@ -3,6 +3,7 @@
 
 #include "commit_loop.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -244,6 +245,18 @@ Status CommitLoop::write_group(std::vector<Pending>& group, std::vector<CommitRe
     return from_rocksdb(st, "building the commit group");
   }
   if (auto st = store_.dead_letters.before_write(wb); !st) return st;
+  uint64_t outbox_checkpoint = 0;
+  for (const auto& p : group) {
+    outbox_checkpoint = std::max(outbox_checkpoint, p.batch.outbox_checkpoint);
+  }
+  // The acknowledgment that follows (Outbox::ack) writes the same key again and deletes the
+  // entries.
+  if (outbox_checkpoint > store_.outbox_reader.checkpoint()) {
+    if (auto st = wb.Put(store_.meta, kOutboxCheckpointKey, sequence_key(outbox_checkpoint));
+        !st.ok()) {
+      return from_rocksdb(st, "building the commit group");
+    }
+  }
   rocksdb::WriteOptions wo;
   // Under sync: group the WAL is synced by the sync thread (run_commit_loop).
   wo.sync = store_.options.sync == SyncPolicy::kAlways;

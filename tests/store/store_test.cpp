@@ -522,6 +522,48 @@ TEST_F(StoreTest, OutboxAcknowledgmentsReadOnceAcrossARestartAndAreDeletedInStre
 
 // Operators tell the store's threads apart (top -H, perf --sort comm): the commit thread and the
 // WAL sync thread carry names.
+// The shipper's dead letters carry the outbox checkpoint past the entries they stand for, in the
+// same write: after a crash before the shipper's own acknowledgment (here: a reopen without one),
+// the shipper resumes past them and cannot dead-letter them twice. A checkpoint behind the stored
+// one is not written back.
+TEST_F(StoreTest, DeadLettersMoveTheOutboxCheckpointInTheSameWrite) {
+  outbox_ = true;
+  open();
+  IngestBatch b;
+  b.input = "tcp";
+  for (int i = 0; i < 10; ++i) b.events.push_back(prediction("dl" + std::to_string(i), kDay1));
+  ASSERT_EQ(commit(std::move(b)).stored, 10u);
+  const uint64_t from = store_->outbox_checkpoint();
+  auto read = store_->read_outbox(from, 6, 1u << 30);
+  ASSERT_TRUE(read.is_ok());
+  ASSERT_EQ(read->entries.size(), 6u);
+
+  auto dead_letter = [](uint64_t checkpoint) {
+    IngestBatch d;
+    d.input = "es_shipper";
+    d.outbox_checkpoint = checkpoint;
+    Reject rj;
+    rj.type = "mapper_parsing_exception";
+    rj.reason = "sequence 3: refused";
+    rj.line = 3;
+    d.rejects.push_back(rj);
+    return d;
+  };
+  ASSERT_EQ(commit(dead_letter(read->next)).rejects_written, 1u);
+  open();  // no ack_outbox: as after a kill -9 right after the dead letters' commit
+  EXPECT_EQ(store_->outbox_checkpoint(), read->next);
+  EXPECT_EQ(store_->outbox_backlog().events, 4u);
+  auto again = store_->read_outbox(store_->outbox_checkpoint(), 100, 1u << 30);
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(again->entries.size(), 4u);
+
+  // An older checkpoint (a stale batch) does not move it back.
+  ASSERT_EQ(commit(dead_letter(from)).rejects_written, 1u);
+  open();
+  EXPECT_EQ(store_->outbox_checkpoint(), read->next);
+  EXPECT_EQ(store_->dead_letters(0, 10).value().size(), 2u);
+}
+
 TEST_F(StoreTest, ItsThreadsAreNamed) {
   auto names = [] {
     std::multiset<std::string> out;

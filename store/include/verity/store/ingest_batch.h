@@ -27,6 +27,10 @@ struct IngestBatch {
   // Rejects beyond the batch's cap (dead_letters.max_per_batch): counted by type, not kept. The
   // store writes one dead-letter entry that counts them; metrics count every one.
   std::vector<std::pair<std::string, uint64_t>> omitted_rejects;
+  // Not 0: the outbox checkpoint moves here in the same write (when it is ahead of the one
+  // stored). The shipper's dead letters carry the checkpoint past the entries they stand for, so a
+  // crash before its acknowledgment cannot send those entries again and dead-letter them twice.
+  uint64_t outbox_checkpoint = 0;
   uint64_t omitted() const {
     uint64_t n = 0;
     for (const auto& [type, k] : omitted_rejects) n += k;
