@@ -379,6 +379,7 @@ Result<Config> parse_config(const std::string& yaml_text) {
     config::Section top;
     declare_config(top, c);
     try {
+      check_duplicate_keys(root, errors);
       read_section(top, root, "", errors);
     } catch (const YAML::Exception& e) {
       // Not expected (the engine reads nodes only through calls that do not throw), but a

@@ -1,6 +1,7 @@
 #include "verity/app/config_engine.h"
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 namespace verity::app {
@@ -482,6 +483,45 @@ void read_section(const Section& section, const YAML::Node& node, const std::str
     }
   }
   run_checks(section, path, errors);
+}
+
+void check_duplicate_keys(const YAML::Node& root, std::vector<std::string>& errors) {
+  // An explicit stack, bounded in depth and in nodes: no recursion however deep a document nests,
+  // and no endless walk of an alias that contains itself (`x: &a [*a]`). Configuration keys sit a
+  // few levels down; past the bounds nothing is checked (read_section reports what it reads).
+  constexpr size_t kMaxDepth = 32;
+  constexpr size_t kMaxNodes = 100'000;
+  struct Item {
+    YAML::Node node;
+    std::string path;
+    size_t depth;
+  };
+  std::vector<Item> todo{{root, "", 0}};
+  size_t visited = 0;
+  while (!todo.empty() && ++visited <= kMaxNodes) {
+    auto [node, path, depth] = std::move(todo.back());
+    todo.pop_back();
+    if (depth >= kMaxDepth) continue;
+    if (node.IsSequence()) {
+      for (size_t i = 0; i < node.size(); ++i) {
+        todo.push_back({node[i], path + "[" + std::to_string(i) + "]", depth + 1});
+      }
+    } else if (node.IsMap()) {
+      std::map<std::string, int> first_line;
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) continue;  // read_section reports it
+        const std::string key_path = join_path(path, kv.first.Scalar());
+        const int line = kv.first.Mark().line + 1;
+        auto [it, fresh] = first_line.emplace(kv.first.Scalar(), line);
+        if (!fresh) {
+          errors.push_back(key_path + ": duplicate key at line " + std::to_string(line) +
+                           " (first at line " + std::to_string(it->second) + ")");
+          continue;
+        }
+        todo.push_back({kv.second, key_path, depth + 1});
+      }
+    }
+  }
 }
 
 void render_section(const Section& section, YAML::Emitter& out, bool reveal_secrets) {

@@ -19,6 +19,11 @@ namespace verity::app {
 void read_section(const config::Section& section, const YAML::Node& node, const std::string& path,
                   std::vector<std::string>& errors);
 
+// Every key written twice in one mapping, anywhere in the document, appended to `errors` as
+// "<key path>: duplicate key at line L (first at line F)": YAML readers keep one of the two and
+// drop the other without a word (two `store:` sections would lose the second's settings).
+void check_duplicate_keys(const YAML::Node& root, std::vector<std::string>& errors);
+
 // The section's values as YAML; secrets are shown as <hidden> unless `reveal_secrets`.
 void render_section(const config::Section& section, YAML::Emitter& out,
                     bool reveal_secrets = false);
