@@ -496,15 +496,15 @@ void check_duplicate_keys(const YAML::Node& root, std::vector<std::string>& erro
     std::string path;
     size_t depth;
   };
-  std::vector<Item> todo{{root, "", 0}};
+  std::vector<Item> pending{{root, "", 0}};
   size_t visited = 0;
-  while (!todo.empty() && ++visited <= kMaxNodes) {
-    auto [node, path, depth] = std::move(todo.back());
-    todo.pop_back();
+  while (!pending.empty() && ++visited <= kMaxNodes) {
+    auto [node, path, depth] = std::move(pending.back());
+    pending.pop_back();
     if (depth >= kMaxDepth) continue;
     if (node.IsSequence()) {
       for (size_t i = 0; i < node.size(); ++i) {
-        todo.push_back({node[i], path + "[" + std::to_string(i) + "]", depth + 1});
+        pending.push_back({node[i], path + "[" + std::to_string(i) + "]", depth + 1});
       }
     } else if (node.IsMap()) {
       std::map<std::string, int> first_line;
@@ -518,7 +518,7 @@ void check_duplicate_keys(const YAML::Node& root, std::vector<std::string>& erro
                            " (first at line " + std::to_string(it->second) + ")");
           continue;
         }
-        todo.push_back({kv.second, key_path, depth + 1});
+        pending.push_back({kv.second, key_path, depth + 1});
       }
     }
   }

@@ -73,6 +73,15 @@ double Aggregate::get(std::string_view key) const {
 
 namespace {
 
+// One entry of an encoded Aggregate: varint key length | key | 16-byte little-endian value.
+void put_entry(std::string& out, std::string_view key, unsigned __int128 value) {
+  put_varint(out, key.size());
+  out += key;
+  char le[16];
+  for (int i = 0; i < 16; ++i) le[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  out.append(le, 16);
+}
+
 // varint count | (varint key length | key | 16-byte LE value)* over entries sorted by key, the
 // ones that sum to 0 left out. get(element) is the element's (key, value) pair.
 template <typename Entries, typename Get>
@@ -89,12 +98,7 @@ std::string encode_sorted(const Entries& entries, Get get) {
   for (const auto& e : entries) {
     const auto& [key, value] = get(e);
     if (value == 0) continue;
-    put_varint(out, key.size());
-    out += key;
-    const auto bits = static_cast<unsigned __int128>(value);
-    char le[16];
-    for (int i = 0; i < 16; ++i) le[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
-    out.append(le, 16);
+    put_entry(out, key, static_cast<unsigned __int128>(value));
   }
   return out;
 }
@@ -118,40 +122,8 @@ std::string AggregateSum::encode() const {
 
 namespace {
 
-// Walks an encoded Aggregate: f(key, value) per entry. False when the bytes are malformed (keys
-// must be sorted and unique; nothing may follow the last entry).
-template <typename F>
-bool walk(std::string_view in, F&& f) {
-  uint64_t n = 0;
-  if (!get_varint(in, n) || n > in.size()) return false;
-  std::string_view previous;
-  for (uint64_t i = 0; i < n; ++i) {
-    uint64_t len = 0;
-    if (!get_varint(in, len) || len > in.size() || in.size() - len < 16) return false;
-    const std::string_view key = in.substr(0, len);
-    if (i > 0 && !(previous < key)) return false;
-    unsigned __int128 bits = 0;
-    for (int b = 15; b >= 0; --b) {
-      bits = (bits << 8) | static_cast<uint8_t>(in[len + static_cast<size_t>(b)]);
-    }
-    f(key, static_cast<Aggregate::Fixed>(bits));
-    previous = key;
-    in.remove_prefix(len + 16);
-  }
-  return in.empty();
-}
-
-}  // namespace
-
-bool AggregateSum::add_encoded(std::string_view bytes, int sign) {
-  // One pass: the entries before a malformation stay added (callers discard the sum then).
-  return walk(bytes,
-              [this, sign](std::string_view k, Aggregate::Fixed v) { add_to(slot(k), v, sign); });
-}
-
-namespace {
-
-// One term of sum_encoded: its unread entries and the one read last.
+// An encoded Aggregate being read: its unread entries and the one read last (sum_encoded reads
+// many at once).
 struct Cursor {
   std::string_view rest;
   uint64_t left = 0;
@@ -160,7 +132,17 @@ struct Cursor {
   int sign = 1;
   bool started = false;
 
-  // Reads the next entry (left > 0). False when the bytes are malformed, as walk() reads them.
+  // Reads the count. False when the bytes cannot hold that many entries.
+  bool open(std::string_view bytes, int term_sign) {
+    rest = bytes;
+    sign = term_sign;
+    return get_varint(rest, left) && left <= rest.size();
+  }
+  // Whether every entry was read and nothing follows the last.
+  bool done() const { return left == 0 && rest.empty(); }
+
+  // Reads the next entry (left > 0). False when the bytes are malformed: a key out of order or
+  // cut short.
   bool next() {
     uint64_t len = 0;
     if (!get_varint(rest, len) || len > rest.size() || rest.size() - len < 16) return false;
@@ -179,7 +161,26 @@ struct Cursor {
   }
 };
 
+// Walks an encoded Aggregate: f(key, value) per entry. False when the bytes are malformed (keys
+// must be sorted and unique; nothing may follow the last entry).
+template <typename F>
+bool walk(std::string_view in, F&& f) {
+  Cursor c;
+  if (!c.open(in, 1)) return false;
+  while (c.left > 0) {
+    if (!c.next()) return false;
+    f(c.key, static_cast<Aggregate::Fixed>(c.value));
+  }
+  return c.rest.empty();
+}
+
 }  // namespace
+
+bool AggregateSum::add_encoded(std::string_view bytes, int sign) {
+  // One pass: the entries before a malformation stay added (callers discard the sum then).
+  return walk(bytes,
+              [this, sign](std::string_view k, Aggregate::Fixed v) { add_to(slot(k), v, sign); });
+}
 
 bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out) {
   std::vector<Cursor> cursors(terms.size());
@@ -188,12 +189,10 @@ bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out) {
   size_t bytes = 0;
   for (size_t i = 0; i < terms.size(); ++i) {
     Cursor& c = cursors[i];
-    c.rest = terms[i].bytes;
-    c.sign = terms[i].sign;
-    if (!get_varint(c.rest, c.left) || c.left > c.rest.size()) return false;
+    if (!c.open(terms[i].bytes, terms[i].sign)) return false;
     bytes += c.rest.size();
     if (c.left == 0) {
-      if (!c.rest.empty()) return false;
+      if (!c.done()) return false;
       continue;
     }
     if (!c.next()) return false;
@@ -207,17 +206,13 @@ bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out) {
   auto emit = [&](std::string_view key, unsigned __int128 sum) {
     if (sum == 0) return;
     ++n;
-    put_varint(out, key.size());
-    out += key;
-    char le[16];
-    for (int i = 0; i < 16; ++i) le[i] = static_cast<char>((sum >> (8 * i)) & 0xff);
-    out.append(le, 16);
+    put_entry(out, key, sum);
   };
   // Moves a cursor past the entry just summed. False when its bytes are malformed; `done` when it
   // has no entry left (and nothing follows its last).
   auto advance = [](Cursor& c, bool& done) {
     done = c.left == 0;
-    return done ? c.rest.empty() : c.next();
+    return done ? c.done() : c.next();
   };
   // Key views stay valid after their cursor moves on: they point into the terms' bytes.
   if (active.size() <= 16) {
