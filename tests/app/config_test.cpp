@@ -1,6 +1,14 @@
 #include "verity/app/config.h"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <random>
+#include <set>
+
+#include "seed.h"
+#include "verity/app/config_engine.h"
 
 namespace verity::app {
 namespace {
@@ -88,6 +96,60 @@ TEST(Config, DuplicateKeysAreErrorsWithBothLines) {
   // Aliases that contain themselves end the walk (bounded), as any other unknown key.
   for (const char* cyclic : {"x: &a [*a]\n", "x: &a {b: *a, c: *a}\n"}) {
     EXPECT_NE(errors_of(cyclic).find("x: unknown key"), std::string::npos) << cyclic;
+  }
+}
+
+// Generated documents (JSON text, which YAML reads as flow style): nested mappings and lists whose
+// keys come from a small pool (Unicode, dots, spaces, the empty key), so duplicates happen by
+// chance. Exactly the repeated keys are reported, each under its path.
+TEST(Config, GeneratedDuplicateKeysAreFoundExactly) {
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE(testing::seed_trace(seed));
+  std::mt19937_64 rng(seed);
+  const std::string pool[] = {"store", "a.b", "ü", "日本", " ", "", "sync", "x1"};
+  for (int round = 0; round < 300; ++round) {
+    std::multiset<std::string> want;
+    // A value at `path`, `depth` levels down: a mapping, a list or a scalar.
+    std::function<std::string(const std::string&, int)> value = [&](const std::string& path,
+                                                                    int depth) -> std::string {
+      const auto shape = depth > 4 ? 2 : rng() % 3;
+      if (shape == 0) {
+        std::string out = "{";
+        std::set<std::string> seen;
+        const int n = static_cast<int>(rng() % 5);
+        for (int i = 0; i < n; ++i) {
+          const std::string key = pool[rng() % std::size(pool)];
+          const std::string key_path = path.empty() ? key : path + "." + key;
+          if (i > 0) out += ", ";
+          out += "\"" + key + "\": ";
+          if (!seen.insert(key).second) {
+            want.insert(key_path + ": duplicate key");
+            out += "1";  // under a duplicate nothing is walked
+          } else {
+            out += value(key_path, depth + 1);
+          }
+        }
+        return out + "}";
+      }
+      if (shape == 1) {
+        std::string out = "[";
+        const int n = static_cast<int>(rng() % 3);
+        for (int i = 0; i < n; ++i) {
+          if (i > 0) out += ", ";
+          out += value(path + "[" + std::to_string(i) + "]", depth + 1);
+        }
+        return out + "]";
+      }
+      return std::to_string(rng() % 100);
+    };
+    const std::string doc = value("", 0);
+    YAML::Node root;
+    ASSERT_NO_THROW(root = YAML::Load(doc)) << doc;
+    std::vector<std::string> errors;
+    check_duplicate_keys(root, errors);
+    std::multiset<std::string> got;
+    for (const auto& e : errors) got.insert(e.substr(0, e.find(" at line")));
+    EXPECT_EQ(got, want) << doc;
   }
 }
 
