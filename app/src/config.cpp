@@ -121,7 +121,8 @@ void declare_model_masking(config::Section& s, ModelMasking& m,
       [](config::Section& item, ingest::DetectorSetting& d) {
         ingest::declare_keys(item, d, /*compact=*/false);
       },
-      "built-in detector settings by name, over the top-level ones",
+      "built-in detector settings by name, over the top-level ones (a key left out keeps the "
+      "top-level setting)",
       [&defaults](const std::string& name, ingest::DetectorSetting& d) -> std::string {
         auto kind = builtin_detector(name);
         if (!kind) return "unknown key";

@@ -403,6 +403,7 @@ class Referencer {
       const std::string p = join_path(path, e.name);
       if (!e.example.empty()) examples_.emplace_back(p, e.example);
       if (e.key) {
+        if (!e.key->documented) continue;
         auto v = e.key->get();
         std::string shown = v ? value_text(*e.key, *v) : "";
         if (!defaults) shown.clear();
@@ -422,7 +423,7 @@ class Referencer {
                                                                       : p;
         table_ << "| " << code(p) << " | " << kind << " |  |  | " << cell(e.doc) << " |\n";
         c.example([&](Section& item_section) {
-          rows(item_section, item, c.shape == Collection::Shape::kOptional ? false : true);
+          rows(item_section, item, c.shape != Collection::Shape::kOptional && !c.inherited);
         });
       }
     }
@@ -545,7 +546,7 @@ std::string markdown_reference(const Section& section, const std::string& intro)
     std::ostringstream table;
     bool any = false;
     for (const auto& e : section.entries()) {
-      if (!e.key) continue;
+      if (!e.key || !e.key->documented) continue;
       any = true;
       auto v = e.key->get();
       table << "| " << code(e.name) << " | " << config::type_name(e.key->type) << " | "
@@ -569,7 +570,9 @@ std::string markdown_reference(const Section& section, const std::string& intro)
       const std::string item = c.shape == Collection::Shape::kList  ? e.name + "[]"
                                : c.shape == Collection::Shape::kMap ? e.name + ".<name>"
                                                                     : e.name;
-      c.example([&](Section& s) { r.rows(s, item, c.shape != Collection::Shape::kOptional); });
+      c.example([&](Section& s) {
+        r.rows(s, item, c.shape != Collection::Shape::kOptional && !c.inherited);
+      });
       if (!e.example.empty()) {
         out << "Example:\n\n```yaml\n" << e.example << "\n```\n\n";
       }

@@ -95,6 +95,8 @@ void declare_keys(config::Section& s, FieldMapping& m, const FieldMapping* base)
     k.type = config::Type::kStrings;
     k.range = "JSON pointers";
     k.doc = field_doc(f);
+    // Per model, the model name is refused with its reason; the docs leave it out.
+    k.documented = base == nullptr || f != Field::kModelName;
     k.get = [&m, base, f]() -> std::optional<config::Value> {
       auto texts = texts_of(m.pointers(f));
       if (base != nullptr && texts == texts_of(base->pointers(f))) return std::nullopt;

@@ -64,6 +64,9 @@ struct Key {
   // Null, or whether the value is rendered (the docs show it regardless).
   std::function<bool()> shown;
   std::function<std::string(const Value&)> set;
+  // False for a key declared only to refuse it with a reason (`models.<name>.fields.model_name`):
+  // the docs leave it out.
+  bool documented = true;
 };
 
 // What a check found: problems by key, relative to the section being checked.
@@ -92,6 +95,9 @@ struct Collection {
   // the name is refused.
   std::function<std::string(const std::string& name, const std::function<void(Section&)>& fill)>
       add;
+  // The items start from what `init` gives them (e.g. a top-level setting), not from their
+  // declared defaults: the docs show none.
+  bool inherited = false;
   // Visits every item present.
   std::function<void(const std::function<void(const std::string& name, Section&)>&)> each;
   // Declares a default item, for the docs.
@@ -363,6 +369,7 @@ Section& Section::map(
     std::type_identity_t<std::function<std::string(const std::string&, T&)>> init) {
   auto c = std::make_unique<Collection>();
   c->shape = Collection::Shape::kMap;
+  c->inherited = static_cast<bool>(init);
   c->clear = [] {};
   c->add = [&m, declare, init](const std::string& key,
                                const std::function<void(Section&)>& fill) -> std::string {
