@@ -27,18 +27,36 @@ BlockSummary::Field* BlockSummary::slot(std::string_view path) {
     overflow();
     return nullptr;
   }
-  auto it = fields_.find(path);
-  if (it != fields_.end()) return &it->second;
-  if (fields_.size() >= kMaxPaths) {
-    overflow();
-    return nullptr;
+  const size_t at = memo_.at;
+  if (at < memo_.entries.size() && memo_.entries[at]->first == path) {
+    ++memo_.at;
+    return &memo_.entries[at]->second;
   }
-  return &fields_.emplace(std::string(path), Field{}).first->second;
+  auto it = fields_.find(path);
+  if (it == fields_.end()) {
+    if (fields_.size() >= kMaxPaths) {
+      overflow();
+      return nullptr;
+    }
+    // An insertion may move every entry (a rehash): the memo starts again from this leaf.
+    it = fields_.emplace(std::string(path), Field{}).first;
+    memo_.clear();
+  }
+  // Remembered at this position (after a clear, positions count from here: the next record
+  // realigns them). memo_.at never passes the entries' size.
+  if (memo_.at < memo_.entries.size()) {
+    memo_.entries[memo_.at++] = &*it;
+  } else if (memo_.entries.size() < kMaxPaths) {
+    memo_.entries.push_back(&*it);
+    ++memo_.at;
+  }
+  return &it->second;
 }
 
 void BlockSummary::overflow() {
   complete_ = false;
   fields_.clear();  // a summary that knows nothing needs no paths
+  memo_.clear();
 }
 
 void BlockSummary::give_up() { overflow(); }
@@ -60,8 +78,10 @@ void BlockSummary::add_string(std::string_view path, std::string_view s) {
 }
 
 void BlockSummary::add_number(std::string_view path, double x) {
+  // A NaN is no number: it leaves no path behind (a path without kinds would not decode).
+  if (std::isnan(x)) return;
   Field* f = slot(path);
-  if (f == nullptr || std::isnan(x)) return;
+  if (f == nullptr) return;
   if (!(f->kinds & kNumber)) {
     f->min = f->max = x;
   } else {

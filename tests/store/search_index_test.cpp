@@ -7,13 +7,17 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <future>
+#include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "raw_rocksdb.h"
+#include "seed.h"
 #include "verity/store/store.h"
 
 namespace verity::store {
@@ -90,6 +94,187 @@ TEST(BlockSummary, EncodesDecodesAndMergesOrderFree) {
           }
         }
       }
+    }
+  }
+}
+
+// What a summary must hold, kept the plain way (an ordered map looked up at every leaf): the
+// oracle for BlockSummary's leaf-order memo.
+struct ReferenceSummary {
+  struct Field {
+    uint8_t kinds = 0;
+    double min = 0, max = 0;
+    bool many = false;
+    std::set<uint64_t> strings;
+  };
+  bool complete = true;
+  uint64_t records = 0;
+  std::map<std::string, Field> fields;
+
+  Field* slot(const std::string& path) {
+    if (!complete) return nullptr;
+    if (path.size() > BlockSummary::kMaxPathBytes ||
+        (fields.count(path) == 0 && fields.size() >= BlockSummary::kMaxPaths)) {
+      complete = false;
+      fields.clear();
+      return nullptr;
+    }
+    return &fields[path];
+  }
+};
+
+// One leaf of a generated record: a path and a value of one of five kinds.
+struct Leaf {
+  std::string path;
+  int kind;  // 0 string, 1 number, 2 bool, 3 null, 4 NaN
+  std::string text;
+  double number;
+};
+
+void add_leaf(BlockSummary& s, ReferenceSummary& r, const Leaf& l) {
+  // A NaN is no number: not even its path is kept.
+  ReferenceSummary::Field* f = l.kind == 4 ? nullptr : r.slot(l.path);
+  switch (l.kind) {
+    case 0:
+      s.add_string(l.path, l.text);
+      if (f != nullptr) {
+        f->kinds |= BlockSummary::kString;
+        if (f->many) break;
+        f->strings.insert(BlockSummary::string_hash(l.text));
+        if (f->strings.size() > BlockSummary::kMaxStrings) {
+          f->many = true;
+          f->strings.clear();
+        }
+      }
+      break;
+    case 1:
+    case 4: {
+      const double x = l.kind == 4 ? std::nan("") : l.number;
+      s.add_number(l.path, x);
+      if (f != nullptr && !std::isnan(x)) {
+        f->min = (f->kinds & BlockSummary::kNumber) ? std::min(f->min, x) : x;
+        f->max = (f->kinds & BlockSummary::kNumber) ? std::max(f->max, x) : x;
+        f->kinds |= BlockSummary::kNumber;
+      }
+      break;
+    }
+    case 2:
+      s.add_bool(l.path, l.number > 0);
+      if (f != nullptr) f->kinds |= l.number > 0 ? BlockSummary::kTrue : BlockSummary::kFalse;
+      break;
+    default:
+      s.add_null(l.path);
+      if (f != nullptr) f->kinds |= BlockSummary::kNull;
+  }
+}
+
+void expect_same(const BlockSummary& s, const ReferenceSummary& r, const std::string& where) {
+  auto back = BlockSummary::decode(s.encode());
+  ASSERT_TRUE(back.has_value()) << where << ": its encoding does not decode";
+  EXPECT_EQ(back->encode(), s.encode()) << where;
+  ASSERT_EQ(s.complete(), r.complete) << where;
+  ASSERT_EQ(s.records(), r.records) << where;
+  ASSERT_EQ(s.fields().size(), r.fields.size()) << where;
+  for (const auto& [path, want] : r.fields) {
+    const BlockSummary::Field* got = s.field(path);
+    ASSERT_NE(got, nullptr) << where << " " << path;
+    EXPECT_EQ(got->kinds, want.kinds) << where << " " << path;
+    EXPECT_EQ(got->many_strings, want.many) << where << " " << path;
+    EXPECT_EQ(std::vector<uint64_t>(want.strings.begin(), want.strings.end()), got->strings)
+        << where << " " << path;
+    if (want.kinds & BlockSummary::kNumber) {
+      EXPECT_EQ(got->min, want.min) << where << " " << path;
+      EXPECT_EQ(got->max, want.max) << where << " " << path;
+    }
+  }
+}
+
+// Records of a block mostly share a shape, and a summary finds each leaf's entry by the leaf's
+// position in the record before: generated streams whose shapes drift (leaves dropped, added,
+// reordered, repeated as arrays do, paths past the limits, hundreds of new paths that make the
+// table grow), summaries copied and moved mid-stream and then added to apart, must hold exactly
+// what a plain map looked up at every leaf holds.
+TEST(BlockSummary, ALeafFindsItsEntryWhateverTheShapesOfTheRecordsBefore) {
+  const uint64_t seed = verity::testing::test_seed();
+  SCOPED_TRACE(verity::testing::seed_trace(seed));
+  std::mt19937_64 rng(seed);
+  const std::vector<std::string> odd = {"",
+                                        ".",
+                                        "a..b",
+                                        std::string("\0x", 2),
+                                        "\xc3\xa9t\xc3\xa9",
+                                        "\xff\xfe",
+                                        std::string(BlockSummary::kMaxPathBytes, 'p'),
+                                        std::string(BlockSummary::kMaxPathBytes + 1, 'q')};
+  auto random_path = [&](size_t pool) -> std::string {
+    if (rng() % 50 == 0) return odd[rng() % odd.size()];
+    return "inputs.f" + std::to_string(rng() % pool);
+  };
+  for (int run = 0; run < 200; ++run) {
+    const size_t pool = run % 10 == 0 ? 700 : 5 + rng() % 60;
+    std::vector<std::string> shape;
+    for (size_t i = 0; i < 1 + rng() % 30; ++i) shape.push_back(random_path(pool));
+    BlockSummary s;
+    ReferenceSummary r;
+    std::optional<std::pair<BlockSummary, ReferenceSummary>> fork;
+    const size_t records = 1 + rng() % 80;
+    for (size_t n = 0; n < records; ++n) {
+      // The shape drifts now and then.
+      switch (rng() % 8) {
+        case 0:
+          if (!shape.empty()) shape.erase(shape.begin() + static_cast<long>(rng() % shape.size()));
+          break;
+        case 1:
+          shape.insert(shape.begin() + static_cast<long>(rng() % (shape.size() + 1)),
+                       random_path(pool));
+          break;
+        case 2:
+          if (shape.size() > 1) std::swap(shape[rng() % shape.size()], shape[rng() % shape.size()]);
+          break;
+        default:
+          break;
+      }
+      std::vector<Leaf> leaves;
+      for (const auto& path : shape) {
+        // An array: the same path several times in a row.
+        const size_t times = rng() % 10 == 0 ? 1 + rng() % 5 : 1;
+        for (size_t t = 0; t < times; ++t) {
+          Leaf l{path, static_cast<int>(rng() % 5), std::to_string(rng() % 40),
+                 static_cast<double>(static_cast<int>(rng() % 2001) - 1000) / 3.0};
+          if (l.kind == 4 && rng() % 2) l.kind = 1;
+          leaves.push_back(std::move(l));
+        }
+      }
+      s.count_record();
+      ++r.records;
+      for (const auto& l : leaves) add_leaf(s, r, l);
+      if (fork) {
+        fork->first.count_record();
+        ++fork->second.records;
+        // The fork sees the same leaves in another order: its memo is its own.
+        std::vector<Leaf> shuffled = leaves;
+        std::shuffle(shuffled.begin(), shuffled.end(), rng);
+        for (const auto& l : shuffled) add_leaf(fork->first, fork->second, l);
+      }
+      if (rng() % 20 == 0) {
+        // A copy, then a move: neither may keep pointing into the summary it came from.
+        BlockSummary copy = s;
+        fork.emplace(std::move(copy), r);
+      }
+    }
+    expect_same(s, r, "run " + std::to_string(run));
+    if (fork) expect_same(fork->first, fork->second, "fork of run " + std::to_string(run));
+    // Merging goes through the same lookups.
+    if (fork && s.complete() && fork->first.complete()) {
+      BlockSummary merged = s;
+      merged.merge(fork->first);
+      auto decoded = BlockSummary::decode(s.encode());
+      auto decoded_fork = BlockSummary::decode(fork->first.encode());
+      ASSERT_TRUE(decoded.has_value()) << run;
+      ASSERT_TRUE(decoded_fork.has_value()) << run;
+      BlockSummary merged_fresh = std::move(*decoded);
+      merged_fresh.merge(*decoded_fork);
+      EXPECT_EQ(merged.encode(), merged_fresh.encode()) << run;
     }
   }
 }

@@ -48,7 +48,11 @@ class BlockSummary {
   void add_null(std::string_view path);
   // What it summarises can no longer be told path by path (a document too deep to read whole).
   void give_up();
-  void count_record() { ++records_; }
+  // Starts a record: its leaves are looked up in the order of the record before (below).
+  void count_record() {
+    ++records_;
+    memo_.at = 0;
+  }
 
   void merge(const BlockSummary& other);
   std::string encode() const;
@@ -78,9 +82,33 @@ class BlockSummary {
  private:
   Field* slot(std::string_view path);
   void overflow();
+  // The entries the previous record's leaves found, in its order. Records of a block share their
+  // shape, so the n-th leaf of a record is nearly always the n-th of the one before: one string
+  // comparison instead of hashing the path. Pointers into fields_: cleared when an insertion may
+  // have moved the entries, and never copied or moved with the summary.
+  struct Memo {
+    std::vector<Fields::value_type*> entries;
+    size_t at = 0;
+    Memo() = default;
+    Memo(const Memo&) {}
+    Memo(Memo&&) noexcept {}
+    Memo& operator=(const Memo&) {
+      clear();
+      return *this;
+    }
+    Memo& operator=(Memo&&) noexcept {
+      clear();
+      return *this;
+    }
+    void clear() {
+      entries.clear();
+      at = 0;
+    }
+  };
   bool complete_ = true;
   uint64_t records_ = 0;
   Fields fields_;
+  Memo memo_;
 };
 
 // One index lookup: the records holding `token` at the indexed field `field`.
