@@ -4,6 +4,9 @@
 // (maintenance), which holds write_mu like a commit group does.
 
 #include <algorithm>
+#include <array>
+#include <deque>
+#include <limits>
 
 #include <rocksdb/iterator.h>
 #include <spdlog/spdlog.h>
@@ -63,6 +66,8 @@ void add_to_buckets(QualityWriter::GroupSums& q, std::string_view model, std::st
     auto [it, fresh] = q.minutes.try_emplace(std::move(key));
     if (fresh) {
       it->second.prefix = std::move(prefix);
+      it->second.model.assign(model);
+      it->second.version.assign(version);
       it->second.start = minute;
     }
     q.last_minute = &it->second;
@@ -363,12 +368,13 @@ Status QualityWriter::add_prediction(const Event& e, size_t k, rocksdb::WriteBat
   auto& last = sums_.last_version;
   if (last == sums_.versions.end() || last->first.first != e.model_name ||
       last->first.second != e.model_version) {
-    last =
-        sums_.versions.try_emplace({e.model_name, e.model_version}, e.timestamp_ms, e.timestamp_ms)
-            .first;
+    last = sums_.versions
+               .try_emplace({e.model_name, e.model_version},
+                            VersionSpan{e.timestamp_ms, e.timestamp_ms, 0})
+               .first;
   }
   last->second.first = std::min(last->second.first, e.timestamp_ms);
-  last->second.second = std::max(last->second.second, e.timestamp_ms);
+  last->second.last = std::max(last->second.last, e.timestamp_ms);
   if (label == nullptr) return Status::ok();
   Aggregate a;
   c.join(p, *label, a);
@@ -503,36 +509,112 @@ Status QualityWriter::join_label(std::string_view request_id, const JoinSide& l,
 }
 
 Status QualityWriter::before_write(rocksdb::WriteBatch& wb) {
-  // Minute buckets as summed; hours and days from the minutes (one addition per minute, not per
-  // event). A group usually spans one minute of each model version: then its hour and day
-  // operands are the minute's bytes, not summed again.
-  auto merge = [&](const std::string& key, const std::string& operand) {
-    auto s = wb.Merge(store_.metrics, key, operand);
+  // Every minute bucket the group touched gets its sum. The hour and day buckets of a model
+  // version hold exactly its minute buckets before `rolled`: a minute at or past it (the last
+  // kOpenMinutes of the version's predictions, where a live stream writes) is written to its
+  // minute bucket only, and rolled up once, when `rolled` moves past it: its stored sum, read
+  // here, goes to its hour and day with this group's part. Older minutes (late predictions,
+  // labels joining old predictions) are written to all three at once. So a stream in time order
+  // adds one merge operand per version and group, not three; `rolled` is written with the
+  // buckets (the `V` key), and a read takes the minutes past it from the minute buckets.
+  auto merge = [&](const std::string& key, std::string_view operand) {
+    auto s = wb.Merge(store_.metrics, key, rocksdb::Slice(operand.data(), operand.size()));
     return s.ok() ? Status::ok() : from_rocksdb(s, "building the commit group");
   };
+  constexpr EpochMillis kOpenMinutes = 2 * kMinute;
+  constexpr EpochMillis kAllRolled = std::numeric_limits<EpochMillis>::max();
+  // The versions' spans as they will be committed, and where their rollups stood.
+  std::map<std::pair<std::string, std::string>, EpochMillis> rolled_before;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, span] : sums_.versions) {
+      auto it = versions_.find(id);
+      EpochMillis before = floor_to(span.first, kMinute);  // a new version: nothing rolled up
+      if (it != versions_.end()) {
+        span.first = std::min(span.first, it->second.first);
+        span.last = std::max(span.last, it->second.last);
+        before = it->second.rolled;
+      }
+      span.rolled = std::max(before, floor_to(span.last, kMinute) - kOpenMinutes);
+      rolled_before[id] = before;
+    }
+  }
+  auto rolled_of = [&](const std::string& model, const std::string& version) {
+    auto id = std::make_pair(model, version);
+    if (auto it = sums_.versions.find(id); it != sums_.versions.end()) return it->second.rolled;
+    std::lock_guard lock(mu_);
+    auto it = versions_.find(id);
+    // A version this store never saw predictions of (they were stored with model quality off):
+    // every bucket is rolled up at once.
+    return it == versions_.end() ? kAllRolled : it->second.rolled;
+  };
+
+  // Rollup key -> what it adds: this group's minute sums (`encoded`) and the stored sums of the
+  // minutes rolled up now (`closed`).
   std::vector<std::string> encoded;
   encoded.reserve(sums_.minutes.size());
-  // Rollup key -> the minutes it covers (indexes into `encoded`).
-  std::map<std::string, std::vector<size_t>> rollups;
+  std::deque<std::string> closed;
+  std::map<std::string, std::vector<std::string_view>> rollups;
+  auto roll_up = [&](const std::string& prefix, EpochMillis minute, std::string_view sum) {
+    for (auto [granularity, unit] : {std::pair{'h', kHour}, {'d', kDay}}) {
+      std::string k = "B" + prefix + granularity;
+      put_be(k, static_cast<uint64_t>(floor_to(minute, unit)), 8);
+      rollups[k].push_back(sum);
+    }
+  };
+  open_updates_.clear();
+  open_closed_.clear();
   for (const auto& [key, m] : sums_.minutes) {
     encoded.push_back(m.sum.encode());
-    if (auto s = merge("B" + m.prefix + 'm' + key.substr(m.prefix.size()), encoded.back()); !s) {
-      return s;
+    std::string bucket = "B" + m.prefix + 'm' + key.substr(m.prefix.size());
+    if (auto s = merge(bucket, encoded.back()); !s) return s;
+    if (m.start < rolled_of(m.model, m.version)) {
+      roll_up(m.prefix, m.start, encoded.back());
+    } else {  // open: remembered (after the write) until it is rolled up
+      open_updates_.push_back(
+          {std::move(bucket), {m.model, m.version}, m.start, std::move(encoded.back())});
     }
-    for (auto [granularity, unit] : {std::pair{'h', kHour}, {'d', kDay}}) {
-      std::string k = "B" + m.prefix + granularity;
-      put_be(k, static_cast<uint64_t>(floor_to(m.start, unit)), 8);
-      rollups[k].push_back(encoded.size() - 1);
+  }
+  // The minutes rolled up now, as they were before this group (its own part is added above):
+  // from memory, or from the store where this instance may not have seen every write.
+  auto minute_of = [](std::string_view bucket) {
+    return static_cast<EpochMillis>(get_be(bucket.substr(bucket.size() - 8), 8));
+  };
+  std::unique_ptr<rocksdb::Iterator> stored;
+  for (const auto& [id, span] : sums_.versions) {
+    const EpochMillis before = rolled_before[id];
+    if (span.rolled <= before) continue;
+    const std::string prefix = version_prefix(id.first, id.second);
+    const std::string begin = bucket_key(id.first, id.second, 'm', before);
+    const std::string end = bucket_key(id.first, id.second, 'm', span.rolled);
+    for (auto it = open_minutes_.lower_bound(begin); it != open_minutes_.end() && it->first < end;
+         ++it) {
+      roll_up(prefix, minute_of(it->first), it->second);
+      open_closed_.push_back(it->first);
     }
+    auto through = untracked_through_.find(id);
+    if (through == untracked_through_.end() || through->second < before) continue;
+    const std::string stored_end =
+        bucket_key(id.first, id.second, 'm',
+                   std::min(span.rolled, floor_to(through->second, kMinute) + kMinute));
+    if (!stored) stored.reset(store_.db->NewIterator(rocksdb::ReadOptions(), store_.metrics));
+    for (stored->Seek(begin); stored->Valid() && stored->key().compare(stored_end) < 0;
+         stored->Next()) {
+      const std::string_view k(stored->key().data(), stored->key().size());
+      if (open_minutes_.count(std::string(k)) > 0) continue;  // the same sum, rolled up above
+      closed.emplace_back(stored->value().data(), stored->value().size());
+      roll_up(prefix, minute_of(k), closed.back());
+    }
+    if (!stored->status().ok()) return from_rocksdb(stored->status(), "reading minute buckets");
   }
   for (const auto& [key, parts] : rollups) {
     if (parts.size() == 1) {
-      if (auto s = merge(key, encoded[parts[0]]); !s) return s;
+      if (auto s = merge(key, parts[0]); !s) return s;
       continue;
     }
     std::vector<EncodedTerm> terms;
     terms.reserve(parts.size());
-    for (size_t part : parts) terms.push_back({encoded[part]});
+    for (std::string_view part : parts) terms.push_back({part});
     std::string sum;
     if (!sum_encoded(terms, sum)) return Status::internal("summing a commit group's aggregates");
     if (auto s = merge(key, sum); !s) return s;
@@ -543,16 +625,12 @@ Status QualityWriter::before_write(rocksdb::WriteBatch& wb) {
     }
   }
   std::lock_guard lock(mu_);
-  for (auto& [id, range] : sums_.versions) {
-    auto it = versions_.find(id);
-    if (it != versions_.end()) {
-      range.first = std::min(range.first, it->second.first);
-      range.second = std::max(range.second, it->second.second);
-      if (range == it->second) continue;
-    }
+  for (const auto& [id, span] : sums_.versions) {
+    if (auto it = versions_.find(id); it != versions_.end() && it->second == span) continue;
     std::string value;
-    put_be(value, static_cast<uint64_t>(range.first), 8);
-    put_be(value, static_cast<uint64_t>(range.second), 8);
+    put_be(value, static_cast<uint64_t>(span.first), 8);
+    put_be(value, static_cast<uint64_t>(span.last), 8);
+    put_be(value, static_cast<uint64_t>(span.rolled), 8);
     if (auto s = wb.Put(store_.metrics, "V" + version_prefix(id.first, id.second), value);
         !s.ok()) {
       return from_rocksdb(s, "building the commit group");
@@ -568,10 +646,42 @@ uint64_t apply(uint64_t base, double delta) {
 }  // namespace
 
 void QualityWriter::after_write() {
+  // The open minutes as written: at most kMaxOpenBytes of sums in memory; past that, a minute is
+  // read from the store when it is rolled up.
+  constexpr size_t kMaxOpenBytes = 32u << 20;
+  for (const auto& key : open_closed_) {
+    auto it = open_minutes_.find(key);
+    open_minutes_bytes_ -= it->second.size();
+    open_minutes_.erase(it);
+  }
+  for (auto& u : open_updates_) {
+    auto it = open_minutes_.find(u.key);
+    if (it != open_minutes_.end()) {
+      const std::array<EncodedTerm, 2> terms = {EncodedTerm{it->second}, EncodedTerm{u.part}};
+      std::string sum;
+      open_minutes_bytes_ -= it->second.size();
+      if (sum_encoded(terms, sum) && open_minutes_bytes_ + sum.size() <= kMaxOpenBytes) {
+        open_minutes_bytes_ += sum.size();
+        it->second = std::move(sum);
+        continue;
+      }
+      open_minutes_.erase(it);  // not kept: the store's sum is read instead
+    } else {
+      auto through = untracked_through_.find(u.version);
+      if (through != untracked_through_.end() && u.minute <= through->second) continue;
+      if (open_minutes_bytes_ + u.part.size() <= kMaxOpenBytes) {
+        open_minutes_bytes_ += u.part.size();
+        open_minutes_.emplace(std::move(u.key), std::move(u.part));
+        continue;
+      }
+    }
+    EpochMillis& through = untracked_through_[u.version];
+    through = std::max(through, u.minute);
+  }
   const Aggregate& c = sums_.counters;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [id, range] : sums_.versions) versions_[id] = range;
+    for (const auto& [id, span] : sums_.versions) versions_[id] = span;
     // After the write: a reader that saw the new generation reads the new sums.
     if (!sums_.minutes.empty()) ++bucket_write_groups_;
     for (const auto& [key, minute] : sums_.minutes) {
@@ -594,6 +704,9 @@ void QualityWriter::after_write() {
 Status QualityWriter::load() {
   std::lock_guard lock(mu_);
   versions_.clear();
+  open_minutes_.clear();
+  open_minutes_bytes_ = 0;
+  untracked_through_.clear();
   label_counts_ = LabelCounts();
   rocksdb::DB& db = *store_.db;
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), store_.metrics));
@@ -605,9 +718,16 @@ Status QualityWriter::load() {
     k.remove_prefix(n);
     if (!get_varint(k, n) || n != k.size()) return Status::internal("corrupt model version key");
     std::string_view v(it->value().data(), it->value().size());
-    if (v.size() != 16) return Status::internal("corrupt model version entry");
-    versions_[{model, std::string(k)}] = {static_cast<EpochMillis>(get_be(v, 8)),
-                                          static_cast<EpochMillis>(get_be(v.substr(8), 8))};
+    if (v.size() != 16 && v.size() != 24) return Status::internal("corrupt model version entry");
+    VersionSpan span;
+    span.first = static_cast<EpochMillis>(get_be(v, 8));
+    span.last = static_cast<EpochMillis>(get_be(v.substr(8), 8));
+    // Written before rollups waited for their minutes to close: every minute is rolled up.
+    span.rolled = v.size() == 24 ? static_cast<EpochMillis>(get_be(v.substr(16), 8))
+                                 : floor_to(span.last, kMinute) + kMinute;
+    // Its minutes up to the last may hold sums written before this instance.
+    untracked_through_[{model, std::string(k)}] = floor_to(span.last, kMinute);
+    versions_[{model, std::string(k)}] = span;
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "reading model versions");
   std::string value;
@@ -724,13 +844,25 @@ Result<Aggregate> QualityWriter::aggregate(std::string_view model,
     const std::string range = it->value().ToString();
     // No range known: plan as if anything could be stored anywhere.
     EpochMillis data_begin = from - kDay, data_end = to + kDay;
-    if (range.size() == 16) {
+    if (range.size() == 16 || range.size() == 24) {
       data_begin = floor_to(static_cast<EpochMillis>(get_be(range, 8)), kMinute);
       data_end = floor_to(static_cast<EpochMillis>(get_be(std::string_view(range).substr(8), 8)),
                           kMinute) +
                  kMinute;
     }
-    for (const BucketPiece& piece : BucketPlanner(data_begin, data_end).plan(from, to)) {
+    // Hours and days hold the minutes before `rolled` (before_write); the minutes past it are
+    // read from their own buckets.
+    EpochMillis rolled = data_end;
+    if (range.size() == 24) {
+      rolled = std::clamp(static_cast<EpochMillis>(get_be(std::string_view(range).substr(16), 8)),
+                          data_begin, data_end);
+    }
+    std::vector<BucketPiece> pieces;
+    if (from < std::min(to, rolled)) {
+      pieces = BucketPlanner(data_begin, rolled).plan(from, std::min(to, rolled));
+    }
+    if (std::max(from, rolled) < to) pieces.push_back({'m', std::max(from, rolled), to, 1});
+    for (const BucketPiece& piece : pieces) {
       const std::string end = bucket_key(model, v, piece.granularity, piece.end);
       for (it->Seek(bucket_key(model, v, piece.granularity, piece.begin));
            it->Valid() && it->key().compare(end) < 0; it->Next()) {
@@ -776,7 +908,7 @@ std::vector<ModelVersionInfo> QualityWriter::model_versions() const {
   std::lock_guard lock(mu_);
   std::vector<ModelVersionInfo> out;
   for (const auto& [id, range] : versions_) {
-    out.push_back({id.first, id.second, range.first, range.second});
+    out.push_back({id.first, id.second, range.first, range.last});
   }
   return out;
 }

@@ -110,9 +110,17 @@ class QualityWriter {
   LabelCounts label_counts() const;
 
   // What one commit group adds to the aggregates (public for the helpers that fill it).
+  // A model version's first and last prediction time, and how far its hour and day buckets
+  // reach: they hold exactly the minute buckets before `rolled` (see before_write).
+  struct VersionSpan {
+    EpochMillis first = 0, last = 0;
+    EpochMillis rolled = 0;
+    bool operator==(const VersionSpan&) const = default;
+  };
   struct GroupSums {
     struct Minute {
       std::string prefix;  // varint-len model | varint-len version
+      std::string model, version;
       EpochMillis start = 0;
       AggregateSum sum;
     };
@@ -120,8 +128,9 @@ class QualityWriter {
     Minute* last_minute = nullptr;          // the bucket of the last addition (std::map: stable)
     std::string last_model, last_model_version;
     Aggregate counters;  // LabelCounts deltas
-    using Versions =
-        std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>>;
+    // The group's predictions' versions: first and last time (before_write adds the committed
+    // span and moves `rolled`).
+    using Versions = std::map<std::pair<std::string, std::string>, VersionSpan>;
     Versions versions;
     Versions::iterator last_version = versions.end();
     std::vector<double> lags_seconds;  // label lag of first joins, for the histogram
@@ -159,7 +168,25 @@ class QualityWriter {
   // committed; the last commit group (a count since open) that wrote a bucket, per model version
   // prefix and UTC day (aggregate_generation). Guarded by mu_.
   mutable std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::pair<EpochMillis, EpochMillis>> versions_;
+  std::map<std::pair<std::string, std::string>, VersionSpan> versions_;
+
+  // Commit thread: what the open minute buckets (at or past their version's `rolled`) hold, for
+  // the minutes this instance saw every write of, so that rolling one up reads nothing. A minute
+  // at or before its version's `untracked_through_` may hold sums written before (by an earlier
+  // process, or lost from memory at a reopen, or past the memory bound): it is read from the
+  // store when it is rolled up. Both are set again by load(); updates wait for after_write.
+  std::map<std::string, std::string> open_minutes_;  // minute bucket key -> encoded sum
+  size_t open_minutes_bytes_ = 0;
+  std::map<std::pair<std::string, std::string>, EpochMillis> untracked_through_;
+  // The group's changes to them, applied by after_write: new sums, and minutes rolled up.
+  struct OpenUpdate {
+    std::string key;
+    std::pair<std::string, std::string> version;
+    EpochMillis minute = 0;
+    std::string part;  // the group's encoded sum for the minute
+  };
+  std::vector<OpenUpdate> open_updates_;
+  std::vector<std::string> open_closed_;
   LabelCounts label_counts_;
   std::map<std::string, std::map<EpochMillis, uint64_t>, std::less<>> bucket_writes_;
   uint64_t bucket_write_groups_ = 0;
