@@ -601,6 +601,8 @@ Status QualityWriter::before_write(rocksdb::WriteBatch& wb) {
     for (stored->Seek(begin); stored->Valid() && stored->key().compare(stored_end) < 0;
          stored->Next()) {
       const std::string_view k(stored->key().data(), stored->key().size());
+      // Every minute bucket key of the version has the same length (a time of 8 bytes).
+      if (k.size() != begin.size()) return Status::internal("a corrupt minute bucket key");
       if (open_minutes_.count(std::string(k)) > 0) continue;  // the same sum, rolled up above
       closed.emplace_back(stored->value().data(), stored->value().size());
       roll_up(prefix, minute_of(k), closed.back());
