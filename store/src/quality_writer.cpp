@@ -512,11 +512,12 @@ Status QualityWriter::before_write(rocksdb::WriteBatch& wb) {
   // Every minute bucket the group touched gets its sum. The hour and day buckets of a model
   // version hold exactly its minute buckets before `rolled`: a minute at or past it (the last
   // kOpenMinutes of the version's predictions, where a live stream writes) is written to its
-  // minute bucket only, and rolled up once, when `rolled` moves past it: its stored sum, read
-  // here, goes to its hour and day with this group's part. Older minutes (late predictions,
-  // labels joining old predictions) are written to all three at once. So a stream in time order
-  // adds one merge operand per version and group, not three; `rolled` is written with the
-  // buckets (the `V` key), and a read takes the minutes past it from the minute buckets.
+  // minute bucket only, and rolled up once, when `rolled` moves past it: its sum so far (kept in
+  // memory, or read from the store) goes to its hour and day with this group's part. Older minutes
+  // (late predictions, labels joining old predictions) are written to all three at once. So a
+  // stream in time order adds one merge operand per version and group, not three; `rolled` is
+  // written with the buckets (the `V` key), and a read takes the minutes past it from the minute
+  // buckets.
   auto merge = [&](const std::string& key, std::string_view operand) {
     auto s = wb.Merge(store_.metrics, key, rocksdb::Slice(operand.data(), operand.size()));
     return s.ok() ? Status::ok() : from_rocksdb(s, "building the commit group");
