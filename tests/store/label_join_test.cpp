@@ -491,7 +491,14 @@ TEST_F(LabelJoinTest, AStreamRollsItsMinutesUpAndEveryWindowStillCountsExactly) 
   };
   std::vector<Stored> stored;
   std::vector<size_t> unlabelled;
-  const std::vector<std::string> versions = {"v1", "v2", "v3"};
+  // Version names of every shape: empty, a prefix of another, with a NUL, Unicode, long, and
+  // one that reads like a bucket's granularity byte; 2 to 6 of them per stream.
+  std::vector<std::string> pool = {
+      "v1",   "", std::string("v1\0x", 4), "\xc3\xa9t\xc3\xa9", std::string(200, 'm'), "m",
+      "v1.2", "d"};
+  std::shuffle(pool.begin(), pool.end(), rng);
+  const std::vector<std::string> versions(pool.begin(),
+                                          pool.begin() + static_cast<long>(2 + rng() % 5));
   int groups = 0;
   while (t < day_end + 60 * kMinute) {
     std::vector<Event> group;
