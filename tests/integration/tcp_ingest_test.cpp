@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "server_process.h"
@@ -214,6 +216,33 @@ TEST(TcpIngest, ConnectionLimitAndIdleTimeout) {
   EXPECT_TRUE(a.closed_by_server(std::chrono::milliseconds(10'000)));
   EXPECT_TRUE(b.closed_by_server(std::chrono::milliseconds(10'000)));
   EXPECT_EQ(wait_for_metric(server.http_url(), R"(verity_ingest_connections{input="tcp"})", 0), 0);
+}
+
+// The soft limit on open files (1024 in a login shell) would cap the table files RocksDB keeps
+// open: the server raises it to the hard limit, and stays within a hard limit it cannot raise.
+TEST(TcpIngest, ServerRaisesItsOpenFileLimitToTheHardLimit) {
+  auto limits_of = [](pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("Max open files", 0) != 0) continue;
+      std::istringstream fields(line.substr(std::string("Max open files").size()));
+      std::string soft, hard;
+      fields >> soft >> hard;
+      return std::make_pair(soft, hard);
+    }
+    return std::make_pair(std::string(), std::string());
+  };
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.set_wrapper({"prlimit", "--nofile=300:2000", "--"});
+  server.start();
+  EXPECT_EQ(limits_of(server.pid()), std::make_pair(std::string("2000"), std::string("2000")));
+  send_ndjson(server.tcp(),
+              R"({"request_id":"fd-1","@timestamp":"2026-11-20T10:00:00Z","model_name":"m"})"
+              "\n");
+  EXPECT_EQ(wait_for_metric(server.http_url(), kStored, 1), 1);
+  expect_stored(server, "fd-1");
+  EXPECT_EQ(server.terminate(), 0);
 }
 
 TEST(HttpApi, HealthReadinessAndErrors) {
