@@ -89,9 +89,9 @@ void CommitLoop::flush_summaries(rocksdb::WriteBatch& wb, uint64_t watermark, bo
 void CommitLoop::summaries_written(bool ok) { store_.summaries.written(ok); }
 
 Status CommitLoop::commit_label(const Event& e, PreparedEvent& prep,
-                                const rocksdb::Status& stored_status,
-                                const std::string& stored_value, GroupBundles& bundles,
-                                uint64_t& seq, rocksdb::WriteBatch& wb, EventOutcome& outcome) {
+                                const rocksdb::Status& stored_status, std::string_view stored_value,
+                                GroupBundles& bundles, uint64_t& seq, rocksdb::WriteBatch& wb,
+                                EventOutcome& outcome) {
   const std::string_view id = e.request_id;
   const Sha256Digest& digest = prep.digest;  // of the canonical document
   // The request id's labels as they stand: from this group, or as stored.

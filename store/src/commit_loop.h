@@ -94,7 +94,7 @@ class CommitLoop {
   // changed label, and has model quality join it. `stored_*`: what the group's MultiGet read under
   // the request id in the labels family.
   Status commit_label(const Event& e, PreparedEvent& prep, const rocksdb::Status& stored_status,
-                      const std::string& stored_value, GroupBundles& bundles, uint64_t& seq,
+                      std::string_view stored_value, GroupBundles& bundles, uint64_t& seq,
                       rocksdb::WriteBatch& wb, EventOutcome& outcome);
   // The block summaries: into a group's batch when due, and settled with the write that carried
   // them (durable, or back into the buffer).

@@ -33,6 +33,34 @@ Status from_rocksdb(const rocksdb::Status& s, std::string_view what) {
   return Status::internal(std::move(msg));
 }
 
+void PointLookups::clear() {
+  cfs_.clear();
+  keys_.clear();
+}
+
+void PointLookups::add(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
+  cfs_.push_back(cf);
+  keys_.emplace_back(key.data(), key.size());
+}
+
+void PointLookups::run(rocksdb::DB& db) {
+  const size_t n = keys_.size();
+  if (values_.size() < n) values_.resize(n);
+  for (size_t k = 0; k < n; ++k) values_[k].Reset();
+  statuses_.assign(n, rocksdb::Status());
+  if (n == 0) return;
+  db.MultiGet(rocksdb::ReadOptions(), n, cfs_.data(), keys_.data(), values_.data(),
+              statuses_.data());
+  // A value pinned in a table block or memtable would keep it past a reopen of the database
+  // (releasing it then touches freed memory): the few values found are copied out at once.
+  for (size_t k = 0; k < n; ++k) {
+    if (!values_[k].IsPinned()) continue;
+    std::string copy(values_[k].data(), values_[k].size());
+    values_[k].Reset();
+    values_[k].PinSelf(copy);
+  }
+}
+
 namespace {
 
 rocksdb::BlockBasedTableOptions table_options(const std::shared_ptr<rocksdb::Cache>& cache,

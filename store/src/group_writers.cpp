@@ -19,19 +19,15 @@ Status building(const rocksdb::Status& st) {
 void IdempotencyLookup::begin(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* ids,
                               rocksdb::ColumnFamilyHandle* labels,
                               const std::vector<Pending>& group) {
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
-  std::vector<rocksdb::Slice> keys;
+  lookups_.clear();
   for (const auto& p : group) {
     for (const auto& e : p.batch.events) {
-      cfs.push_back(e.kind == EventKind::kLabel ? labels : ids);
-      keys.emplace_back(e.request_id);
+      lookups_.add(e.kind == EventKind::kLabel ? labels : ids, e.request_id);
     }
   }
-  values_.clear();
-  statuses_.clear();
-  if (!keys.empty()) statuses_ = db.MultiGet(rocksdb::ReadOptions(), cfs, keys, &values_);
+  lookups_.run(db);
   in_group_.clear();
-  in_group_.reserve(keys.size());
+  in_group_.reserve(lookups_.size());
 }
 
 Result<IdempotencyLookup::Existing> IdempotencyLookup::prediction(
@@ -40,12 +36,12 @@ Result<IdempotencyLookup::Existing> IdempotencyLookup::prediction(
   if (auto it = in_group_.find(e.request_id); it != in_group_.end()) {
     return Existing{true, it->second};
   }
-  if (statuses_[k].ok()) {
-    auto entry = decode_id_entry(values_[k]);
+  if (lookups_.status(k).ok()) {
+    auto entry = decode_id_entry(lookups_.value(k));
     if (!entry) return Status::internal("corrupt request-id index entry");
     existing = {true, entry->digest};
-  } else if (!statuses_[k].IsNotFound()) {
-    return from_rocksdb(statuses_[k], "reading the request-id index");
+  } else if (!lookups_.status(k).IsNotFound()) {
+    return from_rocksdb(lookups_.status(k), "reading the request-id index");
   }
   // Index entries written before digests were canonical hold the digest of the bytes as sent: a
   // document with whitespace is compared that way too before it is called a conflict.

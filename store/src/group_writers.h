@@ -22,6 +22,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "chain.h"
+#include "database.h"
 #include "sorted_puts.h"
 #include "verity/core/sha256.h"
 #include "verity/core/status.h"
@@ -47,8 +48,8 @@ class IdempotencyLookup {
   void begin(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* ids, rocksdb::ColumnFamilyHandle* labels,
              const std::vector<Pending>& group);
   // Event k, a label: what the labels family holds under its request id.
-  const rocksdb::Status& stored_status(size_t k) const { return statuses_[k]; }
-  const std::string& stored_value(size_t k) const { return values_[k]; }
+  const rocksdb::Status& stored_status(size_t k) const { return lookups_.status(k); }
+  std::string_view stored_value(size_t k) const { return lookups_.value(k); }
   // Event k, a prediction whose canonical document has `digest`.
   Result<Existing> prediction(size_t k, const Event& e, const Sha256Digest& digest) const;
   // The group stored a prediction under `request_id` (it must outlive the group).
@@ -57,8 +58,7 @@ class IdempotencyLookup {
   }
 
  private:
-  std::vector<std::string> values_;
-  std::vector<rocksdb::Status> statuses_;
+  PointLookups lookups_;
   std::unordered_map<std::string_view, Sha256Digest> in_group_;
 };
 

@@ -300,26 +300,18 @@ void QualityWriter::begin(const std::vector<Pending>& group, EpochMillis now) {
   sums_.clear();
   group_arrival_ms_ = now;
   label_slot_.clear();
-  label_values_.clear();
-  label_statuses_.clear();
+  labels_in_effect_.clear();
   predictions_.clear();
   labels_.clear();
   pending_.clear();
   records_.clear();
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
-  std::vector<rocksdb::Slice> keys;
   for (const auto& p : group) {
     for (const auto& e : p.batch.events) {
-      label_slot_.push_back(e.kind == EventKind::kLabel ? SIZE_MAX : keys.size());
-      if (e.kind != EventKind::kLabel) {
-        cfs.push_back(store_.labels);
-        keys.emplace_back(e.request_id);
-      }
+      label_slot_.push_back(e.kind == EventKind::kLabel ? SIZE_MAX : labels_in_effect_.size());
+      if (e.kind != EventKind::kLabel) labels_in_effect_.add(store_.labels, e.request_id);
     }
   }
-  if (!keys.empty()) {
-    label_statuses_ = store_.db->MultiGet(rocksdb::ReadOptions(), cfs, keys, &label_values_);
-  }
+  labels_in_effect_.run(*store_.db);
 }
 
 void QualityWriter::add_batch(const std::vector<BatchBucket>& contributions) {
@@ -346,16 +338,16 @@ Status QualityWriter::add_prediction(const Event& e, size_t k, rocksdb::WriteBat
   JoinSide stored_side;
   if (auto it = labels_.find(id); it != labels_.end()) {
     label = &it->second;
-  } else if (label_statuses_[slot].ok()) {
-    auto bundle = LabelBundle::decode(label_values_[slot]);
+  } else if (labels_in_effect_.status(slot).ok()) {
+    auto bundle = LabelBundle::decode(labels_in_effect_.value(slot));
     auto current = bundle ? decode_record(bundle->current) : std::nullopt;
     if (!current) return Status::internal("corrupt label record for a request id in this group");
     StoredRecord& r = records_.emplace_back(std::move(*current));
     stored_side = side_of(r);
     stored_side.time_ms = bundle->first_ms;  // label lag is measured to the first label
     label = &stored_side;
-  } else if (!label_statuses_[slot].IsNotFound()) {
-    return from_rocksdb(label_statuses_[slot], "reading labels");
+  } else if (!labels_in_effect_.status(slot).IsNotFound()) {
+    return from_rocksdb(labels_in_effect_.status(slot), "reading labels");
   }
   const bool label_pending_in_group = pending_.count(id) > 0;
   predictions_[id] = side_of(e);

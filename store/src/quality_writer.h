@@ -27,6 +27,7 @@
 #include <rocksdb/status.h>
 #include <rocksdb/write_batch.h>
 
+#include "database.h"
 #include "verity/core/status.h"
 #include "verity/store/aggregate.h"
 #include "verity/store/store.h"
@@ -154,10 +155,9 @@ class QualityWriter {
   GroupSums sums_;
   EpochMillis group_arrival_ms_ = 0;  // the commit time of the group: when its labels wait from
   // The labels stored for the group's predictions (one MultiGet), by slot: event k (a prediction)
-  // -> index in label_values_ (SIZE_MAX for a label).
+  // -> index in labels_in_effect_ (SIZE_MAX for a label).
   std::vector<size_t> label_slot_;
-  std::vector<std::string> label_values_;
-  std::vector<rocksdb::Status> label_statuses_;
+  PointLookups labels_in_effect_;
   // Predictions stored by this group, and the label in effect for request ids whose label this
   // group changed (its time: the first label time of the request id).
   std::unordered_map<std::string_view, JoinSide> predictions_, labels_;
