@@ -303,6 +303,25 @@ int main(int argc, char** argv) {
   std::printf(
       "  commit groups: %.0f (%.0f events/group), commit latency p50 %.2f ms, p99 %.2f ms\n",
       groups, groups > 0 ? static_cast<double>(events) / groups : 0.0, p50, p99);
-  std::printf("  server exit code on SIGTERM: %d\n", exit_code);
+  // RocksDB's background work per column family, from verity_store_*_total{family=...}.
+  std::printf("  compaction CPU by family:");
+  std::istringstream lines(m);
+  for (std::string line; std::getline(lines, line);) {
+    const std::string prefix = "verity_store_compaction_cpu_seconds_total{family=\"";
+    if (line.rfind(prefix, 0) != 0) continue;
+    const std::string family =
+        line.substr(prefix.size(), line.find('"', prefix.size()) - prefix.size());
+    const double cpu_s = std::stod(line.substr(line.rfind(' ') + 1));
+    const std::string labels = "{family=\"" + family + "\"}";
+    const double flushes =
+        testing::metric_value(m, "verity_store_flushes_total" + labels).value_or(0);
+    const double written =
+        testing::metric_value(m, "verity_store_compaction_written_bytes_total" + labels)
+            .value_or(0);
+    if (cpu_s >= 0.01 || flushes >= 1)
+      std::printf("  %s %.2f us/event (%.0f flushes, %.0f MB rewritten)", family.c_str(),
+                  cpu_s / static_cast<double>(events) * 1e6, flushes, written / 1e6);
+  }
+  std::printf("\n  server exit code on SIGTERM: %d\n", exit_code);
   return exit_code == 0 ? 0 : 1;
 }

@@ -61,6 +61,58 @@ void PointLookups::run(rocksdb::DB& db) {
   }
 }
 
+void LsmActivity::attach(prometheus::Registry& registry) {
+  std::lock_guard lock(mu_);
+  auto counter = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+  };
+  flushes_ = counter("verity_store_flushes_total", "RocksDB memtable flushes, by column family");
+  flush_bytes_ = counter("verity_store_flush_bytes_total",
+                         "Bytes of the table files written by flushes, by column family");
+  compactions_ = counter("verity_store_compactions_total",
+                         "RocksDB compactions finished (trivial moves included), by column family");
+  read_bytes_ = counter("verity_store_compaction_read_bytes_total",
+                        "Bytes compactions read, by column family");
+  written_bytes_ = counter("verity_store_compaction_written_bytes_total",
+                           "Bytes compactions wrote, by column family");
+  cpu_ = counter("verity_store_compaction_cpu_seconds_total",
+                 "CPU time of compactions, by column family");
+}
+
+LsmActivity::Counters* LsmActivity::counters(const std::string& cf_name) {
+  if (flushes_ == nullptr) return nullptr;
+  const std::string family = parse_partition_name(cf_name) ? "partitions" : cf_name;
+  auto it = by_family_.find(family);
+  if (it == by_family_.end()) {
+    const std::map<std::string, std::string> labels = {{"family", family}};
+    it = by_family_
+             .emplace(family, Counters{&flushes_->Add(labels), &flush_bytes_->Add(labels),
+                                       &compactions_->Add(labels), &read_bytes_->Add(labels),
+                                       &written_bytes_->Add(labels), &cpu_->Add(labels)})
+             .first;
+  }
+  return &it->second;
+}
+
+void LsmActivity::OnFlushCompleted(rocksdb::DB*, const rocksdb::FlushJobInfo& info) {
+  std::lock_guard lock(mu_);
+  Counters* c = counters(info.cf_name);
+  if (c == nullptr) return;
+  const auto& t = info.table_properties;
+  c->flushes->Increment();
+  c->flush_bytes->Increment(static_cast<double>(t.data_size + t.index_size + t.filter_size));
+}
+
+void LsmActivity::OnCompactionCompleted(rocksdb::DB*, const rocksdb::CompactionJobInfo& info) {
+  std::lock_guard lock(mu_);
+  Counters* c = counters(info.cf_name);
+  if (c == nullptr || !info.status.ok()) return;
+  c->compactions->Increment();
+  c->read_bytes->Increment(static_cast<double>(info.stats.total_input_bytes));
+  c->written_bytes->Increment(static_cast<double>(info.stats.total_output_bytes));
+  c->cpu->Increment(static_cast<double>(info.stats.cpu_micros) / 1e6);
+}
+
 namespace {
 
 rocksdb::BlockBasedTableOptions table_options(const std::shared_ptr<rocksdb::Cache>& cache,
@@ -201,6 +253,7 @@ Status Database::open() {
     fault_env_ = rocksdb::NewCompositeEnv(std::make_shared<FaultFileSystem>(faults_));
     db_opts.env = fault_env_.get();
   }
+  db_opts.listeners.push_back(lsm_activity);
   db_opts.keep_log_file_num = 4;
   db_opts.max_total_wal_size = 256ull << 20;
 

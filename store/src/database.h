@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -22,7 +23,12 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
 
 #include "verity/core/status.h"
 #include "verity/store/store.h"
@@ -70,6 +76,32 @@ class PointLookups {
   std::vector<rocksdb::Slice> keys_;
   std::vector<rocksdb::PinnableSlice> values_;
   std::vector<rocksdb::Status> statuses_;
+};
+
+// What RocksDB's background jobs did, per column family: flushes and compactions with their
+// bytes and CPU, as Prometheus counters (verity_store_flushes_total, ..._compaction_cpu_seconds_
+// total). The partitions' families count as one, "partitions" (one per day would be unbounded).
+// Installed on every open; events before attach() (a reopen's recovery) are not counted.
+class LsmActivity : public rocksdb::EventListener {
+ public:
+  void attach(prometheus::Registry& registry);
+  void OnFlushCompleted(rocksdb::DB* db, const rocksdb::FlushJobInfo& info) override;
+  void OnCompactionCompleted(rocksdb::DB* db, const rocksdb::CompactionJobInfo& info) override;
+
+ private:
+  struct Counters {
+    prometheus::Counter *flushes, *flush_bytes, *compactions, *read_bytes, *written_bytes, *cpu;
+  };
+  Counters* counters(const std::string& cf_name);  // REQUIRES: mu_ held
+
+  std::mutex mu_;
+  prometheus::Family<prometheus::Counter>* flushes_ = nullptr;  // the families: set by attach()
+  prometheus::Family<prometheus::Counter>* flush_bytes_ = nullptr;
+  prometheus::Family<prometheus::Counter>* compactions_ = nullptr;
+  prometheus::Family<prometheus::Counter>* read_bytes_ = nullptr;
+  prometheus::Family<prometheus::Counter>* written_bytes_ = nullptr;
+  prometheus::Family<prometheus::Counter>* cpu_ = nullptr;
+  std::map<std::string, Counters, std::less<>> by_family_;
 };
 
 class Database {
@@ -121,6 +153,7 @@ class Database {
   rocksdb::ColumnFamilyHandle* field_index = nullptr;  // search_keys.h
   rocksdb::ColumnFamilyHandle* blocks = nullptr;       // block summaries (search_keys.h)
   std::shared_ptr<rocksdb::Cache> cache;               // data blocks and memtables
+  const std::shared_ptr<LsmActivity> lsm_activity = std::make_shared<LsmActivity>();
 
   // Partition handles by day. Written under partitions_mu by open() and close() (db_mu held
   // alone), create_partition (the commit thread) and drop_partition (retention, db_mu alone).

@@ -67,6 +67,7 @@ void Store::Impl::register_metrics(prometheus::Registry& registry) {
                   .Register(registry)
                   .Add({});
   retention.register_metrics(registry);
+  lsm_activity->attach(registry);
 
   quality.register_metrics(registry);
 }

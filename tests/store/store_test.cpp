@@ -458,6 +458,49 @@ TEST_F(StoreTest, CompactionBacklogGaugesReadZeroOnceSettled) {
   EXPECT_FALSE(gauge("verity_store_no_such_gauge").has_value());
 }
 
+// RocksDB's background work is on /metrics per column family, the partitions' families (one per
+// day) counted as one: two days' flushes land under family="partitions", each compaction of the
+// index families under its own name, with the bytes it read and wrote.
+TEST_F(StoreTest, FlushesAndCompactionsAreCountedPerFamilyWithThePartitionsAsOne) {
+  auto counter = [&](const std::string& name, const std::string& family) {
+    for (const auto& f : registry_->Collect()) {
+      if (f.name != name) continue;
+      for (const auto& m : f.metric) {
+        if (m.label.size() == 1 && m.label[0].name == "family" && m.label[0].value == family) {
+          return m.counter.value;
+        }
+      }
+    }
+    return -1.0;
+  };
+  for (int round = 0; round < 6; ++round) {
+    IngestBatch b;
+    for (int i = 0; i < 50; ++i) {
+      const std::string id = "f" + std::to_string(round * 50 + i);
+      b.events.push_back(prediction(id, (i % 2 == 0 ? kDay1 : kDay1 + 86'400'000) + i));
+    }
+    ASSERT_TRUE(commit(std::move(b)).status.is_ok());
+    ASSERT_TRUE(store_->flush().is_ok());
+  }
+  ASSERT_TRUE(store_->settle().is_ok());
+  EXPECT_GE(counter("verity_store_flushes_total", "partitions"), 12);  // two days, six flushes
+  EXPECT_GT(counter("verity_store_flush_bytes_total", "partitions"), 0);
+  EXPECT_GE(counter("verity_store_flushes_total", "ids"), 6);
+  EXPECT_GE(counter("verity_store_compactions_total", "ids"), 1);
+  EXPECT_GT(counter("verity_store_compaction_read_bytes_total", "ids"), 0);
+  EXPECT_GT(counter("verity_store_compaction_written_bytes_total", "ids"), 0);
+  EXPECT_GE(counter("verity_store_compaction_cpu_seconds_total", "ids"), 0);
+  for (const auto& f : registry_->Collect()) {
+    if (f.name.rfind("verity_store_flush", 0) != 0 &&
+        f.name.rfind("verity_store_compaction", 0) != 0)
+      continue;
+    for (const auto& m : f.metric) {
+      for (const auto& l : m.label)
+        EXPECT_NE(l.value.rfind("p_", 0), 0u) << f.name << " " << l.value;
+    }
+  }
+}
+
 // A shipper's reads start at the checkpoint and see every entry once, across a restart, while
 // what was acknowledged is deleted in stretches (outbox.cpp: one range tombstone per stretch, not
 // one per acknowledgment); what is left in the outbox's family past the last stretch is less than
