@@ -58,7 +58,7 @@ void declare_keys(config::Section& s, StoreOptions& o) {
          "inputs stop reading while more than this waits to be committed");
   s.size("block_cache", o.block_cache, ByteSize{0}, kAny, "RocksDB block cache");
   s.size("write_buffer", o.write_buffer, ByteSize{4ull << 20}, kAny,
-         "memtable budget across all partitions");
+         "memtable budget across all column families (a partition's memtable is an eighth of it)");
   s.duration("retry_interval", o.retry_interval, Duration(0),
              "wait between retries of a failed commit (disk full, I/O error)");
   declare_keys(s, o.retention);
