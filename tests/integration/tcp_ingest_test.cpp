@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -234,9 +237,15 @@ TEST(TcpIngest, ServerRaisesItsOpenFileLimitToTheHardLimit) {
   };
   TempDir dir;
   ServerProcess server(dir.path() / "data");
-  server.set_wrapper({"prlimit", "--nofile=300:2000", "--"});
+  // Started with a soft limit below this process's hard limit (which it may not raise).
+  rlimit r{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &r), 0);
+  const std::string hard =
+      r.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(r.rlim_max);
+  const rlim_t low = r.rlim_max == RLIM_INFINITY ? 300 : std::min<rlim_t>(300, r.rlim_max / 2);
+  server.set_wrapper({"prlimit", "--nofile=" + std::to_string(low) + ":" + hard, "--"});
   server.start();
-  EXPECT_EQ(limits_of(server.pid()), std::make_pair(std::string("2000"), std::string("2000")));
+  EXPECT_EQ(limits_of(server.pid()), std::make_pair(hard, hard));
   send_ndjson(server.tcp(),
               R"({"request_id":"fd-1","@timestamp":"2026-11-20T10:00:00Z","model_name":"m"})"
               "\n");
