@@ -270,7 +270,8 @@ Status Database::open() {
   // family with the oldest memtable whenever the budget is full, and with the partition's at half
   // the budget that was each time the partition's memtable rolled over: the index families
   // (`ids`, `by_time`, `chain`), whose memtables are the oldest, were flushed every ~80k events as
-  // ~2.5 MB table files, and their random keys made each L0 compaction rewrite the whole family.
+  // ~2.5 MB table files, and since their keys interleave (random ids, versions, the chain's head)
+  // each L0 compaction rewrote the whole family.
   // Smaller partition memtables leave them the room instead (~12 flushes per 2M events, not 25):
   // 2M events over one stream, the compaction thread 3.4 -> 1.0 us/event. The partition's own
   // table files stay trivially moved (its keys are sequences) and just smaller.
