@@ -259,7 +259,7 @@ void QualityWriter::prepare(const IngestBatch& batch, std::vector<PreparedEvent>
   AggregateSum* last = nullptr;
   EpochMillis last_minute = 0;
   std::string_view last_model, last_version;
-  std::optional<std::shared_lock<std::shared_mutex>> db_lock;
+  std::vector<size_t> labels;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const Event& e = batch.events[i];
     if (e.kind == EventKind::kPrediction) {
@@ -275,24 +275,57 @@ void QualityWriter::prepare(const IngestBatch& batch, std::vector<PreparedEvent>
       c.prediction(side_of(e), *last);
       continue;
     }
-    if (!db_lock) db_lock.emplace(store_.db_mu);
-    if (!store_.db) continue;  // reopening: the commit thread joins it
-    auto p = store_.read_prediction(e.request_id);
-    if (!p || !*p || (*p)->erased) continue;
-    auto old = store_.read_label(e.request_id);
-    if (!old || *old) continue;  // corrections and late labels: the commit thread joins them
-    JoinPlan& plan = prepared[i].join;
-    const JoinSide ps = side_of(**p);
-    c.join(ps, side_of(e), plan.delta);
-    plan.model = (*p)->model_name;
-    plan.version = (*p)->model_version;
-    plan.prediction_ms = (*p)->timestamp_ms;
-    plan.lag_seconds = static_cast<double>(e.timestamp_ms - ps.time_ms) / 1000.0;
-    plan.ready = true;
+    labels.push_back(i);
   }
+  if (!labels.empty()) plan_joins(batch, labels, prepared);
   for (auto& [key, sum] : sums) {
     contributions.push_back({std::string(std::get<0>(key)), std::string(std::get<1>(key)),
                              std::get<2>(key), std::move(sum)});
+  }
+}
+
+void QualityWriter::plan_joins(const IngestBatch& batch, const std::vector<size_t>& labels,
+                               std::vector<PreparedEvent>& prepared) const {
+  std::shared_lock db_lock(store_.db_mu);
+  if (!store_.db) return;  // reopening: the commit thread joins them
+  // Each label's ids entry and stored label, then the records of the predictions that can be
+  // joined here: two batched lookups, not three Gets per label. Whatever is missing, stored
+  // already or unreadable is left to the commit thread (corrections, late labels, errors).
+  PointLookups first;
+  for (size_t i : labels) {
+    first.add(store_.ids, batch.events[i].request_id);
+    first.add(store_.labels, batch.events[i].request_id);
+  }
+  first.run(*store_.db);
+  PointLookups records;
+  std::vector<std::string> keys;
+  keys.reserve(labels.size());   // records holds views of them: no reallocation
+  std::vector<size_t> joinable;  // the events whose record is read
+  for (size_t j = 0; j < labels.size(); ++j) {
+    if (!first.status(2 * j).ok() || !first.status(2 * j + 1).IsNotFound()) continue;
+    const auto entry = decode_id_entry(first.value(2 * j));
+    if (!entry) continue;
+    auto* cf = store_.find_partition(entry->day);
+    if (cf == nullptr) continue;
+    keys.push_back(sequence_key(entry->sequence));
+    records.add(cf, keys.back());
+    joinable.push_back(labels[j]);
+  }
+  records.run(*store_.db);
+  const Contributor& c = *store_.options.contributor;
+  for (size_t k = 0; k < joinable.size(); ++k) {
+    if (!records.status(k).ok()) continue;
+    auto p = decode_record(records.value(k));
+    if (!p || p->erased) continue;
+    const Event& e = batch.events[joinable[k]];
+    JoinPlan& plan = prepared[joinable[k]].join;
+    const JoinSide ps = side_of(*p);
+    c.join(ps, side_of(e), plan.delta);
+    plan.model = p->model_name;
+    plan.version = p->model_version;
+    plan.prediction_ms = p->timestamp_ms;
+    plan.lag_seconds = static_cast<double>(e.timestamp_ms - ps.time_ms) / 1000.0;
+    plan.ready = true;
   }
 }
 

@@ -139,6 +139,10 @@ class QualityWriter {
   };
 
  private:
+  // The join plans of the batch's labels (events `labels`) whose prediction is stored and whose
+  // request id has no label yet.
+  void plan_joins(const IngestBatch& batch, const std::vector<size_t>& labels,
+                  std::vector<PreparedEvent>& prepared) const;
   // A label side `l` takes the place of `old_label` (null: the request id's first label) for a
   // request id: joins its prediction (in this group or stored) or waits. `counter`: the label
   // counter to add one to ("joined" is added for first labels; null: none, when only the first
