@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -95,7 +96,8 @@ struct Step {
   uint64_t done = 0;
   double secs = 0, cpu = 0, rss = 0;
   double p50_us = 0, p99_us = 0;
-  double settle_secs = 0;  // the last step: waiting for compactions to finish
+  double settle_secs = 0;                    // the last step: waiting for compactions to finish
+  std::map<std::string, double> compaction;  // compaction CPU seconds so far, per family
   size_t lookups = 0, misses = 0;
 };
 
@@ -186,6 +188,8 @@ std::vector<Step> run_phase(const testing::ServerProcess& server, const std::str
     s.secs = std::chrono::duration<double>(now - last_t).count();
     s.cpu = cpu - last_cpu;
     s.rss = bench::status_mib(server.pid(), "VmRSS:");
+    if (auto m = app::http_get(server.http_url() + "/metrics"); m && m->status == 200)
+      s.compaction = bench::compaction_cpu_by_family(m->body);
     std::vector<double> lat;
     std::uniform_int_distribution<uint64_t> pick(0, done - 1);
     for (size_t i = 0; i < lookups; ++i) {
@@ -209,15 +213,23 @@ std::vector<Step> run_phase(const testing::ServerProcess& server, const std::str
 
 void print(const char* what, const std::vector<Step>& steps) {
   std::printf("\n%s\n", what);
-  std::printf("%10s %12s %14s %9s %12s %12s %7s\n", "stored", "events/s", "server us/ev", "RSS MiB",
-              "lookup p50", "lookup p99", "misses");
+  std::printf("%10s %12s %14s %9s %12s %12s %7s  %s\n", "stored", "events/s", "server us/ev",
+              "RSS MiB", "lookup p50", "lookup p99", "misses",
+              "of which compaction us/ev, by family");
   uint64_t prev = 0;
+  std::map<std::string, double> prev_compaction;
   for (const auto& s : steps) {
     const double n = static_cast<double>(s.done - prev);
-    std::printf("%10llu %12.0f %14.2f %9.0f %10.0fus %10.0fus %7zu\n",
+    std::printf("%10llu %12.0f %14.2f %9.0f %10.0fus %10.0fus %7zu ",
                 static_cast<unsigned long long>(s.done), n / s.secs, s.cpu / n * 1e6, s.rss,
                 s.p50_us, s.p99_us, s.misses);
+    for (const auto& [family, secs] : s.compaction) {
+      const double step_secs = secs - prev_compaction[family];
+      if (step_secs >= 0.005) std::printf(" %s %.2f", family.c_str(), step_secs / n * 1e6);
+    }
+    std::printf("\n");
     prev = s.done;
+    prev_compaction = s.compaction;
   }
   if (steps.size() >= 2) {
     const double first = steps.front().cpu / static_cast<double>(steps.front().done);

@@ -59,4 +59,22 @@ inline double status_mib(pid_t pid, const char* key) {
   return 0;
 }
 
+// RocksDB's compaction CPU seconds per column family, from a /metrics text
+// (verity_store_compaction_cpu_seconds_total{family="..."}; every partition is
+// family="partitions").
+inline std::map<std::string, double> compaction_cpu_by_family(const std::string& metrics) {
+  std::map<std::string, double> out;
+  const std::string prefix = "verity_store_compaction_cpu_seconds_total{family=\"";
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const auto end = line.find('"', prefix.size());
+    const auto space = line.rfind(' ');
+    if (end == std::string::npos || space == std::string::npos) continue;
+    out[line.substr(prefix.size(), end - prefix.size())] =
+        std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return out;
+}
+
 }  // namespace verity::bench

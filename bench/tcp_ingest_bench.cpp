@@ -305,13 +305,7 @@ int main(int argc, char** argv) {
       groups, groups > 0 ? static_cast<double>(events) / groups : 0.0, p50, p99);
   // RocksDB's background work per column family, from verity_store_*_total{family=...}.
   std::printf("  compaction CPU by family:");
-  std::istringstream lines(m);
-  for (std::string line; std::getline(lines, line);) {
-    const std::string prefix = "verity_store_compaction_cpu_seconds_total{family=\"";
-    if (line.rfind(prefix, 0) != 0) continue;
-    const std::string family =
-        line.substr(prefix.size(), line.find('"', prefix.size()) - prefix.size());
-    const double cpu_s = std::stod(line.substr(line.rfind(' ') + 1));
+  for (const auto& [family, cpu_s] : bench::compaction_cpu_by_family(m)) {
     const std::string labels = "{family=\"" + family + "\"}";
     const double flushes =
         testing::metric_value(m, "verity_store_flushes_total" + labels).value_or(0);
