@@ -46,7 +46,9 @@ std::string link_key(uint32_t day, uint64_t sequence) {
   return k;
 }
 
-std::string head_key(uint32_t day) { return chain_prefix('H', day); }
+std::string head_key(uint32_t day) { return kHeadPrefix + partition_name(day); }
+
+std::string legacy_head_key(uint32_t day) { return chain_prefix('H', day); }
 
 std::string seal_key(uint32_t day, uint32_t n) {
   std::string k = chain_prefix('S', day);

@@ -3,8 +3,14 @@
 // The per-partition hash chain and the keys of the `chain` column family:
 //   'L' day(u32 BE) sequence(u64 BE) -> the first kStoredLinkBytes of the link
 //                                       SHA-256(previous link | sequence BE | entry digest)
-//   'H' day(u32 BE)                  -> head: count, last sequence, raw bytes, erased, link
 //   'S' day(u32 BE) n(u32 BE)        -> seal n: count, last sequence, link, sealed_at
+// and, in the meta ("default") family,
+//   head/p_YYYYMMDD                  -> head: count, last sequence, raw bytes, erased, link
+// The head is rewritten by every commit group. Kept in `chain` (as 'H' day, before 2026-12-02), it
+// was in every table file flushed from there, so each such file overlapped all the links below it
+// and every compaction rewrote the day's links again: the family's compaction cost grew with what
+// was stored. With only links (sequence order) and seals, a flushed file holds a run of new keys
+// and moves down untouched. A store's 'H' heads are moved to meta when it opens.
 // The first link of a partition chains from SHA-256("verity-chain-v1 p_YYYYMMDD").
 // Links, the head and the records they cover are written in the same WriteBatch.
 // Per-record links only locate a break, so they are stored truncated (8 random bytes a record
@@ -43,8 +49,11 @@ Sha256Digest chain_step(const Sha256Digest& previous, uint64_t sequence,
                         const Sha256Digest& entry_digest);
 ChainHead empty_chain(uint32_t day);
 
+inline constexpr const char* kHeadPrefix = "head/";  // in meta: head/p_YYYYMMDD
+
 std::string link_key(uint32_t day, uint64_t sequence);
-std::string head_key(uint32_t day);
+std::string head_key(uint32_t day);         // in meta
+std::string legacy_head_key(uint32_t day);  // 'H' day, in `chain`: only read to move it to meta
 std::string seal_key(uint32_t day, uint32_t n);
 // The first key of every entry of `kind` ('L', 'H', 'S') for `day`, and the key just past them.
 std::string chain_prefix(char kind, uint32_t day);

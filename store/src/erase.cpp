@@ -139,7 +139,7 @@ Result<EraseReport> Store::erase(const EraseRequest& req) {
         h.raw_bytes -= std::min<uint64_t>(h.raw_bytes, rec->document.size());
         ++report.predictions;
       }
-      (void)wb.Put(im.chain, head_key(day), encode_head(heads[day]));
+      (void)wb.Put(im.meta, head_key(day), encode_head(heads[day]));
       report.partitions.push_back(partition_name(day));
     }
     for (const auto& id : label_ids) {

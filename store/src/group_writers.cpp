@@ -106,7 +106,7 @@ Status ChainWriter::add(const Event& e, const std::string& record, const Sha256D
 
 Status ChainWriter::before_write(rocksdb::WriteBatch& wb) {
   for (const auto& [day, head] : heads_) {
-    if (auto st = wb.Put(store_.chain, head_key(day), encode_head(head)); !st.ok()) {
+    if (auto st = wb.Put(store_.meta, head_key(day), encode_head(head)); !st.ok()) {
       return building(st);
     }
   }
@@ -137,7 +137,8 @@ void IndexWriter::add_prediction(const Event& e, const std::vector<IndexTerm>& t
   times_.end();
   for (const IndexTerm& t : terms) {
     std::string& k = fields_.begin();
-    append_field_index_group(k, day, e.model_name, e.model_version, t.field, t.token);
+    append_field_index_group(k, day, e.timestamp_ms, e.model_name, e.model_version, t.field,
+                             t.token);
     put_time(k, e.timestamp_ms);
     k.append(e.request_id);
     fields_.key_done();

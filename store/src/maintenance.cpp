@@ -94,9 +94,37 @@ std::string EraseReport::to_json() const {
   return out + '}';
 }
 
+// Chain heads of a store written before 2026-12-02 are under 'H' day in the chain family: they
+// move to meta (chain.h says why) in one synced batch, so a crash leaves each in one place.
+Status Store::Impl::move_legacy_chain_heads() {
+  rocksdb::WriteBatch wb;
+  rocksdb::ReadOptions ro;
+  const std::string end = "I";
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, chain));
+  size_t moved = 0;
+  for (it->Seek("H"); it->Valid(); it->Next()) {
+    auto key = parse_chain_key(it->key().ToStringView());
+    if (!key || key->kind != 'H') continue;  // not a head: left where it is
+    (void)wb.Put(meta, head_key(key->day), it->value());
+    (void)wb.Delete(chain, it->key());
+    ++moved;
+  }
+  if (auto s = it->status(); !s.ok()) return from_rocksdb(s, "reading the chain heads to move");
+  it.reset();
+  if (wb.Count() == 0) return Status::ok();
+  rocksdb::WriteOptions wo;  // while opening: the instance is new, so written directly
+  wo.sync = true;
+  if (auto w = db->Write(wo, &wb); !w.ok()) return from_rocksdb(w, "moving the chain heads");
+  spdlog::info("store: moved {} chain heads to the meta family", moved);
+  return Status::ok();
+}
+
 Status Store::Impl::load_state() {
   std::vector<uint32_t> days, orphans;  // orphans: chains of partitions dropped before their keys
   for (const auto& [day, cf] : partitions) days.push_back(day);
+  if (auto s = move_legacy_chain_heads(); !s) return s;
   if (auto s = partition_states.load(*db, chain, meta, days, orphans); !s) return s;
   if (auto s = audit_log.load(); !s) return s;
 
@@ -111,9 +139,10 @@ Status Store::Impl::load_state() {
   if (!orphans.empty()) {
     rocksdb::WriteBatch wb;
     for (uint32_t day : orphans) {
-      for (char kind : {'L', 'H', 'S'}) {
+      for (char kind : {'L', 'S'}) {
         (void)wb.DeleteRange(chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
       }
+      (void)wb.Delete(meta, head_key(day));
       (void)wb.DeleteRange(by_time, time_index_day(day), time_index_day(day + 1));
       (void)wb.DeleteRange(field_index, time_index_day(day), time_index_day(day + 1));
       (void)wb.DeleteRange(blocks, time_index_day(day), time_index_day(day + 1));

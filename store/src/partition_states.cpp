@@ -1,5 +1,7 @@
 #include "partition_states.h"
 
+#include <cstring>
+
 #include "database.h"
 #include "verity/store/partition.h"
 
@@ -34,16 +36,18 @@ Status PartitionStates::load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* chain
   // Read into a map of its own, published whole: readers never see a half-loaded state.
   std::map<uint32_t, PartitionState> states;
   for (uint32_t day : days) states[day].chain = empty_chain(day);
-  auto s = scan_range(db, chain, "H", "I", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
-    auto key = parse_chain_key(k.ToStringView());
-    auto head = decode_head(v.ToStringView());
-    if (!key || !head) return;  // verify reports it
-    if (auto p = states.find(key->day); p != states.end()) {
-      p->second.chain = *head;
-    } else {
-      orphans.push_back(key->day);
-    }
-  });
+  const std::string heads_end = std::string(kHeadPrefix, std::strlen(kHeadPrefix) - 1) + '0';
+  auto s = scan_range(
+      db, meta, kHeadPrefix, heads_end, [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        auto day = parse_partition_name(k.ToStringView().substr(std::strlen(kHeadPrefix)));
+        auto head = decode_head(v.ToStringView());
+        if (!day || !head) return;  // verify reports it
+        if (auto p = states.find(*day); p != states.end()) {
+          p->second.chain = *head;
+        } else {
+          orphans.push_back(*day);
+        }
+      });
   if (!s) return s;
   s = scan_range(db, chain, "S", "T", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
     auto key = parse_chain_key(k.ToStringView());

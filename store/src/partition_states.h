@@ -26,7 +26,8 @@
 
 namespace verity::store {
 
-// Metadata keys in "default": the tier of a partition, the models seen in a partition.
+// Metadata keys in "default": the tier of a partition, the models seen in a partition (and its
+// chain head under kHeadPrefix, chain.h).
 inline constexpr const char* kTierPrefix = "tier/";    // tier/p_YYYYMMDD -> hot|warm|cold
 inline constexpr const char* kModelPrefix = "model/";  // model/p_YYYYMMDD/<model> -> ""
 
@@ -40,9 +41,9 @@ struct PartitionState {
 
 class PartitionStates {
  public:
-  // Replaces the state with that of the open partitions `days`, read from the chain family (heads,
-  // seals) and the meta family (models under model/, tiers under tier/). `orphans`: days whose
-  // chain keys are stored without a partition (dropped before those keys were deleted).
+  // Replaces the state with that of the open partitions `days`, read from the chain family (seals)
+  // and the meta family (heads under head/, models under model/, tiers under tier/). `orphans`:
+  // days whose chain heads are stored without a partition (dropped before they were deleted).
   Status load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* chain,
               rocksdb::ColumnFamilyHandle* meta, const std::vector<uint32_t>& days,
               std::vector<uint32_t>& orphans);

@@ -275,9 +275,10 @@ Status Retention::drop(uint32_t day, MaintenanceReport& report) {
   if (auto d = store_.drop_partition(day); !d) return d;
   // The chain and metadata of the dropped partition (redone at the next open after a crash here).
   wb.Clear();
-  for (char kind : {'L', 'H', 'S'}) {
+  for (char kind : {'L', 'S'}) {
     (void)wb.DeleteRange(store_.chain, chain_prefix(kind, day), chain_prefix_end(kind, day));
   }
+  (void)wb.Delete(store_.meta, head_key(day));
   (void)wb.DeleteRange(store_.by_time, time_index_day(day), time_index_day(day + 1));
   (void)wb.DeleteRange(store_.field_index, time_index_day(day), time_index_day(day + 1));
   (void)wb.DeleteRange(store_.blocks, time_index_day(day), time_index_day(day + 1));

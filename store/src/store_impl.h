@@ -111,6 +111,7 @@ struct Store::Impl : Database {  // the database holder: database.h
   // Writes a batch outside the commit thread (seals, tiers, holds, erasures, drops). Refused while
   // the instance is broken by a failed write; a failure here breaks it (see db_failed).
   Status admin_write(rocksdb::WriteBatch& wb, bool sync, std::string_view what);
+  Status move_legacy_chain_heads();  // in load_state: 'H' heads of the chain family to meta
   Status load_state();  // after open_db: partition states (and their tiers' options), audit ids
   Status build_time_index();
   // The field index and block summaries (search_index.cpp). On the submitting thread: a batch's

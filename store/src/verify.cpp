@@ -49,7 +49,7 @@ PartitionVerification verify_partition(const Database& database, uint32_t day,
 
   ChainHead head = empty_chain(day);
   std::string value;
-  auto s = db->Get(ro, chain, head_key(day), &value);
+  auto s = db->Get(ro, database.meta, head_key(day), &value);
   bool head_ok = true;
   if (s.ok()) {
     auto h = decode_head(value);

@@ -86,8 +86,8 @@ TEST(PartitionStatesTest, LoadsHeadsSealsModelsAndTiersAndFindsOrphans) {
   seal.count = 3;
   seal.last_sequence = 12;
   seal.link = h.link;
-  ASSERT_TRUE(db->Put({}, chain_cf, head_key(20260101), encode_head(h)).ok());
-  ASSERT_TRUE(db->Put({}, chain_cf, head_key(20251231), encode_head(orphan)).ok());
+  ASSERT_TRUE(db->Put({}, meta, head_key(20260101), encode_head(h)).ok());
+  ASSERT_TRUE(db->Put({}, meta, head_key(20251231), encode_head(orphan)).ok());
   ASSERT_TRUE(db->Put({}, chain_cf, seal_key(20260101, 0), encode_seal(seal)).ok());
   ASSERT_TRUE(db->Put({}, meta, std::string(kModelPrefix) + "p_20260101/fraud", "").ok());
   ASSERT_TRUE(db->Put({}, meta, std::string(kModelPrefix) + "p_20260102/churn", "").ok());

@@ -1,5 +1,6 @@
 #include "verity/store/store.h"
 
+#include "chain.h"
 #include "outbox.h"
 #include "raw_rocksdb.h"
 
@@ -263,6 +264,90 @@ TEST_F(StoreTest, ChainLinksAreTheHeadAsEachRecordWasAppended) {
   // Reopened, the links are the same.
   open();
   EXPECT_EQ(**store_->get_chain_link("p_20251120", 2), heads[1].substr(0, 16));
+}
+
+// Stores written before 2026-12-02 keep each partition's chain head in the chain family under
+// 'H' day (chain.h says why it moved). Such a store opens with its heads moved to meta, verifies,
+// and its chains go on from them; a key of the 'H' range that is not a head is left alone.
+TEST_F(StoreTest, ChainHeadsOfAnOlderStoreMoveToMetaAndTheChainsGoOn) {
+  constexpr EpochMillis kDay2 = kDay1 + 86'400'000;
+  for (auto [id, ts] : {std::pair{"r1", kDay1}, {"r2", kDay1}, {"r3", kDay2}}) {
+    IngestBatch b;
+    b.events.push_back(prediction(id, ts));
+    ASSERT_TRUE(commit(std::move(b)).status.is_ok());
+  }
+  auto before = store_->partitions();
+  ASSERT_TRUE(before.is_ok());
+  ASSERT_EQ(before->size(), 2u);
+  ASSERT_TRUE(store_->flush());  // nothing left in the WAL for the raw open to replay
+  store_.reset();
+
+  // Behind Verity's back: the heads as an older Verity wrote them.
+  const std::string stray = "Hx";  // in the 'H' range, but no head
+  auto with_raw = [&](auto&& edit) {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir_.string(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.string(), test::raw_descriptors(names),
+                                  &handles, &raw)
+                    .ok());
+    rocksdb::ColumnFamilyHandle *chain = nullptr, *meta = nullptr;
+    for (auto* h : handles) {
+      if (h->GetName() == "chain") chain = h;
+      if (h->GetName() == "default") meta = h;
+    }
+    ASSERT_TRUE(chain && meta);
+    edit(*raw, chain, meta);
+    for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+    delete raw;
+  };
+  with_raw(
+      [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* chain, rocksdb::ColumnFamilyHandle* meta) {
+        for (uint32_t day : {20251120u, 20251121u}) {
+          std::string head;
+          ASSERT_TRUE(db.Get({}, meta, head_key(day), &head).ok()) << day;
+          ASSERT_TRUE(db.Put({}, chain, legacy_head_key(day), head).ok());
+          ASSERT_TRUE(db.Delete({}, meta, head_key(day)).ok());
+        }
+        ASSERT_TRUE(db.Put({}, chain, stray, "not a head").ok());
+      });
+
+  open();
+  auto after = store_->partitions();
+  ASSERT_TRUE(after.is_ok());
+  ASSERT_EQ(after->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ((*after)[i].head, (*before)[i].head) << (*after)[i].partition;
+    EXPECT_EQ((*after)[i].records, (*before)[i].records) << (*after)[i].partition;
+  }
+  auto v = store_->verify();
+  ASSERT_TRUE(v.is_ok());
+  EXPECT_TRUE(v->ok) << v->to_json();
+  IngestBatch b;
+  b.events.push_back(prediction("r4", kDay1));
+  ASSERT_TRUE(commit(std::move(b)).status.is_ok());
+  v = store_->verify();
+  ASSERT_TRUE(v.is_ok());
+  EXPECT_TRUE(v->ok) << v->to_json();
+  EXPECT_EQ(store_->partitions()->front().records, 3u);
+  ASSERT_TRUE(store_->flush());
+  store_.reset();
+
+  with_raw(
+      [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* chain, rocksdb::ColumnFamilyHandle* meta) {
+        std::string value;
+        for (uint32_t day : {20251120u, 20251121u}) {
+          EXPECT_TRUE(db.Get({}, chain, legacy_head_key(day), &value).IsNotFound()) << day;
+          ASSERT_TRUE(db.Get({}, meta, head_key(day), &value).ok()) << day;
+          auto head = decode_head(value);
+          ASSERT_TRUE(head);
+          EXPECT_EQ(head->count, day == 20251120u ? 3u : 1u);
+        }
+        ASSERT_TRUE(db.Get({}, chain, stray, &value).ok());
+        EXPECT_EQ(value, "not a head");
+      });
+  open();
 }
 
 TEST_F(StoreTest, OnePartitionPerUtcDay) {
