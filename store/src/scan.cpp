@@ -1,7 +1,8 @@
 // Scans of stored predictions in (timestamp, request id) order, read through the time index
-// (time_index.h): per day, one iterator per model version, merged.
+// (time_index.h): per slot of a day (10 minutes), one iterator per model version, merged.
 #include <algorithm>
 #include <array>
+#include <compare>
 #include <memory>
 #include <shared_mutex>
 #include <unordered_map>
@@ -18,7 +19,7 @@
 namespace verity::store {
 namespace {
 
-// One model version's entries of a day, within the range. Held by pointer: the iterator reads
+// One model version's entries of a slot, within the range. Held by pointer: the iterator reads
 // its bounds from the strings and slices here.
 struct Group {
   std::string block_prefix;  // the model version's time-index group (block summary keys)
@@ -38,6 +39,12 @@ struct Group {
   }
 };
 
+// A slot of a day's time index (time_index.h): what a scan merges at a time.
+struct Unit {
+  uint32_t day = 0, slot = 0;
+  auto operator<=>(const Unit&) const = default;
+};
+
 class TimeIndexScan final : public RecordScan {
  public:
   TimeIndexScan(const Store::Impl& impl, ScanRange range)
@@ -45,6 +52,7 @@ class TimeIndexScan final : public RecordScan {
   ~TimeIndexScan() override {
     heap_.clear();
     groups_.clear();  // iterators before the snapshot
+    probe_.reset();
     if (snapshot_ != nullptr && impl_.db) impl_.db->ReleaseSnapshot(snapshot_);
   }
 
@@ -55,13 +63,26 @@ class TimeIndexScan final : public RecordScan {
     // holds has its values in one of them or in the summaries the snapshot holds.
     buffered_ = impl_.summaries.view([&] { snapshot_ = impl_.db->GetSnapshot(); });
     if (range_.from_ms >= range_.to_ms) return Status::ok();
-    const uint32_t first = utc_day(range_.from_ms);
-    const uint32_t last = utc_day(range_.to_ms - 1);
+    // The slots of the range, in (day, slot) order; a page resuming after a position starts at
+    // its slot (the earlier ones, or the later ones when descending, hold nothing after it).
+    Unit first{utc_day(range_.from_ms), time_slot(range_.from_ms)};
+    Unit last{utc_day(range_.to_ms - 1), time_slot(range_.to_ms - 1)};
+    if (range_.after) {
+      const Unit at{utc_day(range_.after->timestamp_ms), time_slot(range_.after->timestamp_ms)};
+      if (range_.descending) {
+        last = std::min(last, at);
+      } else {
+        first = std::max(first, at);
+      }
+    }
     std::shared_lock lock(impl_.partitions_mu);
     for (const auto& [day, cf] : impl_.partitions) {
-      if (day >= first && day <= last) days_.push_back(day);
+      if (day < first.day || day > last.day) continue;
+      const uint32_t from = day == first.day ? first.slot : 0;
+      const uint32_t to = day == last.day ? last.slot : kTimeSlotsPerDay - 1;
+      for (uint32_t slot = from; slot <= to; ++slot) units_.push_back({day, slot});
     }
-    if (range_.descending) std::reverse(days_.begin(), days_.end());
+    if (range_.descending) std::reverse(units_.begin(), units_.end());
     return Status::ok();
   }
 
@@ -70,8 +91,8 @@ class TimeIndexScan final : public RecordScan {
       filled_ = 0;
       ready_ = 0;
       if (heap_.empty()) {
-        if (next_day_ >= days_.size()) return static_cast<const StoredRecord*>(nullptr);
-        if (auto s = open_day(days_[next_day_++]); !s) return s;
+        if (next_unit_ >= units_.size()) return static_cast<const StoredRecord*>(nullptr);
+        if (auto s = open_unit(units_[next_unit_++]); !s) return s;
         continue;
       }
       if (auto s = read_ahead(); !s) return s;
@@ -177,23 +198,29 @@ class TimeIndexScan final : public RecordScan {
     return Status::ok();
   }
 
-  // Finds the day's model versions in range (skipping from one group to the next), and positions
-  // one iterator per group at the start of the range.
-  Status open_day(uint32_t day) {
-    day_ = day;
-    day_name_ = partition_name(day);
+  // Finds the slot's model versions in range (skipping from one group to the next), and
+  // positions one iterator per group at the start of the range.
+  Status open_unit(Unit unit) {
+    const uint32_t day = unit.day;
     heap_.clear();
-    groups_.clear();  // the previous day's, all exhausted
+    groups_.clear();  // the previous slot's, all exhausted
     blocks_seen_.clear();
-    day_cf_ = impl_.find_partition(day);
+    if (day != day_ || day_name_.empty()) {
+      day_ = day;
+      day_name_ = partition_name(day);
+      day_cf_ = impl_.find_partition(day);
+      if (day_cf_ != nullptr) ++stats_.partitions;
+    }
     if (day_cf_ == nullptr) return Status::ok();  // dropped since the scan started
-    ++stats_.partitions;
     const std::string scope =
-        range_.model ? (range_.version ? time_index_group(day, *range_.model, *range_.version)
-                                       : model_scope(day, *range_.model))
-                     : time_index_day(day);
+        range_.model
+            ? (range_.version ? time_index_group(day, unit.slot, *range_.model, *range_.version)
+                              : model_scope(day, unit.slot, *range_.model))
+            : time_index_slot(day, unit.slot);
     const std::string scope_end = prefix_successor(scope);
-    std::unique_ptr<rocksdb::Iterator> probe(impl_.db->NewIterator(read_options(), impl_.by_time));
+    // One probe for the whole scan: a slot is mostly one or two seeks.
+    if (!probe_) probe_.reset(impl_.db->NewIterator(read_options(), impl_.by_time));
+    rocksdb::Iterator* probe = probe_.get();
     probe->Seek(scope);
     while (probe->Valid()) {
       const rocksdb::Slice raw = probe->key();
@@ -236,9 +263,10 @@ class TimeIndexScan final : public RecordScan {
     return Status::ok();
   }
 
-  // The group prefix shared by every version of `model` on `day`: day | varint-len model | model.
-  static std::string model_scope(uint32_t day, std::string_view model) {
-    std::string k = time_index_day(day);
+  // The group prefix shared by every version of `model` in a slot: day | slot | varint-len model |
+  // model.
+  static std::string model_scope(uint32_t day, uint32_t slot, std::string_view model) {
+    std::string k = time_index_slot(day, slot);
     put_varint(k, model.size());
     k.append(model);
     return k;
@@ -362,21 +390,22 @@ class TimeIndexScan final : public RecordScan {
   const Store::Impl& impl_;
   ScanRange range_;
   const rocksdb::Snapshot* snapshot_ = nullptr;
-  std::vector<uint32_t> days_;
-  size_t next_day_ = 0;
+  std::vector<Unit> units_;  // the slots of the range, in scan order
+  size_t next_unit_ = 0;
+  std::unique_ptr<rocksdb::Iterator> probe_;  // finds a slot's groups in the time index
   uint32_t day_ = 0;
   std::string day_name_;
   uint64_t value_bytes_ = 0;  // of the records read so far (sizes read-ahead)
   static constexpr size_t kMaxGroups = 4096;
   rocksdb::ColumnFamilyHandle* day_cf_ = nullptr;
-  std::vector<std::unique_ptr<Group>> groups_;  // the day's groups (owned)
+  std::vector<std::unique_ptr<Group>> groups_;  // the slot's groups (owned)
   std::vector<Group*> heap_;                    // those with entries left, first on top
   std::vector<std::string> keys_;               // read_ahead's sequence keys
   std::vector<StoredRecord> buffer_;  // records read ahead, in scan order (kept: memory reused)
   size_t filled_ = 0;                 // buffer_[0, filled_) hold this round's records
   bool dedupe_ = false;               // several terms: one record may be reached twice
   std::string last_suffix_;           // the last entry taken, when dedupe_
-  std::unordered_map<std::string, bool> blocks_seen_;  // this day's block key -> may match
+  std::unordered_map<std::string, bool> blocks_seen_;  // this slot's block key -> may match
   // Each shard's buffered summaries (being added to, being written) as of the snapshot.
   SummaryBuffer::View buffered_;
   size_t ready_ = 0;  // buffer_[ready_] is the next to return

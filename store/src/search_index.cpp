@@ -19,10 +19,10 @@ void append_term(std::string& out, std::string_view field, std::string_view toke
   out.append(token);
 }
 
-void append_field_index_group(std::string& out, uint32_t day, std::string_view model,
-                              std::string_view version, std::string_view field,
-                              std::string_view token) {
-  append_time_index_group(out, day, model, version);
+void append_field_index_group(std::string& out, uint32_t day, EpochMillis ts,
+                              std::string_view model, std::string_view version,
+                              std::string_view field, std::string_view token) {
+  append_time_index_group(out, day, time_slot(ts), model, version);
   append_term(out, field, token);
 }
 
@@ -32,9 +32,11 @@ EpochMillis block_start(EpochMillis ts) {
   return (ts % b != 0 && ts < 0 ? q - 1 : q) * b;
 }
 
+static_assert(kTimeSlotMillis % BlockSummary::kBlockMillis == 0, "a block lies within one slot");
+
 void append_block_key(std::string& out, uint32_t day, std::string_view model,
                       std::string_view version, EpochMillis start) {
-  append_time_index_group(out, day, model, version);
+  append_time_index_group(out, day, time_slot(start), model, version);
   put_time(out, start);
 }
 
@@ -175,7 +177,8 @@ Status Store::Impl::build_search_index() {
       options.indexer->index(rec->model_name, rec->model_version, rec->document, terms, summary);
       for (const IndexTerm& t : terms) {
         key.clear();
-        append_field_index_group(key, day, rec->model_name, rec->model_version, t.field, t.token);
+        append_field_index_group(key, day, rec->timestamp_ms, rec->model_name, rec->model_version,
+                                 t.field, t.token);
         put_time(key, rec->timestamp_ms);
         key += rec->request_id;
         s = wb.Put(field_index, key, rocksdb::Slice(k.data(), k.size()));

@@ -41,7 +41,7 @@ struct ScanRange {
 // What a scan read to get its answers (for `explain` and the scan budget).
 struct ScanStats {
   uint64_t partitions = 0;      // partitions (days) the range touched
-  uint64_t groups = 0;          // model versions read within them
+  uint64_t groups = 0;          // model versions read within them, once per slot (10 minutes)
   uint64_t term_groups = 0;     // of them, read through the field index
   uint64_t term_ranges = 0;     // (model version, term) ranges of the field index read
   uint64_t blocks_read = 0;     // blocks (search_index.h) whose records were read
