@@ -98,6 +98,7 @@ struct Step {
   double p50_us = 0, p99_us = 0;
   double settle_secs = 0;                    // the last step: waiting for compactions to finish
   std::map<std::string, double> compaction;  // compaction CPU seconds so far, per family
+  std::map<std::string, double> threads;     // CPU seconds so far, per server thread (pool)
   size_t lookups = 0, misses = 0;
 };
 
@@ -134,9 +135,14 @@ double settle(const testing::ServerProcess& server) {
 // Streams `total` lines made by `make(i, out)` over one connection, while the caller's thread
 // records a Step each time `counter` passes a multiple of `step`, with `lookups` random lookups of
 // ids below the count at each step.
+// The phase's first row is the counters at its start (done 0), which print() uses as a baseline.
 std::vector<Step> run_phase(const testing::ServerProcess& server, const std::string& counter,
                             double counter_base, uint64_t total, uint64_t step, size_t lookups,
                             const std::function<void(uint64_t, std::string&)>& make) {
+  std::vector<Step> steps(1);
+  if (auto m = app::http_get(server.http_url() + "/metrics"); m && m->status == 200)
+    steps[0].compaction = bench::compaction_cpu_by_family(m->body);
+  steps[0].threads = bench::thread_cpu_seconds(server.pid());
   std::atomic<bool> sender_failed{false};
   std::thread sender([&] {
     try {
@@ -157,7 +163,6 @@ std::vector<Step> run_phase(const testing::ServerProcess& server, const std::str
       sender_failed = true;
     }
   });
-  std::vector<Step> steps;
   KeepAlive http(server.http());
   std::mt19937_64 rng(7);
   double last_cpu = bench::cpu_seconds(server.pid());
@@ -190,6 +195,7 @@ std::vector<Step> run_phase(const testing::ServerProcess& server, const std::str
     s.rss = bench::status_mib(server.pid(), "VmRSS:");
     if (auto m = app::http_get(server.http_url() + "/metrics"); m && m->status == 200)
       s.compaction = bench::compaction_cpu_by_family(m->body);
+    s.threads = bench::thread_cpu_seconds(server.pid());
     std::vector<double> lat;
     std::uniform_int_distribution<uint64_t> pick(0, done - 1);
     for (size_t i = 0; i < lookups; ++i) {
@@ -211,28 +217,35 @@ std::vector<Step> run_phase(const testing::ServerProcess& server, const std::str
   return steps;
 }
 
+// Rows after the baseline row (steps[0]): each step's figures over that step alone.
 void print(const char* what, const std::vector<Step>& steps) {
   std::printf("\n%s\n", what);
   std::printf("%10s %12s %14s %9s %12s %12s %7s  %s\n", "stored", "events/s", "server us/ev",
               "RSS MiB", "lookup p50", "lookup p99", "misses",
-              "of which compaction us/ev, by family");
-  uint64_t prev = 0;
-  std::map<std::string, double> prev_compaction;
-  for (const auto& s : steps) {
-    const double n = static_cast<double>(s.done - prev);
+              "of which us/ev: compaction by family | by thread");
+  for (size_t i = 1; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    const Step& prev = steps[i - 1];
+    const double n = static_cast<double>(s.done - prev.done);
     std::printf("%10llu %12.0f %14.2f %9.0f %10.0fus %10.0fus %7zu ",
                 static_cast<unsigned long long>(s.done), n / s.secs, s.cpu / n * 1e6, s.rss,
                 s.p50_us, s.p99_us, s.misses);
     for (const auto& [family, secs] : s.compaction) {
-      const double step_secs = secs - prev_compaction[family];
+      const auto before = prev.compaction.find(family);
+      const double step_secs = secs - (before == prev.compaction.end() ? 0.0 : before->second);
       if (step_secs >= 0.005) std::printf(" %s %.2f", family.c_str(), step_secs / n * 1e6);
     }
+    std::printf(" |");
+    // Threads' CPU includes the lookups between steps (a few ms); a thread that ended is gone.
+    for (const auto& [thread, secs] : s.threads) {
+      const auto before = prev.threads.find(thread);
+      const double step_secs = secs - (before == prev.threads.end() ? 0.0 : before->second);
+      if (step_secs / n * 1e6 >= 0.1) std::printf(" %s %.1f", thread.c_str(), step_secs / n * 1e6);
+    }
     std::printf("\n");
-    prev = s.done;
-    prev_compaction = s.compaction;
   }
-  if (steps.size() >= 2) {
-    const double first = steps.front().cpu / static_cast<double>(steps.front().done);
+  if (steps.size() >= 3) {
+    const double first = steps[1].cpu / static_cast<double>(steps[1].done);
     const auto& b = steps[steps.size() - 2];
     const double last = steps.back().cpu / static_cast<double>(steps.back().done - b.done);
     if (steps.back().settle_secs < 0) {
