@@ -1114,6 +1114,7 @@ HttpResponse SearchApi::search(const HttpRequest& req) const {
       }
       w.member("index", index);
       w.member("partitions", st.partitions)
+          .member("slots", st.slots)
           .member("groups", st.groups)
           .member("groups_by_field_index", st.term_groups)
           .member("index_ranges", st.term_ranges)

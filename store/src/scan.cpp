@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <compare>
+#include <limits>
 #include <memory>
 #include <shared_mutex>
 #include <unordered_map>
@@ -212,6 +213,7 @@ class TimeIndexScan final : public RecordScan {
       if (day_cf_ != nullptr) ++stats_.partitions;
     }
     if (day_cf_ == nullptr) return Status::ok();  // dropped since the scan started
+    ++stats_.slots;
     const std::string scope =
         range_.model
             ? (range_.version ? time_index_group(day, unit.slot, *range_.model, *range_.version)
@@ -222,6 +224,7 @@ class TimeIndexScan final : public RecordScan {
     if (!probe_) probe_.reset(impl_.db->NewIterator(read_options(), impl_.by_time));
     rocksdb::Iterator* probe = probe_.get();
     probe->Seek(scope);
+    if (!range_.descending) skip_empty_units(*probe);
     while (probe->Valid()) {
       const rocksdb::Slice raw = probe->key();
       const std::string_view k(raw.data(), raw.size());
@@ -261,6 +264,23 @@ class TimeIndexScan final : public RecordScan {
     }
     if (!probe->status().ok()) return from_rocksdb(probe->status(), "reading the time index");
     return Status::ok();
+  }
+
+  // Ascending, the probe sits on the first key at or after the slot's scope: the slots between
+  // this one and the one that key is in hold no key at all, so the scan goes on from that one (and
+  // with no key left, it ends). A sparse model costs a seek per slot holding something, not one
+  // per 10 minutes of the range.
+  void skip_empty_units(const rocksdb::Iterator& probe) {
+    Unit landed{std::numeric_limits<uint32_t>::max(), kTimeSlotsPerDay};
+    if (probe.Valid()) {
+      const rocksdb::Slice k = probe.key();
+      if (k.size() < 5) return;
+      landed = {static_cast<uint32_t>(get_be({k.data(), 4}, 4)),
+                static_cast<uint32_t>(static_cast<uint8_t>(k[4]))};
+    } else if (!probe.status().ok()) {
+      return;  // the caller reports it
+    }
+    while (next_unit_ < units_.size() && units_[next_unit_] < landed) ++next_unit_;
   }
 
   // The group prefix shared by every version of `model` in a slot: day | slot | varint-len model |

@@ -41,6 +41,7 @@ struct ScanRange {
 // What a scan read to get its answers (for `explain` and the scan budget).
 struct ScanStats {
   uint64_t partitions = 0;      // partitions (days) the range touched
+  uint64_t slots = 0;           // time-index slots (10 minutes of a day) opened within them
   uint64_t groups = 0;          // model versions read within them, once per slot (10 minutes)
   uint64_t term_groups = 0;     // of them, read through the field index
   uint64_t term_ranges = 0;     // (model version, term) ranges of the field index read
