@@ -214,23 +214,14 @@ TEST_F(ScanTest, AStoreWithoutTheIndexGetsItBuiltAtOpen) {
   commit(rows);
   store_.reset();
   {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir_.string(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.string(), test::raw_descriptors(names),
-                                  &handles, &raw)
-                    .ok());
-    for (auto* h : handles) {
-      if (h->GetName() == "by_time") {
-        ASSERT_TRUE(raw->DeleteRange(rocksdb::WriteOptions(), h, "", std::string(8, '\xff')).ok());
-      }
-      if (h->GetName() == "default") {
-        ASSERT_TRUE(raw->Delete(rocksdb::WriteOptions(), h, kTimeIndexBuiltKey).ok());
-      }
-    }
-    for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
-    delete raw;
+    test::RawStore raw(dir_.string());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(
+        raw.db()
+            .DeleteRange(rocksdb::WriteOptions(), raw.family("by_time"), "", std::string(8, '\xff'))
+            .ok());
+    ASSERT_TRUE(
+        raw.db().Delete(rocksdb::WriteOptions(), raw.family("default"), kTimeIndexBuiltKey).ok());
   }
   open();
   check_every_query(rows, 6, 60);

@@ -611,17 +611,14 @@ TEST_F(SearchIndexTest, AStoreOfTheUnslottedLayoutGetsEveryIndexBuiltAgainAtOpen
   commit(rows);
   store_.reset();
   {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir_.string(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.string(), test::raw_descriptors(names),
-                                  &handles, &raw)
-                    .ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
+    test::RawStore raw(dir_.string());
+    ASSERT_TRUE(raw.ok());
+    rocksdb::DB* db = &raw.db();
     size_t rewritten = 0;
-    for (auto* h : handles) {
-      const std::string name = h->GetName();
+    for (const char* name_c : {"by_time", "by_field", "blocks", "default"}) {
+      const std::string name = name_c;
+      auto* h = raw.family(name);
+      ASSERT_NE(h, nullptr) << name;
       if (name == "by_time" || name == "by_field") {
         // The older layout is the same key without its fifth byte (the slot).
         rocksdb::WriteBatch wb;
@@ -648,7 +645,6 @@ TEST_F(SearchIndexTest, AStoreOfTheUnslottedLayoutGetsEveryIndexBuiltAgainAtOpen
       }
     }
     EXPECT_GE(rewritten, rows.size());
-    for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
   }
   auto indexer = std::make_shared<TagIndexer>();
   open(indexer);
@@ -667,25 +663,14 @@ TEST_F(SearchIndexTest, SummariesLostInACrashAreMadeAgainFromTheRecords) {
   store_.reset();
   {
     // What a crash before the buffer was written leaves: no summaries, no watermark.
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir_.string(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.string(), test::raw_descriptors(names),
-                                  &handles, &raw)
+    test::RawStore raw(dir_.string());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.db()
+                    .DeleteRange(rocksdb::WriteOptions(), raw.family("blocks"),
+                                 std::string(4, '\0'), std::string(4, '\xff'))
                     .ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (auto* h : handles) {
-      if (h->GetName() == "blocks") {
-        ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), h, std::string(4, '\0'),
-                                    std::string(4, '\xff'))
-                        .ok());
-      }
-      if (h->GetName() == "default") {
-        ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), h, "summary_watermark").ok());
-      }
-    }
-    for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+    ASSERT_TRUE(
+        raw.db().Delete(rocksdb::WriteOptions(), raw.family("default"), "summary_watermark").ok());
   }
   auto indexer = std::make_shared<TagIndexer>();
   open(indexer);

@@ -285,22 +285,11 @@ TEST_F(StoreTest, ChainHeadsOfAnOlderStoreMoveToMetaAndTheChainsGoOn) {
   // Behind Verity's back: the heads as an older Verity wrote them.
   const std::string stray = "Hx";  // in the 'H' range, but no head
   auto with_raw = [&](auto&& edit) {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir_.string(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.string(), test::raw_descriptors(names),
-                                  &handles, &raw)
-                    .ok());
-    rocksdb::ColumnFamilyHandle *chain = nullptr, *meta = nullptr;
-    for (auto* h : handles) {
-      if (h->GetName() == "chain") chain = h;
-      if (h->GetName() == "default") meta = h;
-    }
+    test::RawStore raw(dir_.string());
+    ASSERT_TRUE(raw.ok());
+    auto *chain = raw.family("chain"), *meta = raw.family("default");
     ASSERT_TRUE(chain && meta);
-    edit(*raw, chain, meta);
-    for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
-    delete raw;
+    edit(raw.db(), chain, meta);
   };
   with_raw(
       [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* chain, rocksdb::ColumnFamilyHandle* meta) {

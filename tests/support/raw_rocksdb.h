@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -38,5 +39,39 @@ inline std::vector<rocksdb::ColumnFamilyDescriptor> raw_descriptors(
   }
   return out;
 }
+
+// A closed store opened read-write with RocksDB directly, as someone going behind Verity's back
+// would (raw_descriptors() above: merge families get a concatenating operator, so flush the store
+// before closing it, and do not write to those families here). ok() says whether it opened.
+class RawStore {
+ public:
+  explicit RawStore(const std::string& dir) {
+    std::vector<std::string> names;
+    if (!rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir, &names).ok()) return;
+    rocksdb::DB* raw = nullptr;
+    if (!rocksdb::DB::Open(rocksdb::DBOptions(), dir, raw_descriptors(names), &handles_, &raw).ok())
+      return;
+    db_.reset(raw);
+  }
+  ~RawStore() {
+    for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+  }
+  RawStore(const RawStore&) = delete;
+  RawStore& operator=(const RawStore&) = delete;
+
+  bool ok() const { return db_ != nullptr; }
+  rocksdb::DB& db() { return *db_; }
+  // The family called `name`; nullptr when the store has none.
+  rocksdb::ColumnFamilyHandle* family(std::string_view name) const {
+    for (auto* h : handles_) {
+      if (h->GetName() == name) return h;
+    }
+    return nullptr;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
 
 }  // namespace verity::test
