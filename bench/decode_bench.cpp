@@ -247,6 +247,87 @@ void quality_prediction(benchmark::State& state) {
 }
 BENCHMARK(quality_prediction)->Arg(0)->Arg(1);
 
+// Stored predictions and their labels (one in five wrong), as the label join reads them.
+struct JoinPairs {
+  std::vector<Event> predictions;
+  std::vector<std::string> labels;
+  quality::ModelContributor contributor{std::make_shared<const document::FieldMappingSet>(),
+                                        std::make_shared<const quality::QualityConfig>()};
+  // Pair i % size()'s join, added to `sum`.
+  void join(size_t i, store::AggregateSink& sum) const {
+    const size_t k = i % predictions.size();
+    const Event& p = predictions[k];
+    contributor.join({p.model_name, p.model_version, 0, p.document}, {"", "", 60'000, labels[k]},
+                     sum);
+  }
+};
+JoinPairs join_pairs(size_t n) {
+  const auto docs = documents(n);
+  auto fields = std::make_shared<const document::FieldMappingSet>();
+  ManualClock clock(0);
+  ingest::DocumentDecoder decoder(fields, clock, ingest::DecoderLimits{}, masker(true, true));
+  JoinPairs out;
+  out.predictions.resize(docs.size());
+  Reject reject;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (!decoder.decode(docs[i], docs[i].capacity(), 1, out.predictions[i], reject)) return {};
+    const bool fraud = docs[i].find("\"label\":\"fraud\"") != std::string::npos;
+    out.labels.push_back(std::string(R"({"ground_truth":")") +
+                         ((fraud != (i % 5 == 0)) ? "fraud" : "legit") + "\"}");
+  }
+  return out;
+}
+
+// One label's join (both documents parsed, ~40 entries) into a batch's sum for one minute, as
+// the submitting thread plans it.
+void quality_join(benchmark::State& state) {
+  const JoinPairs pairs = join_pairs(1024);
+  if (pairs.predictions.empty()) {
+    state.SkipWithError("not decoded");
+    return;
+  }
+  store::AggregateSum sum;
+  size_t i = 0;
+  for (auto _ : state) {
+    if (i % 256 == 0) sum = store::AggregateSum();
+    pairs.join(i++, sum);
+  }
+  benchmark::DoNotOptimize(sum.size());
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(quality_join);
+
+// A flush's merge of one bucket's operands: range(0) operands, each the encoded sum of 256
+// labels' joins (one commit group's), summed into one value. Items: entries read.
+void aggregate_merge_operands(benchmark::State& state) {
+  const size_t k = static_cast<size_t>(state.range(0));
+  const JoinPairs pairs = join_pairs(2048);
+  if (pairs.predictions.empty()) {
+    state.SkipWithError("not decoded");
+    return;
+  }
+  std::vector<std::string> operands;
+  size_t entries = 0, next = 0;
+  for (size_t t = 0; t < k; ++t) {
+    store::AggregateSum sum;
+    for (int j = 0; j < 256; ++j) pairs.join(next++, sum);
+    entries += sum.size();
+    operands.push_back(sum.encode());
+  }
+  std::vector<store::EncodedTerm> terms;
+  for (const auto& o : operands) terms.push_back({o});
+  std::string out;
+  for (auto _ : state) {
+    if (!store::sum_encoded(terms, out)) {
+      state.SkipWithError("not an aggregate");
+      return;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * entries));
+}
+BENCHMARK(aggregate_merge_operands)->Arg(2)->Arg(4)->Arg(8)->Arg(16)->Arg(64)->Arg(256);
+
 }  // namespace
 
 BENCHMARK_MAIN();

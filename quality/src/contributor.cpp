@@ -77,26 +77,6 @@ constexpr size_t kMaxFeatureName = 64;
 // Most members of a per-class probability object that are aggregated (binary models have two).
 constexpr size_t kMaxProbabilityClasses = 16;
 
-// What one score s of group g (scores: 's', probabilities: 'p') adds (aggregate_keys.h).
-void add_scored(store::Aggregate& out, char prefix, const std::string& g, double s) {
-  const double clipped = std::clamp(s, kEps, 1 - kEps);
-  auto k = [&](const char* name) { return std::string(1, prefix) + name; };
-  out.add(key(k("h"), g, std::to_string(score_bin(s))), 1);
-  // Exact counts on each side of 0.5 (bins cannot tell 0.5 from 0.5004, nor 0.5 from its mirror).
-  if (s >= 0.5) out.add(key(k("u"), g), 1);
-  if (s <= 0.5) out.add(key(k("d"), g), 1);
-  out.add(key(k("l1"), g), -std::log(clipped));
-  out.add(key(k("l0"), g), -std::log(1 - clipped));
-  out.add(key(k("q1"), g), (1 - s) * (1 - s));
-  out.add(key(k("q0"), g), s * s);
-  const std::string b1 = std::to_string(calibration_bin(s));
-  const std::string b0 = std::to_string(calibration_bin(1 - s));
-  out.add(key(k("c1"), g, b1), 1);
-  out.add(key(k("c1s"), g, b1), s);
-  out.add(key(k("c0"), g, b0), 1);
-  out.add(key(k("c0s"), g, b0), 1 - s);
-}
-
 }  // namespace
 
 ModelContributor::ModelContributor(std::shared_ptr<const document::FieldMappingSet> fields,
@@ -135,6 +115,41 @@ class KeyBuffer {
 KeyBuffer& thread_keys() {
   thread_local KeyBuffer keys;
   return keys;
+}
+
+// A small integer as decimal text (bins and buckets in keys), in `buf`.
+template <size_t N>
+std::string_view decimal(std::array<char, N>& buf, long long v) {
+  const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
+  return {buf.data(), static_cast<size_t>(end - buf.data())};
+}
+
+// What one score s of group g (scores: 's', probabilities: 'p') adds (aggregate_keys.h). Keys
+// are built in the thread's buffer: nothing is allocated once it has grown.
+void add_scored(store::AggregateSink& out, char prefix, std::string_view g, double s) {
+  const double clipped = std::clamp(s, kEps, 1 - kEps);
+  KeyBuffer& key = thread_keys();
+  std::array<char, 4> name{prefix};
+  auto k = [&](std::string_view n) {
+    std::copy(n.begin(), n.end(), name.begin() + 1);
+    return std::string_view(name.data(), 1 + n.size());
+  };
+  std::array<char, 24> bin;
+  out.add(key(k("h"), g, decimal(bin, score_bin(s))), 1);
+  // Exact counts on each side of 0.5 (bins cannot tell 0.5 from 0.5004, nor 0.5 from its mirror).
+  if (s >= 0.5) out.add(key(k("u"), g), 1);
+  if (s <= 0.5) out.add(key(k("d"), g), 1);
+  out.add(key(k("l1"), g), -std::log(clipped));
+  out.add(key(k("l0"), g), -std::log(1 - clipped));
+  out.add(key(k("q1"), g), (1 - s) * (1 - s));
+  out.add(key(k("q0"), g), s * s);
+  std::array<char, 24> b1buf, b0buf;
+  const std::string_view b1 = decimal(b1buf, calibration_bin(s));
+  const std::string_view b0 = decimal(b0buf, calibration_bin(1 - s));
+  out.add(key(k("c1"), g, b1), 1);
+  out.add(key(k("c1s"), g, b1), s);
+  out.add(key(k("c0"), g, b0), 1);
+  out.add(key(k("c0s"), g, b0), 1 - s);
 }
 
 const char* type_of(const simdjson::dom::element& v) {
@@ -286,7 +301,7 @@ void ModelContributor::prediction(const store::JoinSide& p, store::AggregateSink
 }
 
 void ModelContributor::join(const store::JoinSide& p, const store::JoinSide& l,
-                            store::Aggregate& out) const {
+                            store::AggregateSink& out) const {
   const document::FieldMapping& m = fields_->for_model(p.model);
   const ModelQualityConfig& c = config_->for_model(p.model);
   simdjson::dom::element ldoc, pdoc;
@@ -299,7 +314,8 @@ void ModelContributor::join(const store::JoinSide& p, const store::JoinSide& l,
   const size_t lag_bucket =
       std::lower_bound(kLagBoundsSeconds.begin(), kLagBoundsSeconds.end(), lag) -
       kLagBoundsSeconds.begin();
-  out.add(key("lag", std::to_string(lag_bucket)), 1);
+  std::array<char, 24> bucket;
+  out.add(thread_keys()("lag", decimal(bucket, static_cast<long long>(lag_bucket))), 1);
   out.add("lag_sum", lag);
 
   if (!parse_stored(0, p.document, pdoc)) return;
@@ -326,7 +342,7 @@ void ModelContributor::join(const store::JoinSide& p, const store::JoinSide& l,
   const std::string t = class_text(truth);
   const std::string pt = class_text(predicted);
   out.add("cls", 1);
-  out.add(key("cm", t, pt), 1);
+  out.add(thread_keys()("cm", t, pt), 1);
   const std::vector<document::JsonPointer>& score_at =
       c.score.empty() ? m.pointers(document::Field::kScore) : c.score;
   bool scored = false;

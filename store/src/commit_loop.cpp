@@ -117,6 +117,7 @@ Status CommitLoop::commit_label(const Event& e, PreparedEvent& prep,
     // order): a duplicate, whatever its age.
     if (current_digest == digest || bundle->seen(digest)) {
       outcome = EventOutcome::kDuplicate;
+      if (store_.quality.on()) store_.quality.unplan(e, prep.join);  // its batch's sums counted it
       return Status::ok();
     }
     // Labels are ordered by their own time (arrival breaks ties): an older label never

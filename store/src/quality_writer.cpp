@@ -255,7 +255,7 @@ void QualityWriter::reopened() {
 void QualityWriter::prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared,
                             std::vector<BatchBucket>& contributions) const {
   const Contributor& c = *store_.options.contributor;
-  std::map<std::tuple<std::string_view, std::string_view, EpochMillis>, AggregateSum> sums;
+  BatchSums sums;
   AggregateSum* last = nullptr;
   EpochMillis last_minute = 0;
   std::string_view last_model, last_version;
@@ -277,15 +277,23 @@ void QualityWriter::prepare(const IngestBatch& batch, std::vector<PreparedEvent>
     }
     labels.push_back(i);
   }
-  if (!labels.empty()) plan_joins(batch, labels, prepared);
+  if (!labels.empty()) plan_joins(batch, labels, prepared, sums);
   for (auto& [key, sum] : sums) {
     contributions.push_back({std::string(std::get<0>(key)), std::string(std::get<1>(key)),
                              std::get<2>(key), std::move(sum)});
   }
 }
 
+namespace {
+// The label side of a join: its document and time (a contributor reads no decoder captures in a
+// join, and the commit thread, which may compute a planned join again, has none).
+JoinSide label_side(const Event& e) {
+  return {e.model_name, e.model_version, e.timestamp_ms, e.document};
+}
+}  // namespace
+
 void QualityWriter::plan_joins(const IngestBatch& batch, const std::vector<size_t>& labels,
-                               std::vector<PreparedEvent>& prepared) const {
+                               std::vector<PreparedEvent>& prepared, BatchSums& sums) const {
   std::shared_lock db_lock(store_.db_mu);
   if (!store_.db) return;  // reopening: the commit thread joins them
   // Each label's ids entry and stored label, then the records of the predictions that can be
@@ -319,13 +327,15 @@ void QualityWriter::plan_joins(const IngestBatch& batch, const std::vector<size_
     if (!p || p->erased) continue;
     const Event& e = batch.events[joinable[k]];
     JoinPlan& plan = prepared[joinable[k]].join;
-    const JoinSide ps = side_of(*p);
-    c.join(ps, side_of(e), plan.delta);
-    plan.model = p->model_name;
-    plan.version = p->model_version;
+    plan.model = std::move(p->model_name);
+    plan.version = std::move(p->model_version);
     plan.prediction_ms = p->timestamp_ms;
-    plan.lag_seconds = static_cast<double>(e.timestamp_ms - ps.time_ms) / 1000.0;
+    plan.prediction_document = std::move(p->document);
+    plan.lag_seconds = static_cast<double>(e.timestamp_ms - plan.prediction_ms) / 1000.0;
     plan.ready = true;
+    // Straight into the batch's sum for the prediction's minute (no sum per label).
+    c.join({plan.model, plan.version, plan.prediction_ms, plan.prediction_document}, label_side(e),
+           sums[{plan.model, plan.version, floor_to(plan.prediction_ms, kMinute)}]);
   }
 }
 
@@ -357,10 +367,18 @@ void QualityWriter::unstore(const Event& e) {
   add_to_buckets(sums_, e.model_name, e.model_version, e.timestamp_ms, a, -1);
 }
 
+void QualityWriter::unplan(const Event& e, const JoinPlan& plan) {
+  if (!plan.ready) return;
+  Aggregate a;
+  store_.options.contributor->join(
+      {plan.model, plan.version, plan.prediction_ms, plan.prediction_document}, label_side(e), a);
+  add_to_buckets(sums_, plan.model, plan.version, plan.prediction_ms, a, -1);
+}
+
 void QualityWriter::apply_plan(const JoinPlan& plan) {
+  // Its contribution came with its batch's sums (add_batch).
   sums_.counters.add("joined", 1);
   sums_.lags_seconds.push_back(plan.lag_seconds);
-  add_to_buckets(sums_, plan.model, plan.version, plan.prediction_ms, plan.delta);
 }
 
 Status QualityWriter::add_prediction(const Event& e, size_t k, rocksdb::WriteBatch& wb) {
@@ -443,6 +461,7 @@ Status QualityWriter::add_label(const Event& e, const JoinPlan& plan, LabelChang
     pending_.erase(id);
     return Status::ok();
   }
+  unplan(e, plan);  // no longer the first label: joined below, from its history
   // What is in the aggregates now: the label in effect before, with the first time before.
   JoinSide old_side{};
   const JoinSide* old = nullptr;

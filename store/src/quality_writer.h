@@ -37,20 +37,23 @@ namespace verity::store {
 struct Pending;
 struct PreparedEvent;
 
-// A label's join worked out by the submitting thread against the store as it was then; the
-// commit thread uses it when nothing changed since (the usual case) and joins itself otherwise.
-// Planned for a request id's first label only: corrections and late older labels are joined by
-// the commit thread, which holds the label's history.
+// A label's join worked out by the submitting thread against the store as it was then: its
+// contribution is in the batch's sums (BatchBucket, for the prediction's minute). The commit
+// thread keeps it when nothing changed since (the usual case); otherwise (a duplicate, or no
+// longer the first label) it subtracts it again, computed from the prediction kept here, and
+// joins itself. Planned for a request id's first label only: corrections and late older labels
+// are joined by the commit thread, which holds the label's history.
 struct JoinPlan {
   bool ready = false;  // the prediction was stored (and not erased), and no label, at submission
   std::string model, version;  // the prediction's
   EpochMillis prediction_ms = 0;
+  std::string prediction_document;
   double lag_seconds = 0;
-  Aggregate delta;  // the label's contribution
 };
 
-// The predictions of a batch summed per model, version and minute by the submitting thread; the
-// commit thread adds these sums and subtracts what the batch's duplicates contributed.
+// The predictions of a batch and its planned label joins summed per model, version and minute by
+// the submitting thread; the commit thread adds these sums and subtracts what the batch's
+// duplicates (and plans it did not keep) contributed.
 struct BatchBucket {
   std::string model, version;
   EpochMillis minute = 0;
@@ -72,7 +75,8 @@ class QualityWriter {
   Status load();    // after the database opened: versions and counters
   void reopened();  // the database was reopened: every window's generation changes
 
-  // Submitting thread: the batch's predictions summed per bucket, and its labels' plans.
+  // Submitting thread: the batch's predictions and planned joins summed per bucket, and its
+  // labels' plans.
   void prepare(const IngestBatch& batch, std::vector<PreparedEvent>& prepared,
                std::vector<BatchBucket>& contributions) const;
 
@@ -85,6 +89,9 @@ class QualityWriter {
   // A prediction of the batch that turned out to be a duplicate or a conflict: its batch's sums
   // counted it.
   void unstore(const Event& e);
+  // A label of the batch that was not joined as planned (a duplicate, or no longer the request
+  // id's first label): its batch's sums counted the planned join. Nothing when it had no plan.
+  void unplan(const Event& e, const JoinPlan& plan);
   // A newly stored prediction (event k): its label, if one waits, joins it.
   Status add_prediction(const Event& e, size_t k, rocksdb::WriteBatch& wb);
   // A stored label of the group. `previous`: the label in effect before (null for kFirst), with
@@ -139,10 +146,13 @@ class QualityWriter {
   };
 
  private:
+  // A batch's sums by model, version and minute (views of the events' and plans' strings).
+  using BatchSums =
+      std::map<std::tuple<std::string_view, std::string_view, EpochMillis>, AggregateSum>;
   // The join plans of the batch's labels (events `labels`) whose prediction is stored and whose
-  // request id has no label yet.
+  // request id has no label yet; their contributions are added to `sums`.
   void plan_joins(const IngestBatch& batch, const std::vector<size_t>& labels,
-                  std::vector<PreparedEvent>& prepared) const;
+                  std::vector<PreparedEvent>& prepared, BatchSums& sums) const;
   // A label side `l` takes the place of `old_label` (null: the request id's first label) for a
   // request id: joins its prediction (in this group or stored) or waits. `counter`: the label
   // counter to add one to ("joined" is added for first labels; null: none, when only the first

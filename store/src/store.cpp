@@ -162,9 +162,9 @@ Store::Prepared Store::prepare(IngestBatch batch) const {
   for (Event& e : batch.events) e.observed = {};
   if (impl_->options.indexer) impl_->index_prepare(batch, p.prepared);
   // What the prepared batch holds, not what was read: a label of 60 bytes carries its
-  // contribution (a few KB), and queued bytes are what inputs pause on (max_queue_bytes).
+  // prediction's document, and queued bytes are what inputs pause on (max_queue_bytes).
   for (const PreparedEvent& e : p.prepared) {
-    p.bytes += e.record.capacity() + e.join.delta.memory_bytes() + e.join.model.size() +
+    p.bytes += e.record.capacity() + e.join.prediction_document.capacity() + e.join.model.size() +
                e.join.version.size() + sizeof(PreparedEvent);
   }
   for (const BatchBucket& b : p.contributions)

@@ -62,7 +62,7 @@ std::optional<std::string> merged_sum(const std::vector<EncodedTerm>& terms) {
   return out;
 }
 
-// Generated terms (0 to 60 of them: both the scan for a few and the heap for many; keys shared,
+// Generated terms (0 to 60 of them: both the scan for a few and the flat map for many; keys shared,
 // disjoint or any bytes; values that cancel across terms, huge ones, signs +1 and -1): the merge
 // gives the same bytes as the flat-map sum, and fails exactly when the sum does, on bytes cut,
 // flipped, reordered or followed by more.

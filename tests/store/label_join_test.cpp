@@ -31,7 +31,7 @@ class RecordingContributor final : public Contributor {
     out.add("n", 1);
     out.add("model=" + std::string(p.model) + "/" + std::string(p.version), 1);
   }
-  void join(const JoinSide& p, const JoinSide& l, Aggregate& out) const override {
+  void join(const JoinSide& p, const JoinSide& l, AggregateSink& out) const override {
     out.add("labelled", 1);
     out.add("label=" + std::string(l.document), 1);
     out.add("lag_ms", static_cast<double>(l.time_ms - p.time_ms));
@@ -374,6 +374,60 @@ TEST_F(LabelJoinTest, ConcurrentLabelsForOneRequestIdLeaveTheLastStoredOne) {
   const LabelCounts c = store_->label_counts();
   EXPECT_EQ(c.joined, 200u);
   EXPECT_EQ(c.joined + c.corrections, 200u * 20);  // every submitted label counted once
+}
+
+// A batch's first labels are joined on the submitting thread straight into the batch's sums; one
+// that is not its request id's first label by the time it commits (a duplicate, a correction or an
+// older label of the same batch) is taken back out of them and joined by the commit thread.
+// Generated label streams (duplicates, corrections, older labels, ids without a prediction)
+// committed as one batch leave the same aggregates and counters as the same labels committed one
+// per group, where no plan is ever taken back.
+TEST_F(LabelJoinTest, ABatchOfLabelsSumsAsTheSameLabelsOnePerCommit) {
+  const uint64_t seed = verity::testing::test_seed();
+  SCOPED_TRACE(verity::testing::seed_trace(seed));
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 8; ++round) {
+    const int ids = 1 + static_cast<int>(rng() % 12);
+    std::vector<Event> predictions;
+    for (int i = 0; i < ids; ++i) {
+      predictions.push_back(prediction("r" + std::to_string(i), kNow - kDay + i * 61'000));
+    }
+    std::vector<Event> labels;
+    const int n = 1 + static_cast<int>(rng() % 40);
+    const char* truths[] = {"true", "false", "null", "1", "\"x\""};
+    for (int j = 0; j < n; ++j) {
+      if (!labels.empty() && rng() % 5 == 0) {
+        labels.push_back(labels[rng() % labels.size()]);  // the same label again
+        continue;
+      }
+      // Ids past the predictions wait; label times move back and forth (older labels).
+      const std::string id = "r" + std::to_string(rng() % (ids + 2));
+      labels.push_back(label(id, truths[rng() % std::size(truths)],
+                             kNow - static_cast<EpochMillis>(rng() % 4) * 600'000,
+                             rng() % 2 == 0 ? "" : std::to_string(j)));
+    }
+    reset();
+    ASSERT_EQ(commit(predictions).stored, predictions.size());
+    const CommitResult together = commit(labels);
+    const Aggregate batched = all();
+    const LabelCounts batched_counts = store_->label_counts();
+
+    reset();
+    ASSERT_EQ(commit(predictions).stored, predictions.size());
+    size_t stored = 0, duplicates = 0;
+    for (const Event& l : labels) {
+      const CommitResult r = commit({l});
+      stored += r.stored;
+      duplicates += r.duplicates;
+    }
+    EXPECT_EQ(together.stored, stored) << "round " << round;
+    EXPECT_EQ(together.duplicates, duplicates) << "round " << round;
+    EXPECT_EQ(batched.encode(), all().encode()) << "round " << round << ", " << n << " labels";
+    const LabelCounts one_by_one = store_->label_counts();
+    EXPECT_EQ(batched_counts.joined, one_by_one.joined) << "round " << round;
+    EXPECT_EQ(batched_counts.corrections, one_by_one.corrections) << "round " << round;
+    EXPECT_EQ(batched_counts.pending, one_by_one.pending) << "round " << round;
+  }
 }
 
 // The same, deterministically: two labels wait while writes fail, both planned against the label

@@ -16,7 +16,7 @@ class ModelContributor final : public store::Contributor {
                    std::shared_ptr<const QualityConfig> config);
   void prediction(const store::JoinSide& prediction, store::AggregateSink& out) const override;
   void join(const store::JoinSide& prediction, const store::JoinSide& label,
-            store::Aggregate& out) const override;
+            store::AggregateSink& out) const override;
 
  private:
   std::shared_ptr<const document::FieldMappingSet> fields_;

@@ -157,9 +157,12 @@ class Contributor {
   // What a newly stored prediction contributes on its own (counts, confidence, data quality),
   // added to `out` (the batch's sum for the prediction's minute, or one Aggregate).
   virtual void prediction(const JoinSide& prediction, AggregateSink& out) const = 0;
-  // What a (prediction, label) pair contributes; the store adds it with sign +1 when the label
-  // joins and -1 when a correction replaces it.
-  virtual void join(const JoinSide& prediction, const JoinSide& label, Aggregate& out) const = 0;
+  // What a (prediction, label) pair contributes, added to `out` (the batch's sum for the
+  // prediction's minute, or one Aggregate); the store adds it with sign +1 when the label joins
+  // and -1 when a correction replaces it (or a planned join turns out not to happen). Reads the
+  // documents, never `observed`: the store may compute a pair again on another thread.
+  virtual void join(const JoinSide& prediction, const JoinSide& label,
+                    AggregateSink& out) const = 0;
 };
 
 // Label-join counters, persisted with the aggregates (a restart changes none of them).
