@@ -53,9 +53,9 @@ std::string pending_id_key(std::string_view request_id) { return "R" + std::stri
 
 constexpr const char* kCountersKey = "C";
 
-template <typename Sum>  // Aggregate or AggregateSum
-void add_to_buckets(QualityWriter::GroupSums& q, std::string_view model, std::string_view version,
-                    EpochMillis t, const Sum& a, int sign = 1) {
+// The group's bucket for the minute of `t`.
+QualityWriter::GroupSums::Minute& minute_of(QualityWriter::GroupSums& q, std::string_view model,
+                                            std::string_view version, EpochMillis t) {
   const EpochMillis minute = floor_to(t, kMinute);
   // Most events of a group fall in the bucket of the one before: no key built for them.
   if (q.last_minute == nullptr || q.last_minute->start != minute || q.last_model != model ||
@@ -74,7 +74,12 @@ void add_to_buckets(QualityWriter::GroupSums& q, std::string_view model, std::st
     q.last_model.assign(model);
     q.last_model_version.assign(version);
   }
-  q.last_minute->sum.add(a, sign);
+  return *q.last_minute;
+}
+
+void add_to_buckets(QualityWriter::GroupSums& q, std::string_view model, std::string_view version,
+                    EpochMillis t, const Aggregate& a, int sign = 1) {
+  minute_of(q, model, version, t).sum.add(a, sign);
 }
 
 void add_to_buckets(QualityWriter::GroupSums& q, const JoinSide& prediction, const Aggregate& a) {
@@ -278,9 +283,9 @@ void QualityWriter::prepare(const IngestBatch& batch, std::vector<PreparedEvent>
     labels.push_back(i);
   }
   if (!labels.empty()) plan_joins(batch, labels, prepared, sums);
-  for (auto& [key, sum] : sums) {
+  for (const auto& [key, sum] : sums) {
     contributions.push_back({std::string(std::get<0>(key)), std::string(std::get<1>(key)),
-                             std::get<2>(key), std::move(sum)});
+                             std::get<2>(key), sum.encode()});
   }
 }
 
@@ -358,7 +363,28 @@ void QualityWriter::begin(const std::vector<Pending>& group, EpochMillis now) {
 }
 
 void QualityWriter::add_batch(const std::vector<BatchBucket>& contributions) {
-  for (const auto& b : contributions) add_to_buckets(sums_, b.model, b.version, b.minute, b.sum);
+  for (const auto& b : contributions)
+    minute_of(sums_, b.model, b.version, b.minute).parts.push_back(b.encoded);
+}
+
+bool QualityWriter::GroupSums::Minute::encode(std::string& out) const {
+  if (parts.empty()) {
+    out = sum.encode();
+    return true;
+  }
+  if (parts.size() == 1 && sum.empty()) {
+    out.assign(parts[0]);
+    return true;
+  }
+  std::vector<EncodedTerm> terms;
+  terms.reserve(parts.size() + 1);
+  for (std::string_view p : parts) terms.push_back({p});
+  std::string own;
+  if (!sum.empty()) {
+    own = sum.encode();
+    terms.push_back({own});
+  }
+  return sum_encoded(terms, out);
 }
 
 void QualityWriter::unstore(const Event& e) {
@@ -610,7 +636,8 @@ Status QualityWriter::before_write(rocksdb::WriteBatch& wb) {
   open_updates_.clear();
   open_closed_.clear();
   for (const auto& [key, m] : sums_.minutes) {
-    encoded.push_back(m.sum.encode());
+    if (!m.encode(encoded.emplace_back()))
+      return Status::internal("summing a commit group's aggregates");
     std::string bucket = "B" + m.prefix + 'm' + key.substr(m.prefix.size());
     if (auto s = merge(bucket, encoded.back()); !s) return s;
     if (m.start < rolled_of(m.model, m.version)) {

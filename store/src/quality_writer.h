@@ -52,12 +52,13 @@ struct JoinPlan {
 };
 
 // The predictions of a batch and its planned label joins summed per model, version and minute by
-// the submitting thread; the commit thread adds these sums and subtracts what the batch's
+// the submitting thread, and encoded there (sorted by key); the commit thread merges these with
+// the other batches' (sum_encoded: no hashing, no sorting) and subtracts what the batch's
 // duplicates (and plans it did not keep) contributed.
 struct BatchBucket {
   std::string model, version;
   EpochMillis minute = 0;
-  AggregateSum sum;
+  std::string encoded;  // an encoded Aggregate
 };
 
 // How a stored label changes a request id's labels (commit_loop.cpp decides, from its history).
@@ -130,7 +131,12 @@ class QualityWriter {
       std::string prefix;  // varint-len model | varint-len version
       std::string model, version;
       EpochMillis start = 0;
+      // The group's batches' encoded sums for the minute (views of the group's BatchBuckets,
+      // valid while it is written), and what the commit thread added itself.
+      std::vector<std::string_view> parts;
       AggregateSum sum;
+      // parts + sum, encoded. False when a part is not an Aggregate.
+      bool encode(std::string& out) const;
     };
     std::map<std::string, Minute> minutes;  // prefix | u64 BE minute -> sum
     Minute* last_minute = nullptr;          // the bucket of the last addition (std::map: stable)

@@ -168,7 +168,7 @@ Store::Prepared Store::prepare(IngestBatch batch) const {
                e.join.version.size() + sizeof(PreparedEvent);
   }
   for (const BatchBucket& b : p.contributions)
-    p.bytes += sizeof(BatchBucket) + b.sum.memory_bytes();
+    p.bytes += sizeof(BatchBucket) + b.encoded.capacity();
   for (const PreparedEvent& e : p.prepared) {
     for (const IndexTerm& t : e.terms)
       p.bytes += sizeof(IndexTerm) + t.field.size() + t.token.size();
