@@ -114,7 +114,10 @@ models:
       std::fprintf(stderr, "generator document rejected: %s\n", rj.reason.c_str());
       return 1;
     }
-    e.timestamp_ms = now - spread + static_cast<EpochMillis>(i * (spread / events));
+    // Multiplied first: spread / events rounded down would leave the last minutes (hours, once
+    // the reports' copy stretches them over 30 days) without predictions.
+    e.timestamp_ms =
+        now - spread + static_cast<EpochMillis>(i) * spread / static_cast<EpochMillis>(events);
     const bool fraud = e.document.find("\"label\":\"fraud\"") != std::string::npos;
     Event l;
     l.kind = EventKind::kLabel;
@@ -201,7 +204,9 @@ models:
           auto report = api.report("fraud-detector", std::nullopt, to - window, to);
           ms.push_back(seconds_since(t) * 1000);
           if (!report || report->labelled == 0) {
-            std::fprintf(stderr, "report failed\n");
+            std::fprintf(stderr, "%s [%lld, %lld): %s\n", name, static_cast<long long>(to - window),
+                         static_cast<long long>(to),
+                         report ? "nothing labelled" : report.status().to_string().c_str());
             return 1;
           }
         }
