@@ -339,7 +339,7 @@ void QualityWriter::plan_joins(const IngestBatch& batch, const std::vector<size_
     plan.lag_seconds = static_cast<double>(e.timestamp_ms - plan.prediction_ms) / 1000.0;
     plan.ready = true;
     // Straight into the batch's sum for the prediction's minute (no sum per label).
-    c.join({plan.model, plan.version, plan.prediction_ms, plan.prediction_document}, label_side(e),
+    c.join(plan.prediction(), label_side(e),
            sums[{plan.model, plan.version, floor_to(plan.prediction_ms, kMinute)}]);
   }
 }
@@ -396,8 +396,7 @@ void QualityWriter::unstore(const Event& e) {
 void QualityWriter::unplan(const Event& e, const JoinPlan& plan) {
   if (!plan.ready) return;
   Aggregate a;
-  store_.options.contributor->join(
-      {plan.model, plan.version, plan.prediction_ms, plan.prediction_document}, label_side(e), a);
+  store_.options.contributor->join(plan.prediction(), label_side(e), a);
   add_to_buckets(sums_, plan.model, plan.version, plan.prediction_ms, a, -1);
 }
 

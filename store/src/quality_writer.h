@@ -49,6 +49,8 @@ struct JoinPlan {
   EpochMillis prediction_ms = 0;
   std::string prediction_document;
   double lag_seconds = 0;
+  // The prediction as the join reads it (planned, and taken back out, the same way).
+  JoinSide prediction() const { return {model, version, prediction_ms, prediction_document}; }
 };
 
 // The predictions of a batch and its planned label joins summed per model, version and minute by

@@ -100,11 +100,6 @@ class AggregateSum final : public AggregateSink {
   bool add_encoded(std::string_view bytes, int sign = 1);
   bool empty() const { return sums_.empty(); }
   size_t size() const { return sums_.size(); }
-  size_t memory_bytes() const {
-    size_t n = sums_.size() * (sizeof(std::string) + sizeof(Aggregate::Fixed) + 1);
-    for (const auto& e : sums_) n += e.first.size() > 15 ? e.first.capacity() + 1 : 0;
-    return n;
-  }
   // The sum; entries that summed to exactly 0 are left out (as encode() does).
   Aggregate result() const;
   // The same bytes as result().encode(), without copying the keys.
