@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -268,12 +269,15 @@ int main(int argc, char** argv) {
   CLI::App app{"Cost per event as the store grows (one partition, one TCP connection)"};
   uint64_t events = 20'000'000, labels = 0, step = 1'000'000;
   size_t lookups = 1000;
-  std::string extra;
+  std::string extra, keep_data;
   app.add_option("--events,-n", events, "Predictions to store");
   app.add_option("--labels", labels, "Labels to send afterwards, for the first predictions");
   app.add_option("--step", step, "Events per row");
   app.add_option("--lookups", lookups, "Point lookups at each row");
   app.add_option("--config-extra", extra, "Extra YAML for the server config");
+  app.add_option("--keep-data", keep_data,
+                 "Store into this new directory and keep it (to read or profile it afterwards "
+                 "with verity serve --data-dir)");
   CLI11_PARSE(app, argc, argv);
   step = std::max<uint64_t>(step, 1);
 
@@ -286,8 +290,14 @@ int main(int argc, char** argv) {
                              1) *
                             day_ms;
   testing::TempDir dir;
+  const std::filesystem::path data =
+      keep_data.empty() ? dir.path() / "data" : std::filesystem::absolute(keep_data);
+  if (!keep_data.empty() && std::filesystem::exists(data)) {
+    std::fprintf(stderr, "--keep-data %s exists: give a new directory\n", keep_data.c_str());
+    return 2;
+  }
   testing::ServerProcess server(
-      dir.path() / "data",
+      data,
       "log: {level: warn}\nstore: {seal_grace: 3650d, tiers: {warm: {after: 3650d}, cold: "
       "{after: 3650d}}}\n" +
           extra);
@@ -322,7 +332,6 @@ int main(int argc, char** argv) {
     print("labels joined", label_steps);
   }
   std::printf("\nserver peak RSS %.0f MiB; disk %s\n", bench::status_mib(server.pid(), "VmHWM:"),
-              testing::run_command("du -sh " + (dir.path() / "data").string() + " | cut -f1")
-                  .output.c_str());
+              testing::run_command("du -sh " + data.string() + " | cut -f1").output.c_str());
   return server.terminate() == 0 ? 0 : 1;
 }
