@@ -277,10 +277,12 @@ class Session : public std::enable_shared_from_this<Session> {
       respond(route->handler(req), keep_alive, version, req.method);
     } else {
       std::string method = req.method;
+      // Answered at once when the handler answers on this connection's strand, as a handler
+      // that runs inline does; from another thread (a pool) it is queued to the strand.
       route->async_handler(std::move(req), [self = shared_from_this(), keep_alive, version,
                                             method = std::move(method)](HttpResponse r) mutable {
-        asio::post(self->executor(), [self, keep_alive, version, method = std::move(method),
-                                      r = std::move(r)]() mutable {
+        asio::dispatch(self->executor(), [self, keep_alive, version, method = std::move(method),
+                                          r = std::move(r)]() mutable {
           if (!self->closed_) self->respond(std::move(r), keep_alive, version, method);
         });
       });

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -78,6 +80,76 @@ TEST(TcpIngest, ManyEventsOverSeveralConnectionsAreAllStoredAndRetrievable) {
     }
   }
   expect_reconciled(server.http_url());
+  EXPECT_EQ(server.terminate(), 0) << server.log();
+}
+
+// A point lookup runs on the I/O thread that read it, one at a time, and the others on the read
+// pool. From many clients at once, while a stream is ingested, each lookup gets its own answer
+// (its id's record, or 404) and exactly one entry in the read audit.
+TEST(TcpIngest, ConcurrentLookupsWhileIngestingAreEachAnsweredAndAuditedOnce) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.start();
+  constexpr int kStoredIds = 300, kClients = 6, kPerClient = 40;
+  std::string data;
+  for (int i = 0; i < kStoredIds; ++i) data += prediction_line("s" + std::to_string(i)) + "\n";
+  send_ndjson(server.tcp(), data);
+  ASSERT_EQ(wait_for_metric(server.http_url(), kStored, kStoredIds), kStoredIds) << server.log();
+
+  std::thread more([&] {
+    TcpClient c(server.tcp());
+    for (int i = 0; i < 400; ++i) {
+      std::string lines;
+      for (int j = 0; j < 10; ++j)
+        lines += prediction_line("m" + std::to_string(i * 10 + j)) + "\n";
+      c.send(lines);
+    }
+    c.finish();
+  });
+  std::vector<std::map<std::string, int>> asked(kClients);
+  std::vector<std::string> wrong(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      std::mt19937 rng(c);
+      for (int k = 0; k < kPerClient; ++k) {
+        const bool stored = rng() % 3 != 0;
+        const std::string id = stored ? "s" + std::to_string(rng() % kStoredIds)
+                                      : "absent-" + std::to_string(rng() % 50);
+        ++asked[c][id];
+        auto res = app::http_get(server.http_url() + "/v1/predictions/" + id);
+        const bool right =
+            res.is_ok() && res->status == (stored ? 200 : 404) &&
+            (!stored || (res->body.find("\"request_id\":\"" + id + "\"") != std::string::npos &&
+                         res->body.find("\"chain_link\":") != std::string::npos));
+        if (!right)
+          wrong[c] += id + ": " + (res.is_ok() ? res->body : res.status().message()) + "\n";
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  more.join();
+  for (const auto& w : wrong) EXPECT_EQ(w, "");
+
+  auto trail = app::http_get(server.http_url() + "/v1/audit?kind=read&limit=10000");
+  ASSERT_TRUE(trail.is_ok());
+  ASSERT_EQ(trail->status, 200);
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = trail->body.find(needle); at != std::string::npos;
+         at = trail->body.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("\"endpoint\":\"get\""), static_cast<size_t>(kClients * kPerClient));
+  std::map<std::string, int> all;
+  for (const auto& a : asked) {
+    for (const auto& [id, n] : a) all[id] += n;
+  }
+  for (const auto& [id, n] : all) {
+    EXPECT_EQ(count("\"query\":\"/v1/predictions/" + id + "\""), static_cast<size_t>(n)) << id;
+  }
   EXPECT_EQ(server.terminate(), 0) << server.log();
 }
 
