@@ -182,13 +182,17 @@ void Server::Impl::add_routes() {
   // Reads of prediction data write the read audit (and searches scan): they run on the read pool,
   // not on an I/O thread (point lookups, below, one at a time may), and an unexpected exception is
   // a 500, not the end of the process.
-  auto on_read_pool = [this](std::function<HttpResponse(const HttpRequest&)> handler) {
-    return [this, handler = std::move(handler)](HttpRequest r, HttpResponder done) {
-      asio::post(read_pool, [r = std::move(r), done = std::move(done), handler] {
-        HttpResponse resp;
-        auto s = verity::guarded("a read", [&] { resp = handler(r); });
-        if (!s) resp = document::error_response(500, "internal_error", s.message());
-        done(std::move(resp));
+  using ReadHandler = std::function<HttpResponse(const HttpRequest&)>;
+  auto answer = [](const ReadHandler& handler, const HttpRequest& r) {
+    HttpResponse resp;
+    auto s = verity::guarded("a read", [&] { resp = handler(r); });
+    if (!s) resp = document::error_response(500, "internal_error", s.message());
+    return resp;
+  };
+  auto on_read_pool = [this, answer](ReadHandler handler) {
+    return [this, answer, handler = std::move(handler)](HttpRequest r, HttpResponder done) {
+      asio::post(read_pool, [r = std::move(r), done = std::move(done), handler, answer] {
+        done(answer(handler, r));
       });
     };
   };
@@ -198,20 +202,19 @@ void Server::Impl::add_routes() {
   // and the read audit trail*). At most one I/O thread runs one at a time, so lookups held up by a
   // slow disk or a write stall never hold every I/O thread (ingest, /metrics, health): the others
   // go to the read pool.
-  auto lookup = [this](const HttpRequest& r) { return read_api->get_prediction(r); };
-  guarded_async("GET", "/v1/predictions/*", kRoleRead,
-                [this, lookup, pooled = on_read_pool(lookup)](HttpRequest r, HttpResponder done) {
-                  if (inline_lookups.fetch_add(1) != 0) {
-                    inline_lookups.fetch_sub(1);
-                    pooled(std::move(r), std::move(done));
-                    return;
-                  }
-                  HttpResponse resp;
-                  auto s = verity::guarded("a read", [&] { resp = lookup(r); });
-                  inline_lookups.fetch_sub(1);
-                  if (!s) resp = document::error_response(500, "internal_error", s.message());
-                  done(std::move(resp));
-                });
+  ReadHandler lookup = [this](const HttpRequest& r) { return read_api->get_prediction(r); };
+  guarded_async(
+      "GET", "/v1/predictions/*", kRoleRead,
+      [this, answer, lookup, pooled = on_read_pool(lookup)](HttpRequest r, HttpResponder done) {
+        if (inline_lookups.fetch_add(1) != 0) {
+          inline_lookups.fetch_sub(1);
+          pooled(std::move(r), std::move(done));
+          return;
+        }
+        HttpResponse resp = answer(lookup, r);
+        inline_lookups.fetch_sub(1);
+        done(std::move(resp));
+      });
   auto quality_off = [] {
     return document::error_response(404, "model_quality_disabled",
                                     "model quality is off (metrics.quality.enabled: false)");
