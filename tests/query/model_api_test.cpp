@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <future>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -105,6 +106,67 @@ TEST_F(ModelsApiTest, TheDriftBaselineFollowsWritesIntoItsDaysOnly) {
   const auto after = psi_of_x();
   ASSERT_TRUE(after.has_value());
   EXPECT_LT(*after, *drifted / 2);
+}
+
+// The store as ModelsApi sees it, counting the aggregate reads of each window.
+class CountingReader final : public store::AggregateReader {
+ public:
+  explicit CountingReader(const store::Store& s) : store_(s) {}
+  Result<store::Aggregate> aggregate(std::string_view model,
+                                     const std::optional<std::string>& version, EpochMillis from_ms,
+                                     EpochMillis to_ms) const override {
+    ++reads[{from_ms, to_ms}];
+    return store_.aggregate(model, version, from_ms, to_ms);
+  }
+  uint64_t aggregate_generation(std::string_view model, const std::optional<std::string>& version,
+                                EpochMillis from_ms, EpochMillis to_ms) const override {
+    return store_.aggregate_generation(model, version, from_ms, to_ms);
+  }
+  std::vector<store::ModelVersionInfo> model_versions() const override {
+    return store_.model_versions();
+  }
+  store::LabelCounts label_counts() const override { return store_.label_counts(); }
+  mutable std::map<std::pair<EpochMillis, EpochMillis>, int> reads;
+
+ private:
+  const store::Store& store_;
+};
+
+// The baseline is read from the store while writes land in it (a copy kept then would be stale at
+// the next write and only hold memory), kept once two reads in a row found it unchanged, and read
+// again after the next write into it; the reports equal the store's either way.
+TEST_F(ModelsApiTest, AWindowIsKeptOnceItStoodStillBetweenTwoReads) {
+  CountingReader reader(*store_);
+  ModelsApi api(reader, config_, clock_);
+  const std::pair<EpochMillis, EpochMillis> baseline{kStart, kStart + 7 * kDay};
+  auto report = [&] {
+    auto r = api.report("m", std::nullopt, kStart + 20 * kDay, kStart + 21 * kDay);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    return r ? r->to_json() : std::string();
+  };
+  predict(kStart, 100, 10, "eu");
+  predict(kStart + 20 * kDay, 100, 1000, "eu");
+  for (int i = 0; i < 3; ++i) {  // writes into the baseline between reads: read each time
+    predict(kStart + (i + 1) * kDay, 10, 20, "us");
+    report();
+    EXPECT_EQ(reader.reads[baseline], i + 1);
+  }
+  const std::string quiet = report();  // unchanged since the last read: read once more, kept
+  EXPECT_EQ(reader.reads[baseline], 4);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(report(), quiet);
+  EXPECT_EQ(reader.reads[baseline], 4);  // from memory
+
+  predict(kStart + 2 * kDay, 200, 1000, "eu");  // into the baseline: read again, a new report
+  const std::string after = report();
+  EXPECT_EQ(reader.reads[baseline], 5);
+  EXPECT_NE(after, quiet);
+  EXPECT_EQ(
+      after,
+      api_->report("m", std::nullopt, kStart + 20 * kDay, kStart + 21 * kDay).value().to_json());
+  predict(kStart + 12 * kDay, 50, 5, "us");  // outside the baseline: its generation is unchanged
+  report();
+  report();
+  EXPECT_EQ(reader.reads[baseline], 6);  // the second read of the same generation keeps it
 }
 
 // Reports over generated windows (whole days read from memory, partial days from the store)
