@@ -67,8 +67,8 @@ Result<std::shared_ptr<const store::Aggregate>> ModelsApi::cached(
   auto it = cache_.find(key);
   // Kept only once the window stood still between two reads: while predictions or labels land in
   // it (the current day, a baseline that includes today), every read finds a new generation, and
-  // kept copies only held memory until the next read replaced them (24-26 MB of them in the label
-  // phase after 5M predictions). A window seen once is remembered by its generation alone.
+  // a kept copy only held memory until the next read replaced it (the cache held 24-26 MB in the
+  // label phase after 5M predictions). A window seen once is remembered by its generation alone.
   const bool quiet = it != cache_.end() && it->second.generation == generation;
   const size_t bytes =
       (quiet ? shared->memory_bytes() : 0) + sizeof(Cached) + model.size() + sizeof(key);
