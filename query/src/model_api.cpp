@@ -57,6 +57,7 @@ Result<std::shared_ptr<const store::Aggregate>> ModelsApi::cached(
     std::lock_guard lock(cache_mu_);
     auto it = cache_.find(key);
     if (it != cache_.end() && it->second.generation == generation && it->second.aggregate) {
+      it->second.changes = 0;  // it stood still
       return it->second.aggregate;
     }
   }
@@ -65,13 +66,19 @@ Result<std::shared_ptr<const store::Aggregate>> ModelsApi::cached(
   auto shared = std::make_shared<const store::Aggregate>(std::move(*a));
   std::lock_guard lock(cache_mu_);
   auto it = cache_.find(key);
-  // Kept only once the window stood still between two reads: while predictions or labels land in
-  // it (the current day, a baseline that includes today), every read finds a new generation, and
-  // a kept copy only held memory until the next read replaced it (the cache held 24-26 MB in the
-  // label phase after 5M predictions). A window seen once is remembered by its generation alone.
-  const bool quiet = it != cache_.end() && it->second.generation == generation;
+  // Not kept while the window is being written: a read that finds the generation changed since
+  // the previous read and the read before it (predictions or labels landing in today, in a
+  // baseline that includes today) remembers the generation alone, and keeps the sums again once
+  // two reads in a row find the same one. A copy kept while every read finds a new generation
+  // only held memory until the next read replaced it (the cache held 24-26 MB in the label phase
+  // after 5M predictions). A window read the first time, or changed once (a backfill), is kept at
+  // once, as before.
+  const uint32_t changes = it != cache_.end() && it->second.generation != generation
+                               ? std::min<uint32_t>(it->second.changes + 1, 2)
+                               : 0;
+  const bool keep = changes < 2;
   const size_t bytes =
-      (quiet ? shared->memory_bytes() : 0) + sizeof(Cached) + model.size() + sizeof(key);
+      (keep ? shared->memory_bytes() : 0) + sizeof(Cached) + model.size() + sizeof(key);
   if (it != cache_.end()) {
     cache_bytes_ -= it->second.bytes;
     cache_.erase(it);
@@ -81,7 +88,7 @@ Result<std::shared_ptr<const store::Aggregate>> ModelsApi::cached(
     cache_bytes_ = 0;
   }
   if (bytes <= kMaxCacheBytes) {
-    cache_.emplace(std::move(key), Cached{generation, quiet ? shared : nullptr, bytes});
+    cache_.emplace(std::move(key), Cached{generation, keep ? shared : nullptr, bytes, changes});
     cache_bytes_ += bytes;
   }
   return shared;

@@ -58,9 +58,9 @@ class ModelsApi {
   // buckets of its window (series_step_ms), each bucket's report built as the window's is.
   Result<OverTime> over_time(const Report& r) const;
 
-  // The aggregate of [from_ms, to_ms), kept from its second read with the same store generation
-  // for it until that changes: for windows that do not move while days pass (a drift baseline, the
-  // whole days of a report's window) once nothing is written into them.
+  // The aggregate of [from_ms, to_ms), kept while the store's generation for it stays the same:
+  // for windows that do not move while days pass (a drift baseline, the whole days of a report's
+  // window). Not kept while reads keep finding new generations (writes landing in its days).
   Result<std::shared_ptr<const store::Aggregate>> cached(const std::string& model,
                                                          const std::optional<std::string>& version,
                                                          EpochMillis from_ms,
@@ -76,8 +76,9 @@ class ModelsApi {
   const Clock& clock_;
   struct Cached {
     uint64_t generation = 0;
-    std::shared_ptr<const store::Aggregate> aggregate;  // null: seen once at `generation`
+    std::shared_ptr<const store::Aggregate> aggregate;  // null: not kept, being written
     size_t bytes = 0;                                   // counted in cache_bytes_
+    uint32_t changes = 0;  // reads in a row that found a new generation
   };
   mutable std::mutex cache_mu_;
   mutable std::map<std::tuple<std::string, std::optional<std::string>, EpochMillis, EpochMillis>,
