@@ -1,6 +1,8 @@
 #include "verity/store/aggregate.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 
@@ -73,73 +75,167 @@ double Aggregate::get(std::string_view key) const {
 
 namespace {
 
-// One entry of an encoded Aggregate: varint key length | key | 16-byte little-endian value.
-void put_entry(std::string& out, std::string_view key, unsigned __int128 value) {
-  put_varint(out, key.size());
-  out += key;
-  char le[16];
-  for (int i = 0; i < 16; ++i) le[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-  out.append(le, 16);
+using U128 = unsigned __int128;
+
+// The v2 encoding (aggregate.h). A logical key "<stem>\x1f<bin>" whose bin is a decimal written
+// the one way (0, or no leading zero; at most 9 digits) is a bin of its stem's packed item.
+constexpr char kBinSeparator = '\x1f';
+constexpr uint32_t kMaxBin = 999'999'999;
+constexpr std::string_view kPackedMarker("\0\2", 2);
+constexpr int kFractionBits = 40;  // Aggregate's fixed point: 2^-40 units
+constexpr U128 kFractionMask = (U128{1} << kFractionBits) - 1;
+enum Tag : uint8_t { kFraction = 0, kWhole = 1, kPacked = 2 };
+
+bool is_packed(std::string_view bytes) { return bytes.starts_with(kPackedMarker); }
+
+// Whether `key` is a bin of a packed item, and which.
+bool split_bin(std::string_view key, std::string_view& stem, uint32_t& bin) {
+  const size_t at = key.rfind(kBinSeparator);
+  if (at == std::string_view::npos) return false;
+  const std::string_view digits = key.substr(at + 1);
+  if (digits.empty() || digits.size() > 9 || (digits.size() > 1 && digits[0] == '0')) return false;
+  uint32_t v = 0;
+  for (const char ch : digits) {
+    if (ch < '0' || ch > '9') return false;
+    v = v * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  stem = key.substr(0, at);
+  bin = v;
+  return true;
 }
 
-// varint count | (varint key length | key | 16-byte LE value)* over entries sorted by key, the
-// ones that sum to 0 left out. get(element) is the element's (key, value) pair.
-template <typename Entries, typename Get>
-std::string encode_sorted(const Entries& entries, Get get) {
-  std::string out;
-  size_t n = 0, bytes = 0;
-  for (const auto& e : entries) {
-    if (get(e).second == 0) continue;
-    ++n;
-    bytes += get(e).first.size() + 18;
+void append_bin(std::string& key, uint32_t bin) {
+  char digits[10];
+  const auto end = std::to_chars(digits, digits + sizeof digits, bin).ptr;
+  key.append(digits, end);
+}
+
+void put_varint128(std::string& out, U128 v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((static_cast<uint8_t>(v) & 0x7f) | 0x80);
+    v >>= 7;
   }
-  out.reserve(8 + bytes);
-  put_varint(out, n);
-  for (const auto& e : entries) {
-    const auto& [key, value] = get(e);
-    if (value == 0) continue;
-    put_entry(out, key, static_cast<unsigned __int128>(value));
+  out += static_cast<char>(v);
+}
+
+bool get_varint128(std::string_view& in, U128& v) {
+  v = 0;
+  for (size_t i = 0; i < 19 && i < in.size(); ++i) {  // 19 * 7 bits hold 128
+    const auto b = static_cast<uint8_t>(in[i]);
+    if (i == 18 && b > 0x03) return false;  // bits past the 128th
+    v |= static_cast<U128>(b & 0x7f) << (7 * i);
+    if ((b & 0x80) == 0) {
+      in.remove_prefix(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+U128 zigzag(U128 v) { return (v << 1) ^ static_cast<U128>(static_cast<__int128>(v) >> 127); }
+U128 unzigzag(U128 u) { return (u >> 1) ^ (U128{0} - (u & 1)); }
+
+bool is_whole(U128 v) { return (v & kFractionMask) == 0; }
+
+// A value: whole ones (counts) as their integer part, the others as they are; zigzag varints.
+void put_value(std::string& out, U128 v) {
+  put_varint128(
+      out, zigzag(is_whole(v) ? static_cast<U128>(static_cast<__int128>(v) >> kFractionBits) : v));
+}
+bool get_value(std::string_view& in, bool whole, U128& v) {
+  U128 u = 0;
+  if (!get_varint128(in, u)) return false;
+  v = whole ? unzigzag(u) << kFractionBits : unzigzag(u);
+  return true;
+}
+
+// An entry on its way into the v2 encoding: a scalar (the key is its stem), or a bin of a
+// packed item. Views point into the entries being encoded.
+struct Piece {
+  std::string_view stem;
+  uint32_t bin = 0;
+  bool packed = false;
+  U128 value = 0;
+};
+
+Piece piece(std::string_view key, U128 value) {
+  Piece p{key, 0, false, value};
+  p.packed = split_bin(key, p.stem, p.bin);
+  return p;
+}
+
+// Items in (stem, scalar before packed) order, bins ascending.
+bool piece_less(const Piece& a, const Piece& b) {
+  if (const int c = a.stem.compare(b.stem); c != 0) return c < 0;
+  if (a.packed != b.packed) return b.packed;
+  return a.bin < b.bin;
+}
+
+void put_item_head(std::string& out, std::string_view stem, uint8_t tag) {
+  put_varint(out, stem.size());
+  out += stem;
+  out += static_cast<char>(tag);
+}
+
+// One bin of a packed item: varint (delta from the previous bin << 1 | whole) | value.
+void put_bin(std::string& out, uint32_t delta, U128 value) {
+  put_varint(out, (uint64_t{delta} << 1) | (is_whole(value) ? 1 : 0));
+  put_value(out, value);
+}
+
+// The v2 encoding of nonzero pieces (sorted here). An empty aggregate is one zero byte (as in
+// the first encoding).
+std::string encode_pieces(std::vector<Piece>& pieces) {
+  if (pieces.empty()) return std::string(1, '\0');
+  std::sort(pieces.begin(), pieces.end(), piece_less);
+  size_t items = 0, bytes = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const bool new_item =
+        i == 0 || pieces[i].stem != pieces[i - 1].stem || pieces[i].packed != pieces[i - 1].packed;
+    if (new_item) {
+      ++items;
+      bytes += pieces[i].stem.size() + 4;
+    }
+    bytes += pieces[i].packed ? 8 : 6;
+  }
+  std::string out;
+  out.reserve(kPackedMarker.size() + 10 + bytes);
+  out += kPackedMarker;
+  put_varint(out, items);
+  for (size_t i = 0; i < pieces.size();) {
+    const Piece& first = pieces[i];
+    if (!first.packed) {
+      put_item_head(out, first.stem, is_whole(first.value) ? kWhole : kFraction);
+      put_value(out, first.value);
+      ++i;
+      continue;
+    }
+    size_t end = i + 1;
+    while (end < pieces.size() && pieces[end].packed && pieces[end].stem == first.stem) ++end;
+    put_item_head(out, first.stem, kPacked);
+    put_varint(out, end - i);
+    uint32_t previous = 0;
+    for (; i < end; ++i) {
+      put_bin(out, pieces[i].bin - previous, pieces[i].value);
+      previous = pieces[i].bin;
+    }
   }
   return out;
 }
 
-}  // namespace
-
-std::string Aggregate::encode() const {  // entries_ are sorted already
-  return encode_sorted(
-      entries_, [](const auto& e) -> const auto& { return e; });
-}
-
-std::string AggregateSum::encode() const {
-  std::vector<const std::pair<const std::string, Aggregate::Fixed>*> sorted;
-  sorted.reserve(sums_.size());
-  for (const auto& e : sums_) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
-  return encode_sorted(
-      sorted, [](const auto* e) -> const auto& { return *e; });
-}
-
-namespace {
-
-// An encoded Aggregate being read: its unread entries and the one read last (sum_encoded reads
-// many at once).
+// A v1 aggregate being read: its unread entries and the one read last.
 struct Cursor {
   std::string_view rest;
   uint64_t left = 0;
   std::string_view key;
-  unsigned __int128 value = 0;  // times the term's sign (two's complement: sums wrap, never UB)
-  int sign = 1;
+  U128 value = 0;
   bool started = false;
 
   // Reads the count. False when the bytes cannot hold that many entries.
-  bool open(std::string_view bytes, int term_sign) {
+  bool open(std::string_view bytes) {
     rest = bytes;
-    sign = term_sign;
     return get_varint(rest, left) && left <= rest.size();
   }
-  // Whether every entry was read and nothing follows the last.
-  bool done() const { return left == 0 && rest.empty(); }
 
   // Reads the next entry (left > 0). False when the bytes are malformed: a key out of order or
   // cut short.
@@ -148,12 +244,12 @@ struct Cursor {
     if (!get_varint(rest, len) || len > rest.size() || rest.size() - len < 16) return false;
     const std::string_view k = rest.substr(0, len);
     if (started && !(key < k)) return false;
-    unsigned __int128 bits = 0;
+    U128 bits = 0;
     for (int b = 15; b >= 0; --b) {
       bits = (bits << 8) | static_cast<uint8_t>(rest[len + static_cast<size_t>(b)]);
     }
     key = k;
-    value = bits * static_cast<unsigned __int128>(static_cast<__int128>(sign));
+    value = bits;
     started = true;
     rest.remove_prefix(len + 16);
     --left;
@@ -161,108 +257,288 @@ struct Cursor {
   }
 };
 
-// Walks an encoded Aggregate: f(key, value) per entry. False when the bytes are malformed (keys
-// must be sorted and unique; nothing may follow the last entry).
+// Walks a v1 aggregate: f(key, value) per entry. False when the bytes are malformed (keys must be
+// sorted and unique; nothing may follow the last entry).
 template <typename F>
-bool walk(std::string_view in, F&& f) {
+bool walk_v1(std::string_view in, F&& f) {
   Cursor c;
-  if (!c.open(in, 1)) return false;
+  if (!c.open(in)) return false;
   while (c.left > 0) {
     if (!c.next()) return false;
-    f(c.key, static_cast<Aggregate::Fixed>(c.value));
+    f(c.key, c.value);
   }
   return c.rest.empty();
 }
 
-}  // namespace
+// A v2 aggregate being read, item by item and a packed item's bins one by one. Values are read
+// times the term's sign (two's complement: sums wrap, never UB).
+struct PackedCursor {
+  std::string_view rest;
+  uint64_t items_left = 0;
+  U128 sign = 1;
+  bool started = false;
+  // The item read last.
+  std::string_view stem;
+  bool packed = false;
+  U128 value = 0;          // a scalar's
+  uint64_t bins_left = 0;  // a packed item's bins not yet read
+  uint32_t bin = 0;        // and the one read last
+  U128 bin_value = 0;
 
-bool AggregateSum::add_encoded(std::string_view bytes, int sign) {
-  // One pass: the entries before a malformation stay added (callers discard the sum then).
-  return walk(bytes,
-              [this, sign](std::string_view k, Aggregate::Fixed v) { add_to(slot(k), v, sign); });
+  // Reads the count. False when the bytes cannot hold that many items.
+  bool open(std::string_view bytes, int term_sign) {
+    rest = bytes.substr(kPackedMarker.size());
+    sign = static_cast<U128>(static_cast<__int128>(term_sign));
+    return get_varint(rest, items_left) && items_left <= rest.size();
+  }
+  bool done() const { return items_left == 0 && bins_left == 0 && rest.empty(); }
+
+  // Reads the next item (items_left > 0, and the last item's bins all read). False when the bytes
+  // are malformed: items out of order, a scalar whose key is a bin, a packed item without bins,
+  // bytes cut short.
+  bool next_item() {
+    uint64_t len = 0;
+    if (!get_varint(rest, len) || len >= rest.size()) return false;
+    const std::string_view s = rest.substr(0, len);
+    const auto tag = static_cast<uint8_t>(rest[len]);
+    if (tag > kPacked) return false;
+    const bool p = tag == kPacked;
+    if (started) {
+      const int c = stem.compare(s);
+      if (c > 0 || (c == 0 && (packed || !p))) return false;
+    }
+    rest.remove_prefix(len + 1);
+    stem = s;
+    packed = p;
+    started = true;
+    --items_left;
+    if (!p) {
+      std::string_view unused;
+      uint32_t b = 0;
+      if (split_bin(s, unused, b) || !get_value(rest, tag == kWhole, value)) return false;
+      value *= sign;
+      return true;
+    }
+    bin = 0;
+    return get_varint(rest, bins_left) && bins_left > 0 && bins_left <= rest.size();
+  }
+
+  // Reads the next bin of the packed item (bins_left > 0). False when the bytes are malformed:
+  // bins not ascending, past kMaxBin, or cut short.
+  bool next_bin(bool first) {
+    uint64_t d = 0;
+    if (!get_varint(rest, d)) return false;
+    const uint64_t delta = d >> 1;
+    if ((!first && delta == 0) || delta > kMaxBin - bin) return false;
+    bin += static_cast<uint32_t>(delta);
+    if (!get_value(rest, (d & 1) != 0, bin_value)) return false;
+    bin_value *= sign;
+    --bins_left;
+    return true;
+  }
+};
+
+// Walks a v2 aggregate: f(key, value) per logical entry (a packed item's bins as
+// "<stem>\x1f<bin>"; the view lives for the call). False when the bytes are malformed.
+template <typename F>
+bool walk_v2(std::string_view in, F&& f) {
+  PackedCursor c;
+  if (!c.open(in, 1)) return false;
+  std::string key;
+  while (c.items_left > 0) {
+    if (!c.next_item()) return false;
+    if (!c.packed) {
+      f(c.stem, c.value);
+      continue;
+    }
+    key.assign(c.stem);
+    key += kBinSeparator;
+    const size_t base = key.size();
+    for (bool first = true; c.bins_left > 0; first = false) {
+      if (!c.next_bin(first)) return false;
+      key.resize(base);
+      append_bin(key, c.bin);
+      f(std::string_view(key), c.bin_value);
+    }
+  }
+  return c.rest.empty();
 }
 
-bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out) {
-  std::vector<Cursor> cursors(terms.size());
-  std::vector<Cursor*> active;  // the cursors with an entry read and not yet summed
+template <typename F>
+bool walk(std::string_view in, F&& f) {
+  return is_packed(in) ? walk_v2(in, f) : walk_v1(in, f);
+}
+
+// Sums at most kMaxMergeTerms v2 terms in one pass over their items (and bins).
+constexpr size_t kMaxMergeTerms = 16;
+
+bool merge_packed(std::span<const EncodedTerm> terms, std::string& out) {
+  std::array<PackedCursor, kMaxMergeTerms> cursors;
+  std::vector<PackedCursor*> active, at, live;
   active.reserve(terms.size());
   size_t bytes = 0;
   for (size_t i = 0; i < terms.size(); ++i) {
-    Cursor& c = cursors[i];
+    PackedCursor& c = cursors[i];
     if (!c.open(terms[i].bytes, terms[i].sign)) return false;
     bytes += c.rest.size();
-    if (c.left == 0) {
+    if (c.items_left == 0) {
       if (!c.done()) return false;
       continue;
     }
-    if (!c.next()) return false;
+    if (!c.next_item()) return false;
     active.push_back(&c);
   }
   constexpr size_t kCountRoom = 10;  // the longest varint: the count is written there at the end
   out.clear();
-  out.reserve(kCountRoom + bytes);
-  out.resize(kCountRoom);
-  uint64_t n = 0;
-  auto emit = [&](std::string_view key, unsigned __int128 sum) {
-    if (sum == 0) return;
-    ++n;
-    put_entry(out, key, sum);
-  };
-  // Moves a cursor past the entry just summed. False when its bytes are malformed; `done` when it
-  // has no entry left (and nothing follows its last).
-  auto advance = [](Cursor& c, bool& done) {
-    done = c.left == 0;
-    return done ? c.done() : c.next();
-  };
-  // Key views stay valid after their cursor moves on: they point into the terms' bytes.
-  if (active.size() <= 16) {
-    // Few terms, mostly the same keys (a bucket's operands): one scan finds the least key, a
-    // second sums every term at it. About two comparisons per entry when the keys are shared.
-    while (!active.empty()) {
-      std::string_view key = active[0]->key;
-      for (size_t i = 1; i < active.size(); ++i) key = std::min(key, active[i]->key);
-      unsigned __int128 sum = 0;
-      for (size_t i = 0; i < active.size();) {
-        Cursor& c = *active[i];
-        if (c.key != key) {
-          ++i;
-          continue;
+  out.reserve(kPackedMarker.size() + kCountRoom + bytes);
+  out += kPackedMarker;
+  out.resize(kPackedMarker.size() + kCountRoom);
+  thread_local std::string bins;
+  uint64_t items = 0;
+  while (!active.empty()) {
+    // The least item, and the cursors at it. Few terms, mostly the same stems: a scan is cheaper
+    // than a heap.
+    const PackedCursor* least = active[0];
+    for (size_t i = 1; i < active.size(); ++i) {
+      const int c = active[i]->stem.compare(least->stem);
+      if (c < 0 || (c == 0 && !active[i]->packed && least->packed)) least = active[i];
+    }
+    const std::string_view stem = least->stem;
+    const bool packed = least->packed;
+    at.clear();
+    for (PackedCursor* c : active) {
+      if (c->packed == packed && c->stem == stem) at.push_back(c);
+    }
+    if (!packed) {
+      U128 sum = 0;
+      for (const PackedCursor* c : at) sum += c->value;
+      if (sum != 0) {
+        ++items;
+        put_item_head(out, stem, is_whole(sum) ? kWhole : kFraction);
+        put_value(out, sum);
+      }
+    } else {
+      live.assign(at.begin(), at.end());
+      for (PackedCursor* c : live) {
+        if (!c->next_bin(true)) return false;
+      }
+      bins.clear();
+      uint64_t n = 0;
+      uint32_t previous = 0;
+      while (!live.empty()) {
+        uint32_t b = live[0]->bin;
+        for (size_t i = 1; i < live.size(); ++i) b = std::min(b, live[i]->bin);
+        U128 sum = 0;
+        for (size_t i = 0; i < live.size();) {
+          PackedCursor& c = *live[i];
+          if (c.bin != b) {
+            ++i;
+            continue;
+          }
+          sum += c.bin_value;
+          if (c.bins_left == 0) {
+            live[i] = live.back();
+            live.pop_back();
+          } else if (!c.next_bin(false)) {
+            return false;
+          } else {
+            ++i;
+          }
         }
-        sum += c.value;
-        bool done = false;
-        if (!advance(c, done)) return false;
-        if (done) {
-          active[i] = active.back();
-          active.pop_back();
-        } else {
-          ++i;
+        if (sum != 0) {
+          put_bin(bins, b - previous, sum);
+          previous = b;
+          ++n;
         }
       }
-      emit(key, sum);
-    }
-  } else {
-    // Many terms (a key's operands at a flush: one per commit group): every entry into a flat
-    // map, then its keys sorted once. One hash per entry instead of a heap's two comparisons per
-    // level, and keys are views of the terms' bytes (no copy).
-    boost::unordered_flat_map<std::string_view, unsigned __int128> sums;
-    sums.reserve(bytes / 24);  // an entry takes at least 18 bytes; most keys are shared
-    for (Cursor* c : active) {
-      for (;;) {
-        sums[c->key] += c->value;
-        bool done = false;
-        if (!advance(*c, done)) return false;
-        if (done) break;
+      if (n > 0) {
+        ++items;
+        put_item_head(out, stem, kPacked);
+        put_varint(out, n);
+        out += bins;
       }
     }
-    std::vector<std::pair<std::string_view, unsigned __int128>> sorted(sums.begin(), sums.end());
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto& [key, sum] : sorted) emit(key, sum);
+    // Key views stay valid after their cursor moves on: they point into the terms' bytes.
+    for (PackedCursor* c : at) {
+      if (c->items_left > 0) {
+        if (!c->next_item()) return false;
+      } else {
+        if (!c->rest.empty()) return false;
+        active.erase(std::find(active.begin(), active.end(), c));
+      }
+    }
+  }
+  if (items == 0) {
+    out.assign(1, '\0');
+    return true;
   }
   std::string count;
-  put_varint(count, n);
-  out.replace(0, kCountRoom, count);
+  put_varint(count, items);
+  out.replace(kPackedMarker.size(), kCountRoom, count);
   return true;
+}
+
+}  // namespace
+
+std::string Aggregate::encode() const {
+  std::vector<Piece> pieces;
+  pieces.reserve(entries_.size());
+  for (const auto& [key, value] : entries_) {
+    if (value != 0) pieces.push_back(piece(key, static_cast<U128>(value)));
+  }
+  return encode_pieces(pieces);
+}
+
+std::string AggregateSum::encode() const {
+  std::vector<Piece> pieces;
+  pieces.reserve(sums_.size());
+  for (const auto& [key, value] : sums_) {
+    if (value != 0) pieces.push_back(piece(key, static_cast<U128>(value)));
+  }
+  return encode_pieces(pieces);
+}
+
+bool AggregateSum::add_encoded(std::string_view bytes, int sign) {
+  // One pass: the entries before a malformation stay added (callers discard the sum then).
+  return walk(bytes, [this, sign](std::string_view k, U128 v) {
+    add_to(slot(k), static_cast<Aggregate::Fixed>(v), sign);
+  });
+}
+
+bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out) {
+  // Terms in the first encoding (written by earlier versions) are encoded again first.
+  std::vector<std::string> converted;
+  converted.reserve(terms.size());  // no reallocation: views of its strings stay valid
+  std::vector<EncodedTerm> packed;
+  packed.reserve(terms.size());
+  for (const EncodedTerm& t : terms) {
+    if (is_packed(t.bytes)) {
+      packed.push_back(t);
+      continue;
+    }
+    std::vector<Piece> pieces;
+    if (!walk_v1(t.bytes, [&](std::string_view k, U128 v) {
+          if (v != 0) pieces.push_back(piece(k, v));
+        })) {
+      return false;
+    }
+    if (pieces.empty()) continue;
+    converted.push_back(encode_pieces(pieces));
+    packed.push_back({converted.back(), t.sign});
+  }
+  if (packed.size() <= kMaxMergeTerms) return merge_packed(packed, out);
+  // Many terms (a key's operands at a flush: one per commit group): summed 16 at a time, then
+  // the partial sums (integer sums: the grouping changes no bit).
+  std::vector<std::string> partial((packed.size() + kMaxMergeTerms - 1) / kMaxMergeTerms);
+  std::vector<EncodedTerm> next;
+  next.reserve(partial.size());
+  for (size_t i = 0; i < partial.size(); ++i) {
+    const size_t from = i * kMaxMergeTerms;
+    const size_t n = std::min(kMaxMergeTerms, packed.size() - from);
+    if (!merge_packed(std::span(packed).subspan(from, n), partial[i])) return false;
+    next.push_back({partial[i], 1});
+  }
+  return sum_encoded(next, out);
 }
 
 Aggregate AggregateSum::result() const {
@@ -275,12 +551,18 @@ Aggregate AggregateSum::result() const {
 }
 
 std::optional<Aggregate> Aggregate::decode(std::string_view in) {
-  Aggregate a;
-  if (!walk(in,
-            [&a](std::string_view k, Fixed v) { a.entries_.emplace_back(std::string(k), v); })) {
+  std::vector<std::pair<std::string, Fixed>> entries;
+  if (!walk(in, [&entries](std::string_view k, U128 v) {
+        entries.emplace_back(std::string(k), static_cast<Fixed>(v));
+      })) {
     return std::nullopt;
   }
-  return a;
+  if (!is_packed(in)) {  // sorted already
+    Aggregate a;
+    a.entries_ = std::move(entries);
+    return a;
+  }
+  return from_entries(std::move(entries));
 }
 
 }  // namespace verity::store

@@ -2,14 +2,68 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <iterator>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "record_codec.h"
+
 namespace verity::store {
 namespace {
+
+// The first encoding (aggregate.h), as versions before 2026-12-04 wrote it: stores still hold it.
+std::string encode_v1(const Aggregate& a) {
+  size_t n = 0;
+  a.for_each_fixed([&n](const std::string&, Aggregate::Fixed value) { n += value != 0; });
+  std::string out;
+  put_varint(out, n);
+  a.for_each_fixed([&out](const std::string& key, Aggregate::Fixed value) {
+    if (value == 0) return;  // entries that sum to 0 were never written
+    put_varint(out, key.size());
+    out += key;
+    const auto bits = static_cast<unsigned __int128>(value);
+    for (int i = 0; i < 16; ++i) out += static_cast<char>((bits >> (8 * i)) & 0xff);
+  });
+  return out;
+}
+
+// A generated key: any bytes; bins of histograms ("<stem>\x1f<decimal>", stems empty, holding
+// the separator, or equal to another key); decimals written another way (leading zeros, signs,
+// ten digits), which are keys of their own.
+std::string generated_key(std::mt19937& rng) {
+  static const std::string stems[] = {"",
+                                      "sh\x1f\"1\"\x1f\"0\"",
+                                      "ph\x1f"
+                                      "1\x1f"
+                                      "0\x1f\"1\"",
+                                      "conf",
+                                      "a",
+                                      "a\x1f"
+                                      "7",
+                                      std::string("\0\2", 2)};
+  static const std::string odd_bins[] = {"01",         "00", "-1",         "+3", "1e3", "",
+                                         "1000000000", "9a", "4294967296", " 5", "0x1"};
+  switch (rng() % 4) {
+    case 0: {
+      std::string key(rng() % 12, '\0');
+      for (char& ch : key) ch = static_cast<char>(rng() % 5 == 0 ? rng() : 'a' + rng() % 3);
+      return key;
+    }
+    case 1: {
+      const uint32_t bins[] = {0,  1,    9,         10,
+                               99, 2979, 999999999, static_cast<uint32_t>(rng() % 3000)};
+      return stems[rng() % std::size(stems)] + "\x1f" +
+             std::to_string(bins[rng() % std::size(bins)]);
+    }
+    case 2:
+      return stems[rng() % std::size(stems)] + "\x1f" + odd_bins[rng() % std::size(odd_bins)];
+    default:
+      return stems[rng() % std::size(stems)];
+  }
+}
 
 // Generated keys (any bytes, empty ones, shared prefixes) and values (tiny, huge, negative, summing
 // to exactly zero): a flat-map sum encodes to the same bytes as the sorted Aggregate of the same
@@ -22,8 +76,7 @@ TEST(AggregateSum, EncodesLikeTheSortedAggregateForGeneratedSums) {
     AggregateSum a, b, all;
     const int n = static_cast<int>(rng() % 400);
     for (int i = 0; i < n; ++i) {
-      std::string key(rng() % 12, '\0');
-      for (char& ch : key) ch = static_cast<char>(rng() % 5 == 0 ? rng() : 'a' + rng() % 3);
+      const std::string key = generated_key(rng);
       const double v = values[rng() % std::size(values)];
       sorted.add(key, v);
       all.add(key, v);
@@ -44,7 +97,49 @@ TEST(AggregateSum, EncodesLikeTheSortedAggregateForGeneratedSums) {
     auto decoded = Aggregate::decode(want);
     ASSERT_TRUE(decoded.has_value()) << "round " << round;
     EXPECT_EQ(decoded->encode(), want) << "round " << round;
+    // Every logical entry comes back, with its value, whichever encoding holds it.
+    for (const std::string& bytes : {want, encode_v1(sorted)}) {
+      auto back = Aggregate::decode(bytes);
+      ASSERT_TRUE(back.has_value()) << "round " << round;
+      size_t nonzero = 0;
+      sorted.for_each_fixed([&](const std::string&, Aggregate::Fixed v) { nonzero += v != 0; });
+      ASSERT_EQ(back->size(), nonzero) << "round " << round;
+      sorted.for_each_fixed([&](const std::string& key, Aggregate::Fixed value) {
+        Aggregate::Fixed got = 0;
+        back->for_each_fixed([&](const std::string& k, Aggregate::Fixed v) {
+          if (k == key) got = v;
+        });
+        EXPECT_TRUE(got == value) << "round " << round << ", key of " << key.size() << " bytes";
+      });
+      AggregateSum via_sum;
+      ASSERT_TRUE(via_sum.add_encoded(bytes)) << "round " << round;
+      EXPECT_EQ(via_sum.encode(), want) << "round " << round;
+    }
   }
+}
+
+// A score histogram of one class pair (bins "sh\x1f<g>\x1f<b>", as the contributor writes them)
+// is one packed item: ~2 bytes per bin of counts instead of ~40 (key, separator, 16-byte value).
+TEST(Aggregate, PacksTheBinsOfAHistogramIntoOneItem) {
+  Aggregate a;
+  for (int b = 0; b < 2980; b += 3)
+    a.add("sh\x1f\"1\"\x1f\"1\"\x1f" + std::to_string(b), 1 + b % 5);
+  a.add("n", 1000);
+  a.add("lag_sum", 12.375);
+  const std::string v2 = a.encode();
+  const std::string v1 = encode_v1(a);
+  EXPECT_LT(v2.size() * 10, v1.size()) << v2.size() << " vs " << v1.size();
+  EXPECT_LT(v2.size(), 2500u);
+  auto back = Aggregate::decode(v2);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->get("sh\x1f\"1\"\x1f\"1\"\x1f"
+                      "2979"),
+            1 + 2979 % 5);
+  EXPECT_EQ(back->get("sh\x1f\"1\"\x1f\"1\"\x1f"
+                      "1"),
+            0);
+  EXPECT_EQ(back->get("lag_sum"), 12.375);
+  EXPECT_EQ(back->encode(), v2);
 }
 
 // The reference for sum_encoded: each term added to a flat-map sum, then encoded.
@@ -69,9 +164,19 @@ std::optional<std::string> merged_sum(const std::vector<EncodedTerm>& terms) {
 TEST(SumEncoded, GivesTheFlatMapSumsBytesForGeneratedTerms) {
   std::mt19937 rng(29);
   const double values[] = {1, -1, 1e-12, -3.5e9, 0.1, 123456.789, 1e30, -1e30, 0.5, 7};
-  const std::string shared[] = {
-      "n", "conf_sum", std::string("sh\x1f") + "0.9", std::string("cm\x1f\"a\"") + "\x1f\"b\"",
-      "",  "zz"};
+  const std::string shared[] = {"n",
+                                "conf_sum",
+                                std::string("sh\x1f") + "0.9",
+                                std::string("cm\x1f\"a\"") + "\x1f\"b\"",
+                                "",
+                                "zz",
+                                "sh\x1f\"1\"\x1f\"1\"\x1f"
+                                "17",
+                                "sh\x1f\"1\"\x1f\"1\"\x1f"
+                                "170",
+                                "sh\x1f\"1\"\x1f\"1\"",
+                                "c1\x1f"
+                                "0"};
   for (int round = 0; round < 400; ++round) {
     const size_t k = round < 200 ? rng() % 20 : rng() % 61;
     std::vector<std::string> bytes;
@@ -81,12 +186,15 @@ TEST(SumEncoded, GivesTheFlatMapSumsBytesForGeneratedTerms) {
       const int n = static_cast<int>(rng() % 40);
       for (int i = 0; i < n; ++i) {
         std::string key;
-        switch (rng() % 3) {
+        switch (rng() % 4) {
           case 0:
             key = shared[rng() % std::size(shared)];
             break;
           case 1:
             key = "t" + std::to_string(t) + "." + std::to_string(rng() % 50);
+            break;
+          case 2:
+            key = generated_key(rng);
             break;
           default:
             key.assign(rng() % 10, '\0');
@@ -94,7 +202,9 @@ TEST(SumEncoded, GivesTheFlatMapSumsBytesForGeneratedTerms) {
         }
         a.add(key, values[rng() % std::size(values)]);
       }
-      bytes.push_back(a.encode());
+      // A fifth of the terms in the first encoding: stored values written by earlier versions
+      // meet new operands.
+      bytes.push_back(rng() % 5 == 0 ? encode_v1(a) : a.encode());
     }
     for (size_t t = 0; t < k; ++t) terms.push_back({bytes[t], rng() % 4 == 0 ? -1 : 1});
     // A term taken back out: its entries cancel exactly.
@@ -130,13 +240,13 @@ TEST(SumEncoded, RefusesKeysOutOfOrderAndCountsPastTheBytes) {
   Aggregate a;
   a.add("a", 1);
   a.add("b", 2);
-  const std::string good = a.encode();
+  const std::string good = encode_v1(a);
   // The same entries, "b" first.
   const size_t entry = (good.size() - 1) / 2;
   const std::string swapped = good.substr(0, 1) + good.substr(1 + entry) + good.substr(1, entry);
   std::string out;
   EXPECT_TRUE(sum_encoded(std::vector<EncodedTerm>{{good}}, out));
-  EXPECT_EQ(out, good);
+  EXPECT_EQ(out, a.encode());
   EXPECT_FALSE(sum_encoded(std::vector<EncodedTerm>{{good}, {swapped}}, out));
   EXPECT_FALSE(sum_encoded(std::vector<EncodedTerm>{{std::string_view("\x05", 1)}}, out));
   EXPECT_TRUE(sum_encoded(std::vector<EncodedTerm>{{std::string_view("\x00", 1)}}, out));
@@ -144,8 +254,82 @@ TEST(SumEncoded, RefusesKeysOutOfOrderAndCountsPastTheBytes) {
   EXPECT_TRUE(sum_encoded(std::vector<EncodedTerm>{}, out));
   EXPECT_EQ(out, std::string(1, '\0'));
   // A term and its negation: nothing.
-  EXPECT_TRUE(sum_encoded(std::vector<EncodedTerm>{{good, 1}, {good, -1}}, out));
+  EXPECT_TRUE(sum_encoded(std::vector<EncodedTerm>{{a.encode(), 1}, {good, -1}}, out));
   EXPECT_EQ(out, std::string(1, '\0'));
+}
+
+// Hand-written v2 bytes: what is refused is refused by the merge and by the flat-map sum alike.
+TEST(SumEncoded, RefusesMalformedPackedItems) {
+  auto item = [](std::string_view stem, char tag, std::string_view rest) {
+    std::string out;
+    out += static_cast<char>(stem.size());
+    out += stem;
+    out += tag;
+    out += rest;
+    return out;
+  };
+  const std::string head("\0\2", 2);
+  // One whole count of 3 (zigzag 6) under "n"; bins 4 and 6 of "h" (deltas 4 and 2, whole), 1 each.
+  const std::string n3 = item("n", 1, "\x06");
+  const std::string h46 = item("h", 2, std::string("\x02") + "\x09\x02" + "\x05\x02");
+  const struct {
+    const char* what;
+    std::string bytes;
+    bool valid;
+  } cases[] = {
+      {"two items in order", head + "\x02" + h46 + n3, true},
+      {"zero items", head + std::string(1, '\0'), true},
+      {"items out of order", head + "\x02" + n3 + h46, false},
+      {"a stem twice as scalars", head + "\x02" + n3 + n3, false},
+      {"a scalar and a packed item of one stem", head + "\x02" + item("h", 1, "\x02") + h46, true},
+      {"a packed item before the scalar of its stem", head + "\x02" + h46 + item("h", 1, "\x02"),
+       false},
+      {"a scalar whose key is a bin",
+       head + "\x01" +
+           item("h\x1f"
+                "3",
+                1, "\x02"),
+       false},
+      {"a scalar whose key looks like a bin but is not one",
+       head + "\x01" +
+           item("h\x1f"
+                "03",
+                1, "\x02"),
+       true},
+      {"an unknown tag", head + "\x01" + item("n", 3, "\x02"), false},
+      {"a packed item without bins", head + "\x01" + item("h", 2, std::string(1, '\0')), false},
+      {"bins not ascending",
+       head + "\x01" + item("h", 2, std::string("\x02") + "\x09\x02" + "\x01\x02"), false},
+      {"a bin past 999999999", head + "\x01" + item("h", 2, "\x01\x81\xa8\xd6\xb9\x07\x02"), false},
+      {"the last bin allowed", head + "\x01" + item("h", 2, "\x01\xff\xa7\xd6\xb9\x07\x02"), true},
+      {"cut short", (head + "\x02" + h46 + n3).substr(0, 12), false},
+      {"bytes after the last item", head + "\x01" + n3 + "x", false},
+      {"a value of 20 varint bytes", head + "\x01" + item("n", 0, std::string(19, '\x80') + "\x01"),
+       false},
+      {"the largest value", head + "\x01" + item("n", 0, std::string(18, '\xff') + "\x03"), true},
+  };
+  for (const auto& c : cases) {
+    std::string out;
+    AggregateSum reference;
+    EXPECT_EQ(reference.add_encoded(c.bytes), c.valid) << c.what;
+    EXPECT_EQ(sum_encoded(std::vector<EncodedTerm>{{c.bytes}}, out), c.valid) << c.what;
+    EXPECT_EQ(Aggregate::decode(c.bytes).has_value(), c.valid) << c.what;
+    if (c.valid) {
+      EXPECT_EQ(out, reference.encode()) << c.what;
+    }
+  }
+  std::string out;
+  ASSERT_TRUE(sum_encoded(std::vector<EncodedTerm>{{head + "\x02" + h46 + n3}}, out));
+  auto a = Aggregate::decode(out);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->get("n"), 3);
+  EXPECT_EQ(a->get("h\x1f"
+                   "4"),
+            1);
+  EXPECT_EQ(a->get("h\x1f"
+                   "6"),
+            1);
+  EXPECT_EQ(a->size(), 3u);
 }
 
 }  // namespace

@@ -59,8 +59,18 @@ class Aggregate final : public AggregateSink {
   // From unsorted, unique keys.
   static Aggregate from_entries(std::vector<std::pair<std::string, Fixed>> entries);
 
-  // varint count | (varint key length | key | 16-byte little-endian two's-complement value)*,
-  // sorted by key. Entries that sum to exactly 0 are dropped.
+  // The second encoding ("v2"; entries that sum to exactly 0 are dropped, and an empty aggregate
+  // is one zero byte):
+  //   "\0\2" | varint item count | item*, items sorted by (stem, scalar before packed)
+  //   item:   varint stem length | stem | tag byte | ...
+  //     tag 0 | zigzag varint of the fixed-point value            (a scalar: the key is the stem)
+  //     tag 1 | zigzag varint of the value / 2^40 (a whole number: counts)
+  //     tag 2 | varint bin count | (varint (bin - previous bin) << 1 | whole | zigzag varint)*
+  // A key "<stem>\x1f<decimal>" (0, or no leading zero, at most 9 digits) is bin <decimal> of its
+  // stem's packed item (tag 2), any other key a scalar: a score histogram of a class pair is one
+  // item of ~2 bytes per bin, not one entry of ~40. The first encoding (varint count | (varint key
+  // length | key | 16-byte little-endian two's-complement value)*, sorted by key; written before
+  // 2026-12-04) is still read: "\0\2..." cannot be one (a count of 0 is followed by nothing).
   std::string encode() const;
   static std::optional<Aggregate> decode(std::string_view bytes);
 
@@ -75,8 +85,9 @@ struct EncodedTerm {
 };
 
 // Sums encoded Aggregates into the encoding of their sum: the same bytes as adding each to an
-// AggregateSum and encoding that, in one merge pass over their sorted entries (no hashing, no
-// sorting, no copy of a key but into the output). The merge operator's and the rollups' way to sum
+// AggregateSum and encoding that, in one merge pass over their sorted items and bins (no hashing,
+// no copy of a stem but into the output; terms in the first encoding are encoded again first, and
+// more than 16 terms are summed 16 at a time). The merge operator's and the rollups' way to sum
 // stored operands. False, with `out` unspecified, when a term is not an Aggregate.
 bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out);
 
