@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -117,13 +116,6 @@ KeyBuffer& thread_keys() {
   return keys;
 }
 
-// A small integer as decimal text (bins and buckets in keys), in `buf`.
-template <size_t N>
-std::string_view decimal(std::array<char, N>& buf, long long v) {
-  const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
-  return {buf.data(), static_cast<size_t>(end - buf.data())};
-}
-
 // What one score s of group g (scores: 's', probabilities: 'p') adds (aggregate_keys.h). Keys
 // are built in the thread's buffer: nothing is allocated once it has grown.
 void add_scored(store::AggregateSink& out, char prefix, std::string_view g, double s) {
@@ -134,8 +126,7 @@ void add_scored(store::AggregateSink& out, char prefix, std::string_view g, doub
     std::copy(n.begin(), n.end(), name.begin() + 1);
     return std::string_view(name.data(), 1 + n.size());
   };
-  std::array<char, 24> bin;
-  out.add(key(k("h"), g, decimal(bin, score_bin(s))), 1);
+  out.add_bin(key(k("h"), g), static_cast<uint32_t>(score_bin(s)), 1);
   // Exact counts on each side of 0.5 (bins cannot tell 0.5 from 0.5004, nor 0.5 from its mirror).
   if (s >= 0.5) out.add(key(k("u"), g), 1);
   if (s <= 0.5) out.add(key(k("d"), g), 1);
@@ -143,13 +134,12 @@ void add_scored(store::AggregateSink& out, char prefix, std::string_view g, doub
   out.add(key(k("l0"), g), -std::log(1 - clipped));
   out.add(key(k("q1"), g), (1 - s) * (1 - s));
   out.add(key(k("q0"), g), s * s);
-  std::array<char, 24> b1buf, b0buf;
-  const std::string_view b1 = decimal(b1buf, calibration_bin(s));
-  const std::string_view b0 = decimal(b0buf, calibration_bin(1 - s));
-  out.add(key(k("c1"), g, b1), 1);
-  out.add(key(k("c1s"), g, b1), s);
-  out.add(key(k("c0"), g, b0), 1);
-  out.add(key(k("c0s"), g, b0), 1 - s);
+  const auto b1 = static_cast<uint32_t>(calibration_bin(s));
+  const auto b0 = static_cast<uint32_t>(calibration_bin(1 - s));
+  out.add_bin(key(k("c1"), g), b1, 1);
+  out.add_bin(key(k("c1s"), g), b1, s);
+  out.add_bin(key(k("c0"), g), b0, 1);
+  out.add_bin(key(k("c0s"), g), b0, 1 - s);
 }
 
 const char* type_of(const simdjson::dom::element& v) {
@@ -229,11 +219,7 @@ const char* type_name(ObservedFields::Type t) {
 void add_confidence(double conf, store::AggregateSink& out) {
   if (!(conf >= 0 && conf <= 1)) return;
   const int b = std::min(kConfidenceBins - 1, static_cast<int>(conf * kConfidenceBins));
-  std::array<char, 8> bin;
-  const auto end = std::to_chars(bin.data(), bin.data() + bin.size(), b).ptr;
-  out.add(
-      thread_keys()("conf", std::string_view(bin.data(), static_cast<size_t>(end - bin.data()))),
-      1);
+  out.add_bin("conf", static_cast<uint32_t>(b), 1);
   out.add("conf_sum", conf);
   out.add("conf_n", 1);
 }
@@ -314,8 +300,7 @@ void ModelContributor::join(const store::JoinSide& p, const store::JoinSide& l,
   const size_t lag_bucket =
       std::lower_bound(kLagBoundsSeconds.begin(), kLagBoundsSeconds.end(), lag) -
       kLagBoundsSeconds.begin();
-  std::array<char, 24> bucket;
-  out.add(thread_keys()("lag", decimal(bucket, static_cast<long long>(lag_bucket))), 1);
+  out.add_bin("lag", static_cast<uint32_t>(lag_bucket), 1);
   out.add("lag_sum", lag);
 
   if (!parse_stored(0, p.document, pdoc)) return;

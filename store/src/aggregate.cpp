@@ -21,6 +21,29 @@ auto find(auto& entries, std::string_view key) {
 
 }  // namespace
 
+bool split_bin(std::string_view key, std::string_view& stem, uint32_t& bin) {
+  const size_t at = key.rfind('\x1f');
+  if (at == std::string_view::npos) return false;
+  const std::string_view digits = key.substr(at + 1);
+  if (digits.empty() || digits.size() > 9 || (digits.size() > 1 && digits[0] == '0')) return false;
+  uint32_t v = 0;
+  for (const char ch : digits) {
+    if (ch < '0' || ch > '9') return false;
+    v = v * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  stem = key.substr(0, at);
+  bin = v;
+  return true;
+}
+
+void AggregateSink::add_bin(std::string_view stem, uint32_t bin, double value) {
+  std::string key(stem);
+  key += '\x1f';
+  char digits[10];
+  key.append(digits, std::to_chars(digits, digits + sizeof digits, bin).ptr);
+  add(key, value);
+}
+
 Aggregate::Fixed Aggregate::to_fixed(double v) {
   if (!std::isfinite(v)) return 0;
   const double x = std::nearbyint(std::clamp(v * kScale, -kLimit, kLimit));
@@ -80,29 +103,13 @@ using U128 = unsigned __int128;
 // The v2 encoding (aggregate.h). A logical key "<stem>\x1f<bin>" whose bin is a decimal written
 // the one way (0, or no leading zero; at most 9 digits) is a bin of its stem's packed item.
 constexpr char kBinSeparator = '\x1f';
-constexpr uint32_t kMaxBin = 999'999'999;
+constexpr uint32_t kMaxBin = kMaxAggregateBin;
 constexpr std::string_view kPackedMarker("\0\2", 2);
 constexpr int kFractionBits = 40;  // Aggregate's fixed point: 2^-40 units
 constexpr U128 kFractionMask = (U128{1} << kFractionBits) - 1;
 enum Tag : uint8_t { kFraction = 0, kWhole = 1, kPacked = 2 };
 
 bool is_packed(std::string_view bytes) { return bytes.starts_with(kPackedMarker); }
-
-// Whether `key` is a bin of a packed item, and which.
-bool split_bin(std::string_view key, std::string_view& stem, uint32_t& bin) {
-  const size_t at = key.rfind(kBinSeparator);
-  if (at == std::string_view::npos) return false;
-  const std::string_view digits = key.substr(at + 1);
-  if (digits.empty() || digits.size() > 9 || (digits.size() > 1 && digits[0] == '0')) return false;
-  uint32_t v = 0;
-  for (const char ch : digits) {
-    if (ch < '0' || ch > '9') return false;
-    v = v * 10 + static_cast<uint32_t>(ch - '0');
-  }
-  stem = key.substr(0, at);
-  bin = v;
-  return true;
-}
 
 void append_bin(std::string& key, uint32_t bin) {
   char digits[10];
@@ -183,11 +190,11 @@ void put_bin(std::string& out, uint32_t delta, U128 value) {
   put_value(out, value);
 }
 
-// The v2 encoding of nonzero pieces (sorted here). An empty aggregate is one zero byte (as in
-// the first encoding).
-std::string encode_pieces(std::vector<Piece>& pieces) {
+// The v2 encoding of nonzero pieces (sorted here unless `sorted`). An empty aggregate is one
+// zero byte (as in the first encoding).
+std::string encode_pieces(std::vector<Piece>& pieces, bool sorted = false) {
   if (pieces.empty()) return std::string(1, '\0');
-  std::sort(pieces.begin(), pieces.end(), piece_less);
+  if (!sorted) std::sort(pieces.begin(), pieces.end(), piece_less);
   size_t items = 0, bytes = 0;
   for (size_t i = 0; i < pieces.size(); ++i) {
     const bool new_item =
@@ -489,20 +496,69 @@ std::string Aggregate::encode() const {
   return encode_pieces(pieces);
 }
 
-std::string AggregateSum::encode() const {
-  std::vector<Piece> pieces;
-  pieces.reserve(sums_.size());
-  for (const auto& [key, value] : sums_) {
-    if (value != 0) pieces.push_back(piece(key, static_cast<U128>(value)));
+void AggregateSum::add(const AggregateSum& other, int sign) {
+  for (const auto& [k, v] : other.sums_) add_to(slot(k), v, sign);
+  for (const auto& [k, v] : other.bins_) {
+    add_to(bin_slot(other.stems_[k >> 32], static_cast<uint32_t>(k)), v, sign);
   }
-  return encode_pieces(pieces);
+}
+
+std::string AggregateSum::encode() const {
+  // Scalars sorted by key; bins by (the stem's rank, bin), integers; then the two merged.
+  std::vector<Piece> scalars;
+  scalars.reserve(sums_.size());
+  for (const auto& [key, value] : sums_) {
+    if (value != 0) scalars.push_back({key, 0, false, static_cast<U128>(value)});
+  }
+  std::sort(scalars.begin(), scalars.end(), piece_less);
+  std::vector<uint32_t> by_rank(stems_.size()), rank(stems_.size());
+  for (uint32_t i = 0; i < by_rank.size(); ++i) by_rank[i] = i;
+  std::sort(by_rank.begin(), by_rank.end(),
+            [this](uint32_t a, uint32_t b) { return stems_[a] < stems_[b]; });
+  for (uint32_t r = 0; r < by_rank.size(); ++r) rank[by_rank[r]] = r;
+  std::vector<std::pair<uint64_t, U128>> bins;
+  bins.reserve(bins_.size());
+  for (const auto& [key, value] : bins_) {
+    if (value != 0) {
+      bins.emplace_back(uint64_t{rank[key >> 32]} << 32 | (key & 0xffffffff),
+                        static_cast<U128>(value));
+    }
+  }
+  std::sort(bins.begin(), bins.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Piece> pieces;
+  pieces.reserve(scalars.size() + bins.size());
+  size_t i = 0;
+  for (const auto& [key, value] : bins) {
+    const Piece bin{stems_[by_rank[key >> 32]], static_cast<uint32_t>(key), true, value};
+    while (i < scalars.size() && piece_less(scalars[i], bin)) pieces.push_back(scalars[i++]);
+    pieces.push_back(bin);
+  }
+  pieces.insert(pieces.end(), scalars.begin() + static_cast<ptrdiff_t>(i), scalars.end());
+  return encode_pieces(pieces, true);
 }
 
 bool AggregateSum::add_encoded(std::string_view bytes, int sign) {
   // One pass: the entries before a malformation stay added (callers discard the sum then).
-  return walk(bytes, [this, sign](std::string_view k, U128 v) {
-    add_to(slot(k), static_cast<Aggregate::Fixed>(v), sign);
-  });
+  if (!is_packed(bytes)) {
+    return walk_v1(bytes, [this, sign](std::string_view k, U128 v) {
+      add_fixed(k, static_cast<Aggregate::Fixed>(v), sign);
+    });
+  }
+  PackedCursor c;  // reads values times the sign
+  if (!c.open(bytes, sign)) return false;
+  while (c.items_left > 0) {
+    if (!c.next_item()) return false;
+    if (!c.packed) {
+      add_to(slot(c.stem), static_cast<Aggregate::Fixed>(c.value), 1);
+      continue;
+    }
+    for (bool first = true; c.bins_left > 0; first = false) {
+      if (!c.next_bin(first)) return false;
+      add_to(bin_slot(c.stem, c.bin), static_cast<Aggregate::Fixed>(c.bin_value), 1);
+    }
+  }
+  return c.rest.empty();
 }
 
 bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out) {
@@ -543,9 +599,16 @@ bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out) {
 
 Aggregate AggregateSum::result() const {
   std::vector<std::pair<std::string, Aggregate::Fixed>> entries;
-  entries.reserve(sums_.size());
+  entries.reserve(sums_.size() + bins_.size());
   for (const auto& [key, value] : sums_) {
     if (value != 0) entries.emplace_back(key, value);
+  }
+  for (const auto& [key, value] : bins_) {
+    if (value == 0) continue;
+    std::string k = stems_[key >> 32];
+    k += kBinSeparator;
+    append_bin(k, static_cast<uint32_t>(key));
+    entries.emplace_back(std::move(k), value);
   }
   return Aggregate::from_entries(std::move(entries));
 }

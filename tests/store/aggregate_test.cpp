@@ -65,9 +65,10 @@ std::string generated_key(std::mt19937& rng) {
   }
 }
 
-// Generated keys (any bytes, empty ones, shared prefixes) and values (tiny, huge, negative, summing
-// to exactly zero): a flat-map sum encodes to the same bytes as the sorted Aggregate of the same
-// additions, merged sums equal one sum of everything, and the bytes decode back.
+// Generated keys (any bytes, empty ones, shared prefixes, histogram bins added by key or as (stem,
+// bin)) and values (tiny, huge, negative, summing to exactly zero): a flat-map sum encodes to the
+// same bytes as the sorted Aggregate of the same additions, merged sums equal one sum of
+// everything, and the bytes decode back.
 TEST(AggregateSum, EncodesLikeTheSortedAggregateForGeneratedSums) {
   std::mt19937 rng(23);
   const double values[] = {0, 1, -1, 1e-12, -3.5e9, 0.1, 123456.789, 1e30, -1e30, 0.5};
@@ -78,12 +79,23 @@ TEST(AggregateSum, EncodesLikeTheSortedAggregateForGeneratedSums) {
     for (int i = 0; i < n; ++i) {
       const std::string key = generated_key(rng);
       const double v = values[rng() % std::size(values)];
-      sorted.add(key, v);
-      all.add(key, v);
-      (i % 2 == 0 ? a : b).add(key, v);
+      // A bin's key is added whole or as (stem, bin), to either sink: the same entry.
+      std::string_view stem;
+      uint32_t bin = 0;
+      const bool as_bin = split_bin(key, stem, bin) && rng() % 2 == 0;
+      auto add = [&](AggregateSink& sink, double value) {
+        if (as_bin) {
+          sink.add_bin(stem, bin, value);
+        } else {
+          sink.add(key, value);
+        }
+      };
+      add(sorted, v);
+      add(all, v);
+      add(i % 2 == 0 ? a : b, v);
       if (rng() % 7 == 0) {  // taken back out: an entry that sums to 0 is not encoded
         sorted.add(key, -v);
-        all.add(key, -v);
+        add(all, -v);
         (i % 2 == 0 ? a : b).add(key, -v);
       }
     }
@@ -140,6 +152,28 @@ TEST(Aggregate, PacksTheBinsOfAHistogramIntoOneItem) {
             0);
   EXPECT_EQ(back->get("lag_sum"), 12.375);
   EXPECT_EQ(back->encode(), v2);
+
+  // A bin past nine digits is a key of its own, however it is added.
+  AggregateSum big;
+  big.add_bin("x", 1000000000u, 1);
+  big.add(
+      "x\x1f"
+      "1000000000",
+      1);
+  big.add_bin("x", 4294967295u, 1);
+  big.add_bin("x", kMaxAggregateBin, 1);
+  auto sum = Aggregate::decode(big.encode());
+  ASSERT_TRUE(sum.has_value());
+  EXPECT_EQ(sum->size(), 3u);
+  EXPECT_EQ(sum->get("x\x1f"
+                     "1000000000"),
+            2);
+  EXPECT_EQ(sum->get("x\x1f"
+                     "4294967295"),
+            1);
+  EXPECT_EQ(sum->get("x\x1f"
+                     "999999999"),
+            1);
 }
 
 // The reference for sum_encoded: each term added to a flat-map sum, then encoded.

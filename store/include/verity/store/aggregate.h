@@ -16,10 +16,16 @@
 
 namespace verity::store {
 
+constexpr uint32_t kMaxAggregateBin = 999'999'999;  // the largest bin of a packed item: nine digits
+
 // Where contributions are added: a key and a value (rounded to the fixed point Aggregate uses).
 class AggregateSink {
  public:
   virtual void add(std::string_view key, double value) = 0;
+  // Adds to bin `bin` of the histogram `stem`: the entry "<stem>\x1f<bin>", which the packed
+  // encoding keeps with the stem's other bins (up to kMaxAggregateBin; a larger one is a key of its
+  // own). A sum adds it without writing the key.
+  virtual void add_bin(std::string_view stem, uint32_t bin, double value);
 
  protected:
   ~AggregateSink() = default;
@@ -91,26 +97,34 @@ struct EncodedTerm {
 // stored operands. False, with `out` unspecified, when a term is not an Aggregate.
 bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out);
 
-// Adds many aggregates (a flat hash map: no re-sorting per addition), then yields their sum. As a
+// Whether `key` is a bin of a packed item ("<stem>\x1f<decimal>", the decimal 0 or without a
+// leading zero, at most 9 digits), and which.
+bool split_bin(std::string_view key, std::string_view& stem, uint32_t& bin);
+
+// Adds many aggregates (flat hash maps: no re-sorting per addition), then yields their sum. As a
 // sink, contributions are added in place: a key already present costs a hash lookup, no
-// allocation. Moved between threads as a batch's sums (no sorting until it is encoded).
+// allocation; a histogram bin is kept as (stem number, bin), so its key is neither written nor
+// parsed again when the sum is encoded. Moved between threads as a batch's sums (no sorting
+// until it is encoded).
 class AggregateSum final : public AggregateSink {
  public:
   void add(std::string_view key, double value) override {
-    add_to(slot(key), Aggregate::to_fixed(value), 1);
+    add_fixed(key, Aggregate::to_fixed(value), 1);
+  }
+  void add_bin(std::string_view stem, uint32_t bin, double value) override {
+    if (bin > kMaxAggregateBin) return AggregateSink::add_bin(stem, bin, value);  // a scalar's key
+    add_to(bin_slot(stem, bin), Aggregate::to_fixed(value), 1);
   }
   void add(const Aggregate& a, int sign = 1) {
-    a.for_each_fixed([&](const std::string& k, Aggregate::Fixed v) { add_to(slot(k), v, sign); });
+    a.for_each_fixed([&](const std::string& k, Aggregate::Fixed v) { add_fixed(k, v, sign); });
   }
-  void add(const AggregateSum& other, int sign = 1) {
-    for (const auto& [k, v] : other.sums_) add_to(slot(k), v, sign);
-  }
+  void add(const AggregateSum& other, int sign = 1);
   // Adds an encoded Aggregate without decoding it into one (no allocation per known key).
   // False when the bytes are not an Aggregate: the entries before the malformation have been
   // added then, so a caller discards the sum (a merge fails, a read reports the corruption).
   bool add_encoded(std::string_view bytes, int sign = 1);
-  bool empty() const { return sums_.empty(); }
-  size_t size() const { return sums_.size(); }
+  bool empty() const { return sums_.empty() && bins_.empty(); }
+  size_t size() const { return sums_.size() + bins_.size(); }
   // The sum; entries that summed to exactly 0 are left out (as encode() does).
   Aggregate result() const;
   // The same bytes as result().encode(), without copying the keys.
@@ -131,12 +145,29 @@ class AggregateSum final : public AggregateSink {
     sum = static_cast<Aggregate::Fixed>(static_cast<U>(sum) +
                                         static_cast<U>(v) * static_cast<U>(Aggregate::Fixed{sign}));
   }
+  // A key's entry: a bin's among the bins, any other key's among the scalars.
+  void add_fixed(std::string_view key, Aggregate::Fixed v, int sign) {
+    std::string_view stem;
+    uint32_t bin = 0;
+    add_to(split_bin(key, stem, bin) ? bin_slot(stem, bin) : slot(key), v, sign);
+  }
   Aggregate::Fixed& slot(std::string_view key) {
     auto it = sums_.find(key);
     if (it == sums_.end()) it = sums_.emplace(std::string(key), 0).first;
     return it->second;
   }
-  boost::unordered_flat_map<std::string, Aggregate::Fixed, Hash, Equal> sums_;
+  Aggregate::Fixed& bin_slot(std::string_view stem, uint32_t bin) {
+    auto it = stem_numbers_.find(stem);
+    if (it == stem_numbers_.end()) {
+      it = stem_numbers_.emplace(std::string(stem), static_cast<uint32_t>(stems_.size())).first;
+      stems_.emplace_back(stem);
+    }
+    return bins_[uint64_t{it->second} << 32 | bin];
+  }
+  boost::unordered_flat_map<std::string, Aggregate::Fixed, Hash, Equal> sums_;  // not bins
+  boost::unordered_flat_map<std::string, uint32_t, Hash, Equal> stem_numbers_;
+  std::vector<std::string> stems_;                              // by number
+  boost::unordered_flat_map<uint64_t, Aggregate::Fixed> bins_;  // stem number << 32 | bin
 };
 
 // A prediction or a label as the join sees it: the record's metadata and document, and what the
