@@ -30,6 +30,11 @@ std::string encode_v1(const Aggregate& a) {
   return out;
 }
 
+// "<stem>\x1f<bin>": the key of a histogram bin.
+std::string bin_key(std::string_view stem, std::string_view bin) {
+  return std::string(stem) + '\x1f' + std::string(bin);
+}
+
 // A generated key: any bytes; bins of histograms ("<stem>\x1f<decimal>", stems empty, holding
 // the separator, or equal to another key); decimals written another way (leading zeros, signs,
 // ten digits), which are keys of their own.
@@ -41,8 +46,7 @@ std::string generated_key(std::mt19937& rng) {
                                       "0\x1f\"1\"",
                                       "conf",
                                       "a",
-                                      "a\x1f"
-                                      "7",
+                                      bin_key("a", "7"),
                                       std::string("\0\2", 2)};
   static const std::string odd_bins[] = {"01",         "00", "-1",         "+3", "1e3", "",
                                          "1000000000", "9a", "4294967296", " 5", "0x1"};
@@ -144,36 +148,23 @@ TEST(Aggregate, PacksTheBinsOfAHistogramIntoOneItem) {
   EXPECT_LT(v2.size(), 2500u);
   auto back = Aggregate::decode(v2);
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->get("sh\x1f\"1\"\x1f\"1\"\x1f"
-                      "2979"),
-            1 + 2979 % 5);
-  EXPECT_EQ(back->get("sh\x1f\"1\"\x1f\"1\"\x1f"
-                      "1"),
-            0);
+  EXPECT_EQ(back->get(bin_key("sh\x1f\"1\"\x1f\"1\"", "2979")), 1 + 2979 % 5);
+  EXPECT_EQ(back->get(bin_key("sh\x1f\"1\"\x1f\"1\"", "1")), 0);
   EXPECT_EQ(back->get("lag_sum"), 12.375);
   EXPECT_EQ(back->encode(), v2);
 
   // A bin past nine digits is a key of its own, however it is added.
   AggregateSum big;
   big.add_bin("x", 1000000000u, 1);
-  big.add(
-      "x\x1f"
-      "1000000000",
-      1);
+  big.add(bin_key("x", "1000000000"), 1);
   big.add_bin("x", 4294967295u, 1);
   big.add_bin("x", kMaxAggregateBin, 1);
   auto sum = Aggregate::decode(big.encode());
   ASSERT_TRUE(sum.has_value());
   EXPECT_EQ(sum->size(), 3u);
-  EXPECT_EQ(sum->get("x\x1f"
-                     "1000000000"),
-            2);
-  EXPECT_EQ(sum->get("x\x1f"
-                     "4294967295"),
-            1);
-  EXPECT_EQ(sum->get("x\x1f"
-                     "999999999"),
-            1);
+  EXPECT_EQ(sum->get(bin_key("x", "1000000000")), 2);
+  EXPECT_EQ(sum->get(bin_key("x", "4294967295")), 1);
+  EXPECT_EQ(sum->get(bin_key("x", "999999999")), 1);
 }
 
 // The reference for sum_encoded: each term added to a flat-map sum, then encoded.
@@ -204,13 +195,10 @@ TEST(SumEncoded, GivesTheFlatMapSumsBytesForGeneratedTerms) {
                                 std::string("cm\x1f\"a\"") + "\x1f\"b\"",
                                 "",
                                 "zz",
-                                "sh\x1f\"1\"\x1f\"1\"\x1f"
-                                "17",
-                                "sh\x1f\"1\"\x1f\"1\"\x1f"
-                                "170",
+                                bin_key("sh\x1f\"1\"\x1f\"1\"", "17"),
+                                bin_key("sh\x1f\"1\"\x1f\"1\"", "170"),
                                 "sh\x1f\"1\"\x1f\"1\"",
-                                "c1\x1f"
-                                "0"};
+                                bin_key("c1", "0")};
   for (int round = 0; round < 400; ++round) {
     const size_t k = round < 200 ? rng() % 20 : rng() % 61;
     std::vector<std::string> bytes;
@@ -318,18 +306,9 @@ TEST(SumEncoded, RefusesMalformedPackedItems) {
       {"a scalar and a packed item of one stem", head + "\x02" + item("h", 1, "\x02") + h46, true},
       {"a packed item before the scalar of its stem", head + "\x02" + h46 + item("h", 1, "\x02"),
        false},
-      {"a scalar whose key is a bin",
-       head + "\x01" +
-           item("h\x1f"
-                "3",
-                1, "\x02"),
-       false},
+      {"a scalar whose key is a bin", head + "\x01" + item(bin_key("h", "3"), 1, "\x02"), false},
       {"a scalar whose key looks like a bin but is not one",
-       head + "\x01" +
-           item("h\x1f"
-                "03",
-                1, "\x02"),
-       true},
+       head + "\x01" + item(bin_key("h", "03"), 1, "\x02"), true},
       {"an unknown tag", head + "\x01" + item("n", 3, "\x02"), false},
       {"a packed item without bins", head + "\x01" + item("h", 2, std::string(1, '\0')), false},
       {"bins not ascending",
@@ -357,12 +336,8 @@ TEST(SumEncoded, RefusesMalformedPackedItems) {
   auto a = Aggregate::decode(out);
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(a->get("n"), 3);
-  EXPECT_EQ(a->get("h\x1f"
-                   "4"),
-            1);
-  EXPECT_EQ(a->get("h\x1f"
-                   "6"),
-            1);
+  EXPECT_EQ(a->get(bin_key("h", "4")), 1);
+  EXPECT_EQ(a->get(bin_key("h", "6")), 1);
   EXPECT_EQ(a->size(), 3u);
 }
 
