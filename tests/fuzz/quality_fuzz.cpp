@@ -60,6 +60,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   store::AggregateSum check;
   check.add(zero);
   if (!check.result().empty()) __builtin_trap();
+  // The batch's sink (an AggregateSum: bins kept as (stem, bin)) holds what an Aggregate does.
+  store::AggregateSum batch;
+  contributor.prediction(p, batch);
+  contributor.join(p, l, batch);
+  store::Aggregate plain;
+  contributor.prediction(p, plain);
+  contributor.join(p, l, plain);
+  if (batch.encode() != plain.encode()) __builtin_trap();
 
   static simdjson::dom::parser parser;
   for (const char* m : models) {

@@ -26,6 +26,7 @@ namespace verity::quality {
 namespace {
 
 using store::Aggregate;
+using store::AggregateSum;
 using store::JoinSide;
 
 // A finite double of any magnitude and sign: uniform in [0, 1), powers of ten from 1e-320
@@ -338,6 +339,14 @@ TEST(Contributor, AGeneratedLabelAndItsCorrectionCancelExactly) {
     sum.for_each_fixed([&](const std::string& key, Aggregate::Fixed v) {
       ASSERT_TRUE(v == 0) << key << " in " << doc << " " << label;
     });
+    // The submitting thread joins into its batch's AggregateSum (bins kept as (stem, bin)); a
+    // correction on the commit thread subtracts an Aggregate of the same pair (bins as keys):
+    // the two sinks hold the same entries, and they cancel.
+    AggregateSum batch;
+    contributor.join(p, l, batch);
+    ASSERT_EQ(batch.encode(), joined.encode()) << doc << " " << label;
+    batch.add(again, -1);
+    ASSERT_TRUE(batch.result().empty()) << doc << " " << label;
   }
 }
 
