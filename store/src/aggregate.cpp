@@ -19,10 +19,27 @@ auto find(auto& entries, std::string_view key) {
                           [](const auto& e, std::string_view k) { return e.first < k; });
 }
 
+using U128 = unsigned __int128;
+
+// The v2 encoding (aggregate.h). A logical key "<stem>\x1f<bin>" whose bin is a decimal written
+// the one way (0, or no leading zero; at most 9 digits) is a bin of its stem's packed item.
+constexpr char kBinSeparator = '\x1f';
+constexpr std::string_view kPackedMarker("\0\2", 2);
+constexpr int kFractionBits = 40;  // Aggregate's fixed point: 2^-40 units
+constexpr U128 kFractionMask = (U128{1} << kFractionBits) - 1;
+enum Tag : uint8_t { kFraction = 0, kWhole = 1, kPacked = 2 };
+
+// Appends a bin as its decimal.
+void append_bin(std::string& key, uint32_t bin) {
+  char digits[10];
+  const auto end = std::to_chars(digits, digits + sizeof digits, bin).ptr;
+  key.append(digits, end);
+}
+
 }  // namespace
 
 bool split_bin(std::string_view key, std::string_view& stem, uint32_t& bin) {
-  const size_t at = key.rfind('\x1f');
+  const size_t at = key.rfind(kBinSeparator);
   if (at == std::string_view::npos) return false;
   const std::string_view digits = key.substr(at + 1);
   if (digits.empty() || digits.size() > 9 || (digits.size() > 1 && digits[0] == '0')) return false;
@@ -38,9 +55,8 @@ bool split_bin(std::string_view key, std::string_view& stem, uint32_t& bin) {
 
 void AggregateSink::add_bin(std::string_view stem, uint32_t bin, double value) {
   std::string key(stem);
-  key += '\x1f';
-  char digits[10];
-  key.append(digits, std::to_chars(digits, digits + sizeof digits, bin).ptr);
+  key += kBinSeparator;
+  append_bin(key, bin);
   add(key, value);
 }
 
@@ -98,24 +114,7 @@ double Aggregate::get(std::string_view key) const {
 
 namespace {
 
-using U128 = unsigned __int128;
-
-// The v2 encoding (aggregate.h). A logical key "<stem>\x1f<bin>" whose bin is a decimal written
-// the one way (0, or no leading zero; at most 9 digits) is a bin of its stem's packed item.
-constexpr char kBinSeparator = '\x1f';
-constexpr uint32_t kMaxBin = kMaxAggregateBin;
-constexpr std::string_view kPackedMarker("\0\2", 2);
-constexpr int kFractionBits = 40;  // Aggregate's fixed point: 2^-40 units
-constexpr U128 kFractionMask = (U128{1} << kFractionBits) - 1;
-enum Tag : uint8_t { kFraction = 0, kWhole = 1, kPacked = 2 };
-
 bool is_packed(std::string_view bytes) { return bytes.starts_with(kPackedMarker); }
-
-void append_bin(std::string& key, uint32_t bin) {
-  char digits[10];
-  const auto end = std::to_chars(digits, digits + sizeof digits, bin).ptr;
-  key.append(digits, end);
-}
 
 void put_varint128(std::string& out, U128 v) {
   while (v >= 0x80) {
@@ -331,12 +330,12 @@ struct PackedCursor {
   }
 
   // Reads the next bin of the packed item (bins_left > 0). False when the bytes are malformed:
-  // bins not ascending, past kMaxBin, or cut short.
+  // bins not ascending, past kMaxAggregateBin, or cut short.
   bool next_bin(bool first) {
     uint64_t d = 0;
     if (!get_varint(rest, d)) return false;
     const uint64_t delta = d >> 1;
-    if ((!first && delta == 0) || delta > kMaxBin - bin) return false;
+    if ((!first && delta == 0) || delta > kMaxAggregateBin - bin) return false;
     bin += static_cast<uint32_t>(delta);
     if (!get_value(rest, (d & 1) != 0, bin_value)) return false;
     bin_value *= sign;
