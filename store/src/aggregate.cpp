@@ -495,45 +495,50 @@ std::string Aggregate::encode() const {
   return encode_pieces(pieces);
 }
 
+void AggregateKeys::rank() const {
+  if (ranks_.size() == texts_.size()) return;
+  by_rank_.resize(texts_.size());
+  for (uint32_t i = 0; i < by_rank_.size(); ++i) by_rank_[i] = i;
+  std::sort(by_rank_.begin(), by_rank_.end(),
+            [this](uint32_t a, uint32_t b) { return texts_[a] < texts_[b]; });
+  ranks_.resize(texts_.size());
+  for (uint32_t r = 0; r < by_rank_.size(); ++r) ranks_[by_rank_[r]] = r;
+}
+
 void AggregateSum::add(const AggregateSum& other, int sign) {
-  for (const auto& [k, v] : other.sums_) add_to(slot(k), v, sign);
-  for (const auto& [k, v] : other.bins_) {
-    add_to(bin_slot(other.stems_[k >> 32], static_cast<uint32_t>(k)), v, sign);
+  if (other.keys_ == nullptr) return;  // nothing added to it
+  const bool shared = other.keys_ == keys_;
+  for (const auto& [k, v] : other.entries_) {
+    const auto number = static_cast<uint32_t>(k >> 32);
+    add_to(entries_[shared ? k
+                           : entry(keys().number(other.keys_->text(number)),
+                                   static_cast<uint32_t>(k))],
+           v, sign);
   }
 }
 
 std::string AggregateSum::encode() const {
-  // Scalars sorted by key; bins by (the stem's rank, bin), integers; then the two merged.
-  std::vector<Piece> scalars;
-  scalars.reserve(sums_.size());
-  for (const auto& [key, value] : sums_) {
-    if (value != 0) scalars.push_back({key, 0, false, static_cast<U128>(value)});
-  }
-  std::sort(scalars.begin(), scalars.end(), piece_less);
-  std::vector<uint32_t> by_rank(stems_.size()), rank(stems_.size());
-  for (uint32_t i = 0; i < by_rank.size(); ++i) by_rank[i] = i;
-  std::sort(by_rank.begin(), by_rank.end(),
-            [this](uint32_t a, uint32_t b) { return stems_[a] < stems_[b]; });
-  for (uint32_t r = 0; r < by_rank.size(); ++r) rank[by_rank[r]] = r;
-  std::vector<std::pair<uint64_t, U128>> bins;
-  bins.reserve(bins_.size());
-  for (const auto& [key, value] : bins_) {
-    if (value != 0) {
-      bins.emplace_back(uint64_t{rank[key >> 32]} << 32 | (key & 0xffffffff),
-                        static_cast<U128>(value));
+  // Entries by (the key's or stem's rank, scalar then bins ascending): integers.
+  std::vector<std::pair<uint64_t, U128>> sorted;
+  sorted.reserve(entries_.size());
+  if (keys_ != nullptr) {
+    const std::vector<uint32_t>& rank = keys_->ranks();
+    for (const auto& [k, value] : entries_) {
+      if (value != 0) {
+        sorted.emplace_back(entry(rank[k >> 32], static_cast<uint32_t>(k)),
+                            static_cast<U128>(value));
+      }
     }
   }
-  std::sort(bins.begin(), bins.end(),
+  std::sort(sorted.begin(), sorted.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<Piece> pieces;
-  pieces.reserve(scalars.size() + bins.size());
-  size_t i = 0;
-  for (const auto& [key, value] : bins) {
-    const Piece bin{stems_[by_rank[key >> 32]], static_cast<uint32_t>(key), true, value};
-    while (i < scalars.size() && piece_less(scalars[i], bin)) pieces.push_back(scalars[i++]);
-    pieces.push_back(bin);
+  pieces.reserve(sorted.size());
+  for (const auto& [k, value] : sorted) {
+    const auto low = static_cast<uint32_t>(k);
+    pieces.push_back(
+        {keys_->text(keys_->by_rank()[k >> 32]), low == 0 ? 0 : low - 1, low != 0, value});
   }
-  pieces.insert(pieces.end(), scalars.begin() + static_cast<ptrdiff_t>(i), scalars.end());
   return encode_pieces(pieces, true);
 }
 
@@ -548,13 +553,14 @@ bool AggregateSum::add_encoded(std::string_view bytes, int sign) {
   if (!c.open(bytes, sign)) return false;
   while (c.items_left > 0) {
     if (!c.next_item()) return false;
+    const uint32_t number = keys().number(c.stem);
     if (!c.packed) {
-      add_to(slot(c.stem), static_cast<Aggregate::Fixed>(c.value), 1);
+      add_to(entries_[entry(number, 0)], static_cast<Aggregate::Fixed>(c.value), 1);
       continue;
     }
     for (bool first = true; c.bins_left > 0; first = false) {
       if (!c.next_bin(first)) return false;
-      add_to(bin_slot(c.stem, c.bin), static_cast<Aggregate::Fixed>(c.bin_value), 1);
+      add_to(entries_[entry(number, c.bin + 1)], static_cast<Aggregate::Fixed>(c.bin_value), 1);
     }
   }
   return c.rest.empty();
@@ -598,16 +604,15 @@ bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out) {
 
 Aggregate AggregateSum::result() const {
   std::vector<std::pair<std::string, Aggregate::Fixed>> entries;
-  entries.reserve(sums_.size() + bins_.size());
-  for (const auto& [key, value] : sums_) {
-    if (value != 0) entries.emplace_back(key, value);
-  }
-  for (const auto& [key, value] : bins_) {
+  entries.reserve(entries_.size());
+  for (const auto& [k, value] : entries_) {
     if (value == 0) continue;
-    std::string k = stems_[key >> 32];
-    k += kBinSeparator;
-    append_bin(k, static_cast<uint32_t>(key));
-    entries.emplace_back(std::move(k), value);
+    std::string key(keys_->text(static_cast<uint32_t>(k >> 32)));
+    if (const auto low = static_cast<uint32_t>(k); low != 0) {
+      key += kBinSeparator;
+      append_bin(key, low - 1);
+    }
+    entries.emplace_back(std::move(key), value);
   }
   return Aggregate::from_entries(std::move(entries));
 }

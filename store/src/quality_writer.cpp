@@ -272,7 +272,7 @@ void QualityWriter::prepare(const IngestBatch& batch, std::vector<PreparedEvent>
       const EpochMillis minute = floor_to(e.timestamp_ms, kMinute);
       if (last == nullptr || last_minute != minute || last_model != e.model_name ||
           last_version != e.model_version) {
-        last = &sums[{e.model_name, e.model_version, minute}];
+        last = &sums.at(e.model_name, e.model_version, minute);
         last_minute = minute;
         last_model = e.model_name;
         last_version = e.model_version;
@@ -283,7 +283,7 @@ void QualityWriter::prepare(const IngestBatch& batch, std::vector<PreparedEvent>
     labels.push_back(i);
   }
   if (!labels.empty()) plan_joins(batch, labels, prepared, sums);
-  for (const auto& [key, sum] : sums) {
+  for (const auto& [key, sum] : sums.sums) {
     contributions.push_back({std::string(std::get<0>(key)), std::string(std::get<1>(key)),
                              std::get<2>(key), sum.encode()});
   }
@@ -340,7 +340,7 @@ void QualityWriter::plan_joins(const IngestBatch& batch, const std::vector<size_
     plan.ready = true;
     // Straight into the batch's sum for the prediction's minute (no sum per label).
     c.join(plan.prediction(), label_side(e),
-           sums[{plan.model, plan.version, floor_to(plan.prediction_ms, kMinute)}]);
+           sums.at(plan.model, plan.version, floor_to(plan.prediction_ms, kMinute)));
   }
 }
 

@@ -154,9 +154,15 @@ class QualityWriter {
   };
 
  private:
-  // A batch's sums by model, version and minute (views of the events' and plans' strings).
-  using BatchSums =
-      std::map<std::tuple<std::string_view, std::string_view, EpochMillis>, AggregateSum>;
+  // A batch's sums by model, version and minute (views of the events' and plans' strings),
+  // numbering their keys once for the batch.
+  struct BatchSums {
+    AggregateKeys keys;
+    std::map<std::tuple<std::string_view, std::string_view, EpochMillis>, AggregateSum> sums;
+    AggregateSum& at(std::string_view model, std::string_view version, EpochMillis minute) {
+      return sums.try_emplace({model, version, minute}, keys).first->second;
+    }
+  };
   // The join plans of the batch's labels (events `labels`) whose prediction is stored and whose
   // request id has no label yet; their contributions are added to `sums`.
   void plan_joins(const IngestBatch& batch, const std::vector<size_t>& labels,

@@ -134,6 +134,52 @@ TEST(AggregateSum, EncodesLikeTheSortedAggregateForGeneratedSums) {
   }
 }
 
+// Sums sharing one AggregateKeys (a batch's sums per minute) give the same bytes as sums
+// numbering their keys alone, for generated keys added to generated buckets in any order; a sum
+// adds another across numberings (shared or not), and keys numbered after a sum was encoded
+// (its ranks worked out again) change nothing of what it encodes.
+TEST(AggregateSum, SharedKeyNumberingEncodesLikeOwnNumbering) {
+  std::mt19937 rng(31);
+  const double values[] = {0, 1, -1, 1e-12, -3.5e9, 0.1, 1e30, 0.5};
+  for (int round = 0; round < 40; ++round) {
+    AggregateKeys keys;
+    const size_t buckets = 1 + rng() % 9;
+    std::vector<AggregateSum> shared, own(buckets);
+    for (size_t b = 0; b < buckets; ++b) shared.emplace_back(keys);
+    const int n = static_cast<int>(rng() % 500);
+    for (int i = 0; i < n; ++i) {
+      const std::string key = generated_key(rng);
+      const double v = values[rng() % std::size(values)];
+      const size_t b = rng() % buckets;
+      std::string_view stem;
+      uint32_t bin = 0;
+      if (split_bin(key, stem, bin) && rng() % 2 == 0) {
+        shared[b].add_bin(stem, bin, v);
+        own[b].add_bin(stem, bin, v);
+      } else {
+        shared[b].add(key, v);
+        own[b].add(key, v);
+      }
+      if (i == n / 2) {  // encoded halfway: ranks are worked out again after more keys
+        EXPECT_EQ(shared[b].encode(), own[b].encode()) << "round " << round;
+      }
+    }
+    AggregateSum all_own, all_shared(keys);
+    for (size_t b = 0; b < buckets; ++b) {
+      ASSERT_EQ(shared[b].encode(), own[b].encode()) << "round " << round << ", bucket " << b;
+      EXPECT_EQ(shared[b].result().encode(), own[b].encode()) << "round " << round;
+      all_own.add(shared[b]);     // across numberings
+      all_shared.add(shared[b]);  // within one
+      all_shared.add(own[b], -1);
+      all_shared.add(own[b]);
+    }
+    Aggregate want;
+    for (const auto& s : own) want.add(s.result());
+    EXPECT_EQ(all_own.encode(), want.encode()) << "round " << round;
+    EXPECT_EQ(all_shared.encode(), want.encode()) << "round " << round;
+  }
+}
+
 // A score histogram of one class pair (bins "sh\x1f<g>\x1f<b>", as the contributor writes them)
 // is one packed item: ~2 bytes per bin of counts instead of ~40 (key, separator, 16-byte value).
 TEST(Aggregate, PacksTheBinsOfAHistogramIntoOneItem) {

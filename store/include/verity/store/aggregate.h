@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -101,19 +103,66 @@ bool sum_encoded(std::span<const EncodedTerm> terms, std::string& out);
 // leading zero, at most 9 digits), and which.
 bool split_bin(std::string_view key, std::string_view& stem, uint32_t& bin);
 
-// Adds many aggregates (flat hash maps: no re-sorting per addition), then yields their sum. As a
-// sink, contributions are added in place: a key already present costs a hash lookup, no
-// allocation; a histogram bin is kept as (stem number, bin), so its key is neither written nor
-// parsed again when the sum is encoded. Moved between threads as a batch's sums (no sorting
-// until it is encoded).
+// A numbering of the keys and histogram stems of aggregates, which sums can share
+// (AggregateSum): a key met once is hashed and copied once, however many sums hold it (a batch's
+// sums per model, version and minute share one; a label's join adds ~40 entries, nearly all of
+// them to a minute no other label of its batch touches). Numbers are dense, from 0, in order of
+// first use. One thread at a time.
+class AggregateKeys {
+ public:
+  AggregateKeys() = default;
+  AggregateKeys(const AggregateKeys&) = delete;
+  AggregateKeys& operator=(const AggregateKeys&) = delete;
+
+  uint32_t number(std::string_view key) {
+    auto it = numbers_.find(key);
+    if (it != numbers_.end()) return it->second;
+    const auto n = static_cast<uint32_t>(texts_.size());
+    texts_.emplace_back(key);
+    numbers_.emplace(texts_.back(), n);
+    return n;
+  }
+  std::string_view text(uint32_t n) const { return texts_[n]; }
+  size_t size() const { return texts_.size(); }
+  // The key numbered n has rank ranks()[n] in the keys' byte order, and by_rank()[r] is the
+  // number of rank r. Worked out again when keys were numbered since the last call.
+  const std::vector<uint32_t>& ranks() const {
+    rank();
+    return ranks_;
+  }
+  const std::vector<uint32_t>& by_rank() const {
+    rank();
+    return by_rank_;
+  }
+
+ private:
+  void rank() const;
+  struct Hash {
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  boost::unordered_flat_map<std::string_view, uint32_t, Hash> numbers_;  // views of texts_
+  std::deque<std::string> texts_;  // by number (a deque: the views stay valid as it grows)
+  mutable std::vector<uint32_t> ranks_, by_rank_;
+};
+
+// Adds many aggregates (one flat hash map of integers: no re-sorting per addition), then yields
+// their sum. As a sink, contributions are added in place: a key already present costs a hash
+// lookup of its number and no allocation; a histogram bin is kept as (stem number, bin), so its
+// key is neither written nor parsed again when the sum is encoded. Keys are numbered in its own
+// AggregateKeys, or in one it shares with other sums. Moved between threads as a batch's sums (no
+// sorting until it is encoded).
 class AggregateSum final : public AggregateSink {
  public:
+  AggregateSum() = default;
+  // A sum numbering its keys in `keys`, which must outlive it (and be used by one thread).
+  explicit AggregateSum(AggregateKeys& keys) : keys_(&keys) {}
+
   void add(std::string_view key, double value) override {
     add_fixed(key, Aggregate::to_fixed(value), 1);
   }
   void add_bin(std::string_view stem, uint32_t bin, double value) override {
     if (bin > kMaxAggregateBin) return AggregateSink::add_bin(stem, bin, value);  // a scalar's key
-    add_to(bin_slot(stem, bin), Aggregate::to_fixed(value), 1);
+    add_to(entries_[entry(keys().number(stem), bin + 1)], Aggregate::to_fixed(value), 1);
   }
   void add(const Aggregate& a, int sign = 1) {
     a.for_each_fixed([&](const std::string& k, Aggregate::Fixed v) { add_fixed(k, v, sign); });
@@ -123,51 +172,41 @@ class AggregateSum final : public AggregateSink {
   // False when the bytes are not an Aggregate: the entries before the malformation have been
   // added then, so a caller discards the sum (a merge fails, a read reports the corruption).
   bool add_encoded(std::string_view bytes, int sign = 1);
-  bool empty() const { return sums_.empty() && bins_.empty(); }
-  size_t size() const { return sums_.size() + bins_.size(); }
+  bool empty() const { return entries_.empty(); }
+  size_t size() const { return entries_.size(); }
   // The sum; entries that summed to exactly 0 are left out (as encode() does).
   Aggregate result() const;
   // The same bytes as result().encode(), without copying the keys.
   std::string encode() const;
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  struct Equal {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
   // sum += sign * v in two's complement: a corrupt stored value sums to garbage, never to UB.
   static void add_to(Aggregate::Fixed& sum, Aggregate::Fixed v, int sign) {
     using U = unsigned __int128;
     sum = static_cast<Aggregate::Fixed>(static_cast<U>(sum) +
                                         static_cast<U>(v) * static_cast<U>(Aggregate::Fixed{sign}));
   }
-  // A key's entry: a bin's among the bins, any other key's among the scalars.
+  // An entry's slot: its key's number << 32 | 0 for a scalar, or its stem's number << 32 | bin + 1
+  // for a bin (so that in a stem's rank order a scalar comes first and bins ascend, as encoded).
+  static uint64_t entry(uint32_t number, uint32_t low) { return uint64_t{number} << 32 | low; }
+  // A key's entry: a bin's among its stem's bins, any other key's as a scalar.
   void add_fixed(std::string_view key, Aggregate::Fixed v, int sign) {
     std::string_view stem;
     uint32_t bin = 0;
-    add_to(split_bin(key, stem, bin) ? bin_slot(stem, bin) : slot(key), v, sign);
+    const bool is_bin = split_bin(key, stem, bin);
+    add_to(entries_[is_bin ? entry(keys().number(stem), bin + 1) : entry(keys().number(key), 0)], v,
+           sign);
   }
-  Aggregate::Fixed& slot(std::string_view key) {
-    auto it = sums_.find(key);
-    if (it == sums_.end()) it = sums_.emplace(std::string(key), 0).first;
-    return it->second;
-  }
-  Aggregate::Fixed& bin_slot(std::string_view stem, uint32_t bin) {
-    auto it = stem_numbers_.find(stem);
-    if (it == stem_numbers_.end()) {
-      it = stem_numbers_.emplace(std::string(stem), static_cast<uint32_t>(stems_.size())).first;
-      stems_.emplace_back(stem);
+  AggregateKeys& keys() {
+    if (keys_ == nullptr) {
+      own_ = std::make_unique<AggregateKeys>();
+      keys_ = own_.get();
     }
-    return bins_[uint64_t{it->second} << 32 | bin];
+    return *keys_;
   }
-  boost::unordered_flat_map<std::string, Aggregate::Fixed, Hash, Equal> sums_;  // not bins
-  boost::unordered_flat_map<std::string, uint32_t, Hash, Equal> stem_numbers_;
-  std::vector<std::string> stems_;                              // by number
-  boost::unordered_flat_map<uint64_t, Aggregate::Fixed> bins_;  // stem number << 32 | bin
+  boost::unordered_flat_map<uint64_t, Aggregate::Fixed> entries_;  // by entry()
+  std::unique_ptr<AggregateKeys> own_;  // the numbering when none is shared (made on first use)
+  AggregateKeys* keys_ = nullptr;
 };
 
 // A prediction or a label as the join sees it: the record's metadata and document, and what the
