@@ -272,7 +272,7 @@ void QualityWriter::prepare(const IngestBatch& batch, std::vector<PreparedEvent>
       const EpochMillis minute = floor_to(e.timestamp_ms, kMinute);
       if (last == nullptr || last_minute != minute || last_model != e.model_name ||
           last_version != e.model_version) {
-        last = &sums.at(e.model_name, e.model_version, minute);
+        last = &sums.sum_for(e.model_name, e.model_version, minute);
         last_minute = minute;
         last_model = e.model_name;
         last_version = e.model_version;
@@ -340,7 +340,7 @@ void QualityWriter::plan_joins(const IngestBatch& batch, const std::vector<size_
     plan.ready = true;
     // Straight into the batch's sum for the prediction's minute (no sum per label).
     c.join(plan.prediction(), label_side(e),
-           sums.at(plan.model, plan.version, floor_to(plan.prediction_ms, kMinute)));
+           sums.sum_for(plan.model, plan.version, floor_to(plan.prediction_ms, kMinute)));
   }
 }
 

@@ -159,7 +159,7 @@ class QualityWriter {
   struct BatchSums {
     AggregateKeys keys;
     std::map<std::tuple<std::string_view, std::string_view, EpochMillis>, AggregateSum> sums;
-    AggregateSum& at(std::string_view model, std::string_view version, EpochMillis minute) {
+    AggregateSum& sum_for(std::string_view model, std::string_view version, EpochMillis minute) {
       return sums.try_emplace({model, version, minute}, keys).first->second;
     }
   };
