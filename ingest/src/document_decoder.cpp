@@ -190,6 +190,7 @@ struct DocumentDecoder::Impl {
   std::vector<std::vector<std::string_view>> names_at;
   std::vector<std::unordered_set<std::string_view>> many_names_at;  // objects of over 32 members
   bool duplicate = false;                 // the last parse stopped at a name given twice
+  bool masking_failed = false;            // the last parse could not run the detectors
   std::string duplicate_path;             // its JSON pointer (names that may be PII written as "*")
   std::deque<std::string> masked_values;  // storage for captured masked strings
   // What the walk saw for model quality (ObservedFields); reset by each parse.
@@ -628,7 +629,10 @@ struct DocumentDecoder::Impl {
       if (c.present && c.pii >= 0) m.pii[static_cast<size_t>(c.pii)].skip = true;
     }
     if (!m.pii.empty()) {
-      m.mi.scan(m.scan_text, m.s);
+      if (!m.mi.scan(m.scan_text, m.s)) {
+        masking_failed = true;
+        return m.json;
+      }
       std::vector<int32_t> masked_index(m.pii.size(), -1);
       std::vector<std::string> masked;
       size_t cursor = 0;
@@ -733,6 +737,7 @@ struct DocumentDecoder::Impl {
     const std::string_view original(json.data(), json.length());
     stored = original;
     duplicate = false;
+    masking_failed = false;
     obs.beyond_64_bits = false;
     obs.unreliable = false;
     obs.inputs_priority = 255;
@@ -769,7 +774,7 @@ struct DocumentDecoder::Impl {
       const char* loc = nullptr;
       if (doc.current_location().get(loc) == simdjson::SUCCESS) return simdjson::TRAILING_CONTENT;
       stored = finish_masking(m, cap);
-      return simdjson::SUCCESS;
+      return masking_failed ? simdjson::UNEXPECTED_ERROR : simdjson::SUCCESS;
     }
     const char* loc = nullptr;
     if (doc.current_location().get(loc) == simdjson::SUCCESS) return simdjson::TRAILING_CONTENT;
@@ -975,6 +980,14 @@ bool DocumentDecoder::decode(std::string_view json, size_t readable, uint64_t li
                im.duplicate_path +
                    " appears twice: a document must read one way (readers disagree on which "
                    "value counts)");
+    reject.raw_length = json.size();
+    reject.raw_sha256_hex = sha256_hex(json);
+    return false;
+  }
+  if (err != simdjson::SUCCESS && im.masking_failed) {
+    set_reject(reject, line, "masking_failed",
+               "the PII detectors could not scan the document (vectorscan failed); it is not "
+               "stored unmasked");
     reject.raw_length = json.size();
     reject.raw_sha256_hex = sha256_hex(json);
     return false;

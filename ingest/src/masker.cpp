@@ -89,11 +89,46 @@ int priority(uint16_t detector) {
 
 constexpr size_t kMaxCandidates = 1 << 20;
 
+// What each built-in detector's patterns need in a segment to match (ScanGate). Email needs its
+// '@'; a card number 13 digits (`[2-6]\d{3}` and at least 9 more). Neither pattern matches '\n'.
+ScanGate gate_of(DetectorKind kind) {
+  switch (kind) {
+    case DetectorKind::kEmail:
+      return ScanGate::kAtSign;
+    case DetectorKind::kCard:
+      return ScanGate::kCardDigits;
+    default:
+      return ScanGate::kNone;
+  }
+}
+
+bool segment_passes(ScanGate gate, std::string_view segment) {
+  switch (gate) {
+    case ScanGate::kAtSign:
+      return segment.find('@') != std::string_view::npos;
+    case ScanGate::kCardDigits: {
+      if (segment.size() < 13) return false;
+      size_t digits = 0;
+      for (const char c : segment) digits += static_cast<unsigned char>(c - '0') < 10;
+      return digits >= 13;
+    }
+    default:
+      return true;
+  }
+}
+
+struct MatchContext {
+  std::vector<Candidate>* candidates;
+  const std::vector<uint16_t>* pattern_detector;
+  uint32_t base;  // offset of the scanned segment in the whole text
+};
+
 int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int,
              void* ctx) {
-  auto* c = static_cast<std::pair<std::vector<Candidate>*, const std::vector<uint16_t>*>*>(ctx);
-  if (c->first->size() >= kMaxCandidates) return 1;  // stop: bounded work on hostile input
-  c->first->push_back({static_cast<uint32_t>(from), static_cast<uint32_t>(to), (*c->second)[id]});
+  auto* c = static_cast<MatchContext*>(ctx);
+  if (c->candidates->size() >= kMaxCandidates) return 1;  // stop: bounded work on hostile input
+  c->candidates->push_back({static_cast<uint32_t>(c->base + from),
+                            static_cast<uint32_t>(c->base + to), (*c->pattern_detector)[id]});
   return 0;
 }
 
@@ -265,7 +300,7 @@ void Masker::Scratch::count(std::string_view name) {
 }
 
 Masker::Impl::~Impl() {
-  if (db != nullptr) hs_free_database(db);
+  for (const Database& d : databases) hs_free_database(d.db);
 }
 
 Masker::Masker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -284,8 +319,13 @@ void Masker::ScratchDeleter::operator()(Scratch* s) const { delete s; }
 
 Masker::ScratchPtr Masker::make_scratch() const {
   ScratchPtr s(new Scratch());
-  if (impl_->db != nullptr && hs_alloc_scratch(impl_->db, &s->hs) != HS_SUCCESS) {
-    s->hs = nullptr;  // hs_scan then fails and documents are rejected rather than left unmasked
+  for (const Impl::Database& d : impl_->databases) {
+    // One scratch serves every database (vectorscan grows it to fit each in turn).
+    if (hs_alloc_scratch(d.db, &s->hs) != HS_SUCCESS) {
+      if (s->hs != nullptr) hs_free_scratch(s->hs);
+      s->hs = nullptr;  // scan() then fails and documents are rejected rather than left unmasked
+      break;
+    }
   }
   return s;
 }
@@ -445,13 +485,41 @@ bool Masker::Impl::may_hold_pii(std::string_view text) const {
   return digits >= 7 || (digits >= 4 && dots >= 3) || colons >= 2;
 }
 
-void Masker::Impl::scan(std::string_view text, Masker::Scratch& s) const {
+bool Masker::Impl::scan(std::string_view text, Masker::Scratch& s) const {
   std::vector<Candidate>& cands = s.text_candidates;
   cands.clear();
-  if (db != nullptr && s.hs != nullptr) {
-    std::pair<std::vector<Candidate>*, const std::vector<uint16_t>*> ctx{&cands, &pattern_detector};
-    hs_scan(db, text.data(), static_cast<unsigned int>(text.size()), 0, s.hs, on_match, &ctx);
+  if (databases.empty()) return true;
+  if (s.hs == nullptr) return false;
+  MatchContext ctx{&cands, &pattern_detector, 0};
+  auto run = [&](const Database& d, std::string_view t, size_t base) {
+    ctx.base = static_cast<uint32_t>(base);
+    return hs_scan(d.db, t.data(), static_cast<unsigned int>(t.size()), 0, s.hs, on_match, &ctx);
+  };
+  // A match never crosses a segment boundary in a gated database, and '\n' is a non-word
+  // character like the ends of a buffer, so \b reads the same in a segment as in the whole text.
+  hs_error_t rc = HS_SUCCESS;
+  bool gated = false;
+  for (const Database& d : databases) {
+    if (d.gate == ScanGate::kNone) {
+      rc = run(d, text, 0);
+      if (rc != HS_SUCCESS) break;
+    } else {
+      gated = true;
+    }
   }
+  for (size_t at = 0; gated && rc == HS_SUCCESS && at < text.size();) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view segment = text.substr(at, end - at);
+    for (const Database& d : databases) {
+      if (d.gate == ScanGate::kNone || !segment_passes(d.gate, segment)) continue;
+      rc = run(d, segment, at);
+      if (rc != HS_SUCCESS) break;
+    }
+    at = end + 1;
+  }
+  // Terminated: the candidate cap was reached; what was found is kept (bounded work).
+  if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) return false;
   std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
     if (a.from != b.from) return a.from < b.from;
     if (priority(a.detector) != priority(b.detector)) {
@@ -459,6 +527,7 @@ void Masker::Impl::scan(std::string_view text, Masker::Scratch& s) const {
     }
     return a.to > b.to;
   });
+  return true;
 }
 
 bool Masker::Impl::mask_span(const Policy& p, std::string_view text, size_t offset,
@@ -609,38 +678,49 @@ Result<std::shared_ptr<const Masker>> Masker::create(const MaskingConfig& config
     if (auto st = collect(mp); !st) return st;
   }
 
-  std::vector<std::string> regexes;
-  std::vector<unsigned> flags, ids;
+  std::vector<ScanGate> gates;  // pattern id -> its database's gate
   for (const auto& d : kBuiltinDetectors) {
     for (const char* regex : d.patterns) {
       if (regex == nullptr) break;
-      regexes.emplace_back(regex);
+      impl->patterns.emplace_back(regex);
       impl->pattern_detector.push_back(static_cast<uint16_t>(d.kind));
+      gates.push_back(gate_of(d.kind));
     }
   }
-  const size_t builtin_patterns = regexes.size();
+  const size_t builtin_patterns = impl->patterns.size();
   for (size_t c = 0; c < customs.size(); ++c) {
-    regexes.push_back(customs[c]->pattern);
+    impl->patterns.push_back(customs[c]->pattern);
     impl->pattern_detector.push_back(static_cast<uint16_t>(kBuiltinDetectorCount + c));
+    gates.push_back(ScanGate::kNone);  // a custom pattern may match anything, '\n' included
   }
-  std::vector<const char*> exprs;
-  for (size_t i = 0; i < regexes.size(); ++i) {
-    exprs.push_back(regexes[i].c_str());
-    flags.push_back(HS_FLAG_SOM_LEFTMOST);
-    ids.push_back(static_cast<unsigned>(i));
-  }
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                       HS_MODE_BLOCK, nullptr, &impl->db, &err) != HS_SUCCESS) {
-    std::string where = "a built-in detector";
-    if (err != nullptr && err->expression >= static_cast<int>(builtin_patterns)) {
-      where = "custom detector '" +
-              customs[static_cast<size_t>(err->expression) - builtin_patterns]->name + "'";
+  for (const ScanGate gate : {ScanGate::kNone, ScanGate::kAtSign, ScanGate::kCardDigits}) {
+    std::vector<const char*> exprs;
+    std::vector<unsigned> flags, ids;
+    for (size_t i = 0; i < impl->patterns.size(); ++i) {
+      if (gates[i] != gate) continue;
+      exprs.push_back(impl->patterns[i].c_str());
+      flags.push_back(HS_FLAG_SOM_LEFTMOST);
+      ids.push_back(static_cast<unsigned>(i));
     }
-    std::string msg = "masking: " + where + ": invalid pattern: " +
-                      (err != nullptr ? std::string(err->message) : std::string("unknown error"));
-    if (err != nullptr) hs_free_compile_error(err);
-    return Status::invalid_argument(msg);
+    if (exprs.empty()) continue;
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
+                         &err) != HS_SUCCESS) {
+      std::string where = "a built-in detector";
+      if (err != nullptr && err->expression >= 0 &&
+          static_cast<size_t>(err->expression) < ids.size() &&
+          ids[static_cast<size_t>(err->expression)] >= builtin_patterns) {
+        where = "custom detector '" +
+                customs[ids[static_cast<size_t>(err->expression)] - builtin_patterns]->name + "'";
+      }
+      std::string msg = "masking: " + where + ": invalid pattern: " +
+                        (err != nullptr ? std::string(err->message) : std::string("unknown error"));
+      if (err != nullptr) hs_free_compile_error(err);
+      return Status::invalid_argument(msg);
+    }
+    impl->databases.push_back({db, gate});
   }
 
   std::string key_fingerprint;

@@ -9,6 +9,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -48,10 +49,26 @@ class Masker::Scratch {
   void count(std::string_view name);
 };
 
+// What a segment of the scanned text (the texts between its '\n's) must hold for any pattern of a
+// database to match in it. Patterns that cannot match '\n' and need something most texts lack are
+// compiled apart and scanned only over the segments that have it: with start-of-match tracking,
+// the email pattern alone cost as much as every other pattern together, scanned over the whole
+// text (*Masking* in docs/design-notes.md).
+enum class ScanGate : uint8_t {
+  kNone,        // every pattern without a gate (custom ones among them), over the whole text
+  kAtSign,      // an '@'
+  kCardDigits,  // 13 or more ASCII digits
+};
+
 struct Masker::Impl {
   ~Impl();
-  hs_database_t* db = nullptr;
-  bool hashed_request_ids = false;  // a rule hashes request ids: lookups hash the id they get
+  struct Database {
+    hs_database_t* db = nullptr;
+    ScanGate gate = ScanGate::kNone;
+  };
+  std::vector<Database> databases;    // one per gate that has patterns, kNone first
+  std::vector<std::string> patterns;  // vectorscan pattern id -> expression
+  bool hashed_request_ids = false;    // a rule hashes request ids: lookups hash the id they get
   std::vector<uint16_t> pattern_detector;   // vectorscan pattern id -> detector index
   std::vector<std::string> detector_names;  // "detector:email", ... then "detector:<custom name>"
   bool has_custom = false;                  // any custom detector: then every string is scanned
@@ -70,8 +87,10 @@ struct Masker::Impl {
   // False when `text` cannot hold anything a built-in detector matches (a cheap pre-check).
   bool may_hold_pii(std::string_view text) const;
   // Runs every detector once over `text` (the document's candidate strings joined by '\n');
-  // leaves the matches in s.text_candidates, sorted by start, then specificity, then length.
-  void scan(std::string_view text, Masker::Scratch& s) const;
+  // leaves the matches in s.text_candidates, sorted by start, then specificity, then length, as
+  // one database of every pattern would find them. False when vectorscan could not scan (no
+  // scratch space, or an error): the caller must not keep the text unmasked.
+  bool scan(std::string_view text, Masker::Scratch& s) const;
   // Applies the matches that lie inside text = scanned[offset, offset + text.size()) to `text`.
   // Spans must be visited in increasing offset order; `cursor` carries the position in
   // s.text_candidates from one span to the next (start it at 0). Returns true and fills `out`
