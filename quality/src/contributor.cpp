@@ -116,30 +116,40 @@ KeyBuffer& thread_keys() {
   return keys;
 }
 
-// What one score s of group g (scores: 's', probabilities: 'p') adds (aggregate_keys.h). Keys
-// are built in the thread's buffer: nothing is allocated once it has grown.
+// The keys one score of a group adds (aggregate_keys.h), by prefix: scores 's', probabilities 'p'.
+enum ScoredKey : uint32_t { kH, kU, kD, kL1, kL0, kQ1, kQ0, kC1, kC1s, kC0, kC0s };
+const store::KeyFamily& scored_keys(char prefix) {
+  auto names = [](char p) {
+    std::vector<std::string> n;
+    for (const char* k : {"h", "u", "d", "l1", "l0", "q1", "q0", "c1", "c1s", "c0", "c0s"})
+      n.push_back(p + std::string(k));
+    return n;
+  };
+  static const store::KeyFamily scores(names('s')), probabilities(names('p'));
+  return prefix == 's' ? scores : probabilities;
+}
+
+// What one score s of group g (scores: 's', probabilities: 'p') adds (aggregate_keys.h): one
+// family of keys with suffix g, which a batch's sum numbers once per g.
 void add_scored(store::AggregateSink& out, char prefix, std::string_view g, double s) {
   const double clipped = std::clamp(s, kEps, 1 - kEps);
-  KeyBuffer& key = thread_keys();
-  std::array<char, 4> name{prefix};
-  auto k = [&](std::string_view n) {
-    std::copy(n.begin(), n.end(), name.begin() + 1);
-    return std::string_view(name.data(), 1 + n.size());
-  };
-  out.add_bin(key(k("h"), g), static_cast<uint32_t>(score_bin(s)), 1);
-  // Exact counts on each side of 0.5 (bins cannot tell 0.5 from 0.5004, nor 0.5 from its mirror).
-  if (s >= 0.5) out.add(key(k("u"), g), 1);
-  if (s <= 0.5) out.add(key(k("d"), g), 1);
-  out.add(key(k("l1"), g), -std::log(clipped));
-  out.add(key(k("l0"), g), -std::log(1 - clipped));
-  out.add(key(k("q1"), g), (1 - s) * (1 - s));
-  out.add(key(k("q0"), g), s * s);
   const auto b1 = static_cast<uint32_t>(calibration_bin(s));
   const auto b0 = static_cast<uint32_t>(calibration_bin(1 - s));
-  out.add_bin(key(k("c1"), g), b1, 1);
-  out.add_bin(key(k("c1s"), g), b1, s);
-  out.add_bin(key(k("c0"), g), b0, 1);
-  out.add_bin(key(k("c0s"), g), b0, 1 - s);
+  std::array<store::FamilyValue, 11> v;
+  size_t n = 0;
+  v[n++] = {kH, true, static_cast<uint32_t>(score_bin(s)), 1};
+  // Exact counts on each side of 0.5 (bins cannot tell 0.5 from 0.5004, nor 0.5 from its mirror).
+  if (s >= 0.5) v[n++] = {kU, false, 0, 1};
+  if (s <= 0.5) v[n++] = {kD, false, 0, 1};
+  v[n++] = {kL1, false, 0, -std::log(clipped)};
+  v[n++] = {kL0, false, 0, -std::log(1 - clipped)};
+  v[n++] = {kQ1, false, 0, (1 - s) * (1 - s)};
+  v[n++] = {kQ0, false, 0, s * s};
+  v[n++] = {kC1, true, b1, 1};
+  v[n++] = {kC1s, true, b1, s};
+  v[n++] = {kC0, true, b0, 1};
+  v[n++] = {kC0s, true, b0, 1 - s};
+  out.add_family(scored_keys(prefix), g, std::span(v.data(), n));
 }
 
 const char* type_of(const simdjson::dom::element& v) {

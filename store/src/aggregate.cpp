@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -58,6 +59,30 @@ void AggregateSink::add_bin(std::string_view stem, uint32_t bin, double value) {
   key += kBinSeparator;
   append_bin(key, bin);
   add(key, value);
+}
+
+KeyFamily::KeyFamily(std::vector<std::string> names) : names_(std::move(names)) {
+  static std::atomic<uint32_t> next{0};
+  id_ = next.fetch_add(1, std::memory_order_relaxed);
+}
+
+void KeyFamily::key(size_t i, std::string_view suffix, std::string& out) const {
+  out.assign(names_[i]);
+  out += kBinSeparator;
+  out += suffix;
+}
+
+void AggregateSink::add_family(const KeyFamily& family, std::string_view suffix,
+                               std::span<const FamilyValue> values) {
+  std::string key;
+  for (const FamilyValue& v : values) {
+    family.key(v.name, suffix, key);
+    if (v.is_bin) {
+      add_bin(key, v.bin, v.value);
+    } else {
+      add(key, v.value);
+    }
+  }
 }
 
 Aggregate::Fixed Aggregate::to_fixed(double v) {
@@ -495,6 +520,31 @@ std::string Aggregate::encode() const {
   return encode_pieces(pieces);
 }
 
+const uint64_t* AggregateKeys::family(const KeyFamily& family, std::string_view suffix) {
+  family_key_.resize(4);
+  const uint32_t id = family.id();
+  std::memcpy(family_key_.data(), &id, 4);
+  family_key_ += suffix;
+  if (auto it = families_.find(family_key_); it != families_.end()) {
+    return family_entries_.data() + it->second;
+  }
+  const auto offset = static_cast<uint32_t>(family_entries_.size());
+  std::string key;
+  for (size_t i = 0; i < family.size(); ++i) {
+    family.key(i, suffix, key);
+    // Its entry as a scalar (as AggregateSum::add finds it: a key with a bin's shape is that bin
+    // of its stem), then as the stem of bins (as add_bin numbers it; the bin is added per value).
+    std::string_view stem;
+    uint32_t bin = 0;
+    const uint64_t whole = uint64_t{number(key)} << 32;
+    family_entries_.push_back(split_bin(key, stem, bin) ? (uint64_t{number(stem)} << 32 | (bin + 1))
+                                                        : whole);
+    family_entries_.push_back(whole);
+  }
+  families_.emplace(family_key_, offset);
+  return family_entries_.data() + offset;
+}
+
 void AggregateKeys::rank() const {
   if (ranks_.size() == texts_.size()) return;
   by_rank_.resize(texts_.size());
@@ -514,6 +564,23 @@ void AggregateSum::add(const AggregateSum& other, int sign) {
                            : entry(keys().number(other.keys_->text(number)),
                                    static_cast<uint32_t>(k))],
            v, sign);
+  }
+}
+
+void AggregateSum::add_family(const KeyFamily& family, std::string_view suffix,
+                              std::span<const FamilyValue> values) {
+  const uint64_t* entries = keys().family(family, suffix);
+  for (const FamilyValue& v : values) {
+    const Aggregate::Fixed f = Aggregate::to_fixed(v.value);
+    if (!v.is_bin) {
+      add_to(entries_[entries[2 * v.name]], f, 1);
+    } else if (v.bin <= kMaxAggregateBin) {
+      add_to(entries_[entries[2 * v.name + 1] | (v.bin + 1)], f, 1);
+    } else {  // a scalar's key (as add_bin does)
+      std::string stem;
+      family.key(v.name, suffix, stem);
+      AggregateSink::add_bin(stem, v.bin, v.value);
+    }
   }
 }
 

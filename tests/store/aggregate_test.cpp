@@ -180,6 +180,93 @@ TEST(AggregateSum, SharedKeyNumberingEncodesLikeOwnNumbering) {
   }
 }
 
+// A family of keys added with a suffix (the contributor's scores: names fixed, a class pair
+// known per label) makes the same entries as adding each whole key, for generated names and
+// suffixes: suffixes that end like a bin ("1\x1f0": numeric classes make scalar keys with a
+// bin's shape), hold the separator, are empty or any bytes; bins past nine digits; sums sharing
+// one numbering or numbering alone, with the family's keys also added by key in between.
+TEST(AggregateSum, KeyFamiliesAddWhatTheirWholeKeysAdd) {
+  std::mt19937 rng(47);
+  const KeyFamily families[] = {
+      KeyFamily({"sh", "su", "sl1", "sc1s"}),
+      KeyFamily({"", "a", std::string("b\x1f") + "7", "0", "a"}),  // empty, bin-shaped, twice
+      KeyFamily({"x\x1fy"})};
+  const double values[] = {0, 1, -1, 1e-12, 0.5, 1e30, -3.5e9, 0.1};
+  const uint32_t bins[] = {0, 1, 9, 10, 2979, kMaxAggregateBin, kMaxAggregateBin + 1, 4294967295u};
+  auto suffix = [&] {
+    switch (rng() % 6) {
+      case 0:
+        return std::string("\"fraud\"\x1f\"legit\"");
+      case 1:
+        return std::to_string(rng() % 3) + "\x1f" + std::to_string(rng() % 3);  // numeric classes
+      case 2:
+        return std::string(
+            "1\x1f"
+            "0\x1f\"1\"");
+      case 3:
+        return std::string();
+      case 4:
+        return generated_key(rng);
+      default:
+        return std::to_string(rng() % 1000) + (rng() % 2 ? "" : "0000000000");
+    }
+  };
+  {  // numeric classes: the scalar key "su\x1f" "1\x1f" "2" has a bin's shape (bin 2 of "su\x1f"
+     // "1")
+    const FamilyValue v{1, false, 0, 1.0};
+    AggregateSum family, whole;
+    family.add_family(families[0],
+                      "1\x1f"
+                      "2",
+                      std::span(&v, 1));
+    whole.add_bin(
+        "su\x1f"
+        "1",
+        2, 1.0);
+    EXPECT_EQ(family.encode(), whole.encode());
+  }
+  for (int round = 0; round < 60; ++round) {
+    AggregateKeys keys;
+    AggregateSum by_family_shared(keys), by_family_own, by_key;
+    Aggregate sorted;
+    const int n = static_cast<int>(rng() % 200);
+    for (int i = 0; i < n; ++i) {
+      const KeyFamily& f = families[rng() % std::size(families)];
+      const std::string sfx = suffix();
+      std::vector<FamilyValue> add(rng() % 8);
+      for (auto& v : add) {
+        v.name = static_cast<uint32_t>(rng() % f.size());
+        v.is_bin = rng() % 2 == 0;
+        v.bin = bins[rng() % std::size(bins)];
+        v.value = values[rng() % std::size(values)];
+      }
+      by_family_shared.add_family(f, sfx, add);
+      by_family_own.add_family(f, sfx, add);
+      sorted.add_family(f, sfx, add);  // the sink's own way: each whole key
+      std::string key;
+      for (const auto& v : add) {
+        f.key(v.name, sfx, key);
+        if (v.is_bin) {
+          by_key.add_bin(key, v.bin, v.value);
+        } else {
+          by_key.add(key, v.value);
+        }
+      }
+      if (rng() % 5 == 0) {  // the same keys added by key to the family's sum: one entry each
+        const std::string k = generated_key(rng);
+        by_family_shared.add(k, 1);
+        by_family_own.add(k, 1);
+        sorted.add(k, 1);
+        by_key.add(k, 1);
+      }
+    }
+    const std::string want = by_key.encode();
+    EXPECT_EQ(sorted.encode(), want) << "round " << round;
+    EXPECT_EQ(by_family_shared.encode(), want) << "round " << round;
+    EXPECT_EQ(by_family_own.encode(), want) << "round " << round;
+  }
+}
+
 // A score histogram of one class pair (bins "sh\x1f<g>\x1f<b>", as the contributor writes them)
 // is one packed item: ~2 bytes per bin of counts instead of ~40 (key, separator, 16-byte value).
 TEST(Aggregate, PacksTheBinsOfAHistogramIntoOneItem) {

@@ -20,6 +20,35 @@ namespace verity::store {
 
 constexpr uint32_t kMaxAggregateBin = 999'999'999;  // the largest bin of a packed item: nine digits
 
+// Keys a contributor adds together: "<name>\x1f<suffix>" for each of a few fixed names, with a
+// suffix known only when adding (the class pair of a score, say). A sum numbers a family's keys
+// once per suffix (AggregateKeys::family), not once per key and addition. Families are made once
+// (static): each gets a process-unique id.
+class KeyFamily {
+ public:
+  explicit KeyFamily(std::vector<std::string> names);
+  KeyFamily(const KeyFamily&) = delete;
+  KeyFamily& operator=(const KeyFamily&) = delete;
+  uint32_t id() const { return id_; }
+  size_t size() const { return names_.size(); }
+  std::string_view name(size_t i) const { return names_[i]; }
+  // "<name(i)>\x1f<suffix>", into `out`.
+  void key(size_t i, std::string_view suffix, std::string& out) const;
+
+ private:
+  uint32_t id_;
+  std::vector<std::string> names_;
+};
+
+// One value added to a family's key: to key `name` (an index of the family's names) as a
+// scalar, or to bin `bin` of it as add_bin does.
+struct FamilyValue {
+  uint32_t name = 0;
+  bool is_bin = false;
+  uint32_t bin = 0;
+  double value = 0;
+};
+
 // Where contributions are added: a key and a value (rounded to the fixed point Aggregate uses).
 class AggregateSink {
  public:
@@ -28,6 +57,11 @@ class AggregateSink {
   // encoding keeps with the stem's other bins (up to kMaxAggregateBin; a larger one is a key of its
   // own). A sum adds it without writing the key.
   virtual void add_bin(std::string_view stem, uint32_t bin, double value);
+  // Adds each value to its key of `family` with `suffix`: the same entries as add() (a scalar)
+  // or add_bin() (a bin) of the whole key, "<name>\x1f<suffix>". A sum numbers the family's keys
+  // once per suffix.
+  virtual void add_family(const KeyFamily& family, std::string_view suffix,
+                          std::span<const FamilyValue> values);
 
  protected:
   ~AggregateSink() = default;
@@ -124,6 +158,11 @@ class AggregateKeys {
   }
   std::string_view text(uint32_t n) const { return texts_[n]; }
   size_t size() const { return texts_.size(); }
+  // The entries of `family`'s keys with `suffix`, two per name: at 2i, name i's key as a scalar
+  // (AggregateSum's entry: a key that has a bin's shape is that bin of its stem); at 2i + 1, the
+  // key's number << 32, to which a bin + 1 is added. Worked out once per family and suffix; the
+  // pointer is valid until the next call.
+  const uint64_t* family(const KeyFamily& family, std::string_view suffix);
   // The key numbered n has rank ranks()[n] in the keys' byte order, and by_rank()[r] is the
   // number of rank r. Worked out again when keys were numbered since the last call.
   const std::vector<uint32_t>& ranks() const {
@@ -142,6 +181,10 @@ class AggregateKeys {
   };
   boost::unordered_flat_map<std::string_view, uint32_t, Hash> numbers_;  // views of texts_
   std::deque<std::string> texts_;  // by number (a deque: the views stay valid as it grows)
+  // family(): (family id, 4 bytes | suffix) -> the offset of its entries in family_entries_.
+  boost::unordered_flat_map<std::string, uint32_t, Hash> families_;
+  std::vector<uint64_t> family_entries_;
+  std::string family_key_;  // reused
   mutable std::vector<uint32_t> ranks_, by_rank_;
 };
 
@@ -164,6 +207,8 @@ class AggregateSum final : public AggregateSink {
     if (bin > kMaxAggregateBin) return AggregateSink::add_bin(stem, bin, value);  // a scalar's key
     add_to(entries_[entry(keys().number(stem), bin + 1)], Aggregate::to_fixed(value), 1);
   }
+  void add_family(const KeyFamily& family, std::string_view suffix,
+                  std::span<const FamilyValue> values) override;
   void add(const Aggregate& a, int sign = 1) {
     a.for_each_fixed([&](const std::string& k, Aggregate::Fixed v) { add_fixed(k, v, sign); });
   }
