@@ -85,6 +85,15 @@ void AggregateSink::add_family(const KeyFamily& family, std::string_view suffix,
   }
 }
 
+namespace {
+// a + sign * b in two's complement: a corrupt stored value sums to garbage, never to UB.
+Aggregate::Fixed wrapping_add(Aggregate::Fixed a, Aggregate::Fixed b, int sign = 1) {
+  using U = unsigned __int128;
+  return static_cast<Aggregate::Fixed>(static_cast<U>(a) +
+                                       static_cast<U>(b) * static_cast<U>(Aggregate::Fixed{sign}));
+}
+}  // namespace
+
 Aggregate::Fixed Aggregate::to_fixed(double v) {
   if (!std::isfinite(v)) return 0;
   const double x = std::nearbyint(std::clamp(v * kScale, -kLimit, kLimit));
@@ -97,7 +106,7 @@ void Aggregate::add(std::string_view key, double value) {
   const Fixed f = to_fixed(value);
   auto it = find(entries_, key);
   if (it != entries_.end() && it->first == key) {
-    it->second += f;
+    it->second = wrapping_add(it->second, f);
   } else {
     entries_.emplace(it, std::string(key), f);
   }
@@ -113,10 +122,10 @@ void Aggregate::add(const Aggregate& other, int sign) {
     if (b == other.entries_.end() || (a != entries_.end() && a->first < b->first)) {
       merged.push_back(std::move(*a++));
     } else if (a == entries_.end() || b->first < a->first) {
-      merged.emplace_back(b->first, sign * b->second);
+      merged.emplace_back(b->first, wrapping_add(0, b->second, sign));
       ++b;
     } else {
-      merged.emplace_back(std::move(a->first), a->second + sign * b->second);
+      merged.emplace_back(std::move(a->first), wrapping_add(a->second, b->second, sign));
       ++a;
       ++b;
     }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iterator>
 #include <optional>
@@ -265,6 +266,45 @@ TEST(AggregateSum, KeyFamiliesAddWhatTheirWholeKeysAdd) {
     EXPECT_EQ(by_family_shared.encode(), want) << "round " << round;
     EXPECT_EQ(by_family_own.encode(), want) << "round " << round;
   }
+}
+
+// Values of every bit width (around 2^k for k up to 126, either sign, whole and not, as scalars
+// and as bins) come back exactly from the encoding and from a merge: the varints' one-byte,
+// 64-bit and 128-bit paths and the borders between them.
+TEST(Aggregate, ValuesOfEveryBitWidthRoundTrip) {
+  using Fixed = Aggregate::Fixed;
+  std::vector<std::pair<std::string, Fixed>> entries;
+  for (int k = 0; k < 127; ++k) {
+    const auto p = static_cast<Fixed>(static_cast<unsigned __int128>(1) << k);
+    const Fixed around[] = {p, p - 1, p + 1, -p, -p + 1, -p - 1};
+    for (size_t j = 0; j < std::size(around); ++j) {
+      const std::string name = "v" + std::to_string(k) + "_" + std::to_string(j);
+      if (around[j] == 0) continue;
+      entries.emplace_back(name, around[j]);
+      entries.emplace_back(bin_key("b" + name, std::to_string(k * 6 + j)), around[j]);
+    }
+  }
+  const Aggregate a = Aggregate::from_entries(entries);
+  const std::string bytes = a.encode();
+  auto back = Aggregate::decode(bytes);
+  ASSERT_TRUE(back.has_value());
+  std::vector<std::pair<std::string, Fixed>> got;
+  back->for_each_fixed([&](const std::string& k, Fixed v) { got.emplace_back(k, v); });
+  auto want = entries;
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  EXPECT_TRUE(got == want) << got.size() << " of " << want.size() << " entries";
+  // Merged with itself, then with its negation: twice every value, then nothing.
+  std::string twice, none;
+  const EncodedTerm same[] = {{bytes}, {bytes}};
+  ASSERT_TRUE(sum_encoded(same, twice));
+  Aggregate doubled;
+  doubled.add(a);
+  doubled.add(a);
+  EXPECT_EQ(twice, doubled.encode());
+  const EncodedTerm opposite[] = {{bytes}, {bytes, -1}};
+  ASSERT_TRUE(sum_encoded(opposite, none));
+  EXPECT_EQ(none, std::string(1, '\0'));
 }
 
 // A score histogram of one class pair (bins "sh\x1f<g>\x1f<b>", as the contributor writes them)
