@@ -151,20 +151,49 @@ namespace {
 bool is_packed(std::string_view bytes) { return bytes.starts_with(kPackedMarker); }
 
 void put_varint128(std::string& out, U128 v) {
-  while (v >= 0x80) {
-    out += static_cast<char>((static_cast<uint8_t>(v) & 0x7f) | 0x80);
-    v >>= 7;
+  if (v < 0x80) {
+    out += static_cast<char>(v);
+    return;
   }
-  out += static_cast<char>(v);
+  char buf[19];  // 19 * 7 bits hold 128
+  size_t n = 0;
+  auto low = static_cast<uint64_t>(v);
+  if ((v >> 64) == 0) {  // nearly every value: 64-bit steps
+    while (low >= 0x80) {
+      buf[n++] = static_cast<char>((low & 0x7f) | 0x80);
+      low >>= 7;
+    }
+    buf[n++] = static_cast<char>(low);
+  } else {
+    while (v >= 0x80) {
+      buf[n++] = static_cast<char>((static_cast<uint8_t>(v) & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    buf[n++] = static_cast<char>(v);
+  }
+  out.append(buf, n);
 }
 
 bool get_varint128(std::string_view& in, U128& v) {
-  v = 0;
-  for (size_t i = 0; i < 19 && i < in.size(); ++i) {  // 19 * 7 bits hold 128
+  const size_t n = std::min<size_t>(in.size(), 19);  // 19 * 7 bits hold 128
+  uint64_t low = 0;
+  size_t i = 0;
+  for (; i < n && i < 9; ++i) {  // the first 63 bits in 64-bit steps
+    const auto b = static_cast<uint8_t>(in[i]);
+    low |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+    if ((b & 0x80) == 0) {
+      v = low;
+      in.remove_prefix(i + 1);
+      return true;
+    }
+  }
+  U128 wide = low;
+  for (; i < n; ++i) {
     const auto b = static_cast<uint8_t>(in[i]);
     if (i == 18 && b > 0x03) return false;  // bits past the 128th
-    v |= static_cast<U128>(b & 0x7f) << (7 * i);
+    wide |= static_cast<U128>(b & 0x7f) << (7 * i);
     if ((b & 0x80) == 0) {
+      v = wide;
       in.remove_prefix(i + 1);
       return true;
     }

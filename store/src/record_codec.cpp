@@ -41,15 +41,7 @@ uint64_t get_be(std::string_view in, int bytes) {
   return v;
 }
 
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
-bool get_varint(std::string_view& in, uint64_t& v) {
+bool get_long_varint(std::string_view& in, uint64_t& v) {
   v = 0;
   for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
     const auto b = static_cast<uint8_t>(in.front());

@@ -54,11 +54,34 @@ std::string encode_id_entry(const IdEntry& e);
 void append_id_entry(std::string& out, const IdEntry& e);
 std::optional<IdEntry> decode_id_entry(std::string_view bytes);
 
-void put_varint(std::string& out, uint64_t v);
+// LEB128: 7 bits a byte, least significant first.
+inline void put_varint(std::string& out, uint64_t v) {
+  if (v < 0x80) {
+    out += static_cast<char>(v);
+    return;
+  }
+  char buf[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<char>(v);
+  out.append(buf, n);
+}
 // `bytes` big-endian bytes of `v` (keys sort numerically); get_be reads them back.
 // REQUIRES for get_be: in.size() >= bytes.
 void put_be(std::string& out, uint64_t v, int bytes);
 uint64_t get_be(std::string_view in, int bytes);
-bool get_varint(std::string_view& in, uint64_t& v);
+// Reads a varint of at most 10 bytes (bits past the 64th are dropped). False when `in` ends first.
+bool get_long_varint(std::string_view& in, uint64_t& v);
+inline bool get_varint(std::string_view& in, uint64_t& v) {
+  if (!in.empty() && static_cast<uint8_t>(in.front()) < 0x80) {  // one byte: most of them
+    v = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    return true;
+  }
+  return get_long_varint(in, v);
+}
 
 }  // namespace verity::store
