@@ -110,7 +110,7 @@ Status CommitLoop::commit_label(const Event& e, PreparedEvent& prep,
   std::optional<StoredRecord> current;
   Sha256Digest current_digest{};
   if (bundle != nullptr) {
-    current = decode_record(bundle->current);
+    current = decode_record_fields(bundle->current);
     if (!current) return Status::internal("corrupt label record for a request id in this group");
     current_digest = sha256_json_canonical(current->document);
     // The same label again, or any label this request id ever had (a replayed log, in any

@@ -47,7 +47,7 @@ std::string LabelBundle::encode() const {
 std::optional<LabelBundle> LabelBundle::decode(std::string_view value) {
   LabelBundle b;
   if (value.empty() || static_cast<unsigned char>(value[0]) != kMarker) {
-    auto rec = decode_record(value);  // a plain record
+    auto rec = decode_record_fields(value);  // a plain record
     if (!rec) return std::nullopt;
     b.current = std::string(value);
     b.first_ms = rec->timestamp_ms;

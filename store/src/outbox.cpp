@@ -174,7 +174,8 @@ Result<std::optional<EpochMillis>> Outbox::oldest_ingest_ms() const {
       if (cf == nullptr) continue;
       auto s = store_.db->Get(rocksdb::ReadOptions(), cf, it->key(), &value);
       if (!s.ok()) continue;
-      if (auto rec = decode_record(value)) return std::optional<EpochMillis>(rec->ingest_time_ms);
+      if (auto rec = decode_record_fields(value))
+        return std::optional<EpochMillis>(rec->ingest_time_ms);
     } else if (!v.empty() && v[0] == 'L') {
       auto label = store_.read_label(v.substr(1));
       if (label && *label) return std::optional<EpochMillis>((*label)->ingest_time_ms);

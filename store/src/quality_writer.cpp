@@ -328,7 +328,7 @@ void QualityWriter::plan_joins(const IngestBatch& batch, const std::vector<size_
   const Contributor& c = *store_.options.contributor;
   for (size_t k = 0; k < joinable.size(); ++k) {
     if (!records.status(k).ok()) continue;
-    auto p = decode_record(records.value(k));
+    auto p = decode_record_fields(records.value(k));
     if (!p || p->erased) continue;
     const Event& e = batch.events[joinable[k]];
     JoinPlan& plan = prepared[joinable[k]].join;
@@ -416,7 +416,7 @@ Status QualityWriter::add_prediction(const Event& e, size_t k, rocksdb::WriteBat
     label = &it->second;
   } else if (labels_in_effect_.status(slot).ok()) {
     auto bundle = LabelBundle::decode(labels_in_effect_.value(slot));
-    auto current = bundle ? decode_record(bundle->current) : std::nullopt;
+    auto current = bundle ? decode_record_fields(bundle->current) : std::nullopt;
     if (!current) return Status::internal("corrupt label record for a request id in this group");
     StoredRecord& r = records_.emplace_back(std::move(*current));
     stored_side = side_of(r);

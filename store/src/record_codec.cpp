@@ -204,6 +204,12 @@ std::optional<StoredRecord> decode_record(std::string_view in) {
   return r;
 }
 
+std::optional<StoredRecord> decode_record_fields(std::string_view in) {
+  StoredRecord r;
+  if (!decode_record_into(in, r, false)) return std::nullopt;
+  return r;
+}
+
 std::string sequence_key(uint64_t seq) {
   std::string k;
   put_be(k, seq, 8);

@@ -35,6 +35,9 @@ void encode_tombstone(const StoredRecord& r, const Sha256Digest& entry_digest, s
 std::optional<Sha256Digest> chain_entry_digest(std::string_view bytes);
 // Fills everything but `partition`. nullopt when the bytes are not a record of a known format.
 std::optional<StoredRecord> decode_record(std::string_view bytes);
+// As decode_record, but the digest of a record that does not store it is not worked out (a
+// SHA-256 of the document; digest_known is false then): for readers of the fields and document.
+std::optional<StoredRecord> decode_record_fields(std::string_view bytes);
 // The same into `out`, reusing its strings' memory (a scan decodes into the same records again).
 // Without `with_digest`, a digest the record does not store is left to StoredRecord::to_json.
 // False (and `out` unspecified) when the bytes are not a record.

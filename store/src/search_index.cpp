@@ -78,7 +78,7 @@ static Result<BlockSummary> summarize_block(rocksdb::DB& db, const Indexer& inde
     auto s = db.Get(rocksdb::ReadOptions(), partition, seq, &value);
     if (s.IsNotFound()) continue;
     if (!s.ok()) return from_rocksdb(s, "summarising a block");
-    auto rec = decode_record(value);
+    auto rec = decode_record_fields(value);
     summary.count_record();
     if (!rec || rec->erased) continue;
     unused.clear();
@@ -102,7 +102,7 @@ Status Store::Impl::recover_summaries() {
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
     std::string key;
     for (it->Seek(sequence_key(watermark)); it->Valid(); it->Next()) {
-      auto rec = decode_record({it->value().data(), it->value().size()});
+      auto rec = decode_record_fields({it->value().data(), it->value().size()});
       if (!rec || rec->kind != EventKind::kPrediction) continue;
       key.clear();
       append_block_key(key, day, rec->model_name, rec->model_version,
@@ -165,7 +165,7 @@ Status Store::Impl::build_search_index() {
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const rocksdb::Slice k = it->key();
-      auto rec = decode_record({it->value().data(), it->value().size()});
+      auto rec = decode_record_fields({it->value().data(), it->value().size()});
       if (!rec || rec->kind != EventKind::kPrediction || k.size() != 8) continue;
       key.clear();
       append_block_key(key, day, rec->model_name, rec->model_version,

@@ -126,7 +126,7 @@ Status Store::Impl::build_time_index() {
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const rocksdb::Slice k = it->key();
       const auto sequence = parse_sequence_key({k.data(), k.size()});
-      auto rec = decode_record({it->value().data(), it->value().size()});
+      auto rec = decode_record_fields({it->value().data(), it->value().size()});
       if (!sequence || !rec) continue;  // verify reports it; nothing to index
       s = wb.Put(by_time,
                  time_index_key(day, rec->model_name, rec->model_version, rec->timestamp_ms,

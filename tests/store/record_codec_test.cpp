@@ -33,6 +33,19 @@ TEST(RecordCodec, RoundTrips) {
   EXPECT_EQ(back->digest, r.digest);
   EXPECT_EQ(back->source, r.source);
   EXPECT_EQ(back->document, r.document);
+  // Read for its fields only: everything but the digest, which is left unknown.
+  auto fields = decode_record_fields(bytes);
+  ASSERT_TRUE(fields);
+  EXPECT_EQ(fields->kind, r.kind);
+  EXPECT_EQ(fields->request_id, r.request_id);
+  EXPECT_EQ(fields->timestamp_ms, r.timestamp_ms);
+  EXPECT_EQ(fields->model_name, r.model_name);
+  EXPECT_EQ(fields->model_version, r.model_version);
+  EXPECT_EQ(fields->sequence, r.sequence);
+  EXPECT_EQ(fields->source, r.source);
+  EXPECT_EQ(fields->document, r.document);
+  EXPECT_FALSE(fields->digest_known);
+  EXPECT_TRUE(back->digest_known);
 }
 
 // Records written before the digest was dropped (format 2) and before envelope metadata existed
@@ -61,6 +74,10 @@ TEST(RecordCodec, ReadsFormatOneAndTwoRecords) {
     EXPECT_EQ(back->source, "");
     EXPECT_EQ(back->document, "{}");
     EXPECT_EQ(back->digest, stored);
+    auto fields = decode_record_fields(old);  // a stored digest is read, not worked out
+    ASSERT_TRUE(fields);
+    EXPECT_TRUE(fields->digest_known);
+    EXPECT_EQ(fields->digest, stored);
   }
 }
 
