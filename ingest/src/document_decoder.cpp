@@ -582,11 +582,13 @@ struct DocumentDecoder::Impl {
           if (n.is_int64()) scratch.integer = n.get_int64();
           if (n.is_uint64()) scratch.big = true;  // past int64: not an epoch time
         }
-        // A number of more than 19 digits takes simdjson's slow path, where On-Demand's
-        // get_number() and the DOM were seen to disagree (fuzz_observed: 1333...3332.5 with 120
-        // digits): model quality reads such a document with the DOM, as it stores it.
-        if (std::count_if(raw.begin(), raw.end(), [](char c) { return c >= '0' && c <= '9'; }) >
-            19) {
+        // A number of more than 19 digits, or a decimal of 19, takes simdjson's slow path, where
+        // On-Demand's get_number() and the DOM disagree (fuzz_observed: 1333...3332.5 with 120
+        // digits, then 133333333333333332.5 with 19; On-Demand reads such decimals as 0): model
+        // quality reads such a document with the DOM, as it stores it.
+        const auto digits =
+            std::count_if(raw.begin(), raw.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (digits > 19 || (digits == 19 && !integer_syntax)) {
           obs.unreliable = true;
         }
         // Card numbers sent as JSON numbers are detected too (a masked number becomes a string).
